@@ -1,0 +1,38 @@
+"""`tinyhil deploy RUN --candidate ID`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("deploy")
+@click.argument("run", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--candidate", "candidate_id", required=True, help="Candidate id in the run store.")
+@click.option("--board", default="qemu-m7", show_default=True, help="Board profile name, alias or TOML path.")
+@click.option("--dataset", default="fashion-mnist", show_default=True)
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None)
+@click.option("--teacher", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Teacher checkpoint from `tinyhil teacher finetune` (or a tinyhil training checkpoint).")
+@click.option("--temperature", default=4.0, show_default=True, help="Distillation temperature T.")
+@click.option("--alpha", default=0.5, show_default=True, help="Weight of the soft (teacher) term.")
+@click.option("--epochs", type=int, default=None, help="Training epochs (default: the full-training schedule).")
+@click.option("--train-subset", type=int, default=None, help="Train on the first N training images only.")
+@click.option("--baseline/--no-baseline", default=True, show_default=True,
+              help="Also train without the teacher to report the distillation gain.")
+@click.option("--explain/--no-explain", default=True, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Deploy folder (default RUN/deploy/ID).")
+@click.option("--seed", default=0, show_default=True)
+def command(run: Path, candidate_id: str, board: str, dataset: str, data_dir: Path | None, teacher: Path | None,
+            temperature: float, alpha: float, epochs: int | None, train_subset: int | None, baseline: bool,
+            explain: bool, out: Path | None, seed: int) -> None:
+    """Full training (+ distillation), int8 export, C library, firmware measured on BOARD, explanations."""
+    from ..deploy import DeployConfig, deploy, summary_lines
+
+    config = DeployConfig(board=board, dataset=dataset, data_dir=data_dir, teacher=teacher, temperature=temperature,
+                          alpha=alpha, epochs=epochs, train_subset=train_subset, baseline=baseline, explain=explain,
+                          seed=seed)
+    record = deploy(run, candidate_id, config, out, progress=lambda message: click.echo(message, err=True))
+    for line in summary_lines(record):
+        click.echo(line)

@@ -1,0 +1,108 @@
+"""`tinyhil search --board stm32h7 --iterations N`: the main job."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..units import parse_bytes, parse_count
+
+
+def _bytes(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    return None if value is None else parse_bytes(value, f"--{param.name.replace('_', '-')}")
+
+
+def _count(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    return None if value is None else parse_count(value, f"--{param.name.replace('_', '-')}")
+
+
+@click.command("search")
+@click.option("--board", default="qemu-m7", show_default=True, help="Board profile name or alias (stm32h7, qemu-m7).")
+@click.option("--iterations", type=int, default=None, help="Candidates to evaluate (train + measure) [default 20].")
+@click.option("--proposer", type=click.Choice(["auto", "llm", "evolution", "random"]), default=None,
+              help="auto [default]: llm when an endpoint is configured or the local model is set up, else evolution.")
+@click.option("--dataset", default=None, help="fashion-mnist [default], digits, cifar10, cifar100, folder:<path>.")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None)
+@click.option("--budget-sram", callback=_bytes, default=None, help="Peak SRAM budget, e.g. 320KiB [default: board profile].")
+@click.option("--budget-flash", callback=_bytes, default=None, help="Flash budget, e.g. 1MiB [default: board profile].")
+@click.option("--budget-macs", callback=_count, default=None, help="MAC budget per inference, e.g. 100M [default: none].")
+@click.option("--resume", default=None, help="Continue the run in this folder (or runs/<RUN>) after a crash or kill.")
+@click.option("--run-id", default=None, help="Name of the new run folder under --runs-dir [default: timestamp].")
+@click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"), show_default=True)
+@click.option("--executor", type=click.Choice(["local", "ray"]), default=None, help="local [default] or ray.")
+@click.option("--address", default=None, help="Ray cluster address (default: start a local Ray instance).")
+@click.option("--batch-size", type=int, default=None, help="Candidates in flight at once [default 1].")
+@click.option("--proxy-epochs", type=int, default=None, help="Epochs of proxy training [default: TrainConfig.proxy()].")
+@click.option("--train-subset", type=int, default=None, help="Train on the first N training images.")
+@click.option("--measure-inputs", type=int, default=None, help="Test images streamed to the board per candidate [default 4].")
+@click.option("--seed", type=int, default=None, help="Run seed [default 0].")
+@click.option("--llm-config", type=click.Path(dir_okay=False), default=None, help="TOML with base_url, model, api_key_env.")
+@click.option("--no-live", is_flag=True, help="No live view (logs only), e.g. in CI logs.")
+def command(board: str, iterations: int | None, proposer: str | None, dataset: str | None, data_dir: str | None,
+            budget_sram: int | None, budget_flash: int | None, budget_macs: int | None, resume: str | None,
+            run_id: str | None, runs_dir: Path, executor: str | None, address: str | None, batch_size: int | None,
+            proxy_epochs: int | None, train_subset: int | None, measure_inputs: int | None, seed: int | None,
+            llm_config: str | None, no_live: bool) -> None:
+    """Propose -> cost-filter -> proxy-train -> int8 export -> measure on the board -> select, N times.
+
+    Prints the measured Pareto front and writes it to RUN/front.json and RUN/front.csv.
+    """
+    from rich.console import Console
+
+    from ..search.live import LiveView
+    from ..search.session import SearchConfig, open_search, resolve_run_dir
+    from ..search.store import RunStore
+    from ..search.summary import candidates_table, hypervolume_note, write_front
+    from ..search.loop import hypervolume_history
+    from ..search.pareto import reference_from_constraints
+
+    run_dir, resuming = resolve_run_dir(runs_dir, resume, run_id)
+    if resuming:
+        with RunStore.open(run_dir) as stored:
+            config = SearchConfig.from_dict(stored.config())
+    else:
+        config = SearchConfig(board=board)
+    overrides = {"iterations": iterations, "proposer": proposer, "dataset": dataset, "data_dir": data_dir,
+                 "budget_sram": budget_sram, "budget_flash": budget_flash, "budget_macs": budget_macs,
+                 "executor": executor, "address": address, "batch_size": batch_size, "train_subset": train_subset,
+                 "measure_inputs": measure_inputs, "seed": seed, "llm_config": llm_config}
+    for key, value in overrides.items():
+        if value is not None:
+            setattr(config, key, value)
+    if proxy_epochs is not None:
+        config.train_overrides = {**config.train_overrides, "epochs": proxy_epochs}
+
+    console = Console()
+    if not console.is_terminal:  # logs and CI: wide enough that the tables keep their numbers on one line
+        console = Console(width=170)
+    console.print(f"run {run_dir} ({'resumed' if resuming else 'new'}): board {config.board}, dataset {config.dataset}, "
+                  f"{config.iterations} evaluations, executor {config.executor}")
+    views: list[LiveView] = []  # the view needs the loop's constraints; the loop needs the view's callback
+
+    def on_change(store: RunStore, event: object) -> None:
+        for view in views:
+            view.on_change(store, event)  # type: ignore[arg-type]
+
+    with open_search(config, run_dir, resuming, on_change=on_change) as loop:
+        live = LiveView(console, config.iterations, loop.constraints, enabled=not no_live and console.is_terminal)
+        views.append(live)
+        info = loop.store.info()
+        console.print(f"dataset: {info.get('dataset_provenance')}")
+        console.print(f"proposer: {loop.proposer.name}" + (f" ({info['llm']})" if info.get("llm") else ""))
+        budgets = ", ".join(f"{k} <= {v}" for k, v in loop.budgets.as_dict().items() if v is not None)
+        console.print(f"budgets: {budgets} (peak SRAM and flash in bytes, MACs analytic)")
+        with live:
+            outcome = loop.run()
+        candidates = loop.store.candidates()
+        front_ids = {c.id for c in outcome.front}
+        console.print(candidates_table(candidates, front_ids, "all candidates"))
+        console.print(candidates_table(outcome.front, front_ids, "measured Pareto front (feasible, non-dominated)"))
+        history = hypervolume_history(candidates, reference_from_constraints(loop.constraints), loop.constraints)
+        paths = write_front(run_dir, outcome.front, history, hypervolume_note(loop.constraints))
+        if history:
+            console.print(f"hypervolume after {history[-1][0]} evaluations: {history[-1][1]:.4f} "
+                          f"({hypervolume_note(loop.constraints)})")
+        console.print(f"front: {paths['json']} and {paths['csv']}; store: {loop.store.path}")
+        if outcome.stopped_reason:
+            console.print(f"[yellow]stopped early: {outcome.stopped_reason}[/yellow]")

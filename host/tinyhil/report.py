@@ -1,0 +1,194 @@
+"""One self-contained HTML page for a run: Pareto front, hypervolume versus evaluations, each winner's
+measured metrics with provenance and units, its per-layer memory plan, saliency grids and the
+distillation gain. Plots are inline SVG, images base64 PNG: the file needs nothing else to open.
+
+`ReportData` is what the page shows; `collect_run` (report_collect.py) fills it from a run folder;
+`render_report` only draws and substitutes.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import io
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from .units import format_bytes, format_count
+
+log = logging.getLogger(__name__)
+
+TEMPLATE_DIR = Path(__file__).parent / "templates" / "report"
+
+
+@dataclass
+class CandidateRow:
+    candidate_id: str
+    status: str  # measured | failed | infeasible | ...
+    accuracy: float | None = None  # int8 test accuracy when known, else float
+    accuracy_kind: str = ""  # "int8 (reference interpreter)" / "float"
+    macs: int | None = None
+    peak_sram_bytes: int | None = None
+    flash_bytes: int | None = None
+    latency: int | None = None
+    latency_unit: str = ""  # cycles | instructions
+    provenance: str = ""  # "board nucleo-h743zi" / "emulator qemu-m7" / "analytic"
+    reason: str = ""  # why it failed or was rejected
+    on_front: bool = False
+
+
+@dataclass
+class LayerRow:
+    index: int
+    opcode: str
+    output_shape: str
+    macs: int
+    arena_offset: int | None
+    live_bytes: int | None
+
+
+@dataclass
+class Winner:
+    candidate_id: str
+    metrics: dict[str, Any]  # Measurement.to_dict() plus accuracies
+    provenance: dict[str, Any]
+    layers: list[LayerRow] = field(default_factory=list)
+    arena_bytes: int | None = None
+    saliency_pngs: list[tuple[str, Path]] = field(default_factory=list)  # (caption, file)
+    faithfulness: dict[str, dict[str, float]] = field(default_factory=dict)
+    float_int8_correlation: float | None = None
+    kd: dict[str, Any] = field(default_factory=dict)  # with_teacher, without_teacher, teacher, temperature, alpha
+    deploy_dir: str = ""
+
+
+@dataclass
+class ReportData:
+    run_id: str
+    dataset_provenance: str
+    board: str
+    candidates: list[CandidateRow]
+    hypervolume: list[tuple[int, float]] = field(default_factory=list)  # (evaluations, hypervolume)
+    hypervolume_note: str = ""  # objectives, normalisation, reference point
+    winners: list[Winner] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    generated_at: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+
+
+def _svg(fig: Any) -> str:
+    import matplotlib.pyplot as plt
+
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]  # drop the XML prolog and DOCTYPE: inline SVG wants the element only
+
+
+def _figure(width: float = 6.0, height: float = 3.6) -> tuple[Any, Any]:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams["svg.fonttype"] = "none"  # keep text as text: smaller and selectable
+    return plt.subplots(figsize=(width, height))
+
+
+def pareto_plot(candidates: list[CandidateRow], x_field: str, x_label: str) -> str:
+    fig, ax = _figure()
+    measured = [c for c in candidates if c.accuracy is not None and getattr(c, x_field) is not None]
+    others = [c for c in measured if not c.on_front]
+    front = sorted((c for c in measured if c.on_front), key=lambda c: getattr(c, x_field))
+    ax.scatter([getattr(c, x_field) for c in others], [100 * c.accuracy for c in others], s=22, c="#9aa5b1",
+               label="evaluated")
+    if front:
+        ax.plot([getattr(c, x_field) for c in front], [100 * c.accuracy for c in front], "-o", c="#d9480f",
+                ms=6, label="Pareto front")
+        for c in front:
+            ax.annotate(c.candidate_id, (getattr(c, x_field), 100 * c.accuracy), textcoords="offset points",
+                        xytext=(4, 4), fontsize=7)
+    ax.set_xlabel(x_label)
+    ax.set_ylabel("test accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    return _svg(fig)
+
+
+def hypervolume_plot(points: list[tuple[int, float]]) -> str:
+    fig, ax = _figure(6.0, 3.0)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.plot([p[0] for p in points], [p[1] for p in points], "-o", c="#1c7ed6", ms=4)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("evaluations")
+    ax.set_ylabel("hypervolume")
+    ax.grid(alpha=0.3)
+    return _svg(fig)
+
+
+def memory_plot(layers: list[LayerRow], arena_bytes: int | None) -> str:
+    fig, ax = _figure(6.5, 3.0)
+    live = [layer.live_bytes or 0 for layer in layers]
+    ax.bar(range(len(layers)), [b / 1024 for b in live], color="#2b8a3e")
+    if arena_bytes:
+        ax.axhline(arena_bytes / 1024, color="#c92a2a", ls="--", lw=1, label=f"arena {format_bytes(arena_bytes)}")
+        ax.legend(fontsize=8)
+    ax.set_xticks(range(len(layers)), [f"{layer.index}:{layer.opcode}" for layer in layers], rotation=70, fontsize=6)
+    ax.set_ylabel("live activations (KiB)")
+    ax.grid(alpha=0.3, axis="y")
+    return _svg(fig)
+
+
+def kd_plot(kd: dict[str, Any]) -> str:
+    fig, ax = _figure(4.0, 2.4)
+    labels = ["without teacher", "with teacher"]
+    values = [100 * kd["without_teacher"], 100 * kd["with_teacher"]]
+    bars = ax.barh(labels, values, color=["#9aa5b1", "#7048e8"])
+    for bar, value in zip(bars, values):
+        ax.text(value, bar.get_y() + bar.get_height() / 2, f" {value:.1f} %", va="center", fontsize=8)
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("test accuracy (%)")
+    return _svg(fig)
+
+
+def png_data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE_DIR), undefined=jinja2.StrictUndefined,
+                             autoescape=jinja2.select_autoescape(["html", "j2"]))
+    env.filters["bytes"] = lambda n: "—" if n is None else Markup(f'<span title="{int(n):,} bytes">{format_bytes(n)}</span>')
+    env.filters["count"] = lambda n: "—" if n is None else format_count(n)
+    env.filters["pct"] = lambda v: "—" if v is None else f"{100 * v:.2f} %"
+    env.filters["intsep"] = lambda n: "—" if n is None else f"{int(n):,}"
+    return env
+
+
+def render_report(data: ReportData, out_path: Path) -> Path:
+    """Write the page; returns its path."""
+    plots: dict[str, Any] = {}
+    if any(c.accuracy is not None and c.macs is not None for c in data.candidates):
+        plots["front_macs"] = Markup(pareto_plot(data.candidates, "macs", "MACs (analytic)"))
+    if any(c.accuracy is not None and c.peak_sram_bytes is not None for c in data.candidates):
+        plots["front_sram"] = Markup(pareto_plot(data.candidates, "peak_sram_bytes", "peak SRAM (bytes, measured)"))
+    if data.hypervolume:
+        plots["hypervolume"] = Markup(hypervolume_plot(data.hypervolume))
+    winners = []
+    for winner in data.winners:
+        winners.append({
+            "w": winner,
+            "memory_svg": Markup(memory_plot(winner.layers, winner.arena_bytes)) if winner.layers else None,
+            "kd_svg": Markup(kd_plot(winner.kd)) if {"with_teacher", "without_teacher"} <= set(winner.kd) else None,
+            "saliency": [(caption, png_data_uri(path)) for caption, path in winner.saliency_pngs if Path(path).exists()],
+        })
+    html = _environment().get_template("report.html.j2").render(data=data, plots=plots, winners=winners)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(html, encoding="utf-8")
+    log.info("report written to %s (%d bytes)", out_path, len(html))
+    return out_path

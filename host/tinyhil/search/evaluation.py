@@ -1,0 +1,230 @@
+"""What happens to one accepted candidate: proxy-train -> int8 export -> measure on the board.
+
+`Job` is what an executor is handed, `StageEvent` what it gives back (the loop writes each into the store
+as one transaction). `PipelineStages` calls the real parts: tinyhil.train, tinyhil.export, tinyhil.bench.
+It is picklable and loads the dataset lazily, so a Ray worker can run it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..errors import BuildError, TinyhilError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    candidate_id: int
+    spec: dict[str, Any]
+    seed: int  # derived from the run seed and the spec hash: the same on every executor
+    workdir: str  # runs/<run>/candidates/<id>
+
+
+@dataclass
+class TrainedModel:
+    checkpoint: str
+    tflite: str
+    float_accuracy: float
+    int8_accuracy: float | None
+    timings: dict[str, float] = field(default_factory=dict)  # train, export (seconds)
+
+
+@dataclass
+class StageEvent:
+    candidate_id: int
+    status: str  # trained | exported | measured | failed
+    stage: str
+    reason: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+    artefacts: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class StageFailure(TinyhilError):
+    """A stage failed for this candidate; the search records `stage` and the reason and goes on."""
+
+    def __init__(self, stage: str, reason: str):
+        self.stage = stage
+        self.reason = reason
+        super().__init__(f"{stage}: {reason}")
+
+    def __reduce__(self) -> tuple[Any, ...]:  # keep stage and reason across Ray's pickling
+        return (StageFailure, (self.stage, self.reason))
+
+
+class Stages(Protocol):
+    def train_export(self, job: Job) -> TrainedModel: ...
+
+    def measure(self, job: Job, tflite: str) -> dict[str, Any]:
+        """{'metrics': {...}, 'provenance': {...}, 'artefacts': {...}} for the candidate's tflite."""
+
+
+def failure_reason(exc: BaseException) -> str:
+    """The exception type and its message (first lines, joined), short enough for a table cell."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    return (f"{type(exc).__name__}: " + " | ".join(lines[:12]))[:2000]
+
+
+def trained_events(job: Job, trained: TrainedModel) -> list[StageEvent]:
+    accuracy = trained.int8_accuracy if trained.int8_accuracy is not None else trained.float_accuracy
+    kind = "int8, reference interpreter" if trained.int8_accuracy is not None else "float"
+    return [
+        StageEvent(job.candidate_id, "trained", "train", metrics={"float_accuracy": trained.float_accuracy},
+                   artefacts={"checkpoint": trained.checkpoint}, timings={"train": trained.timings.get("train", 0.0)}),
+        StageEvent(job.candidate_id, "exported", "export",
+                   metrics={"int8_accuracy": trained.int8_accuracy, "accuracy": accuracy, "accuracy_kind": kind},
+                   artefacts={"tflite": trained.tflite}, timings={"export": trained.timings.get("export", 0.0)}),
+    ]
+
+
+def measured_event(job: Job, measured: dict[str, Any], seconds: float) -> StageEvent:
+    return StageEvent(job.candidate_id, "measured", "measure", metrics=measured["metrics"],
+                      provenance=measured["provenance"], artefacts=measured.get("artefacts", {}),
+                      timings={"measure": seconds})
+
+
+def measurement_record(measurement: Any) -> dict[str, Any]:
+    """Store fields of a tinyhil.measurement.Measurement: its numbers with unit and provenance."""
+    data = measurement.to_dict() if hasattr(measurement, "to_dict") else dict(measurement)
+    metrics = {key: data.get(key) for key in ("static_ram_bytes", "stack_high_water_bytes", "peak_sram_bytes",
+                                              "arena_bytes", "flash_bytes", "bit_exact", "latency_runs")}
+    metrics["latency"] = data.get("latency_median")
+    metrics["latency_unit"] = data.get("latency_unit")
+    return {"metrics": metrics, "provenance": dict(data.get("provenance") or {})}
+
+
+@dataclass
+class PipelineStages:
+    """The real stages. Picklable: only names and numbers; the dataset and profile load on first use."""
+
+    dataset: str
+    board: str
+    data_dir: str | None = None
+    train_subset: int | None = None
+    train_overrides: dict[str, Any] = field(default_factory=dict)  # fields of TrainConfig.proxy() to change
+    measure_inputs: int = 4
+    runtime: str = "native"
+    torch_threads: int | None = None
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_cache"] = {}
+        return state
+
+    def load_data(self) -> Any:
+        if "dataset" not in self._cache:
+            from ..data import load_dataset
+
+            dataset = load_dataset(self.dataset, Path(self.data_dir) if self.data_dir else None)
+            if self.train_subset:
+                dataset = dataset.subset(train=self.train_subset)
+            self._cache["dataset"] = dataset
+        return self._cache["dataset"]
+
+    def profile(self) -> Any:
+        if "profile" not in self._cache:
+            from ..boards import load_profile
+
+            self._cache["profile"] = load_profile(self.board)
+        return self._cache["profile"]
+
+    def train_config(self, seed: int) -> Any:
+        from ..train import TrainConfig
+
+        config = TrainConfig.proxy()
+        names = {f.name for f in dataclasses.fields(config)}
+        unknown = sorted(set(self.train_overrides) - names)
+        if unknown:
+            raise StageFailure("train", f"TrainConfig has no field(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+        values = dict(self.train_overrides)
+        if "seed" in names:
+            values["seed"] = seed % (2**31)
+        return dataclasses.replace(config, **values)
+
+    def train_export(self, job: Job) -> TrainedModel:
+        from ..export import export_int8
+        from ..space import ArchSpec
+        from ..train import train
+
+        if self.torch_threads:
+            import torch
+
+            torch.set_num_threads(self.torch_threads)
+        workdir = Path(job.workdir)
+        workdir.mkdir(parents=True, exist_ok=True)
+        spec = ArchSpec.from_dict(job.spec)
+        dataset = self.load_data()
+        started = time.monotonic()
+        try:
+            result = train(spec, dataset, self.train_config(job.seed), checkpoint_dir=workdir / "checkpoints")
+        except StageFailure:
+            raise
+        except Exception as exc:  # a candidate that cannot train is recorded; the search goes on
+            raise StageFailure("train", failure_reason(exc)) from exc
+        trained_at = time.monotonic()
+        try:
+            model = getattr(result, "model", None) or _model_from_checkpoint(spec, dataset, result.checkpoint)
+            exported = export_int8(model, spec, dataset, workdir / "model.tflite")
+        except Exception as exc:
+            raise StageFailure("export", failure_reason(exc)) from exc
+        done = time.monotonic()
+        return TrainedModel(checkpoint=str(result.checkpoint), tflite=str(exported.tflite_path),
+                            float_accuracy=float(getattr(result, "float_accuracy", getattr(exported, "float_accuracy", 0.0))),
+                            int8_accuracy=_optional_float(getattr(exported, "int8_accuracy", None)),
+                            timings={"train": trained_at - started, "export": done - trained_at})
+
+    def measure(self, job: Job, tflite: str) -> dict[str, Any]:
+        from ..bench import measure
+
+        inputs = quantised_test_inputs(self.load_data(), tflite, self.measure_inputs)
+        try:
+            measurement = measure(Path(tflite), self.profile(), inputs, runtime=self.runtime,
+                                  workdir=Path(job.workdir) / "firmware")
+        except BuildError as exc:
+            raise StageFailure("build", failure_reason(exc)) from exc
+        except TinyhilError as exc:
+            raise StageFailure("measure", failure_reason(exc)) from exc
+        record = measurement_record(measurement)
+        record["artefacts"] = {"firmware_dir": str(Path(job.workdir) / "firmware")}
+        return record
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _model_from_checkpoint(spec: Any, dataset: Any, checkpoint: Any) -> Any:
+    import torch
+
+    from ..model import build_torch
+
+    payload = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    state = payload.get("state_dict", payload) if isinstance(payload, dict) else payload
+    model = build_torch(spec, int(dataset.input_shape[-1]), int(dataset.num_classes))
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def quantised_test_inputs(dataset: Any, tflite: str, count: int) -> np.ndarray:
+    """The first `count` test images, NHWC, quantised with the model's own input scale and zero point."""
+    from ..reference import ReferenceInterpreter
+
+    reference = ReferenceInterpreter(Path(tflite))
+    scale, zero_point = reference.input_quant
+    images = dataset.test_x[:count]
+    images = images.numpy() if hasattr(images, "numpy") else np.asarray(images)
+    if images.ndim == 4 and images.shape[1] == dataset.input_shape[-1] and images.shape[-1] != dataset.input_shape[-1]:
+        images = images.transpose(0, 2, 3, 1)  # NCHW tensors -> NHWC as the .tflite takes them
+    quantised = np.round(images / float(scale) + int(zero_point))
+    return np.clip(quantised, -128, 127).astype(np.int8)

@@ -1,0 +1,202 @@
+"""Multi-objective selection: objectives, hard constraints, non-dominated sorting, crowding distance and
+exact hypervolume.
+
+Everything is minimised internally: accuracy enters as (1 - accuracy). Hypervolume is computed on
+normalised objectives: each objective is divided by its reference value (the budget for MACs, SRAM and
+flash; a stated bound for latency), so the reference point is (1, ..., 1) and a point outside it adds
+nothing. The exact algorithm slices along the last objective (HSO): fine for the few dozen points and up
+to five objectives a search produces.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+Metrics = Mapping[str, float | int | None]
+
+
+@dataclass(frozen=True)
+class Objective:
+    name: str  # key in a candidate's metrics
+    maximise: bool = False
+    unit: str = ""
+
+    def minimised(self, value: float) -> float:
+        return -float(value) if self.maximise else float(value)
+
+
+# accuracy up; MACs, peak SRAM, flash, latency down
+ACCURACY = Objective("accuracy", maximise=True, unit="fraction")
+MACS = Objective("macs", unit="MACs (analytic)")
+PEAK_SRAM = Objective("peak_sram_bytes", unit="bytes (measured)")
+FLASH = Objective("flash_bytes", unit="bytes (measured)")
+LATENCY = Objective("latency", unit="cycles or instructions (measured)")
+DEFAULT_OBJECTIVES: tuple[Objective, ...] = (ACCURACY, MACS, PEAK_SRAM, FLASH, LATENCY)
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """Hard upper bounds on metrics (from the board profile and the command line). None: unbounded."""
+
+    bounds: Mapping[str, int | float | None] = field(default_factory=dict)
+
+    def violations(self, metrics: Metrics) -> list[str]:
+        problems = []
+        for name, bound in self.bounds.items():
+            value = metrics.get(name)
+            if bound is not None and value is not None and value > bound:
+                problems.append(f"{name} {value} > budget {bound}")
+        return problems
+
+    def feasible(self, metrics: Metrics) -> bool:
+        return not self.violations(metrics)
+
+
+def objective_vector(metrics: Metrics, objectives: Sequence[Objective] = DEFAULT_OBJECTIVES) -> tuple[float, ...]:
+    """The metrics as a minimisation vector; a missing metric counts as +inf (worst)."""
+    vector = []
+    for objective in objectives:
+        value = metrics.get(objective.name)
+        vector.append(math.inf if value is None else objective.minimised(value))
+    return tuple(vector)
+
+
+def dominates(a: Sequence[float], b: Sequence[float]) -> bool:
+    """a dominates b (minimisation): no worse in every objective and better in at least one."""
+    return all(x <= y for x, y in zip(a, b)) and any(x < y for x, y in zip(a, b))
+
+
+def non_dominated_sort(points: Sequence[Sequence[float]]) -> list[list[int]]:
+    """Fronts of indices, best first (Deb et al.'s fast non-dominated sort)."""
+    n = len(points)
+    dominated_by_me: list[list[int]] = [[] for _ in range(n)]
+    domination_count = [0] * n
+    for i in range(n):
+        for j in range(i + 1, n):
+            if dominates(points[i], points[j]):
+                dominated_by_me[i].append(j)
+                domination_count[j] += 1
+            elif dominates(points[j], points[i]):
+                dominated_by_me[j].append(i)
+                domination_count[i] += 1
+    fronts = [[i for i in range(n) if domination_count[i] == 0]]
+    while fronts[-1]:
+        following = []
+        for i in fronts[-1]:
+            for j in dominated_by_me[i]:
+                domination_count[j] -= 1
+                if domination_count[j] == 0:
+                    following.append(j)
+        fronts.append(sorted(following))
+    return fronts[:-1]
+
+
+def crowding_distance(points: Sequence[Sequence[float]]) -> list[float]:
+    """Crowding distance of each point within one front; boundary points get +inf."""
+    n = len(points)
+    if n <= 2:
+        return [math.inf] * n
+    distance = [0.0] * n
+    for k in range(len(points[0])):
+        order = sorted(range(n), key=lambda i: points[i][k])
+        low, high = points[order[0]][k], points[order[-1]][k]
+        distance[order[0]] = distance[order[-1]] = math.inf
+        if not (math.isfinite(low) and math.isfinite(high)) or high == low:
+            continue
+        for rank in range(1, n - 1):
+            distance[order[rank]] += (points[order[rank + 1]][k] - points[order[rank - 1]][k]) / (high - low)
+    return distance
+
+
+def hypervolume(points: Sequence[Sequence[float]], reference: Sequence[float]) -> float:
+    """Exact hypervolume dominated by `points` (minimisation) and bounded by `reference`."""
+    inside = [tuple(map(float, p)) for p in points if all(x < r for x, r in zip(p, reference))]
+    return _hso(inside, tuple(map(float, reference)))
+
+
+def _hso(points: list[tuple[float, ...]], reference: tuple[float, ...]) -> float:
+    if not points:
+        return 0.0
+    if len(reference) == 1:
+        return reference[0] - min(p[0] for p in points)
+    # slice along the last objective: between consecutive values, the cross-section is the
+    # (d-1)-dimensional hypervolume of every point at or below the slice
+    ordered = sorted(points, key=lambda p: p[-1])
+    volume = 0.0
+    for i, point in enumerate(ordered):
+        upper = ordered[i + 1][-1] if i + 1 < len(ordered) else reference[-1]
+        height = upper - point[-1]
+        if height <= 0:
+            continue
+        section = _non_dominated([p[:-1] for p in ordered[: i + 1]])
+        volume += _hso(section, reference[:-1]) * height
+    return volume
+
+
+def _non_dominated(points: list[tuple[float, ...]]) -> list[tuple[float, ...]]:
+    unique = list(dict.fromkeys(points))
+    return [p for p in unique if not any(dominates(q, p) for q in unique)]
+
+
+@dataclass(frozen=True)
+class HypervolumeReference:
+    """Divisors that map each objective onto [0, 1]; the reference point is then all ones."""
+
+    objectives: tuple[Objective, ...]
+    scales: tuple[float, ...]  # accuracy: 1.0 (so 1 - accuracy is in [0, 1]); resources: their bound
+
+    def normalise(self, metrics: Metrics) -> tuple[float, ...]:
+        vector = []
+        for objective, scale in zip(self.objectives, self.scales):
+            value = metrics.get(objective.name)
+            if value is None:
+                vector.append(math.inf)
+            elif objective.maximise:
+                vector.append(1.0 - float(value) / scale)
+            else:
+                vector.append(float(value) / scale)
+        return tuple(vector)
+
+    def describe(self) -> str:
+        parts = [f"1 - {o.name}" if o.maximise else f"{o.name} / {s:g}" for o, s in zip(self.objectives, self.scales)]
+        return "hypervolume of (" + ", ".join(parts) + ") minimised, reference point (1, ..., 1)"
+
+    def hypervolume(self, metrics_list: Sequence[Metrics]) -> float:
+        return hypervolume([self.normalise(m) for m in metrics_list], [1.0] * len(self.objectives))
+
+
+def reference_from_constraints(constraints: Constraints,
+                               objectives: Sequence[Objective] = DEFAULT_OBJECTIVES) -> HypervolumeReference:
+    """Use the objectives that have a bound (accuracy always): an unbounded objective has no stated reference."""
+    chosen, scales = [], []
+    for objective in objectives:
+        if objective.maximise:
+            chosen.append(objective)
+            scales.append(1.0)
+        elif constraints.bounds.get(objective.name):
+            chosen.append(objective)
+            scales.append(float(constraints.bounds[objective.name]))  # type: ignore[arg-type]
+    return HypervolumeReference(tuple(chosen), tuple(scales))
+
+
+def pareto_front(metrics_list: Sequence[Metrics], objectives: Sequence[Objective] = DEFAULT_OBJECTIVES,
+                 constraints: Constraints | None = None) -> list[int]:
+    """Indices of the feasible, non-dominated entries."""
+    feasible = [i for i, m in enumerate(metrics_list) if constraints is None or constraints.feasible(m)]
+    if not feasible:
+        return []
+    vectors = [objective_vector(metrics_list[i], objectives) for i in feasible]
+    return sorted(feasible[i] for i in non_dominated_sort(vectors)[0])
+
+
+def rank_for_selection(metrics_list: Sequence[Metrics], objectives: Sequence[Objective] = DEFAULT_OBJECTIVES
+                       ) -> list[int]:
+    """All indices ordered NSGA-II style: by front, then by crowding distance (larger first)."""
+    vectors = [objective_vector(m, objectives) for m in metrics_list]
+    order: list[int] = []
+    for front in non_dominated_sort(vectors):
+        crowd = crowding_distance([vectors[i] for i in front])
+        order.extend(i for _, i in sorted(zip(crowd, front), key=lambda pair: (-pair[0], pair[1])))
+    return order

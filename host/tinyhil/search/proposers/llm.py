@@ -1,0 +1,134 @@
+"""The `llm` proposer: asks an OpenAI-compatible endpoint for a spec.
+
+The prompt (jinja2 templates in tinyhil/templates/prompts, StrictUndefined) holds the space's JSON schema,
+the budgets, the board, the history and the front. The reply is parsed as JSON, validated against the
+space and the analytic cost budget; the problems go back to the model in at most `repair_rounds` repair
+rounds. Every exchange is recorded in the run store (without the API key). Nothing the model writes is run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from ...units import format_bytes, format_count
+from ..store import Candidate, LLMExchange
+from .base import CheckResult, ProposalContext, ProposalError
+from .llm_endpoint import LLMEndpoint
+from .llm_reply import ReplyError, extract_spec
+
+log = logging.getLogger(__name__)
+
+PROMPT_DIR = Path(__file__).resolve().parents[2] / "templates" / "prompts"
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(PROMPT_DIR), undefined=jinja2.StrictUndefined,
+                              keep_trailing_newline=True, autoescape=False)
+
+
+def describe_metrics(candidate: Candidate) -> str:
+    """One line of a candidate's numbers, each with its unit and provenance."""
+    m, parts = candidate.metrics, []
+    if m.get("accuracy") is not None:
+        parts.append(f"accuracy {m['accuracy']:.4f} ({m.get('accuracy_kind', '?')})")
+    if m.get("macs") is not None:
+        parts.append(f"MACs {format_count(m['macs'])} (analytic)")
+    where = candidate.provenance.get("kind", "measured")
+    if m.get("peak_sram_bytes") is not None:
+        parts.append(f"peak SRAM {m['peak_sram_bytes']} bytes ({where})")
+    if m.get("flash_bytes") is not None:
+        parts.append(f"flash {m['flash_bytes']} bytes ({where})")
+    if m.get("latency") is not None:
+        parts.append(f"latency {m['latency']} {m.get('latency_unit', '?')} ({where})")
+    return ", ".join(parts) or "no metrics"
+
+
+class LLMProposer:
+    name = "llm"
+
+    def __init__(self, endpoint: LLMEndpoint, repair_rounds: int = 2, history_limit: int = 30,
+                 temperature: float = 0.7, timeout_s: float = 300.0, client: Any = None):
+        self.endpoint = endpoint
+        self.repair_rounds = repair_rounds
+        self.history_limit = history_limit
+        self.temperature = temperature
+        self._env = _environment()
+        self._json_schema_mode = True  # dropped for good once the endpoint rejects response_format
+        if client is None:
+            from openai import OpenAI
+
+            client = OpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key, timeout=timeout_s, max_retries=1)
+        self._client = client
+
+    def messages(self, context: ProposalContext) -> list[dict[str, str]]:
+        schema = context.space.json_schema()
+        history = context.history[-self.history_limit:]
+        system = self._env.get_template("system.j2").render(schema_json=json.dumps(schema))
+        user = self._env.get_template("propose.j2").render(
+            task=context.task, board=context.board, budgets=context.budgets, front=context.front, history=history,
+            omitted=len(context.history) - len(history), describe=describe_metrics)
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+    def propose(self, context: ProposalContext, rng: random.Random) -> CheckResult:
+        messages = self.messages(context)
+        schema = context.space.json_schema()
+        seed = rng.randrange(2**31)
+        problems: list[str] = []
+        for round_index in range(self.repair_rounds + 1):
+            started = time.monotonic()
+            reply = self._complete(messages, schema, seed + round_index)
+            seconds = time.monotonic() - started
+            result = self._check_reply(context, reply)
+            problems = result.problems
+            context.record_exchange(LLMExchange(context.step, round_index, self.endpoint.base_url, self.endpoint.model,
+                                                messages, reply, problems, seconds))
+            if result.ok:
+                return result
+            if result.kind != "duplicate":
+                context.record_rejection(result, f"llm round {round_index}")
+            log.info("LLM spec rejected (round %d): %s", round_index, "; ".join(problems))
+            messages = messages + [{"role": "assistant", "content": reply},
+                                   {"role": "user", "content": self._env.get_template("repair.j2").render(problems=problems)}]
+        raise ProposalError(f"llm: no acceptable spec after {self.repair_rounds} repair rounds; last problems: "
+                            + "; ".join(problems))
+
+    def _check_reply(self, context: ProposalContext, reply: str) -> CheckResult:
+        try:
+            spec_dict = extract_spec(reply)
+        except ReplyError as exc:
+            return CheckResult(None, None, None, problems=[f"reply is not a JSON object: {exc}"], kind="invalid")
+        return context.check(spec_dict)
+
+    def _complete(self, messages: list[dict[str, str]], schema: dict[str, Any], seed: int) -> str:
+        from openai import APIConnectionError, APIStatusError, APITimeoutError
+
+        kwargs: dict[str, Any] = dict(model=self.endpoint.model, messages=messages, temperature=self.temperature,
+                                      seed=seed)
+        try:
+            if self._json_schema_mode:
+                try:
+                    wrapper = {"type": "object", "properties": {"reasoning": {"type": "string"}, "spec": schema},
+                               "required": ["spec"]}
+                    response = self._client.chat.completions.create(
+                        response_format={"type": "json_object", "schema": wrapper}, **kwargs)
+                except APIStatusError as exc:
+                    if exc.status_code not in (400, 422):
+                        raise
+                    log.info("endpoint rejected response_format (%s); asking for plain JSON from now on", exc.status_code)
+                    self._json_schema_mode = False
+                    response = self._client.chat.completions.create(**kwargs)
+            else:
+                response = self._client.chat.completions.create(**kwargs)
+        except (APIConnectionError, APITimeoutError, APIStatusError) as exc:
+            raise ProposalError(f"llm endpoint {self.endpoint.base_url} failed: {exc}; check that it is running and "
+                                "TINYHIL_LLM_BASE_URL / TINYHIL_LLM_MODEL are right") from None
+        if not response.choices:
+            return ""
+        return response.choices[0].message.content or ""

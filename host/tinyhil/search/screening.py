@@ -1,0 +1,69 @@
+"""Checks a proposed spec before any training: valid in the space, within the analytic budget, new.
+
+The analytic budget uses tinyhil.cost: MACs against the MAC budget, the planned peak activation bytes
+(a lower bound on peak SRAM) against the SRAM budget, the estimated flash against the flash budget.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ..errors import SpecError, TinyhilError
+from .proposers.base import CheckResult
+
+log = logging.getLogger(__name__)
+
+# analytic cost field -> the budget it is held against
+ANALYTIC_CHECKS = (("macs", "macs"), ("peak_activation_bytes", "peak_sram_bytes"), ("flash_bytes", "flash_bytes"))
+
+
+@dataclass(frozen=True)
+class Budgets:
+    macs: int | None = None
+    peak_sram_bytes: int | None = None
+    flash_bytes: int | None = None
+
+    def as_dict(self) -> dict[str, int | None]:
+        return {"macs": self.macs, "peak_sram_bytes": self.peak_sram_bytes, "flash_bytes": self.flash_bytes}
+
+
+def cost_to_dict(cost: Any) -> dict[str, Any]:
+    names = ("macs", "params", "peak_activation_bytes", "flash_bytes")
+    return {name: int(getattr(cost, name)) for name in names if getattr(cost, name, None) is not None}
+
+
+class Screener:
+    """`check(spec_or_dict)` -> CheckResult. `spec_type` parses dicts (ArchSpec), `estimate` is the cost model."""
+
+    def __init__(self, spec_type: Any, estimate: Callable[[Any], Any], budgets: Budgets,
+                 seen: Callable[[str], bool]):
+        self.spec_type = spec_type
+        self.estimate = estimate
+        self.budgets = budgets
+        self.seen = seen
+
+    def check(self, proposed: Any) -> CheckResult:
+        if isinstance(proposed, dict):
+            try:
+                spec = self.spec_type.from_dict(proposed)
+            except SpecError as exc:
+                return CheckResult(None, proposed, None, problems=list(exc.problems), kind="invalid")
+            except (TypeError, ValueError, KeyError) as exc:
+                return CheckResult(None, proposed, None, problems=[f"spec does not parse: {exc!r}"], kind="invalid")
+        else:
+            spec = proposed
+        spec_dict, spec_hash = spec.to_dict(), spec.canonical_hash()
+        if self.seen(spec_hash):
+            return CheckResult(spec, spec_dict, spec_hash, problems=[f"duplicate of an earlier candidate ({spec_hash[:12]})"],
+                               kind="duplicate")
+        try:
+            cost = cost_to_dict(self.estimate(spec))
+        except TinyhilError as exc:
+            return CheckResult(spec, spec_dict, spec_hash, problems=[f"cost model: {exc}"], kind="invalid")
+        budgets = self.budgets.as_dict()
+        problems = [f"{field} {cost[field]} (analytic) exceeds the {budget} budget {budgets[budget]}"
+                    for field, budget in ANALYTIC_CHECKS
+                    if budgets[budget] is not None and field in cost and cost[field] > budgets[budget]]
+        return CheckResult(spec, spec_dict, spec_hash, cost, problems, "over_budget" if problems else "ok")

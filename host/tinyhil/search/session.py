@@ -1,0 +1,164 @@
+"""Wires a search from its configuration: board profile, dataset, space, cost model, proposer, stages,
+executor and store. The configuration is stored in the run, so `--resume` rebuilds the same search.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as _dt
+import functools
+import logging
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from ..errors import ConfigError, LLMError
+from .evaluation import PipelineStages
+from .executors import make_executor
+from .loop import SearchLoop, SearchSettings
+from .pareto import Constraints
+from .proposers import make_offline
+from .proposers.llm_endpoint import LLMEndpoint, resolve_endpoint
+from .screening import Budgets
+from .store import STORE_FILE, RunStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SearchConfig:
+    board: str = "qemu-m7"
+    dataset: str = "fashion-mnist"
+    data_dir: str | None = None
+    iterations: int = 20
+    proposer: str = "auto"  # auto: llm when an endpoint is configured or the local model is set up, else evolution
+    seed: int = 0
+    budget_sram: int | None = None  # bytes; None: the board profile's
+    budget_flash: int | None = None
+    budget_macs: int | None = None
+    executor: str = "local"
+    address: str | None = None
+    batch_size: int = 1
+    train_overrides: dict[str, Any] = field(default_factory=dict)
+    train_subset: int | None = None
+    measure_inputs: int = 4
+    runtime: str = "native"
+    llm_config: str | None = None
+    torch_threads: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "SearchConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def new_run_id() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+def budgets_for(config: SearchConfig, profile: Any) -> Budgets:
+    return Budgets(macs=config.budget_macs,
+                   peak_sram_bytes=config.budget_sram if config.budget_sram is not None else getattr(profile, "sram_budget_bytes", None),
+                   flash_bytes=config.budget_flash if config.budget_flash is not None else getattr(profile, "flash_budget_bytes", None))
+
+
+def board_info(profile: Any) -> dict[str, Any]:
+    return {key: getattr(profile, key, None) for key in ("name", "kind", "cpu", "clock_hz", "latency_unit")}
+
+
+@contextlib.contextmanager
+def llm_endpoint(config: SearchConfig) -> Iterator[LLMEndpoint | None]:
+    """The configured endpoint; else the local model's server for the duration of the search; else None."""
+    endpoint = resolve_endpoint(Path(config.llm_config) if config.llm_config else None)
+    if endpoint is not None:
+        yield endpoint
+        return
+    try:
+        from .. import llm_local
+    except ImportError:
+        yield None
+        return
+    ready, reason = llm_local.is_set_up()
+    if not ready:
+        log.info("no LLM endpoint configured and the local model is not set up (%s)", reason)
+        yield None
+        return
+    with llm_local.ensure_server() as server:
+        base_url, model = server if isinstance(server, tuple) else (server.base_url, server.model)
+        yield LLMEndpoint(base_url, model, source="local model (tinyhil llm setup)")
+
+
+@contextlib.contextmanager
+def open_search(config: SearchConfig, run_dir: Path, resume: bool,
+                on_change: Callable[..., None] | None = None,
+                stages: Any = None) -> Iterator[SearchLoop]:
+    """A ready SearchLoop over the store in run_dir (created, or reopened when resuming)."""
+    from ..boards import load_profile
+    from ..cost import estimate
+    from ..space import ArchSpec, SearchSpace
+
+    profile = load_profile(config.board)
+    pipeline = stages or PipelineStages(dataset=config.dataset, board=config.board, data_dir=config.data_dir,
+                                        train_subset=config.train_subset, train_overrides=config.train_overrides,
+                                        measure_inputs=config.measure_inputs, runtime=config.runtime,
+                                        torch_threads=config.torch_threads)
+    dataset = pipeline.load_data()
+    input_shape = tuple(int(d) for d in dataset.input_shape)
+    num_classes = int(dataset.num_classes)
+    budgets = budgets_for(config, profile)
+    constraints = Constraints(budgets.as_dict())
+    task = {"dataset": config.dataset, "provenance": dataset.provenance, "input_shape": list(input_shape),
+            "num_classes": num_classes}
+    if resume:
+        store = RunStore.open(run_dir)
+    else:
+        store = RunStore.create(run_dir, run_dir.name, config.to_dict())
+    store.update_info(dataset_provenance=dataset.provenance, board=board_info(profile), budgets=budgets.as_dict())
+    with contextlib.ExitStack() as stack:
+        stack.callback(store.close)
+        proposer = stack.enter_context(_proposer(config))
+        store.update_info(proposer=proposer.name, llm=getattr(getattr(proposer, "endpoint", None), "describe", lambda: None)())
+        executor = make_executor(config.executor, profile.name, config.address)
+        stack.callback(executor.close)
+        yield SearchLoop(store, proposer, SearchSpace(), ArchSpec,
+                         functools.partial(estimate, input_shape=input_shape, num_classes=num_classes),
+                         pipeline, executor, budgets, constraints,
+                         SearchSettings(iterations=config.iterations, seed=config.seed, batch_size=config.batch_size),
+                         board_info(profile), task, on_change=on_change)
+
+
+@contextlib.contextmanager
+def _proposer(config: SearchConfig) -> Iterator[Any]:
+    if config.proposer in ("evolution", "random"):
+        yield make_offline(config.proposer)
+        return
+    if config.proposer not in ("llm", "auto"):
+        make_offline(config.proposer)  # raises the ConfigError naming the choices
+    from .proposers.llm import LLMProposer
+
+    with llm_endpoint(config) as endpoint:
+        if endpoint is None:
+            if config.proposer == "llm":
+                raise LLMError("--proposer llm: no endpoint configured; set TINYHIL_LLM_BASE_URL and TINYHIL_LLM_MODEL "
+                               "(an OpenAI-compatible server), write ~/.config/tinyhil/llm.toml, or run "
+                               "`tinyhil llm setup` for the local model")
+            log.info("no LLM endpoint: using the evolution proposer")
+            yield make_offline("evolution")
+            return
+        log.info("llm proposer: %s", endpoint.describe())
+        yield LLMProposer(endpoint)
+
+
+def resolve_run_dir(runs_dir: Path, resume: str | None, run_id: str | None) -> tuple[Path, bool]:
+    if resume:
+        candidate = Path(resume)
+        for path in (candidate, runs_dir / resume):
+            if (path / STORE_FILE).is_file():
+                return path, True
+        raise ConfigError(f"--resume {resume}: no run store there nor under {runs_dir}/; give the run folder")
+    return runs_dir / (run_id or new_run_id()), False

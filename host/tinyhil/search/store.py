@@ -1,0 +1,261 @@
+"""The run store: one SQLite file per run (runs/<run-id>/store.sqlite).
+
+Every state change is one committed transaction (WAL journal, synchronous=FULL), so a search killed with
+kill -9 loses at most the evaluation it was in the middle of, and `--resume` finds every finished one.
+Statuses: proposed -> trained -> exported -> measured, or failed (with the stage and reason), infeasible
+(measured but over a hard budget: kept with its measurement, excluded from the front) or rejected (never
+trained: invalid spec, over the analytic budget, duplicate, unreadable LLM reply).
+LLM exchanges are stored too; API keys never reach this module.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..errors import ConfigError
+
+STORE_FILE = "store.sqlite"
+FINISHED = ("measured", "failed", "infeasible", "rejected")
+IN_PROGRESS = ("proposed", "trained", "exported")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS run (
+    id TEXT PRIMARY KEY, created REAL NOT NULL, config TEXT NOT NULL, info TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS candidates (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    step INTEGER NOT NULL,
+    proposer TEXT NOT NULL,
+    spec TEXT,
+    spec_hash TEXT UNIQUE,
+    status TEXT NOT NULL,
+    stage TEXT NOT NULL DEFAULT '',
+    reason TEXT NOT NULL DEFAULT '',
+    metrics TEXT NOT NULL DEFAULT '{}',
+    provenance TEXT NOT NULL DEFAULT '{}',
+    artefacts TEXT NOT NULL DEFAULT '{}',
+    timings TEXT NOT NULL DEFAULT '{}',
+    created REAL NOT NULL,
+    updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS llm_exchanges (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    step INTEGER NOT NULL,
+    round INTEGER NOT NULL,
+    endpoint TEXT NOT NULL,
+    model TEXT NOT NULL,
+    request TEXT NOT NULL,
+    reply TEXT NOT NULL,
+    errors TEXT NOT NULL DEFAULT '[]',
+    seconds REAL NOT NULL,
+    created REAL NOT NULL
+);
+"""
+
+
+@dataclass
+class Candidate:
+    id: int
+    step: int
+    proposer: str
+    spec: dict[str, Any] | None
+    spec_hash: str | None
+    status: str
+    stage: str = ""
+    reason: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+    artefacts: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
+    created: float = 0.0
+    updated: float = 0.0
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class LLMExchange:
+    step: int
+    round: int
+    endpoint: str
+    model: str
+    request: list[dict[str, Any]]
+    reply: str
+    errors: list[str]
+    seconds: float
+
+
+class RunStore:
+    """SQLite store of one search run. Use `RunStore.create(run_dir, ...)` or `RunStore.open(run_dir)`."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+
+    @classmethod
+    def create(cls, run_dir: Path, run_id: str, config: dict[str, Any]) -> "RunStore":
+        run_dir = Path(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        store = cls(run_dir / STORE_FILE)
+        with store._transaction() as db:
+            if db.execute("SELECT 1 FROM run").fetchone():
+                raise ConfigError(f"{run_dir} already holds a run; continue it with `tinyhil search --resume {run_dir}`"
+                                  " or pick another --run-id")
+            db.execute("INSERT INTO run (id, created, config) VALUES (?, ?, ?)", (run_id, time.time(), json.dumps(config)))
+        return store
+
+    @classmethod
+    def open(cls, run_dir: Path | str) -> "RunStore":
+        path = Path(run_dir)
+        path = path if path.suffix == ".sqlite" else path / STORE_FILE
+        if not path.is_file():
+            raise ConfigError(f"no run store at {path}: give the run folder a search created (runs/<run-id>)")
+        return cls(path)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "RunStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def run_dir(self) -> Path:
+        return self.path.parent
+
+    # --- the run -----------------------------------------------------------------------------------------
+    def run_id(self) -> str:
+        return str(self._db.execute("SELECT id FROM run").fetchone()["id"])
+
+    def config(self) -> dict[str, Any]:
+        return json.loads(self._db.execute("SELECT config FROM run").fetchone()["config"])
+
+    def info(self) -> dict[str, Any]:
+        return json.loads(self._db.execute("SELECT info FROM run").fetchone()["info"])
+
+    def update_info(self, **values: Any) -> None:
+        with self._transaction() as db:
+            info = json.loads(db.execute("SELECT info FROM run").fetchone()["info"])
+            info.update(values)
+            db.execute("UPDATE run SET info = ?", (json.dumps(info, default=str),))
+
+    # --- candidates --------------------------------------------------------------------------------------
+    def add_candidate(self, step: int, proposer: str, spec: dict[str, Any] | None, spec_hash: str | None,
+                      status: str = "proposed", reason: str = "", stage: str = "",
+                      metrics: dict[str, Any] | None = None) -> int:
+        now = time.time()
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO candidates (step, proposer, spec, spec_hash, status, stage, reason, metrics, created, updated)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (step, proposer, None if spec is None else json.dumps(spec, sort_keys=True), spec_hash, status, stage,
+                 reason, json.dumps(metrics or {}), now, now))
+            return int(cursor.lastrowid)
+
+    def update_candidate(self, candidate_id: int, *, status: str | None = None, stage: str | None = None,
+                         reason: str | None = None, metrics: dict[str, Any] | None = None,
+                         provenance: dict[str, Any] | None = None, artefacts: dict[str, Any] | None = None,
+                         timings: dict[str, float] | None = None) -> None:
+        """Merge metrics/provenance/artefacts/timings into what is stored and set status; one transaction."""
+        with self._transaction() as db:
+            row = db.execute("SELECT * FROM candidates WHERE id = ?", (candidate_id,)).fetchone()
+            if row is None:
+                raise ConfigError(f"candidate {candidate_id} is not in {self.path}")
+            merged = {}
+            for column, extra in (("metrics", metrics), ("provenance", provenance), ("artefacts", artefacts),
+                                  ("timings", timings)):
+                value = json.loads(row[column])
+                value.update(extra or {})
+                merged[column] = json.dumps(value, default=str)
+            db.execute(
+                "UPDATE candidates SET status = ?, stage = ?, reason = ?, metrics = ?, provenance = ?, artefacts = ?,"
+                " timings = ?, updated = ? WHERE id = ?",
+                (status or row["status"], row["stage"] if stage is None else stage,
+                 row["reason"] if reason is None else reason, merged["metrics"], merged["provenance"],
+                 merged["artefacts"], merged["timings"], time.time(), candidate_id))
+
+    def get_candidate(self, candidate_id: int | str) -> Candidate:
+        try:
+            key = int(candidate_id)
+        except ValueError:
+            raise ConfigError(f"candidate id {candidate_id!r} is not a number; `tinyhil search` prints the ids") from None
+        row = self._db.execute("SELECT * FROM candidates WHERE id = ?", (key,)).fetchone()
+        if row is None:
+            raise ConfigError(f"candidate {candidate_id} is not in {self.path}; the front JSON lists the ids")
+        return _candidate(row)
+
+    def find_by_hash(self, spec_hash: str) -> Candidate | None:
+        row = self._db.execute("SELECT * FROM candidates WHERE spec_hash = ?", (spec_hash,)).fetchone()
+        return None if row is None else _candidate(row)
+
+    def candidates(self, status: str | tuple[str, ...] | None = None) -> list[Candidate]:
+        if status is None:
+            rows = self._db.execute("SELECT * FROM candidates ORDER BY id").fetchall()
+        else:
+            wanted = (status,) if isinstance(status, str) else tuple(status)
+            marks = ",".join("?" * len(wanted))
+            rows = self._db.execute(f"SELECT * FROM candidates WHERE status IN ({marks}) ORDER BY id", wanted).fetchall()
+        return [_candidate(row) for row in rows]
+
+    def last_step(self) -> int:
+        row = self._db.execute("SELECT MAX(step) AS s FROM candidates").fetchone()
+        return -1 if row["s"] is None else int(row["s"])
+
+    # --- LLM exchanges -----------------------------------------------------------------------------------
+    def add_llm_exchange(self, exchange: LLMExchange) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO llm_exchanges (step, round, endpoint, model, request, reply, errors, seconds, created)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (exchange.step, exchange.round, exchange.endpoint, exchange.model, json.dumps(exchange.request),
+                 exchange.reply, json.dumps(exchange.errors), exchange.seconds, time.time()))
+
+    def llm_exchanges(self) -> list[LLMExchange]:
+        rows = self._db.execute("SELECT * FROM llm_exchanges ORDER BY id").fetchall()
+        return [LLMExchange(r["step"], r["round"], r["endpoint"], r["model"], json.loads(r["request"]), r["reply"],
+                            json.loads(r["errors"]), r["seconds"]) for r in rows]
+
+    # --- internals ---------------------------------------------------------------------------------------
+    class _Transaction:
+        def __init__(self, db: sqlite3.Connection):
+            self.db = db
+
+        def __enter__(self) -> sqlite3.Connection:
+            self.db.execute("BEGIN IMMEDIATE")
+            return self.db
+
+        def __exit__(self, exc_type: object, *rest: object) -> None:
+            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+    def _transaction(self) -> "_Transaction":
+        return RunStore._Transaction(self._db)
+
+
+def _candidate(row: sqlite3.Row) -> Candidate:
+    return Candidate(id=row["id"], step=row["step"], proposer=row["proposer"],
+                     spec=None if row["spec"] is None else json.loads(row["spec"]), spec_hash=row["spec_hash"],
+                     status=row["status"], stage=row["stage"], reason=row["reason"], metrics=json.loads(row["metrics"]),
+                     provenance=json.loads(row["provenance"]), artefacts=json.loads(row["artefacts"]),
+                     timings=json.loads(row["timings"]), created=row["created"], updated=row["updated"])
+
+
+def iter_runs(runs_dir: Path) -> Iterator[Path]:
+    """Run folders under runs_dir (those holding a store), oldest first."""
+    for path in sorted(Path(runs_dir).glob(f"*/{STORE_FILE}"), key=lambda p: p.stat().st_mtime):
+        yield path.parent

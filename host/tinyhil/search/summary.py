@@ -1,0 +1,93 @@
+"""Tables and files at the end of a search: every candidate, the front (JSON and CSV), hypervolume versus
+evaluations (CSV). Every number carries its unit and where it came from."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+from rich.table import Table
+
+from ..units import format_bytes, format_count
+from .pareto import Constraints, reference_from_constraints
+from .store import Candidate
+
+UNITS = {
+    "accuracy": "fraction of the test set (see accuracy_kind)",
+    "macs": "multiply-accumulates per inference (analytic)",
+    "params": "parameters (analytic)",
+    "peak_sram_bytes": "bytes, measured: static RAM (.data+.bss, arena included) + stack high-water",
+    "flash_bytes": "bytes, measured: .text+.rodata+.data of the firmware ELF",
+    "latency": "median per inference, unit in latency_unit (cycles on a board, instructions on QEMU)",
+}
+FRONT_COLUMNS = ("candidate_id", "accuracy", "accuracy_kind", "macs", "peak_sram_bytes", "flash_bytes", "latency",
+                 "latency_unit", "source", "board", "firmware_sha256")
+
+
+def source_of(candidate: Candidate) -> str:
+    """'emulator qemu-m7' / 'board nucleo-h743zi' for measured numbers; 'analytic' otherwise."""
+    provenance = candidate.provenance
+    if provenance.get("kind"):
+        return f"{provenance['kind']} {provenance.get('board', '?')}"
+    return "analytic"
+
+
+def front_rows(front: Sequence[Candidate]) -> list[dict[str, Any]]:
+    rows = []
+    for c in front:
+        m = c.metrics
+        rows.append({"candidate_id": c.id, "accuracy": m.get("accuracy"), "accuracy_kind": m.get("accuracy_kind"),
+                     "macs": m.get("macs"), "peak_sram_bytes": m.get("peak_sram_bytes"),
+                     "flash_bytes": m.get("flash_bytes"), "latency": m.get("latency"),
+                     "latency_unit": m.get("latency_unit"), "source": source_of(c),
+                     "board": c.provenance.get("board"), "firmware_sha256": c.provenance.get("firmware_sha256")})
+    return rows
+
+
+def write_front(run_dir: Path, front: Sequence[Candidate], hypervolume: list[tuple[int, float]],
+                hypervolume_note: str) -> dict[str, Path]:
+    run_dir = Path(run_dir)
+    paths = {"json": run_dir / "front.json", "csv": run_dir / "front.csv", "hypervolume": run_dir / "hypervolume.csv"}
+    payload = {"units": UNITS, "hypervolume_note": hypervolume_note,
+               "front": [{**row, "spec": c.spec, "metrics": c.metrics, "provenance": c.provenance}
+                         for row, c in zip(front_rows(front), front)]}
+    paths["json"].write_text(json.dumps(payload, indent=2, default=str))
+    with paths["csv"].open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=FRONT_COLUMNS)
+        writer.writeheader()
+        writer.writerows(front_rows(front))
+    with paths["hypervolume"].open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["evaluations", "hypervolume"])
+        writer.writerows(hypervolume)
+    return paths
+
+
+def _cell(value: Any, formatter: Any = str) -> str:
+    return "-" if value is None else formatter(value)
+
+
+def candidates_table(candidates: Sequence[Candidate], front_ids: set[int], title: str) -> Table:
+    table = Table(title=title, title_justify="left", caption_justify="left",
+                  caption="accuracy: int8 test accuracy from the reference interpreter (float if no int8 export); peak SRAM = "
+                          "static RAM + stack high-water (measured); flash = .text+.rodata+.data of the ELF (measured)")
+    for name, justify in (("id", "right"), ("status", "left"), ("accuracy", "right"), ("MACs (analytic)", "right"),
+                          ("peak SRAM", "right"), ("flash", "right"), ("latency", "right"), ("source", "left"),
+                          ("stage / reason", "left")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for c in candidates:
+        m = c.metrics
+        latency = None if m.get("latency") is None else f"{format_count(m['latency'])} {m.get('latency_unit', '?')}"
+        status = c.status + (" *front*" if c.id in front_ids else "")
+        reason = f"{c.stage}: {c.reason}" if c.reason else ""
+        table.add_row(str(c.id), status, _cell(m.get("accuracy"), lambda v: f"{v:.4f}"), _cell(m.get("macs"), format_count),
+                      _cell(m.get("peak_sram_bytes"), format_bytes), _cell(m.get("flash_bytes"), format_bytes),
+                      latency or "-", source_of(c) if m.get("peak_sram_bytes") is not None else "analytic",
+                      reason[:90])
+    return table
+
+
+def hypervolume_note(constraints: Constraints) -> str:
+    return reference_from_constraints(constraints).describe()

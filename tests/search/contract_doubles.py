@@ -1,0 +1,117 @@
+"""Stand-ins for the other parts' modules, with exactly the contracted signatures (boards, space, cost, data,
+train, export, reference, bench), installed into sys.modules so the real command and PipelineStages run
+end to end without torch training, firmware or QEMU."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from .search_doubles import ToySpace, ToySpec, toy_accuracy, toy_estimate
+
+CALLS: dict[str, list[Any]] = {}
+
+
+@dataclass(frozen=True)
+class FakeProfile:
+    name: str = "qemu-m7"
+    kind: str = "emulator"
+    cpu: str = "cortex-m7"
+    clock_hz: int = 25_000_000
+    latency_unit: str = "instructions"
+    sram_budget_bytes: int = 120_000
+    flash_budget_bytes: int = 200_000
+
+
+@dataclass
+class FakeDataset:
+    input_shape: tuple[int, int, int] = (8, 8, 1)
+    num_classes: int = 10
+    provenance: str = "digits (test double)"
+    test_x: Any = None
+
+    def subset(self, train: int | None = None) -> "FakeDataset":
+        return self
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 1
+    seed: int = 0
+
+    @classmethod
+    def proxy(cls) -> "TrainConfig":
+        return cls()
+
+
+@dataclass
+class FakeMeasurement:
+    latency_median: int
+    peak_sram_bytes: int
+    flash_bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"latency_median": self.latency_median, "latency_unit": "instructions", "latency_runs": [self.latency_median] * 3,
+                "static_ram_bytes": self.peak_sram_bytes - 1000, "stack_high_water_bytes": 1000,
+                "peak_sram_bytes": self.peak_sram_bytes, "arena_bytes": 4096, "flash_bytes": self.flash_bytes,
+                "bit_exact": True, "provenance": {"board": "qemu-m7", "kind": "emulator", "firmware_sha256": "f" * 64,
+                                                  "toolchain": "test double", "runtime": "native"}}
+
+
+def _train(spec: ToySpec, dataset: FakeDataset, config: TrainConfig, distiller: Any = None,
+           checkpoint_dir: Path | None = None) -> Any:
+    CALLS.setdefault("train", []).append(config)
+    Path(checkpoint_dir).mkdir(parents=True, exist_ok=True)
+    checkpoint = Path(checkpoint_dir) / "best.pt"
+    checkpoint.write_text(json.dumps(spec.to_dict()))
+    return types.SimpleNamespace(checkpoint=checkpoint, float_accuracy=toy_accuracy(spec.to_dict()) + 0.01,
+                                 model=types.SimpleNamespace(spec=spec), history=[])
+
+
+def _export(model: Any, spec: ToySpec, dataset: FakeDataset, out_path: Path) -> Any:
+    Path(out_path).write_text(json.dumps(spec.to_dict()))
+    return types.SimpleNamespace(tflite_path=Path(out_path), float_accuracy=toy_accuracy(spec.to_dict()) + 0.01,
+                                 int8_accuracy=toy_accuracy(spec.to_dict()))
+
+
+class _Reference:
+    def __init__(self, src: Path):
+        self.input_quant = (1 / 255, -128)
+
+
+def _measure(model: Path, profile: FakeProfile, inputs: np.ndarray, *, runtime: str = "native",
+             workdir: Path) -> FakeMeasurement:
+    CALLS.setdefault("measure", []).append(inputs)
+    spec = ToySpec.from_dict(json.loads(Path(model).read_text()))
+    cost = toy_estimate(spec)
+    return FakeMeasurement(cost.macs * 3, cost.peak_activation_bytes + 9000, cost.flash_bytes + 30_000)
+
+
+def install(monkeypatch: pytest.MonkeyPatch) -> None:
+    CALLS.clear()
+    images = np.linspace(0, 1, 16 * 64, dtype=np.float32).reshape(16, 1, 8, 8)  # NCHW, as torch tensors come
+    modules = {
+        "tinyhil.boards": {"load_profile": lambda name: FakeProfile(), "list_profiles": lambda: [FakeProfile()]},
+        "tinyhil.space": {"ArchSpec": ToySpec, "SearchSpace": ToySpace},
+        "tinyhil.cost": {"estimate": lambda spec, input_shape, num_classes: toy_estimate(spec)},
+        "tinyhil.data": {"load_dataset": lambda name, data_dir=None: FakeDataset(test_x=images)},
+        "tinyhil.train": {"TrainConfig": TrainConfig, "train": _train},
+        "tinyhil.export": {"export_int8": _export},
+        "tinyhil.reference": {"ReferenceInterpreter": _Reference},
+        "tinyhil.bench": {"measure": _measure},
+    }
+    for name, attributes in modules.items():
+        module = types.ModuleType(name)
+        module.__dict__.update(attributes)
+        monkeypatch.setitem(__import__("sys").modules, name, module)
+    # no LLM endpoint from the developer's environment
+    for variable in ("TINYHIL_LLM_BASE_URL", "OPENAI_BASE_URL", "OPENAI_API_KEY"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("HOME", str(Path(__import__("tempfile").mkdtemp())))

@@ -1,0 +1,82 @@
+"""`tinyhil search` end to end over stand-ins of the other parts: options, printed provenance and units,
+front files, resume."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tinyhil.cli import cli
+
+from . import contract_doubles
+
+
+def run(args: list[str]) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["search", "--no-live", *args], catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_search_prints_a_measured_front_with_units_and_writes_json_and_csv(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    contract_doubles.install(monkeypatch)
+    code, output = run(["--board", "qemu-m7", "--iterations", "5", "--dataset", "digits", "--runs-dir", str(tmp_path),
+                        "--run-id", "r1", "--budget-macs", "2M", "--proxy-epochs", "2", "--measure-inputs", "3"])
+    assert code == 0, output
+    assert "proposer: evolution" in output  # no endpoint configured: the offline default
+    assert "dataset: digits (test double)" in output
+    assert "measured Pareto front" in output and "emulator qemu-m7" in output and "instructions" in output
+    assert "macs <= 2000000" in output and "peak_sram_bytes <= 120000" in output
+    front = json.loads((tmp_path / "r1" / "front.json").read_text())
+    assert front["front"] and "bytes, measured" in front["units"]["peak_sram_bytes"]
+    assert all(entry["source"] == "emulator qemu-m7" and entry["latency_unit"] == "instructions" for entry in front["front"])
+    with (tmp_path / "r1" / "front.csv").open() as handle:
+        assert len(list(csv.DictReader(handle))) == len(front["front"])
+    assert "reference point" in front["hypervolume_note"]
+    # the options reached the stages: epochs override and the seed, NHWC int8 inputs for the board
+    assert all(config.epochs == 2 for config in contract_doubles.CALLS["train"])
+    inputs = contract_doubles.CALLS["measure"][0]
+    assert inputs.dtype.name == "int8" and inputs.shape == (3, 8, 8, 1)
+
+    code, output = run(["--resume", str(tmp_path / "r1"), "--iterations", "7"])
+    assert code == 0, output
+    from tinyhil.search.store import RunStore
+
+    with RunStore.open(tmp_path / "r1") as store:
+        assert len(store.candidates(("measured", "failed", "infeasible"))) == 7
+        assert store.config()["budget_macs"] == 2_000_000
+
+
+def test_llm_proposer_without_an_endpoint_says_how_to_configure_one(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    contract_doubles.install(monkeypatch)
+    monkeypatch.setitem(__import__("sys").modules, "tinyhil.llm_local", None)  # not set up / not installed
+    result = CliRunner().invoke(cli, ["search", "--no-live", "--proposer", "llm", "--runs-dir", str(tmp_path),
+                                      "--iterations", "1"])
+    assert result.exit_code != 0
+    assert "TINYHIL_LLM_BASE_URL" in str(result.exception)
+
+
+def test_the_live_view_redraws_progress_and_the_front_on_a_terminal(tmp_path: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from tinyhil.search.live import LiveView
+    from tinyhil.search.proposers import EvolutionProposer
+
+    from .search_doubles import build_toy_loop
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, width=160)
+    views: list[LiveView] = []
+    loop = build_toy_loop(tmp_path / "run", EvolutionProposer(), iterations=3,
+                          on_change=lambda store, event: [v.on_change(store, event) for v in views])
+    with LiveView(console, 3, loop.constraints) as view:
+        views.append(view)
+        loop.run()
+    text = buffer.getvalue()
+    assert "evaluated 3/3" in text and "current Pareto front" in text and "instructions" in text
