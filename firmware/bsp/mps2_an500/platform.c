@@ -1,0 +1,70 @@
+/* QEMU mps2-an500 (Cortex-M7): CMSDK APB UART0 for the protocol, CMSDK TIMER0 as the latency
+ * counter, semihosting to end the emulator. Under -icount shift=0 one 25 MHz timer tick is
+ * 40 guest instructions, so latency is reported in instructions. */
+#include "platform.h"
+
+#define REG(addr) (*(volatile uint32_t *)(addr))
+
+#define UART0_BASE 0x40004000u
+#define UART_DATA REG(UART0_BASE + 0x00u)
+#define UART_STATE REG(UART0_BASE + 0x04u)
+#define UART_CTRL REG(UART0_BASE + 0x08u)
+#define UART_BAUDDIV REG(UART0_BASE + 0x10u)
+#define UART_STATE_TX_FULL 0x1u
+#define UART_STATE_RX_FULL 0x2u
+#define UART_CTRL_TX_RX_ENABLE 0x3u
+
+#define TIMER0_BASE 0x40000000u
+#define TIMER_CTRL REG(TIMER0_BASE + 0x00u)
+#define TIMER_VALUE REG(TIMER0_BASE + 0x04u)
+#define TIMER_RELOAD REG(TIMER0_BASE + 0x08u)
+#define INSTRUCTIONS_PER_TICK 40u
+
+#define SEMIHOSTING_SYS_EXIT_EXTENDED 0x20u
+#define ADP_STOPPED_APPLICATION_EXIT 0x20026u
+
+const uint8_t platform_latency_unit = TINYHIL_UNIT_INSTRUCTIONS;
+
+void platform_init(void)
+{
+    UART_BAUDDIV = 16u; /* the minimum the CMSDK UART accepts; QEMU ignores the rate */
+    UART_CTRL = UART_CTRL_TX_RX_ENABLE;
+}
+
+void platform_putc(uint8_t byte)
+{
+    while (UART_STATE & UART_STATE_TX_FULL) {
+    }
+    UART_DATA = byte;
+}
+
+uint8_t platform_getc(void)
+{
+    while (!(UART_STATE & UART_STATE_RX_FULL)) {
+    }
+    return (uint8_t)UART_DATA;
+}
+
+void platform_timer_start(void)
+{
+    TIMER_CTRL = 0u;
+    TIMER_RELOAD = 0xFFFFFFFFu;
+    TIMER_VALUE = 0xFFFFFFFFu;
+    TIMER_CTRL = 1u;
+}
+
+uint64_t platform_elapsed(void)
+{
+    const uint32_t ticks = 0xFFFFFFFFu - TIMER_VALUE; /* counts down */
+    return (uint64_t)ticks * INSTRUCTIONS_PER_TICK;
+}
+
+void platform_exit(int code)
+{
+    volatile uint32_t block[2] = {ADP_STOPPED_APPLICATION_EXIT, (uint32_t)code};
+    register uint32_t r0 __asm__("r0") = SEMIHOSTING_SYS_EXIT_EXTENDED;
+    register volatile uint32_t *r1 __asm__("r1") = block;
+    __asm__ volatile("bkpt 0xab" : : "r"(r0), "r"(r1) : "memory");
+    for (;;) {
+    }
+}

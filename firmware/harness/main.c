@@ -1,0 +1,126 @@
+/* The measurement harness: hello at boot, then for each input frame run the model once and reply
+ * with the output tensor, latency, stack high-water and arena size. */
+#include <stdint.h>
+#include <string.h>
+
+#include "model.h"
+#include "platform.h"
+#include "protocol.h"
+#include "stack_meter.h"
+
+#define PROTOCOL_VERSION 1u
+#define HELLO_FIXED_BYTES 28u
+#define RESULT_HEADER_BYTES 20u
+#define HASH_CHARS 64u
+#define MIN_CAPACITY 64u
+#define RX_CAPACITY (TINYHIL_MODEL_INPUT_BYTES > MIN_CAPACITY ? TINYHIL_MODEL_INPUT_BYTES : MIN_CAPACITY)
+
+/* Test-only behaviours chosen at build time (TINYHIL_HARNESS_MODE): 1 = hang on the first
+ * inference, 2 = emit noise before every frame so the host has to resynchronise. */
+#ifndef TINYHIL_HARNESS_MODE
+#define TINYHIL_HARNESS_MODE 0
+#endif
+
+extern uint32_t __data_start__[], __data_end__[], __bss_start__[], __bss_end__[];
+extern uint32_t __flash_start__[], __flash_end__[];
+
+static uint8_t rx_buffer[RX_CAPACITY] __attribute__((aligned(8)));
+static int8_t output_buffer[TINYHIL_MODEL_OUTPUT_BYTES] __attribute__((aligned(8)));
+
+static void put_u32(uint8_t *out, uint32_t value)
+{
+    for (int i = 0; i < 4; ++i) {
+        out[i] = (uint8_t)(value >> (8 * i));
+    }
+}
+
+static void emit_noise(void)
+{
+#if TINYHIL_HARNESS_MODE == 2
+    static uint32_t state = 0x12345678u;
+    for (int i = 0; i < 23; ++i) {
+        state = state * 1664525u + 1013904223u;
+        platform_putc((uint8_t)(state >> 24));
+    }
+    platform_putc(FRAME_MAGIC0); /* a false start the host must skip */
+#endif
+}
+
+static void send_hello(uint8_t seq)
+{
+    static const char hash[] = TINYHIL_MODEL_HASH;
+    static const char runtime[] = TINYHIL_MODEL_RUNTIME;
+    uint8_t hello[HELLO_FIXED_BYTES + HASH_CHARS];
+    const uint32_t static_ram = (uint32_t)((uintptr_t)__data_end__ - (uintptr_t)__data_start__)
+                              + (uint32_t)((uintptr_t)__bss_end__ - (uintptr_t)__bss_start__);
+    const uint32_t flash = (uint32_t)((uintptr_t)__flash_end__ - (uintptr_t)__flash_start__);
+    hello[0] = PROTOCOL_VERSION;
+    hello[1] = platform_latency_unit;
+    hello[2] = 0;
+    hello[3] = 0;
+    put_u32(&hello[4], TINYHIL_MODEL_ARENA_BYTES);
+    put_u32(&hello[8], static_ram);
+    put_u32(&hello[12], flash);
+    put_u32(&hello[16], stack_size_bytes());
+    put_u32(&hello[20], TINYHIL_MODEL_INPUT_BYTES);
+    put_u32(&hello[24], TINYHIL_MODEL_OUTPUT_BYTES);
+    memset(&hello[HELLO_FIXED_BYTES], '0', HASH_CHARS);
+    memcpy(&hello[HELLO_FIXED_BYTES], hash, sizeof hash - 1 < HASH_CHARS ? sizeof hash - 1 : HASH_CHARS);
+    emit_noise();
+    protocol_send(FRAME_HELLO, seq, hello, sizeof hello, (const uint8_t *)runtime, sizeof runtime - 1);
+}
+
+static void run_inference(const struct frame *frame)
+{
+    if (frame->length != TINYHIL_MODEL_INPUT_BYTES) {
+        protocol_send_error(frame->seq, ERROR_BAD_LENGTH, frame->type);
+        return;
+    }
+#if TINYHIL_HARNESS_MODE == 1
+    for (;;) {
+        __asm__ volatile("nop");
+    }
+#endif
+    stack_paint();
+    platform_timer_start();
+    const int status = tinyhil_model_invoke((const int8_t *)frame->payload, output_buffer);
+    const uint64_t latency = platform_elapsed();
+    const uint32_t stack_high_water = stack_high_water_bytes();
+    if (status != 0) {
+        const uint8_t payload[2] = {ERROR_MODEL_FAILED, (uint8_t)status};
+        protocol_send(FRAME_ERROR, frame->seq, payload, sizeof payload, 0, 0);
+        return;
+    }
+    uint8_t header[RESULT_HEADER_BYTES];
+    put_u32(&header[0], (uint32_t)latency);
+    put_u32(&header[4], (uint32_t)(latency >> 32));
+    put_u32(&header[8], stack_high_water);
+    /* The native runtime plans its arena statically, so its high-water is the planned size. */
+    put_u32(&header[12], TINYHIL_MODEL_ARENA_BYTES);
+    put_u32(&header[16], (uint32_t)status);
+    emit_noise();
+    protocol_send(FRAME_RESULT, frame->seq, header, sizeof header, (const uint8_t *)output_buffer,
+                  TINYHIL_MODEL_OUTPUT_BYTES);
+}
+
+int main(void)
+{
+    platform_init();
+    stack_paint();
+    send_hello(0);
+    for (;;) {
+        struct frame frame;
+        protocol_receive(&frame, rx_buffer, sizeof rx_buffer);
+        switch (frame.type) {
+        case FRAME_INFER:
+            run_inference(&frame);
+            break;
+        case FRAME_HELLO_REQ:
+            send_hello(frame.seq);
+            break;
+        default:
+            protocol_send_error(frame.seq, ERROR_UNKNOWN_TYPE, frame.type);
+            break;
+        }
+    }
+}

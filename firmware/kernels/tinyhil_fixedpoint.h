@@ -1,0 +1,41 @@
+/* Fixed-point helpers with TFLite's reference rounding (gemmlowp semantics).
+ * Every multiplier/shift is computed on the host in Python and baked into the generated C,
+ * so these functions only do integer arithmetic: the MCU and the host agree bit for bit. */
+#ifndef TINYHIL_FIXEDPOINT_H
+#define TINYHIL_FIXEDPOINT_H
+
+#include <stdint.h>
+
+static inline int32_t th_min_i32(int32_t a, int32_t b) { return a < b ? a : b; }
+static inline int32_t th_max_i32(int32_t a, int32_t b) { return a > b ? a : b; }
+
+/* gemmlowp SaturatingRoundingDoublingHighMul */
+static inline int32_t th_srdhm(int32_t a, int32_t b) {
+    if (a == INT32_MIN && b == INT32_MIN) {
+        return INT32_MAX;
+    }
+    int64_t ab = (int64_t)a * (int64_t)b;
+    int32_t nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
+    return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+}
+
+/* gemmlowp RoundingDivideByPOT (round half away from zero) */
+static inline int32_t th_rdbpot(int32_t x, int exponent) {
+    int32_t mask = (int32_t)(((int64_t)1 << exponent) - 1);
+    int32_t remainder = x & mask;
+    int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+/* TFLite MultiplyByQuantizedMultiplier (double rounding, the reference default) */
+static inline int32_t th_mbqm(int32_t x, int32_t multiplier, int32_t shift) {
+    int left_shift = shift > 0 ? shift : 0;
+    int right_shift = shift > 0 ? 0 : -shift;
+    return th_rdbpot(th_srdhm((int32_t)((uint32_t)x << left_shift), multiplier), right_shift);
+}
+
+static inline int8_t th_clamp_s8(int32_t x, int32_t lo, int32_t hi) {
+    return (int8_t)th_min_i32(th_max_i32(x, lo), hi);
+}
+
+#endif

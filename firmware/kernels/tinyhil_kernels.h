@@ -1,0 +1,76 @@
+/* tinyhil int8 kernels: exact TFLite int8 reference semantics, one op per .c file.
+ * Shapes are NHWC. Each kernel takes one const argument struct filled in by the code generator. */
+#ifndef TINYHIL_KERNELS_H
+#define TINYHIL_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    int32_t batches, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w;
+    int32_t stride_h, stride_w, dil_h, dil_w, pad_h, pad_w;
+    int32_t depth_multiplier;            /* depthwise only */
+    int32_t input_offset, output_offset; /* -input zero point, +output zero point */
+    int32_t act_min, act_max;
+    const int8_t *filter;                /* conv: [out_c][k_h][k_w][in_c]; depthwise: [k_h][k_w][out_c] */
+    const int32_t *bias;                 /* [out_c] or NULL; th_conv2d_1x1_s8: the folded bias, never NULL */
+    const int32_t *out_multiplier;       /* [out_c] */
+    const int32_t *out_shift;            /* [out_c] */
+} th_conv_args;
+
+typedef struct {
+    int32_t batches, in_features, out_features;
+    int32_t input_offset, filter_offset, output_offset;
+    int32_t act_min, act_max;
+    const int8_t *filter;                /* [out_features][in_features] */
+    const int32_t *bias;                 /* [out_features] or NULL */
+    const int32_t *out_multiplier;       /* [out_features] */
+    const int32_t *out_shift;            /* [out_features] */
+} th_fc_args;
+
+typedef struct {
+    int32_t size;
+    int32_t input1_offset, input2_offset, output_offset, left_shift;
+    int32_t input1_multiplier, input1_shift, input2_multiplier, input2_shift;
+    int32_t output_multiplier, output_shift;
+    int32_t act_min, act_max;
+} th_add_args;
+
+typedef struct {
+    int32_t batches, in_h, in_w, channels, out_h, out_w;
+    int32_t filter_h, filter_w, stride_h, stride_w, pad_h, pad_w;
+    int32_t act_min, act_max;
+} th_pool_args;
+
+typedef struct {
+    int32_t outer, reduce, inner;        /* input viewed as [outer][reduce][inner], mean over reduce */
+    int32_t input_zero_point, output_zero_point;
+    int32_t multiplier, shift;           /* already divided by the element count (TFLM's integer Mean) */
+} th_mean_args;
+
+typedef struct {
+    int32_t in_dims[4], out_dims[4], before[4];
+    int8_t pad_value;
+} th_pad_args;
+
+typedef struct {
+    int32_t rows, depth;
+    int32_t input_multiplier, input_left_shift, diff_min;
+} th_softmax_args;
+
+void th_conv2d_s8(const th_conv_args *a, const int8_t *input, int8_t *output);
+void th_conv2d_1x1_s8(const th_conv_args *a, const int8_t *input, int8_t *output);
+#define TH_DEPTHWISE_MAX_KERNEL_H 16
+void th_depthwise_conv2d_s8(const th_conv_args *a, const int8_t *input, int8_t *output);
+/* stride 1, dilation 1, same input/output shape; scratch: (pad_h + 1) * in_w * in_c bytes */
+void th_depthwise_conv2d_inplace_s8(const th_conv_args *a, int8_t *buffer, int8_t *scratch);
+void th_fully_connected_s8(const th_fc_args *a, const int8_t *input, int8_t *output);
+void th_add_s8(const th_add_args *a, const int8_t *input1, const int8_t *input2, int8_t *output);
+void th_avg_pool_s8(const th_pool_args *a, const int8_t *input, int8_t *output);
+void th_max_pool_s8(const th_pool_args *a, const int8_t *input, int8_t *output);
+void th_mean_s8(const th_mean_args *a, const int8_t *input, int8_t *output);
+void th_pad_s8(const th_pad_args *a, const int8_t *input, int8_t *output);
+void th_softmax_s8(const th_softmax_args *a, const int8_t *input, int8_t *output);
+void th_copy_s8(size_t bytes, const int8_t *input, int8_t *output);
+
+#endif

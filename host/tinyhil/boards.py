@@ -1,0 +1,146 @@
+"""Board profiles: declarative TOML files in board_profiles/ loaded into frozen, validated dataclasses.
+
+Nothing in tinyhil branches on a board's name: the BSP, linker regions, runner and latency unit all
+come from the profile.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .units import parse_bytes
+
+PROFILE_DIR = Path(__file__).resolve().parents[2] / "board_profiles"
+SECTIONS = ("text", "rodata", "data", "bss", "stack")
+KINDS = ("board", "emulator")
+LATENCY_UNITS = ("cycles", "instructions")
+
+
+@dataclass(frozen=True)
+class MemoryRegion:
+    name: str
+    origin: int
+    length: int  # bytes
+    holds: tuple[str, ...]  # which output sections the linker puts here
+
+
+@dataclass(frozen=True)
+class BoardProfile:
+    name: str
+    aliases: tuple[str, ...]
+    kind: str  # "board" | "emulator"
+    cpu: str
+    fpu: str
+    clock_hz: int
+    latency_unit: str  # "cycles" | "instructions"
+    latency_meaning: str
+    bsp: str  # directory under firmware/bsp/
+    memory: tuple[MemoryRegion, ...]
+    sram_budget_bytes: int
+    flash_budget_bytes: int
+    stack_bytes: int
+    runner: dict[str, Any] = field(hash=False)  # runner settings; "type" picks the runner class
+    serial: dict[str, Any] = field(hash=False)
+    source: Path = field(default=Path("."), compare=False)
+
+    def region_for(self, section: str) -> MemoryRegion:
+        for region in self.memory:
+            if section in region.holds:
+                return region
+        raise ConfigError(f"{self.source}: no [[memory]] region holds section {section!r}; add it to one region's holds")
+
+    def with_budgets(self, sram_budget: str | int | None = None, flash_budget: str | int | None = None) -> "BoardProfile":
+        """A copy with the search budgets overridden (e.g. from --sram-budget 256KiB)."""
+        changes: dict[str, int] = {}
+        if sram_budget is not None:
+            changes["sram_budget_bytes"] = parse_bytes(sram_budget, "--sram-budget")
+        if flash_budget is not None:
+            changes["flash_budget_bytes"] = parse_bytes(flash_budget, "--flash-budget")
+        return dataclasses.replace(self, **changes)
+
+
+def _require(data: dict[str, Any], key: str, source: Path, where: str = "") -> Any:
+    if key not in data:
+        place = f" in [{where}]" if where else ""
+        raise ConfigError(f"{source}: missing key {key!r}{place}; see board_profiles/qemu-m7.toml for a complete profile")
+    return data[key]
+
+
+def _one_of(value: Any, allowed: tuple[str, ...], key: str, source: Path) -> str:
+    if value not in allowed:
+        raise ConfigError(f"{source}: key {key!r} is {value!r}; it must be one of {', '.join(allowed)}")
+    return str(value)
+
+
+def _region(raw: dict[str, Any], index: int, source: Path) -> MemoryRegion:
+    where = f"memory #{index + 1}"
+    holds = tuple(_require(raw, "holds", source, where))
+    unknown = [s for s in holds if s not in SECTIONS]
+    if unknown:
+        raise ConfigError(f"{source}: [{where}] holds unknown sections {unknown}; known: {', '.join(SECTIONS)}")
+    origin = _require(raw, "origin", source, where)
+    if not isinstance(origin, int):
+        raise ConfigError(f"{source}: [{where}] key 'origin' must be an integer address such as 0x20000000")
+    return MemoryRegion(name=str(_require(raw, "name", source, where)), origin=origin,
+                        length=parse_bytes(_require(raw, "length", source, where), f"{source}: [{where}] length"),
+                        holds=holds)
+
+
+def parse_profile(data: dict[str, Any], source: Path) -> BoardProfile:
+    """Validate one profile's TOML table; every problem names the key and the file."""
+    regions = tuple(_region(r, i, source) for i, r in enumerate(_require(data, "memory", source)))
+    runner = dict(_require(data, "runner", source))
+    _require(runner, "type", source, "runner")
+    profile = BoardProfile(
+        name=str(_require(data, "name", source)),
+        aliases=tuple(data.get("aliases", ())),
+        kind=_one_of(_require(data, "kind", source), KINDS, "kind", source),
+        cpu=str(_require(data, "cpu", source)),
+        fpu=str(data.get("fpu", "fpv5-d16")),
+        clock_hz=int(_require(data, "clock_hz", source)),
+        latency_unit=_one_of(_require(data, "latency_unit", source), LATENCY_UNITS, "latency_unit", source),
+        latency_meaning=str(data.get("latency_meaning", "")),
+        bsp=str(_require(data, "bsp", source)),
+        memory=regions,
+        sram_budget_bytes=parse_bytes(data.get("sram_budget", "320KiB"), f"{source}: sram_budget"),
+        flash_budget_bytes=parse_bytes(_require(data, "flash_budget", source), f"{source}: flash_budget"),
+        stack_bytes=parse_bytes(data.get("stack_bytes", "16KiB"), f"{source}: stack_bytes"),
+        runner=runner,
+        serial=dict(data.get("serial", {})),
+        source=source,
+    )
+    for section in SECTIONS:
+        profile.region_for(section)
+    return profile
+
+
+def load_profile_file(path: Path) -> BoardProfile:
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"board profile {path} does not exist; `tinyhil boards` lists the known ones") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the file") from exc
+    return parse_profile(data, Path(path))
+
+
+def list_profiles(directory: Path = PROFILE_DIR) -> list[BoardProfile]:
+    return [load_profile_file(p) for p in sorted(Path(directory).glob("*.toml"))]
+
+
+def load_profile(name_alias_or_path: str, directory: Path = PROFILE_DIR) -> BoardProfile:
+    """A profile by name ("qemu-m7"), alias ("stm32h7") or path to a .toml file."""
+    candidate = Path(name_alias_or_path)
+    if candidate.suffix == ".toml" or candidate.exists():
+        return load_profile_file(candidate)
+    profiles = list_profiles(directory)
+    for profile in profiles:
+        if name_alias_or_path == profile.name or name_alias_or_path in profile.aliases:
+            return profile
+    known = ", ".join(f"{p.name} ({', '.join(p.aliases)})" for p in profiles)
+    raise ConfigError(f"no board profile named {name_alias_or_path!r}; known: {known}")

@@ -1,0 +1,85 @@
+"""`tinyhil bench MODEL.tflite --board qemu-m7`: build, run, measure, compare bit-exact, report."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import click
+import numpy as np
+
+from ..bench import RUNTIMES, measure
+from ..boards import load_profile
+from ..errors import ConfigError
+from ..measurement import Measurement
+from ..units import format_bytes
+
+
+def _inputs(count: int, seed: int, inputs_file: Path | None, model: Path) -> np.ndarray:
+    if inputs_file is not None:
+        data = np.load(inputs_file)
+        if data.dtype != np.int8:
+            raise ConfigError(f"{inputs_file}: inputs must be int8 (quantised), got {data.dtype}")
+        return data
+    from ..reference import ReferenceInterpreter
+
+    shape = tuple(int(d) for d in ReferenceInterpreter(model).input_shape)
+    shape = shape[1:] if len(shape) > 1 and shape[0] == 1 else shape
+    return np.random.default_rng(seed).integers(-128, 128, size=(count, *shape), dtype=np.int8)
+
+
+def render(measurement: Measurement, sram_budget: int, flash_budget: int) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    p = measurement.provenance
+    table = Table(title=f"{p['board']} ({p['kind']}), runtime {p['runtime']}")
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    table.add_column("source")
+    source = f"measured on {p['kind']} {p['board']}"
+    table.add_row(f"latency (median of {len(measurement.latency_runs)})",
+                  f"{measurement.latency_median:,} {measurement.latency_unit}", f"{source}: {p['latency_meaning']}")
+    table.add_row("peak SRAM (static + stack high-water)", f"{measurement.peak_sram_bytes:,} B "
+                  f"({format_bytes(measurement.peak_sram_bytes)}) / budget {format_bytes(sram_budget)}",
+                  "ELF .data+.bss + painted stack on target")
+    table.add_row("  static RAM (.data + .bss)", f"{measurement.static_ram_bytes:,} B", "ELF section sizes")
+    table.add_row("  stack high-water", f"{measurement.stack_high_water_bytes:,} B", source)
+    table.add_row("arena (inside static RAM)", f"{measurement.arena_bytes:,} B", "memory plan reported by firmware")
+    table.add_row("flash (.text + .rodata + .data)", f"{measurement.flash_bytes:,} B "
+                  f"({format_bytes(measurement.flash_bytes)}) / budget {format_bytes(flash_budget)}", "ELF section sizes")
+    table.add_row("bit-exact vs tflite-micro reference", "yes" if measurement.bit_exact else "NO",
+                  f"{len(measurement.outputs)} inputs compared")
+    table.add_row("firmware sha256", p["firmware_sha256"][:16] + "...", p["toolchain"])
+    Console().print(table)
+
+
+@click.command("bench")
+@click.argument("model", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--board", default="qemu-m7", show_default=True, help="Board profile name, alias or .toml path.")
+@click.option("--runtime", type=click.Choice(RUNTIMES), default="native", show_default=True)
+@click.option("--inputs", "count", default=8, show_default=True, help="How many random int8 inputs to stream.")
+@click.option("--inputs-file", type=click.Path(exists=True, path_type=Path), help=".npy int8 array (N, *input_shape).")
+@click.option("--seed", default=0, show_default=True, help="Seed of the random inputs.")
+@click.option("--sram-budget", help="Override the profile's SRAM budget, e.g. 256KiB.")
+@click.option("--flash-budget", help="Override the profile's flash budget, e.g. 1MiB.")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where generated C, builds and logs go (default: a temporary directory).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the measurement here.")
+def command(model: Path, board: str, runtime: str, count: int, inputs_file: Path | None, seed: int,
+            sram_budget: str | None, flash_budget: str | None, workdir: Path | None, json_path: Path | None) -> None:
+    """Build firmware for MODEL, run it on BOARD, and report latency, SRAM, flash and bit-exactness."""
+    profile = load_profile(board).with_budgets(sram_budget, flash_budget)
+    inputs = _inputs(count, seed, inputs_file, model)
+    with tempfile.TemporaryDirectory(prefix="tinyhil-bench-") as tmp:
+        measurement = measure(model, profile, inputs, runtime=runtime, workdir=workdir or Path(tmp))
+    render(measurement, profile.sram_budget_bytes, profile.flash_budget_bytes)
+    if json_path:
+        data = measurement.to_dict()
+        data["budgets"] = {"sram_bytes": profile.sram_budget_bytes, "flash_bytes": profile.flash_budget_bytes,
+                           "fits": measurement.peak_sram_bytes <= profile.sram_budget_bytes
+                           and measurement.flash_bytes <= profile.flash_budget_bytes}
+        json_path.write_text(json.dumps(data, indent=2))
+    if not measurement.bit_exact:
+        raise click.ClickException("outputs differ from the tflite-micro reference (see --json for the runs)")

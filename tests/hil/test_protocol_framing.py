@@ -1,0 +1,109 @@
+"""Framing: round trips, resync on garbage, truncation, corrupt CRCs; the C CRC equals zlib's."""
+
+from __future__ import annotations
+
+import ctypes
+import shutil
+import subprocess
+import zlib
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tinyhil.errors import ProtocolError
+from tinyhil.firmware import FIRMWARE_DIR
+from tinyhil.protocol import MAGIC, FrameReader, FrameType, Hello, Result, encode_frame
+
+payloads = st.binary(max_size=300)
+garbage = st.binary(max_size=200)
+relaxed = settings(deadline=None)  # a loaded 2-core CI machine must not turn slowness into failures
+
+
+@relaxed
+@given(payloads, st.integers(0, 255))
+def test_a_frame_round_trips(payload: bytes, seq: int) -> None:
+    frames = FrameReader().feed(encode_frame(FrameType.INFER, seq, payload))
+    assert [(f.type, f.seq, f.payload) for f in frames] == [(FrameType.INFER, seq, payload)]
+
+
+@relaxed
+@given(garbage, payloads, garbage)
+def test_garbage_around_a_frame_is_skipped(before: bytes, payload: bytes, after: bytes) -> None:
+    frames = FrameReader().feed(before + encode_frame(FrameType.RESULT, 7, payload) + after)
+    assert any(f.type == FrameType.RESULT and f.seq == 7 and f.payload == payload for f in frames)
+
+
+@relaxed
+@given(payloads, st.data())
+def test_a_frame_fed_in_arbitrary_chunks_decodes_once(payload: bytes, data: st.DataObject) -> None:
+    stream = encode_frame(FrameType.HELLO, 1, payload)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=8)))
+    reader, frames, last = FrameReader(), [], 0
+    for cut in [*cuts, len(stream)]:
+        frames += reader.feed(stream[last:cut])
+        last = cut
+    assert [f.payload for f in frames] == [payload]
+
+
+@relaxed
+@given(payloads, st.integers(min_value=1))
+def test_a_truncated_frame_yields_nothing_and_waits(payload: bytes, cut: int) -> None:
+    stream = encode_frame(FrameType.RESULT, 3, payload)
+    reader = FrameReader()
+    assert reader.feed(stream[: max(0, len(stream) - 1 - cut % len(stream))]) == []
+
+
+@relaxed
+@given(payloads, st.data())
+def test_a_corrupted_byte_is_rejected_and_the_next_frame_still_decodes(payload: bytes, data: st.DataObject) -> None:
+    bad = bytearray(encode_frame(FrameType.RESULT, 1, payload))
+    index = data.draw(st.integers(2, len(bad) - 1))  # anything after the magic
+    bad[index] ^= data.draw(st.integers(1, 255))
+    good = encode_frame(FrameType.RESULT, 2, b"ok")
+    frames = FrameReader().feed(bytes(bad) + good)
+    assert frames[-1].seq == 2 and frames[-1].payload == b"ok"
+    assert all(f.seq != 1 or f.payload != payload for f in frames)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=2000))
+def test_random_bytes_never_crash_the_reader(noise: bytes) -> None:
+    reader = FrameReader()
+    reader.feed(noise)
+    assert len(reader.buffer) <= len(noise)
+
+
+def test_a_length_beyond_the_limit_is_treated_as_garbage() -> None:
+    reader = FrameReader(max_payload=16)
+    frames = reader.feed(encode_frame(FrameType.INFER, 1, bytes(32)) + encode_frame(FrameType.INFER, 2, b"x"))
+    assert [f.seq for f in frames] == [2]
+
+
+def test_a_short_hello_is_a_clear_protocol_error() -> None:
+    with pytest.raises(ProtocolError, match="shorter than"):
+        Hello.parse(b"\x01\x01")
+
+
+def test_a_result_with_the_wrong_output_size_is_a_clear_protocol_error() -> None:
+    with pytest.raises(ProtocolError, match="output bytes"):
+        Result.parse(bytes(20 + 3), output_bytes=10)
+
+
+def test_an_oversize_payload_cannot_be_encoded() -> None:
+    with pytest.raises(ProtocolError, match="frame limit"):
+        encode_frame(FrameType.INFER, 0, bytes(70000))
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="host gcc not on PATH")
+def test_the_firmware_crc32_equals_zlib(tmp_path: Path) -> None:
+    library = tmp_path / "libcrc.so"
+    subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-o", str(library), str(FIRMWARE_DIR / "harness" / "crc32.c")],
+                   check=True)
+    crc = ctypes.CDLL(str(library)).crc32_update
+    crc.restype = ctypes.c_uint32
+    crc.argtypes = [ctypes.c_uint32, ctypes.c_char_p, ctypes.c_size_t]
+    for sample in (b"", b"123456789", MAGIC * 40, bytes(range(256)) * 3):
+        assert crc(0, sample, len(sample)) == zlib.crc32(sample)
+    assert crc(crc(0, b"1234", 4), b"56789", 5) == zlib.crc32(b"123456789")  # incremental, as the harness uses it
