@@ -1,0 +1,93 @@
+"""Build a generated model for the host with gcc into a shared library and call it through ctypes:
+fast bit-exact checks of the portable kernels without an emulator."""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import logging
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import BuildError
+from .emit import KERNELS_DIR, GeneratedModel
+
+log = logging.getLogger(__name__)
+
+HOST_CFLAGS = ("-std=c99", "-O2", "-fPIC", "-shared", "-Wall", "-Wextra", "-Werror=implicit-function-declaration")
+
+
+class HostModel:
+    """A generated model loaded from a host .so; `invoke(x)` runs one inference per sample."""
+
+    def __init__(self, library: Path, generated: GeneratedModel):
+        self.library = library
+        self.generated = generated
+        self._lib = ctypes.CDLL(str(library))
+        self._invoke = self._lib.tinyhil_model_invoke
+        self._invoke.restype = ctypes.c_int
+        self._invoke.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+
+    def invoke(self, x: np.ndarray) -> np.ndarray:
+        """x: one int8 input of input_shape (or its flat bytes); returns the int8 output."""
+        flat = np.ascontiguousarray(np.asarray(x, dtype=np.int8).reshape(-1))
+        if flat.size != self.generated.input_bytes:
+            raise BuildError(f"input has {flat.size} values; the model takes {self.generated.input_bytes} "
+                             f"(shape {self.generated.input_shape})")
+        out = np.empty(self.generated.output_bytes, dtype=np.int8)
+        status = self._invoke(flat.ctypes.data, out.ctypes.data)
+        if status != 0:
+            raise BuildError(f"tinyhil_model_invoke returned {status}")
+        return out.reshape(self.generated.output_shape)
+
+
+def _run(command: list[str], what: str) -> None:
+    log.debug("host build: %s", " ".join(command))
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise BuildError(f"host build of {what} failed (exit {result.returncode}):\n{result.stderr.strip()[-3000:]}")
+
+
+def _kernel_archive(compiler: str, cache_dir: Path) -> Path:
+    """Compile the portable kernels once per source version into a PIC static archive."""
+    sources = sorted(KERNELS_DIR.glob("*.c"))
+    digest = hashlib.sha256()
+    for path in sorted(KERNELS_DIR.glob("*.[ch]")):
+        digest.update(path.name.encode() + path.read_bytes())
+    archive = cache_dir / f"libtinyhil_kernels_{digest.hexdigest()[:12]}.a"
+    if archive.is_file():
+        return archive
+    objects_dir = cache_dir / f"objects_{digest.hexdigest()[:12]}"
+    objects_dir.mkdir(parents=True, exist_ok=True)
+    flags = [f for f in HOST_CFLAGS if f != "-shared"]
+    objects = []
+    for source in sources:
+        obj = objects_dir / (source.stem + ".o")
+        _run([compiler, *flags, "-c", f"-I{KERNELS_DIR}", str(source), "-o", str(obj)], f"kernel {source.name}")
+        objects.append(str(obj))
+    partial = archive.with_suffix(".tmp")
+    _run(["ar", "rcs", str(partial), *objects], "the kernel archive")
+    partial.replace(archive)  # atomic: concurrent builders never see half an archive
+    return archive
+
+
+def build_host_model(generated: GeneratedModel, build_dir: Path, compiler: str = "gcc",
+                     kernels_cache: Path | None = None) -> HostModel:
+    """Compile model.c + the portable kernels with the host compiler and load the result.
+
+    kernels_cache: a directory where the kernels are compiled once and reused (tests build many models)."""
+    if shutil.which(compiler) is None:
+        raise BuildError(f"host compiler '{compiler}' not found on PATH: install gcc to build models for the host")
+    build_dir = Path(build_dir)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    library = build_dir / f"tinyhil_model_{generated.model_hash[:12]}.so"
+    if kernels_cache is not None:
+        kernels = [str(_kernel_archive(compiler, Path(kernels_cache)))]
+    else:
+        kernels = [str(p) for p in sorted(KERNELS_DIR.glob("*.c"))]
+    _run([compiler, *HOST_CFLAGS, f"-I{KERNELS_DIR}", f"-I{generated.out_dir}",
+          *map(str, generated.c_sources), *kernels, "-o", str(library)], str(generated.out_dir))
+    return HostModel(library, generated)

@@ -1,0 +1,250 @@
+"""Lower each graph operator to one kernel call: the C function, its argument struct (every
+integer precomputed here) and the constant arrays it points to. One lowering function per op,
+picked from a registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ..errors import UnsupportedOpError
+from .ir import Graph, Operator, Tensor
+from .quantize import activation_range, conv_multipliers, f32, mean_multiplier, quantize_multiplier, softmax_params
+
+
+@dataclass
+class ConstArray:
+    name: str
+    ctype: str  # "int8_t" | "int32_t"
+    values: np.ndarray
+
+
+@dataclass
+class Layer:
+    index: int
+    opcode: str
+    function: str  # C kernel
+    args_type: str | None  # argument struct type, None for copies
+    fields: dict[str, int | list[int] | str]  # struct field -> integer, integer list, or array name
+    arrays: list[ConstArray]
+    inputs: tuple[int, ...]  # activation tensors read
+    output: int  # activation tensor written
+    macs: int = 0
+    alias_of_input: bool = False  # RESHAPE: the planner gives the output the input's bytes
+
+
+def _shape4(t: Tensor) -> tuple[int, int, int, int]:
+    if len(t.shape) != 4:
+        raise UnsupportedOpError(f"tensor '{t.name}' has shape {t.shape}; this op needs a 4-D NHWC tensor")
+    return tuple(int(d) for d in t.shape)  # type: ignore[return-value]
+
+
+def _same_pad(in_size: int, k: int, stride: int, dilation: int, out_size: int) -> int:
+    effective = (k - 1) * dilation + 1
+    return max((out_size - 1) * stride + effective - in_size, 0) // 2
+
+
+def _q(t: Tensor) -> tuple[float, int]:
+    assert t.quant is not None
+    return t.quant.scale[0], t.quant.zero_point[0]
+
+
+def _conv_like(graph: Graph, op: Operator, depthwise: bool) -> Layer:
+    x, w = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1])
+    bias = graph.tensor(op.inputs[2]) if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
+    y = graph.tensor(op.outputs[0])
+    n, ih, iw, ic = _shape4(x)
+    _, oh, ow, oc = _shape4(y)
+    kh, kw = (w.shape[1], w.shape[2])
+    o = op.options
+    top, bottom, left, right = o.get("fused_pad", (0, 0, 0, 0))  # a PAD folded in by fuse.fuse_pads
+    (xs, xz), (ys, yz) = _q(x), _q(y)
+    if any(z != 0 for z in w.quant.zero_point):
+        raise UnsupportedOpError(f"operator {op.index} ({op.opcode}) has non-zero filter zero points; "
+                                 "TFLite int8 weights are symmetric: re-export the model")
+    mults, shifts = conv_multipliers(xs, w.quant.scale, ys, oc)
+    act_min, act_max = activation_range(o["fused_activation"], ys, yz, op.index, op.opcode)
+    p = f"layer{op.index}"
+    arrays = [ConstArray(f"{p}_filter", "int8_t", w.data),
+              ConstArray(f"{p}_multiplier", "int32_t", np.array(mults, dtype=np.int64)),
+              ConstArray(f"{p}_shift", "int32_t", np.array(shifts, dtype=np.int64))]
+    if bias is not None:
+        if bias.dtype != "int32":
+            raise UnsupportedOpError(f"operator {op.index} ({op.opcode}) bias is {bias.dtype}; supported: int32")
+        arrays.append(ConstArray(f"{p}_bias", "int32_t", bias.data))
+    fields = {"batches": n, "in_h": ih, "in_w": iw, "in_c": ic, "out_h": oh, "out_w": ow, "out_c": oc,
+              "k_h": kh, "k_w": kw, "stride_h": o["stride_h"], "stride_w": o["stride_w"],
+              "dil_h": o["dilation_h"], "dil_w": o["dilation_w"],
+              "pad_h": top + _same_pad(ih + top + bottom, kh, o["stride_h"], o["dilation_h"], oh),
+              "pad_w": left + _same_pad(iw + left + right, kw, o["stride_w"], o["dilation_w"], ow),
+              "depth_multiplier": o.get("depth_multiplier", 1) if depthwise else 1,
+              "input_offset": -xz, "output_offset": yz, "act_min": act_min, "act_max": act_max,
+              "filter": f"{p}_filter", "bias": f"{p}_bias" if bias is not None else "NULL",
+              "out_multiplier": f"{p}_multiplier", "out_shift": f"{p}_shift"}
+    if depthwise:
+        function, macs = "th_depthwise_conv2d_s8", n * oh * ow * oc * kh * kw
+        if kh > 16:
+            raise UnsupportedOpError(f"operator {op.index} (DEPTHWISE_CONV_2D) has a {kh}-row kernel; supported: up to 16")
+        if oc != ic * fields["depth_multiplier"]:
+            raise UnsupportedOpError(f"operator {op.index} (DEPTHWISE_CONV_2D): output channels {oc} != input "
+                                     f"channels {ic} x depth multiplier {fields['depth_multiplier']}")
+    else:
+        if w.shape[3] != ic:
+            raise UnsupportedOpError(f"operator {op.index} (CONV_2D): grouped convolution (filter depth "
+                                     f"{w.shape[3]} vs input channels {ic}) is not supported")
+        pointwise = (kh == 1 and kw == 1 and o["stride_h"] == 1 and o["stride_w"] == 1 and oh == ih and ow == iw
+                     and "fused_pad" not in o)
+        function = "th_conv2d_1x1_s8" if pointwise else "th_conv2d_s8"
+        macs = n * oh * ow * oc * kh * kw * ic
+        if pointwise:  # fold the input offset into the bias: the kernel's inner loop is a plain dot product
+            weight_sums = w.data.reshape(oc, -1).astype(np.int64).sum(axis=1)
+            base = bias.data.astype(np.int64) if bias is not None else np.zeros(oc, np.int64)
+            folded = base + (-xz) * weight_sums
+            if np.abs(folded).max() >= 2**31:
+                raise UnsupportedOpError(f"operator {op.index} (CONV_2D): bias + input offset x weight sum "
+                                         "overflows int32; re-export the model")
+            arrays = [a for a in arrays if a.name != f"{p}_bias"]
+            arrays.append(ConstArray(f"{p}_bias", "int32_t", folded))
+            fields["bias"] = f"{p}_bias"
+            fields["input_offset"] = 0  # folded into the bias above
+
+    return Layer(op.index, op.opcode, function, "th_conv_args", fields, arrays, (op.inputs[0],), op.outputs[0], macs)
+
+
+def _fully_connected(graph: Graph, op: Operator) -> Layer:
+    x, w = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1])
+    bias = graph.tensor(op.inputs[2]) if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
+    y = graph.tensor(op.outputs[0])
+    if op.options.get("weights_format", 0) != 0:
+        raise UnsupportedOpError(f"operator {op.index} (FULLY_CONNECTED) uses shuffled weights; supported: DEFAULT")
+    out_features, in_features = int(w.shape[0]), int(w.shape[1])
+    batches = x.num_elements // in_features
+    (xs, xz), (ys, yz) = _q(x), _q(y)
+    mults, shifts = conv_multipliers(xs, w.quant.scale, ys, out_features)
+    act_min, act_max = activation_range(op.options["fused_activation"], ys, yz, op.index, op.opcode)
+    p = f"layer{op.index}"
+    arrays = [ConstArray(f"{p}_filter", "int8_t", w.data),
+              ConstArray(f"{p}_multiplier", "int32_t", np.array(mults, dtype=np.int64)),
+              ConstArray(f"{p}_shift", "int32_t", np.array(shifts, dtype=np.int64))]
+    if bias is not None:
+        arrays.append(ConstArray(f"{p}_bias", "int32_t", bias.data))
+    fields = {"batches": batches, "in_features": in_features, "out_features": out_features,
+              "input_offset": -xz, "filter_offset": -w.quant.zero_point[0], "output_offset": yz,
+              "act_min": act_min, "act_max": act_max, "filter": f"{p}_filter",
+              "bias": f"{p}_bias" if bias is not None else "NULL",
+              "out_multiplier": f"{p}_multiplier", "out_shift": f"{p}_shift"}
+    return Layer(op.index, op.opcode, "th_fully_connected_s8", "th_fc_args", fields, arrays, (op.inputs[0],),
+                 op.outputs[0], batches * in_features * out_features)
+
+
+def _add(graph: Graph, op: Operator) -> Layer:
+    a, b, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
+    if a.shape != b.shape or a.shape != y.shape:
+        raise UnsupportedOpError(f"operator {op.index} (ADD) broadcasts {a.shape} + {b.shape}; "
+                                 "supported: ADD of two tensors of the same shape")
+    (as_, az), (bs, bz), (ys, yz) = _q(a), _q(b), _q(y)
+    left_shift = 20
+    twice_max = 2 * max(f32(as_), f32(bs))
+    m1, s1 = quantize_multiplier(f32(as_) / twice_max)
+    m2, s2 = quantize_multiplier(f32(bs) / twice_max)
+    mo, so = quantize_multiplier(twice_max / ((1 << left_shift) * f32(ys)))
+    act_min, act_max = activation_range(op.options["fused_activation"], ys, yz, op.index, op.opcode)
+    fields = {"size": y.num_elements, "input1_offset": -az, "input2_offset": -bz, "output_offset": yz,
+              "left_shift": left_shift, "input1_multiplier": m1, "input1_shift": s1, "input2_multiplier": m2,
+              "input2_shift": s2, "output_multiplier": mo, "output_shift": so, "act_min": act_min, "act_max": act_max}
+    return Layer(op.index, op.opcode, "th_add_s8", "th_add_args", fields, [], (op.inputs[0], op.inputs[1]),
+                 op.outputs[0])
+
+
+def _pool(graph: Graph, op: Operator) -> Layer:
+    x, y = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
+    n, ih, iw, c = _shape4(x)
+    _, oh, ow, _ = _shape4(y)
+    if _q(x) != _q(y):
+        raise UnsupportedOpError(f"operator {op.index} ({op.opcode}) requantises (input {_q(x)} vs output "
+                                 f"{_q(y)}); TFLite int8 pooling keeps the input's quantisation")
+    o = op.options
+    ys, yz = _q(y)
+    act_min, act_max = activation_range(o["fused_activation"], ys, yz, op.index, op.opcode)
+    fields = {"batches": n, "in_h": ih, "in_w": iw, "channels": c, "out_h": oh, "out_w": ow,
+              "filter_h": o["filter_h"], "filter_w": o["filter_w"], "stride_h": o["stride_h"], "stride_w": o["stride_w"],
+              "pad_h": _same_pad(ih, o["filter_h"], o["stride_h"], 1, oh),
+              "pad_w": _same_pad(iw, o["filter_w"], o["stride_w"], 1, ow), "act_min": act_min, "act_max": act_max}
+    function = "th_avg_pool_s8" if op.opcode == "AVERAGE_POOL_2D" else "th_max_pool_s8"
+    return Layer(op.index, op.opcode, function, "th_pool_args", fields, [], (op.inputs[0],), op.outputs[0])
+
+
+def _mean(graph: Graph, op: Operator) -> Layer:
+    x, axis_t, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
+    rank = len(x.shape)
+    axes = sorted({int(a) % rank for a in np.asarray(axis_t.data).ravel()})
+    if axes != list(range(axes[0], axes[-1] + 1)):
+        raise UnsupportedOpError(f"operator {op.index} (MEAN) reduces axes {axes}; supported: contiguous axes "
+                                 "(e.g. [1, 2] of NHWC, the global average pool)")
+    outer = int(np.prod(x.shape[:axes[0]], dtype=np.int64))
+    reduce = int(np.prod(x.shape[axes[0]:axes[-1] + 1], dtype=np.int64))
+    inner = int(np.prod(x.shape[axes[-1] + 1:], dtype=np.int64))
+    (xs, xz), (ys, yz) = _q(x), _q(y)
+    multiplier, shift = mean_multiplier(xs, ys, reduce)
+    fields = {"outer": outer, "reduce": reduce, "inner": inner, "input_zero_point": xz, "output_zero_point": yz,
+              "multiplier": multiplier, "shift": shift}
+    return Layer(op.index, op.opcode, "th_mean_s8", "th_mean_args", fields, [], (op.inputs[0],), op.outputs[0])
+
+
+def _pad(graph: Graph, op: Operator) -> Layer:
+    x, pads, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
+    if len(x.shape) != 4 or pads.data is None:
+        raise UnsupportedOpError(f"operator {op.index} (PAD) needs a 4-D input and constant paddings")
+    before = [int(v) for v in np.asarray(pads.data).reshape(4, 2)[:, 0]]
+    fields = {"in_dims": list(_shape4(x)), "out_dims": list(_shape4(y)), "before": before, "pad_value": _q(y)[1]}
+    return Layer(op.index, op.opcode, "th_pad_s8", "th_pad_args", fields, [], (op.inputs[0],), op.outputs[0])
+
+
+def _softmax(graph: Graph, op: Operator) -> Layer:
+    x, y = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
+    ys, yz = _q(y)
+    if yz != -128 or abs(ys - 1.0 / 256) > 1e-9:
+        raise UnsupportedOpError(f"operator {op.index} (SOFTMAX) output quantisation ({ys}, {yz}); "
+                                 "supported: scale 1/256, zero point -128 (what the converter emits)")
+    multiplier, left_shift, diff_min = softmax_params(op.options.get("beta", 1.0), _q(x)[0])
+    depth = int(x.shape[-1])
+    fields = {"rows": x.num_elements // depth, "depth": depth, "input_multiplier": multiplier,
+              "input_left_shift": left_shift, "diff_min": diff_min}
+    return Layer(op.index, op.opcode, "th_softmax_s8", "th_softmax_args", fields, [], (op.inputs[0],), op.outputs[0])
+
+
+def _reshape(graph: Graph, op: Operator) -> Layer:
+    x, y = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
+    if _q(x) != _q(y):
+        raise UnsupportedOpError(f"operator {op.index} (RESHAPE) changes quantisation; supported: pure reshapes")
+    return Layer(op.index, op.opcode, "th_copy_s8", None, {"bytes": y.nbytes}, [], (op.inputs[0],), op.outputs[0],
+                 alias_of_input=True)
+
+
+_LOWERINGS: dict[str, Callable[[Graph, Operator], Layer]] = {
+    "CONV_2D": lambda g, op: _conv_like(g, op, depthwise=False),
+    "DEPTHWISE_CONV_2D": lambda g, op: _conv_like(g, op, depthwise=True),
+    "FULLY_CONNECTED": _fully_connected,
+    "ADD": _add,
+    "AVERAGE_POOL_2D": _pool,
+    "MAX_POOL_2D": _pool,
+    "MEAN": _mean,
+    "PAD": _pad,
+    "SOFTMAX": _softmax,
+    "RESHAPE": _reshape,
+}
+SUPPORTED_OPS = tuple(sorted(_LOWERINGS))
+
+
+def lower(graph: Graph) -> list[Layer]:
+    """One Layer per operator, in schedule order."""
+    layers = []
+    for op in graph.operators:
+        lowering = _LOWERINGS.get(op.opcode)
+        if lowering is None:
+            raise UnsupportedOpError(f"operator {op.index} is {op.opcode}, which the tinyhil int8 runtime does not "
+                                     f"implement; supported ops: {', '.join(SUPPORTED_OPS)}")
+        layers.append(lowering(graph, op))
+    return layers

@@ -1,0 +1,83 @@
+"""Requantisation parameters computed exactly as TFLite's reference code does (double precision,
+frexp, round half away from zero), so that the integers baked into the C match the interpreter."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import UnsupportedOpError
+
+INT8_MIN, INT8_MAX = -128, 127
+
+
+def quantize_multiplier(real: float) -> tuple[int, int]:
+    """TFLite QuantizeMultiplier: real = multiplier * 2^(shift - 31), multiplier in [2^30, 2^31)."""
+    if real == 0.0:
+        return 0, 0
+    mantissa, shift = math.frexp(real)
+    q_fixed = _round_away(mantissa * (1 << 31))
+    if q_fixed == (1 << 31):
+        q_fixed //= 2
+        shift += 1
+    if shift < -31:
+        return 0, 0
+    return int(q_fixed), int(shift)
+
+
+def _round_away(x: float) -> int:
+    """std::round: halves go away from zero (Python's round() goes to even)."""
+    return int(math.floor(abs(x) + 0.5)) * (1 if x >= 0 else -1)
+
+
+def f32(x: float) -> float:
+    """A scale as the C++ code holds it (a float), widened to double."""
+    return float(np.float32(x))
+
+
+def activation_range(activation: str, scale: float, zero_point: int, op_index: int, opcode: str) -> tuple[int, int]:
+    """TFLite CalculateActivationRangeQuantized for int8 (quantize done in float32)."""
+    def quantize(value: float) -> int:
+        return zero_point + _round_away(float(np.float32(value) / np.float32(scale)))
+
+    if activation == "NONE":
+        return INT8_MIN, INT8_MAX
+    if activation == "RELU":
+        return max(INT8_MIN, quantize(0.0)), INT8_MAX
+    if activation == "RELU6":
+        return max(INT8_MIN, quantize(0.0)), min(INT8_MAX, quantize(6.0))
+    if activation == "RELU_N1_TO_1":
+        return max(INT8_MIN, quantize(-1.0)), min(INT8_MAX, quantize(1.0))
+    raise UnsupportedOpError(f"operator {op_index} ({opcode}) has fused activation {activation}; "
+                             "supported: NONE, RELU, RELU6, RELU_N1_TO_1")
+
+
+def conv_multipliers(input_scale: float, filter_scales: tuple[float, ...], output_scale: float,
+                     channels: int) -> tuple[list[int], list[int]]:
+    """Per-channel multipliers as PopulateConvolutionQuantizationParams computes them."""
+    scales = list(filter_scales) if len(filter_scales) > 1 else [filter_scales[0]] * channels
+    mults, shifts = [], []
+    for fs in scales:
+        m, s = quantize_multiplier(f32(input_scale) * f32(fs) / f32(output_scale))
+        mults.append(m)
+        shifts.append(s)
+    return mults, shifts
+
+
+def softmax_params(beta: float, input_scale: float) -> tuple[int, int, int]:
+    """PreprocessSoftmaxScaling + CalculateInputRadius with 5 integer bits: (multiplier, left shift, diff_min)."""
+    integer_bits = 5
+    real = min(f32(beta) * f32(input_scale) * (1 << (31 - integer_bits)), (1 << 31) - 1.0)
+    multiplier, left_shift = quantize_multiplier(real)
+    max_input_rescaled = 1.0 * ((1 << integer_bits) - 1) * (1 << (31 - integer_bits)) / (1 << left_shift)
+    diff_min = -int(math.floor(max_input_rescaled))
+    return multiplier, left_shift, diff_min
+
+
+def mean_multiplier(input_scale: float, output_scale: float, count: int) -> tuple[int, int]:
+    """reference_integer_ops::Mean folds 1/count into the multiplier with integer arithmetic."""
+    multiplier, shift = quantize_multiplier(f32(input_scale) / f32(output_scale))
+    extra = min(count.bit_length() - 1, 32, 31 + shift)
+    multiplier = int((multiplier << extra) // count)
+    return multiplier, shift - extra

@@ -1,0 +1,179 @@
+"""Read an int8 .tflite flatbuffer into the graph IR, through the `tflite` package's generated
+schema classes (no hand-parsing of bytes)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import tflite
+
+from ..errors import ModelError, UnsupportedOpError
+from .ir import Graph, Operator, Quantization, Tensor
+
+log = logging.getLogger(__name__)
+
+_TENSOR_TYPES = {
+    tflite.TensorType.FLOAT32: "float32", tflite.TensorType.INT8: "int8", tflite.TensorType.UINT8: "uint8",
+    tflite.TensorType.INT16: "int16", tflite.TensorType.INT32: "int32", tflite.TensorType.INT64: "int64",
+    tflite.TensorType.BOOL: "bool",
+}
+_OPCODE_NAMES = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
+_ACTIVATIONS = {v: k for k, v in vars(tflite.ActivationFunctionType).items() if not k.startswith("_")}
+_PADDINGS = {tflite.Padding.SAME: "SAME", tflite.Padding.VALID: "VALID"}
+
+
+def _conv_options(o: Any) -> dict[str, Any]:
+    return {"stride_h": o.StrideH(), "stride_w": o.StrideW(), "dilation_h": o.DilationHFactor(),
+            "dilation_w": o.DilationWFactor(), "padding": _PADDINGS[o.Padding()],
+            "fused_activation": _ACTIVATIONS[o.FusedActivationFunction()]}
+
+
+def _depthwise_options(o: Any) -> dict[str, Any]:
+    return {**_conv_options(o), "depth_multiplier": o.DepthMultiplier()}
+
+
+def _pool_options(o: Any) -> dict[str, Any]:
+    return {"stride_h": o.StrideH(), "stride_w": o.StrideW(), "filter_h": o.FilterHeight(),
+            "filter_w": o.FilterWidth(), "padding": _PADDINGS[o.Padding()],
+            "fused_activation": _ACTIVATIONS[o.FusedActivationFunction()]}
+
+
+def _fc_options(o: Any) -> dict[str, Any]:
+    return {"fused_activation": _ACTIVATIONS[o.FusedActivationFunction()], "keep_num_dims": bool(o.KeepNumDims()),
+            "weights_format": o.WeightsFormat()}
+
+
+def _add_options(o: Any) -> dict[str, Any]:
+    return {"fused_activation": _ACTIVATIONS[o.FusedActivationFunction()]}
+
+
+# builtin name -> (options class, decoder); ops without options map to None
+_OPTION_DECODERS: dict[str, tuple[type, Callable[[Any], dict[str, Any]]] | None] = {
+    "CONV_2D": (tflite.Conv2DOptions, _conv_options),
+    "DEPTHWISE_CONV_2D": (tflite.DepthwiseConv2DOptions, _depthwise_options),
+    "AVERAGE_POOL_2D": (tflite.Pool2DOptions, _pool_options),
+    "MAX_POOL_2D": (tflite.Pool2DOptions, _pool_options),
+    "FULLY_CONNECTED": (tflite.FullyConnectedOptions, _fc_options),
+    "ADD": (tflite.AddOptions, _add_options),
+    "SOFTMAX": (tflite.SoftmaxOptions, lambda o: {"beta": float(o.Beta())}),
+    "MEAN": (tflite.ReducerOptions, lambda o: {"keep_dims": bool(o.KeepDims())}),
+    "RESHAPE": None,
+    "PAD": None,
+}
+SUPPORTED_OPS = tuple(sorted(_OPTION_DECODERS))
+# what to do when the converter emitted an op we do not run
+_HINTS = {
+    "SHAPE": " (the converter emits SHAPE/STRIDED_SLICE/PACK for a Flatten with a dynamic batch: export with "
+             "a fixed batch size, e.g. keras.Input(shape, batch_size=1), so it becomes one RESHAPE)",
+    "QUANTIZE": " (float or uint8 model edges: export with inference_input_type/output_type = int8)",
+    "DEQUANTIZE": " (float or uint8 model edges: export with inference_input_type/output_type = int8)",
+}
+
+
+def _load_bytes(src: bytes | Path) -> bytes:
+    if isinstance(src, (bytes, bytearray)):
+        return bytes(src)
+    path = Path(src)
+    if not path.is_file():
+        raise ModelError(f"model file {path} does not exist: export one with `tinyhil export` or pass the right path")
+    return path.read_bytes()
+
+
+def _read_tensor(model: Any, subgraph: Any, index: int) -> Tensor:
+    t = subgraph.Tensors(index)
+    dtype = _TENSOR_TYPES.get(t.Type())
+    if dtype is None:
+        raise UnsupportedOpError(f"tensor {index} ({t.Name().decode()}) has tensor type {t.Type()}, "
+                                 f"which tinyhil does not read; supported: {sorted(set(_TENSOR_TYPES.values()))}")
+    shape = tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else ()
+    quant = None
+    q = t.Quantization()
+    if q is not None and q.ScaleLength() > 0:
+        quant = Quantization(scale=tuple(float(s) for s in q.ScaleAsNumpy()),
+                             zero_point=tuple(int(z) for z in q.ZeroPointAsNumpy()),
+                             axis=int(q.QuantizedDimension()))
+    data = None
+    buffer = model.Buffers(t.Buffer())
+    if buffer is not None and buffer.DataLength() > 0:
+        raw = buffer.DataAsNumpy().tobytes()
+        data = np.frombuffer(raw, dtype=np.dtype(dtype)).reshape(shape).copy()
+    return Tensor(index=index, name=t.Name().decode(errors="replace"), shape=shape, dtype=dtype, quant=quant, data=data)
+
+
+def _opcode_name(model: Any, op: Any) -> str:
+    code = model.OperatorCodes(op.OpcodeIndex())
+    builtin = max(int(code.BuiltinCode()), int(code.DeprecatedBuiltinCode()))
+    if builtin == tflite.BuiltinOperator.CUSTOM:
+        return "CUSTOM:" + (code.CustomCode() or b"?").decode(errors="replace")
+    return _OPCODE_NAMES.get(builtin, f"BUILTIN_{builtin}")
+
+
+def _read_options(name: str, index: int, op: Any) -> dict[str, Any]:
+    if name not in _OPTION_DECODERS:
+        raise UnsupportedOpError(f"operator {index} is {name}, which the tinyhil int8 runtime does not implement; "
+                                 f"supported ops: {', '.join(SUPPORTED_OPS)}{_HINTS.get(name, '')}")
+    decoder = _OPTION_DECODERS[name]
+    table = op.BuiltinOptions()
+    if decoder is None or table is None:
+        return {}
+    cls, decode = decoder
+    options = cls()
+    options.Init(table.Bytes, table.Pos)
+    return decode(options)
+
+
+def read_tflite(src: bytes | Path) -> Graph:
+    """Parse an int8 .tflite model (one subgraph) into a Graph; raise ModelError on anything else."""
+    blob = _load_bytes(src)
+    if len(blob) < 8 or blob[4:8] != b"TFL3":
+        raise ModelError(f"not a .tflite flatbuffer ({len(blob)} bytes, no 'TFL3' identifier): the file is "
+                         "truncated or not a TFLite model; re-export it")
+    try:
+        model = tflite.Model.GetRootAsModel(blob, 0)
+        if model.SubgraphsLength() != 1:
+            raise ModelError(f"the model has {model.SubgraphsLength()} subgraphs; tinyhil supports exactly one")
+        subgraph = model.Subgraphs(0)
+        tensors = [_read_tensor(model, subgraph, i) for i in range(subgraph.TensorsLength())]
+        operators = []
+        for i in range(subgraph.OperatorsLength()):
+            op = subgraph.Operators(i)
+            name = _opcode_name(model, op)
+            operators.append(Operator(index=i, opcode=name, inputs=tuple(int(x) for x in op.InputsAsNumpy()),
+                                      outputs=tuple(int(x) for x in op.OutputsAsNumpy()),
+                                      options=_read_options(name, i, op)))
+        inputs = tuple(int(x) for x in subgraph.InputsAsNumpy())
+        outputs = tuple(int(x) for x in subgraph.OutputsAsNumpy())
+    except ModelError:
+        raise
+    except Exception as exc:  # the flatbuffer accessors fail with IndexError/struct.error on corrupt data
+        raise ModelError(f"corrupt or truncated .tflite ({len(blob)} bytes): {type(exc).__name__}: {exc}; "
+                         "re-export the model") from exc
+    graph = Graph(tensors=tensors, operators=operators, inputs=inputs, outputs=outputs,
+                  name=(subgraph.Name() or b"model").decode(errors="replace"))
+    _check_int8(graph)
+    log.debug("read %d tensors, %d operators", len(tensors), len(operators))
+    return graph
+
+
+def _check_int8(graph: Graph) -> None:
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        raise ModelError(f"the model has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs; "
+                         "tinyhil supports one int8 input and one int8 output")
+    for op in graph.operators:
+        for role, indices in (("input", op.inputs), ("output", op.outputs)):
+            for k, t_index in enumerate(indices):
+                if t_index < 0:
+                    continue
+                t = graph.tensors[t_index]
+                allowed = ("int8", "int32") if role == "input" else ("int8",)
+                if t.dtype not in allowed:
+                    hint = " (a float model: export with int8 quantisation, `tinyhil export`)" if t.dtype == "float32" else ""
+                    raise UnsupportedOpError(f"operator {op.index} ({op.opcode}) {role} {k} is tensor "
+                                             f"'{t.name}' of type {t.dtype}; tinyhil runs int8 activations with "
+                                             f"int8 weights and int32 biases only{hint}")
+                if t.dtype == "int8" and t.quant is None:
+                    raise ModelError(f"operator {op.index} ({op.opcode}) {role} {k} ('{t.name}') is int8 without "
+                                     "quantisation parameters; re-export with full int8 quantisation")

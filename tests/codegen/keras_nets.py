@@ -1,0 +1,103 @@
+"""MobileNetV2-like Keras nets exported to int8 .tflite, for whole-model runtime tests and the
+runtime benchmark. Stride-2 layers use explicit symmetric padding (as the project's torch export
+does), so the converter emits PAD ops; the head flattens (RESHAPE) before the classifier."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    resolution: int = 32
+    channels: int = 3
+    width: int = 8  # stem channels
+    expansion: int = 4
+    stages: tuple[tuple[int, int, int], ...] = ((8, 1, 1), (16, 2, 2), (24, 2, 2))  # (out channels, blocks, stride)
+    classes: int = 10
+    softmax: bool = True
+
+
+def _block(x, cin: int, cout: int, stride: int, expansion: int):
+    from tensorflow import keras
+    L = keras.layers
+    h = x
+    if expansion != 1:
+        h = L.ReLU(6.0)(L.BatchNormalization()(L.Conv2D(cin * expansion, 1, use_bias=False)(h)))
+    if stride == 2:
+        h = L.ZeroPadding2D(((1, 1), (1, 1)))(h)
+    h = L.DepthwiseConv2D(3, strides=stride, padding="valid" if stride == 2 else "same", use_bias=False)(h)
+    h = L.ReLU(6.0)(L.BatchNormalization()(h))
+    h = L.BatchNormalization()(L.Conv2D(cout, 1, use_bias=False)(h))
+    return L.Add()([x, h]) if stride == 1 and cin == cout else h
+
+
+def build_keras(cfg: NetConfig, seed: int = 0):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+    from tensorflow import keras
+    L = keras.layers
+    tf.random.set_seed(seed)
+    inp = keras.Input((cfg.resolution, cfg.resolution, cfg.channels), batch_size=1)  # static Flatten
+    x = L.ZeroPadding2D(((1, 1), (1, 1)))(inp)
+    x = L.ReLU(6.0)(L.BatchNormalization()(L.Conv2D(cfg.width, 3, strides=2, use_bias=False)(x)))
+    cin = cfg.width
+    for cout, blocks, stride in cfg.stages:
+        for b in range(blocks):
+            x = _block(x, cin, cout, stride if b == 0 else 1, 1 if cin == cfg.width and b == 0 else cfg.expansion)
+            cin = cout
+    x = L.Flatten()(L.GlobalAveragePooling2D(keepdims=True)(x))
+    x = L.Dense(cfg.classes)(x)
+    if cfg.softmax:
+        x = L.Softmax()(x)
+    return keras.Model(inp, x)
+
+
+def export_int8(cfg: NetConfig, seed: int = 0) -> bytes:
+    import tensorflow as tf
+    model = build_keras(cfg, seed)
+    rng = np.random.default_rng(seed)
+    # give BatchNorm non-trivial statistics so activations are not all alike
+    for layer in model.layers:
+        if isinstance(layer, tf.keras.layers.BatchNormalization):
+            n = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.5, 1.5, n), rng.normal(0, 0.2, n), rng.normal(0, 0.2, n),
+                               rng.uniform(0.5, 2.0, n)])
+
+    def representative():
+        for _ in range(8):
+            yield [rng.standard_normal((1, cfg.resolution, cfg.resolution, cfg.channels)).astype(np.float32)]
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    return converter.convert()
+
+
+def macs_of(blob: bytes) -> int:
+    from tinyhil.codegen.lower import lower
+    from tinyhil.codegen.reader import read_tflite
+    return sum(layer.macs for layer in lower(read_tflite(blob)))
+
+
+def estimate_macs(cfg: NetConfig) -> int:
+    """Analytic MACs of build_keras(cfg) (to size benchmark nets before exporting them)."""
+    res = cfg.resolution // 2
+    macs = res * res * 9 * cfg.channels * cfg.width
+    cin = cfg.width
+    for cout, blocks, stride in cfg.stages:
+        for b in range(blocks):
+            expansion = 1 if cin == cfg.width and b == 0 else cfg.expansion
+            hidden = cin * expansion
+            if expansion != 1:
+                macs += res * res * cin * hidden
+            res = res // (stride if b == 0 else 1)
+            macs += res * res * hidden * 9 + res * res * hidden * cout
+            cin = cout
+    return macs + cin * cfg.classes

@@ -1,0 +1,66 @@
+"""Bad input gives clear errors: truncated or corrupt files, float models, unsupported ops."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tinyhil.codegen import generate
+from tinyhil.codegen.reader import read_tflite
+from tinyhil.errors import ModelError, UnsupportedOpError
+
+from .tflite_builder import TensorSpec, build_model, conv_options
+
+
+def _tiny_conv() -> bytes:
+    w = np.ones((2, 1, 1, 3), np.int8)
+    tensors = [TensorSpec((1, 4, 4, 3), scale=(0.1,), zero_point=(0,)),
+               TensorSpec((2, 1, 1, 3), scale=(0.01, 0.02), zero_point=(0, 0), data=w),
+               TensorSpec((1, 4, 4, 2), scale=(0.05,), zero_point=(1,))]
+    return build_model("CONV_2D", tensors, [0, 1], [2], conv_options((1, 1), (1, 1), "VALID", "NONE"))
+
+
+def test_a_truncated_file_is_reported_as_corrupt() -> None:
+    blob = _tiny_conv()
+    with pytest.raises(ModelError, match="corrupt or truncated|not a .tflite"):
+        read_tflite(blob[: len(blob) // 3])
+
+
+def test_random_bytes_are_not_a_tflite_model() -> None:
+    with pytest.raises(ModelError, match="no 'TFL3' identifier"):
+        read_tflite(b"\x00" * 64)
+
+
+def test_a_missing_file_says_how_to_get_one(tmp_path) -> None:
+    with pytest.raises(ModelError, match="does not exist"):
+        read_tflite(tmp_path / "absent.tflite")
+
+
+def test_a_float_model_is_refused_with_a_hint_to_quantise() -> None:
+    blob = build_model("SOFTMAX", [TensorSpec((1, 4), "float32"), TensorSpec((1, 4), "float32")], [0], [1])
+    with pytest.raises(UnsupportedOpError, match="float32.*int8 quantisation"):
+        read_tflite(blob)
+
+
+def test_an_unsupported_op_names_the_op_its_index_and_the_supported_set() -> None:
+    tensors = [TensorSpec((1, 4), scale=(0.1,), zero_point=(0,)), TensorSpec((1, 4), scale=(0.1,), zero_point=(0,))]
+    blob = build_model("TANH", tensors, [0], [1])
+    with pytest.raises(UnsupportedOpError) as info:
+        read_tflite(blob)
+    message = str(info.value)
+    assert "operator 0 is TANH" in message and "CONV_2D" in message and "SOFTMAX" in message
+
+
+def test_an_unsupported_option_is_named(tmp_path) -> None:
+    shape = (1, 2, 2, 3)
+    tensors = [TensorSpec(shape, scale=(0.1,), zero_point=(0,)), TensorSpec((1, 1, 1, 3), scale=(0.1,), zero_point=(0,)),
+               TensorSpec(shape, scale=(0.1,), zero_point=(0,))]
+    from .tflite_builder import add_options
+    blob = build_model("ADD", tensors, [0, 1], [2], add_options("NONE"))
+    with pytest.raises(UnsupportedOpError, match=r"operator 0 \(ADD\) broadcasts"):
+        generate(blob, tmp_path / "out")
+
+
+def test_an_unknown_runtime_is_refused(tmp_path) -> None:
+    with pytest.raises(ModelError, match="unknown runtime"):
+        generate(_tiny_conv(), tmp_path, runtime="onnx")

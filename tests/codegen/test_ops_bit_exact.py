@@ -1,0 +1,242 @@
+"""Every kernel is bit-exact with the TFLM interpreter on randomised shapes, strides, paddings,
+dilations and quantisation parameters, edge zero points and edge inputs included."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from .tflite_builder import (TensorSpec, add_options, build_model, conv_options, fc_options, mean_options,
+                             pool_options, softmax_options)
+
+SETTINGS = settings(max_examples=12, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+zero_points = st.one_of(st.sampled_from([-128, 127, 0]), st.integers(-128, 127))
+scales = st.floats(1e-3, 0.5)
+activations = st.sampled_from(["NONE", "RELU", "RELU6", "RELU_N1_TO_1"])
+
+
+def _out_size(size: int, k: int, stride: int, dilation: int, padding: str) -> int:
+    effective = (k - 1) * dilation + 1
+    return (size + stride - 1) // stride if padding == "SAME" else (size - effective + stride) // stride
+
+
+def _conv_case(draw: st.DrawFn, depthwise: bool) -> bytes:
+    rng = np.random.default_rng(draw(st.integers(0, 2**31)))
+    h, w = draw(st.integers(1, 9)), draw(st.integers(1, 9))
+    cin = draw(st.integers(1, 6))
+    kh, kw = draw(st.sampled_from([1, 3, 5])), draw(st.sampled_from([1, 3]))
+    stride = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2))) if stride == (1, 1) else (1, 1)
+    padding = draw(st.sampled_from(["SAME", "VALID"]))
+    oh, ow = (_out_size(h, kh, stride[0], dilation[0], padding), _out_size(w, kw, stride[1], dilation[1], padding))
+    if oh < 1 or ow < 1:
+        padding, oh, ow = "SAME", _out_size(h, kh, stride[0], dilation[0], "SAME"), _out_size(w, kw, stride[1], dilation[1], "SAME")
+    multiplier = draw(st.integers(1, 2)) if depthwise else None
+    cout = cin * multiplier if depthwise else draw(st.integers(1, 6))
+    in_scale, out_scale = draw(scales), draw(scales)
+    w_scales = tuple(float(s) for s in rng.uniform(1e-3, 0.05, cout))
+    w_shape = (1, kh, kw, cout) if depthwise else (cout, kh, kw, cin)
+    weights = rng.integers(-127, 128, size=w_shape).astype(np.int8)
+    bias = rng.integers(-5000, 5000, size=cout).astype(np.int32)
+    axis = 3 if depthwise else 0
+    tensors = [TensorSpec((1, h, w, cin), scale=(in_scale,), zero_point=(draw(zero_points),)),
+               TensorSpec(w_shape, scale=w_scales, zero_point=(0,) * cout, axis=axis, data=weights),
+               TensorSpec((cout,), "int32", scale=tuple(in_scale * s for s in w_scales), zero_point=(0,) * cout,
+                          data=bias),
+               TensorSpec((1, oh, ow, cout), scale=(out_scale,), zero_point=(draw(zero_points),))]
+    options = conv_options(stride, dilation, padding, draw(activations), depth_multiplier=multiplier)
+    return build_model("DEPTHWISE_CONV_2D" if depthwise else "CONV_2D", tensors, [0, 1, 2], [3], options)
+
+
+@st.composite
+def conv_models(draw: st.DrawFn) -> bytes:
+    return _conv_case(draw, depthwise=False)
+
+
+@st.composite
+def depthwise_models(draw: st.DrawFn) -> bytes:
+    return _conv_case(draw, depthwise=True)
+
+
+@st.composite
+def in_place_depthwise_models(draw: st.DrawFn) -> bytes:
+    """Stride 1 in H, SAME, multiplier 1: the planner runs these in place over their dying input."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**31)))
+    h, w, c = draw(st.integers(1, 9)), draw(st.integers(1, 9)), draw(st.integers(1, 9))
+    kh, kw = draw(st.sampled_from([1, 2, 3, 5])), draw(st.sampled_from([1, 3]))
+    dilation_w = draw(st.integers(1, 2))
+    in_scale = draw(scales)
+    w_scales = tuple(float(v) for v in rng.uniform(1e-3, 0.05, c))
+    tensors = [TensorSpec((1, h, w, c), scale=(in_scale,), zero_point=(draw(zero_points),)),
+               TensorSpec((1, kh, kw, c), scale=w_scales, zero_point=(0,) * c, axis=3,
+                          data=rng.integers(-127, 128, size=(1, kh, kw, c)).astype(np.int8)),
+               TensorSpec((c,), "int32", scale=tuple(in_scale * v for v in w_scales), zero_point=(0,) * c,
+                          data=rng.integers(-5000, 5000, size=c).astype(np.int32)),
+               TensorSpec((1, h, w, c), scale=(draw(scales),), zero_point=(draw(zero_points),))]
+    options = conv_options((1, 1), (1, dilation_w), "SAME", draw(activations), depth_multiplier=1)
+    return build_model("DEPTHWISE_CONV_2D", tensors, [0, 1, 2], [3], options)
+
+
+@st.composite
+def pointwise_models(draw: st.DrawFn) -> bytes:
+    rng = np.random.default_rng(draw(st.integers(0, 2**31)))
+    h, w, cin, cout = (draw(st.integers(1, 8)) for _ in range(4))
+    weights = rng.integers(-127, 128, size=(cout, 1, 1, cin)).astype(np.int8)
+    w_scales = tuple(float(s) for s in rng.uniform(1e-3, 0.05, cout))
+    tensors = [TensorSpec((1, h, w, cin), scale=(draw(scales),), zero_point=(draw(zero_points),)),
+               TensorSpec((cout, 1, 1, cin), scale=w_scales, zero_point=(0,) * cout, data=weights),
+               TensorSpec((cout,), "int32", scale=w_scales, zero_point=(0,) * cout,
+                          data=rng.integers(-20000, 20000, size=cout).astype(np.int32)),
+               TensorSpec((1, h, w, cout), scale=(draw(scales),), zero_point=(draw(zero_points),))]
+    return build_model("CONV_2D", tensors, [0, 1, 2], [3], conv_options((1, 1), (1, 1), "VALID", draw(activations)))
+
+
+@st.composite
+def fc_models(draw: st.DrawFn) -> bytes:
+    rng = np.random.default_rng(draw(st.integers(0, 2**31)))
+    n_in, n_out = draw(st.integers(1, 40)), draw(st.integers(1, 12))
+    w_scale = draw(st.floats(1e-3, 0.05))
+    in_scale = draw(scales)
+    tensors = [TensorSpec((1, n_in), scale=(in_scale,), zero_point=(draw(zero_points),)),
+               TensorSpec((n_out, n_in), scale=(w_scale,), zero_point=(0,),
+                          data=rng.integers(-127, 128, size=(n_out, n_in)).astype(np.int8)),
+               TensorSpec((n_out,), "int32", scale=(in_scale * w_scale,), zero_point=(0,),
+                          data=rng.integers(-3000, 3000, size=n_out).astype(np.int32)),
+               TensorSpec((1, n_out), scale=(draw(scales),), zero_point=(draw(zero_points),))]
+    return build_model("FULLY_CONNECTED", tensors, [0, 1, 2], [3], fc_options(draw(activations)))
+
+
+@st.composite
+def add_models(draw: st.DrawFn) -> bytes:
+    shape = (1, draw(st.integers(1, 6)), draw(st.integers(1, 6)), draw(st.integers(1, 5)))
+    # ADD takes one graph input here: both operands are the same tensor, as in x + x
+    a_scale, y_scale = draw(scales), draw(scales)
+    tensors = [TensorSpec(shape, scale=(a_scale,), zero_point=(draw(zero_points),)),
+               TensorSpec(shape, scale=(y_scale,), zero_point=(draw(zero_points),))]
+    return build_model("ADD", tensors, [0, 0], [1], add_options(draw(activations)))
+
+
+@st.composite
+def pool_models(draw: st.DrawFn) -> bytes:
+    opcode = draw(st.sampled_from(["AVERAGE_POOL_2D", "MAX_POOL_2D"]))
+    h, w, c = draw(st.integers(1, 9)), draw(st.integers(1, 9)), draw(st.integers(1, 4))
+    fh, fw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    padding = draw(st.sampled_from(["SAME", "VALID"]))
+    if h < fh or w < fw:
+        padding = "SAME"
+    oh, ow = _out_size(h, fh, stride[0], 1, padding), _out_size(w, fw, stride[1], 1, padding)
+    quant = dict(scale=(draw(scales),), zero_point=(draw(zero_points),))
+    tensors = [TensorSpec((1, h, w, c), **quant), TensorSpec((1, oh, ow, c), **quant)]
+    return build_model(opcode, tensors, [0], [1], pool_options((fh, fw), stride, padding, draw(activations)))
+
+
+@st.composite
+def mean_models(draw: st.DrawFn) -> bytes:
+    h, w, c = draw(st.integers(1, 12)), draw(st.integers(1, 12)), draw(st.integers(1, 8))
+    keep = draw(st.booleans())
+    out_shape = (1, 1, 1, c) if keep else (1, c)
+    tensors = [TensorSpec((1, h, w, c), scale=(draw(scales),), zero_point=(draw(zero_points),)),
+               TensorSpec((2,), "int32", data=np.array([1, 2], dtype=np.int32)),
+               TensorSpec(out_shape, scale=(draw(scales),), zero_point=(draw(zero_points),))]
+    return build_model("MEAN", tensors, [0, 1], [2], mean_options(keep))
+
+
+@st.composite
+def softmax_models(draw: st.DrawFn) -> bytes:
+    depth = draw(st.integers(1, 40))
+    tensors = [TensorSpec((1, depth), scale=(draw(st.floats(1e-3, 1.0)),), zero_point=(draw(zero_points),)),
+               TensorSpec((1, depth), scale=(1.0 / 256,), zero_point=(-128,))]
+    return build_model("SOFTMAX", tensors, [0], [1], softmax_options(draw(st.sampled_from([1.0, 0.5, 2.0]))))
+
+
+@st.composite
+def pad_models(draw: st.DrawFn) -> bytes:
+    shape = (1, draw(st.integers(1, 5)), draw(st.integers(1, 5)), draw(st.integers(1, 4)))
+    pads = np.array([[0, 0], [draw(st.integers(0, 2)), draw(st.integers(0, 2))],
+                     [draw(st.integers(0, 2)), draw(st.integers(0, 2))], [0, draw(st.integers(0, 1))]], np.int32)
+    out_shape = tuple(int(s + p.sum()) for s, p in zip(shape, pads))
+    quant = dict(scale=(draw(scales),), zero_point=(draw(zero_points),))
+    tensors = [TensorSpec(shape, **quant), TensorSpec((4, 2), "int32", data=pads), TensorSpec(out_shape, **quant)]
+    return build_model("PAD", tensors, [0, 1], [2])
+
+
+@st.composite
+def reshape_models(draw: st.DrawFn) -> bytes:
+    h, w, c = draw(st.integers(1, 5)), draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    quant = dict(scale=(draw(scales),), zero_point=(draw(zero_points),))
+    tensors = [TensorSpec((1, h, w, c), **quant), TensorSpec((2,), "int32", data=np.array([1, h * w * c], np.int32)),
+               TensorSpec((1, h * w * c), **quant)]
+    return build_model("RESHAPE", tensors, [0, 1], [2])
+
+
+@SETTINGS
+@given(conv_models())
+def test_conv2d_matches_tflm(check_bit_exact, blob: bytes) -> None:
+    assert check_bit_exact(blob) == 6
+
+
+@SETTINGS
+@given(pointwise_models())
+def test_pointwise_conv_fast_path_matches_tflm(check_bit_exact, blob: bytes) -> None:
+    assert check_bit_exact(blob) == 6
+
+
+@SETTINGS
+@given(depthwise_models())
+def test_depthwise_conv2d_matches_tflm(check_bit_exact, blob: bytes) -> None:
+    assert check_bit_exact(blob) == 6
+
+
+@SETTINGS
+@given(in_place_depthwise_models())
+def test_in_place_depthwise_conv2d_matches_tflm(check_bit_exact, blob: bytes) -> None:
+    from tinyhil.codegen.planner import plan_memory
+    from tinyhil.codegen.reader import read_tflite
+
+    assert plan_memory(read_tflite(blob)).in_place_ops == {0}
+    assert check_bit_exact(blob) == 6
+
+
+@SETTINGS
+@given(fc_models())
+def test_fully_connected_matches_tflm(check_bit_exact, blob: bytes) -> None:
+    assert check_bit_exact(blob) == 6
+
+
+@SETTINGS
+@given(add_models())
+def test_add_matches_tflm(check_bit_exact, blob: bytes) -> None:
+    assert check_bit_exact(blob) == 6
+
+
+@SETTINGS
+@given(pool_models())
+def test_average_and_max_pool_match_tflm(check_bit_exact, blob: bytes) -> None:
+    assert check_bit_exact(blob) == 6
+
+
+@SETTINGS
+@given(mean_models())
+def test_mean_matches_tflm(check_bit_exact, blob: bytes) -> None:
+    assert check_bit_exact(blob) == 6
+
+
+@SETTINGS
+@given(softmax_models())
+def test_softmax_matches_tflm(check_bit_exact, blob: bytes) -> None:
+    assert check_bit_exact(blob, n_random=10) == 12
+
+
+@SETTINGS
+@given(pad_models())
+def test_pad_matches_tflm(check_bit_exact, blob: bytes) -> None:
+    assert check_bit_exact(blob) == 6
+
+
+@SETTINGS
+@given(reshape_models())
+def test_reshape_matches_tflm(check_bit_exact, blob: bytes) -> None:
+    assert check_bit_exact(blob) == 6

@@ -1,0 +1,93 @@
+"""The memory planner: no two live tensors overlap, RESHAPE aliases, ADD reuses a dying input,
+and it works on shape-only graphs (what the cost model builds before training)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tinyhil.codegen.ir import Graph, Operator, Tensor
+from tinyhil.codegen.planner import ALIGNMENT, plan_memory
+
+
+def _const(index: int, shape: tuple[int, ...]) -> Tensor:
+    return Tensor(index, f"w{index}", shape, "int8", data=np.broadcast_to(np.int8(0), shape))
+
+
+def _chain(sizes: list[int], add_every: int) -> Graph:
+    """A shape-only chain of CONV_2D ops (quantisation None), with an ADD skip every few ops."""
+    tensors = [Tensor(0, "x", (1, sizes[0]), "int8")]
+    ops: list[Operator] = []
+    current = 0
+    for k, size in enumerate(sizes[1:], start=1):
+        w = _const(len(tensors), (size, 1, 1, 1))
+        tensors.append(w)
+        out = Tensor(len(tensors), f"a{k}", (1, size), "int8")
+        tensors.append(out)
+        ops.append(Operator(len(ops), "CONV_2D", (current, w.index, -1), (out.index,)))
+        if add_every and k % add_every == 0:
+            s = Tensor(len(tensors), f"s{k}", (1, size), "int8")
+            tensors.append(s)
+            ops.append(Operator(len(ops), "ADD", (out.index, out.index), (s.index,)))
+            out = s
+        current = out.index
+    return Graph(tensors, ops, (0,), (current,))
+
+
+def _assert_no_overlap(graph: Graph) -> None:
+    plan = plan_memory(graph)
+    ids = [t.index for t in graph.activations()]
+    for a in ids:
+        assert plan.offsets[a] % ALIGNMENT == 0
+        assert plan.offsets[a] + graph.tensors[a].nbytes <= plan.arena_bytes
+        for b in ids:
+            if a >= b or plan.aliases.get(a, a) == plan.aliases.get(b, b):
+                continue
+            (fa, la), (fb, lb) = plan.lifetimes[a], plan.lifetimes[b]
+            if fa <= lb and fb <= la:  # both alive at once
+                ra = range(plan.offsets[a], plan.offsets[a] + graph.tensors[a].nbytes)
+                rb = range(plan.offsets[b], plan.offsets[b] + graph.tensors[b].nbytes)
+                assert not set(ra) & set(rb), (a, b)
+    assert plan.arena_bytes >= plan.peak_live_bytes
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(1, 300), min_size=2, max_size=12), st.integers(0, 3))
+def test_live_tensors_never_share_bytes(sizes: list[int], add_every: int) -> None:
+    _assert_no_overlap(_chain(sizes, add_every))
+
+
+def test_a_chain_needs_only_two_buffers() -> None:
+    plan = plan_memory(_chain([1000, 1000, 1000, 1000], add_every=0))
+    assert plan.arena_bytes == 2 * 1008  # 1000 rounded up to 16-byte alignment
+    assert plan.live_bytes_per_op == [2000, 2000, 2000]
+    assert plan.scratch_bytes == 0
+
+
+def test_add_writes_over_an_input_that_dies_there() -> None:
+    graph = _chain([64, 64], add_every=1)
+    plan = plan_memory(graph)
+    conv_out, add_out = graph.operators[1].inputs[0], graph.operators[1].outputs[0]
+    assert plan.offsets[conv_out] == plan.offsets[add_out]
+
+
+def test_reshape_aliases_its_input() -> None:
+    tensors = [Tensor(0, "x", (1, 2, 2, 4), "int8"), Tensor(1, "shape", (2,), "int32", data=np.array([1, 16])),
+               Tensor(2, "y", (1, 16), "int8")]
+    graph = Graph(tensors, [Operator(0, "RESHAPE", (0, 1), (2,))], (0,), (2,))
+    plan = plan_memory(graph)
+    assert plan.offsets[0] == plan.offsets[2] and plan.arena_bytes == 16
+
+
+def test_a_pad_feeding_a_conv_is_folded_into_it_and_needs_no_buffer() -> None:
+    tensors = [Tensor(0, "x", (1, 8, 8, 4), "int8"),
+               Tensor(1, "paddings", (4, 2), "int32", data=np.array([[0, 0], [1, 1], [1, 1], [0, 0]], np.int32)),
+               Tensor(2, "padded", (1, 10, 10, 4), "int8"),
+               _const(3, (1, 3, 3, 4)),
+               Tensor(4, "y", (1, 4, 4, 4), "int8")]
+    ops = [Operator(0, "PAD", (0, 1), (2,)),
+           Operator(1, "DEPTHWISE_CONV_2D", (2, 3, -1), (4,), {"stride_h": 2, "stride_w": 2})]
+    plan = plan_memory(Graph(tensors, ops, (0,), (4,)))
+    assert 2 not in plan.offsets  # the padded copy never exists
+    assert plan.arena_bytes == 256 + 64

@@ -1,0 +1,195 @@
+"""Build single-operator int8 .tflite flatbuffers with the `tflite` package's generated builder
+functions, so per-op tests can choose any shape, stride and quantisation (edge zero points
+included) without a slow TFLiteConverter round trip."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import flatbuffers
+import numpy as np
+import tflite
+
+_DTYPES = {"int8": tflite.TensorType.INT8, "int32": tflite.TensorType.INT32, "float32": tflite.TensorType.FLOAT32}
+
+
+@dataclass
+class TensorSpec:
+    shape: tuple[int, ...]
+    dtype: str = "int8"
+    scale: tuple[float, ...] | None = None
+    zero_point: tuple[int, ...] | None = None
+    axis: int = 0
+    data: np.ndarray | None = None
+
+
+OptionsWriter = Callable[[flatbuffers.Builder], tuple[int, int]]  # -> (BuiltinOptions type, offset)
+
+
+def _vector(builder: flatbuffers.Builder, values: np.ndarray) -> int:
+    return builder.CreateNumpyVector(np.ascontiguousarray(values))
+
+
+def build_model(opcode: str, tensors: list[TensorSpec], op_inputs: list[int], op_outputs: list[int],
+                options: OptionsWriter | None = None) -> bytes:
+    """One subgraph with one operator; the graph input is op_inputs[0], the output op_outputs[0]."""
+    b = flatbuffers.Builder(1024)
+    code = getattr(tflite.BuiltinOperator, opcode)
+    # buffer 0 stays empty (the TFLite convention); each constant gets its own buffer
+    buffer_offsets, buffer_of_tensor = [], []
+    tflite.BufferStart(b)
+    buffer_offsets.append(tflite.BufferEnd(b))
+    for t in tensors:
+        if t.data is None:
+            buffer_of_tensor.append(0)
+            continue
+        raw = np.ascontiguousarray(t.data.astype(t.dtype)).view(np.uint8).ravel()
+        data = _vector(b, raw)
+        tflite.BufferStart(b)
+        tflite.BufferAddData(b, data)
+        buffer_offsets.append(tflite.BufferEnd(b))
+        buffer_of_tensor.append(len(buffer_offsets) - 1)
+
+    tensor_offsets = []
+    for i, t in enumerate(tensors):
+        name = b.CreateString(f"t{i}")
+        shape = _vector(b, np.array(t.shape, dtype=np.int32))
+        quant = None
+        if t.scale is not None:
+            scale = _vector(b, np.array(t.scale, dtype=np.float32))
+            zp = _vector(b, np.array(t.zero_point, dtype=np.int64))
+            tflite.QuantizationParametersStart(b)
+            tflite.QuantizationParametersAddScale(b, scale)
+            tflite.QuantizationParametersAddZeroPoint(b, zp)
+            tflite.QuantizationParametersAddQuantizedDimension(b, t.axis)
+            quant = tflite.QuantizationParametersEnd(b)
+        tflite.TensorStart(b)
+        tflite.TensorAddShape(b, shape)
+        tflite.TensorAddType(b, _DTYPES[t.dtype])
+        tflite.TensorAddBuffer(b, buffer_of_tensor[i])
+        tflite.TensorAddName(b, name)
+        if quant is not None:
+            tflite.TensorAddQuantization(b, quant)
+        tensor_offsets.append(tflite.TensorEnd(b))
+
+    options_type, options_offset = options(b) if options else (0, None)
+    op_in = _vector(b, np.array(op_inputs, dtype=np.int32))
+    op_out = _vector(b, np.array(op_outputs, dtype=np.int32))
+    tflite.OperatorStart(b)
+    tflite.OperatorAddOpcodeIndex(b, 0)
+    tflite.OperatorAddInputs(b, op_in)
+    tflite.OperatorAddOutputs(b, op_out)
+    if options_offset is not None:
+        tflite.OperatorAddBuiltinOptionsType(b, options_type)
+        tflite.OperatorAddBuiltinOptions(b, options_offset)
+    operator = tflite.OperatorEnd(b)
+
+    def offsets_vector(start: Callable[[flatbuffers.Builder, int], None], items: list[int]) -> int:
+        start(b, len(items))
+        for item in reversed(items):
+            b.PrependUOffsetTRelative(item)
+        return b.EndVector()
+
+    tensors_vec = offsets_vector(tflite.SubGraphStartTensorsVector, tensor_offsets)
+    ops_vec = offsets_vector(tflite.SubGraphStartOperatorsVector, [operator])
+    sg_in = _vector(b, np.array([op_inputs[0]], dtype=np.int32))
+    sg_out = _vector(b, np.array([op_outputs[0]], dtype=np.int32))
+    sg_name = b.CreateString("main")
+    tflite.SubGraphStart(b)
+    tflite.SubGraphAddTensors(b, tensors_vec)
+    tflite.SubGraphAddInputs(b, sg_in)
+    tflite.SubGraphAddOutputs(b, sg_out)
+    tflite.SubGraphAddOperators(b, ops_vec)
+    tflite.SubGraphAddName(b, sg_name)
+    subgraph = tflite.SubGraphEnd(b)
+
+    tflite.OperatorCodeStart(b)
+    tflite.OperatorCodeAddBuiltinCode(b, code)
+    tflite.OperatorCodeAddDeprecatedBuiltinCode(b, min(code, 127))
+    tflite.OperatorCodeAddVersion(b, 1)
+    opcode_table = tflite.OperatorCodeEnd(b)
+
+    codes_vec = offsets_vector(tflite.ModelStartOperatorCodesVector, [opcode_table])
+    subgraphs_vec = offsets_vector(tflite.ModelStartSubgraphsVector, [subgraph])
+    buffers_vec = offsets_vector(tflite.ModelStartBuffersVector, buffer_offsets)
+    description = b.CreateString("tinyhil test op")
+    tflite.ModelStart(b)
+    tflite.ModelAddVersion(b, 3)
+    tflite.ModelAddOperatorCodes(b, codes_vec)
+    tflite.ModelAddSubgraphs(b, subgraphs_vec)
+    tflite.ModelAddDescription(b, description)
+    tflite.ModelAddBuffers(b, buffers_vec)
+    b.Finish(tflite.ModelEnd(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+# ---- option writers -------------------------------------------------------------------------
+
+_ACT = {"NONE": 0, "RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3}
+_PAD = {"SAME": tflite.Padding.SAME, "VALID": tflite.Padding.VALID}
+
+
+def conv_options(stride: tuple[int, int], dilation: tuple[int, int], padding: str, activation: str,
+                 depth_multiplier: int | None = None) -> OptionsWriter:
+    def write(b: flatbuffers.Builder) -> tuple[int, int]:
+        if depth_multiplier is None:
+            p, kind = "Conv2DOptions", tflite.BuiltinOptions.Conv2DOptions
+        else:
+            p, kind = "DepthwiseConv2DOptions", tflite.BuiltinOptions.DepthwiseConv2DOptions
+        getattr(tflite, p + "Start")(b)
+        getattr(tflite, p + "AddPadding")(b, _PAD[padding])
+        getattr(tflite, p + "AddStrideH")(b, stride[0])
+        getattr(tflite, p + "AddStrideW")(b, stride[1])
+        getattr(tflite, p + "AddDilationHFactor")(b, dilation[0])
+        getattr(tflite, p + "AddDilationWFactor")(b, dilation[1])
+        getattr(tflite, p + "AddFusedActivationFunction")(b, _ACT[activation])
+        if depth_multiplier is not None:
+            tflite.DepthwiseConv2DOptionsAddDepthMultiplier(b, depth_multiplier)
+        return kind, getattr(tflite, p + "End")(b)
+    return write
+
+
+def pool_options(filt: tuple[int, int], stride: tuple[int, int], padding: str, activation: str) -> OptionsWriter:
+    def write(b: flatbuffers.Builder) -> tuple[int, int]:
+        tflite.Pool2DOptionsStart(b)
+        tflite.Pool2DOptionsAddPadding(b, _PAD[padding])
+        tflite.Pool2DOptionsAddStrideH(b, stride[0])
+        tflite.Pool2DOptionsAddStrideW(b, stride[1])
+        tflite.Pool2DOptionsAddFilterHeight(b, filt[0])
+        tflite.Pool2DOptionsAddFilterWidth(b, filt[1])
+        tflite.Pool2DOptionsAddFusedActivationFunction(b, _ACT[activation])
+        return tflite.BuiltinOptions.Pool2DOptions, tflite.Pool2DOptionsEnd(b)
+    return write
+
+
+def fc_options(activation: str) -> OptionsWriter:
+    def write(b: flatbuffers.Builder) -> tuple[int, int]:
+        tflite.FullyConnectedOptionsStart(b)
+        tflite.FullyConnectedOptionsAddFusedActivationFunction(b, _ACT[activation])
+        return tflite.BuiltinOptions.FullyConnectedOptions, tflite.FullyConnectedOptionsEnd(b)
+    return write
+
+
+def add_options(activation: str) -> OptionsWriter:
+    def write(b: flatbuffers.Builder) -> tuple[int, int]:
+        tflite.AddOptionsStart(b)
+        tflite.AddOptionsAddFusedActivationFunction(b, _ACT[activation])
+        return tflite.BuiltinOptions.AddOptions, tflite.AddOptionsEnd(b)
+    return write
+
+
+def softmax_options(beta: float) -> OptionsWriter:
+    def write(b: flatbuffers.Builder) -> tuple[int, int]:
+        tflite.SoftmaxOptionsStart(b)
+        tflite.SoftmaxOptionsAddBeta(b, beta)
+        return tflite.BuiltinOptions.SoftmaxOptions, tflite.SoftmaxOptionsEnd(b)
+    return write
+
+
+def mean_options(keep_dims: bool) -> OptionsWriter:
+    def write(b: flatbuffers.Builder) -> tuple[int, int]:
+        tflite.ReducerOptionsStart(b)
+        tflite.ReducerOptionsAddKeepDims(b, keep_dims)
+        return tflite.BuiltinOptions.ReducerOptions, tflite.ReducerOptionsEnd(b)
+    return write
