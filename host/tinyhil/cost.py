@@ -1,0 +1,118 @@
+"""Analytic cost of a spec before any training: MACs, params, peak activation memory and a flash estimate.
+
+Peak memory is not a second formula: the spec is turned into the same tinyhil.codegen.ir.Graph the exported
+.tflite reads back as (same opcodes, shapes, PAD before stride-2 convs, ADD for residuals, MEAN, FULLY_CONNECTED)
+and handed to the runtime's own memory planner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .codegen.ir import Graph, Operator, Tensor
+from .space import ArchSpec, SearchSpace
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    macs: int  # multiply-accumulates of one inference (conv, depthwise, dense)
+    params: int  # trainable torch parameters (conv + BatchNorm + dense)
+    peak_activation_bytes: int  # arena bytes from tinyhil.codegen.planner.plan_memory (analytic, int8)
+    flash_bytes: int  # model constants in flash: int8 weights, int32 biases, per-channel requantisation (8 B)
+    provenance: str = "analytic (cost model; arena from the runtime's memory planner)"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class _GraphBuilder:
+    def __init__(self) -> None:
+        self.tensors: list[Tensor] = []
+        self.operators: list[Operator] = []
+        self.macs = 0
+        self.params = 0
+        self.flash = 0
+
+    def tensor(self, shape: tuple[int, ...], dtype: str = "int8", constant: bool = False) -> int:
+        data = np.broadcast_to(np.zeros((), dtype=dtype), shape) if constant else None
+        self.tensors.append(Tensor(len(self.tensors), f"t{len(self.tensors)}", tuple(shape), dtype, None, data))
+        return len(self.tensors) - 1
+
+    def op(self, opcode: str, inputs: tuple[int, ...], out_shape: tuple[int, ...], **options: object) -> int:
+        out = self.tensor(out_shape)
+        self.operators.append(Operator(len(self.operators), opcode, inputs, (out,), dict(options)))
+        return out
+
+    def conv(self, x: int, cout: int, kernel: int, stride: int, depthwise: bool, relu6: bool) -> int:
+        _, h, w, cin = self.tensors[x].shape
+        padding = "SAME"
+        if stride > 1 and kernel > 1:
+            p = kernel // 2
+            pads = self.tensor((4, 2), "int32", constant=True)
+            h, w = h + 2 * p, w + 2 * p
+            x = self.op("PAD", (x, pads), (1, h, w, cin))
+            padding = "VALID"
+            ho, wo = (h - kernel) // stride + 1, (w - kernel) // stride + 1
+        else:
+            ho, wo = -(-h // stride), -(-w // stride)
+        weight_shape = (1, kernel, kernel, cout) if depthwise else (cout, kernel, kernel, cin)
+        weights = self.tensor(weight_shape, constant=True)
+        bias = self.tensor((cout,), "int32", constant=True)
+        per_out = kernel * kernel * (1 if depthwise else cin)
+        self.macs += ho * wo * cout * per_out
+        self.params += cout * per_out + 2 * cout  # conv weights + BatchNorm gamma/beta
+        self.flash += cout * per_out + 4 * cout + 8 * cout
+        options = {"stride_h": stride, "stride_w": stride, "dilation_h": 1, "dilation_w": 1, "padding": padding,
+                   "fused_activation": "RELU6" if relu6 else "NONE"}
+        if depthwise:
+            options["depth_multiplier"] = 1
+        return self.op("DEPTHWISE_CONV_2D" if depthwise else "CONV_2D", (x, weights, bias), (1, ho, wo, cout), **options)
+
+
+def spec_graph(spec: ArchSpec, input_shape: tuple[int, int, int], num_classes: int) -> tuple[Graph, _GraphBuilder]:
+    """The int8 graph the exporter produces for `spec` (input resized to spec.resolution), with cost tallies."""
+    b = _GraphBuilder()
+    channels = input_shape[-1]
+    x = first = b.tensor((1, spec.resolution, spec.resolution, channels))
+    x = b.conv(x, spec.stem_channels, spec.stem_kernel, spec.stem_stride, False, True)
+    c = spec.stem_channels
+    for stage in spec.stages:
+        for i in range(stage.depth):
+            stride = stage.stride if i == 0 else 1
+            block_in = x
+            if stage.block == "dws":
+                x = b.conv(x, c, stage.kernel, stride, True, True)
+                x = b.conv(x, stage.out_channels, 1, 1, False, True)
+            else:
+                hidden = c * stage.expand
+                if stage.expand > 1:
+                    x = b.conv(x, hidden, 1, 1, False, True)
+                x = b.conv(x, hidden, stage.kernel, stride, True, True)
+                x = b.conv(x, stage.out_channels, 1, 1, False, False)
+                if stride == 1 and c == stage.out_channels:
+                    x = b.op("ADD", (block_in, x), b.tensors[x].shape, fused_activation="NONE")
+            c = stage.out_channels
+    if spec.head_channels:
+        x = b.conv(x, spec.head_channels, 1, 1, False, True)
+        c = spec.head_channels
+    axes = b.tensor((2,), "int32", constant=True)
+    x = b.op("MEAN", (x, axes), (1, c), keep_dims=False)
+    weights, bias = b.tensor((num_classes, c), constant=True), b.tensor((num_classes,), "int32", constant=True)
+    b.macs += c * num_classes
+    b.params += c * num_classes + num_classes
+    b.flash += c * num_classes + 4 * num_classes + 8
+    out = b.op("FULLY_CONNECTED", (x, weights, bias), (1, num_classes), fused_activation="NONE",
+               keep_num_dims=False, weights_format=0)
+    return Graph(b.tensors, b.operators, (first,), (out,), name=f"spec-{spec.canonical_hash()}"), b
+
+
+def estimate(spec: ArchSpec | dict, input_shape: tuple[int, int, int] = (32, 32, 1), num_classes: int = 10) -> CostEstimate:
+    from .codegen.planner import plan_memory
+
+    if not isinstance(spec, ArchSpec):
+        spec = SearchSpace().parse(spec)
+    graph, tally = spec_graph(spec, tuple(input_shape), num_classes)
+    plan = plan_memory(graph)
+    return CostEstimate(tally.macs, tally.params, int(plan.arena_bytes), tally.flash)

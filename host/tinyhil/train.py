@@ -1,0 +1,168 @@
+"""Proxy training (search) and full training (winners): seeded, cosine LR, label smoothing, CPU or CUDA,
+a checkpoint written atomically after every epoch (a trained model is never lost to a later failure)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+import torch.nn.functional as F
+
+from .data import Dataset, to_resolution
+from .model import build_torch
+from .space import ArchSpec
+
+log = logging.getLogger(__name__)
+
+
+class Distiller(Protocol):
+    def loss(self, student_logits: torch.Tensor, labels: torch.Tensor, indices: torch.Tensor) -> torch.Tensor: ...
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 3
+    batch_size: int = 128
+    lr: float = 5e-3  # AdamW: converges in the few epochs proxy training has
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.1
+    train_subset: int | None = 5000  # None = the whole training split
+    test_subset: int | None = None  # float accuracy on the first N test images (None = all)
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    augment: bool = True
+    progress: bool = False  # rich progress bar (CLI)
+
+    @classmethod
+    def proxy(cls) -> "TrainConfig":
+        return cls(epochs=3, train_subset=5000, test_subset=2000)
+
+    @classmethod
+    def full(cls) -> "TrainConfig":
+        return cls(epochs=30, train_subset=None)
+
+
+@dataclass
+class TrainResult:
+    checkpoint: Path
+    float_accuracy: float  # top-1 on the test split, float model
+    history: list[dict[str, float]] = field(default_factory=list)
+    test_images: int = 0  # how many test images float_accuracy was measured on
+    images_per_second: float = 0.0
+    model: Any = None
+
+    @property
+    def test_accuracy(self) -> float:
+        return self.float_accuracy
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, dataset: Dataset, resolution: int, device: torch.device | str = "cpu",
+             batch_size: int = 512) -> float:
+    model.eval()
+    correct = 0
+    for start in range(0, len(dataset.test_y), batch_size):
+        x = to_resolution(dataset.test_x[start:start + batch_size], resolution).to(device)
+        correct += int((model(x).argmax(1).cpu() == dataset.test_y[start:start + batch_size]).sum())
+    return correct / max(1, len(dataset.test_y))
+
+
+def save_checkpoint(path: Path, model: torch.nn.Module, spec: ArchSpec, dataset: Dataset, extra: dict) -> None:
+    """Atomic: write a temporary file, then rename over the old checkpoint."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({"state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "spec": spec.to_dict(),
+                "in_channels": dataset.input_shape[-1], "num_classes": dataset.num_classes,
+                "dataset": dataset.name, "dataset_provenance": dataset.provenance, **extra}, tmp)
+    os.replace(tmp, path)
+
+
+def train(spec_or_model: ArchSpec | torch.nn.Module, dataset: Dataset, config: TrainConfig,
+          distiller: Distiller | None = None, checkpoint_dir: Path = Path("checkpoints")) -> TrainResult:
+    torch.manual_seed(config.seed)
+    if isinstance(spec_or_model, torch.nn.Module):
+        model, spec = spec_or_model, spec_or_model.spec
+    else:
+        spec = spec_or_model if isinstance(spec_or_model, ArchSpec) else ArchSpec.from_dict(spec_or_model)
+        model = build_torch(spec, dataset.input_shape[-1], dataset.num_classes)
+    data = dataset.subset(train=config.train_subset, test=config.test_subset)
+    device = pick_device(config.device)
+    model = model.to(device).to(memory_format=torch.channels_last)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    steps = config.epochs * -(-len(data.train_y) // config.batch_size)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, max(1, steps))
+    generator = torch.Generator().manual_seed(config.seed)
+    checkpoint = Path(checkpoint_dir) / "last.pt"
+    history: list[dict[str, float]] = []
+    images, busy = 0, 0.0
+    progress = _Progress(steps, enabled=config.progress)
+    with progress:
+        for epoch in range(config.epochs):
+            model.train()
+            total_loss = 0.0
+            started = time.perf_counter()
+            for x, y, idx in data.batches(config.batch_size, generator, config.augment, spec.resolution):
+                x, y = x.to(device), y.to(device)
+                logits = model(x)
+                loss = (distiller.loss(logits, y, idx) if distiller is not None
+                        else F.cross_entropy(logits, y, label_smoothing=config.label_smoothing))
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                optimiser.step()
+                schedule.step()
+                total_loss += float(loss.detach()) * len(y)
+                images += len(y)
+                progress.advance(f"epoch {epoch + 1}/{config.epochs} loss {float(loss.detach()):.3f}")
+            busy += time.perf_counter() - started
+            accuracy = evaluate(model, data, spec.resolution, device)
+            history.append({"epoch": epoch + 1, "loss": total_loss / len(data.train_y), "test_accuracy": accuracy})
+            log.info("epoch %d: loss %.4f, float test accuracy %.4f (%s)", epoch + 1, history[-1]["loss"], accuracy,
+                     dataset.provenance)
+            save_checkpoint(checkpoint, model, spec, dataset, {"epoch": epoch + 1, "history": history,
+                                                              "config": asdict(config)})
+    model = model.cpu().eval()
+    return TrainResult(checkpoint, history[-1]["test_accuracy"] if history else evaluate(model, data, spec.resolution),
+                       history, len(data.test_y), images / busy if busy else 0.0, model)
+
+
+def load_checkpoint(path: Path) -> tuple[torch.nn.Module, dict]:
+    """(model in eval mode, checkpoint payload) from a tinyhil training checkpoint."""
+    payload = torch.load(path, map_location="cpu", weights_only=False)
+    model = build_torch(ArchSpec.from_dict(payload["spec"]), int(payload["in_channels"]), int(payload["num_classes"]))
+    model.load_state_dict(payload["state_dict"])
+    return model.eval(), payload
+
+
+class _Progress:
+    """A rich progress bar when enabled (the CLI), silent otherwise (library and tests)."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.total, self.enabled, self._bar, self._task = total, enabled, None, None
+
+    def __enter__(self) -> "_Progress":
+        if self.enabled:
+            from rich.progress import Progress
+
+            self._bar = Progress()
+            self._bar.__enter__()
+            self._task = self._bar.add_task("training", total=self.total)
+        return self
+
+    def advance(self, description: str) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, advance=1, description=description)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)

@@ -1,0 +1,47 @@
+import torch
+
+from tinyhil.cost import estimate, spec_graph
+from tinyhil.model import build_torch
+from tinyhil.space import ArchSpec
+
+from .test_torch_keras_parity import SPECS
+
+
+def _hook_macs(model, x):
+    total = 0
+
+    def conv_hook(module, inputs, output):
+        nonlocal total
+        per_output = module.weight[0].numel()  # (cin / groups) * k * k
+        total += output.numel() // output.shape[0] * per_output
+
+    def linear_hook(module, inputs, output):
+        nonlocal total
+        total += module.in_features * module.out_features
+
+    handles = [m.register_forward_hook(conv_hook) for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    handles += [m.register_forward_hook(linear_hook) for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    with torch.no_grad():
+        model.eval()(x)
+    for h in handles:
+        h.remove()
+    return total
+
+
+def test_analytic_macs_and_params_equal_the_torch_model():
+    for spec_dict in SPECS:
+        spec = ArchSpec.from_dict(spec_dict)
+        model = build_torch(spec, 3, 10)
+        cost = estimate(spec, (32, 32, 3), 10)
+        assert cost.macs == _hook_macs(model, torch.zeros(1, 3, spec.resolution, spec.resolution))
+        assert cost.params == sum(p.numel() for p in model.parameters())
+
+
+def test_peak_memory_comes_from_the_runtime_planner():
+    from tinyhil.codegen.planner import plan_memory
+
+    spec = ArchSpec.from_dict(SPECS[0])
+    graph, _ = spec_graph(spec, (32, 32, 3), 10)
+    assert estimate(spec, (32, 32, 3), 10).peak_activation_bytes == plan_memory(graph).arena_bytes
+    assert {op.opcode for op in graph.operators} == {"PAD", "CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN",
+                                                     "FULLY_CONNECTED"}

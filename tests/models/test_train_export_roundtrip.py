@@ -1,0 +1,84 @@
+"""Train on digits (real, offline), export int8, check it against the float net, the runtime and the cost model."""
+
+import numpy as np
+import pytest
+import torch
+
+from tinyhil.cost import estimate
+from tinyhil.data import load_dataset
+from tinyhil.export import export_int8, quantize_input
+from tinyhil.space import ArchSpec
+from tinyhil.train import TrainConfig, load_checkpoint, train
+
+SPEC = {"resolution": 32, "stem_channels": 16, "stem_kernel": 3, "stem_stride": 2, "head_channels": 128,
+        "stages": [{"block": "ir", "depth": 1, "out_channels": 24, "stride": 2, "kernel": 3, "expand": 3},
+                   {"block": "dws", "depth": 1, "out_channels": 48, "stride": 2, "kernel": 3, "expand": 1}]}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    torch.set_num_threads(2)
+    out = tmp_path_factory.mktemp("roundtrip")
+    dataset = load_dataset("digits")
+    spec = ArchSpec.from_dict(SPEC)
+    result = train(spec, dataset, TrainConfig(epochs=6, batch_size=32, train_subset=None, seed=0),
+                   checkpoint_dir=out / "checkpoints")
+    exported = export_int8(result.model, spec, dataset, out / "model.tflite", test_count=None)
+    return spec, dataset, result, exported, out
+
+
+def test_training_learns_and_checkpoints_every_epoch(trained):
+    spec, dataset, result, _, _ = trained
+    assert result.float_accuracy > 0.7  # 10 classes: chance is 0.1
+    assert [h["epoch"] for h in result.history] == list(range(1, 7))
+    model, payload = load_checkpoint(result.checkpoint)
+    assert payload["epoch"] == 6 and payload["spec"] == spec.to_dict()
+    assert "digits (real" in payload["dataset_provenance"]
+    x = dataset.test_x[:8]
+    with torch.no_grad():
+        assert torch.allclose(model(x), result.model(x), atol=1e-5)
+
+
+def test_int8_model_agrees_with_float_on_98_percent_of_held_out_images(trained):
+    _, dataset, result, exported, _ = trained
+    assert exported.test_images == len(dataset.test_y) == 360
+    assert exported.agreement >= 0.98
+    assert abs(exported.int8_accuracy - exported.float_accuracy) < 0.03
+
+
+def test_quantize_input_matches_the_reference_interpreter_input(trained):
+    from tinyhil.reference import ReferenceInterpreter
+
+    spec, dataset, _, exported, _ = trained
+    reference = ReferenceInterpreter(exported.tflite_path)
+    x = quantize_input(dataset.test_x[:4], exported, spec.resolution)
+    assert x.dtype == np.int8 and x.shape == (4, 32, 32, 1)
+    assert reference.input_shape == (1, 32, 32, 1)
+    assert reference.invoke(x[:1]).shape == (1, 10)
+
+
+def test_cost_model_arena_equals_the_generated_runtime_arena(trained):
+    from tinyhil.codegen import generate
+    from tinyhil.codegen.reader import read_tflite
+
+    spec, dataset, _, exported, out = trained
+    generated = generate(exported.tflite_path, out / "generated")
+    assert estimate(spec, dataset.input_shape, dataset.num_classes).peak_activation_bytes == generated.arena_bytes
+    ops = {op.opcode for op in read_tflite(exported.tflite_path).operators}
+    assert ops == {"PAD", "CONV_2D", "DEPTHWISE_CONV_2D", "MEAN", "FULLY_CONNECTED"}
+
+
+def test_generated_c_runs_bit_exact_with_the_reference(trained, tmp_path):
+    import shutil
+
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc not installed")
+    from tinyhil.codegen import generate
+    from tinyhil.codegen.host import build_host_model
+    from tinyhil.reference import ReferenceInterpreter
+
+    spec, dataset, _, exported, _ = trained
+    host = build_host_model(generate(exported.tflite_path, tmp_path / "gen"), tmp_path / "build")
+    reference = ReferenceInterpreter(exported.tflite_path)
+    for x in quantize_input(dataset.test_x[:5], exported, spec.resolution):
+        assert np.array_equal(host.invoke(x[None]), reference.invoke(x[None]))
