@@ -33,8 +33,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class DeployConfig:
-    board: str = "qemu-m7"
-    dataset: str = "fashion-mnist"
+    board: str | None = None  # None: the board the search ran on
+    dataset: str | None = None  # None: the search's dataset
     data_dir: Path | None = None
     teacher: Path | None = None  # a teacher checkpoint (tinyhil teacher finetune); None: no distillation
     temperature: float = 4.0
@@ -69,6 +69,8 @@ class DeployRecord:
 
     @classmethod
     def load(cls, path: Path) -> "DeployRecord":
+        if not Path(path).is_file():
+            raise TinyhilError(f"no deploy record at {path}: run `tinyhil deploy RUN --candidate ID` first")
         return cls(**json.loads(Path(path).read_text()))
 
 
@@ -132,6 +134,21 @@ class Deployment:
         if self.config.explain:
             self.stage("explain", lambda: stages.explain(self))
         self.progress(f"[{self.candidate_id}] deployed to {self.out}")
+        return self.record
+
+
+    def explain_again(self) -> DeployRecord:
+        """Re-run the explanations of a finished deployment (its checkpoint and .tflite) in place."""
+        from . import deploy_stages as stages
+
+        previous = DeployRecord.load(self.out / "metrics.json")
+        self.record.stages = previous.stages
+        for stage in ("train", "export"):
+            if stage not in previous.stages:
+                raise TinyhilError(f"{self.out} has no finished '{stage}' stage: run `tinyhil deploy` first")
+        self.stage("load", lambda: stages.load_candidate(self))
+        self.state["model"] = stages.model_from_checkpoint(self, previous.stages["train"]["checkpoint"])
+        self.stage("explain", lambda: stages.explain(self))
         return self.record
 
 

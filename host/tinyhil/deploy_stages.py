@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 C_LIBRARY_CMAKE = """\
-# tinyhil generated C library for candidate {candidate} (model sha256 {model_hash}).
+# tinyhil generated C library for {candidate} (model sha256 {model_hash}).
 # In your firmware's CMakeLists.txt:
 #   add_subdirectory(path/to/c_library tinyhil)
 #   target_link_libraries(your_app PRIVATE tinyhil_model)
@@ -39,8 +40,15 @@ def load_candidate(dep: "Deployment") -> dict[str, Any]:
     from .search.store import RunStore
     from .space import ArchSpec
 
-    store = RunStore.open(dep.run_dir)
-    candidate = store.get_candidate(dep.candidate_id)
+    with RunStore.open(dep.run_dir) as store:
+        candidate, run_config = store.get_candidate(dep.candidate_id), store.config()
+    if candidate.spec is None:
+        raise TinyhilError(f"candidate {dep.candidate_id} has no architecture (it was rejected: {candidate.reason})")
+    dep.config.board = dep.config.board or run_config.get("board", "qemu-m7")
+    dep.config.dataset = dep.config.dataset or run_config.get("dataset", "fashion-mnist")
+    if dep.config.data_dir is None and run_config.get("data_dir"):
+        dep.config.data_dir = Path(run_config["data_dir"])
+    dep.record.config.update(board=dep.config.board, dataset=dep.config.dataset)
     spec = ArchSpec.from_dict(candidate.spec)
     dataset = load_dataset(dep.config.dataset, dep.config.data_dir)
     if dep.config.train_subset:
@@ -73,51 +81,69 @@ def teacher_logits(dep: "Deployment") -> dict[str, Any]:
                    describe_transform(teacher.model))
     digest = hashlib.sha256(json.dumps(key.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
     cache = TeacherLogitsCache.open_or_build(dep.run_dir / "teacher_logits" / digest, key, teacher.model, train_x)
-    dep.state["distiller"] = Distiller(cache, dep.config.temperature, dep.config.alpha)
-    teacher_accuracy = teacher.meta.get("test_accuracy")
-    return {"teacher_id": teacher.teacher_id, "teacher": teacher.meta.get("arch", "tinyhil model"),
-            "teacher_test_accuracy": teacher_accuracy, "cache": str(cache.cache_dir), "transform": key.transform}
+    distiller = Distiller(cache, dep.config.temperature, dep.config.alpha)
+    dep.state["distiller"] = distiller
+    return {"teacher": teacher.meta.get("arch", "tinyhil model"), "teacher_test_accuracy": teacher.meta.get("test_accuracy"),
+            "teacher_dataset": teacher.meta.get("dataset"), "cache": str(cache.cache_dir), **distiller.describe()}
 
 
 def train_student(dep: "Deployment", distill: bool) -> dict[str, Any]:
     from .train import TrainConfig, train
 
     config = TrainConfig.full()
+    fields = {f.name for f in dataclasses.fields(config)}
+    changes = {"seed": dep.config.seed} if "seed" in fields else {}
     if dep.config.epochs:
-        config = config.with_epochs(dep.config.epochs)
-    config = config.with_seed(dep.config.seed)
+        changes["epochs"] = dep.config.epochs
+    config = dataclasses.replace(config, **changes)
     name = "distilled" if distill else "baseline"
     result = train(dep.state["spec"], dep.state["dataset"], config, distiller=dep.state.get("distiller") if distill else None,
                    checkpoint_dir=dep.out / "checkpoints" / name)
-    if distill or "trained" not in dep.state:
-        dep.state["trained"] = result
+    if distill or "model" not in dep.state:  # the deployed model is the distilled one when there is a teacher
+        dep.state["model"] = getattr(result, "model", None) or model_from_checkpoint(dep, result.checkpoint)
     return {"distilled": distill, "checkpoint": str(result.checkpoint), "float_accuracy": float(result.test_accuracy),
             "epochs": config.epochs}
+
+
+def model_from_checkpoint(dep: "Deployment", checkpoint: Path | str) -> torch.nn.Module:
+    from .model import build_torch
+
+    dataset = dep.state["dataset"]
+    payload = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    state = payload.get("state_dict", payload) if isinstance(payload, dict) else payload
+    model = build_torch(dep.state["spec"], int(dataset.input_shape[-1]), int(dataset.num_classes))
+    model.load_state_dict(state)
+    return model.eval()
 
 
 def export(dep: "Deployment") -> dict[str, Any]:
     from .export import export_int8
 
-    trained = dep.state["trained"]
-    result = export_int8(trained.model, dep.state["spec"], dep.state["dataset"], dep.out / "model.tflite")
+    result = export_int8(dep.state["model"], dep.state["spec"], dep.state["dataset"], dep.out / "model.tflite")
     dep.state["export"] = result
     return {"tflite": str(result.tflite_path), "float_accuracy": float(result.float_accuracy),
             "int8_accuracy": float(result.int8_accuracy)}
 
 
 def c_library(dep: "Deployment") -> dict[str, Any]:
+    generated = write_c_library(dep.out / "model.tflite", dep.out / "c_library", f"candidate {dep.candidate_id}")
+    dep.state["generated"] = generated
+    return {"c_library": str(dep.out / "c_library"), "model_hash": generated.model_hash,
+            "arena_bytes": int(generated.arena_bytes), "input_shape": list(generated.input_shape),
+            "output_shape": list(generated.output_shape), "layers": [_jsonable(layer) for layer in generated.layers],
+            "live_bytes_per_op": [int(b) for b in generated.plan.live_bytes_per_op]}
+
+
+def write_c_library(tflite: Path, lib: Path, label: str) -> Any:
+    """Generated model + a copy of the kernels + a CMakeLists.txt to add_subdirectory(): a folder that builds
+    on its own, away from this repository."""
     from .codegen import generate
     from .deploy import copy_tree, repo_firmware_dir
 
-    lib = dep.out / "c_library"
-    generated = generate(dep.out / "model.tflite", lib / "model")
+    generated = generate(Path(tflite), lib / "model")
     copy_tree(repo_firmware_dir() / "kernels", lib / "kernels")
-    (lib / "CMakeLists.txt").write_text(C_LIBRARY_CMAKE.format(candidate=dep.candidate_id, model_hash=generated.model_hash))
-    dep.state["generated"] = generated
-    return {"c_library": str(lib), "model_hash": generated.model_hash, "arena_bytes": int(generated.arena_bytes),
-            "input_shape": list(generated.input_shape), "output_shape": list(generated.output_shape),
-            "layers": [_jsonable(layer) for layer in generated.layers],
-            "live_bytes_per_op": [int(b) for b in generated.plan.live_bytes_per_op]}
+    (lib / "CMakeLists.txt").write_text(C_LIBRARY_CMAKE.format(candidate=label, model_hash=generated.model_hash))
+    return generated
 
 
 def measure(dep: "Deployment") -> dict[str, Any]:
@@ -136,10 +162,16 @@ def measure(dep: "Deployment") -> dict[str, Any]:
 
 
 def quantized_test_inputs(dep: "Deployment", count: int) -> np.ndarray:
-    from .data import quantize_input
+    """The first `count` test images, NHWC int8, quantised with the exported model's own input scale/zero point."""
+    from .reference import ReferenceInterpreter
 
+    scale, zero_point = ReferenceInterpreter(dep.out / "model.tflite").input_quant
     images = dep.state["dataset"].test_x[:count]
-    return quantize_input(images, dep.state["export"])
+    images = images.numpy() if hasattr(images, "numpy") else np.asarray(images)
+    channels = int(dep.state["dataset"].input_shape[-1])
+    if images.ndim == 4 and images.shape[1] == channels and images.shape[-1] != channels:
+        images = images.transpose(0, 2, 3, 1)  # NCHW tensors -> NHWC, as the .tflite takes them
+    return np.clip(np.round(images / float(scale) + int(zero_point)), -128, 127).astype(np.int8)
 
 
 def explain(dep: "Deployment") -> dict[str, Any]:
@@ -150,7 +182,7 @@ def explain(dep: "Deployment") -> dict[str, Any]:
     reference = ReferenceInterpreter(dep.out / "model.tflite")
     (in_scale, in_zero), (out_scale, out_zero) = reference.input_quant, reference.output_quant
     int8 = Int8Model(reference, float(in_scale), int(in_zero), float(out_scale), int(out_zero))
-    result = run_explain(dep.state["trained"].model, dataset.test_x, dataset.test_y, list(dataset.class_names),
+    result = run_explain(dep.state["model"], dataset.test_x, dataset.test_y, list(dataset.class_names),
                          dep.out / "explain", int8=int8, per_class=dep.config.per_class)
     return result.to_dict()
 

@@ -24,7 +24,7 @@ def winner_from_record(record: DeployRecord) -> Winner:
     codegen = stages.get("codegen", {})
     live = codegen.get("live_bytes_per_op", [])
     layers = [LayerRow(index=i, opcode=str(layer.get("opcode", "?")), output_shape=_shape_text(layer),
-                       macs=int(layer.get("macs", 0) or 0), arena_offset=_first_offset(layer),
+                       macs=int(layer.get("macs", 0) or 0), arena_offset=layer.get("output_offset"),
                        live_bytes=live[i] if i < len(live) else None)
               for i, layer in enumerate(codegen.get("layers", []))]
     kd: dict[str, Any] = {}
@@ -46,18 +46,8 @@ def winner_from_record(record: DeployRecord) -> Winner:
 
 
 def _shape_text(layer: dict[str, Any]) -> str:
-    shape = layer.get("output_shape") or layer.get("shapes", {}).get("output") if isinstance(layer.get("shapes"), dict) else layer.get("output_shape")
+    shape = layer.get("output_shape")
     return "x".join(str(d) for d in shape) if isinstance(shape, (list, tuple)) else str(shape or "")
-
-
-def _first_offset(layer: dict[str, Any]) -> int | None:
-    offsets = layer.get("arena_offsets") or layer.get("offsets")
-    if isinstance(offsets, dict) and offsets:
-        return int(next(iter(offsets.values())))
-    if isinstance(offsets, (list, tuple)) and offsets:
-        return int(offsets[-1])
-    value = layer.get("arena_offset")
-    return int(value) if value is not None else None
 
 
 def collect_winners(run_dir: Path) -> list[Winner]:
@@ -79,9 +69,8 @@ def _provenance_text(provenance: dict[str, Any]) -> str:
 
 def _row(candidate: Any, on_front: bool) -> CandidateRow:
     m = candidate.metrics
-    int8 = m.get("int8_accuracy")
-    accuracy = int8 if int8 is not None else m.get("accuracy")
-    kind = "int8 (reference)" if int8 is not None else ("float" if m.get("accuracy") is not None else "")
+    accuracy = m.get("accuracy")
+    kind = m.get("accuracy_kind") or ("float" if accuracy is not None else "")
     return CandidateRow(str(candidate.id), candidate.status, accuracy, kind, m.get("macs"), m.get("peak_sram_bytes"),
                         m.get("flash_bytes"), m.get("latency"), m.get("latency_unit", ""),
                         _provenance_text(candidate.provenance), candidate.reason, on_front)
@@ -107,17 +96,21 @@ def collect_run(run_dir: Path) -> ReportData:
 
     run_dir = Path(run_dir)
     with RunStore.open(run_dir) as store:
-        run_id, config, candidates = store.run_id(), store.config(), store.candidates()
-    bounds = dict(config.get("budgets") or {})
-    constraints = Constraints(bounds)
-    measured = [c for c in candidates if c.status == "measured" and constraints.feasible(c.metrics)]
+        run_id, config, info, candidates = store.run_id(), store.config(), store.info(), store.candidates()
+    bounds = {k: v for k, v in (info.get("budgets") or config.get("budgets") or {}).items() if v}
+    measured = [c for c in candidates if c.status == "measured" and Constraints(bounds).feasible(c.metrics)]
     front_ids = {measured[i].id for i in pareto_front([c.metrics for c in measured])}
     curve, note = _hypervolume_curve(measured, bounds)
     winners = collect_winners(run_dir)
-    dataset = config.get("dataset_provenance") or next(iter(_deploy_datasets(run_dir)), "")
-    board = config.get("board", "")
-    data = ReportData(run_id, dataset or str(config.get("dataset", "unknown dataset")), str(board),
-                      [_row(c, c.id in front_ids) for c in candidates], curve, note, winners)
+    dataset = (info.get("dataset_provenance") or next(iter(_deploy_datasets(run_dir)), "")
+               or str(config.get("dataset", "unknown dataset")))
+    board = info.get("board") or config.get("board", "")
+    if isinstance(board, dict):
+        board = f"{board.get('name', '?')} ({board.get('kind', '?')}, {board.get('cpu', '?')}, latency in {board.get('latency_unit', '?')})"
+    data = ReportData(run_id, dataset, str(board), [_row(c, c.id in front_ids) for c in candidates], curve, note, winners)
+    if bounds:
+        data.notes.append("Budgets: " + ", ".join(f"{k} <= {v:,}" for k, v in bounds.items()) +
+                          ". Candidates over a budget are kept in the table and left off the front.")
     if not winners:
         data.notes.append(f"No candidate deployed yet: `tinyhil deploy {run_dir} --candidate ID` adds its "
                           "measured metrics, memory plan, saliency and distillation gain here.")

@@ -284,3 +284,29 @@ def load_teacher(path: Path, student_builder: Callable[[dict[str, Any]], nn.Modu
 
 def describe_transform(model: nn.Module) -> str:
     return model.transform_description() if isinstance(model, AdaptedTeacher) else "student input, unchanged"
+
+
+def adapter_for(train_x: torch.Tensor) -> InputAdapter:
+    """Map the observed range of the training inputs back onto pixels in [0, 1]. Whatever normalisation the
+    dataset applies, its darkest and brightest pixels (present in every real image set) land on 0 and 1."""
+    low, high = float(train_x.min()), float(train_x.max())
+    if high <= low:
+        raise TeacherError(f"training inputs are constant ({low}): cannot fine-tune a teacher on them")
+    return InputAdapter(mean=-low / (high - low), std=1.0 / (high - low))
+
+
+def finetune_on_dataset(arch: str, dataset_name: str, out_path: Path, *, data_dir: Path | None = None,
+                        train_subset: int | None = None, test_subset: int = 2000, **options: Any
+                        ) -> tuple[FinetuneResult, str]:
+    """`finetune` on a tinyhil dataset (tinyhil.data.load_dataset); returns the result and the dataset's provenance."""
+    from .data import load_dataset
+
+    dataset = load_dataset(dataset_name, data_dir)
+    train_x, train_y = dataset.train_x, dataset.train_y
+    if train_subset:
+        train_x, train_y = train_x[:train_subset], train_y[:train_subset]
+    test_x, test_y = dataset.test_x[:test_subset], dataset.test_y[:test_subset]
+    described = f"{dataset_name}: {dataset.provenance}" + (f", first {train_subset} training images" if train_subset else "")
+    result = finetune(arch, train_x.float(), train_y.long(), test_x.float(), test_y.long(), int(dataset.num_classes),
+                      out_path, adapter=adapter_for(train_x.float()), dataset=described, **options)
+    return result, dataset.provenance

@@ -11,13 +11,15 @@ from tinyhil.search.store import RunStore
 
 
 def make_run(run_dir):
-    store = RunStore.create(run_dir, "run-7", {"board": "qemu-m7", "dataset": "fashion-mnist",
-                                               "budgets": {"peak_sram_bytes": 327680, "macs": 100_000_000}})
+    store = RunStore.create(run_dir, "run-7", {"board": "qemu-m7", "dataset": "fashion-mnist"})
+    store.update_info(dataset_provenance="Fashion-MNIST (real images, Debian dataset-fashion-mnist)",
+                      board={"name": "qemu-m7", "kind": "emulator", "cpu": "cortex-m7", "latency_unit": "instructions"},
+                      budgets={"peak_sram_bytes": 327680, "macs": 100_000_000, "flash_bytes": None})
     rows = [(0.71, 2_000_000, 60_000, 90_000, 900_000), (0.78, 6_000_000, 120_000, 140_000, 2_500_000),
             (0.74, 9_000_000, 150_000, 200_000, 4_000_000), (0.80, 20_000_000, 400_000, 300_000, 9_000_000)]
     for step, (accuracy, macs, sram, flash, latency) in enumerate(rows):
         cid = store.add_candidate(step, "evolution", {"stages": step}, f"hash{step}")
-        store.update_candidate(cid, status="measured",
+        store.update_candidate(cid, status="measured" if sram <= 327680 else "infeasible",
                                metrics={"accuracy": accuracy, "macs": macs, "peak_sram_bytes": sram, "flash_bytes": flash,
                                         "latency": latency, "latency_unit": "instructions"},
                                provenance={"kind": "emulator", "board": "qemu-m7"})
@@ -32,7 +34,7 @@ def make_run(run_dir):
                          "train_baseline": {"distilled": False, "float_accuracy": 0.78},
                          "export": {"int8_accuracy": 0.795},
                          "codegen": {"arena_bytes": 30_000, "live_bytes_per_op": [20_000, 30_000, 12_000],
-                                     "layers": [{"opcode": "CONV_2D", "output_shape": [1, 14, 14, 16], "macs": 10},
+                                     "layers": [{"opcode": "CONV_2D", "output_shape": [1, 14, 14, 16], "macs": 10, "output_offset": 0},
                                                 {"opcode": "DEPTHWISE_CONV_2D", "output_shape": [1, 7, 7, 16], "macs": 5},
                                                 {"opcode": "FULLY_CONNECTED", "output_shape": [1, 10], "macs": 1}]},
                          "measure": {"measurement": {"latency_median": 2_500_000, "latency_unit": "instructions",
@@ -47,6 +49,7 @@ def test_collect_run_marks_the_front_and_reads_the_deployed_winner(tmp_path):
     assert data.run_id == "run-7" and data.dataset_provenance.startswith("Fashion-MNIST (real images")
     front = {row.candidate_id for row in data.candidates if row.on_front}
     assert front == {"1", "2"}  # 3 dominated by 2; 4 breaks the SRAM budget and is not on the front
+    assert "emulator" in data.board and "instructions" in data.board
     assert [row.status for row in data.candidates].count("rejected") == 1
     assert len(data.hypervolume) == 3 and data.hypervolume[-1][1] >= data.hypervolume[0][1] > 0
     winner = data.winners[0]

@@ -73,3 +73,13 @@ def test_vit_b16_weights_with_other_key_names_are_refused(tmp_path, monkeypatch)
     monkeypatch.setenv("TINYHIL_VIT_B16_WEIGHTS", str(wrong))
     with pytest.raises(TeacherError, match="does not match the vit-b16 network"):
         load_pretrained("vit-b16", allow_download=False)
+
+
+def test_input_adapter_recovers_pixels_from_any_normalisation():
+    from tinyhil.teacher import adapter_for
+
+    pixels = torch.rand(8, 1, 6, 6)
+    pixels[0, 0, 0, :2] = torch.tensor([0.0, 1.0])  # real images hold a black and a white pixel somewhere
+    normalised = (pixels - 0.2860) / 0.3530  # Fashion-MNIST's usual mean/std
+    adapter = adapter_for(normalised)
+    assert torch.allclose(normalised * adapter.std + adapter.mean, pixels, atol=1e-5)

@@ -4,8 +4,8 @@ end to end without torch training, firmware or QEMU."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
+import time
 import types
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,9 +65,13 @@ class FakeMeasurement:
                                                   "toolchain": "test double", "runtime": "native"}}
 
 
+STAGE_DELAY_S = {"value": 0.0}  # seconds each stand-in stage sleeps (the kill -9 test needs time to land mid-run)
+
+
 def _train(spec: ToySpec, dataset: FakeDataset, config: TrainConfig, distiller: Any = None,
            checkpoint_dir: Path | None = None) -> Any:
     CALLS.setdefault("train", []).append(config)
+    time.sleep(STAGE_DELAY_S["value"])
     Path(checkpoint_dir).mkdir(parents=True, exist_ok=True)
     checkpoint = Path(checkpoint_dir) / "best.pt"
     checkpoint.write_text(json.dumps(spec.to_dict()))
@@ -84,13 +88,23 @@ def _export(model: Any, spec: ToySpec, dataset: FakeDataset, out_path: Path) -> 
 class _Reference:
     def __init__(self, src: Path):
         self.input_quant = (1 / 255, -128)
+        self.input_shape = (1, 8, 8, 1)
+
+
+def _quantize_input(images: np.ndarray, quant: tuple[float, int], resolution: int | None = None) -> np.ndarray:
+    scale, zero_point = quant
+    nhwc = np.asarray(images).transpose(0, 2, 3, 1)
+    return np.clip(np.round(nhwc / scale) + zero_point, -128, 127).astype(np.int8)
 
 
 def _measure(model: Path, profile: FakeProfile, inputs: np.ndarray, *, runtime: str = "native",
-             workdir: Path) -> FakeMeasurement:
+             workdir: Path, warmup: int = 1, on_stage: Any = None) -> FakeMeasurement:
     CALLS.setdefault("measure", []).append(inputs)
+    time.sleep(STAGE_DELAY_S["value"])
     spec = ToySpec.from_dict(json.loads(Path(model).read_text()))
     cost = toy_estimate(spec)
+    if on_stage:
+        on_stage("build", 0.0)
     return FakeMeasurement(cost.macs * 3, cost.peak_activation_bytes + 9000, cost.flash_bytes + 30_000)
 
 
@@ -103,7 +117,7 @@ def install(monkeypatch: pytest.MonkeyPatch) -> None:
         "tinyhil.cost": {"estimate": lambda spec, input_shape, num_classes: toy_estimate(spec)},
         "tinyhil.data": {"load_dataset": lambda name, data_dir=None: FakeDataset(test_x=images)},
         "tinyhil.train": {"TrainConfig": TrainConfig, "train": _train},
-        "tinyhil.export": {"export_int8": _export},
+        "tinyhil.export": {"export_int8": _export, "quantize_input": _quantize_input},
         "tinyhil.reference": {"ReferenceInterpreter": _Reference},
         "tinyhil.bench": {"measure": _measure},
     }

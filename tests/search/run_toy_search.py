@@ -1,16 +1,18 @@
-"""A search over the test doubles as its own process, for the kill -9 test:
-python -m tests.search.run_toy_search RUN_DIR ITERATIONS DELAY_S"""
+"""`tinyhil search` as its own process over the stand-ins of contract_doubles, for the kill -9 test:
+python -m tests.search.run_toy_search DELAY_S [tinyhil search options...]"""
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-from tinyhil.search.proposers import EvolutionProposer
+import pytest
 
-from .search_doubles import ToyStages, build_toy_loop
+from tinyhil.cli import main
+
+from . import contract_doubles
 
 if __name__ == "__main__":
-    run_dir, iterations, delay = Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
-    outcome = build_toy_loop(run_dir, EvolutionProposer(), iterations, seed=7, stages=ToyStages(delay_s=delay)).run()
-    print(f"evaluated {outcome.evaluated}")
+    contract_doubles.STAGE_DELAY_S["value"] = float(sys.argv[1])
+    contract_doubles.install(pytest.MonkeyPatch())
+    sys.argv = ["tinyhil", "search", "--no-live", *sys.argv[2:]]
+    main()

@@ -81,3 +81,17 @@ def test_normalised_hypervolume_states_its_reference_and_uses_budgets_as_scales(
 def test_a_maximised_objective_is_negated_for_minimisation() -> None:
     assert Objective("accuracy", maximise=True).minimised(0.9) == -0.9
     assert HypervolumeReference((Objective("a", True),), (1.0,)).normalise({"a": 0.25}) == (0.75,)
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_points = st.lists(st.tuples(*[st.floats(0, 1, allow_nan=False)] * 3), min_size=1, max_size=8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_points, st.tuples(*[st.floats(0, 1, allow_nan=False)] * 3))
+def test_dominated_points_add_no_volume_and_new_points_never_remove_any(points, extra) -> None:
+    reference = (1.0, 1.0, 1.0)
+    front = [points[i] for i in non_dominated_sort(points)[0]]
+    assert hypervolume(points, reference) == pytest.approx(hypervolume(front, reference), abs=1e-12)
+    assert hypervolume(points + [extra], reference) >= hypervolume(points, reference) - 1e-12

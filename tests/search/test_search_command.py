@@ -48,6 +48,8 @@ def test_search_prints_a_measured_front_with_units_and_writes_json_and_csv(tmp_p
     with RunStore.open(tmp_path / "r1") as store:
         assert len(store.candidates(("measured", "failed", "infeasible"))) == 7
         assert store.config()["budget_macs"] == 2_000_000
+        measured = store.candidates("measured")
+        assert all({"train", "export", "measure", "measure.build"} <= set(c.timings) for c in measured)
 
 
 def test_llm_proposer_without_an_endpoint_says_how_to_configure_one(tmp_path: Path,

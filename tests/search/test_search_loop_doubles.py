@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tinyhil.search.loop import EVALUATED, hypervolume_history
-from tinyhil.search.pareto import Constraints, reference_from_constraints
+from tinyhil.search.pareto import reference_from_constraints
 from tinyhil.search.proposers import EvolutionProposer, RandomProposer
 from tinyhil.search.screening import Budgets
 

@@ -48,32 +48,42 @@ def test_evolution_search_on_the_emulator_prints_a_measured_front(tmp_path: Path
     assert front["front"]
 
 
-def _valid_spec_from_the_space() -> dict:
+def _small_and_large_specs() -> tuple[dict, dict, int]:
+    """A small spec, a larger one, and a MAC budget between them (analytic, on the digits input)."""
     import random
 
+    from tinyhil.cost import estimate
+    from tinyhil.data import load_dataset
     from tinyhil.space import SearchSpace
 
-    return SearchSpace().random_spec(random.Random(1)).to_dict()
+    shape = load_dataset("digits").input_shape
+    specs = sorted((SearchSpace().random_spec(random.Random(seed)) for seed in range(20)),
+                   key=lambda spec: estimate(spec, shape, 10).macs)
+    small, large = specs[0], specs[-1]
+    small_macs, large_macs = estimate(small, shape, 10).macs, estimate(large, shape, 10).macs
+    assert small_macs < large_macs
+    return small.to_dict(), large.to_dict(), (small_macs + large_macs) // 2
 
 
 def test_llm_search_rejects_bad_replies_with_reasons_and_measures_the_good_one(tmp_path: Path,
                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    good = _valid_spec_from_the_space()
-    huge = json.loads(json.dumps(good))
+    good, huge, budget = _small_and_large_specs()
     script = ScriptedLLM([
-        "{this is not json",
-        json.dumps({"spec": {**good, "stages": "not-a-list"}}),
-        json.dumps({"spec": {**good, "unknown_field": 3}}),
-        json.dumps({"spec": huge}),
+        "{this is not json",  # malformed JSON
+        json.dumps({"spec": {**good, "stages": [{**good["stages"][0], "block": "attention"}]}}),  # unknown op
+        json.dumps({"spec": {**good, "stem_kernel": 9}}),  # out of range
+        json.dumps({"spec": huge}),  # over the MAC budget
     ], fallback=json.dumps({"reasoning": "scripted", "spec": good}))
     with serve(script) as base_url:
         monkeypatch.setenv("TINYHIL_LLM_BASE_URL", base_url)
         monkeypatch.setenv("TINYHIL_LLM_MODEL", "scripted")
-        output = search(["--proposer", "llm", "--iterations", "1", "--budget-macs", "100M", "--runs-dir", str(tmp_path),
+        output = search(["--proposer", "llm", "--iterations", "1", "--budget-macs", str(budget), "--runs-dir", str(tmp_path),
                          "--run-id", "llm"])
     assert "proposer: llm" in output
     with RunStore.open(tmp_path / "llm") as store:
         rejected = store.candidates("rejected")
-        assert rejected and all(c.reason for c in rejected)
+        reasons = " | ".join(c.reason for c in rejected)
+        assert "not a JSON object" in reasons and "attention" in reasons and "9" in reasons
+        assert "exceeds the macs budget" in reasons
         assert len(store.candidates(("measured", "failed", "infeasible"))) == 1
         assert store.llm_exchanges()

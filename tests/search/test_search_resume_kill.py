@@ -1,4 +1,5 @@
-"""kill -9 in the middle of a search, then resume: every finished evaluation is kept, once."""
+"""kill -9 in the middle of `tinyhil search`, then `--resume`: every finished evaluation is kept, once.
+The search runs as its own process over stand-ins of the other parts (contract_doubles)."""
 
 from __future__ import annotations
 
@@ -28,8 +29,9 @@ def finished_rows(run_dir: Path) -> dict[int, tuple]:
 
 def test_a_search_killed_with_sigkill_resumes_without_losing_or_repeating_evaluations(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    command = [sys.executable, "-m", "tests.search.run_toy_search", str(run_dir), "8", "0.15"]
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    start = [sys.executable, "-m", "tests.search.run_toy_search", "0.1", "--iterations", "8", "--runs-dir", str(tmp_path),
+             "--run-id", "run", "--seed", "7"]
+    process = subprocess.Popen(start, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if (run_dir / "store.sqlite").exists() and len(finished_rows(run_dir)) >= 3:
@@ -41,8 +43,10 @@ def test_a_search_killed_with_sigkill_resumes_without_losing_or_repeating_evalua
     before = finished_rows(run_dir)
     assert 3 <= len(before) < 8, "the kill should land mid-run"
 
-    resumed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    resume = [sys.executable, "-m", "tests.search.run_toy_search", "0", "--resume", str(run_dir)]
+    resumed = subprocess.run(resume, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "(resumed)" in resumed.stdout and (run_dir / "front.json").is_file()
     after = finished_rows(run_dir)
     assert {k: v for k, v in after.items() if k in before} == before  # finished ones untouched
     assert len(after) == 8

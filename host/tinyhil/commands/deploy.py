@@ -10,8 +10,8 @@ import click
 @click.command("deploy")
 @click.argument("run", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--candidate", "candidate_id", required=True, help="Candidate id in the run store.")
-@click.option("--board", default="qemu-m7", show_default=True, help="Board profile name, alias or TOML path.")
-@click.option("--dataset", default="fashion-mnist", show_default=True)
+@click.option("--board", default=None, help="Board profile name, alias or TOML path (default: the run's board).")
+@click.option("--dataset", default=None, help="Dataset (default: the run's dataset).")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None)
 @click.option("--teacher", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Teacher checkpoint from `tinyhil teacher finetune` (or a tinyhil training checkpoint).")
@@ -24,7 +24,7 @@ import click
 @click.option("--explain/--no-explain", default=True, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Deploy folder (default RUN/deploy/ID).")
 @click.option("--seed", default=0, show_default=True)
-def command(run: Path, candidate_id: str, board: str, dataset: str, data_dir: Path | None, teacher: Path | None,
+def command(run: Path, candidate_id: str, board: str | None, dataset: str | None, data_dir: Path | None, teacher: Path | None,
             temperature: float, alpha: float, epochs: int | None, train_subset: int | None, baseline: bool,
             explain: bool, out: Path | None, seed: int) -> None:
     """Full training (+ distillation), int8 export, C library, firmware measured on BOARD, explanations."""

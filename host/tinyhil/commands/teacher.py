@@ -37,18 +37,21 @@ def check(arch: str, download: bool) -> None:
 @click.option("--train-subset", type=int, default=None, help="Fine-tune on the first N training images only.")
 @click.option("--batch-size", default=64, show_default=True)
 @click.option("--lr", default=1e-3, show_default=True)
+@click.option("--freeze-blocks", default=8, show_default=True,
+              help="Keep the stem and this many leading blocks at their ImageNet weights (faster on a CPU).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Checkpoint path (default teachers/<teacher>-<dataset>.pt).")
 def finetune_command(arch: str, dataset: str, data_dir: Path | None, epochs: int, image_size: int | None,
-                     train_subset: int | None, batch_size: int, lr: float, seed: int, out: Path | None) -> None:
+                     train_subset: int | None, batch_size: int, lr: float, freeze_blocks: int, seed: int,
+                     out: Path | None) -> None:
     """Fine-tune an ImageNet-pretrained teacher on DATASET and save a teacher checkpoint."""
     from ..teacher import finetune_on_dataset
 
     out = out or Path("teachers") / f"{arch}-{dataset.replace(':', '_').replace('/', '_')}.pt"
     result, provenance = finetune_on_dataset(arch, dataset, out, data_dir=data_dir, epochs=epochs,
                                              image_size=image_size, train_subset=train_subset, batch_size=batch_size,
-                                             lr=lr, seed=seed)
+                                             lr=lr, seed=seed, freeze_blocks=freeze_blocks)
     click.echo(f"dataset: {provenance}")
     for row in result.history:
         click.echo(f"  epoch {row['epoch']}: loss {row['loss']:.4f}, test accuracy {100 * row['test_accuracy']:.2f} %")

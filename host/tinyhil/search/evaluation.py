@@ -90,7 +90,7 @@ def trained_events(job: Job, trained: TrainedModel) -> list[StageEvent]:
 def measured_event(job: Job, measured: dict[str, Any], seconds: float) -> StageEvent:
     return StageEvent(job.candidate_id, "measured", "measure", metrics=measured["metrics"],
                       provenance=measured["provenance"], artefacts=measured.get("artefacts", {}),
-                      timings={"measure": seconds})
+                      timings={"measure": seconds, **measured.get("timings", {})})
 
 
 def measurement_record(measurement: Any) -> dict[str, Any]:
@@ -188,15 +188,18 @@ class PipelineStages:
         from ..bench import measure
 
         inputs = quantised_test_inputs(self.load_data(), tflite, self.measure_inputs)
+        substages: dict[str, float] = {}  # generate / build / run / reference seconds, as bench reports them
         try:
             measurement = measure(Path(tflite), self.profile(), inputs, runtime=self.runtime,
-                                  workdir=Path(job.workdir) / "firmware")
+                                  workdir=Path(job.workdir) / "firmware",
+                                  on_stage=lambda name, seconds: substages.__setitem__(f"measure.{name}", seconds))
         except BuildError as exc:
             raise StageFailure("build", failure_reason(exc)) from exc
         except TinyhilError as exc:
             raise StageFailure("measure", failure_reason(exc)) from exc
         record = measurement_record(measurement)
         record["artefacts"] = {"firmware_dir": str(Path(job.workdir) / "firmware")}
+        record["timings"] = substages
         return record
 
 
@@ -205,26 +208,20 @@ def _optional_float(value: Any) -> float | None:
 
 
 def _model_from_checkpoint(spec: Any, dataset: Any, checkpoint: Any) -> Any:
-    import torch
+    from ..train import load_checkpoint
 
-    from ..model import build_torch
-
-    payload = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    state = payload.get("state_dict", payload) if isinstance(payload, dict) else payload
-    model = build_torch(spec, int(dataset.input_shape[-1]), int(dataset.num_classes))
-    model.load_state_dict(state)
-    return model.eval()
+    model, _ = load_checkpoint(Path(checkpoint))
+    return model
 
 
 def quantised_test_inputs(dataset: Any, tflite: str, count: int) -> np.ndarray:
-    """The first `count` test images, NHWC, quantised with the model's own input scale and zero point."""
+    """The first `count` test images (float NCHW), at the model's input resolution, quantised with the model's
+    own input scale and zero point into int8 NHWC."""
+    from ..export import quantize_input
     from ..reference import ReferenceInterpreter
 
     reference = ReferenceInterpreter(Path(tflite))
-    scale, zero_point = reference.input_quant
+    height = int(reference.input_shape[1])
     images = dataset.test_x[:count]
-    images = images.numpy() if hasattr(images, "numpy") else np.asarray(images)
-    if images.ndim == 4 and images.shape[1] == dataset.input_shape[-1] and images.shape[-1] != dataset.input_shape[-1]:
-        images = images.transpose(0, 2, 3, 1)  # NCHW tensors -> NHWC as the .tflite takes them
-    quantised = np.round(images / float(scale) + int(zero_point))
-    return np.clip(quantised, -128, 127).astype(np.int8)
+    resolution = None if int(images.shape[-2]) == height else height
+    return quantize_input(images, tuple(reference.input_quant), resolution=resolution)

@@ -48,9 +48,10 @@ class Screener:
         if isinstance(proposed, dict):
             try:
                 spec = self.spec_type.from_dict(proposed)
-            except SpecError as exc:
-                return CheckResult(None, proposed, None, problems=list(exc.problems), kind="invalid")
-            except (TypeError, ValueError, KeyError) as exc:
+            except (SpecError, TinyhilError) as exc:  # the space may raise its own SpecError with `problems`
+                problems = list(getattr(exc, "problems", None) or [str(exc)])
+                return CheckResult(None, proposed, None, problems=problems, kind="invalid")
+            except (TypeError, ValueError, KeyError, AttributeError) as exc:
                 return CheckResult(None, proposed, None, problems=[f"spec does not parse: {exc!r}"], kind="invalid")
         else:
             spec = proposed

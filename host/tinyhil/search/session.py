@@ -68,7 +68,8 @@ def budgets_for(config: SearchConfig, profile: Any) -> Budgets:
 
 
 def board_info(profile: Any) -> dict[str, Any]:
-    return {key: getattr(profile, key, None) for key in ("name", "kind", "cpu", "clock_hz", "latency_unit")}
+    return {key: getattr(profile, key, None) for key in ("name", "kind", "cpu", "clock_hz", "latency_unit",
+                                                          "latency_meaning")}
 
 
 @contextlib.contextmanager

@@ -17,7 +17,7 @@ from typing import Any
 
 import jinja2
 
-from ...units import format_bytes, format_count
+from ...units import format_count
 from ..store import Candidate, LLMExchange
 from .base import CheckResult, ProposalContext, ProposalError
 from .llm_endpoint import LLMEndpoint
