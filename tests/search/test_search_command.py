@@ -52,6 +52,14 @@ def test_search_prints_a_measured_front_with_units_and_writes_json_and_csv(tmp_p
         assert all({"train", "export", "measure", "measure.build"} <= set(c.timings) for c in measured)
 
 
+def test_without_a_mac_budget_option_the_paper_budget_of_100m_macs_applies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    contract_doubles.install(monkeypatch)
+    code, output = run(["--iterations", "1", "--dataset", "digits", "--runs-dir", str(tmp_path), "--run-id", "r",
+                        "--proxy-epochs", "1"])
+    assert code == 0, output
+    assert "macs <= 100000000" in output  # the paper's < 100 M MACs
+
+
 def test_llm_proposer_without_an_endpoint_says_how_to_configure_one(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     contract_doubles.install(monkeypatch)

@@ -26,7 +26,7 @@ def _count(ctx: click.Context, param: click.Parameter, value: str | None) -> int
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None)
 @click.option("--budget-sram", callback=_bytes, default=None, help="Peak SRAM budget, e.g. 320KiB [default: board profile].")
 @click.option("--budget-flash", callback=_bytes, default=None, help="Flash budget, e.g. 1MiB [default: board profile].")
-@click.option("--budget-macs", callback=_count, default=None, help="MAC budget per inference, e.g. 100M [default: none].")
+@click.option("--budget-macs", callback=_count, default=None, help="MAC budget per inference, e.g. 50M [default: 100M, the paper's].")
 @click.option("--resume", default=None, help="Continue the run in this folder (or runs/<RUN>) after a crash or kill.")
 @click.option("--run-id", default=None, help="Name of the new run folder under --runs-dir [default: timestamp].")
 @click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"), show_default=True)

@@ -15,6 +15,9 @@ from .proposers.base import CheckResult
 
 log = logging.getLogger(__name__)
 
+# the paper's hard budget: under 100 M MACs per inference (SRAM and flash budgets come from the board profile)
+DEFAULT_MAC_BUDGET = 100_000_000
+
 # analytic cost field -> the budget it is held against
 ANALYTIC_CHECKS = (("macs", "macs"), ("peak_activation_bytes", "peak_sram_bytes"), ("flash_bytes", "flash_bytes"))
 

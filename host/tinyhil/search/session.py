@@ -21,7 +21,7 @@ from .loop import SearchLoop, SearchSettings
 from .pareto import Constraints
 from .proposers import make_offline
 from .proposers.llm_endpoint import LLMEndpoint, resolve_endpoint
-from .screening import Budgets
+from .screening import DEFAULT_MAC_BUDGET, Budgets
 from .store import STORE_FILE, RunStore
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ class SearchConfig:
     seed: int = 0
     budget_sram: int | None = None  # bytes; None: the board profile's
     budget_flash: int | None = None
-    budget_macs: int | None = None
+    budget_macs: int | None = DEFAULT_MAC_BUDGET  # None: no MAC budget
     executor: str = "local"
     address: str | None = None
     batch_size: int = 1
