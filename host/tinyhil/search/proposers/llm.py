@@ -54,13 +54,15 @@ class LLMProposer:
     name = "llm"
 
     def __init__(self, endpoint: LLMEndpoint, repair_rounds: int = 2, history_limit: int = 30,
-                 temperature: float = 0.7, timeout_s: float = 300.0, client: Any = None):
+                 temperature: float = 0.7, timeout_s: float = 300.0, client: Any = None,
+                 schema_constrained: bool = True):
         self.endpoint = endpoint
         self.repair_rounds = repair_rounds
         self.history_limit = history_limit
         self.temperature = temperature
         self._env = _environment()
-        self._json_schema_mode = True  # dropped for good once the endpoint rejects response_format
+        # ask for JSON constrained by the spec's schema; dropped for good once the endpoint rejects response_format
+        self.schema_constrained = schema_constrained
         if client is None:
             from openai import OpenAI
 
@@ -83,9 +85,9 @@ class LLMProposer:
         problems: list[str] = []
         for round_index in range(self.repair_rounds + 1):
             started = time.monotonic()
-            reply = self._complete(messages, schema, seed + round_index)
+            reply = self.complete(messages, schema, seed + round_index)
             seconds = time.monotonic() - started
-            result = self._check_reply(context, reply)
+            result = self.check_reply(context, reply)
             problems = result.problems
             context.record_exchange(LLMExchange(context.step, round_index, self.endpoint.base_url, self.endpoint.model,
                                                 messages, reply, problems, seconds))
@@ -99,20 +101,22 @@ class LLMProposer:
         raise ProposalError(f"llm: no acceptable spec after {self.repair_rounds} repair rounds; last problems: "
                             + "; ".join(problems))
 
-    def _check_reply(self, context: ProposalContext, reply: str) -> CheckResult:
+    def check_reply(self, context: ProposalContext, reply: str) -> CheckResult:
+        """The reply parsed as JSON and checked like any proposal: in the space, within budget, new."""
         try:
             spec_dict = extract_spec(reply)
         except ReplyError as exc:
             return CheckResult(None, None, None, problems=[f"reply is not a JSON object: {exc}"], kind="invalid")
         return context.check(spec_dict)
 
-    def _complete(self, messages: list[dict[str, str]], schema: dict[str, Any], seed: int) -> str:
+    def complete(self, messages: list[dict[str, str]], schema: dict[str, Any], seed: int) -> str:
+        """One chat completion; the reply's text."""
         from openai import APIConnectionError, APIStatusError, APITimeoutError
 
         kwargs: dict[str, Any] = dict(model=self.endpoint.model, messages=messages, temperature=self.temperature,
                                       seed=seed)
         try:
-            if self._json_schema_mode:
+            if self.schema_constrained:
                 try:
                     wrapper = {"type": "object", "properties": {"reasoning": {"type": "string"}, "spec": schema},
                                "required": ["spec"]}
@@ -122,7 +126,7 @@ class LLMProposer:
                     if exc.status_code not in (400, 422):
                         raise
                     log.info("endpoint rejected response_format (%s); asking for plain JSON from now on", exc.status_code)
-                    self._json_schema_mode = False
+                    self.schema_constrained = False
                     response = self._client.chat.completions.create(**kwargs)
             else:
                 response = self._client.chat.completions.create(**kwargs)
