@@ -13,9 +13,10 @@ typedef struct {
     int32_t input_offset, output_offset; /* -input zero point, +output zero point */
     int32_t act_min, act_max;
     const int8_t *filter;                /* conv: [out_c][k_h][k_w][in_c]; depthwise: [k_h][k_w][out_c] */
-    const int32_t *bias;                 /* [out_c] or NULL; th_conv2d_1x1_s8: the folded bias, never NULL */
+    const int32_t *bias;                 /* [out_c] or NULL; 1x1 / im2col: the folded bias, never NULL */
     const int32_t *out_multiplier;       /* [out_c] */
     const int32_t *out_shift;            /* [out_c] */
+    const int32_t *requant;              /* NULL, or [out_c][2] {mult, shift - 1} for th_requantise_fast */
 } th_conv_args;
 
 typedef struct {
@@ -59,7 +60,9 @@ typedef struct {
 } th_softmax_args;
 
 void th_conv2d_s8(const th_conv_args *a, const int8_t *input, int8_t *output);
-void th_conv2d_1x1_s8(const th_conv_args *a, const int8_t *input, int8_t *output);
+/* filter in the pair layout of tinyhil_matmul.h; scratch: see each kernel's file */
+void th_conv2d_1x1_s8(const th_conv_args *a, const int8_t *input, int8_t *output, int8_t *scratch);
+void th_conv2d_im2col_s8(const th_conv_args *a, const int8_t *input, int8_t *output, int8_t *scratch);
 #define TH_DEPTHWISE_MAX_KERNEL_H 16
 void th_depthwise_conv2d_s8(const th_conv_args *a, const int8_t *input, int8_t *output);
 /* stride 1, dilation 1, same input/output shape; scratch: (pad_h + 1) * in_w * in_c bytes */

@@ -22,7 +22,7 @@ def test_codegen_command_prints_the_plan_and_checks_the_host_build(tmp_path) -> 
     model.write_bytes(build_model("CONV_2D", tensors, [0, 1], [2], conv_options((2, 2), (1, 1), "SAME", "RELU")))
     result = CliRunner().invoke(cli, ["codegen", str(model), "-o", str(tmp_path / "out"), "--golden", "--check-host"])
     assert result.exit_code == 0, result.output
-    assert "CONV_2D" in result.output and "th_conv2d_s8" in result.output
+    assert "CONV_2D" in result.output and "th_conv2d_im2col_s8" in result.output
     assert "arena: " in result.output and "analytic" in result.output
     assert "host check: 10/10 outputs bit-exact" in result.output
     for name in ("model.c", "model.h", "CMakeLists.txt", "golden_test.c"):

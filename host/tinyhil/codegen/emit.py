@@ -102,8 +102,12 @@ def _layer_context(graph: Graph, layer: Layer, plan: MemoryPlan) -> dict[str, An
         call = f"{kernel}(&{args_name}, {_arena(out_offset)}, {_arena(scratch)})"
         comment.append(f"in place over its input; row scratch @ arena[{scratch}..{scratch + plan.scratch_sizes[layer.index]})")
     else:
-        sources = ", ".join(f"{_arena(o)}" for o in in_offsets)
-        call = f"{layer.function}(&{args_name}, {sources}, {_arena(out_offset)})"
+        arguments = [f"&{args_name}", *(_arena(o) for o in in_offsets), _arena(out_offset)]
+        if layer.takes_scratch:
+            scratch = plan.scratch_offsets[layer.index]
+            arguments.append(_arena(scratch))
+            comment.append(f"scratch @ arena[{scratch}..{scratch + plan.scratch_sizes[layer.index]})")
+        call = f"{layer.function}({', '.join(arguments)})"
     return {"index": layer.index, "opcode": layer.opcode, "comment": comment, "args_type": layer.args_type,
             "args_name": args_name, "fields": [(k, _field_value(v)) for k, v in layer.fields.items()],
             "arrays": [{"ctype": a.ctype, "name": a.name, "length": int(np.asarray(a.values).size),

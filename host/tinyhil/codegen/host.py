@@ -1,5 +1,6 @@
 """Build a generated model for the host with gcc into a shared library and call it through ctypes:
-fast bit-exact checks of the portable kernels without an emulator."""
+fast bit-exact checks of the kernels without an emulator, either their portable C paths or their
+Cortex-M DSP paths with the intrinsics emulated in C (TINYHIL_KERNELS_DSP_EMULATED)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from .emit import KERNELS_DIR, GeneratedModel
 log = logging.getLogger(__name__)
 
 HOST_CFLAGS = ("-std=c99", "-O2", "-fPIC", "-shared", "-Wall", "-Wextra", "-Werror=implicit-function-declaration")
+DSP_EMULATED_FLAGS = ("-DTINYHIL_KERNELS_DSP_EMULATED",)  # the DSP kernel paths, intrinsics in plain C
 
 
 class HostModel:
@@ -51,10 +53,10 @@ def _run(command: list[str], what: str) -> None:
         raise BuildError(f"host build of {what} failed (exit {result.returncode}):\n{result.stderr.strip()[-3000:]}")
 
 
-def _kernel_archive(compiler: str, cache_dir: Path) -> Path:
-    """Compile the portable kernels once per source version into a PIC static archive."""
+def _kernel_archive(compiler: str, cache_dir: Path, extra_flags: tuple[str, ...] = ()) -> Path:
+    """Compile the kernels once per source version and flags into a PIC static archive."""
     sources = sorted(KERNELS_DIR.glob("*.c"))
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(" ".join(extra_flags).encode())
     for path in sorted(KERNELS_DIR.glob("*.[ch]")):
         digest.update(path.name.encode() + path.read_bytes())
     archive = cache_dir / f"libtinyhil_kernels_{digest.hexdigest()[:12]}.a"
@@ -62,7 +64,7 @@ def _kernel_archive(compiler: str, cache_dir: Path) -> Path:
         return archive
     objects_dir = cache_dir / f"objects_{digest.hexdigest()[:12]}"
     objects_dir.mkdir(parents=True, exist_ok=True)
-    flags = [f for f in HOST_CFLAGS if f != "-shared"]
+    flags = [f for f in HOST_CFLAGS if f != "-shared"] + list(extra_flags)
     objects = []
     for source in sources:
         obj = objects_dir / (source.stem + ".o")
@@ -75,19 +77,21 @@ def _kernel_archive(compiler: str, cache_dir: Path) -> Path:
 
 
 def build_host_model(generated: GeneratedModel, build_dir: Path, compiler: str = "gcc",
-                     kernels_cache: Path | None = None) -> HostModel:
-    """Compile model.c + the portable kernels with the host compiler and load the result.
+                     kernels_cache: Path | None = None, dsp_emulated: bool = False) -> HostModel:
+    """Compile model.c + the kernels with the host compiler and load the result.
 
-    kernels_cache: a directory where the kernels are compiled once and reused (tests build many models)."""
+    kernels_cache: a directory where the kernels are compiled once and reused (tests build many models).
+    dsp_emulated: build the kernels' Cortex-M DSP paths, with the intrinsics emulated in C."""
     if shutil.which(compiler) is None:
         raise BuildError(f"host compiler '{compiler}' not found on PATH: install gcc to build models for the host")
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
-    library = build_dir / f"tinyhil_model_{generated.model_hash[:12]}.so"
+    extra = DSP_EMULATED_FLAGS if dsp_emulated else ()
+    library = build_dir / f"tinyhil_model_{generated.model_hash[:12]}{'_dsp' if dsp_emulated else ''}.so"
     if kernels_cache is not None:
-        kernels = [str(_kernel_archive(compiler, Path(kernels_cache)))]
+        kernels = [str(_kernel_archive(compiler, Path(kernels_cache), extra))]
     else:
         kernels = [str(p) for p in sorted(KERNELS_DIR.glob("*.c"))]
-    _run([compiler, *HOST_CFLAGS, f"-I{KERNELS_DIR}", f"-I{generated.out_dir}",
+    _run([compiler, *HOST_CFLAGS, *extra, f"-I{KERNELS_DIR}", f"-I{generated.out_dir}",
           *map(str, generated.c_sources), *kernels, "-o", str(library)], str(generated.out_dir))
     return HostModel(library, generated)

@@ -11,7 +11,9 @@ import numpy as np
 
 from ..errors import UnsupportedOpError
 from .ir import Graph, Operator, Tensor
-from .quantize import activation_range, conv_multipliers, f32, mean_multiplier, quantize_multiplier, softmax_params
+from .quantize import (activation_range, conv_multipliers, f32, fast_requant, mean_multiplier, quantize_multiplier,
+                       softmax_params)
+from .scratch import is_pointwise, round_up4
 
 
 @dataclass
@@ -33,6 +35,7 @@ class Layer:
     output: int  # activation tensor written
     macs: int = 0
     alias_of_input: bool = False  # RESHAPE: the planner gives the output the input's bytes
+    takes_scratch: bool = False  # the kernel's last argument is its scratch buffer (planner.kernel_scratch_bytes)
 
 
 def _shape4(t: Tensor) -> tuple[int, int, int, int]:
@@ -67,6 +70,7 @@ def _conv_like(graph: Graph, op: Operator, depthwise: bool) -> Layer:
     mults, shifts = conv_multipliers(xs, w.quant.scale, ys, oc)
     act_min, act_max = activation_range(o["fused_activation"], ys, yz, op.index, op.opcode)
     p = f"layer{op.index}"
+    takes_scratch = False
     arrays = [ConstArray(f"{p}_filter", "int8_t", w.data),
               ConstArray(f"{p}_multiplier", "int32_t", np.array(mults, dtype=np.int64)),
               ConstArray(f"{p}_shift", "int32_t", np.array(shifts, dtype=np.int64))]
@@ -94,23 +98,41 @@ def _conv_like(graph: Graph, op: Operator, depthwise: bool) -> Layer:
         if w.shape[3] != ic:
             raise UnsupportedOpError(f"operator {op.index} (CONV_2D): grouped convolution (filter depth "
                                      f"{w.shape[3]} vs input channels {ic}) is not supported")
-        pointwise = (kh == 1 and kw == 1 and o["stride_h"] == 1 and o["stride_w"] == 1 and oh == ih and ow == iw
-                     and "fused_pad" not in o)
-        function = "th_conv2d_1x1_s8" if pointwise else "th_conv2d_s8"
         macs = n * oh * ow * oc * kh * kw * ic
-        if pointwise:  # fold the input offset into the bias: the kernel's inner loop is a plain dot product
-            weight_sums = w.data.reshape(oc, -1).astype(np.int64).sum(axis=1)
-            base = bias.data.astype(np.int64) if bias is not None else np.zeros(oc, np.int64)
-            folded = base + (-xz) * weight_sums
-            if np.abs(folded).max() >= 2**31:
-                raise UnsupportedOpError(f"operator {op.index} (CONV_2D): bias + input offset x weight sum "
-                                         "overflows int32; re-export the model")
-            arrays = [a for a in arrays if a.name != f"{p}_bias"]
-            arrays.append(ConstArray(f"{p}_bias", "int32_t", folded))
+        function = "th_conv2d_1x1_s8" if is_pointwise(graph, op) else "th_conv2d_im2col_s8"
+        # fold the input offset into the bias: the kernels' inner loop is a plain int8 dot product
+        # (im2col fills padded taps with the zero point, which then contribute (zp + o) * w = 0)
+        weights = w.data.reshape(oc, -1).astype(np.int64)
+        base = bias.data.astype(np.int64) if bias is not None else np.zeros(oc, np.int64)
+        folded = base + (-xz) * weights.sum(axis=1)
+        if np.abs(folded).max() < 2**31:
+            requant = fast_requant(mults, shifts)
+            arrays = [ConstArray(f"{p}_filter", "int8_t", reorder_filter_pairs(weights)),
+                      *[a for a in arrays if a.name in (f"{p}_multiplier", f"{p}_shift")],
+                      ConstArray(f"{p}_bias", "int32_t", np.append(folded, [0] * (oc % 2)))]
             fields["bias"] = f"{p}_bias"
-            fields["input_offset"] = 0  # folded into the bias above
+            if requant is not None:
+                arrays.append(ConstArray(f"{p}_requant", "int32_t", requant))
+                fields["requant"] = f"{p}_requant"
+            if function == "th_conv2d_1x1_s8":
+                fields["input_offset"] = 0  # folded into the bias above
+            takes_scratch = True
+        else:  # the folded bias would overflow int32: the reference kernel adds the offset per MAC
+            function = "th_conv2d_s8"
 
-    return Layer(op.index, op.opcode, function, "th_conv_args", fields, arrays, (op.inputs[0],), op.outputs[0], macs)
+    return Layer(op.index, op.opcode, function, "th_conv_args", fields, arrays, (op.inputs[0],), op.outputs[0], macs,
+                 takes_scratch=takes_scratch)
+
+
+def reorder_filter_pairs(weights: np.ndarray) -> np.ndarray:
+    """[out_c][K] int8 -> the pair layout of tinyhil_matmul.h: channels in pairs (an odd last channel
+    gets a zero partner), K zero-padded to a multiple of 4, and per pair and block of 4 k the even
+    channel's 4 weights, then the odd channel's."""
+    oc, k = weights.shape
+    padded = np.zeros((oc + oc % 2, round_up4(k)), dtype=np.int64)
+    padded[:oc, :k] = weights
+    pairs = padded.reshape(-1, 2, padded.shape[1] // 4, 4)  # [pair][channel in pair][block][4]
+    return pairs.transpose(0, 2, 1, 3).reshape(-1)
 
 
 def _fully_connected(graph: Graph, op: Operator) -> Layer:

@@ -1,6 +1,6 @@
 """Static memory plan: activation lifetimes over the schedule, one arena, greedy placement by size
-(as TFLM's GreedyMemoryPlanner) plus in-place reuse where legal: RESHAPE aliases its input, an
-elementwise ADD writes over an input whose lifetime ends at that ADD, and a stride-1 depthwise conv
+(as TFLM's GreedyMemoryPlanner), each kernel's scratch buffer alive during its op only (scratch.py),
+plus in-place reuse where legal: RESHAPE aliases its input, an elementwise ADD writes over an input whose lifetime ends at that ADD, and a stride-1 depthwise conv
 writes over an input that dies there, keeping the rows it still needs in a small scratch ring.
 
 Works on any Graph, including shape-only graphs built by the cost model before training."""
@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from .fuse import fuse_pads
 from .ir import Graph, Operator
+from .scratch import kernel_scratch_bytes
 
 ALIGNMENT = 16  # bytes; every buffer starts on a 16-byte boundary of the 16-byte aligned arena
 _ALIASING_OPS = {"RESHAPE", "SQUEEZE", "EXPAND_DIMS"}
@@ -21,7 +22,7 @@ _IN_PLACE_OPS = {"ADD"}
 class MemoryPlan:
     arena_bytes: int
     offsets: dict[int, int]  # tensor index -> byte offset in the arena
-    scratch_bytes: int  # the largest per-op scratch buffer (in-place depthwise row rings; each lives during its op)
+    scratch_bytes: int  # the largest per-op scratch buffer (depthwise row rings, conv q15 / im2col rows; each lives during its op)
     live_bytes_per_op: list[int]  # bytes of activations alive while each operator runs
     lifetimes: dict[int, tuple[int, int]] = field(default_factory=dict)  # tensor -> (first op, last op)
     aliases: dict[int, int] = field(default_factory=dict)  # tensor -> tensor whose bytes it reuses
@@ -130,6 +131,10 @@ def plan_memory(graph: Graph) -> MemoryPlan:
             if same_size and spans[root][1] == op.index and root != groups.find(out):
                 groups.union(candidate, out)
                 break
+    for op in graph.operators:
+        need = kernel_scratch_bytes(graph, op)
+        if need:
+            scratch[op.index] = need
     spans = _lifetimes(graph, groups, ids)
     items: dict[tuple[str, int], tuple[int, int, int]] = {}  # key -> (bytes, first op, last op)
     for t in ids:

@@ -81,3 +81,19 @@ def mean_multiplier(input_scale: float, output_scale: float, count: int) -> tupl
     extra = min(count.bit_length() - 1, 32, 31 + shift)
     multiplier = int((multiplier << extra) // count)
     return multiplier, shift - extra
+
+
+def fast_requant(multipliers: list[int], shifts: list[int]) -> np.ndarray | None:
+    """Per-channel {mult, shift - 1} for th_requantise_fast (tinyhil_fixedpoint.h), or None when a
+    channel shifts left or not at all (then the kernels use MultiplyByQuantizedMultiplier as is).
+
+    mult = 2m - 2^32 as an int32 (m in [2^30, 2^31)); a zero multiplier becomes {INT32_MIN, 31}."""
+    pairs = []
+    for m, s in zip(multipliers, shifts):
+        if m == 0:
+            pairs.append((-(1 << 31), 31))
+        elif s >= 0:
+            return None
+        else:
+            pairs.append((2 * m - (1 << 32), -s - 1))
+    return np.array(pairs, dtype=np.int64).reshape(-1)

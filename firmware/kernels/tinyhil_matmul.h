@@ -1,0 +1,185 @@
+/* The int8 matrix product shared by the convolutions that reduce to one (1x1 pointwise, and
+ * im2col for the others): out[p][oc] = requantise(bias[oc] + sum_k x[p][k] * w[oc][k]).
+ *
+ * Weight layout, written by the host (lower.py, reorder_filter_pairs): output channels in pairs,
+ * the reduction dimension K zero-padded to a multiple of 4; for each pair and each block of 4 k,
+ * 8 bytes: 4 weights of the even channel, then 4 of the odd one. One 64-bit load brings both.
+ *
+ * DSP path: the activations of two pixels are widened to int16 once per pixel pair into a scratch
+ * buffer ("q15 blocks": per 4 k, SXTB16 and SXTB16-ROR8 of x for pixel 0, then for pixel 1), in
+ * the order SXTB16 / SXTB16-ROR8 of the raw weights produces, so the inner loop is loads,
+ * 4 extends and 8 SMLADs per 16 MACs (2 pixels x 2 channels x 4 k). */
+#ifndef TINYHIL_MATMUL_H
+#define TINYHIL_MATMUL_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "tinyhil_dsp.h"
+#include "tinyhil_fixedpoint.h"
+#include "tinyhil_kernels.h"
+
+static inline int32_t th_round_up4(int32_t n) { return (n + 3) & ~3; }
+
+/* accumulator -> int8 output with the layer's requantisation, offset and activation clamp */
+static inline int8_t th_conv_output(const th_conv_args *a, int32_t acc, int32_t oc) {
+    if (a->requant) {
+        acc = th_requantise_fast(acc, a->requant[2 * oc], a->requant[2 * oc + 1]);
+    } else {
+        acc = th_mbqm(acc, a->out_multiplier[oc], a->out_shift[oc]);
+    }
+    return th_clamp_s8(acc + a->output_offset, a->act_min, a->act_max);
+}
+
+/* weight k of channel oc in the pair layout */
+static inline int32_t th_pair_weight(const int8_t *filter, int32_t k_padded, int32_t oc, int32_t k) {
+    return filter[(size_t)(oc & ~1) * k_padded + (size_t)(k >> 2) * 8 + (oc & 1) * 4 + (k & 3)];
+}
+
+/* Portable path: one pixel of n int8 values x all output channels. */
+static inline void th_matmul_1px(const th_conv_args *a, const int8_t *x, int32_t n, int8_t *y) {
+    const int32_t k_padded = th_round_up4(n);
+    for (int32_t oc = 0; oc < a->out_c; ++oc) {
+        int32_t acc = a->bias[oc];
+        for (int32_t k = 0; k < n; ++k) {
+            acc += x[k] * th_pair_weight(a->filter, k_padded, oc, k);
+        }
+        y[oc] = th_conv_output(a, acc, oc);
+    }
+}
+
+#if TINYHIL_USE_DSP
+/* q15 blocks of one pixel (n int8 values, zero-padded to a multiple of 4) at every 4th word of
+ * dst: dst[4b], dst[4b + 1] for block b (the pixel's slot in the pair layout). */
+static inline void th_q15_pixel(const int8_t *x, int32_t n, uint32_t *dst) {
+    int32_t k = 0;
+    for (; k + 4 <= n; k += 4, dst += 4) {
+        const uint32_t v = th_read_s8x4(x + k);
+        dst[0] = th_sxtb16(v);
+        dst[1] = th_sxtb16_ror8(v);
+    }
+    if (k < n) {
+        int8_t tail[4] = {0, 0, 0, 0};
+        memcpy(tail, x + k, (size_t)(n - k));
+        const uint32_t v = th_read_s8x4(tail);
+        dst[0] = th_sxtb16(v);
+        dst[1] = th_sxtb16_ror8(v);
+    }
+}
+
+/* acc[0..3] (pixel 0 ch 0, pixel 0 ch 1, pixel 1 ch 0, pixel 1 ch 1) += one block of 4 k */
+#define TH_MATMUL_BLOCK(x, w)                                                          \
+    do {                                                                               \
+        const uint32_t w0_ = (w)[0], w1_ = (w)[1];                                     \
+        const uint32_t w0e_ = th_sxtb16(w0_), w0o_ = th_sxtb16_ror8(w0_);              \
+        const uint32_t w1e_ = th_sxtb16(w1_), w1o_ = th_sxtb16_ror8(w1_);              \
+        const uint32_t x0e_ = (x)[0], x0o_ = (x)[1], x1e_ = (x)[2], x1o_ = (x)[3];     \
+        acc[0] = th_smlad(x0e_, w0e_, th_smlad(x0o_, w0o_, acc[0]));                   \
+        acc[1] = th_smlad(x0e_, w1e_, th_smlad(x0o_, w1o_, acc[1]));                   \
+        acc[2] = th_smlad(x1e_, w0e_, th_smlad(x1o_, w0o_, acc[2]));                   \
+        acc[3] = th_smlad(x1e_, w1e_, th_smlad(x1o_, w1o_, acc[3]));                   \
+    } while (0)
+
+/* The 2 pixel x 2 channel dot products over `blocks` blocks of 4 k; returns w past the pair.
+ * On the M7 the loop is hand-scheduled asm: the compiler spills accumulators otherwise, and
+ * the 13 live registers (4 accumulators, 4 widened weights, 2 inputs, 3 pointers) just fit. */
+static inline const uint32_t *th_dot_2x2(const uint32_t *x, const uint32_t *w, int32_t blocks, int32_t acc[4]) {
+    const uint32_t *x_pairs_end = x + 8 * (blocks >> 1);
+#if TINYHIL_DSP_ASM
+    if (blocks >= 2) {
+        uint32_t w0, w1, w2, w3, x0, x1;
+        __asm__ volatile(
+            "1:\n\t"
+            "ldrd   %[w0], %[w1], [%[w]], #8\n\t"
+            "ldrd   %[x0], %[x1], [%[x]], #8\n\t"
+            "sxtb16 %[w2], %[w0]\n\t"
+            "sxtb16 %[w0], %[w0], ror #8\n\t"
+            "sxtb16 %[w3], %[w1]\n\t"
+            "sxtb16 %[w1], %[w1], ror #8\n\t"
+            "smlad  %[a00], %[x0], %[w2], %[a00]\n\t"
+            "smlad  %[a00], %[x1], %[w0], %[a00]\n\t"
+            "smlad  %[a01], %[x0], %[w3], %[a01]\n\t"
+            "smlad  %[a01], %[x1], %[w1], %[a01]\n\t"
+            "ldrd   %[x0], %[x1], [%[x]], #8\n\t"
+            "smlad  %[a10], %[x0], %[w2], %[a10]\n\t"
+            "smlad  %[a10], %[x1], %[w0], %[a10]\n\t"
+            "smlad  %[a11], %[x0], %[w3], %[a11]\n\t"
+            "smlad  %[a11], %[x1], %[w1], %[a11]\n\t"
+            "ldrd   %[w0], %[w1], [%[w]], #8\n\t"
+            "ldrd   %[x0], %[x1], [%[x]], #8\n\t"
+            "sxtb16 %[w2], %[w0]\n\t"
+            "sxtb16 %[w0], %[w0], ror #8\n\t"
+            "sxtb16 %[w3], %[w1]\n\t"
+            "sxtb16 %[w1], %[w1], ror #8\n\t"
+            "smlad  %[a00], %[x0], %[w2], %[a00]\n\t"
+            "smlad  %[a00], %[x1], %[w0], %[a00]\n\t"
+            "smlad  %[a01], %[x0], %[w3], %[a01]\n\t"
+            "smlad  %[a01], %[x1], %[w1], %[a01]\n\t"
+            "ldrd   %[x0], %[x1], [%[x]], #8\n\t"
+            "smlad  %[a10], %[x0], %[w2], %[a10]\n\t"
+            "smlad  %[a10], %[x1], %[w0], %[a10]\n\t"
+            "smlad  %[a11], %[x0], %[w3], %[a11]\n\t"
+            "smlad  %[a11], %[x1], %[w1], %[a11]\n\t"
+            "cmp    %[x], %[end]\n\t"
+            "bne    1b\n\t"
+            : [a00] "+r"(acc[0]), [a01] "+r"(acc[1]), [a10] "+r"(acc[2]), [a11] "+r"(acc[3]), [x] "+r"(x),
+              [w] "+r"(w), [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3), [x0] "=&r"(x0),
+              [x1] "=&r"(x1)
+            : [end] "r"(x_pairs_end)
+            : "cc", "memory");
+    }
+#else
+    for (; x < x_pairs_end; x += 8, w += 4) {
+        TH_MATMUL_BLOCK(x, w);
+        TH_MATMUL_BLOCK(x + 4, w + 2);
+    }
+#endif
+    if (blocks & 1) {
+        TH_MATMUL_BLOCK(x, w);
+        w += 2;
+    }
+    return w;
+}
+
+/* Two pixels (q15 blocks in xq, blocks = K padded / 4) x all output channels; y1 NULL for one. */
+static inline void th_matmul_2px_q15(const th_conv_args *a, const uint32_t *xq, int32_t blocks, int8_t *y0,
+                                     int8_t *y1) {
+    const int32_t out_c = a->out_c, offset = a->output_offset, lo = a->act_min, hi = a->act_max;
+    const int32_t *bias = a->bias, *requant = a->requant;
+    const uint32_t *w = (const uint32_t *)(const void *)a->filter; /* 4-byte aligned by the generator */
+    for (int32_t oc = 0; oc < out_c; oc += 2) {
+        int32_t acc[4] = {bias[oc], bias[oc + 1], bias[oc], bias[oc + 1]};
+        w = th_dot_2x2(xq, w, blocks, acc);
+        int32_t acc00 = acc[0], acc01 = acc[1], acc10 = acc[2], acc11 = acc[3];
+        if (requant) {
+            const int32_t m0 = requant[2 * oc], s0 = requant[2 * oc + 1];
+            acc00 = th_requantise_fast(acc00, m0, s0);
+            acc10 = th_requantise_fast(acc10, m0, s0);
+            if (oc + 1 < out_c) {
+                const int32_t m1 = requant[2 * oc + 2], s1 = requant[2 * oc + 3];
+                acc01 = th_requantise_fast(acc01, m1, s1);
+                acc11 = th_requantise_fast(acc11, m1, s1);
+            }
+        } else {
+            acc00 = th_mbqm(acc00, a->out_multiplier[oc], a->out_shift[oc]);
+            acc10 = th_mbqm(acc10, a->out_multiplier[oc], a->out_shift[oc]);
+            if (oc + 1 < out_c) {
+                acc01 = th_mbqm(acc01, a->out_multiplier[oc + 1], a->out_shift[oc + 1]);
+                acc11 = th_mbqm(acc11, a->out_multiplier[oc + 1], a->out_shift[oc + 1]);
+            }
+        }
+        y0[oc] = th_clamp_s8(acc00 + offset, lo, hi);
+        if (y1) {
+            y1[oc] = th_clamp_s8(acc10 + offset, lo, hi);
+        }
+        if (oc + 1 < out_c) {
+            y0[oc + 1] = th_clamp_s8(acc01 + offset, lo, hi);
+            if (y1) {
+                y1[oc + 1] = th_clamp_s8(acc11 + offset, lo, hi);
+            }
+        }
+    }
+}
+#endif
+
+#endif
