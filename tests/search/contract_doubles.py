@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 import types
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ class FakeProfile:
     latency_unit: str = "instructions"
     sram_budget_bytes: int = 120_000
     flash_budget_bytes: int = 200_000
+    runner: dict = field(default_factory=lambda: {"type": "fake"})
 
 
 @dataclass

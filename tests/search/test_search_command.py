@@ -60,6 +60,23 @@ def test_without_a_mac_budget_option_the_paper_budget_of_100m_macs_applies(tmp_p
     assert "macs <= 100000000" in output  # the paper's < 100 M MACs
 
 
+def test_a_board_that_cannot_be_reached_stops_the_search_before_any_training(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from tinyhil.boards import load_profile
+    from tinyhil.runners import pyocd_runner
+
+    nucleo = load_profile("stm32h7")
+    contract_doubles.install(monkeypatch)
+    monkeypatch.setattr(__import__("sys").modules["tinyhil.boards"], "load_profile", lambda name: nucleo)
+    monkeypatch.setattr(pyocd_runner, "connected_probe_ids", lambda: [])  # no probe on the USB bus
+    result = CliRunner().invoke(cli, ["search", "--no-live", "--board", "stm32h7", "--iterations", "1",
+                                      "--runs-dir", str(tmp_path), "--run-id", "bench"])
+    assert result.exit_code != 0
+    message = str(result.exception)
+    assert "nucleo-h743zi cannot be used now: no debug probe attached" in message and "--board qemu-m7" in message
+    assert "train" not in contract_doubles.CALLS  # nothing was trained for a board that is not there
+
+
 def test_llm_proposer_without_an_endpoint_says_how_to_configure_one(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     contract_doubles.install(monkeypatch)

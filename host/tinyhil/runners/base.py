@@ -8,11 +8,13 @@ from __future__ import annotations
 import abc
 import importlib
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from ..boards import BoardProfile
-from ..errors import ConfigError
+from ..errors import ConfigError, RunnerError
 from ..protocol import ByteStream
+
+if TYPE_CHECKING:  # annotations only: runners take whatever profile object the caller loaded
+    from ..boards import BoardProfile
 
 RUNNER_MODULES = {"qemu": "qemu", "pyocd": "pyocd_runner", "renode": "renode", "fake": "fake"}
 _REGISTRY: dict[str, type["Runner"]] = {}
@@ -69,6 +71,14 @@ def runner_class(name: str) -> type[Runner]:
     if name not in _REGISTRY:
         raise ConfigError(f"unknown runner type {name!r} in a board profile's [runner]; known: {', '.join(RUNNER_MODULES)}")
     return _REGISTRY[name]
+
+
+def require_usable(profile: BoardProfile) -> None:
+    """Raise RunnerError, saying what to do, when the profile's board cannot be reached from this machine now."""
+    usable, reason = runner_class(profile.runner["type"]).availability(profile)
+    if not usable:
+        raise RunnerError(f"board {profile.name} cannot be used now: {reason}. `tinyhil boards` lists what is usable; "
+                          "an emulator board (--board qemu-m7) needs no hardware")
 
 
 def runner_for(profile: BoardProfile, workdir: Path) -> Runner:

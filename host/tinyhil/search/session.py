@@ -104,6 +104,10 @@ def open_search(config: SearchConfig, run_dir: Path, resume: bool,
     from ..space import ArchSpec, SearchSpace
 
     profile = load_profile(config.board)
+    if not (config.executor == "ray" and config.address):  # a cluster's board sits on another node
+        from ..runners import require_usable
+
+        require_usable(profile)  # before any training: an unplugged board must not cost a proxy-training run
     pipeline = stages or PipelineStages(dataset=config.dataset, board=config.board, data_dir=config.data_dir,
                                         train_subset=config.train_subset, train_overrides=config.train_overrides,
                                         measure_inputs=config.measure_inputs, runtime=config.runtime,
