@@ -81,7 +81,8 @@ def print_table(rows: list[dict]) -> None:
         print(f"  flash: .text + .rodata + .data of the firmware ELF built by {p['toolchain']} (bytes)")
         print(f"  instr/inf: {p['board']} ({p['kind']}): {p['latency_meaning']}; median of the measured runs")
         print(f"  bit-exact: outputs vs {p['compared_with']}")
-        print(f"  runtime: {p['runtime']} (generated C; Cortex-M7 DSP path for 1x1 conv and depthwise, portable C for the rest)")
+        print(f"  runtime: {p['runtime']} (generated C; Cortex-M7 DSP paths: 1x1 and im2col conv (q15 2x2 SMLAD matmul), "
+              "depthwise (SXTAB16 + SMLAxy over a padded row ring), SMMLAR requantisation; portable C for the rest)")
 
 
 def main() -> None:

@@ -97,6 +97,29 @@ static inline uint32_t th_sxtab16_ror8(uint32_t offsets, uint32_t x) {
     __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(result) : "r"(offsets), "r"(x));
     return result;
 }
+/* x saturated to [-128, 127] */
+static inline int32_t th_ssat8(int32_t x) {
+    int32_t result;
+    __asm__("ssat %0, #8, %1" : "=r"(result) : "r"(x));
+    return result;
+}
+
+/* the low bytes of b0..b3 as one word, b0 lowest */
+static inline uint32_t th_pack_s8x4(int32_t b0, int32_t b1, int32_t b2, int32_t b3) {
+    uint32_t word = (uint32_t)b0;
+    __asm__("bfi %0, %1, #8, #8\n\tbfi %0, %2, #16, #8\n\tbfi %0, %3, #24, #8"
+            : "+&r"(word) : "r"(b1), "r"(b2), "r"(b3));
+    return word;
+}
+
+/* each signed byte of v clamped to [lo, hi] (lo4 / hi4: the bound in every byte): SSUB8 sets
+ * one GE flag per byte and SEL picks by it, so the flags never leave the asm statement */
+static inline uint32_t th_clamp_s8x4(uint32_t v, uint32_t lo4, uint32_t hi4) {
+    uint32_t scratch;
+    __asm__("ssub8 %1, %0, %2\n\tsel %0, %0, %2\n\tssub8 %1, %0, %3\n\tsel %0, %3, %0"
+            : "+&r"(v), "=&r"(scratch) : "r"(lo4), "r"(hi4));
+    return v;
+}
 #else /* emulated: the Arm ARM pseudocode, in C */
 static inline int32_t th_lo16(uint32_t x) { return (int16_t)(x & 0xFFFFu); }
 static inline int32_t th_hi16(uint32_t x) { return (int16_t)(x >> 16); }
@@ -123,7 +146,22 @@ static inline uint32_t th_sxtab16(uint32_t offsets, uint32_t x) {
 static inline uint32_t th_sxtab16_ror8(uint32_t offsets, uint32_t x) {
     return th_pack16(th_lo16(offsets) + (int8_t)(x >> 8), th_hi16(offsets) + (int8_t)(x >> 24));
 }
+static inline int32_t th_ssat8(int32_t x) { return x < -128 ? -128 : (x > 127 ? 127 : x); }
+static inline uint32_t th_pack_s8x4(int32_t b0, int32_t b1, int32_t b2, int32_t b3) {
+    return ((uint32_t)b0 & 0xFFu) | (((uint32_t)b1 & 0xFFu) << 8) | (((uint32_t)b2 & 0xFFu) << 16)
+           | ((uint32_t)b3 << 24);
+}
+static inline uint32_t th_clamp_s8x4(uint32_t v, uint32_t lo4, uint32_t hi4) {
+    uint32_t out = 0;
+    for (int byte = 0; byte < 32; byte += 8) {
+        const int32_t x = (int8_t)(v >> byte), lo = (int8_t)(lo4 >> byte), hi = (int8_t)(hi4 >> byte);
+        out |= (uint32_t)(uint8_t)(x < lo ? lo : (x > hi ? hi : x)) << byte;
+    }
+    return out;
+}
 #endif
+/* a signed byte repeated in all four bytes of a word */
+static inline uint32_t th_splat_s8x4(int32_t b) { return 0x01010101u * (uint8_t)b; }
 #endif
 
 #endif

@@ -12,7 +12,8 @@ typedef struct {
     int32_t depth_multiplier;            /* depthwise only */
     int32_t input_offset, output_offset; /* -input zero point, +output zero point */
     int32_t act_min, act_max;
-    const int8_t *filter;                /* conv: [out_c][k_h][k_w][in_c]; depthwise: [k_h][k_w][out_c] */
+    const int8_t *filter;                /* conv: [out_c][k_h][k_w][in_c]; 1x1 / im2col: tinyhil_matmul.h */
+    const int16_t *filter_q15;           /* depthwise: [out_c / 4][k_h * k_w][4] (depthwise_conv2d.c) */
     const int32_t *bias;                 /* [out_c] or NULL; 1x1 / im2col: the folded bias, never NULL */
     const int32_t *out_multiplier;       /* [out_c] */
     const int32_t *out_shift;            /* [out_c] */
@@ -64,8 +65,9 @@ void th_conv2d_s8(const th_conv_args *a, const int8_t *input, int8_t *output);
 void th_conv2d_1x1_s8(const th_conv_args *a, const int8_t *input, int8_t *output, int8_t *scratch);
 void th_conv2d_im2col_s8(const th_conv_args *a, const int8_t *input, int8_t *output, int8_t *scratch);
 #define TH_DEPTHWISE_MAX_KERNEL_H 16
-void th_depthwise_conv2d_s8(const th_conv_args *a, const int8_t *input, int8_t *output);
-/* stride 1, dilation 1, same input/output shape; scratch: (pad_h + 1) * in_w * in_c bytes */
+/* scratch: k_h rows of ((out_w - 1) * stride_w + (k_w - 1) * dil_w + 1) pixels of in_c rounded up to 4 bytes */
+void th_depthwise_conv2d_s8(const th_conv_args *a, const int8_t *input, int8_t *output, int8_t *scratch);
+/* stride 1 and dilation 1 in H, same input/output shape; the same scratch */
 void th_depthwise_conv2d_inplace_s8(const th_conv_args *a, int8_t *buffer, int8_t *scratch);
 void th_fully_connected_s8(const th_fc_args *a, const int8_t *input, int8_t *output);
 void th_add_s8(const th_add_args *a, const int8_t *input1, const int8_t *input2, int8_t *output);

@@ -144,38 +144,36 @@ static inline const uint32_t *th_dot_2x2(const uint32_t *x, const uint32_t *w, i
 /* Two pixels (q15 blocks in xq, blocks = K padded / 4) x all output channels; y1 NULL for one. */
 static inline void th_matmul_2px_q15(const th_conv_args *a, const uint32_t *xq, int32_t blocks, int8_t *y0,
                                      int8_t *y1) {
-    const int32_t out_c = a->out_c, offset = a->output_offset, lo = a->act_min, hi = a->act_max;
+    const int32_t out_c = a->out_c, offset = a->output_offset;
+    const uint32_t lo4 = th_splat_s8x4(a->act_min), hi4 = th_splat_s8x4(a->act_max);
     const int32_t *bias = a->bias, *requant = a->requant;
     const uint32_t *w = (const uint32_t *)(const void *)a->filter; /* 4-byte aligned by the generator */
+    const int32_t packed_pairs_end = requant && y1 ? out_c & ~1 : 0;
     for (int32_t oc = 0; oc < out_c; oc += 2) {
         int32_t acc[4] = {bias[oc], bias[oc + 1], bias[oc], bias[oc + 1]};
         w = th_dot_2x2(xq, w, blocks, acc);
         int32_t acc00 = acc[0], acc01 = acc[1], acc10 = acc[2], acc11 = acc[3];
-        if (requant) {
+        if (oc < packed_pairs_end) { /* the common case: 4 outputs as one packed word */
             const int32_t m0 = requant[2 * oc], s0 = requant[2 * oc + 1];
-            acc00 = th_requantise_fast(acc00, m0, s0);
-            acc10 = th_requantise_fast(acc10, m0, s0);
-            if (oc + 1 < out_c) {
-                const int32_t m1 = requant[2 * oc + 2], s1 = requant[2 * oc + 3];
-                acc01 = th_requantise_fast(acc01, m1, s1);
-                acc11 = th_requantise_fast(acc11, m1, s1);
-            }
-        } else {
-            acc00 = th_mbqm(acc00, a->out_multiplier[oc], a->out_shift[oc]);
-            acc10 = th_mbqm(acc10, a->out_multiplier[oc], a->out_shift[oc]);
-            if (oc + 1 < out_c) {
-                acc01 = th_mbqm(acc01, a->out_multiplier[oc + 1], a->out_shift[oc + 1]);
-                acc11 = th_mbqm(acc11, a->out_multiplier[oc + 1], a->out_shift[oc + 1]);
-            }
+            const int32_t m1 = requant[2 * oc + 2], s1 = requant[2 * oc + 3];
+            const uint32_t packed = th_clamp_s8x4(th_pack_s8x4(th_ssat8(th_requantise_fast(acc00, m0, s0) + offset),
+                                                               th_ssat8(th_requantise_fast(acc01, m1, s1) + offset),
+                                                               th_ssat8(th_requantise_fast(acc10, m0, s0) + offset),
+                                                               th_ssat8(th_requantise_fast(acc11, m1, s1) + offset)),
+                                                  lo4, hi4);
+            const uint16_t pixel0 = (uint16_t)packed, pixel1 = (uint16_t)(packed >> 16);
+            memcpy(y0 + oc, &pixel0, 2);
+            memcpy(y1 + oc, &pixel1, 2);
+            continue;
         }
-        y0[oc] = th_clamp_s8(acc00 + offset, lo, hi);
+        y0[oc] = th_conv_output(a, acc00, oc);
         if (y1) {
-            y1[oc] = th_clamp_s8(acc10 + offset, lo, hi);
+            y1[oc] = th_conv_output(a, acc10, oc);
         }
         if (oc + 1 < out_c) {
-            y0[oc + 1] = th_clamp_s8(acc01 + offset, lo, hi);
+            y0[oc + 1] = th_conv_output(a, acc01, oc + 1);
             if (y1) {
-                y1[oc + 1] = th_clamp_s8(acc11 + offset, lo, hi);
+                y1[oc + 1] = th_conv_output(a, acc11, oc + 1);
             }
         }
     }

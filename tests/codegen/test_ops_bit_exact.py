@@ -22,11 +22,12 @@ def _out_size(size: int, k: int, stride: int, dilation: int, padding: str) -> in
     return (size + stride - 1) // stride if padding == "SAME" else (size - effective + stride) // stride
 
 
-def _conv_case(draw: st.DrawFn, depthwise: bool) -> bytes:
+def _conv_case(draw: st.DrawFn, depthwise: bool, channels: st.SearchStrategy[int] = st.integers(1, 6),
+               kernel_heights: tuple[int, ...] = (1, 3, 5)) -> bytes:
     rng = np.random.default_rng(draw(st.integers(0, 2**31)))
     h, w = draw(st.integers(1, 9)), draw(st.integers(1, 9))
-    cin = draw(st.integers(1, 6))
-    kh, kw = draw(st.sampled_from([1, 3, 5])), draw(st.sampled_from([1, 3]))
+    cin = draw(channels)
+    kh, kw = draw(st.sampled_from(kernel_heights)), draw(st.sampled_from([1, 3]))
     stride = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
     dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2))) if stride == (1, 1) else (1, 1)
     padding = draw(st.sampled_from(["SAME", "VALID"]))
@@ -34,7 +35,7 @@ def _conv_case(draw: st.DrawFn, depthwise: bool) -> bytes:
     if oh < 1 or ow < 1:
         padding, oh, ow = "SAME", _out_size(h, kh, stride[0], dilation[0], "SAME"), _out_size(w, kw, stride[1], dilation[1], "SAME")
     multiplier = draw(st.integers(1, 2)) if depthwise else None
-    cout = cin * multiplier if depthwise else draw(st.integers(1, 6))
+    cout = cin * multiplier if depthwise else draw(channels)
     in_scale, out_scale = draw(scales), draw(scales)
     w_scales = tuple(float(s) for s in rng.uniform(1e-3, 0.05, cout))
     w_shape = (1, kh, kw, cout) if depthwise else (cout, kh, kw, cin)
@@ -60,11 +61,26 @@ def depthwise_models(draw: st.DrawFn) -> bytes:
     return _conv_case(draw, depthwise=True)
 
 
+# channel counts around the DSP paths' blocks (4 channels, 2x2 tiles, two 4-k blocks per loop trip)
+wide_channels = st.one_of(st.sampled_from([4, 8, 12, 16, 24]), st.integers(7, 21))
+
+
+@st.composite
+def wide_conv_models(draw: st.DrawFn) -> bytes:
+    return _conv_case(draw, depthwise=False, channels=wide_channels)
+
+
+@st.composite
+def wide_depthwise_models(draw: st.DrawFn) -> bytes:
+    """3x3 mostly: the unrolled DSP path when the channels are a multiple of 4."""
+    return _conv_case(draw, depthwise=True, channels=wide_channels, kernel_heights=(3, 3, 1))
+
+
 @st.composite
 def in_place_depthwise_models(draw: st.DrawFn) -> bytes:
     """Stride 1 in H, SAME, multiplier 1: the planner runs these in place over their dying input."""
     rng = np.random.default_rng(draw(st.integers(0, 2**31)))
-    h, w, c = draw(st.integers(1, 9)), draw(st.integers(1, 9)), draw(st.integers(1, 9))
+    h, w, c = draw(st.integers(1, 9)), draw(st.integers(1, 9)), draw(st.one_of(st.integers(1, 9), wide_channels))
     kh, kw = draw(st.sampled_from([1, 2, 3, 5])), draw(st.sampled_from([1, 3]))
     dilation_w = draw(st.integers(1, 2))
     in_scale = draw(scales)
@@ -82,7 +98,8 @@ def in_place_depthwise_models(draw: st.DrawFn) -> bytes:
 @st.composite
 def pointwise_models(draw: st.DrawFn) -> bytes:
     rng = np.random.default_rng(draw(st.integers(0, 2**31)))
-    h, w, cin, cout = (draw(st.integers(1, 8)) for _ in range(4))
+    h, w = draw(st.integers(1, 8)), draw(st.integers(1, 8))
+    cin, cout = draw(st.one_of(st.integers(1, 8), wide_channels)), draw(st.one_of(st.integers(1, 8), wide_channels))
     weights = rng.integers(-127, 128, size=(cout, 1, 1, cin)).astype(np.int8)
     w_scales = tuple(float(s) for s in rng.uniform(1e-3, 0.05, cout))
     tensors = [TensorSpec((1, h, w, cin), scale=(draw(scales),), zero_point=(draw(zero_points),)),
@@ -185,8 +202,20 @@ def test_pointwise_conv_fast_path_matches_tflm(check_bit_exact, blob: bytes) -> 
 
 
 @SETTINGS
+@given(wide_conv_models())
+def test_conv2d_with_wide_channels_matches_tflm(check_bit_exact, blob: bytes) -> None:
+    assert check_bit_exact(blob) == 6
+
+
+@SETTINGS
 @given(depthwise_models())
 def test_depthwise_conv2d_matches_tflm(check_bit_exact, blob: bytes) -> None:
+    assert check_bit_exact(blob) == 6
+
+
+@SETTINGS
+@given(wide_depthwise_models())
+def test_depthwise_conv2d_with_wide_channels_matches_tflm(check_bit_exact, blob: bytes) -> None:
     assert check_bit_exact(blob) == 6
 
 

@@ -90,4 +90,6 @@ def test_a_pad_feeding_a_conv_is_folded_into_it_and_needs_no_buffer() -> None:
            Operator(1, "DEPTHWISE_CONV_2D", (2, 3, -1), (4,), {"stride_h": 2, "stride_w": 2})]
     plan = plan_memory(Graph(tensors, ops, (0,), (4,)))
     assert 2 not in plan.offsets  # the padded copy never exists
-    assert plan.arena_bytes == 256 + 64
+    # input + output + the kernel's ring of 3 zero-point-padded rows (3 x 9 pixels x 4 channels, aligned)
+    assert list(plan.scratch_sizes.values()) == [3 * 9 * 4]
+    assert plan.arena_bytes == 256 + 64 + 112

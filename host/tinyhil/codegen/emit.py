@@ -62,6 +62,9 @@ class GeneratedModel:
         return sum(layer.macs for layer in self.layers)
 
 
+_CTYPE_BYTES = {"int8_t": 1, "int16_t": 2, "int32_t": 4}
+
+
 def _rows(values: np.ndarray, per_row: int = 16) -> list[str]:
     flat = [str(int(v)) for v in np.asarray(values).ravel()]
     return [", ".join(flat[i:i + per_row]) + "," for i in range(0, len(flat), per_row)]
@@ -160,7 +163,7 @@ def generate(src: bytes | Path, out_dir: Path, runtime: str = "native",
                                input_quant=(x.quant.scale[0], x.quant.zero_point[0]),
                                output_quant=(y.quant.scale[0], y.quant.zero_point[0]),
                                model_hash=model_hash, plan=plan, layers=summaries, golden_test=golden_path,
-                               weight_bytes=sum(int(np.asarray(a.values).size) * (1 if a.ctype == "int8_t" else 4)
+                               weight_bytes=sum(int(np.asarray(a.values).size) * _CTYPE_BYTES[a.ctype]
                                                 for layer in layers for a in layer.arrays))
     log.info("generated %s: %d layers, arena %d bytes", out_dir, len(layers), plan.arena_bytes)
     return generated

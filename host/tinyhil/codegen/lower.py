@@ -19,7 +19,7 @@ from .scratch import is_pointwise, round_up4
 @dataclass
 class ConstArray:
     name: str
-    ctype: str  # "int8_t" | "int32_t"
+    ctype: str  # "int8_t" | "int16_t" | "int32_t"
     values: np.ndarray
 
 
@@ -94,6 +94,18 @@ def _conv_like(graph: Graph, op: Operator, depthwise: bool) -> Layer:
         if oc != ic * fields["depth_multiplier"]:
             raise UnsupportedOpError(f"operator {op.index} (DEPTHWISE_CONV_2D): output channels {oc} != input "
                                      f"channels {ic} x depth multiplier {fields['depth_multiplier']}")
+        # channel arrays padded to groups of 4: the DSP path always runs 4 lanes
+        pad = (-oc) % 4
+        base = bias.data.astype(np.int64) if bias is not None else np.zeros(oc, np.int64)
+        arrays = [ConstArray(f"{p}_filter_q15", "int16_t", widen_depthwise_filter(w.data.reshape(kh * kw, oc))),
+                  *[a for a in arrays if a.name in (f"{p}_multiplier", f"{p}_shift")],
+                  ConstArray(f"{p}_bias", "int32_t", np.append(base, [0] * pad))]
+        fields.update(filter="NULL", filter_q15=f"{p}_filter_q15", bias=f"{p}_bias")
+        requant = fast_requant(mults, shifts)
+        if requant is not None:
+            arrays.append(ConstArray(f"{p}_requant", "int32_t", np.append(requant, [-(1 << 31), 31] * pad)))
+            fields["requant"] = f"{p}_requant"
+        takes_scratch = True
     else:
         if w.shape[3] != ic:
             raise UnsupportedOpError(f"operator {op.index} (CONV_2D): grouped convolution (filter depth "
@@ -122,6 +134,16 @@ def _conv_like(graph: Graph, op: Operator, depthwise: bool) -> Layer:
 
     return Layer(op.index, op.opcode, function, "th_conv_args", fields, arrays, (op.inputs[0],), op.outputs[0], macs,
                  takes_scratch=takes_scratch)
+
+
+def widen_depthwise_filter(weights: np.ndarray) -> np.ndarray:
+    """[taps][out_c] int8 -> int16 [out_c / 4][taps][4], each group of 4 channels as {c0, c2, c1, c3}
+    (the lanes SXTAB16 and SXTAB16-ROR8 give the inputs); channels zero-padded to a multiple of 4."""
+    taps, oc = weights.shape
+    padded = np.zeros((taps, oc + (-oc) % 4), dtype=np.int64)
+    padded[:, :oc] = weights
+    groups = padded.reshape(taps, -1, 4)[:, :, [0, 2, 1, 3]]  # [tap][group][lane]
+    return groups.transpose(1, 0, 2).reshape(-1)
 
 
 def reorder_filter_pairs(weights: np.ndarray) -> np.ndarray:

@@ -84,16 +84,13 @@ def _lifetimes(graph: Graph, groups: _Groups, ids: list[int]) -> dict[int, list[
     return spans
 
 
-def _in_place_depthwise_scratch(graph: Graph, op: Operator) -> int | None:
-    """Scratch bytes for th_depthwise_conv2d_inplace_s8, or None when the op cannot run in place."""
+def _can_run_depthwise_in_place(graph: Graph, op: Operator) -> bool:
+    """th_depthwise_conv2d_inplace_s8: stride 1 and dilation 1 in H, output shape == input shape."""
     o = op.options
     x, y = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
     w = graph.tensors[op.inputs[1]]
-    if (op.opcode != "DEPTHWISE_CONV_2D" or "fused_pad" in o or x.shape != y.shape or len(x.shape) != 4
-            or o.get("stride_h", 1) != 1 or o.get("dilation_h", 1) != 1 or len(w.shape) != 4 or w.shape[1] > 16):
-        return None
-    pad_top = (int(w.shape[1]) - 1) // 2  # SAME, stride 1: the rows above each output row
-    return (pad_top + 1) * int(x.shape[2]) * int(x.shape[3])
+    return not (op.opcode != "DEPTHWISE_CONV_2D" or "fused_pad" in o or x.shape != y.shape or len(x.shape) != 4
+                or o.get("stride_h", 1) != 1 or o.get("dilation_h", 1) != 1 or len(w.shape) != 4 or w.shape[1] > 16)
 
 
 def plan_memory(graph: Graph) -> MemoryPlan:
@@ -115,12 +112,11 @@ def plan_memory(graph: Graph) -> MemoryPlan:
         spans = _lifetimes(graph, groups, ids)
         out = op.outputs[0]
         if op.opcode == "DEPTHWISE_CONV_2D":
-            need = _in_place_depthwise_scratch(graph, op)
             root = groups.find(op.inputs[0])
-            if need is not None and spans[root][1] == op.index and op.inputs[0] not in graph.outputs:
+            if (_can_run_depthwise_in_place(graph, op) and spans[root][1] == op.index
+                    and op.inputs[0] not in graph.outputs):
                 groups.union(op.inputs[0], out)
                 in_place.add(op.index)
-                scratch[op.index] = need
             continue
         out_bytes = graph.tensors[out].nbytes
         for candidate in op.inputs:
