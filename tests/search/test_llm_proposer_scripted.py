@@ -61,6 +61,12 @@ def test_bad_llm_replies_are_rejected_with_reasons_and_the_search_continues(tmp_
     # the repair round sends the problems back to the model
     repair_request = script.requests[1]["messages"]
     assert repair_request[-2]["role"] == "assistant" and "rejected" in repair_request[-1]["content"]
+    # a duplicate is answered with what to change, and each repair round samples hotter
+    assert "evaluated already" in script.requests[6]["messages"][-1]["content"]
+    assert "evaluated already" not in repair_request[-1]["content"]
+    temperatures = [r["temperature"] for r in script.requests[:3]]
+    assert temperatures == sorted(temperatures) and temperatures[0] < temperatures[2]
+    assert script.requests[5]["temperature"] < script.requests[6]["temperature"]
     # the prompt carries the schema, the budgets, the board and the history with failure reasons
     last_prompt = script.requests[-1]["messages"]
     assert '"enum": ["conv", "dwconv"]' in last_prompt[0]["content"]

@@ -26,6 +26,8 @@ from .llm_reply import ReplyError, extract_spec
 log = logging.getLogger(__name__)
 
 PROMPT_DIR = Path(__file__).resolve().parents[2] / "templates" / "prompts"
+REPAIR_TEMPERATURE_STEP = 0.3
+MAX_TEMPERATURE = 1.3
 
 
 def _environment() -> jinja2.Environment:
@@ -85,7 +87,9 @@ class LLMProposer:
         problems: list[str] = []
         for round_index in range(self.repair_rounds + 1):
             started = time.monotonic()
-            reply = self.complete(messages, schema, seed + round_index)
+            # each repair round samples hotter: small models otherwise repeat the spec they were told is taken
+            temperature = min(self.temperature + REPAIR_TEMPERATURE_STEP * round_index, MAX_TEMPERATURE)
+            reply = self.complete(messages, schema, seed + round_index, temperature)
             seconds = time.monotonic() - started
             result = self.check_reply(context, reply)
             problems = result.problems
@@ -97,7 +101,8 @@ class LLMProposer:
                 context.record_rejection(result, f"llm round {round_index}")
             log.info("LLM spec rejected (round %d): %s", round_index, "; ".join(problems))
             messages = messages + [{"role": "assistant", "content": reply},
-                                   {"role": "user", "content": self._env.get_template("repair.j2").render(problems=problems)}]
+                                   {"role": "user", "content": self._env.get_template("repair.j2").render(
+                                       problems=problems, duplicate=result.kind == "duplicate")}]
         raise ProposalError(f"llm: no acceptable spec after {self.repair_rounds} repair rounds; last problems: "
                             + "; ".join(problems))
 
@@ -109,12 +114,13 @@ class LLMProposer:
             return CheckResult(None, None, None, problems=[f"reply is not a JSON object: {exc}"], kind="invalid")
         return context.check(spec_dict)
 
-    def complete(self, messages: list[dict[str, str]], schema: dict[str, Any], seed: int) -> str:
+    def complete(self, messages: list[dict[str, str]], schema: dict[str, Any], seed: int,
+                 temperature: float | None = None) -> str:
         """One chat completion; the reply's text."""
         from openai import APIConnectionError, APIStatusError, APITimeoutError
 
-        kwargs: dict[str, Any] = dict(model=self.endpoint.model, messages=messages, temperature=self.temperature,
-                                      seed=seed)
+        kwargs: dict[str, Any] = dict(model=self.endpoint.model, messages=messages, seed=seed,
+                                      temperature=self.temperature if temperature is None else temperature)
         try:
             if self.schema_constrained:
                 try:
