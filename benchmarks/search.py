@@ -1,6 +1,6 @@
 """Search throughput and quality on this machine.
 
-For each proposer (evolution, random, and llm where an endpoint is configured) the same search runs on the
+For each proposer (evolution, random, and llm where an endpoint is configured or the local model is set up) the same search runs on the
 same budget: the same board profile (default: the QEMU board), dataset, fixed proxy training and number of
 evaluations. Prints candidates per hour, the share of wall time per stage (propose+screen, train, export,
 measure = build + run on the board) and hypervolume versus evaluations, each with where it came from.
@@ -22,7 +22,9 @@ from rich.table import Table
 
 from tinyhil.search.loop import EVALUATED, hypervolume_history
 from tinyhil.search.pareto import reference_from_constraints
+from tinyhil import llm_local
 from tinyhil.search.proposers.llm_endpoint import resolve_endpoint
+from tinyhil.search.screening import DEFAULT_MAC_BUDGET
 from tinyhil.search.session import SearchConfig, open_search
 
 STAGES = ("train", "export", "measure")
@@ -54,7 +56,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=6)
     parser.add_argument("--proxy-epochs", type=int, default=1)
     parser.add_argument("--train-subset", type=int, default=None)
-    parser.add_argument("--budget-macs", type=int, default=None)
+    parser.add_argument("--budget-macs", type=int, default=DEFAULT_MAC_BUDGET)
     parser.add_argument("--proposers", default="evolution,random,llm")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
@@ -64,8 +66,9 @@ def main() -> None:
 
     results = []
     for proposer in args.proposers.split(","):
-        if proposer == "llm" and resolve_endpoint() is None:
-            console.print("llm: skipped, no endpoint configured (TINYHIL_LLM_BASE_URL / TINYHIL_LLM_MODEL)")
+        if proposer == "llm" and resolve_endpoint() is None and not llm_local.is_set_up()[0]:
+            console.print("llm: skipped, no endpoint configured (TINYHIL_LLM_BASE_URL / TINYHIL_LLM_MODEL) "
+                          "and the local model is not set up (tinyhil llm setup)")
             continue
         config = SearchConfig(board=args.board, dataset=args.dataset, iterations=args.iterations, proposer=proposer,
                               seed=args.seed, budget_macs=args.budget_macs, train_subset=args.train_subset,
