@@ -15,7 +15,7 @@ import torch
 from .data import Dataset, to_resolution
 from .errors import TinyhilError
 from .space import ArchSpec
-from .train import evaluate
+from .train import TrainConfig, evaluate, save_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -28,19 +28,37 @@ class ExportError(TinyhilError):
 class ExportResult:
     tflite_path: Path
     float_accuracy: float  # torch float model, test split
-    int8_accuracy: float  # TFLM reference interpreter on the int8 .tflite, same test images
-    agreement: float  # fraction of test images where int8 and float top-1 agree
+    int8_accuracy: float  # TFLM reference interpreter on the written int8 .tflite, same test images
+    agreement: float  # fraction of test images where that int8 model and the float model agree on top-1
     input_quant: tuple[float, int]  # (scale, zero_point) the host uses to quantise images
     output_quant: tuple[float, int]
     representative: str  # what calibrated the quantisation
     test_images: int
     seconds: float
     dataset_provenance: str
+    ptq_int8_accuracy: float | None = None  # int8 top-1 of the plain post-training export
+    qat_int8_accuracy: float | None = None  # int8 top-1 after nncf QAT and re-export (None: QAT not run/failed)
+    qat_ran: bool = False
+    qat_kept: bool = False  # the written .tflite is the QAT one
+    qat_note: str = ""  # why QAT ran or not, and what came of it (the reason, if it failed)
+    qat_checkpoint: Path | None = None  # the QAT float weights the written .tflite came from (when kept)
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
         d["tflite_path"] = str(self.tflite_path)
+        d["qat_checkpoint"] = str(self.qat_checkpoint) if self.qat_checkpoint else None
         return d
+
+    def summary(self) -> str:
+        """One line per fact, for the CLI."""
+        lines = [f"float top-1 {self.float_accuracy:.4f}, int8 top-1 {self.int8_accuracy:.4f} (TFLM reference "
+                 f"interpreter, host), agreement {self.agreement:.4f} on {self.test_images} test images"]
+        if self.qat_ran:
+            after = "failed" if self.qat_int8_accuracy is None else f"{self.qat_int8_accuracy:.4f}"
+            lines.append(f"QAT (nncf): int8 top-1 {self.ptq_int8_accuracy:.4f} before, {after} after; kept the "
+                         f"{'QAT' if self.qat_kept else 'post-training'} model")
+        lines.append(f"QAT: {self.qat_note}")
+        return "\n".join(lines)
 
 
 def quantize_input(images: torch.Tensor | np.ndarray, export: ExportResult | tuple[float, int],
@@ -80,32 +98,103 @@ def convert_int8(model: torch.nn.Module, spec: ArchSpec, representative: torch.T
         raise ExportError(f"TFLiteConverter failed for spec {spec.canonical_hash()}: {exc}") from exc
 
 
-def export_int8(model: torch.nn.Module, spec: ArchSpec, dataset: Dataset, out_path: Path,
-                representative_count: int = 200, test_count: int | None = 1000) -> ExportResult:
-    """Export, then measure float and int8 top-1 on the first `test_count` test images (None = all)."""
+@dataclass(frozen=True)
+class _Checked:
+    blob: bytes
+    int8_accuracy: float
+    agreement: float
+    input_quant: tuple[float, int]
+    output_quant: tuple[float, int]
+
+
+def _check_int8(blob: bytes, test: Dataset, resolution: int, float_top1: np.ndarray) -> _Checked:
+    """Top-1 accuracy of the int8 model with the TFLM reference interpreter, and agreement with `float_top1`."""
     from .reference import ReferenceInterpreter
 
+    reference = ReferenceInterpreter(blob)
+    x_int8 = quantize_input(test.test_x, reference.input_quant, resolution)
+    int8_top1 = np.array([int(np.argmax(reference.invoke(x[None]))) for x in x_int8])
+    labels = test.test_y.numpy()
+    return _Checked(blob, float((int8_top1 == labels).mean()), float((int8_top1 == float_top1).mean()),
+                    reference.input_quant, reference.output_quant)
+
+
+@torch.no_grad()
+def _float_top1(model: torch.nn.Module, test: Dataset, resolution: int) -> np.ndarray:
+    model.eval()
+    return np.concatenate([model(to_resolution(test.test_x[i:i + 256], resolution)).argmax(1).numpy()
+                           for i in range(0, len(test.test_y), 256)])
+
+
+def _write(blob: bytes, out_path: Path) -> None:
+    tmp = out_path.with_suffix(".tmp")
+    tmp.write_bytes(blob)
+    os.replace(tmp, out_path)
+
+
+def export_int8(model: torch.nn.Module, spec: ArchSpec, dataset: Dataset, out_path: Path,
+                representative_count: int = 200, test_count: int | None = 1000,
+                qat_threshold: float | None = 1.0, qat_epochs: int = 3,
+                train_config: TrainConfig | None = None) -> ExportResult:
+    """Export, then measure float and int8 top-1 on the first `test_count` test images (None = all).
+
+    When int8 top-1 is more than `qat_threshold` percentage points below float top-1 (None: never), the model is
+    fine-tuned `qat_epochs` epochs with nncf fake-quantisers (qat.py; `train_config` gives batch size, learning
+    rate, subset and seed, default TrainConfig()), exported again the same way and measured again; the better of
+    the two int8 models is written. A QAT failure is logged and reported; the post-training export is kept."""
     started = time.perf_counter()
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     model = model.cpu().eval()
     representative = to_resolution(dataset.train_x[:representative_count], spec.resolution)
-    blob = convert_int8(model, spec, representative)
-    tmp = out_path.with_suffix(".tmp")
-    tmp.write_bytes(blob)
-    os.replace(tmp, out_path)
     test = dataset.subset(test=test_count)
-    reference = ReferenceInterpreter(blob)
-    x_int8 = quantize_input(test.test_x, reference.input_quant, spec.resolution)
-    int8_top1 = np.array([int(np.argmax(reference.invoke(x[None]))) for x in x_int8])
-    with torch.no_grad():
-        float_top1 = np.concatenate([model(to_resolution(test.test_x[i:i + 256], spec.resolution)).argmax(1).numpy()
-                                     for i in range(0, len(test.test_y), 256)])
-    labels = test.test_y.numpy()
-    result = ExportResult(out_path, float(evaluate(model, test, spec.resolution)), float((int8_top1 == labels).mean()),
-                          float((int8_top1 == float_top1).mean()), reference.input_quant, reference.output_quant,
-                          f"first {len(representative)} training images of {dataset.name}", len(labels),
-                          time.perf_counter() - started, dataset.provenance)
-    log.info("exported %s: float %.4f, int8 %.4f (TFLM reference), top-1 agreement %.4f on %d test images (%s)",
-             out_path, result.float_accuracy, result.int8_accuracy, result.agreement, len(labels), dataset.provenance)
+    float_top1 = _float_top1(model, test, spec.resolution)
+    float_accuracy = float(evaluate(model, test, spec.resolution))
+    ptq = _check_int8(convert_int8(model, spec, representative), test, spec.resolution, float_top1)
+    _write(ptq.blob, out_path)  # the post-training export is on disk before QAT is tried
+    drop = 100.0 * (float_accuracy - ptq.int8_accuracy)  # percentage points
+    log.info("post-training int8: float %.4f, int8 %.4f (drop %.2f pp) on %d test images", float_accuracy,
+             ptq.int8_accuracy, drop, len(test.test_y))
+    kept, qat_accuracy, qat_checkpoint = ptq, None, None
+    ran = qat_threshold is not None and drop > qat_threshold
+    if qat_threshold is None:
+        note = "off"
+    elif not ran:
+        note = f"not needed: int8 drop {drop:.2f} pp <= threshold {qat_threshold:g} pp"
+    else:
+        note = f"int8 drop {drop:.2f} pp > threshold {qat_threshold:g} pp"
+        try:
+            qat_checked, qat_model = _qat_export(model, spec, dataset, representative, test, float_top1,
+                                                 qat_epochs, train_config)
+            qat_accuracy = qat_checked.int8_accuracy
+            if qat_accuracy > ptq.int8_accuracy:
+                kept = qat_checked
+                _write(kept.blob, out_path)
+                qat_checkpoint = out_path.with_name(out_path.stem + ".qat.pt")
+                save_checkpoint(qat_checkpoint, qat_model, spec, dataset,
+                                {"qat": {"epochs": qat_epochs, "int8_accuracy": qat_accuracy}})
+                note += f"; QAT raised int8 top-1 to {qat_accuracy:.4f}, QAT model kept"
+            else:
+                note += f"; QAT int8 top-1 {qat_accuracy:.4f} is no better, post-training model kept"
+        except Exception as exc:  # never lose the post-training export to a QAT failure
+            log.warning("QAT failed, keeping the post-training int8 model: %s", exc)
+            note += f"; QAT failed ({type(exc).__name__}: {exc}), post-training model kept"
+    result = ExportResult(out_path, float_accuracy, kept.int8_accuracy, kept.agreement, kept.input_quant,
+                          kept.output_quant, f"first {len(representative)} training images of {dataset.name}",
+                          len(test.test_y), time.perf_counter() - started, dataset.provenance,
+                          ptq_int8_accuracy=ptq.int8_accuracy, qat_int8_accuracy=qat_accuracy, qat_ran=ran,
+                          qat_kept=kept is not ptq, qat_note=note, qat_checkpoint=qat_checkpoint)
+    log.info("exported %s: float %.4f, int8 %.4f (TFLM reference), top-1 agreement %.4f on %d test images (%s); "
+             "QAT: %s", out_path, result.float_accuracy, result.int8_accuracy, result.agreement, len(test.test_y),
+             dataset.provenance, note)
     return result
+
+
+def _qat_export(model: torch.nn.Module, spec: ArchSpec, dataset: Dataset, representative: torch.Tensor,
+                test: Dataset, float_top1: np.ndarray, epochs: int,
+                train_config: TrainConfig | None) -> tuple[_Checked, torch.nn.Module]:
+    from .qat import QATConfig, finetune
+
+    config = train_config or TrainConfig(device="cpu")  # nncf's CUDA extension needs nvcc: QAT on CPU by default
+    tuned = finetune(model, dataset, config, QATConfig(epochs=epochs)).model
+    return _check_int8(convert_int8(tuned, spec, representative), test, spec.resolution, float_top1), tuned

@@ -14,19 +14,51 @@ import click
 @click.option("--dataset", default=None, help="dataset for calibration/accuracy (default: the checkpoint's)")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None)
 @click.option("--test-count", type=int, default=1000, show_default=True, help="test images for the accuracy check")
-def command(checkpoint: Path, out: Path | None, dataset: str | None, data_dir: Path | None, test_count: int) -> None:
+@click.option("--qat-threshold", default="1.0", show_default=True, metavar="PP|off",
+              help="run nncf quantisation-aware fine-tuning when int8 top-1 is more than PP percentage points "
+                   "below float top-1; 'off' never runs it")
+@click.option("--qat-epochs", type=click.IntRange(min=1), default=3, show_default=True,
+              help="QAT fine-tuning epochs (at a tenth of the checkpoint's training learning rate)")
+def command(checkpoint: Path, out: Path | None, dataset: str | None, data_dir: Path | None, test_count: int,
+            qat_threshold: str, qat_epochs: int) -> None:
     """Export CHECKPOINT to an int8 TFLite model (int8 input and output, logits)."""
     from ..data import load_dataset
     from ..export import export_int8
     from ..train import load_checkpoint
 
+    threshold = _threshold(qat_threshold)
     model, payload = load_checkpoint(checkpoint)
     data = load_dataset(dataset or payload.get("dataset", "fashion-mnist"), data_dir)
     out = out or checkpoint.with_name("model.tflite")
-    result = export_int8(model, model.spec, data, out, test_count=test_count)
+    result = export_int8(model, model.spec, data, out, test_count=test_count, qat_threshold=threshold,
+                         qat_epochs=qat_epochs, train_config=_train_config(payload))
     click.echo(f"dataset: {data.provenance}")
-    click.echo(f"float top-1 {result.float_accuracy:.4f}, int8 top-1 {result.int8_accuracy:.4f} (TFLM reference "
-               f"interpreter, host), agreement {result.agreement:.4f} on {result.test_images} test images")
+    click.echo(result.summary())
     click.echo(f"input quantisation: scale {result.input_quant[0]:.6g}, zero point {result.input_quant[1]}")
     click.echo(f"wrote {result.tflite_path} ({result.tflite_path.stat().st_size} bytes) in {result.seconds:.1f} s")
     out.with_suffix(".json").write_text(json.dumps(result.to_dict(), indent=2))
+
+
+def _threshold(text: str) -> float | None:
+    if text.strip().lower() in ("off", "none", "never"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: give percentage points (e.g. 1.0) or 'off'",
+                                 param_hint="--qat-threshold") from None
+    if value < 0:
+        raise click.BadParameter(f"{value} is negative: give percentage points >= 0 or 'off'",
+                                 param_hint="--qat-threshold")
+    return value
+
+
+def _train_config(payload: dict):
+    """The checkpoint's TrainConfig (batch size, learning rate, subset, seed) for QAT; defaults if absent."""
+    import dataclasses
+
+    from ..train import TrainConfig
+
+    saved = payload.get("config") or {}
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    return TrainConfig(**{k: v for k, v in saved.items() if k in known and k != "progress"})
