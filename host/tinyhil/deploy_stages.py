@@ -96,6 +96,7 @@ def train_student(dep: "Deployment", distill: bool) -> dict[str, Any]:
     if dep.config.epochs:
         changes["epochs"] = dep.config.epochs
     config = dataclasses.replace(config, **changes)
+    dep.state["train_config"] = config  # QAT at export fine-tunes with the same batch size, subset and seed
     name = "distilled" if distill else "baseline"
     result = train(dep.state["spec"], dep.state["dataset"], config, distiller=dep.state.get("distiller") if distill else None,
                    checkpoint_dir=dep.out / "checkpoints" / name)
@@ -119,10 +120,11 @@ def model_from_checkpoint(dep: "Deployment", checkpoint: Path | str) -> torch.nn
 def export(dep: "Deployment") -> dict[str, Any]:
     from .export import export_int8
 
-    result = export_int8(dep.state["model"], dep.state["spec"], dep.state["dataset"], dep.out / "model.tflite")
+    result = export_int8(dep.state["model"], dep.state["spec"], dep.state["dataset"], dep.out / "model.tflite",
+                         train_config=dep.state.get("train_config"))
     dep.state["export"] = result
     return {"tflite": str(result.tflite_path), "float_accuracy": float(result.float_accuracy),
-            "int8_accuracy": float(result.int8_accuracy)}
+            "int8_accuracy": float(result.int8_accuracy), "qat": result.qat_note}
 
 
 def c_library(dep: "Deployment") -> dict[str, Any]:

@@ -175,7 +175,8 @@ class PipelineStages:
         trained_at = time.monotonic()
         try:
             model = getattr(result, "model", None) or _model_from_checkpoint(spec, dataset, result.checkpoint)
-            exported = export_int8(model, spec, dataset, workdir / "model.tflite")
+            # no QAT here: proxy accuracy ranks architectures; QAT is the deploy stage's fix for the winner
+            exported = export_int8(model, spec, dataset, workdir / "model.tflite", qat_threshold=None)
         except Exception as exc:
             raise StageFailure("export", failure_reason(exc)) from exc
         done = time.monotonic()
