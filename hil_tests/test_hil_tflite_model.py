@@ -58,3 +58,10 @@ def test_tinyhil_bench_prints_the_table_and_writes_json(small_cnn: Path, profile
     assert data["bit_exact"] is True and data["latency_unit"] == profile.latency_unit
     assert data["budgets"]["sram_bytes"] == 64 * 1024 and len(data["latency_runs"]) == 2
     assert data["provenance"]["kind"] == profile.kind
+    # the per-layer table: one row per generated layer, in the board's unit, with MACs and its source
+    assert f"per-layer latency, {profile.latency_unit}" in result.output and "CONV_2D" in result.output
+    assert "sum of layers" in result.output and f"{profile.latency_unit}/MAC" in result.output
+    layers = data["layer_latency"]
+    assert len(layers) >= 3 and all(row["latency"] > 0 and row["op"] and row["macs"] >= 0 for row in layers)
+    assert sum(row["latency"] for row in layers) <= data["latency_median"]
+    assert data["provenance"]["layer_latency_source"]

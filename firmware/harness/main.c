@@ -1,5 +1,6 @@
 /* The measurement harness: hello at boot, then for each input frame run the model once and reply
- * with the output tensor, latency, stack high-water and arena size. */
+ * with the output tensor, latency, stack high-water, arena size and (when the model has the
+ * per-layer hook) the platform tick count at the end of every layer. */
 #include <stdint.h>
 #include <string.h>
 
@@ -8,7 +9,7 @@
 #include "protocol.h"
 #include "stack_meter.h"
 
-#define PROTOCOL_VERSION 1u
+#define PROTOCOL_VERSION 2u
 #define HELLO_FIXED_BYTES 28u
 #define RESULT_HEADER_BYTES 20u
 #define HASH_CHARS 64u
@@ -19,6 +20,33 @@
  * inference, 2 = emit noise before every frame so the host has to resynchronise. */
 #ifndef TINYHIL_HARNESS_MODE
 #define TINYHIL_HARNESS_MODE 0
+#endif
+
+/* Per-layer timing (TINYHIL_LAYER_TIMING, on by default in CMakeLists.txt): the generated model
+ * calls tinyhil_layer_done(i) after layer i; it stores platform_elapsed() (same clock and unit as
+ * the total latency, truncated to 32 bits) at the end of that layer. Costs one timer read and one
+ * store per layer; models without the hook (TFLM, hand-written) report no layers. */
+#ifndef TINYHIL_LAYER_TIMING
+#define TINYHIL_LAYER_TIMING 0
+#endif
+#if TINYHIL_LAYER_TIMING && defined(TINYHIL_MODEL_LAYER_COUNT) && TINYHIL_MODEL_LAYER_COUNT > 0
+#define LAYER_STAMPS TINYHIL_MODEL_LAYER_COUNT
+static uint32_t layer_stamps[LAYER_STAMPS];
+
+void tinyhil_layer_done(uint32_t index)
+{
+    if (index < LAYER_STAMPS) {
+        layer_stamps[index] = (uint32_t)platform_elapsed();
+    }
+}
+#define LAYER_STAMP_DATA layer_stamps
+#else
+#define LAYER_STAMPS 0
+#define LAYER_STAMP_DATA 0
+#endif
+#define LAYER_STAMP_BYTES (4u * LAYER_STAMPS)
+#if LAYER_STAMPS > 4096
+#error "more layers than the result frame's per-layer stamps can carry"
 #endif
 
 extern uint32_t __data_start__[], __data_end__[], __bss_start__[], __bss_end__[];
@@ -56,8 +84,8 @@ static void send_hello(uint8_t seq)
     const uint32_t flash = (uint32_t)((uintptr_t)__flash_end__ - (uintptr_t)__flash_start__);
     hello[0] = PROTOCOL_VERSION;
     hello[1] = platform_latency_unit;
-    hello[2] = 0;
-    hello[3] = 0;
+    hello[2] = (uint8_t)LAYER_STAMPS; /* how many per-layer stamps each result carries */
+    hello[3] = (uint8_t)(LAYER_STAMPS >> 8);
     put_u32(&hello[4], TINYHIL_MODEL_ARENA_BYTES);
     put_u32(&hello[8], static_ram);
     put_u32(&hello[12], flash);
@@ -99,8 +127,11 @@ static void run_inference(const struct frame *frame)
     put_u32(&header[12], TINYHIL_MODEL_ARENA_BYTES);
     put_u32(&header[16], (uint32_t)status);
     emit_noise();
-    protocol_send(FRAME_RESULT, frame->seq, header, sizeof header, (const uint8_t *)output_buffer,
-                  TINYHIL_MODEL_OUTPUT_BYTES);
+    /* result payload: header | LAYER_STAMPS x u32 LE (Cortex-M is little-endian) | output tensor */
+    const struct frame_part parts[3] = {{header, sizeof header},
+                                        {(const uint8_t *)LAYER_STAMP_DATA, LAYER_STAMP_BYTES},
+                                        {(const uint8_t *)output_buffer, TINYHIL_MODEL_OUTPUT_BYTES}};
+    protocol_send_parts(FRAME_RESULT, frame->seq, parts, 3);
 }
 
 int main(void)

@@ -10,19 +10,30 @@ static void send_bytes(const uint8_t *data, uint16_t length)
     }
 }
 
+void protocol_send_parts(uint8_t type, uint8_t seq, const struct frame_part *parts, unsigned count)
+{
+    uint16_t length = 0;
+    for (unsigned i = 0; i < count; ++i) {
+        length = (uint16_t)(length + parts[i].length);
+    }
+    const uint8_t header[6] = {FRAME_MAGIC0, FRAME_MAGIC1, type, seq, (uint8_t)length, (uint8_t)(length >> 8)};
+    uint32_t crc = crc32_update(0, &header[2], 4);
+    for (unsigned i = 0; i < count; ++i) {
+        crc = crc32_update(crc, parts[i].data, parts[i].length);
+    }
+    const uint8_t trailer[4] = {(uint8_t)crc, (uint8_t)(crc >> 8), (uint8_t)(crc >> 16), (uint8_t)(crc >> 24)};
+    send_bytes(header, sizeof header);
+    for (unsigned i = 0; i < count; ++i) {
+        send_bytes(parts[i].data, parts[i].length);
+    }
+    send_bytes(trailer, sizeof trailer);
+}
+
 void protocol_send(uint8_t type, uint8_t seq, const uint8_t *head, uint16_t head_length,
                    const uint8_t *body, uint16_t body_length)
 {
-    const uint16_t length = (uint16_t)(head_length + body_length);
-    const uint8_t header[6] = {FRAME_MAGIC0, FRAME_MAGIC1, type, seq, (uint8_t)length, (uint8_t)(length >> 8)};
-    uint32_t crc = crc32_update(0, &header[2], 4);
-    crc = crc32_update(crc, head, head_length);
-    crc = crc32_update(crc, body, body_length);
-    const uint8_t trailer[4] = {(uint8_t)crc, (uint8_t)(crc >> 8), (uint8_t)(crc >> 16), (uint8_t)(crc >> 24)};
-    send_bytes(header, sizeof header);
-    send_bytes(head, head_length);
-    send_bytes(body, body_length);
-    send_bytes(trailer, sizeof trailer);
+    const struct frame_part parts[2] = {{head, head_length}, {body, body_length}};
+    protocol_send_parts(type, seq, parts, 2);
 }
 
 void protocol_send_error(uint8_t seq, uint8_t code, uint8_t offending_type)

@@ -34,6 +34,13 @@ struct frame {
 /* Blocks until a frame with a valid CRC arrives into `buffer` (capacity bytes). Frames with a bad
  * CRC or an oversize length are answered with an error frame, then the reader hunts for the next magic. */
 void protocol_receive(struct frame *frame, uint8_t *buffer, uint16_t capacity);
+struct frame_part {
+    const uint8_t *data;
+    uint16_t length;
+};
+
+/* Sends header + the payload as the concatenation of `count` parts (any may be empty) + CRC. */
+void protocol_send_parts(uint8_t type, uint8_t seq, const struct frame_part *parts, unsigned count);
 /* Sends header + the two payload parts (either may be empty) + CRC. */
 void protocol_send(uint8_t type, uint8_t seq, const uint8_t *head, uint16_t head_length,
                    const uint8_t *body, uint16_t body_length);

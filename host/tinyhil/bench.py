@@ -6,9 +6,9 @@ import hashlib
 import logging
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -22,6 +22,8 @@ from .runners import runner_for
 log = logging.getLogger(__name__)
 
 RUNTIMES = ("native", "tflm")
+LAYER_LATENCY_SOURCE = ("the generated model's TINYHIL_LAYER_DONE hook: the harness stores platform_elapsed() "
+                        "(the clock of the total) after each layer; median over the runs")
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class RunOutcome:
     arena_bytes: int
     latency_unit: str
     model_hash: str
+    layer_latencies: list[tuple[int, ...]] = field(default_factory=list)  # per run, per layer (may be empty)
 
 
 def run_image(image: FirmwareImage, profile: BoardProfile, inputs: np.ndarray, workdir: Path,
@@ -47,11 +50,31 @@ def run_image(image: FirmwareImage, profile: BoardProfile, inputs: np.ndarray, w
         dut.close()
     return RunOutcome(np.stack([r.output for r in results]), [r.latency for r in results],
                       max(r.stack_high_water_bytes for r in results), max(r.arena_high_water_bytes for r in results),
-                      hello.latency_unit, hello.model_hash)
+                      hello.latency_unit, hello.model_hash, [r.layer_latency for r in results])
+
+
+def layer_latency_table(outcome: RunOutcome, layers: Sequence[Any] | None) -> list[dict[str, Any]]:
+    """Per layer: index, op, MACs (from the code generator's layers) and the median latency over the runs.
+    Empty when the firmware reported no per-layer stamps; a count that differs from the generated model's
+    layers is a BuildError (the firmware was built from another model)."""
+    runs = [run for run in outcome.layer_latencies if run]
+    if not runs:
+        return []
+    count = len(runs[0])
+    if layers is not None and len(layers) != count:
+        raise BuildError(f"the firmware reports {count} layers, the generated model has {len(layers)}: a stale build")
+    table = []
+    for i in range(count):
+        layer = layers[i] if layers is not None else None
+        table.append({"index": i, "op": layer.opcode if layer is not None else "?",
+                      "macs": int(layer.macs) if layer is not None else None,
+                      "latency": int(statistics.median_low(run[i] for run in runs))})
+    return table
 
 
 def summarise(image: FirmwareImage, profile: BoardProfile, outcome: RunOutcome, expected: np.ndarray | None,
-              runtime: str) -> Measurement:
+              runtime: str, layers: Sequence[Any] | None = None) -> Measurement:
+    layer_latency = layer_latency_table(outcome, layers)
     bit_exact = expected is not None and np.array_equal(outcome.outputs.reshape(len(expected), -1),
                                                         np.asarray(expected, np.int8).reshape(len(expected), -1))
     return Measurement(
@@ -63,10 +86,12 @@ def summarise(image: FirmwareImage, profile: BoardProfile, outcome: RunOutcome, 
         provenance={"board": profile.name, "kind": profile.kind, "latency_meaning": profile.latency_meaning,
                     "firmware_sha256": image.sha256, "toolchain": image.toolchain, "runtime": runtime,
                     "model_hash": outcome.model_hash, "compared_with": "tflite-micro host interpreter (tinyhil.reference)"
-                    if expected is not None else "nothing"})
+                    if expected is not None else "nothing",
+                    **({"layer_latency_source": LAYER_LATENCY_SOURCE} if layer_latency else {})},
+        layer_latency=layer_latency)
 
 
-def _generate(model_bytes: bytes, runtime: str, out_dir: Path) -> Path:
+def _generate(model_bytes: bytes, runtime: str, out_dir: Path) -> Any:
     """The model's C directory: generated kernels calls ("native") or the TFLM interpreter glue ("tflm",
     whose build needs TFLM's sources: firmware/tflm/CMakeLists.txt says where they come from)."""
     if runtime not in RUNTIMES:
@@ -75,7 +100,7 @@ def _generate(model_bytes: bytes, runtime: str, out_dir: Path) -> Path:
         from .codegen import generate
     except ImportError as exc:
         raise BuildError(f"the code generator (tinyhil.codegen.generate) is not available: {exc}") from exc
-    return Path(generate(model_bytes, out_dir, runtime=runtime).out_dir)
+    return generate(model_bytes, out_dir, runtime=runtime)
 
 
 def _reference_outputs(model_bytes: bytes, inputs: np.ndarray) -> np.ndarray:
@@ -107,12 +132,12 @@ def measure(model: Path | bytes, profile: BoardProfile, inputs: np.ndarray, *, r
         return value
 
     model_out = workdir / "model" / f"{runtime}-{model_hash[:16]}"
-    model_dir = stage("generate", lambda: _generate(model_bytes, runtime, model_out))
-    image = stage("build", lambda: build_firmware(model_dir, profile, workdir / "build"))
+    generated = stage("generate", lambda: _generate(model_bytes, runtime, model_out))
+    image = stage("build", lambda: build_firmware(Path(generated.out_dir), profile, workdir / "build"))
     outcome = stage("run", lambda: run_image(image, profile, inputs, workdir, warmup))
     if outcome.model_hash != model_hash:
         raise BuildError(f"the firmware reports model hash {outcome.model_hash[:16]}..., the model is "
                          f"{model_hash[:16]}...: a stale build; delete {workdir / 'build'} and retry")
     expected = stage("reference", lambda: _reference_outputs(model_bytes, inputs))
     log.info("timings (s): %s", {k: round(v, 2) for k, v in timings.items()})
-    return summarise(image, profile, outcome, expected, runtime)
+    return summarise(image, profile, outcome, expected, runtime, generated.layers or None)

@@ -21,6 +21,7 @@ class Inference:
     latency: int  # in the hello's latency unit
     stack_high_water_bytes: int
     arena_high_water_bytes: int
+    layer_latency: tuple[int, ...] = ()  # per layer, same unit (empty when the firmware has no per-layer hook)
 
 
 class Dut:
@@ -76,9 +77,9 @@ class Dut:
                     f"{self.runner.profile.name}: no result within {self.timeout_s:.0f} s, even after a reset "
                     f"(is the model hanging or the firmware crashing?); runner log: {self.runner.log_path}",
                     second.last_bytes, second.log_path) from None
-        result = Result.parse(frame.payload, self.hello_frame.output_bytes)
+        result = Result.parse(frame.payload, self.hello_frame.output_bytes, self.hello_frame.layer_count)
         return Inference(np.frombuffer(result.output, dtype=np.int8).copy(), result.latency,
-                         result.stack_high_water_bytes, result.arena_high_water_bytes)
+                         result.stack_high_water_bytes, result.arena_high_water_bytes, result.layer_latency)
 
     def close(self) -> None:
         try:

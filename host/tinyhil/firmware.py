@@ -88,7 +88,7 @@ def _tree_digest(directory: Path, digest: "hashlib._Hash") -> None:
         digest.update(path.read_bytes())
 
 
-def build_key(model_dir: Path, profile: BoardProfile, harness_mode: str) -> str:
+def build_key(model_dir: Path, profile: BoardProfile, harness_mode: str, layer_timing: bool = True) -> str:
     digest = hashlib.sha256()
     _tree_digest(model_dir, digest)
     for part in ("harness", "bsp", "cmake", "kernels"):
@@ -96,7 +96,7 @@ def build_key(model_dir: Path, profile: BoardProfile, harness_mode: str) -> str:
             _tree_digest(FIRMWARE_DIR / part, digest)
     digest.update((REPO_ROOT / "CMakeLists.txt").read_bytes())
     digest.update(linker_script(profile).encode())
-    digest.update(json.dumps([profile.bsp, harness_mode]).encode())
+    digest.update(json.dumps([profile.bsp, harness_mode] + ([] if layer_timing else ["no-layer-timing"])).encode())
     return digest.hexdigest()[:16]
 
 
@@ -130,15 +130,19 @@ def _run(command: list[str], cwd: Path, profile: BoardProfile, what: str) -> Non
 
 
 def build_firmware(model_dir: Path, profile: BoardProfile, build_root: Path, *,
-                   harness_mode: str = "normal") -> FirmwareImage:
-    """Configure + build with CMake/Ninja into build_root/<board>-<key>/; reuse it when the key matches."""
+                   harness_mode: str = "normal", layer_timing: bool = True) -> FirmwareImage:
+    """Configure + build with CMake/Ninja into build_root/<board>-<key>/; reuse it when the key matches.
+
+    layer_timing: the harness records the platform ticks after each layer of a generated model (its
+    TINYHIL_LAYER_DONE hook) and sends them with each result; False builds the hook empty (to measure
+    what it costs)."""
     if harness_mode not in HARNESS_MODES:
         raise BuildError(f"harness mode {harness_mode!r} unknown; known: {', '.join(HARNESS_MODES)}")
     for tool in ("cmake", "arm-none-eabi-gcc"):
         if shutil.which(tool) is None:
             raise BuildError(f"{tool} not on PATH; scripts/install.sh installs the firmware toolchain")
     model_dir = Path(model_dir).resolve()
-    key = build_key(model_dir, profile, harness_mode)
+    key = build_key(model_dir, profile, harness_mode, layer_timing)
     build_dir = Path(build_root).resolve() / f"{profile.name}-{harness_mode}-{key}"
     elf = build_dir / "firmware.elf"
     cached = elf.exists()
@@ -150,7 +154,8 @@ def build_firmware(model_dir: Path, profile: BoardProfile, build_root: Path, *,
         _run(["cmake", "-S", str(REPO_ROOT), "-B", str(build_dir), *generator,
               f"-DCMAKE_TOOLCHAIN_FILE={TOOLCHAIN_FILE}", f"-DTINYHIL_BSP={profile.bsp}",
               f"-DTINYHIL_MODEL_DIR={model_dir}", f"-DTINYHIL_LINKER_SCRIPT={script}",
-              f"-DTINYHIL_HARNESS_MODE={HARNESS_MODES[harness_mode]}"], build_dir, profile, "cmake configure")
+              f"-DTINYHIL_HARNESS_MODE={HARNESS_MODES[harness_mode]}",
+              f"-DTINYHIL_LAYER_TIMING={int(layer_timing)}"], build_dir, profile, "cmake configure")
         try:
             _run(["cmake", "--build", str(build_dir)], build_dir, profile, "firmware build")
         except BuildError:

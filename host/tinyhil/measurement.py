@@ -21,10 +21,22 @@ class Measurement:
     bit_exact: bool  # every output equal to the host reference's
     outputs: np.ndarray = field(repr=False)
     provenance: dict[str, Any] = field(default_factory=dict)  # board, kind, firmware_sha256, toolchain, runtime
+    # Per layer of the generated model, measured on the device by its per-layer hook:
+    # {"index", "op", "macs", "latency"} with latency in latency_unit, the median over the runs of the
+    # ticks between the end of the previous layer (or the start of the inference) and the end of this one,
+    # converted from ticks exactly as the total is (platform_elapsed()). Layer 0 includes the copy of the
+    # input into the arena; the copy of the output is in no layer. Empty when the firmware reports no layers.
+    layer_latency: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def layer_latency_sum(self) -> int:
+        return sum(int(layer["latency"]) for layer in self.layer_latency)
 
     def to_dict(self, with_outputs: bool = False) -> dict[str, Any]:
         data = asdict(self)
         data["latency_runs"] = [int(v) for v in self.latency_runs]
+        data["layer_latency"] = [{k: (int(v) if isinstance(v, (int, np.integer)) else v) for k, v in layer.items()}
+                                 for layer in self.layer_latency]
         data.pop("outputs")
         if with_outputs:
             data["outputs"] = np.asarray(self.outputs).tolist()

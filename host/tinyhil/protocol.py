@@ -23,10 +23,13 @@ log = logging.getLogger(__name__)
 MAGIC = b"\xa5\x5a"
 HEADER = struct.Struct("<BBH")  # type, seq, length
 MAX_PAYLOAD = 0xFFFF
-PROTOCOL_VERSION = 1
-HELLO_FIXED = struct.Struct("<BBHIIIIII")  # version, unit, reserved, arena, static RAM, flash, stack, in, out
+PROTOCOL_VERSION = 2
+# version, unit, per-layer stamps per result, arena, static RAM, flash, stack, in, out
+HELLO_FIXED = struct.Struct("<BBHIIIIII")
 HASH_CHARS = 64
+# result payload: this header | layer_count x u32 LE stamps | output tensor
 RESULT_HEADER = struct.Struct("<QIIi")  # latency, stack high-water, arena high-water, status
+LAYER_STAMP = struct.Struct("<I")  # platform_elapsed() at the end of one layer, truncated to 32 bits
 LATENCY_UNITS = {0: "cycles", 1: "instructions"}
 
 
@@ -140,36 +143,64 @@ class Hello:
     output_bytes: int
     model_hash: str
     runtime: str
+    layer_count: int = 0  # per-layer stamps in every result (0: the model or build has no per-layer hook)
 
     @classmethod
     def parse(cls, payload: bytes) -> "Hello":
         if len(payload) < HELLO_FIXED.size + HASH_CHARS:
             raise ProtocolError(f"hello frame of {len(payload)} bytes is shorter than the "
                                 f"{HELLO_FIXED.size + HASH_CHARS} the protocol defines: is the firmware from this tinyhil?")
-        version, unit, _, arena, static_ram, flash, stack, n_in, n_out = HELLO_FIXED.unpack_from(payload)
+        version, unit, layers, arena, static_ram, flash, stack, n_in, n_out = HELLO_FIXED.unpack_from(payload)
         if version != PROTOCOL_VERSION:
             raise ProtocolError(f"firmware speaks protocol version {version}, host {PROTOCOL_VERSION}: rebuild the firmware")
         if unit not in LATENCY_UNITS:
             raise ProtocolError(f"hello names latency unit code {unit}, known: {LATENCY_UNITS}")
         text = payload[HELLO_FIXED.size:]
         return cls(version, LATENCY_UNITS[unit], arena, static_ram, flash, stack, n_in, n_out,
-                   text[:HASH_CHARS].decode("ascii", "replace"), text[HASH_CHARS:].decode("ascii", "replace"))
+                   text[:HASH_CHARS].decode("ascii", "replace"), text[HASH_CHARS:].decode("ascii", "replace"), layers)
 
 
 @dataclass(frozen=True)
 class Result:
-    latency: int
+    latency: int  # whole inference, in the hello's latency unit
     stack_high_water_bytes: int
     arena_high_water_bytes: int
     output: bytes
+    layer_latency: tuple[int, ...] = ()  # per layer, same unit: differences of the device's end-of-layer stamps
 
     @classmethod
-    def parse(cls, payload: bytes, output_bytes: int) -> "Result":
-        if len(payload) != RESULT_HEADER.size + output_bytes:
-            raise ProtocolError(f"result frame carries {len(payload) - RESULT_HEADER.size} output bytes, "
-                                f"the hello announced {output_bytes}")
+    def parse(cls, payload: bytes, output_bytes: int, layer_count: int = 0) -> "Result":
+        """layer_count and output_bytes as the hello announced them; any other length is a ProtocolError."""
+        stamps_bytes = LAYER_STAMP.size * layer_count
+        expected = RESULT_HEADER.size + stamps_bytes + output_bytes
+        if len(payload) != expected:
+            if len(payload) < RESULT_HEADER.size:
+                raise ProtocolError(f"result frame of {len(payload)} bytes is shorter than its "
+                                    f"{RESULT_HEADER.size}-byte header")
+            raise ProtocolError(
+                f"result frame of {len(payload)} bytes, expected {expected}: header {RESULT_HEADER.size} + "
+                f"{layer_count} per-layer stamps ({stamps_bytes} B) + {output_bytes} output bytes as the hello "
+                f"announced; it carries {len(payload) - RESULT_HEADER.size - stamps_bytes} output bytes")
         latency, stack, arena, _status = RESULT_HEADER.unpack_from(payload)
-        return cls(latency, stack, arena, payload[RESULT_HEADER.size:])
+        stamps = [LAYER_STAMP.unpack_from(payload, RESULT_HEADER.size + LAYER_STAMP.size * i)[0]
+                  for i in range(layer_count)]
+        return cls(latency, stack, arena, payload[RESULT_HEADER.size + stamps_bytes:],
+                   layer_latencies(stamps, latency))
+
+
+def layer_latencies(stamps: list[int], total: int) -> tuple[int, ...]:
+    """Per-layer latency from the 32-bit end-of-layer stamps (time since the inference started):
+    consecutive differences modulo 2**32, so a stamp counter that wrapped still gives the right figure
+    as long as one layer takes under 2**32 units. The first layer's figure includes the copy of the input
+    into the arena; the copy of the output is in no layer. The stamps must not run past the total."""
+    durations, previous = [], 0
+    for stamp in stamps:
+        durations.append((stamp - previous) % (1 << 32))
+        previous = stamp
+    if total < (1 << 32) and sum(durations) > total:
+        raise ProtocolError(f"per-layer latencies sum to {sum(durations)}, past the whole inference ({total}): "
+                            "the stamps are not increasing, or not from the same clock as the total")
+    return tuple(durations)
 
 
 class ByteStream(Protocol):

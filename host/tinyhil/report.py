@@ -50,6 +50,7 @@ class LayerRow:
     macs: int
     arena_offset: int | None
     live_bytes: int | None
+    latency: int | None = None  # measured on the device (median over runs), in the winner's latency_unit
 
 
 @dataclass

@@ -23,9 +23,10 @@ def winner_from_record(record: DeployRecord) -> Winner:
     metrics["float_accuracy"] = train.get("float_accuracy", export.get("float_accuracy"))
     codegen = stages.get("codegen", {})
     live = codegen.get("live_bytes_per_op", [])
+    latency = {int(row["index"]): int(row["latency"]) for row in measured.get("layer_latency", []) or []}
     layers = [LayerRow(index=i, opcode=str(layer.get("opcode", "?")), output_shape=_shape_text(layer),
                        macs=int(layer.get("macs", 0) or 0), arena_offset=layer.get("output_offset"),
-                       live_bytes=live[i] if i < len(live) else None)
+                       live_bytes=live[i] if i < len(live) else None, latency=latency.get(i))
               for i, layer in enumerate(codegen.get("layers", []))]
     kd: dict[str, Any] = {}
     if train.get("distilled") and baseline:

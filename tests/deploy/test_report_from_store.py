@@ -10,7 +10,7 @@ from tinyhil.report_collect import collect_run
 from tinyhil.search.store import RunStore
 
 
-def make_run(run_dir):
+def make_run(run_dir, layer_latency=None):
     store = RunStore.create(run_dir, "run-7", {"board": "qemu-m7", "dataset": "fashion-mnist"})
     store.update_info(dataset_provenance="Fashion-MNIST (real images, Debian dataset-fashion-mnist)",
                       board={"name": "qemu-m7", "kind": "emulator", "cpu": "cortex-m7", "latency_unit": "instructions"},
@@ -39,7 +39,7 @@ def make_run(run_dir):
                                                 {"opcode": "FULLY_CONNECTED", "output_shape": [1, 10], "macs": 1}]},
                          "measure": {"measurement": {"latency_median": 2_500_000, "latency_unit": "instructions",
                                                      "peak_sram_bytes": 120_000, "flash_bytes": 140_000,
-                                                     "bit_exact": True,
+                                                     "bit_exact": True, "layer_latency": layer_latency or [],
                                                      "provenance": {"kind": "emulator", "board": "qemu-m7"}}}}).save()
 
 
@@ -63,3 +63,23 @@ def test_report_command_writes_the_page(tmp_path):
     assert result.exit_code == 0, result.output
     html = (tmp_path / "report.html").read_text()
     assert "run-7" in html and "kernel 9 not in {3,5,7}" in html and "+2.00 points" in html
+
+
+def test_the_report_shows_measured_per_layer_latency_beside_the_memory_plan(tmp_path):
+    make_run(tmp_path, layer_latency=[{"index": 0, "op": "CONV_2D", "macs": 10, "latency": 1_500_000},
+                                      {"index": 1, "op": "DEPTHWISE_CONV_2D", "macs": 5, "latency": 900_000},
+                                      {"index": 2, "op": "FULLY_CONNECTED", "macs": 1, "latency": 99_960}])
+    assert [layer.latency for layer in collect_run(tmp_path).winners[0].layers] == [1_500_000, 900_000, 99_960]
+    result = CliRunner().invoke(cli, ["report", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    html = (tmp_path / "report.html").read_text()
+    assert "latency (instructions)" in html and "1,500,000" in html and "150000.00" in html and "60.0%" in html
+    assert "Per-layer latency measured on emulator qemu-m7" in html and "2,499,960 of the 2,500,000 total" in html
+    assert "not instrumented" not in html
+
+
+def test_without_per_layer_latency_the_report_says_why(tmp_path):
+    make_run(tmp_path)
+    assert CliRunner().invoke(cli, ["report", str(tmp_path)]).exit_code == 0
+    html = (tmp_path / "report.html").read_text()
+    assert "No per-layer latency was measured" in html and "latency (instructions)" not in html

@@ -91,3 +91,11 @@ def test_a_corrupted_request_is_reported_by_the_device_and_resent(runner: FakeRu
 def test_calling_infer_before_launch_names_the_method(runner: FakeRunner) -> None:
     with pytest.raises(ProtocolError, match=r"Dut.infer\(\) called before launch"):
         make_dut(runner).infer(np.ones(8, np.int8))
+
+
+def test_a_device_with_per_layer_timing_reports_each_layers_latency(runner: FakeRunner) -> None:
+    runner.device.layer_latencies = (4000, 300, 8000)
+    with make_dut(runner) as dut:
+        assert dut.hello_frame.layer_count == 3
+        result = dut.infer(np.ones(8, np.int8))
+    assert result.layer_latency == (4000, 300, 8000) and result.latency == 12345

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from tinyhil.errors import ProtocolError
 from tinyhil.firmware import FIRMWARE_DIR
-from tinyhil.protocol import MAGIC, FrameReader, FrameType, Hello, Result, encode_frame
+from tinyhil.protocol import (HASH_CHARS, HELLO_FIXED, LAYER_STAMP, MAGIC, PROTOCOL_VERSION, RESULT_HEADER, FrameReader,
+                              FrameType, Hello, Result, encode_frame)
 
 payloads = st.binary(max_size=300)
 garbage = st.binary(max_size=200)
@@ -107,3 +108,40 @@ def test_the_firmware_crc32_equals_zlib(tmp_path: Path) -> None:
     for sample in (b"", b"123456789", MAGIC * 40, bytes(range(256)) * 3):
         assert crc(0, sample, len(sample)) == zlib.crc32(sample)
     assert crc(crc(0, b"1234", 4), b"56789", 5) == zlib.crc32(b"123456789")  # incremental, as the harness uses it
+
+
+def _result_payload(latency: int, stamps: list[int], output: bytes) -> bytes:
+    return (RESULT_HEADER.pack(latency, 512, 256, 0) + b"".join(LAYER_STAMP.pack(s) for s in stamps) + output)
+
+
+def test_a_result_with_layer_stamps_gives_each_layer_its_own_latency() -> None:
+    result = Result.parse(_result_payload(1000, [300, 340, 960], b"\x01\x02"), output_bytes=2, layer_count=3)
+    assert result.layer_latency == (300, 40, 620) and result.latency == 1000 and result.output == b"\x01\x02"
+
+
+def test_layer_stamps_that_wrapped_the_32_bit_counter_still_give_the_right_latencies() -> None:
+    start = (1 << 32) - 100  # a total past 2**32 units: the stamps are the low 32 bits
+    result = Result.parse(_result_payload((1 << 32) + 500, [start, 400], b""), output_bytes=0, layer_count=2)
+    assert result.layer_latency == (start, 500)
+
+
+def test_a_result_without_the_announced_layer_stamps_is_a_clear_protocol_error() -> None:
+    with pytest.raises(ProtocolError, match="3 per-layer stamps"):
+        Result.parse(_result_payload(1000, [300], b"\x01\x02"), output_bytes=2, layer_count=3)
+
+
+def test_layer_stamps_past_the_total_are_a_protocol_error() -> None:
+    with pytest.raises(ProtocolError, match="past the whole inference"):
+        Result.parse(_result_payload(1000, [300, 200], b""), output_bytes=0, layer_count=2)
+
+
+def test_the_hello_announces_how_many_layer_stamps_each_result_carries() -> None:
+    fixed = HELLO_FIXED.pack(PROTOCOL_VERSION, 0, 13, 256, 4096, 8192, 16384, 8, 4)
+    hello = Hello.parse(fixed + b"f" * HASH_CHARS + b"native")
+    assert hello.layer_count == 13 and hello.latency_unit == "cycles" and hello.runtime == "native"
+
+
+def test_a_hello_from_a_version_1_firmware_asks_for_a_rebuild() -> None:
+    fixed = HELLO_FIXED.pack(1, 0, 0, 256, 4096, 8192, 16384, 8, 4)
+    with pytest.raises(ProtocolError, match="rebuild the firmware"):
+        Hello.parse(fixed + b"f" * HASH_CHARS)

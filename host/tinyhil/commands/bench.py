@@ -52,7 +52,32 @@ def render(measurement: Measurement, sram_budget: int, flash_budget: int) -> Non
     table.add_row("bit-exact vs tflite-micro reference", "yes" if measurement.bit_exact else "NO",
                   f"{len(measurement.outputs)} inputs compared")
     table.add_row("firmware sha256", p["firmware_sha256"][:16] + "...", p["toolchain"])
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    if measurement.layer_latency:
+        console.print(layer_table(measurement))
+
+
+def layer_table(measurement: Measurement):  # type: ignore[no-untyped-def]
+    """Per-layer latency as the device measured it, with MACs from the code generator."""
+    from rich.table import Table
+
+    p, unit = measurement.provenance, measurement.latency_unit
+    total, summed = measurement.latency_median, measurement.layer_latency_sum
+    table = Table(title=f"per-layer latency, {unit} (median of {len(measurement.latency_runs)}), "
+                        f"measured on {p['kind']} {p['board']}",
+                  caption=f"sum of layers {summed:,} {unit} vs total {total:,} {unit}: "
+                          f"{total - summed:,} outside the layers (output copy, call/return). "
+                          f"Layer 0 includes the input copy. Unit: {p.get('latency_meaning', unit)}. "
+                          f"Source: {p.get('layer_latency_source', 'device')}.")
+    for name, justify in (("#", "right"), ("op", "left"), ("MACs", "right"), (f"latency ({unit})", "right"),
+                          (f"{unit}/MAC", "right"), ("share", "right")):
+        table.add_column(name, justify=justify, no_wrap=name == "op")  # type: ignore[arg-type]
+    for layer in measurement.layer_latency:
+        macs, latency = layer.get("macs"), int(layer["latency"])
+        table.add_row(str(layer["index"]), str(layer["op"]), f"{macs:,}" if macs is not None else "?", f"{latency:,}",
+                      f"{latency / macs:.2f}" if macs else "-", f"{100 * latency / total:.1f}%" if total else "-")
+    return table
 
 
 @click.command("bench")

@@ -12,8 +12,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..protocol import (HASH_CHARS, HELLO_FIXED, PROTOCOL_VERSION, RESULT_HEADER, ByteStream, DeviceError,
-                        FrameReader, FrameType, encode_frame)
+from ..protocol import (HASH_CHARS, HELLO_FIXED, LAYER_STAMP, PROTOCOL_VERSION, RESULT_HEADER, ByteStream,
+                        DeviceError, FrameReader, FrameType, encode_frame)
 from .base import Runner, register
 
 
@@ -57,6 +57,7 @@ class FakeDevice:
     input_bytes: int
     output_bytes: int
     latency: int = 1000
+    layer_latencies: tuple[int, ...] = ()  # per layer; sent as end-of-layer stamps like the firmware does
     model_hash: str = "0" * HASH_CHARS
     noise_before_frames: bytes = b""
     hang_after_infers: int | None = None  # stop answering after this many inferences
@@ -64,7 +65,8 @@ class FakeDevice:
     infers: int = field(default=0, init=False)
 
     def hello(self) -> bytes:
-        fixed = HELLO_FIXED.pack(PROTOCOL_VERSION, 1, 0, 256, 4096, 8192, 16384, self.input_bytes, self.output_bytes)
+        fixed = HELLO_FIXED.pack(PROTOCOL_VERSION, 1, len(self.layer_latencies), 256, 4096, 8192, 16384,
+                                 self.input_bytes, self.output_bytes)
         return fixed + self.model_hash.encode() + b"native"
 
     def reply(self, frame_type: int, seq: int, payload: bytes) -> bytes | None:
@@ -81,7 +83,9 @@ class FakeDevice:
             self.drop_replies -= 1
             return None
         output = np.asarray(self.model(np.frombuffer(payload, np.int8)), np.int8).tobytes()
-        return encode_frame(FrameType.RESULT, seq, RESULT_HEADER.pack(self.latency, 512, 256, 0) + output)
+        stamps = np.cumsum(self.layer_latencies, dtype=np.int64) if self.layer_latencies else []
+        stamp_bytes = b"".join(LAYER_STAMP.pack(int(t) & 0xFFFFFFFF) for t in stamps)
+        return encode_frame(FrameType.RESULT, seq, RESULT_HEADER.pack(self.latency, 512, 256, 0) + stamp_bytes + output)
 
     def serve(self, sock: socket.socket, stop: threading.Event) -> None:
         reader = FrameReader()
