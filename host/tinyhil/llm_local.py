@@ -8,7 +8,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Iterator
 
 from tinyhil.errors import LLMError
+from tinyhil.ports import free_port
 
 log = logging.getLogger(__name__)
 
@@ -184,12 +184,6 @@ def setup(cache: Path | None = None, model_path: Path | None = None) -> Path:
         except LLMError as err:
             log.warning("%s; assembling again", err)
     return assemble_default(cache, entry)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def serve_command(python: Path, model: Path, port: int, n_ctx: int = SERVER_CONTEXT_TOKENS) -> list[str]:

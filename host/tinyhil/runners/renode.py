@@ -4,20 +4,14 @@ DWT->CYCCNT reads in Renode's virtual time: executed instructions, not silicon c
 
 from __future__ import annotations
 
-import logging
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
-import serial
-
-from ..errors import RunnerError
 from ..protocol import ByteStream
-from .base import Runner, register
-from .qemu import free_port
-
-log = logging.getLogger(__name__)
+from .base import register
+from ..ports import free_port
+from .emulator import EmulatorRunner
 
 
 def resc_script(platform: str, uart: str, elf: Path, port: int) -> str:
@@ -34,15 +28,15 @@ def resc_script(platform: str, uart: str, elf: Path, port: int) -> str:
 
 
 @register("renode")
-class RenodeRunner(Runner):
+class RenodeRunner(EmulatorRunner):
+    emulator_name = "Renode"
+    install_hint = "install Renode (renode.io)"
     connect_timeout_s = 60.0  # Renode's own start-up (Mono/.NET) takes seconds
+    connect_poll_s = 0.2
+    stop_timeout_s = 10.0
 
     def __init__(self, profile, workdir):  # type: ignore[no-untyped-def]
         super().__init__(profile, workdir)
-        self.port = 0
-        self.process: subprocess.Popen[bytes] | None = None
-        self.stream: serial.SerialBase | None = None
-        self.elf: Path | None = None
         self.script_path = self.workdir / "tinyhil.resc"
 
     def write_script(self, elf: Path) -> Path:
@@ -57,44 +51,8 @@ class RenodeRunner(Runner):
         self.elf = Path(elf)
         self.port = free_port()
         self.write_script(self.elf)
-        command = self.command_line(self.elf)
-        with open(self.log_path, "ab") as log_file:
-            try:
-                self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=log_file, stderr=log_file)
-            except OSError as exc:
-                raise RunnerError(f"cannot start {command[0]}: {exc}; install Renode (renode.io)") from exc
-        deadline = time.monotonic() + self.connect_timeout_s
-        while True:
-            if self.process.poll() is not None:
-                raise RunnerError(f"Renode exited with status {self.process.returncode}; see {self.log_path}")
-            try:
-                self.stream = serial.serial_for_url(f"socket://127.0.0.1:{self.port}", timeout=0.05)
-                return self.stream
-            except serial.SerialException:
-                if time.monotonic() > deadline:
-                    raise RunnerError(f"Renode's UART socket did not open in {self.connect_timeout_s:.0f} s; "
-                                      f"see {self.log_path}") from None
-                time.sleep(0.2)
-
-    def reset(self) -> ByteStream:
-        if self.elf is None:
-            raise RunnerError("reset() called before start(): start the ELF first")
-        self.stop()
-        return self.start(self.elf)
-
-    def stop(self) -> None:
-        if self.stream is not None:
-            self.stream.close()
-            self.stream = None
-        if self.process is not None:
-            if self.process.poll() is None:
-                self.process.terminate()
-                try:
-                    self.process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    self.process.kill()
-                    self.process.wait()
-            self.process = None
+        self.spawn(self.command_line(self.elf), stdin=subprocess.PIPE)  # Renode's console reads stdin
+        return self.connect()
 
     @classmethod
     def availability(cls, profile) -> tuple[bool, str]:  # type: ignore[no-untyped-def]
