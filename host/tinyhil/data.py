@@ -129,14 +129,6 @@ def load_digits() -> Dataset:
                    "digits (real, scikit-learn load_digits, 8x8 upscaled 4x to 32x32)", augment_flip=False)
 
 
-def _md5(path: Path) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def cifar_archive(name: str, data_dir: Path | None, download: bool = True) -> Path:
     url, md5 = CIFAR[name]
     root = Path(data_dir) if data_dir else Path.home() / ".cache" / "tinyhil" / "data"
@@ -151,8 +143,10 @@ def cifar_archive(name: str, data_dir: Path | None, download: bool = True) -> Pa
         except OSError as exc:
             raise DataError(f"cannot download {url} ({exc}): download it elsewhere and pass --data-dir") from exc
         path.with_suffix(".part").rename(path)
-    if _md5(path) != md5:
-        raise DataError(f"{path} has md5 {_md5(path)}, expected {md5}: the archive is corrupt; delete it and retry")
+    with open(path, "rb") as archive:
+        actual = hashlib.file_digest(archive, "md5").hexdigest()
+    if actual != md5:
+        raise DataError(f"{path} has md5 {actual}, expected {md5}: the archive is corrupt; delete it and retry")
     return path
 
 

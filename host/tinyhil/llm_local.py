@@ -61,11 +61,8 @@ def default_model_name(path: Path = MANIFEST_PATH) -> str:
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def verify_file(path: Path, size_bytes: int, sha256: str) -> None:

@@ -70,8 +70,8 @@ def test_cifar_archive_is_parsed_when_its_checksum_matches(tmp_path, monkeypatch
 
 
 def test_cifar_checksum_mismatch_is_a_data_error(tmp_path):
-    _fake_cifar10_archive(tmp_path / "cifar-10-python.tar.gz")
-    with pytest.raises(DataError, match="expected c58f30108f718f92721af3b95e74349a"):
+    actual = _fake_cifar10_archive(tmp_path / "cifar-10-python.tar.gz")
+    with pytest.raises(DataError, match=f"has md5 {actual}, expected c58f30108f718f92721af3b95e74349a"):
         load_dataset("cifar10", tmp_path)
 
 
