@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyhil.export import keras_to_int8_tflite
+
 
 def mobilenet_like_tflite(out_path: Path, input_hw: int = 32, in_channels: int = 3, width: int = 24,
                           num_classes: int = 10, seed: int = 0) -> Path:
@@ -31,16 +33,6 @@ def mobilenet_like_tflite(out_path: Path, input_hw: int = 32, in_channels: int =
     model = tf.keras.Model(inputs, outputs)
 
     rng = np.random.default_rng(seed)
-
-    def representative():
-        for _ in range(16):
-            yield [rng.uniform(-1, 1, (1, input_hw, input_hw, in_channels)).astype(np.float32)]
-
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = representative
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    Path(out_path).write_bytes(converter.convert())
+    samples = [rng.uniform(-1, 1, (1, input_hw, input_hw, in_channels)).astype(np.float32) for _ in range(16)]
+    Path(out_path).write_bytes(keras_to_int8_tflite(model, samples))
     return Path(out_path)

@@ -8,6 +8,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -72,28 +73,29 @@ def quantize_input(images: torch.Tensor | np.ndarray, export: ExportResult | tup
     return np.clip(np.round(nhwc / scale) + zero_point, -128, 127).astype(np.int8)
 
 
-def convert_int8(model: torch.nn.Module, spec: ArchSpec, representative: torch.Tensor) -> bytes:
-    """The int8 .tflite bytes for `model`, calibrated on `representative` (float NCHW at spec.resolution)."""
+def keras_to_int8_tflite(keras_model: Any, samples: Sequence[np.ndarray]) -> bytes:
+    """Full-integer .tflite bytes (int8 weights, activations, input and output) for a Keras model, calibrated on
+    `samples`, each one float32 NHWC batch of one image. The converter's own exceptions pass through."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 
+    converter = tf.lite.TFLiteConverter.from_keras_model(keras_model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([sample] for sample in samples)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    return converter.convert()
+
+
+def convert_int8(model: torch.nn.Module, spec: ArchSpec, representative: torch.Tensor) -> bytes:
+    """The int8 .tflite bytes for `model`, calibrated on `representative` (float NCHW at spec.resolution)."""
     from .keras_model import build_keras
 
     keras_model = build_keras(model.cpu().eval(), int(representative.shape[1]))
     samples = representative.permute(0, 2, 3, 1).contiguous().numpy().astype(np.float32)
-
-    def gen():
-        for i in range(len(samples)):
-            yield [samples[i:i + 1]]
-
-    converter = tf.lite.TFLiteConverter.from_keras_model(keras_model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = gen
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
     try:
-        return converter.convert()
+        return keras_to_int8_tflite(keras_model, [samples[i:i + 1] for i in range(len(samples))])
     except Exception as exc:
         raise ExportError(f"TFLiteConverter failed for spec {spec.canonical_hash()}: {exc}") from exc
 

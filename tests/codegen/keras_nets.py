@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tinyhil.export import keras_to_int8_tflite
+
 
 @dataclass(frozen=True)
 class NetConfig:
@@ -67,17 +69,9 @@ def export_int8(cfg: NetConfig, seed: int = 0) -> bytes:
             layer.set_weights([rng.uniform(0.5, 1.5, n), rng.normal(0, 0.2, n), rng.normal(0, 0.2, n),
                                rng.uniform(0.5, 2.0, n)])
 
-    def representative():
-        for _ in range(8):
-            yield [rng.standard_normal((1, cfg.resolution, cfg.resolution, cfg.channels)).astype(np.float32)]
-
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = representative
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    return converter.convert()
+    samples = [rng.standard_normal((1, cfg.resolution, cfg.resolution, cfg.channels)).astype(np.float32)
+               for _ in range(8)]
+    return keras_to_int8_tflite(model, samples)
 
 
 def macs_of(blob: bytes) -> int:

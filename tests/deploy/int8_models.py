@@ -3,6 +3,8 @@ test_explain_saliency, converted with TFLite's int8 post-training quantisation."
 
 from __future__ import annotations
 
+from tinyhil.export import keras_to_int8_tflite
+
 from .test_explain_saliency import synthetic
 
 
@@ -22,9 +24,4 @@ def synthetic_square_tflite() -> bytes:
     model.compile(optimizer=tf.keras.optimizers.Adam(1e-2),
                   loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     model.fit(x_nhwc, y.numpy(), epochs=6, batch_size=64, verbose=0)
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: ([x_nhwc[i:i + 1]] for i in range(100))
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = converter.inference_output_type = tf.int8
-    return converter.convert()
+    return keras_to_int8_tflite(model, [x_nhwc[i:i + 1] for i in range(100)])

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tinyhil.export import keras_to_int8_tflite
 from tinyhil.search.evaluation import Job, PipelineStages, TrainedModel
 from tinyhil.search.proposers import RandomProposer
 
@@ -26,17 +27,8 @@ def int8_tflite(width: int, kernel: int, out_path: Path) -> Path:
                                  tf.keras.layers.Conv2D(width, kernel, padding="same", activation="relu"),
                                  tf.keras.layers.GlobalAveragePooling2D(), tf.keras.layers.Dense(10)])
     rng = np.random.default_rng(0)
-
-    def representative():
-        for _ in range(16):
-            yield [rng.random((1, 8, 8, 1), dtype=np.float32)]
-
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = representative
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = converter.inference_output_type = tf.int8
-    out_path.write_bytes(converter.convert())
+    samples = [rng.random((1, 8, 8, 1), dtype=np.float32) for _ in range(16)]
+    out_path.write_bytes(keras_to_int8_tflite(model, samples))
     return out_path
 
 
