@@ -29,8 +29,8 @@ from tinyhil.data import load_dataset
 from tinyhil.search.proposers.base import ProposalContext
 from tinyhil.search.proposers.llm import LLMProposer
 from tinyhil.search.proposers.llm_endpoint import LLMEndpoint, resolve_endpoint
-from tinyhil.search.screening import DEFAULT_MAC_BUDGET, Budgets, Screener
-from tinyhil.search.session import board_info
+from tinyhil.search.screening import Screener
+from tinyhil.search.session import SearchConfig, board_info, budgets_for, task_info
 from tinyhil.space import ArchSpec, SearchSpace
 
 OUTCOMES = ("valid", "not JSON", "invalid spec", "over budget", "duplicate")
@@ -81,15 +81,12 @@ def run_mode(llm: LLMEndpoint, schema_constrained: bool, proposals: int, dataset
     client = RecordingClient(OpenAI(base_url=llm.base_url, api_key=llm.api_key, timeout=600, max_retries=0))
     proposer = LLMProposer(llm, client=client, schema_constrained=schema_constrained)
     seen: set[str] = set()
-    budgets = Budgets(macs=DEFAULT_MAC_BUDGET, peak_sram_bytes=profile.sram_budget_bytes,
-                      flash_bytes=profile.flash_budget_bytes)
+    budgets = budgets_for(SearchConfig(board=profile.name), profile)  # the search's defaults: 100 M MACs, board memory
     shape = tuple(int(d) for d in dataset.input_shape)
     screener = Screener(ArchSpec, functools.partial(estimate, input_shape=shape, num_classes=dataset.num_classes),
                         budgets, seen.__contains__)
     context = ProposalContext(step=0, space=SearchSpace(), history=[], front=[], budgets=budgets.as_dict(),
-                              board=board_info(profile),
-                              task={"dataset": dataset.name, "provenance": dataset.provenance,
-                                    "input_shape": list(shape), "num_classes": dataset.num_classes},
+                              board=board_info(profile), task=task_info(dataset.name, dataset),
                               check=screener.check, record_rejection=lambda *_: None,
                               record_exchange=lambda *_: None)
     messages = proposer.messages(context)

@@ -67,6 +67,12 @@ def budgets_for(config: SearchConfig, profile: Any) -> Budgets:
                    flash_bytes=config.budget_flash if config.budget_flash is not None else getattr(profile, "flash_budget_bytes", None))
 
 
+def task_info(dataset_name: str, dataset: Any) -> dict[str, Any]:
+    """What the proposer is told about the task: dataset, provenance, input shape (HxWxC) and classes."""
+    return {"dataset": dataset_name, "provenance": dataset.provenance,
+            "input_shape": [int(d) for d in dataset.input_shape], "num_classes": int(dataset.num_classes)}
+
+
 def board_info(profile: Any) -> dict[str, Any]:
     return {key: getattr(profile, key, None) for key in ("name", "kind", "cpu", "clock_hz", "latency_unit",
                                                           "latency_meaning")}
@@ -117,8 +123,7 @@ def open_search(config: SearchConfig, run_dir: Path, resume: bool,
     num_classes = int(dataset.num_classes)
     budgets = budgets_for(config, profile)
     constraints = Constraints(budgets.as_dict())
-    task = {"dataset": config.dataset, "provenance": dataset.provenance, "input_shape": list(input_shape),
-            "num_classes": num_classes}
+    task = task_info(config.dataset, dataset)
     if resume:
         store = RunStore.open(run_dir)
     else:
