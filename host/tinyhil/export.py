@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -13,6 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from . import tf_quiet
 from .data import Dataset, to_resolution
 from .errors import TinyhilError
 from .space import ArchSpec
@@ -75,17 +77,25 @@ def quantize_input(images: torch.Tensor | np.ndarray, export: ExportResult | tup
 
 def keras_to_int8_tflite(keras_model: Any, samples: Sequence[np.ndarray]) -> bytes:
     """Full-integer .tflite bytes (int8 weights, activations, input and output) for a Keras model, calibrated on
-    `samples`, each one float32 NHWC batch of one image. The converter's own exceptions pass through."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
-
+    `samples`, each one float32 NHWC batch of one image. The converter's console output is kept off the terminal;
+    its exceptions pass through with that output attached as a note."""
+    tf = tf_quiet.tensorflow()
     converter = tf.lite.TFLiteConverter.from_keras_model(keras_model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = lambda: ([sample] for sample in samples)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
-    return converter.convert()
+    with tf_quiet.captured_native_stderr() as native, warnings.catch_warnings():
+        # "Statistics for quantized inputs were expected": the int8 input's scale comes from calibration
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            return converter.convert()
+        except Exception as exc:
+            native_error = exc
+    if native.tail():
+        native_error.add_note(f"TFLiteConverter printed:\n{native.tail()}")
+    raise native_error
 
 
 def convert_int8(model: torch.nn.Module, spec: ArchSpec, representative: torch.Tensor) -> bytes:
@@ -97,7 +107,8 @@ def convert_int8(model: torch.nn.Module, spec: ArchSpec, representative: torch.T
     try:
         return keras_to_int8_tflite(keras_model, [samples[i:i + 1] for i in range(len(samples))])
     except Exception as exc:
-        raise ExportError(f"TFLiteConverter failed for spec {spec.canonical_hash()}: {exc}") from exc
+        notes = "".join(f"\n{note}" for note in getattr(exc, "__notes__", ()))
+        raise ExportError(f"TFLiteConverter failed for spec {spec.canonical_hash()}: {exc}{notes}") from exc
 
 
 @dataclass(frozen=True)

@@ -4,13 +4,10 @@ The exported graph uses CONV_2D / DEPTHWISE_CONV_2D (ReLU6 fused), PAD, ADD, MEA
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from .model import ConvBN, TinyNet  # noqa: E402
+from . import tf_quiet
+from .model import ConvBN, TinyNet
 
 
 def fold_bn(layer: ConvBN) -> tuple[np.ndarray, np.ndarray]:
@@ -23,7 +20,7 @@ def fold_bn(layer: ConvBN) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _conv(x, layer: ConvBN):
-    import tensorflow as tf
+    tf = tf_quiet.tensorflow()
 
     w, b = fold_bn(layer)
     pad = "same"
@@ -45,7 +42,7 @@ def _conv(x, layer: ConvBN):
 
 def build_keras(model: TinyNet, in_channels: int):
     """A tf.keras.Model (NHWC input) computing the same logits as `model` in eval mode."""
-    import tensorflow as tf
+    tf = tf_quiet.tensorflow()
 
     model = model.eval()
     r = model.spec.resolution
