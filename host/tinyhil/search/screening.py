@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..errors import SpecError, TinyhilError
+from ..units import format_bytes, format_count
 from .proposers.base import CheckResult
 
 log = logging.getLogger(__name__)
@@ -20,6 +21,11 @@ DEFAULT_MAC_BUDGET = 100_000_000
 
 # analytic cost field -> the budget it is held against
 ANALYTIC_CHECKS = (("macs", "macs"), ("peak_activation_bytes", "peak_sram_bytes"), ("flash_bytes", "flash_bytes"))
+
+
+def _quantity(field: str, value: int) -> str:
+    """'1.18 MiB' for byte fields, '31.21 M' for MACs: short enough for the summary table, exact enough to act on."""
+    return format_bytes(value) if field.endswith("_bytes") else f"{format_count(value)} MACs"
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,8 @@ class Screener:
         except TinyhilError as exc:
             return CheckResult(spec, spec_dict, spec_hash, problems=[f"cost model: {exc}"], kind="invalid")
         budgets = self.budgets.as_dict()
-        problems = [f"{field} {cost[field]} (analytic) exceeds the {budget} budget {budgets[budget]}"
+        problems = [f"{field} {_quantity(field, cost[field])} (analytic) exceeds the {budget} budget "
+                    f"{_quantity(budget, budgets[budget])}"
                     for field, budget in ANALYTIC_CHECKS
                     if budgets[budget] is not None and field in cost and cost[field] > budgets[budget]]
         return CheckResult(spec, spec_dict, spec_hash, cost, problems, "over_budget" if problems else "ok")

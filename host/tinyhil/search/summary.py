@@ -85,7 +85,7 @@ def candidates_table(candidates: Sequence[Candidate], front_ids: set[int], title
         table.add_row(str(c.id), status, _cell(m.get("accuracy"), lambda v: f"{v:.4f}"), _cell(m.get("macs"), format_count),
                       _cell(m.get("peak_sram_bytes"), format_bytes), _cell(m.get("flash_bytes"), format_bytes),
                       latency or "-", source_of(c) if m.get("peak_sram_bytes") is not None else "analytic",
-                      reason[:90])
+                      reason if len(reason) <= 200 else reason[:199] + "…")
     return table
 
 
