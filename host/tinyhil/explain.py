@@ -185,7 +185,8 @@ def _plot_rows(path: Path, title: str, images: torch.Tensor, maps: dict[str, tor
     import matplotlib.pyplot as plt
 
     rows, cols = images.shape[0], 1 + len(maps)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.7 * cols, 1.7 * rows + 0.5), squeeze=False)
+    height = 1.7 * rows + 0.5
+    fig, axes = plt.subplots(rows, cols, figsize=(1.7 * cols, height), squeeze=False)
     for r in range(rows):
         img, cmap = _image_for_display(images[r])
         axes[r, 0].imshow(img, cmap=cmap)
@@ -199,7 +200,7 @@ def _plot_rows(path: Path, title: str, images: torch.Tensor, maps: dict[str, tor
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / height))  # keep the column titles clear of the suptitle
     fig.savefig(path, dpi=80)
     plt.close(fig)
     return path

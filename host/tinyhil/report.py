@@ -65,6 +65,8 @@ class Winner:
     float_int8_correlation: float | None = None
     kd: dict[str, Any] = field(default_factory=dict)  # with_teacher, without_teacher, teacher, temperature, alpha
     deploy_dir: str = ""
+    architecture: str = ""  # compact text of the deployed spec
+    training: str = ""  # how it was trained: epochs, images, teacher
 
 
 @dataclass
@@ -77,6 +79,7 @@ class ReportData:
     hypervolume_note: str = ""  # objectives, normalisation, reference point
     winners: list[Winner] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    budgets: dict[str, int] = field(default_factory=dict)  # hard constraints of the run: macs, peak_sram_bytes, ...
     generated_at: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
 
 
@@ -99,23 +102,49 @@ def _figure(width: float = 6.0, height: float = 3.6) -> tuple[Any, Any]:
     return plt.subplots(figsize=(width, height))
 
 
-def pareto_plot(candidates: list[CandidateRow], x_field: str, x_label: str) -> str:
+# how each plotted resource is scaled and named on an axis
+_AXES = {"macs": (1e6, "M MACs"), "peak_sram_bytes": (1024.0, "KiB"), "flash_bytes": (1024.0, "KiB")}
+
+
+def _trade_off(points: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
+    """The points not beaten in this 2-D view (less x and more accuracy), by x: the staircase a reader can follow.
+    The front itself has more objectives, so some of its members sit below this line."""
+    best, out = -1.0, []
+    for x, y, name in sorted(points, key=lambda p: (p[0], -p[1])):
+        if y > best:
+            out.append((x, y, name))
+            best = y
+    return out
+
+
+def pareto_plot(candidates: list[CandidateRow], x_field: str, x_label: str, budget: float | None = None,
+                deployed: set[str] | frozenset[str] = frozenset()) -> str:
     fig, ax = _figure()
+    scale, unit = _AXES.get(x_field, (1.0, ""))
     measured = [c for c in candidates if c.accuracy is not None and getattr(c, x_field) is not None]
-    others = [c for c in measured if not c.on_front]
-    front = sorted((c for c in measured if c.on_front), key=lambda c: getattr(c, x_field))
-    ax.scatter([getattr(c, x_field) for c in others], [100 * c.accuracy for c in others], s=22, c="#9aa5b1",
-               label="evaluated")
+    xy = {c.candidate_id: (getattr(c, x_field) / scale, 100 * c.accuracy) for c in measured}
+    others = [c.candidate_id for c in measured if not c.on_front]
+    front = [c.candidate_id for c in measured if c.on_front]
+    ax.scatter([xy[i][0] for i in others], [xy[i][1] for i in others], s=22, c="#9aa5b1", label="evaluated")
     if front:
-        ax.plot([getattr(c, x_field) for c in front], [100 * c.accuracy for c in front], "-o", c="#d9480f",
-                ms=6, label="Pareto front")
-        for c in front:
-            ax.annotate(c.candidate_id, (getattr(c, x_field), 100 * c.accuracy), textcoords="offset points",
-                        xytext=(4, 4), fontsize=7)
-    ax.set_xlabel(x_label)
+        stairs = _trade_off([(*xy[i], i) for i in front])
+        ax.step([p[0] for p in stairs], [p[1] for p in stairs], where="post", c="#d9480f", lw=1, alpha=0.6,
+                label="best accuracy for its cost, this view")
+        ax.scatter([xy[i][0] for i in front], [xy[i][1] for i in front], s=36, c="#d9480f", zorder=3,
+                   label="Pareto front (all objectives)")
+        for i in front:
+            ax.annotate(i, xy[i], textcoords="offset points", xytext=(4, 4), fontsize=7)
+    chosen = [i for i in deployed if i in xy]
+    if chosen:
+        ax.scatter([xy[i][0] for i in chosen], [xy[i][1] for i in chosen], s=160, marker="*", c="#7048e8",
+                   zorder=4, label="deployed")
+    if budget:
+        ax.axvline(budget / scale, color="#c92a2a", ls="--", lw=1, label=f"budget {budget / scale:g} {unit}")
+    ax.set_xlabel(f"{x_label} ({unit})" if unit else x_label)
     ax.set_ylabel("test accuracy (%)")
+    ax.set_xlim(left=0)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=7, loc="lower right")
     return _svg(fig)
 
 
@@ -131,14 +160,27 @@ def hypervolume_plot(points: list[tuple[int, float]]) -> str:
     return _svg(fig)
 
 
+_OP_COLOURS = {"CONV_2D": "#2b8a3e", "DEPTHWISE_CONV_2D": "#1c7ed6", "ADD": "#f08c00", "FULLY_CONNECTED": "#7048e8"}
+
+
 def memory_plot(layers: list[LayerRow], arena_bytes: int | None) -> str:
     fig, ax = _figure(6.5, 3.0)
-    live = [layer.live_bytes or 0 for layer in layers]
-    ax.bar(range(len(layers)), [b / 1024 for b in live], color="#2b8a3e")
+    colours = [_OP_COLOURS.get(layer.opcode, "#868e96") for layer in layers]
+    ax.bar(range(len(layers)), [(layer.live_bytes or 0) / 1024 for layer in layers], color=colours)
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=colour, label=op.lower()) for op, colour in _OP_COLOURS.items()
+               if any(layer.opcode == op for layer in layers)]
+    if any(layer.opcode not in _OP_COLOURS for layer in layers):
+        handles.append(Patch(color="#868e96", label="other"))
     if arena_bytes:
-        ax.axhline(arena_bytes / 1024, color="#c92a2a", ls="--", lw=1, label=f"arena {format_bytes(arena_bytes)}")
-        ax.legend(fontsize=8)
-    ax.set_xticks(range(len(layers)), [f"{layer.index}:{layer.opcode}" for layer in layers], rotation=70, fontsize=6)
+        handles.append(ax.axhline(arena_bytes / 1024, color="#c92a2a", ls="--", lw=1,
+                                  label=f"arena {format_bytes(arena_bytes)}"))
+    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: bars stay visible
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("operator # (the table below names each)")
     ax.set_ylabel("live activations (KiB)")
     ax.grid(alpha=0.3, axis="y")
     return _svg(fig)
@@ -173,10 +215,13 @@ def _environment() -> jinja2.Environment:
 def render_report(data: ReportData, out_path: Path) -> Path:
     """Write the page; returns its path."""
     plots: dict[str, Any] = {}
+    deployed = {w.candidate_id for w in data.winners}
     if any(c.accuracy is not None and c.macs is not None for c in data.candidates):
-        plots["front_macs"] = Markup(pareto_plot(data.candidates, "macs", "MACs (analytic)"))
+        plots["front_macs"] = Markup(pareto_plot(data.candidates, "macs", "MACs, analytic", data.budgets.get("macs"),
+                                                 deployed))
     if any(c.accuracy is not None and c.peak_sram_bytes is not None for c in data.candidates):
-        plots["front_sram"] = Markup(pareto_plot(data.candidates, "peak_sram_bytes", "peak SRAM (bytes, measured)"))
+        plots["front_sram"] = Markup(pareto_plot(data.candidates, "peak_sram_bytes", "peak SRAM, measured",
+                                                 data.budgets.get("peak_sram_bytes"), deployed))
     if data.hypervolume:
         plots["hypervolume"] = Markup(hypervolume_plot(data.hypervolume))
     winners = []

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .deploy import DeployRecord
+from .units import format_bytes, format_count
 from .report import CandidateRow, LayerRow, ReportData, Winner
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,39 @@ def winner_from_record(record: DeployRecord) -> Winner:
     provenance = dict(measured.get("provenance", {}))
     if record.failed_stage:
         provenance["deploy"] = f"stopped at stage {record.failed_stage}: {record.error}"
+    if layers:
+        metrics["macs"] = sum(layer.macs for layer in layers)
     return Winner(record.candidate_id, metrics, provenance, layers, codegen.get("arena_bytes"), saliency,
-                  explain.get("faithfulness", {}), explain.get("float_int8_occlusion_correlation"), kd, record.out_dir)
+                  explain.get("faithfulness", {}), explain.get("float_int8_occlusion_correlation"), kd, record.out_dir,
+                  architecture_text(record.spec), _training_text(record, stages))
+
+
+def architecture_text(spec: dict[str, Any]) -> str:
+    """'32 px · stem 8 ch k5 s2 · 3x ir(40 ch, k3, e3, s2) · ... · head 512 ch', from a spec dict."""
+    if not spec:
+        return ""
+    parts = [f"{spec.get('resolution', '?')} px",
+             f"stem {spec.get('stem_channels', '?')} ch k{spec.get('stem_kernel', '?')} s{spec.get('stem_stride', '?')}"]
+    for stage in spec.get("stages", []):
+        expand = f", e{stage.get('expand', 1)}" if stage.get("block") == "ir" else ""
+        parts.append(f"{stage.get('depth', '?')}x {stage.get('block', '?')}({stage.get('out_channels', '?')} ch, "
+                     f"k{stage.get('kernel', '?')}{expand}, s{stage.get('stride', '?')})")
+    if spec.get("head_channels"):
+        parts.append(f"head {spec['head_channels']} ch")
+    return " · ".join(parts)
+
+
+def _training_text(record: DeployRecord, stages: dict[str, Any]) -> str:
+    train, teacher = stages.get("train", {}), stages.get("teacher_logits", {})
+    text = f"{train.get('epochs', '?')} epochs on {stages.get('load', {}).get('train_samples', '?')} training images"
+    if train.get("distilled") and teacher:
+        accuracy = teacher.get("teacher_test_accuracy")
+        text += (f", distilled from {teacher.get('teacher', '?')}"
+                 + (f" ({100 * accuracy:.2f} % float test accuracy)" if accuracy is not None else "")
+                 + f", T = {teacher.get('temperature', '?')}, alpha = {teacher.get('alpha', '?')}")
+    else:
+        text += ", no teacher"
+    return text
 
 
 def _shape_text(layer: dict[str, Any]) -> str:
@@ -77,18 +109,26 @@ def _row(candidate: Any, on_front: bool) -> CandidateRow:
                         _provenance_text(candidate.provenance), candidate.reason, on_front)
 
 
-def _hypervolume_curve(measured: list[Any], bounds: dict[str, Any]) -> tuple[list[tuple[int, float]], str]:
+def _hypervolume_curve(candidates: list[Any], bounds: dict[str, Any]) -> tuple[list[tuple[int, float]], str]:
+    """The search's own hypervolume history (same reference, same order), so the report and the search agree."""
+    from .search.loop import hypervolume_history
     from .search.pareto import Constraints, reference_from_constraints
 
-    observed = {name: max((c.metrics.get(name) or 0) for c in measured) for name in
-                ("macs", "peak_sram_bytes", "flash_bytes", "latency")} if measured else {}
-    # an objective without a budget is normalised by the worst value seen, so that it still counts
-    scales = {name: bounds.get(name) or (1.05 * value if value else None) for name, value in observed.items()}
-    reference = reference_from_constraints(Constraints(scales))
-    curve = [(i + 1, reference.hypervolume([c.metrics for c in measured[: i + 1]])) for i in range(len(measured))]
-    note = (reference.describe() + ". Budgets from the run where set; otherwise 1.05 x the worst measured value."
-            " Each point: the hypervolume of the feasible candidates measured so far.")
+    constraints = Constraints(bounds)
+    reference = reference_from_constraints(constraints)
+    curve = hypervolume_history(candidates, reference, constraints)
+    note = (reference.describe() + ". Each point: the hypervolume of the feasible candidates measured after that many "
+            "evaluations (failed evaluations count; candidates rejected before training do not).")
     return curve, note
+
+
+def _budget_text(name: str, value: int) -> str:
+    labels = {"peak_sram_bytes": "peak SRAM", "flash_bytes": "flash"}
+    if name.endswith("_bytes"):
+        return f"{labels.get(name, name.removesuffix('_bytes').replace('_', ' '))} ≤ {format_bytes(value)}"
+    if name == "macs":
+        return f"MACs ≤ {format_count(value)} per inference (analytic)"
+    return f"{name} ≤ {value:,}"
 
 
 def collect_run(run_dir: Path) -> ReportData:
@@ -101,7 +141,7 @@ def collect_run(run_dir: Path) -> ReportData:
     bounds = {k: v for k, v in (info.get("budgets") or config.get("budgets") or {}).items() if v}
     measured = [c for c in candidates if c.status == "measured" and Constraints(bounds).feasible(c.metrics)]
     front_ids = {measured[i].id for i in pareto_front([c.metrics for c in measured])}
-    curve, note = _hypervolume_curve(measured, bounds)
+    curve, note = _hypervolume_curve(candidates, bounds)
     winners = collect_winners(run_dir)
     dataset = (info.get("dataset_provenance") or next(iter(_deploy_datasets(run_dir)), "")
                or str(config.get("dataset", "unknown dataset")))
@@ -110,7 +150,8 @@ def collect_run(run_dir: Path) -> ReportData:
         board = f"{board.get('name', '?')} ({board.get('kind', '?')}, {board.get('cpu', '?')}, latency in {board.get('latency_unit', '?')})"
     data = ReportData(run_id, dataset, str(board), [_row(c, c.id in front_ids) for c in candidates], curve, note, winners)
     if bounds:
-        data.notes.append("Budgets: " + ", ".join(f"{k} <= {v:,}" for k, v in bounds.items()) +
+        data.budgets = dict(bounds)
+        data.notes.append("Budgets: " + ", ".join(_budget_text(k, v) for k, v in bounds.items()) +
                           ". Candidates over a budget are kept in the table and left off the front.")
     if not winners:
         data.notes.append(f"No candidate deployed yet: `tinyhil deploy {run_dir} --candidate ID` adds its "

@@ -6,6 +6,8 @@ from click.testing import CliRunner
 
 from tinyhil.cli import cli
 from tinyhil.deploy import DeployRecord
+from tinyhil.search.loop import hypervolume_history
+from tinyhil.search.pareto import Constraints, reference_from_constraints
 from tinyhil.report_collect import collect_run
 from tinyhil.search.store import RunStore
 
@@ -51,7 +53,15 @@ def test_collect_run_marks_the_front_and_reads_the_deployed_winner(tmp_path):
     assert front == {"1", "2"}  # 3 dominated by 2; 4 breaks the SRAM budget and is not on the front
     assert "emulator" in data.board and "instructions" in data.board
     assert [row.status for row in data.candidates].count("rejected") == 1
-    assert len(data.hypervolume) == 3 and data.hypervolume[-1][1] >= data.hypervolume[0][1] > 0
+    # one hypervolume for a run: the report draws the search's own history (4 evaluations; the rejected spec
+    # was never trained, the over-budget one counts as an evaluation that adds no volume)
+    assert len(data.hypervolume) == 4 and data.hypervolume[-1][1] >= data.hypervolume[0][1] > 0
+    assert data.hypervolume[-1][1] == data.hypervolume[-2][1]
+    with RunStore.open(tmp_path) as store:
+        constraints = Constraints(data.budgets)
+        assert data.hypervolume == hypervolume_history(store.candidates(), reference_from_constraints(constraints),
+                                                       constraints)
+    assert "latency not in it" in data.hypervolume_note  # no latency budget: said, not silently dropped
     winner = data.winners[0]
     assert winner.kd["with_teacher"] - winner.kd["without_teacher"] == 0.80 - 0.78
     assert [layer.live_bytes for layer in winner.layers] == [20_000, 30_000, 12_000]

@@ -146,6 +146,7 @@ class HypervolumeReference:
 
     objectives: tuple[Objective, ...]
     scales: tuple[float, ...]  # accuracy: 1.0 (so 1 - accuracy is in [0, 1]); resources: their bound
+    left_out: tuple[str, ...] = ()  # objectives without a bound: no stated reference, so not in the volume
 
     def normalise(self, metrics: Metrics) -> tuple[float, ...]:
         vector = []
@@ -161,7 +162,10 @@ class HypervolumeReference:
 
     def describe(self) -> str:
         parts = [f"1 - {o.name}" if o.maximise else f"{o.name} / {s:g}" for o, s in zip(self.objectives, self.scales)]
-        return "hypervolume of (" + ", ".join(parts) + ") minimised, reference point (1, ..., 1)"
+        text = "hypervolume of (" + ", ".join(parts) + ") minimised, reference point (1, ..., 1)"
+        if self.left_out:
+            text += f"; {', '.join(self.left_out)} not in it (no budget, so no reference point)"
+        return text
 
     def hypervolume(self, metrics_list: Sequence[Metrics]) -> float:
         return hypervolume([self.normalise(m) for m in metrics_list], [1.0] * len(self.objectives))
@@ -170,7 +174,7 @@ class HypervolumeReference:
 def reference_from_constraints(constraints: Constraints,
                                objectives: Sequence[Objective] = DEFAULT_OBJECTIVES) -> HypervolumeReference:
     """Use the objectives that have a bound (accuracy always): an unbounded objective has no stated reference."""
-    chosen, scales = [], []
+    chosen, scales, left_out = [], [], []
     for objective in objectives:
         if objective.maximise:
             chosen.append(objective)
@@ -178,7 +182,9 @@ def reference_from_constraints(constraints: Constraints,
         elif constraints.bounds.get(objective.name):
             chosen.append(objective)
             scales.append(float(constraints.bounds[objective.name]))  # type: ignore[arg-type]
-    return HypervolumeReference(tuple(chosen), tuple(scales))
+        else:
+            left_out.append(objective.name)
+    return HypervolumeReference(tuple(chosen), tuple(scales), tuple(left_out))
 
 
 def pareto_front(metrics_list: Sequence[Metrics], objectives: Sequence[Objective] = DEFAULT_OBJECTIVES,
