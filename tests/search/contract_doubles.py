@@ -83,7 +83,8 @@ def _train(spec: ToySpec, dataset: FakeDataset, config: TrainConfig, distiller: 
 def _export(model: Any, spec: ToySpec, dataset: FakeDataset, out_path: Path, qat_threshold: float | None = 1.0) -> Any:
     CALLS.setdefault("export_qat_threshold", []).append(qat_threshold)
     Path(out_path).write_text(json.dumps(spec.to_dict()))
-    return types.SimpleNamespace(tflite_path=Path(out_path), float_accuracy=toy_accuracy(spec.to_dict()) + 0.01,
+    # export measures float again on its own test images: a different value from training's, on purpose
+    return types.SimpleNamespace(tflite_path=Path(out_path), float_accuracy=toy_accuracy(spec.to_dict()) + 0.02,
                                  int8_accuracy=toy_accuracy(spec.to_dict()))
 
 

@@ -48,6 +48,9 @@ def test_search_prints_a_measured_front_with_units_and_writes_json_and_csv(tmp_p
 
     with RunStore.open(tmp_path / "r1") as store:
         assert len(store.candidates(("measured", "failed", "infeasible"))) == 7
+        # float and int8 accuracy stored from the same test images (export's), not float from training's subset
+        for candidate in store.candidates(("measured",)):
+            assert candidate.metrics["float_accuracy"] == pytest.approx(candidate.metrics["int8_accuracy"] + 0.02)
         assert store.config()["budget_macs"] == 2_000_000
         measured = store.candidates("measured")
         assert all({"train", "export", "measure", "measure.build"} <= set(c.timings) for c in measured)

@@ -181,7 +181,8 @@ class PipelineStages:
             raise StageFailure("export", failure_reason(exc)) from exc
         done = time.monotonic()
         return TrainedModel(checkpoint=str(result.checkpoint), tflite=str(exported.tflite_path),
-                            float_accuracy=float(getattr(result, "float_accuracy", getattr(exported, "float_accuracy", 0.0))),
+                            # float and int8 on the same test images (export's), so their difference is quantisation's
+                            float_accuracy=float(getattr(exported, "float_accuracy", getattr(result, "float_accuracy", 0.0))),
                             int8_accuracy=_optional_float(getattr(exported, "int8_accuracy", None)),
                             timings={"train": trained_at - started, "export": done - trained_at})
 
