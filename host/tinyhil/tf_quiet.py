@@ -54,14 +54,14 @@ def captured_native_stderr() -> Iterator[NativeOutput]:
 
 
 def tensorflow() -> Any:
-    """The `tensorflow` module, imported once with its banners captured and Keras's console messages routed to
-    logging (off by default)."""
+    """The `tensorflow` module, imported with its banners captured, and Keras's console messages routed to logging
+    (off by default), also when something else imported TensorFlow first."""
     if "tensorflow" in sys.modules:
-        return sys.modules["tensorflow"]
-    with captured_native_stderr(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import tensorflow as tf
-
-        tf.get_logger().setLevel("ERROR")
-        tf.keras.utils.disable_interactive_logging()  # "Saved artifact at ..." goes to logging, not stdout
+        tf = sys.modules["tensorflow"]
+    else:
+        with captured_native_stderr(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import tensorflow as tf
+    tf.get_logger().setLevel("ERROR")
+    tf.keras.utils.disable_interactive_logging()  # "Saved artifact at ..." goes to logging, not stdout
     return tf

@@ -71,3 +71,19 @@ def test_a_converter_failure_carries_its_native_output():
     assert done.stdout.startswith("raised ConverterError |"), done.stdout
     assert "neither a custom op nor a flex op" in done.stdout  # kept for the error message...
     assert "neither a custom op" not in done.stderr  # ...and not dumped on the terminal
+
+
+def test_conversion_is_quiet_when_tensorflow_was_imported_first_by_someone_else():
+    done = _run("""
+        import numpy as np
+        import tensorflow as tf  # a user's script or a test helper got there first
+        print("---")
+        from tinyhil.export import keras_to_int8_tflite
+        inputs = tf.keras.Input((4, 4, 1), batch_size=1)
+        model = tf.keras.Model(inputs, tf.keras.layers.Dense(2)(tf.keras.layers.Flatten()(inputs)))
+        keras_to_int8_tflite(model, [np.ones((1, 4, 4, 1), np.float32)])
+        print("converted")
+    """)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("---", 1)[1].strip() == "converted", done.stdout[-2000:]
+    assert "fully_quantize" not in done.stderr
