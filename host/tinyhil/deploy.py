@@ -92,13 +92,14 @@ class Deployment:
     """One deployment, stage by stage; each stage stores its results in the record and saves it."""
 
     def __init__(self, run_dir: Path, candidate_id: str, config: DeployConfig, out_dir: Path | None = None,
-                 progress: Callable[[str], None] | None = None):
+                 progress: Callable[[str], None] | None = None, progress_bars: bool = False):
         self.run_dir = Path(run_dir)
         self.candidate_id = str(candidate_id)
         self.config = config
         self.out = Path(out_dir) if out_dir else default_out_dir(self.run_dir, self.candidate_id)
         self.out.mkdir(parents=True, exist_ok=True)
         self.progress = progress or (lambda message: log.info("%s", message))
+        self.progress_bars = progress_bars  # a training bar per epoch step (the CLI): full training takes long
         self.record = DeployRecord(str(self.run_dir), self.candidate_id, str(self.out),
                                    {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()})
         self.state: dict[str, Any] = {}
@@ -153,8 +154,8 @@ class Deployment:
 
 
 def deploy(run_dir: Path, candidate_id: str, config: DeployConfig | None = None, out_dir: Path | None = None,
-           progress: Callable[[str], None] | None = None) -> DeployRecord:
-    return Deployment(run_dir, candidate_id, config or DeployConfig(), out_dir, progress).run()
+           progress: Callable[[str], None] | None = None, progress_bars: bool = False) -> DeployRecord:
+    return Deployment(run_dir, candidate_id, config or DeployConfig(), out_dir, progress, progress_bars).run()
 
 
 def copy_tree(src: Path, dst: Path) -> None:

@@ -92,7 +92,9 @@ def train_student(dep: "Deployment", distill: bool) -> dict[str, Any]:
 
     config = TrainConfig.full()
     fields = {f.name for f in dataclasses.fields(config)}
-    changes = {"seed": dep.config.seed} if "seed" in fields else {}
+    changes: dict[str, Any] = {"seed": dep.config.seed} if "seed" in fields else {}
+    if "progress" in fields:
+        changes["progress"] = getattr(dep, "progress_bars", False)
     if dep.config.epochs:
         changes["epochs"] = dep.config.epochs
     config = dataclasses.replace(config, **changes)
@@ -120,11 +122,13 @@ def model_from_checkpoint(dep: "Deployment", checkpoint: Path | str) -> torch.nn
 def export(dep: "Deployment") -> dict[str, Any]:
     from .export import export_int8
 
+    # the whole test split (the proxy's 1,000 images are for ranking): the deployed int8 accuracy is the number
+    # users quote, and training's float accuracy is measured on the same images
     result = export_int8(dep.state["model"], dep.state["spec"], dep.state["dataset"], dep.out / "model.tflite",
-                         train_config=dep.state.get("train_config"))
+                         test_count=None, train_config=dep.state.get("train_config"))
     dep.state["export"] = result
     return {"tflite": str(result.tflite_path), "float_accuracy": float(result.float_accuracy),
-            "int8_accuracy": float(result.int8_accuracy), "qat": result.qat_note}
+            "int8_accuracy": float(result.int8_accuracy), "test_images": int(result.test_images), "qat": result.qat_note}
 
 
 def c_library(dep: "Deployment") -> dict[str, Any]:

@@ -21,6 +21,7 @@ def winner_from_record(record: DeployRecord) -> Winner:
     train, baseline = stages.get("train", {}), stages.get("train_baseline", {})
     metrics: dict[str, Any] = {k: v for k, v in measured.items() if k not in ("provenance", "outputs")}
     metrics["int8_accuracy"] = export.get("int8_accuracy")
+    metrics["int8_test_images"] = export.get("test_images")
     metrics["float_accuracy"] = train.get("float_accuracy", export.get("float_accuracy"))
     codegen = stages.get("codegen", {})
     live = codegen.get("live_bytes_per_op", [])

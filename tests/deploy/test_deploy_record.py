@@ -64,3 +64,26 @@ def test_summary_names_source_and_unit_of_every_number(tmp_path):
     for phrase in ("Fashion-MNIST", "+3.00 points", "1,234,567 instructions", "emulator qemu-m7", "70,000 bytes",
                    "host int8 reference", "bit-exact with the host int8 reference: True"):
         assert phrase in text
+
+
+def test_deploy_measures_int8_accuracy_on_the_whole_test_split(monkeypatch, tmp_path):
+    """The proxy export checks 1,000 test images (enough to rank candidates); the deployed model's int8 accuracy
+    is the number users quote, measured on the same whole split as its float accuracy, with the student's
+    training configuration for QAT."""
+    import types
+
+    import tinyhil.export
+
+    seen = {}
+
+    def export_int8(model, spec, dataset, out_path, **kwargs):
+        seen.update(kwargs)
+        return types.SimpleNamespace(tflite_path=out_path, float_accuracy=0.9, int8_accuracy=0.89, test_images=10_000,
+                                     qat_note="not needed")
+
+    monkeypatch.setattr(tinyhil.export, "export_int8", export_int8)
+    dep = Deployment(tmp_path / "run", "3", DeployConfig(), out_dir=tmp_path / "out")
+    dep.state.update(model=object(), spec=object(), dataset=object(), train_config="the student's")
+    result = deploy_stages.export(dep)
+    assert seen["test_count"] is None and seen["train_config"] == "the student's"
+    assert result["test_images"] == 10_000 and result["int8_accuracy"] == 0.89

@@ -33,6 +33,7 @@ def command(run: Path, candidate_id: str, board: str | None, dataset: str | None
     config = DeployConfig(board=board, dataset=dataset, data_dir=data_dir, teacher=teacher, temperature=temperature,
                           alpha=alpha, epochs=epochs, train_subset=train_subset, baseline=baseline, explain=explain,
                           seed=seed)
-    record = deploy(run, candidate_id, config, out, progress=lambda message: click.echo(message, err=True))
+    record = deploy(run, candidate_id, config, out, progress=lambda message: click.echo(message, err=True),
+                    progress_bars=True)
     for line in summary_lines(record):
         click.echo(line)
