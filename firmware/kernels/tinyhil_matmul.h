@@ -80,6 +80,25 @@ static inline void th_q15_pixel(const int8_t *x, int32_t n, uint32_t *dst) {
         acc[3] = th_smlad(x1e_, w1e_, th_smlad(x1o_, w1o_, acc[3]));                   \
     } while (0)
 
+/* One block of 4 k for the 2x2 tile in asm, the twin of TH_MATMUL_BLOCK: load 2 weight words and widen them
+ * to 4 q15 pairs (SXTB16), then 8 SMLADs against the two pixels' q15 pairs. */
+#define TH_DOT_2X2_ASM_BLOCK \
+    "ldrd   %[w0], %[w1], [%[w]], #8\n\t"     \
+    "ldrd   %[x0], %[x1], [%[x]], #8\n\t"     \
+    "sxtb16 %[w2], %[w0]\n\t"                 \
+    "sxtb16 %[w0], %[w0], ror #8\n\t"         \
+    "sxtb16 %[w3], %[w1]\n\t"                 \
+    "sxtb16 %[w1], %[w1], ror #8\n\t"         \
+    "smlad  %[a00], %[x0], %[w2], %[a00]\n\t" \
+    "smlad  %[a00], %[x1], %[w0], %[a00]\n\t" \
+    "smlad  %[a01], %[x0], %[w3], %[a01]\n\t" \
+    "smlad  %[a01], %[x1], %[w1], %[a01]\n\t" \
+    "ldrd   %[x0], %[x1], [%[x]], #8\n\t"     \
+    "smlad  %[a10], %[x0], %[w2], %[a10]\n\t" \
+    "smlad  %[a10], %[x1], %[w0], %[a10]\n\t" \
+    "smlad  %[a11], %[x0], %[w3], %[a11]\n\t" \
+    "smlad  %[a11], %[x1], %[w1], %[a11]\n\t"
+
 /* The 2 pixel x 2 channel dot products over `blocks` blocks of 4 k; returns w past the pair.
  * On the M7 the loop is hand-scheduled asm: the compiler spills accumulators otherwise, and
  * the 13 live registers (4 accumulators, 4 widened weights, 2 inputs, 3 pointers) just fit. */
@@ -89,37 +108,7 @@ static inline const uint32_t *th_dot_2x2(const uint32_t *x, const uint32_t *w, i
     if (blocks >= 2) {
         uint32_t w0, w1, w2, w3, x0, x1;
         __asm__ volatile(
-            "1:\n\t"
-            "ldrd   %[w0], %[w1], [%[w]], #8\n\t"
-            "ldrd   %[x0], %[x1], [%[x]], #8\n\t"
-            "sxtb16 %[w2], %[w0]\n\t"
-            "sxtb16 %[w0], %[w0], ror #8\n\t"
-            "sxtb16 %[w3], %[w1]\n\t"
-            "sxtb16 %[w1], %[w1], ror #8\n\t"
-            "smlad  %[a00], %[x0], %[w2], %[a00]\n\t"
-            "smlad  %[a00], %[x1], %[w0], %[a00]\n\t"
-            "smlad  %[a01], %[x0], %[w3], %[a01]\n\t"
-            "smlad  %[a01], %[x1], %[w1], %[a01]\n\t"
-            "ldrd   %[x0], %[x1], [%[x]], #8\n\t"
-            "smlad  %[a10], %[x0], %[w2], %[a10]\n\t"
-            "smlad  %[a10], %[x1], %[w0], %[a10]\n\t"
-            "smlad  %[a11], %[x0], %[w3], %[a11]\n\t"
-            "smlad  %[a11], %[x1], %[w1], %[a11]\n\t"
-            "ldrd   %[w0], %[w1], [%[w]], #8\n\t"
-            "ldrd   %[x0], %[x1], [%[x]], #8\n\t"
-            "sxtb16 %[w2], %[w0]\n\t"
-            "sxtb16 %[w0], %[w0], ror #8\n\t"
-            "sxtb16 %[w3], %[w1]\n\t"
-            "sxtb16 %[w1], %[w1], ror #8\n\t"
-            "smlad  %[a00], %[x0], %[w2], %[a00]\n\t"
-            "smlad  %[a00], %[x1], %[w0], %[a00]\n\t"
-            "smlad  %[a01], %[x0], %[w3], %[a01]\n\t"
-            "smlad  %[a01], %[x1], %[w1], %[a01]\n\t"
-            "ldrd   %[x0], %[x1], [%[x]], #8\n\t"
-            "smlad  %[a10], %[x0], %[w2], %[a10]\n\t"
-            "smlad  %[a10], %[x1], %[w0], %[a10]\n\t"
-            "smlad  %[a11], %[x0], %[w3], %[a11]\n\t"
-            "smlad  %[a11], %[x1], %[w1], %[a11]\n\t"
+            "1:\n\t" TH_DOT_2X2_ASM_BLOCK TH_DOT_2X2_ASM_BLOCK /* unrolled twice */
             "cmp    %[x], %[end]\n\t"
             "bne    1b\n\t"
             : [a00] "+r"(acc[0]), [a01] "+r"(acc[1]), [a10] "+r"(acc[2]), [a11] "+r"(acc[3]), [x] "+r"(x),
