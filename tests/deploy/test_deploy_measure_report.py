@@ -9,8 +9,6 @@ import shutil
 from types import SimpleNamespace
 
 import pytest
-import torch
-import torch.nn.functional as F
 
 from tinyhil import deploy_stages
 from tinyhil.deploy import DeployConfig, Deployment, summary_lines
@@ -18,7 +16,7 @@ from tinyhil.report import render_report
 from tinyhil.report_collect import collect_run
 from tinyhil.search.store import RunStore
 
-from .test_explain_saliency import synthetic, tiny_cnn
+from .test_explain_saliency import fit_tiny_cnn, synthetic
 
 pytestmark = pytest.mark.qemu
 
@@ -42,16 +40,8 @@ def exported_candidate(monkeypatch, tmp_path, square_tflite):
         return {}
 
     def train(dep, distill):
-        torch.manual_seed(0)
-        model = tiny_cnn()
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-        for _ in range(4):
-            for start in range(0, 512, 64):
-                loss = F.cross_entropy(model(x[start:start + 64]), y[start:start + 64])
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-        dep.state["model"] = model.eval()
+        model = fit_tiny_cnn(x, y, epochs=4)
+        dep.state["model"] = model
         return {"distilled": distill, "float_accuracy": float((model(test_x).argmax(1) == test_y).float().mean())}
 
     def export(dep):

@@ -27,20 +27,25 @@ def tiny_cnn() -> nn.Module:
                          nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 2))
 
 
-@pytest.fixture(scope="module")
-def trained() -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
+def fit_tiny_cnn(x: torch.Tensor, y: torch.Tensor, epochs: int, batch: int = 64) -> nn.Module:
+    """A seeded tiny_cnn trained with Adam on (x, y), in eval mode."""
     torch.manual_seed(0)
-    x, y = synthetic(1024, seed=0)
     model = tiny_cnn()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(6):
-        for start in range(0, 1024, 64):
-            loss = F.cross_entropy(model(x[start:start + 64]), y[start:start + 64])
+    for _ in range(epochs):
+        for start in range(0, len(x), batch):
+            loss = F.cross_entropy(model(x[start:start + batch]), y[start:start + batch])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def trained() -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
+    x, y = synthetic(1024, seed=0)
+    model = fit_tiny_cnn(x, y, epochs=6)
     x_test, y_test = synthetic(64, seed=1)
-    model.eval()
     accuracy = float((model(x_test).argmax(1) == y_test).float().mean())
     assert accuracy > 0.95, f"the synthetic task should be learnt, test accuracy {accuracy:.3f}"
     return model, x_test, y_test
