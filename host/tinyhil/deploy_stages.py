@@ -91,10 +91,7 @@ def train_student(dep: "Deployment", distill: bool) -> dict[str, Any]:
     from .train import TrainConfig, train
 
     config = TrainConfig.full()
-    fields = {f.name for f in dataclasses.fields(config)}
-    changes: dict[str, Any] = {"seed": dep.config.seed} if "seed" in fields else {}
-    if "progress" in fields:
-        changes["progress"] = getattr(dep, "progress_bars", False)
+    changes: dict[str, Any] = {"seed": dep.config.seed, "progress": dep.progress_bars}
     if dep.config.epochs:
         changes["epochs"] = dep.config.epochs
     config = dataclasses.replace(config, **changes)

@@ -7,6 +7,7 @@ with the error so nothing needed for a diagnosis is lost."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 import tempfile
@@ -53,9 +54,10 @@ def captured_native_stderr() -> Iterator[NativeOutput]:
             output.text = sink.read().decode("utf-8", "replace")
 
 
+@functools.cache
 def tensorflow() -> Any:
     """The `tensorflow` module, imported with its banners captured, and Keras's console messages routed to logging
-    (off by default), also when something else imported TensorFlow first."""
+    (off by default), also when something else imported TensorFlow first. Set up once; later calls are a lookup."""
     if "tensorflow" in sys.modules:
         tf = sys.modules["tensorflow"]
     else:
