@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-APT_PACKAGES="gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm cmake make gcc dataset-fashion-mnist chromium"
+# python3 and python3-venv too: a bare Debian/Ubuntu image may have neither, and `python3 -m venv` needs ensurepip
+APT_PACKAGES="python3 python3-venv gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm cmake make gcc dataset-fashion-mnist chromium"
 missing=""
 for p in $APT_PACKAGES; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
@@ -20,6 +21,10 @@ if [ -n "$missing" ]; then
 fi
 
 PY="${PYTHON:-python3}"
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "tinyhil needs Python 3.11 or newer; $PY is $("$PY" --version 2>&1). Install one and run: PYTHON=python3.11 bash scripts/install.sh" >&2
+  exit 1
+fi
 if [ ! -x .venv/bin/python ]; then
   echo "== creating .venv"
   "$PY" -m venv .venv
