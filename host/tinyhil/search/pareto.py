@@ -4,8 +4,9 @@ exact hypervolume.
 Everything is minimised internally: accuracy enters as (1 - accuracy). Hypervolume is computed on
 normalised objectives: each objective is divided by its reference value (the budget for MACs, SRAM and
 flash; a stated bound for latency), so the reference point is (1, ..., 1) and a point outside it adds
-nothing. The exact algorithm slices along the last objective (HSO): fine for the few dozen points and up
-to five objectives a search produces.
+nothing. Non-dominated sorting and the exact hypervolume come from moocore (a maintained C library with
+Python bindings); this module only decides what the objectives are, which points are feasible and how
+they are scaled.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
+
+import moocore
+import numpy as np
 
 Metrics = Mapping[str, float | int | None]
 
@@ -69,32 +73,15 @@ def dominates(a: Sequence[float], b: Sequence[float]) -> bool:
 
 
 def non_dominated_sort(points: Sequence[Sequence[float]]) -> list[list[int]]:
-    """Fronts of indices, best first (Deb et al.'s fast non-dominated sort)."""
-    n = len(points)
-    dominated_by_me: list[list[int]] = [[] for _ in range(n)]
-    domination_count = [0] * n
-    for i in range(n):
-        for j in range(i + 1, n):
-            if dominates(points[i], points[j]):
-                dominated_by_me[i].append(j)
-                domination_count[j] += 1
-            elif dominates(points[j], points[i]):
-                dominated_by_me[j].append(i)
-                domination_count[i] += 1
-    fronts = [[i for i in range(n) if domination_count[i] == 0]]
-    while fronts[-1]:
-        following = []
-        for i in fronts[-1]:
-            for j in dominated_by_me[i]:
-                domination_count[j] -= 1
-                if domination_count[j] == 0:
-                    following.append(j)
-        fronts.append(sorted(following))
-    return fronts[:-1]
+    """Fronts of indices, best first, each in index order (moocore's Pareto ranks; equal points share a front)."""
+    if not len(points):
+        return [[]]
+    ranks = moocore.pareto_rank(np.asarray(points, dtype=float))
+    return [[int(i) for i in np.flatnonzero(ranks == rank)] for rank in range(int(ranks.max()) + 1)]
 
 
 def crowding_distance(points: Sequence[Sequence[float]]) -> list[float]:
-    """Crowding distance of each point within one front; boundary points get +inf."""
+    """Crowding distance of each point within one front (NSGA-II); boundary points get +inf."""
     n = len(points)
     if n <= 2:
         return [math.inf] * n
@@ -111,33 +98,11 @@ def crowding_distance(points: Sequence[Sequence[float]]) -> list[float]:
 
 
 def hypervolume(points: Sequence[Sequence[float]], reference: Sequence[float]) -> float:
-    """Exact hypervolume dominated by `points` (minimisation) and bounded by `reference`."""
+    """Exact hypervolume dominated by `points` (minimisation) and bounded by `reference` (moocore)."""
     inside = [tuple(map(float, p)) for p in points if all(x < r for x, r in zip(p, reference))]
-    return _hso(inside, tuple(map(float, reference)))
-
-
-def _hso(points: list[tuple[float, ...]], reference: tuple[float, ...]) -> float:
-    if not points:
+    if not inside:
         return 0.0
-    if len(reference) == 1:
-        return reference[0] - min(p[0] for p in points)
-    # slice along the last objective: between consecutive values, the cross-section is the
-    # (d-1)-dimensional hypervolume of every point at or below the slice
-    ordered = sorted(points, key=lambda p: p[-1])
-    volume = 0.0
-    for i, point in enumerate(ordered):
-        upper = ordered[i + 1][-1] if i + 1 < len(ordered) else reference[-1]
-        height = upper - point[-1]
-        if height <= 0:
-            continue
-        section = _non_dominated([p[:-1] for p in ordered[: i + 1]])
-        volume += _hso(section, reference[:-1]) * height
-    return volume
-
-
-def _non_dominated(points: list[tuple[float, ...]]) -> list[tuple[float, ...]]:
-    unique = list(dict.fromkeys(points))
-    return [p for p in unique if not any(dominates(q, p) for q in unique)]
+    return float(moocore.hypervolume(np.asarray(inside), ref=np.asarray(reference, dtype=float)))
 
 
 @dataclass(frozen=True)
