@@ -39,12 +39,13 @@ class Dataset:
     name: str
     train_x: torch.Tensor  # float32 NCHW in [-1, 1]
     train_y: torch.Tensor  # int64
-    test_x: torch.Tensor
+    test_x: torch.Tensor  # the evaluation images: the test split, or a validation part held out of training
     test_y: torch.Tensor
     num_classes: int
     class_names: tuple[str, ...]
     provenance: str
     augment_flip: bool = True
+    eval_split: str = "test"  # what test_x holds: "test", or "validation" after hold_out_validation()
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -56,6 +57,27 @@ class Dataset:
         return replace(self, train_x=self.train_x[:train], train_y=self.train_y[:train],
                        test_x=self.test_x[:test], test_y=self.test_y[:test],
                        provenance=self.provenance + (f", first {train} training images" if train else ""))
+
+    def hold_out_validation(self, fraction: float, seed: int) -> "Dataset":
+        """The training split cut in two, stratified by class and seeded: training keeps (1 - fraction) of it, the
+        rest becomes the evaluation part (test_x/test_y, eval_split "validation"). The test split is left out
+        entirely, so nothing evaluated on this dataset has seen it."""
+        if not 0.0 < fraction < 1.0:
+            raise DataError(f"validation fraction {fraction} is not between 0 and 1 (exclusive); e.g. 0.1")
+        from sklearn.model_selection import train_test_split
+
+        labels = self.train_y.numpy()
+        try:
+            kept, held = train_test_split(np.arange(len(labels)), test_size=fraction, random_state=seed % (2**32),
+                                          stratify=labels)
+        except ValueError as exc:  # a class with a single image, or a validation part smaller than the classes
+            raise DataError(f"cannot hold out {fraction:g} of {self.name}'s {len(labels)} training images as a "
+                            f"stratified validation part ({exc}); pick a larger --validation-fraction") from None
+        kept = np.sort(kept)  # held stays shuffled: its first N images (proxy evaluation) are a random sample
+        return replace(self, train_x=self.train_x[kept], train_y=self.train_y[kept], test_x=self.train_x[held],
+                       test_y=self.train_y[held], eval_split="validation",
+                       provenance=self.provenance + f", validation: {len(held)} training images held out "
+                                                    f"(stratified, seed {seed}); test split unused")
 
     def batches(self, batch_size: int, generator: torch.Generator, augment: bool = True,
                 resolution: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:

@@ -40,6 +40,7 @@ class CandidateRow:
     provenance: str = ""  # "board nucleo-h743zi" / "emulator qemu-m7" / "analytic"
     reason: str = ""  # why it failed or was rejected
     on_front: bool = False
+    accuracy_split: str = ""  # validation (what the search selects on) | test (runs made before the validation split)
 
 
 @dataclass
@@ -141,7 +142,8 @@ def pareto_plot(candidates: list[CandidateRow], x_field: str, x_label: str, budg
     if budget:
         ax.axvline(budget / scale, color="#c92a2a", ls="--", lw=1, label=f"budget {budget / scale:g} {unit}")
     ax.set_xlabel(f"{x_label} ({unit})" if unit else x_label)
-    ax.set_ylabel("test accuracy (%)")
+    splits = sorted({c.accuracy_split or "test" for c in measured})
+    ax.set_ylabel(f"{' / '.join(splits)} accuracy (%)")
     ax.set_xlim(left=0)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")

@@ -105,9 +105,12 @@ def _row(candidate: Any, on_front: bool) -> CandidateRow:
     m = candidate.metrics
     accuracy = m.get("accuracy")
     kind = m.get("accuracy_kind") or ("float" if accuracy is not None else "")
+    split = candidate.accuracy_split or ""
+    if split == "test":  # a store from before the validation split: its accuracies are test-split ones
+        kind += ", TEST split (selected on it: the run predates the validation split)"
     return CandidateRow(str(candidate.id), candidate.status, accuracy, kind, m.get("macs"), m.get("peak_sram_bytes"),
                         m.get("flash_bytes"), m.get("latency"), m.get("latency_unit", ""),
-                        _provenance_text(candidate.provenance), candidate.reason, on_front)
+                        _provenance_text(candidate.provenance), candidate.reason, on_front, split)
 
 
 def _hypervolume_curve(candidates: list[Any], bounds: dict[str, Any]) -> tuple[list[tuple[int, float]], str]:
@@ -139,6 +142,7 @@ def collect_run(run_dir: Path) -> ReportData:
     run_dir = Path(run_dir)
     with RunStore.open(run_dir) as store:
         run_id, config, info, candidates = store.run_id(), store.config(), store.info(), store.candidates()
+        on_test = store.selected_on_test_split()
     bounds = {k: v for k, v in (info.get("budgets") or config.get("budgets") or {}).items() if v}
     measured = [c for c in candidates if c.status == "measured" and Constraints(bounds).feasible(c.metrics)]
     front_ids = {measured[i].id for i in pareto_front([c.metrics for c in measured])}
@@ -154,6 +158,12 @@ def collect_run(run_dir: Path) -> ReportData:
         data.budgets = dict(bounds)
         data.notes.append("Budgets: " + ", ".join(_budget_text(k, v) for k, v in bounds.items()) +
                           ". Candidates over a budget are kept in the table and left off the front.")
+    if on_test:
+        data.notes.append("This run was made before the search had a validation split: its candidates were ranked and "
+                          "selected on TEST-split accuracy, so their accuracies (and the front) are optimistic.")
+    else:
+        data.notes.append("Candidate accuracies are on the validation part held out of the training split (what the "
+                          "search selected on); test-split accuracy is measured only for deployed models.")
     if not winners:
         data.notes.append(f"No candidate deployed yet: `tinyhil deploy {run_dir} --candidate ID` adds its "
                           "measured metrics, memory plan, saliency and distillation gain here.")

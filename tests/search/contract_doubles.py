@@ -4,6 +4,7 @@ end to end without torch training, firmware or QEMU."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import types
@@ -37,9 +38,14 @@ class FakeDataset:
     num_classes: int = 10
     provenance: str = "digits (test double)"
     test_x: Any = None
+    eval_split: str = "test"
 
     def subset(self, train: int | None = None) -> "FakeDataset":
         return self
+
+    def hold_out_validation(self, fraction: float, seed: int) -> "FakeDataset":
+        CALLS.setdefault("validation", []).append((fraction, seed))
+        return dataclasses.replace(self, eval_split="validation")
 
 
 @dataclass

@@ -35,6 +35,8 @@ def _count(ctx: click.Context, param: click.Parameter, value: str | None) -> int
 @click.option("--batch-size", type=int, default=None, help="Candidates in flight at once [default 1].")
 @click.option("--proxy-epochs", type=int, default=None, help="Epochs of proxy training [default: TrainConfig.proxy()].")
 @click.option("--train-subset", type=int, default=None, help="Train on the first N training images.")
+@click.option("--validation-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
+              help="Part of the training split held out (stratified, seeded) to select on [default 0.1].")
 @click.option("--measure-inputs", type=int, default=None, help="Test images streamed to the board per candidate [default 4].")
 @click.option("--seed", type=int, default=None, help="Run seed [default 0].")
 @click.option("--llm-config", type=click.Path(dir_okay=False), default=None, help="TOML with base_url, model, api_key_env.")
@@ -42,7 +44,8 @@ def _count(ctx: click.Context, param: click.Parameter, value: str | None) -> int
 def command(board: str, iterations: int | None, proposer: str | None, dataset: str | None, data_dir: str | None,
             budget_sram: int | None, budget_flash: int | None, budget_macs: int | None, resume: str | None,
             run_id: str | None, runs_dir: Path, executor: str | None, address: str | None, batch_size: int | None,
-            proxy_epochs: int | None, train_subset: int | None, measure_inputs: int | None, seed: int | None,
+            proxy_epochs: int | None, train_subset: int | None, validation_fraction: float | None,
+            measure_inputs: int | None, seed: int | None,
             llm_config: str | None, no_live: bool) -> None:
     """Propose -> cost-filter -> proxy-train -> int8 export -> measure on the board -> select, N times.
 
@@ -66,7 +69,7 @@ def command(board: str, iterations: int | None, proposer: str | None, dataset: s
     overrides = {"iterations": iterations, "proposer": proposer, "dataset": dataset, "data_dir": data_dir,
                  "budget_sram": budget_sram, "budget_flash": budget_flash, "budget_macs": budget_macs,
                  "executor": executor, "address": address, "batch_size": batch_size, "train_subset": train_subset,
-                 "measure_inputs": measure_inputs, "seed": seed, "llm_config": llm_config}
+                 "validation_fraction": validation_fraction, "measure_inputs": measure_inputs, "seed": seed, "llm_config": llm_config}
     for key, value in overrides.items():
         if value is not None:
             setattr(config, key, value)

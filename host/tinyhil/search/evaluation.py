@@ -36,6 +36,8 @@ class TrainedModel:
     float_accuracy: float
     int8_accuracy: float | None
     timings: dict[str, float] = field(default_factory=dict)  # train, export (seconds)
+    accuracy_split: str = "validation"  # the images both accuracies come from (a search never sees the test split)
+    accuracy_images: int | None = None
 
 
 @dataclass
@@ -78,11 +80,13 @@ def failure_reason(exc: BaseException) -> str:
 def trained_events(job: Job, trained: TrainedModel) -> list[StageEvent]:
     accuracy = trained.int8_accuracy if trained.int8_accuracy is not None else trained.float_accuracy
     kind = "int8, reference interpreter" if trained.int8_accuracy is not None else "float"
+    kind += f", {trained.accuracy_split} split" + (f" ({trained.accuracy_images} images)" if trained.accuracy_images else "")
+    split = {"accuracy_split": trained.accuracy_split}
     return [
-        StageEvent(job.candidate_id, "trained", "train", metrics={"float_accuracy": trained.float_accuracy},
+        StageEvent(job.candidate_id, "trained", "train", metrics={"float_accuracy": trained.float_accuracy, **split},
                    artefacts={"checkpoint": trained.checkpoint}, timings={"train": trained.timings.get("train", 0.0)}),
         StageEvent(job.candidate_id, "exported", "export",
-                   metrics={"int8_accuracy": trained.int8_accuracy, "accuracy": accuracy, "accuracy_kind": kind},
+                   metrics={"int8_accuracy": trained.int8_accuracy, "accuracy": accuracy, "accuracy_kind": kind, **split},
                    artefacts={"tflite": trained.tflite}, timings={"export": trained.timings.get("export", 0.0)}),
     ]
 
@@ -110,6 +114,10 @@ class PipelineStages:
     dataset: str
     board: str
     data_dir: str | None = None
+    # held out of the training split, stratified, seeded by the run: every accuracy the search steers by comes
+    # from it. None: evaluate on the test split (only for runs made before the validation split existed)
+    validation_fraction: float | None = 0.1
+    split_seed: int = 0
     train_subset: int | None = None
     train_overrides: dict[str, Any] = field(default_factory=dict)  # fields of TrainConfig.proxy() to change
     measure_inputs: int = 4
@@ -127,6 +135,8 @@ class PipelineStages:
             from ..data import load_dataset
 
             dataset = load_dataset(self.dataset, Path(self.data_dir) if self.data_dir else None)
+            if self.validation_fraction is not None:
+                dataset = dataset.hold_out_validation(self.validation_fraction, self.split_seed)
             if self.train_subset:
                 dataset = dataset.subset(train=self.train_subset)
             self._cache["dataset"] = dataset
@@ -181,10 +191,12 @@ class PipelineStages:
             raise StageFailure("export", failure_reason(exc)) from exc
         done = time.monotonic()
         return TrainedModel(checkpoint=str(result.checkpoint), tflite=str(exported.tflite_path),
-                            # float and int8 on the same test images (export's), so their difference is quantisation's
+                            # float and int8 on the same evaluation images (export's), so their difference is quantisation's
                             float_accuracy=float(getattr(exported, "float_accuracy", getattr(result, "float_accuracy", 0.0))),
                             int8_accuracy=_optional_float(getattr(exported, "int8_accuracy", None)),
-                            timings={"train": trained_at - started, "export": done - trained_at})
+                            timings={"train": trained_at - started, "export": done - trained_at},
+                            accuracy_split=getattr(dataset, "eval_split", "test"),
+                            accuracy_images=getattr(exported, "test_images", None))
 
     def measure(self, job: Job, tflite: str) -> dict[str, Any]:
         from ..bench import measure

@@ -47,6 +47,9 @@ class SearchConfig:
     runtime: str = "native"
     llm_config: str | None = None
     torch_threads: int | None = None
+    # the part of the training split held out (stratified, seeded with `seed`) to select on; None only in runs
+    # made before the validation split (they were selected on test accuracy and are not resumed)
+    validation_fraction: float | None = 0.1
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -54,7 +57,9 @@ class SearchConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "SearchConfig":
         known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        values = {k: v for k, v in data.items() if k in known}
+        values.setdefault("validation_fraction", None)  # a stored config without it predates the validation split
+        return cls(**values)
 
 
 def new_run_id() -> str:
@@ -109,12 +114,17 @@ def open_search(config: SearchConfig, run_dir: Path, resume: bool,
     from ..cost import estimate
     from ..space import ArchSpec, SearchSpace
 
+    if config.validation_fraction is None:
+        raise ConfigError(f"{run_dir} was made before the search had a validation split: its candidates were selected on "
+                          "test-split accuracy, so it cannot be continued; start a new run (the old store still opens "
+                          "with `tinyhil report`, labelled as test-split)")
     profile = load_profile(config.board)
     if not (config.executor == "ray" and config.address):  # a cluster's board sits on another node
         from ..runners import require_usable
 
         require_usable(profile)  # before any training: an unplugged board must not cost a proxy-training run
     pipeline = stages or PipelineStages(dataset=config.dataset, board=config.board, data_dir=config.data_dir,
+                                        validation_fraction=config.validation_fraction, split_seed=config.seed,
                                         train_subset=config.train_subset, train_overrides=config.train_overrides,
                                         measure_inputs=config.measure_inputs, runtime=config.runtime,
                                         torch_threads=config.torch_threads)
@@ -128,7 +138,9 @@ def open_search(config: SearchConfig, run_dir: Path, resume: bool,
         store = RunStore.open(run_dir)
     else:
         store = RunStore.create(run_dir, run_dir.name, config.to_dict())
-    store.update_info(dataset_provenance=dataset.provenance, board=board_info(profile), budgets=budgets.as_dict())
+    store.update_info(dataset_provenance=dataset.provenance, board=board_info(profile), budgets=budgets.as_dict(),
+                      accuracy_split=getattr(dataset, "eval_split", "test"),
+                      validation_images=int(len(dataset.test_x)) if getattr(dataset, "eval_split", "") == "validation" else None)
     with contextlib.ExitStack() as stack:
         stack.callback(store.close)
         proposer = stack.enter_context(_proposer(config))

@@ -79,6 +79,14 @@ class Candidate:
     def finished(self) -> bool:
         return self.status in FINISHED
 
+    @property
+    def accuracy_split(self) -> str | None:
+        """Where `accuracy` was measured: "validation" (held out of training); "test" in runs made before the
+        search had a validation split (those stores hold no accuracy_split and were selected on test accuracy)."""
+        if self.metrics.get("accuracy") is None:
+            return None
+        return str(self.metrics.get("accuracy_split") or "test")
+
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
@@ -212,6 +220,10 @@ class RunStore:
             marks = ",".join("?" * len(wanted))
             rows = self._db.execute(f"SELECT * FROM candidates WHERE status IN ({marks}) ORDER BY id", wanted).fetchall()
         return [_candidate(row) for row in rows]
+
+    def selected_on_test_split(self) -> bool:
+        """True for a run made before the validation split: its accuracies (and so its front) are test-split ones."""
+        return any(c.accuracy_split == "test" for c in self.candidates(("measured", "infeasible")))
 
     def last_step(self) -> int:
         row = self._db.execute("SELECT MAX(step) AS s FROM candidates").fetchone()

@@ -15,14 +15,15 @@ from .pareto import Constraints, reference_from_constraints
 from .store import Candidate
 
 UNITS = {
-    "accuracy": "fraction of the test set (see accuracy_kind)",
+    "accuracy": "fraction correct on the split named in accuracy_split: validation = images held out of the training "
+                "split (what the search selects on); test only in runs made before the validation split",
     "macs": "multiply-accumulates per inference (analytic)",
     "params": "parameters (analytic)",
     "peak_sram_bytes": "bytes, measured: static RAM (.data+.bss, arena included) + stack high-water",
     "flash_bytes": "bytes, measured: .text+.rodata+.data of the firmware ELF",
     "latency": "median per inference, unit in latency_unit (cycles on a board, instructions on QEMU)",
 }
-FRONT_COLUMNS = ("candidate_id", "accuracy", "accuracy_kind", "macs", "peak_sram_bytes", "flash_bytes", "latency",
+FRONT_COLUMNS = ("candidate_id", "accuracy", "accuracy_split", "accuracy_kind", "macs", "peak_sram_bytes", "flash_bytes", "latency",
                  "latency_unit", "source", "board", "firmware_sha256")
 
 
@@ -38,7 +39,8 @@ def front_rows(front: Sequence[Candidate]) -> list[dict[str, Any]]:
     rows = []
     for c in front:
         m = c.metrics
-        rows.append({"candidate_id": c.id, "accuracy": m.get("accuracy"), "accuracy_kind": m.get("accuracy_kind"),
+        rows.append({"candidate_id": c.id, "accuracy": m.get("accuracy"), "accuracy_split": c.accuracy_split,
+                     "accuracy_kind": m.get("accuracy_kind"),
                      "macs": m.get("macs"), "peak_sram_bytes": m.get("peak_sram_bytes"),
                      "flash_bytes": m.get("flash_bytes"), "latency": m.get("latency"),
                      "latency_unit": m.get("latency_unit"), "source": source_of(c),
@@ -69,10 +71,22 @@ def _cell(value: Any, formatter: Any = str) -> str:
     return "-" if value is None else formatter(value)
 
 
+def accuracy_caption(candidates: Sequence[Candidate]) -> str:
+    """What the accuracy column holds: which split, said once for the table."""
+    splits = sorted({c.accuracy_split for c in candidates if c.accuracy_split})
+    if splits == ["test"]:
+        where = "TEST split (this run predates the validation split: it was selected on test accuracy)"
+    elif "test" in splits:
+        where = "validation or TEST split (see each candidate's accuracy_split)"
+    else:
+        where = "validation split (held out of training; the test split is for deployed models)"
+    return f"accuracy: int8 top-1 from the reference interpreter (float if no int8 export), {where}"
+
+
 def candidates_table(candidates: Sequence[Candidate], front_ids: set[int], title: str) -> Table:
     table = Table(title=title, title_justify="left", caption_justify="left",
-                  caption="accuracy: int8 test accuracy from the reference interpreter (float if no int8 export); peak SRAM = "
-                          "static RAM + stack high-water (measured); flash = .text+.rodata+.data of the ELF (measured)")
+                  caption=accuracy_caption(candidates) + "; peak SRAM = static RAM + stack high-water (measured); "
+                          "flash = .text+.rodata+.data of the ELF (measured)")
     for name, justify in (("id", "right"), ("status", "left"), ("accuracy", "right"), ("MACs (analytic)", "right"),
                           ("peak SRAM", "right"), ("flash", "right"), ("latency", "right"), ("source", "left"),
                           ("stage / reason", "left")):
