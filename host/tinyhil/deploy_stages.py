@@ -152,9 +152,10 @@ def write_c_library(tflite: Path, lib: Path, label: str) -> Any:
 def measure(dep: "Deployment") -> dict[str, Any]:
     from .bench import measure as bench_measure
     from .boards import load_profile
+    from .model_inputs import model_inputs
 
     profile = load_profile(dep.config.board)
-    inputs = quantized_test_inputs(dep, dep.config.measure_inputs)
+    inputs = model_inputs(dep.state["dataset"].test_x[:dep.config.measure_inputs], dep.out / "model.tflite")
     workdir = dep.out / "firmware"
     measurement = bench_measure(dep.out / "model.tflite", profile, inputs, runtime="native", workdir=workdir)
     elves = sorted(workdir.rglob("*.elf"), key=lambda p: p.stat().st_mtime)
@@ -164,28 +165,19 @@ def measure(dep: "Deployment") -> dict[str, Any]:
             "inputs": int(inputs.shape[0])}
 
 
-def quantized_test_inputs(dep: "Deployment", count: int) -> np.ndarray:
-    """The first `count` test images, NHWC int8, quantised with the exported model's own input scale/zero point."""
-    from .reference import ReferenceInterpreter
-
-    scale, zero_point = ReferenceInterpreter(dep.out / "model.tflite").input_quant
-    images = dep.state["dataset"].test_x[:count]
-    images = images.numpy() if hasattr(images, "numpy") else np.asarray(images)
-    channels = int(dep.state["dataset"].input_shape[-1])
-    if images.ndim == 4 and images.shape[1] == channels and images.shape[-1] != channels:
-        images = images.transpose(0, 2, 3, 1)  # NCHW tensors -> NHWC, as the .tflite takes them
-    return np.clip(np.round(images / float(scale) + int(zero_point)), -128, 127).astype(np.int8)
-
-
 def explain(dep: "Deployment") -> dict[str, Any]:
-    from .explain import Int8Model, explain as run_explain
+    from .data import to_resolution
+    from .explain import Int8Model, explain as run_explain, pick_per_class
     from .reference import ReferenceInterpreter
 
     dataset = dep.state["dataset"]
     reference = ReferenceInterpreter(dep.out / "model.tflite")
     (in_scale, in_zero), (out_scale, out_zero) = reference.input_quant, reference.output_quant
     int8 = Int8Model(reference, float(in_scale), int(in_zero), float(out_scale), int(out_zero))
-    result = run_explain(dep.state["model"], dataset.test_x, dataset.test_y, list(dataset.class_names),
+    # the explained images only, at the model's resolution: float and int8 attributions share one input space
+    chosen = torch.from_numpy(pick_per_class(dataset.test_y.numpy(), dep.config.per_class, int(dataset.num_classes)))
+    images = to_resolution(dataset.test_x[chosen], int(reference.input_shape[1])).contiguous()
+    result = run_explain(dep.state["model"], images, dataset.test_y[chosen], list(dataset.class_names),
                          dep.out / "explain", int8=int8, per_class=dep.config.per_class)
     return result.to_dict()
 

@@ -42,9 +42,11 @@ class Int8Model:
     output_zero_point: int
 
     def forward(self, x_nchw: torch.Tensor) -> torch.Tensor:
-        """Float NCHW batch in the model's input space -> dequantised logits (N, classes)."""
-        nhwc = x_nchw.detach().permute(0, 2, 3, 1).cpu().numpy()
-        q = np.clip(np.round(nhwc / self.input_scale) + self.input_zero_point, -128, 127).astype(np.int8)
+        """Float NCHW batch at the model's resolution -> dequantised logits (N, classes)."""
+        from .model_inputs import InputFormat, model_inputs
+
+        _, channels, height, width = (int(d) for d in x_nchw.shape)
+        q = model_inputs(x_nchw.detach(), InputFormat(height, width, channels, self.input_scale, self.input_zero_point))
         out = [self.runner.invoke(sample[None]).reshape(-1) for sample in q]
         logits = (np.stack(out).astype(np.float32) - self.output_zero_point) * self.output_scale
         return torch.from_numpy(logits)

@@ -17,6 +17,7 @@ import torch
 from . import tf_quiet
 from .data import Dataset, to_resolution
 from .errors import TinyhilError
+from .model_inputs import model_inputs
 from .space import ArchSpec
 from .train import TrainConfig, evaluate, save_checkpoint
 
@@ -64,17 +65,6 @@ class ExportResult:
         return "\n".join(lines)
 
 
-def quantize_input(images: torch.Tensor | np.ndarray, export: ExportResult | tuple[float, int],
-                   resolution: int | None = None) -> np.ndarray:
-    """Float NCHW images (the data.py normalisation) -> int8 NHWC, as the firmware takes them."""
-    scale, zero_point = export.input_quant if isinstance(export, ExportResult) else export
-    x = torch.as_tensor(images)
-    if resolution is not None:
-        x = to_resolution(x, resolution)
-    nhwc = x.permute(0, 2, 3, 1).contiguous().numpy()
-    return np.clip(np.round(nhwc / scale) + zero_point, -128, 127).astype(np.int8)
-
-
 def keras_to_int8_tflite(keras_model: Any, samples: Sequence[np.ndarray]) -> bytes:
     """Full-integer .tflite bytes (int8 weights, activations, input and output) for a Keras model, calibrated on
     `samples`, each one float32 NHWC batch of one image. The converter's console output is kept off the terminal;
@@ -120,12 +110,12 @@ class _Checked:
     output_quant: tuple[float, int]
 
 
-def _check_int8(blob: bytes, test: Dataset, resolution: int, float_top1: np.ndarray) -> _Checked:
+def _check_int8(blob: bytes, test: Dataset, float_top1: np.ndarray) -> _Checked:
     """Top-1 accuracy of the int8 model with the TFLM reference interpreter, and agreement with `float_top1`."""
     from .reference import ReferenceInterpreter
 
     reference = ReferenceInterpreter(blob)
-    x_int8 = quantize_input(test.test_x, reference.input_quant, resolution)
+    x_int8 = model_inputs(test.test_x, reference)
     int8_top1 = np.array([int(np.argmax(reference.invoke(x[None]))) for x in x_int8])
     labels = test.test_y.numpy()
     return _Checked(blob, float((int8_top1 == labels).mean()), float((int8_top1 == float_top1).mean()),
@@ -163,7 +153,7 @@ def export_int8(model: torch.nn.Module, spec: ArchSpec, dataset: Dataset, out_pa
     test = dataset.subset(test=test_count)
     float_top1 = _float_top1(model, test, spec.resolution)
     float_accuracy = float(evaluate(model, test, spec.resolution))
-    ptq = _check_int8(convert_int8(model, spec, representative), test, spec.resolution, float_top1)
+    ptq = _check_int8(convert_int8(model, spec, representative), test, float_top1)
     _write(ptq.blob, out_path)  # the post-training export is on disk before QAT is tried
     drop = 100.0 * (float_accuracy - ptq.int8_accuracy)  # percentage points
     log.info("post-training int8: float %.4f, int8 %.4f (drop %.2f pp) on %d test images", float_accuracy,
@@ -210,4 +200,4 @@ def _qat_export(model: torch.nn.Module, spec: ArchSpec, dataset: Dataset, repres
 
     config = train_config or TrainConfig(device="cpu")  # nncf's CUDA extension needs nvcc: QAT on CPU by default
     tuned = finetune(model, dataset, config, QATConfig(epochs=epochs)).model
-    return _check_int8(convert_int8(tuned, spec, representative), test, spec.resolution, float_top1), tuned
+    return _check_int8(convert_int8(tuned, spec, representative), test, float_top1), tuned

@@ -22,7 +22,8 @@ import pytest
 import torch
 
 from tinyhil.data import load_dataset
-from tinyhil.export import export_int8, quantize_input
+from tinyhil.export import export_int8
+from tinyhil.model_inputs import model_inputs
 from tinyhil.space import ArchSpec
 from tinyhil.train import TrainConfig, train
 
@@ -68,7 +69,7 @@ def test_the_written_tflite_is_the_kept_model(trained, qat_export):
 
     spec, dataset, _, _ = trained
     reference = ReferenceInterpreter(qat_export.tflite_path)
-    x = quantize_input(dataset.test_x, reference.input_quant, spec.resolution)
+    x = model_inputs(dataset.test_x, reference)
     top1 = np.array([int(np.argmax(reference.invoke(v[None]))) for v in x])
     assert float((top1 == dataset.test_y.numpy()).mean()) == qat_export.int8_accuracy
     assert (qat_export.qat_checkpoint is not None) == qat_export.qat_kept

@@ -6,7 +6,8 @@ import torch
 
 from tinyhil.cost import estimate
 from tinyhil.data import load_dataset
-from tinyhil.export import export_int8, quantize_input
+from tinyhil.export import export_int8
+from tinyhil.model_inputs import model_inputs
 from tinyhil.space import ArchSpec
 from tinyhil.train import TrainConfig, load_checkpoint, train
 
@@ -46,12 +47,12 @@ def test_int8_model_agrees_with_float_on_98_percent_of_held_out_images(trained):
     assert abs(exported.int8_accuracy - exported.float_accuracy) < 0.03
 
 
-def test_quantize_input_matches_the_reference_interpreter_input(trained):
+def test_model_inputs_match_the_reference_interpreter_input(trained):
     from tinyhil.reference import ReferenceInterpreter
 
     spec, dataset, _, exported, _ = trained
     reference = ReferenceInterpreter(exported.tflite_path)
-    x = quantize_input(dataset.test_x[:4], exported, spec.resolution)
+    x = model_inputs(dataset.test_x[:4], reference)
     assert x.dtype == np.int8 and x.shape == (4, 32, 32, 1)
     assert reference.input_shape == (1, 32, 32, 1)
     assert reference.invoke(x[:1]).shape == (1, 10)
@@ -80,5 +81,5 @@ def test_generated_c_runs_bit_exact_with_the_reference(trained, tmp_path):
     spec, dataset, _, exported, _ = trained
     host = build_host_model(generate(exported.tflite_path, tmp_path / "gen"), tmp_path / "build")
     reference = ReferenceInterpreter(exported.tflite_path)
-    for x in quantize_input(dataset.test_x[:5], exported, spec.resolution):
+    for x in model_inputs(dataset.test_x[:5], reference):
         assert np.array_equal(host.invoke(x[None]), reference.invoke(x[None]))

@@ -100,8 +100,8 @@ class _Reference:
         self.input_shape = (1, 8, 8, 1)
 
 
-def _quantize_input(images: np.ndarray, quant: tuple[float, int], resolution: int | None = None) -> np.ndarray:
-    scale, zero_point = quant
+def _model_inputs(images: np.ndarray, model: Any) -> np.ndarray:
+    scale, zero_point = _Reference(model).input_quant
     nhwc = np.asarray(images).transpose(0, 2, 3, 1)
     return np.clip(np.round(nhwc / scale) + zero_point, -128, 127).astype(np.int8)
 
@@ -126,7 +126,8 @@ def install(monkeypatch: pytest.MonkeyPatch) -> None:
         "tinyhil.cost": {"estimate": lambda spec, input_shape, num_classes: toy_estimate(spec)},
         "tinyhil.data": {"load_dataset": lambda name, data_dir=None: FakeDataset(test_x=images)},
         "tinyhil.train": {"TrainConfig": TrainConfig, "train": _train},
-        "tinyhil.export": {"export_int8": _export, "quantize_input": _quantize_input},
+        "tinyhil.export": {"export_int8": _export},
+        "tinyhil.model_inputs": {"model_inputs": _model_inputs},
         "tinyhil.reference": {"ReferenceInterpreter": _Reference},
         "tinyhil.bench": {"measure": _measure},
     }

@@ -17,16 +17,23 @@ from ..units import format_bytes
 
 
 def _inputs(count: int, seed: int, inputs_file: Path | None, model: Path) -> np.ndarray:
-    if inputs_file is not None:
-        data = np.load(inputs_file)
-        if data.dtype != np.int8:
-            raise ConfigError(f"{inputs_file}: inputs must be int8 (quantised), got {data.dtype}")
-        return data
-    from ..reference import ReferenceInterpreter
+    """The inputs streamed to the board: the file's (int8 as the model takes them, or float NCHW images that
+    model_inputs resizes and quantises for the model), else `count` seeded random int8 inputs."""
+    from ..model_inputs import InputFormat, model_inputs
 
-    shape = tuple(int(d) for d in ReferenceInterpreter(model).input_shape)
-    shape = shape[1:] if len(shape) > 1 and shape[0] == 1 else shape
-    return np.random.default_rng(seed).integers(-128, 128, size=(count, *shape), dtype=np.int8)
+    form = InputFormat.of(model)
+    if inputs_file is not None:
+        try:
+            data = np.load(inputs_file, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{inputs_file}: not a .npy array ({exc}): save one with numpy.save") from exc
+        if data.dtype == np.int8:
+            return form.check(data, str(inputs_file))
+        if np.issubdtype(data.dtype, np.floating):
+            return model_inputs(data.astype(np.float32), form)
+        raise ConfigError(f"{inputs_file}: inputs must be int8 (quantised, N x H x W x C) or float images "
+                          f"(N x C x H x W, tinyhil's normalisation to [-1, 1]); got {data.dtype}")
+    return np.random.default_rng(seed).integers(-128, 128, size=(count, *form.shape), dtype=np.int8)
 
 
 def render(measurement: Measurement, sram_budget: int, flash_budget: int) -> None:
@@ -85,7 +92,8 @@ def layer_table(measurement: Measurement):  # type: ignore[no-untyped-def]
 @click.option("--board", default="qemu-m7", show_default=True, help="Board profile name, alias or .toml path.")
 @click.option("--runtime", type=click.Choice(RUNTIMES), default="native", show_default=True)
 @click.option("--inputs", "count", default=8, show_default=True, help="How many random int8 inputs to stream.")
-@click.option("--inputs-file", type=click.Path(exists=True, path_type=Path), help=".npy int8 array (N, *input_shape).")
+@click.option("--inputs-file", type=click.Path(exists=True, path_type=Path),
+              help=".npy: int8 (N, H, W, C) as the model takes it, or float NCHW images in [-1, 1] (resized, quantised).")
 @click.option("--seed", default=0, show_default=True, help="Seed of the random inputs.")
 @click.option("--sram-budget", help="Override the profile's SRAM budget, e.g. 256KiB.")
 @click.option("--flash-budget", help="Override the profile's flash budget, e.g. 1MiB.")

@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
-
 from ..errors import BuildError, TinyhilError
 
 log = logging.getLogger(__name__)
@@ -200,8 +198,9 @@ class PipelineStages:
 
     def measure(self, job: Job, tflite: str) -> dict[str, Any]:
         from ..bench import measure
+        from ..model_inputs import model_inputs
 
-        inputs = quantised_test_inputs(self.load_data(), tflite, self.measure_inputs)
+        inputs = model_inputs(self.load_data().test_x[:self.measure_inputs], tflite)
         substages: dict[str, float] = {}  # generate / build / run / reference seconds, as bench reports them
         try:
             measurement = measure(Path(tflite), self.profile(), inputs, runtime=self.runtime,
@@ -227,15 +226,3 @@ def _model_from_checkpoint(spec: Any, dataset: Any, checkpoint: Any) -> Any:
     model, _ = load_checkpoint(Path(checkpoint))
     return model
 
-
-def quantised_test_inputs(dataset: Any, tflite: str, count: int) -> np.ndarray:
-    """The first `count` test images (float NCHW), at the model's input resolution, quantised with the model's
-    own input scale and zero point into int8 NHWC."""
-    from ..export import quantize_input
-    from ..reference import ReferenceInterpreter
-
-    reference = ReferenceInterpreter(Path(tflite))
-    height = int(reference.input_shape[1])
-    images = dataset.test_x[:count]
-    resolution = None if int(images.shape[-2]) == height else height
-    return quantize_input(images, tuple(reference.input_quant), resolution=resolution)
