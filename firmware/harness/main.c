@@ -17,7 +17,8 @@
 #define RX_CAPACITY (TINYHIL_MODEL_INPUT_BYTES > MIN_CAPACITY ? TINYHIL_MODEL_INPUT_BYTES : MIN_CAPACITY)
 
 /* Test-only behaviours chosen at build time (TINYHIL_HARNESS_MODE): 1 = hang on the first
- * inference, 2 = emit noise before every frame so the host has to resynchronise. */
+ * inference, 2 = emit noise before every frame so the host has to resynchronise, 5 = the first
+ * inference executes an undefined instruction in tinyhil_test_fault() (a UsageFault on purpose). */
 #ifndef TINYHIL_HARNESS_MODE
 #define TINYHIL_HARNESS_MODE 0
 #endif
@@ -98,6 +99,13 @@ static void send_hello(uint8_t seq)
     protocol_send(FRAME_HELLO, seq, hello, sizeof hello, (const uint8_t *)runtime, sizeof runtime - 1);
 }
 
+#if TINYHIL_HARNESS_MODE == 5
+__attribute__((noinline, used)) void tinyhil_test_fault(void)
+{
+    __asm__ volatile("udf #0");
+}
+#endif
+
 static void run_inference(const struct frame *frame)
 {
     if (frame->length != TINYHIL_MODEL_INPUT_BYTES) {
@@ -109,6 +117,9 @@ static void run_inference(const struct frame *frame)
         __asm__ volatile("nop");
     }
 #endif
+#if TINYHIL_HARNESS_MODE == 5
+    tinyhil_test_fault();
+#endif
     stack_paint();
     platform_timer_start();
     const int status = tinyhil_model_invoke((const int8_t *)frame->payload, output_buffer);
@@ -117,6 +128,10 @@ static void run_inference(const struct frame *frame)
     if (status != 0) {
         const uint8_t payload[2] = {ERROR_MODEL_FAILED, (uint8_t)status};
         protocol_send(FRAME_ERROR, frame->seq, payload, sizeof payload, 0, 0);
+        return;
+    }
+    if (latency == 0) { /* a stopped counter (DWT off after a debugger detach): a 0 would pass for a measurement */
+        protocol_send_error(frame->seq, ERROR_TIMER_STOPPED, frame->type);
         return;
     }
     uint8_t header[RESULT_HEADER_BYTES];

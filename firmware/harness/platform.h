@@ -16,5 +16,8 @@ uint8_t platform_getc(void);            /* blocks until a byte arrives */
 void platform_timer_start(void);
 uint64_t platform_elapsed(void);        /* since platform_timer_start, in platform_latency_unit */
 void platform_exit(int code) __attribute__((noreturn));
+uint32_t platform_cpu_hz(void);         /* the core clock the BSP actually runs at, in Hz (sent in the hello) */
+void platform_flush(void);              /* returns once the UART has sent every byte given to platform_putc */
+void platform_reset(void) __attribute__((noreturn)); /* a system reset: the firmware boots again */
 
 #endif

@@ -22,6 +22,8 @@ enum frame_error {
     ERROR_BAD_LENGTH = 3,
     ERROR_TOO_LONG = 4,
     ERROR_MODEL_FAILED = 5,
+    ERROR_FAULT = 6,         /* a CPU fault (startup_cortexm.c): which one, stacked PC/LR, CFSR, HFSR, MMFAR, BFAR */
+    ERROR_TIMER_STOPPED = 7, /* the latency counter read 0 for a whole inference: no figure is sent */
 };
 
 struct frame {

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DeviceTimeoutError, ProtocolError
+from .faults import DeviceFaultError
 from .protocol import FrameType, Hello, Link, Result
 from .runners.base import Runner
 
@@ -41,7 +42,10 @@ class Dut:
 
     def launch(self) -> Hello:
         self._connect(self.runner.start(self.elf))
-        return self.hello()
+        try:
+            return self.hello()
+        except DeviceFaultError as fault:  # crashed while booting
+            raise fault.located(self.elf) from None
 
     def _connect(self, stream) -> None:  # type: ignore[no-untyped-def]
         if self.link:
@@ -66,6 +70,8 @@ class Dut:
             raise ProtocolError(f"input has {len(payload)} bytes, the firmware's model takes {self.hello_frame.input_bytes}")
         try:
             frame = link.request(FrameType.INFER, payload, FrameType.RESULT, self.timeout_s)
+        except DeviceFaultError as fault:  # a crash is reported at once, not retried: it would crash again
+            raise fault.located(self.elf) from None
         except DeviceTimeoutError as first:
             log.warning("no reply (%s); resetting %s through its runner and retrying once", first, self.runner.profile.name)
             self._connect(self.runner.reset())

@@ -28,7 +28,7 @@ TOOLCHAIN_FILE = FIRMWARE_DIR / "cmake" / "arm-none-eabi.cmake"
 EXAMPLE_MODEL_DIR = FIRMWARE_DIR / "examples" / "tiny_dense"
 FLASH_SECTIONS = (".isr_vector", ".text", ".ARM.exidx", ".init_array", ".rodata", ".data")
 RAM_SECTIONS = (".data", ".bss")
-HARNESS_MODES = {"normal": 0, "hang": 1, "noise": 2}
+HARNESS_MODES = {"normal": 0, "hang": 1, "noise": 2, "fault": 5}
 _OVERFLOW = re.compile(r"region [`'](\w+)' overflowed by (\d+) bytes")
 _NOT_FIT = re.compile(r"will not fit in region [`'](\w+)'")
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from .errors import DeviceTimeoutError, ProtocolError
+from .faults import DeviceFaultError, Fault
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ class DeviceError(enum.IntEnum):
     BAD_LENGTH = 3
     TOO_LONG = 4
     MODEL_FAILED = 5
+    FAULT = 6  # a CPU fault: detail decoded by faults.Fault
+    TIMER_STOPPED = 7  # the latency counter read 0 for a whole inference
 
 
 @dataclass(frozen=True)
@@ -182,6 +185,9 @@ class Result:
                 f"{layer_count} per-layer stamps ({stamps_bytes} B) + {output_bytes} output bytes as the hello "
                 f"announced; it carries {len(payload) - RESULT_HEADER.size - stamps_bytes} output bytes")
         latency, stack, arena, _status = RESULT_HEADER.unpack_from(payload)
+        if latency == 0:  # no inference takes no time: the counter was stopped (old firmware or a broken timer)
+            raise ProtocolError("the device reported a latency of 0: its cycle counter is not running; rebuild the "
+                                "firmware with this tinyhil (it restarts DWT->CYCCNT before every inference)")
         stamps = [LAYER_STAMP.unpack_from(payload, RESULT_HEADER.size + LAYER_STAMP.size * i)[0]
                   for i in range(layer_count)]
         return cls(latency, stack, arena, payload[RESULT_HEADER.size + stamps_bytes:],
@@ -259,7 +265,8 @@ class Link:
         while True:
             while self.pending:
                 frame = self.pending.pop(0)
-                if frame.type == FrameType.ERROR and (seq is None or frame.seq == seq):
+                # a fault report answers no request (seq 0) but ends whatever was being waited for
+                if frame.type == FrameType.ERROR and (seq is None or frame.seq == seq or _is_fault(frame)):
                     raise _device_error(frame)
                 if frame.type == frame_type and (seq is None or frame.seq == seq):
                     return frame
@@ -298,11 +305,21 @@ class DeviceReportedError(ProtocolError):
                 DeviceError.MODEL_FAILED: "the model's invoke returned an error status",
                 DeviceError.BAD_CRC: "bytes were corrupted on the serial line",
                 DeviceError.TOO_LONG: "the frame is larger than the firmware's receive buffer",
-                DeviceError.UNKNOWN_TYPE: "host and firmware protocol versions differ: rebuild the firmware"}
+                DeviceError.UNKNOWN_TYPE: "host and firmware protocol versions differ: rebuild the firmware",
+                DeviceError.TIMER_STOPPED: "the latency counter did not run (DWT->CYCCNT stops when a debugger "
+                                           "disconnects and clears DEMCR); no latency of 0 is reported: rebuild "
+                                           "the firmware with this tinyhil, which restarts the counter before each "
+                                           "inference"}
         super().__init__(f"device reported {name} for frame type {offending_type:#x}: {hint.get(code, '')}")
 
 
-def _device_error(frame: Frame) -> DeviceReportedError:
+def _is_fault(frame: Frame) -> bool:
+    return frame.payload[:1] == bytes([DeviceError.FAULT])
+
+
+def _device_error(frame: Frame) -> ProtocolError:
+    if _is_fault(frame):
+        return DeviceFaultError(Fault.parse(frame.payload[2:]))
     code = frame.payload[0] if frame.payload else 0
     detail = frame.payload[1] if len(frame.payload) > 1 else 0
     return DeviceReportedError(code, detail)

@@ -23,7 +23,15 @@
 #define SEMIHOSTING_SYS_EXIT_EXTENDED 0x20u
 #define ADP_STOPPED_APPLICATION_EXIT 0x20026u
 
+#define CPU_HZ 25000000u /* the AN500's nominal core clock (QEMU's mps2-an500 SYSCLK) */
+#define SCB_AIRCR REG(0xE000ED0Cu)
+
 const uint8_t platform_latency_unit = TINYHIL_UNIT_INSTRUCTIONS;
+
+uint32_t platform_cpu_hz(void)
+{
+    return CPU_HZ;
+}
 
 void platform_init(void)
 {
@@ -36,6 +44,12 @@ void platform_putc(uint8_t byte)
     while (UART_STATE & UART_STATE_TX_FULL) {
     }
     UART_DATA = byte;
+}
+
+void platform_flush(void)
+{
+    while (UART_STATE & UART_STATE_TX_FULL) { /* QEMU sends each byte as it is written: nothing else to wait for */
+    }
 }
 
 uint8_t platform_getc(void)
@@ -65,6 +79,15 @@ void platform_exit(int code)
     register uint32_t r0 __asm__("r0") = SEMIHOSTING_SYS_EXIT_EXTENDED;
     register volatile uint32_t *r1 __asm__("r1") = block;
     __asm__ volatile("bkpt 0xab" : : "r"(r0), "r"(r1) : "memory");
+    for (;;) {
+    }
+}
+
+void platform_reset(void)
+{
+    __asm__ volatile("dsb" ::: "memory");
+    SCB_AIRCR = 0x05FA0004u; /* VECTKEY + SYSRESETREQ: QEMU restarts the machine from its reset vector */
+    __asm__ volatile("dsb" ::: "memory");
     for (;;) {
     }
 }
