@@ -102,6 +102,7 @@ static inline void barrier(void)
 }
 
 static struct h743_clocks clocks; /* what the registers say, after the boot's clock setup */
+static int uart_ready;             /* a fault before usart3_on() must not wait forever for TXE */
 
 /* ES0392 (revision Y): concurrent reads of the AXI SRAM can return wrong data; Cube's SystemInit sets
  * the AXI SRAM target's read issuing capability to 1 on REV_ID < 0x2000. .data, .bss and the arena live
@@ -202,6 +203,7 @@ static void usart3_on(void)
     const uint32_t brr = h743_usart_brr(clocks.pclk1_hz, TINYHIL_BAUD_RATE);
     USART_BRR = brr ? brr : 16u;                  /* out of reach: the fastest rate, garbage the host reports */
     USART_CR1 = (1u << 3) | (1u << 2) | 1u;       /* TE, RE, UE */
+    uart_ready = 1;
 }
 
 /* TRCENA, the DWT unlock and CYCCNTENA. Run before every measurement, not once at boot: pyOCD's default
@@ -232,6 +234,9 @@ uint32_t platform_cpu_hz(void)
 
 void platform_putc(uint8_t byte)
 {
+    if (!uart_ready) {
+        return;
+    }
     while (!(USART_ISR & USART_ISR_TXE)) {
     }
     USART_TDR = byte;
@@ -239,6 +244,9 @@ void platform_putc(uint8_t byte)
 
 void platform_flush(void)
 {
+    if (!uart_ready) {
+        return;
+    }
     /* TC: the last byte has left the shift register (bounded: a model without TC must not hang the fault path) */
     (void)wait_bits(&USART_ISR, USART_ISR_TC, USART_ISR_TC);
 }
