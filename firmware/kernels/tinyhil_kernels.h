@@ -60,6 +60,43 @@ typedef struct {
     int32_t input_multiplier, input_left_shift, diff_min;
 } th_softmax_args;
 
+/* Elementwise activations (in place allowed: output[i] depends on input[i] only). `table` holds the
+ * output for each input byte, indexed by the byte as uint8_t, computed on the host with the kernel's
+ * own integer arithmetic: the fast path (tinyhil_table.h) looks it up, the portable path computes. */
+typedef struct {
+    int32_t size;
+    int32_t input_zero_point, output_zero_point;
+    int32_t identity_multiplier, identity_shift;  /* input scale / output scale (x >= zero point) */
+    int32_t alpha_multiplier, alpha_shift;        /* |alpha| * input scale / output scale (x < zero point) */
+    int32_t alpha_negative;                       /* 1 when alpha < 0: the scaled negative side changes sign */
+    const int8_t *table;                          /* [256] */
+} th_leaky_relu_args;
+
+typedef struct {
+    int32_t size;
+    int32_t input_zero_point, output_zero_point;
+    int32_t output_multiplier, output_exponent;   /* q15 multiplier of (input scale / 128) / output scale, exponent <= 0 */
+    int32_t reluish_multiplier, reluish_exponent; /* q15 multiplier of (input scale / 128) / (3 / 32768) */
+    const int8_t *table;                          /* [256] */
+} th_hard_swish_args;
+
+typedef struct {
+    int32_t size;
+    int32_t input_zero_point, input_range_radius; /* |x - zero point| >= radius saturates to -128 / 127 */
+    int32_t input_multiplier, input_left_shift;   /* input scale * 2^27 (4 integer bits), left shift */
+    const int8_t *table;                          /* [256] */
+} th_logistic_args;
+
+typedef struct {
+    int32_t outer, inner;                         /* input1 and output as [outer][inner]; input2 is [inner], the
+                                                   * same for every outer index (SE: pixels x channels), or
+                                                   * outer = 1 for two tensors of one shape */
+    int32_t input1_offset, input2_offset, output_offset;
+    int32_t output_multiplier, output_shift;
+    int32_t act_min, act_max;
+    const int32_t *requant;                       /* NULL, or {mult, shift - 1} for th_requantise_fast */
+} th_mul_args;
+
 void th_conv2d_s8(const th_conv_args *a, const int8_t *input, int8_t *output);
 /* filter in the pair layout of tinyhil_matmul.h; scratch: see each kernel's file */
 void th_conv2d_1x1_s8(const th_conv_args *a, const int8_t *input, int8_t *output, int8_t *scratch);
@@ -76,6 +113,10 @@ void th_max_pool_s8(const th_pool_args *a, const int8_t *input, int8_t *output);
 void th_mean_s8(const th_mean_args *a, const int8_t *input, int8_t *output);
 void th_pad_s8(const th_pad_args *a, const int8_t *input, int8_t *output);
 void th_softmax_s8(const th_softmax_args *a, const int8_t *input, int8_t *output);
+void th_leaky_relu_s8(const th_leaky_relu_args *a, const int8_t *input, int8_t *output);
+void th_hard_swish_s8(const th_hard_swish_args *a, const int8_t *input, int8_t *output);
+void th_logistic_s8(const th_logistic_args *a, const int8_t *input, int8_t *output);
+void th_mul_s8(const th_mul_args *a, const int8_t *input1, const int8_t *input2, int8_t *output);
 void th_copy_s8(size_t bytes, const int8_t *input, int8_t *output);
 
 #endif

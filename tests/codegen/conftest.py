@@ -19,13 +19,13 @@ def runtime_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def check_bit_exact(runtime_workdir: Path) -> Callable[..., int]:
     """Generate C for a .tflite blob, build it for the host twice (the kernels' portable C paths, and
     their Cortex-M DSP paths with the intrinsics emulated in C), and compare both with the TFLM
-    interpreter on random inputs plus the edge inputs (all -128, all 127). Returns the number of
-    inputs checked."""
+    interpreter on random inputs plus the edge inputs (all -128, all 127) and any `extra_inputs`.
+    Returns the number of inputs checked."""
     from tinyhil.codegen import generate
     from tinyhil.codegen.host import build_host_model
     from tinyhil.reference import ReferenceInterpreter
 
-    def check(blob: bytes, n_random: int = 4, seed: int = 0) -> int:
+    def check(blob: bytes, n_random: int = 4, seed: int = 0, extra_inputs: tuple[np.ndarray, ...] = ()) -> int:
         out_dir = runtime_workdir / hashlib.sha256(blob).hexdigest()[:16]
         generated = generate(blob, out_dir)
         models = {variant: build_host_model(generated, out_dir / "build", kernels_cache=runtime_workdir / "kernels",
@@ -35,6 +35,7 @@ def check_bit_exact(runtime_workdir: Path) -> Callable[..., int]:
         rng = np.random.default_rng(seed)
         inputs = [np.full(generated.input_shape, -128, np.int8), np.full(generated.input_shape, 127, np.int8)]
         inputs += [rng.integers(-128, 128, size=generated.input_shape, dtype=np.int8) for _ in range(n_random)]
+        inputs += [np.asarray(x, np.int8).reshape(generated.input_shape) for x in extra_inputs]
         for k, x in enumerate(inputs):
             theirs = reference.invoke(x)
             for variant, model in models.items():

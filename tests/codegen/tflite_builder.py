@@ -1,4 +1,4 @@
-"""Build single-operator int8 .tflite flatbuffers with the `tflite` package's generated builder
+"""Build small (mostly single-operator) int8 .tflite flatbuffers with the `tflite` package's generated builder
 functions, so per-op tests can choose any shape, stride and quantisation (edge zero points
 included) without a slow TFLiteConverter round trip."""
 
@@ -31,11 +31,24 @@ def _vector(builder: flatbuffers.Builder, values: np.ndarray) -> int:
     return builder.CreateNumpyVector(np.ascontiguousarray(values))
 
 
+@dataclass
+class OpSpec:
+    opcode: str
+    inputs: list[int]
+    outputs: list[int]
+    options: OptionsWriter | None = None
+
+
 def build_model(opcode: str, tensors: list[TensorSpec], op_inputs: list[int], op_outputs: list[int],
                 options: OptionsWriter | None = None) -> bytes:
     """One subgraph with one operator; the graph input is op_inputs[0], the output op_outputs[0]."""
+    return build_graph(tensors, [OpSpec(opcode, op_inputs, op_outputs, options)], op_inputs[0], op_outputs[0])
+
+
+def build_graph(tensors: list[TensorSpec], ops: list[OpSpec], graph_input: int, graph_output: int) -> bytes:
+    """One subgraph running `ops` in order, with one graph input and one graph output tensor."""
     b = flatbuffers.Builder(1024)
-    code = getattr(tflite.BuiltinOperator, opcode)
+    codes = sorted({getattr(tflite.BuiltinOperator, op.opcode) for op in ops})
     # buffer 0 stays empty (the TFLite convention); each constant gets its own buffer
     buffer_offsets, buffer_of_tensor = [], []
     tflite.BufferStart(b)
@@ -73,17 +86,19 @@ def build_model(opcode: str, tensors: list[TensorSpec], op_inputs: list[int], op
             tflite.TensorAddQuantization(b, quant)
         tensor_offsets.append(tflite.TensorEnd(b))
 
-    options_type, options_offset = options(b) if options else (0, None)
-    op_in = _vector(b, np.array(op_inputs, dtype=np.int32))
-    op_out = _vector(b, np.array(op_outputs, dtype=np.int32))
-    tflite.OperatorStart(b)
-    tflite.OperatorAddOpcodeIndex(b, 0)
-    tflite.OperatorAddInputs(b, op_in)
-    tflite.OperatorAddOutputs(b, op_out)
-    if options_offset is not None:
-        tflite.OperatorAddBuiltinOptionsType(b, options_type)
-        tflite.OperatorAddBuiltinOptions(b, options_offset)
-    operator = tflite.OperatorEnd(b)
+    operators = []
+    for op in ops:
+        options_type, options_offset = op.options(b) if op.options else (0, None)
+        op_in = _vector(b, np.array(op.inputs, dtype=np.int32))
+        op_out = _vector(b, np.array(op.outputs, dtype=np.int32))
+        tflite.OperatorStart(b)
+        tflite.OperatorAddOpcodeIndex(b, codes.index(getattr(tflite.BuiltinOperator, op.opcode)))
+        tflite.OperatorAddInputs(b, op_in)
+        tflite.OperatorAddOutputs(b, op_out)
+        if options_offset is not None:
+            tflite.OperatorAddBuiltinOptionsType(b, options_type)
+            tflite.OperatorAddBuiltinOptions(b, options_offset)
+        operators.append(tflite.OperatorEnd(b))
 
     def offsets_vector(start: Callable[[flatbuffers.Builder, int], None], items: list[int]) -> int:
         start(b, len(items))
@@ -92,9 +107,9 @@ def build_model(opcode: str, tensors: list[TensorSpec], op_inputs: list[int], op
         return b.EndVector()
 
     tensors_vec = offsets_vector(tflite.SubGraphStartTensorsVector, tensor_offsets)
-    ops_vec = offsets_vector(tflite.SubGraphStartOperatorsVector, [operator])
-    sg_in = _vector(b, np.array([op_inputs[0]], dtype=np.int32))
-    sg_out = _vector(b, np.array([op_outputs[0]], dtype=np.int32))
+    ops_vec = offsets_vector(tflite.SubGraphStartOperatorsVector, operators)
+    sg_in = _vector(b, np.array([graph_input], dtype=np.int32))
+    sg_out = _vector(b, np.array([graph_output], dtype=np.int32))
     sg_name = b.CreateString("main")
     tflite.SubGraphStart(b)
     tflite.SubGraphAddTensors(b, tensors_vec)
@@ -104,13 +119,15 @@ def build_model(opcode: str, tensors: list[TensorSpec], op_inputs: list[int], op
     tflite.SubGraphAddName(b, sg_name)
     subgraph = tflite.SubGraphEnd(b)
 
-    tflite.OperatorCodeStart(b)
-    tflite.OperatorCodeAddBuiltinCode(b, code)
-    tflite.OperatorCodeAddDeprecatedBuiltinCode(b, min(code, 127))
-    tflite.OperatorCodeAddVersion(b, 1)
-    opcode_table = tflite.OperatorCodeEnd(b)
+    code_tables = []
+    for code in codes:
+        tflite.OperatorCodeStart(b)
+        tflite.OperatorCodeAddBuiltinCode(b, code)
+        tflite.OperatorCodeAddDeprecatedBuiltinCode(b, min(code, 127))
+        tflite.OperatorCodeAddVersion(b, 1)
+        code_tables.append(tflite.OperatorCodeEnd(b))
 
-    codes_vec = offsets_vector(tflite.ModelStartOperatorCodesVector, [opcode_table])
+    codes_vec = offsets_vector(tflite.ModelStartOperatorCodesVector, code_tables)
     subgraphs_vec = offsets_vector(tflite.ModelStartSubgraphsVector, [subgraph])
     buffers_vec = offsets_vector(tflite.ModelStartBuffersVector, buffer_offsets)
     description = b.CreateString("tinyhil test op")
@@ -192,4 +209,20 @@ def mean_options(keep_dims: bool) -> OptionsWriter:
         tflite.ReducerOptionsStart(b)
         tflite.ReducerOptionsAddKeepDims(b, keep_dims)
         return tflite.BuiltinOptions.ReducerOptions, tflite.ReducerOptionsEnd(b)
+    return write
+
+
+def leaky_relu_options(alpha: float) -> OptionsWriter:
+    def write(b: flatbuffers.Builder) -> tuple[int, int]:
+        tflite.LeakyReluOptionsStart(b)
+        tflite.LeakyReluOptionsAddAlpha(b, alpha)
+        return tflite.BuiltinOptions.LeakyReluOptions, tflite.LeakyReluOptionsEnd(b)
+    return write
+
+
+def mul_options(activation: str) -> OptionsWriter:
+    def write(b: flatbuffers.Builder) -> tuple[int, int]:
+        tflite.MulOptionsStart(b)
+        tflite.MulOptionsAddFusedActivationFunction(b, _ACT[activation])
+        return tflite.BuiltinOptions.MulOptions, tflite.MulOptionsEnd(b)
     return write

@@ -11,7 +11,9 @@ import numpy as np
 
 from ..errors import UnsupportedOpError
 from .ir import Graph, Operator, Tensor
-from .quantize import (activation_range, conv_multipliers, f32, fast_requant, mean_multiplier, quantize_multiplier,
+from . import tables
+from .quantize import (activation_range, conv_multipliers, f32, fast_requant, hard_swish_multipliers,
+                       leaky_relu_multipliers, logistic_params, mean_multiplier, mul_multiplier, quantize_multiplier,
                        softmax_params)
 from .scratch import is_pointwise, round_up4
 
@@ -267,6 +269,100 @@ def _reshape(graph: Graph, op: Operator) -> Layer:
                  alias_of_input=True)
 
 
+def _unary(graph: Graph, op: Operator) -> tuple[Tensor, Tensor]:
+    x, y = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
+    if x.shape != y.shape:
+        raise UnsupportedOpError(f"operator {op.index} ({op.opcode}) maps shape {x.shape} to {y.shape}; "
+                                 "an elementwise activation keeps its input's shape")
+    return x, y
+
+
+def _table_layer(op: Operator, function: str, args_type: str, fields: dict, values: np.ndarray) -> Layer:
+    """An elementwise activation: its reference parameters plus the 256-entry table of its fast path."""
+    p = f"layer{op.index}"
+    fields = {**fields, "table": f"{p}_table"}
+    return Layer(op.index, op.opcode, function, args_type, fields, [ConstArray(f"{p}_table", "int8_t", values)],
+                 (op.inputs[0],), op.outputs[0])
+
+
+def _leaky_relu(graph: Graph, op: Operator) -> Layer:
+    x, y = _unary(graph, op)
+    (xs, xz), (ys, yz) = _q(x), _q(y)
+    identity, alpha, negative = leaky_relu_multipliers(xs, ys, op.options.get("alpha", 0.0))
+    fields = {"size": y.num_elements, "input_zero_point": xz, "output_zero_point": yz,
+              "identity_multiplier": identity[0], "identity_shift": identity[1],
+              "alpha_multiplier": alpha[0], "alpha_shift": alpha[1], "alpha_negative": int(negative)}
+    values = tables.table(lambda v: tables.leaky_relu(v, xz, yz, identity, alpha, negative))
+    return _table_layer(op, "th_leaky_relu_s8", "th_leaky_relu_args", fields, values)
+
+
+def _hard_swish(graph: Graph, op: Operator) -> Layer:
+    x, y = _unary(graph, op)
+    (xs, xz), (ys, yz) = _q(x), _q(y)
+    output, reluish = hard_swish_multipliers(xs, ys)
+    if not (-15 <= output[1] <= 0 and reluish[1] >= -15):
+        raise UnsupportedOpError(f"operator {op.index} (HARD_SWISH): input scale {xs} and output scale {ys} are too "
+                                 "far apart for TFLite's int16 HARD_SWISH arithmetic; re-export the model")
+    fields = {"size": y.num_elements, "input_zero_point": xz, "output_zero_point": yz,
+              "output_multiplier": output[0], "output_exponent": output[1],
+              "reluish_multiplier": reluish[0], "reluish_exponent": reluish[1]}
+    values = tables.table(lambda v: tables.hard_swish(v, xz, yz, output, reluish))
+    return _table_layer(op, "th_hard_swish_s8", "th_hard_swish_args", fields, values)
+
+
+def _logistic(graph: Graph, op: Operator) -> Layer:
+    x, y = _unary(graph, op)
+    (xs, xz), (_, yz) = _q(x), _q(y)
+    if yz != -128:
+        raise UnsupportedOpError(f"operator {op.index} (LOGISTIC) output zero point {yz}; TFLite's int8 LOGISTIC "
+                                 "needs -128 (what the converter emits)")
+    multiplier, left_shift, radius = logistic_params(xs)
+    if left_shift < 0 or multiplier < 0:
+        raise UnsupportedOpError(f"operator {op.index} (LOGISTIC) input scale {xs} is outside what TFLite's int8 "
+                                 "LOGISTIC handles (its input multiplier overflows)")
+    fields = {"size": y.num_elements, "input_zero_point": xz, "input_range_radius": radius,
+              "input_multiplier": multiplier, "input_left_shift": left_shift}
+    values = tables.table(lambda v: tables.logistic(v, xz, radius, multiplier, left_shift))
+    return _table_layer(op, "th_logistic_s8", "th_logistic_args", fields, values)
+
+
+def _broadcast_split(big: tuple[int, ...], small: tuple[int, ...]) -> int | None:
+    """inner size when `small` is `big` with leading dims set to 1 (so small repeats over the outer dims)."""
+    if len(small) > len(big):
+        return None
+    small = (1,) * (len(big) - len(small)) + tuple(small)
+    k = len(big)
+    while k > 0 and small[k - 1] == big[k - 1]:
+        k -= 1
+    if any(d != 1 for d in small[:k]):
+        return None
+    return int(np.prod(big[k:], dtype=np.int64))
+
+
+def _mul(graph: Graph, op: Operator) -> Layer:
+    a, b, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
+    first, second = op.inputs[0], op.inputs[1]
+    if a.num_elements < b.num_elements:  # (q1 + o1) * (q2 + o2) is symmetric: the big operand goes first
+        a, b, first, second = b, a, second, first
+    inner = _broadcast_split(tuple(y.shape), tuple(b.shape))
+    if tuple(a.shape) != tuple(y.shape) or inner is None:
+        raise UnsupportedOpError(f"operator {op.index} (MUL) of {graph.tensor(op.inputs[0]).shape} and "
+                                 f"{graph.tensor(op.inputs[1]).shape}; supported: two tensors of one shape, or one "
+                                 "broadcast over the leading dimensions (squeeze-excitation's (1,H,W,C) * (1,1,1,C))")
+    (as_, az), (bs, bz), (ys, yz) = _q(a), _q(b), _q(y)
+    multiplier, shift = mul_multiplier(as_, bs, ys)
+    act_min, act_max = activation_range(op.options.get("fused_activation", "NONE"), ys, yz, op.index, op.opcode)
+    fields = {"outer": y.num_elements // inner, "inner": inner, "input1_offset": -az, "input2_offset": -bz,
+              "output_offset": yz, "output_multiplier": multiplier, "output_shift": shift,
+              "act_min": act_min, "act_max": act_max, "requant": "NULL"}
+    arrays = []
+    requant = fast_requant([multiplier], [shift])
+    if requant is not None:
+        arrays.append(ConstArray(f"layer{op.index}_requant", "int32_t", requant))
+        fields["requant"] = f"layer{op.index}_requant"
+    return Layer(op.index, op.opcode, "th_mul_s8", "th_mul_args", fields, arrays, (first, second), op.outputs[0])
+
+
 _LOWERINGS: dict[str, Callable[[Graph, Operator], Layer]] = {
     "CONV_2D": lambda g, op: _conv_like(g, op, depthwise=False),
     "DEPTHWISE_CONV_2D": lambda g, op: _conv_like(g, op, depthwise=True),
@@ -278,6 +374,10 @@ _LOWERINGS: dict[str, Callable[[Graph, Operator], Layer]] = {
     "PAD": _pad,
     "SOFTMAX": _softmax,
     "RESHAPE": _reshape,
+    "LEAKY_RELU": _leaky_relu,
+    "HARD_SWISH": _hard_swish,
+    "LOGISTIC": _logistic,
+    "MUL": _mul,
 }
 SUPPORTED_OPS = tuple(sorted(_LOWERINGS))
 

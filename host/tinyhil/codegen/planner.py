@@ -1,7 +1,10 @@
 """Static memory plan: activation lifetimes over the schedule, one arena, greedy placement by size
 (as TFLM's GreedyMemoryPlanner), each kernel's scratch buffer alive during its op only (scratch.py),
-plus in-place reuse where legal: RESHAPE aliases its input, an elementwise ADD writes over an input whose lifetime ends at that ADD, and a stride-1 depthwise conv
-writes over an input that dies there, keeping the rows it still needs in a small scratch ring.
+plus in-place reuse where legal: RESHAPE aliases its input; an elementwise op (ADD, MUL, including
+squeeze-excitation's broadcast MUL over its big input, and the activations LEAKY_RELU, HARD_SWISH,
+LOGISTIC) writes over a same-sized input whose lifetime ends there, so an activation never needs a
+second copy of its tensor; and a stride-1 depthwise conv writes over an input that dies there,
+keeping the rows it still needs in a small scratch ring.
 
 Works on any Graph, including shape-only graphs built by the cost model before training."""
 
@@ -15,7 +18,7 @@ from .scratch import kernel_scratch_bytes
 
 ALIGNMENT = 16  # bytes; every buffer starts on a 16-byte boundary of the 16-byte aligned arena
 _ALIASING_OPS = {"RESHAPE", "SQUEEZE", "EXPAND_DIMS"}
-_IN_PLACE_OPS = {"ADD"}
+_IN_PLACE_OPS = {"ADD", "MUL", "LEAKY_RELU", "HARD_SWISH", "LOGISTIC"}  # output[i] depends on input[i] only
 
 
 @dataclass

@@ -97,3 +97,47 @@ def fast_requant(multipliers: list[int], shifts: list[int]) -> np.ndarray | None
         else:
             pairs.append((2 * m - (1 << 32), -s - 1))
     return np.array(pairs, dtype=np.int64).reshape(-1)
+
+
+def leaky_relu_multipliers(input_scale: float, output_scale: float,
+                           alpha: float) -> tuple[tuple[int, int], tuple[int, int], bool]:
+    """CalculateOpDataLeakyRelu: the identity and alpha multipliers (the float scales' ratios taken in double
+    precision, as the tflite-micro interpreter does), the alpha multiplier as |multiplier| plus its sign
+    (QuantizeLeakyRelu's negative alpha)."""
+    xs, ys = f32(input_scale), f32(output_scale)
+    identity = quantize_multiplier(xs / ys)
+    alpha_m, alpha_s = quantize_multiplier(xs * f32(alpha) / ys)
+    return identity, (abs(alpha_m), alpha_s), alpha_m < 0
+
+
+def _downscale_to_q15(multiplier: int) -> int:
+    """DownScaleInt32ToInt16Multiplier: a q31 multiplier rounded to q15."""
+    if multiplier >= (1 << 31) - 1 - (1 << 15):
+        return (1 << 15) - 1
+    return (multiplier + (1 << 15)) >> 16
+
+
+def hard_swish_multipliers(input_scale: float, output_scale: float) -> tuple[tuple[int, int], tuple[int, int]]:
+    """HardSwishPrepare: q15 (multiplier, exponent) of the output and the "reluish" rescalings, the scale
+    ratios in double precision as the tflite-micro interpreter takes them."""
+    hires = f32(input_scale) / 128.0
+    out_m, out_e = quantize_multiplier(hires / f32(output_scale))
+    rel_m, rel_e = quantize_multiplier(hires / (3.0 / 32768.0))
+    return (_downscale_to_q15(out_m), out_e), (_downscale_to_q15(rel_m), rel_e)
+
+
+def logistic_params(input_scale: float) -> tuple[int, int, int]:
+    """CalculateArithmeticOpDataLogistic for int8 (4 integer bits): (multiplier, left shift, input radius).
+    The C++ rounds frexp's mantissa without QuantizeMultiplier's 2^31 correction; the int32 cast wraps."""
+    integer_bits = 4
+    mantissa, left_shift = math.frexp(f32(input_scale) * float(1 << (31 - integer_bits)))
+    multiplier = _round_away(mantissa * (1 << 31))
+    multiplier = (multiplier + (1 << 31)) % (1 << 32) - (1 << 31)
+    # CalculateInputRadius(4, left_shift, 31)
+    radius = int(math.floor(math.ldexp(1.0 * ((1 << integer_bits) - 1) * (1 << (31 - integer_bits)), -left_shift)))
+    return multiplier, left_shift, radius
+
+
+def mul_multiplier(input1_scale: float, input2_scale: float, output_scale: float) -> tuple[int, int]:
+    """CalculateOpDataMul: input1 scale * input2 scale / output scale in double precision."""
+    return quantize_multiplier(f32(input1_scale) * f32(input2_scale) / f32(output_scale))

@@ -62,6 +62,10 @@ _OPTION_DECODERS: dict[str, tuple[type, Callable[[Any], dict[str, Any]]] | None]
     "MEAN": (tflite.ReducerOptions, lambda o: {"keep_dims": bool(o.KeepDims())}),
     "RESHAPE": None,
     "PAD": None,
+    "LEAKY_RELU": (tflite.LeakyReluOptions, lambda o: {"alpha": float(o.Alpha())}),
+    "HARD_SWISH": None,
+    "LOGISTIC": None,
+    "MUL": (tflite.MulOptions, lambda o: {"fused_activation": _ACTIVATIONS[o.FusedActivationFunction()]}),
 }
 SUPPORTED_OPS = tuple(sorted(_OPTION_DECODERS))
 # what to do when the converter emitted an op we do not run

@@ -1,0 +1,57 @@
+/* MUL int8 (TFLite reference_integer_ops::Mul / BroadcastMul6DSlow): (x1 - zp1) * (x2 - zp2)
+ * requantised by s1 * s2 / s_out, + zp_out, clamped to the fused activation's range. input2 is one
+ * row of `inner` values, repeated for each of the `outer` rows of input1: squeeze-excitation's
+ * (1,H,W,C) * (1,1,1,C) has outer = H * W, inner = C; two tensors of one shape have outer = 1.
+ * Safe in place over input1: each output element depends on the input1 element at its index only.
+ *
+ * DSP path (when the host found the requantisation a right shift, `requant` != NULL): four elements
+ * per step, the offsets added in two 16-bit lanes (SXTAB16), the products by SMULBB/SMULTT, and the
+ * four-instruction th_requantise_fast. */
+#include "tinyhil_fixedpoint.h"
+#include "tinyhil_kernels.h"
+
+static inline int32_t mul_one(const th_mul_args *a, int32_t x1, int32_t x2) {
+    const int32_t product = (x1 + a->input1_offset) * (x2 + a->input2_offset);
+    return th_mbqm(product, a->output_multiplier, a->output_shift) + a->output_offset;
+}
+
+#if TINYHIL_USE_DSP
+static void mul_row_dsp(const th_mul_args *a, const int8_t *x, const int8_t *s, int8_t *y) {
+    const int32_t mult = a->requant[0], shift_minus_1 = a->requant[1];
+    const int32_t out_off = a->output_offset, lo = a->act_min, hi = a->act_max;
+    const uint32_t off1 = (uint32_t)(uint16_t)a->input1_offset * 0x00010001u;
+    const uint32_t off2 = (uint32_t)(uint16_t)a->input2_offset * 0x00010001u;
+    int32_t i = 0;
+    for (; i + 4 <= a->inner; i += 4) {
+        const uint32_t xw = th_read_s8x4(x + i), sw = th_read_s8x4(s + i);
+        const uint32_t x02 = th_sxtab16(off1, xw), x13 = th_sxtab16_ror8(off1, xw);
+        const uint32_t s02 = th_sxtab16(off2, sw), s13 = th_sxtab16_ror8(off2, sw);
+        const int32_t y0 = th_requantise_fast(th_smlabb(x02, s02, 0), mult, shift_minus_1) + out_off;
+        const int32_t y1 = th_requantise_fast(th_smlabb(x13, s13, 0), mult, shift_minus_1) + out_off;
+        const int32_t y2 = th_requantise_fast(th_smlatt(x02, s02, 0), mult, shift_minus_1) + out_off;
+        const int32_t y3 = th_requantise_fast(th_smlatt(x13, s13, 0), mult, shift_minus_1) + out_off;
+        th_write_s8x4(y + i, th_pack_s8x4(th_clamp_s8(y0, lo, hi), th_clamp_s8(y1, lo, hi), th_clamp_s8(y2, lo, hi),
+                                          th_clamp_s8(y3, lo, hi)));
+    }
+    for (; i < a->inner; ++i) {
+        const int32_t product = (x[i] + a->input1_offset) * (s[i] + a->input2_offset);
+        y[i] = th_clamp_s8(th_requantise_fast(product, mult, shift_minus_1) + out_off, lo, hi);
+    }
+}
+#endif
+
+void th_mul_s8(const th_mul_args *a, const int8_t *input1, const int8_t *input2, int8_t *output) {
+    for (int32_t o = 0; o < a->outer; ++o) {
+        const int8_t *x = input1 + (size_t)o * a->inner;
+        int8_t *y = output + (size_t)o * a->inner;
+#if TINYHIL_USE_DSP
+        if (a->requant != NULL) {
+            mul_row_dsp(a, x, input2, y);
+            continue;
+        }
+#endif
+        for (int32_t i = 0; i < a->inner; ++i) {
+            y[i] = th_clamp_s8(mul_one(a, x[i], input2[i]), a->act_min, a->act_max);
+        }
+    }
+}

@@ -1,0 +1,147 @@
+"""The ops of squeeze-excitation and the paper's activations (LEAKY_RELU, HARD_SWISH, LOGISTIC, MUL with
+SE's channel broadcast) are bit-exact with the TFLM interpreter in both kernel builds (portable reference
+arithmetic, and the fast paths: table lookups, SMLAD-style MUL), edge zero points included; the host's
+256-entry tables equal the interpreter for every int8 input; and each op runs in place over its input."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tinyhil.codegen.lower import lower
+from tinyhil.codegen.planner import plan_memory
+from tinyhil.codegen.reader import read_tflite
+from tinyhil.reference import ReferenceInterpreter
+
+from .tflite_builder import OpSpec, TensorSpec, build_graph, build_model, leaky_relu_options, mean_options, mul_options
+
+SETTINGS = settings(max_examples=10, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+zero_points = st.one_of(st.sampled_from([-128, 127, 0]), st.integers(-128, 127))
+scales = st.floats(1e-3, 0.5)
+shapes = st.tuples(st.just(1), st.integers(1, 7), st.integers(1, 7), st.integers(1, 9))
+ALL_BYTES = np.arange(-128, 128, dtype=np.int8).reshape(1, 16, 16, 1)
+
+
+@st.composite
+def leaky_relu_models(draw: st.DrawFn, shape: tuple[int, ...] | None = None) -> bytes:
+    shape = shape or draw(shapes)
+    alpha = draw(st.sampled_from([0.01, 0.01, 0.1, 0.3, 0.9]))
+    tensors = [TensorSpec(shape, scale=(draw(scales),), zero_point=(draw(zero_points),)),
+               TensorSpec(shape, scale=(draw(scales),), zero_point=(draw(zero_points),))]
+    return build_model("LEAKY_RELU", tensors, [0], [1], leaky_relu_options(alpha))
+
+
+@st.composite
+def hard_swish_models(draw: st.DrawFn, shape: tuple[int, ...] | None = None) -> bytes:
+    shape = shape or draw(shapes)
+    in_scale = draw(scales)
+    # the converter's output range of x * relu6(x + 3) / 6 is close to the input's
+    out_scale = in_scale * draw(st.floats(0.2, 2.0))
+    tensors = [TensorSpec(shape, scale=(in_scale,), zero_point=(draw(zero_points),)),
+               TensorSpec(shape, scale=(out_scale,), zero_point=(draw(zero_points),))]
+    return build_model("HARD_SWISH", tensors, [0], [1])
+
+
+@st.composite
+def logistic_models(draw: st.DrawFn, shape: tuple[int, ...] | None = None) -> bytes:
+    shape = shape or draw(shapes)
+    tensors = [TensorSpec(shape, scale=(draw(st.floats(1e-3, 1.0)),), zero_point=(draw(zero_points),)),
+               TensorSpec(shape, scale=(1.0 / 256,), zero_point=(-128,))]
+    return build_model("LOGISTIC", tensors, [0], [1])
+
+
+UNARY = {"LEAKY_RELU": leaky_relu_models, "HARD_SWISH": hard_swish_models, "LOGISTIC": logistic_models}
+
+
+@st.composite
+def squeeze_excitation_muls(draw: st.DrawFn) -> bytes:
+    """MEAN over H, W (keep dims) -> MUL(x, mean): the (1,H,W,C) * (1,1,1,C) broadcast of SE, either order."""
+    h, w, c = draw(st.integers(1, 6)), draw(st.integers(1, 6)), draw(st.one_of(st.integers(1, 9), st.sampled_from([8, 12, 16])))
+    tensors = [TensorSpec((1, h, w, c), scale=(draw(scales),), zero_point=(draw(zero_points),)),
+               TensorSpec((2,), "int32", data=np.array([1, 2], dtype=np.int32)),
+               TensorSpec((1, 1, 1, c), scale=(draw(scales),), zero_point=(draw(zero_points),)),
+               TensorSpec((1, h, w, c), scale=(draw(scales),), zero_point=(draw(zero_points),))]
+    operands = [0, 2] if draw(st.booleans()) else [2, 0]
+    ops = [OpSpec("MEAN", [0, 1], [2], mean_options(True)),
+           OpSpec("MUL", operands, [3], mul_options(draw(st.sampled_from(["NONE", "RELU", "RELU6"]))))]
+    return build_graph(tensors, ops, 0, 3)
+
+
+@st.composite
+def swish_muls(draw: st.DrawFn) -> bytes:
+    """LOGISTIC(x) -> MUL(x, logistic): what the converter emits for x * sigmoid(x) (tf.nn.silu)."""
+    shape = draw(shapes)
+    tensors = [TensorSpec(shape, scale=(draw(scales),), zero_point=(draw(zero_points),)),
+               TensorSpec(shape, scale=(1.0 / 256,), zero_point=(-128,)),
+               TensorSpec(shape, scale=(draw(scales),), zero_point=(draw(zero_points),))]
+    ops = [OpSpec("LOGISTIC", [0], [1]), OpSpec("MUL", [0, 1], [2], mul_options("NONE"))]
+    return build_graph(tensors, ops, 0, 2)
+
+
+def _assert_in_place(blob: bytes) -> None:
+    """The op's output takes its input's bytes: the arena holds one copy of the tensor."""
+    graph = read_tflite(blob)
+    op = graph.operators[0]
+    plan = plan_memory(graph)
+    assert plan.offsets[op.inputs[0]] == plan.offsets[op.outputs[0]]
+    assert plan.arena_bytes == (graph.tensor(op.inputs[0]).nbytes + 15) // 16 * 16
+
+
+@SETTINGS
+@given(leaky_relu_models())
+def test_leaky_relu_matches_tflm(check_bit_exact, blob: bytes) -> None:
+    _assert_in_place(blob)
+    assert check_bit_exact(blob) == 6
+
+
+@SETTINGS
+@given(hard_swish_models())
+def test_hard_swish_matches_tflm(check_bit_exact, blob: bytes) -> None:
+    _assert_in_place(blob)
+    assert check_bit_exact(blob) == 6
+
+
+@SETTINGS
+@given(logistic_models())
+def test_logistic_matches_tflm(check_bit_exact, blob: bytes) -> None:
+    _assert_in_place(blob)
+    assert check_bit_exact(blob) == 6
+
+
+@settings(max_examples=3, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(sorted(UNARY)), st.data())
+def test_activation_kernels_match_tflm_on_every_int8_input(check_bit_exact, opcode: str, data: st.DataObject) -> None:
+    """Both C paths (reference arithmetic, table lookup) on one input holding all 256 int8 values."""
+    blob = data.draw(UNARY[opcode](shape=(1, 16, 16, 1)))
+    assert check_bit_exact(blob, n_random=0, extra_inputs=(ALL_BYTES,)) == 3
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.sampled_from(sorted(UNARY)), st.data())
+def test_host_tables_equal_tflm_for_all_256_inputs(opcode: str, data: st.DataObject) -> None:
+    """The 256-entry table the generator bakes into the C is, entry by entry, what TFLM computes."""
+    blob = data.draw(UNARY[opcode](shape=(1, 16, 16, 1)))
+    (layer,) = lower(read_tflite(blob))
+    table = np.asarray(layer.arrays[0].values, dtype=np.int64)
+    expected = ReferenceInterpreter(blob).invoke(ALL_BYTES).reshape(-1)
+    ours = table[ALL_BYTES.reshape(-1).view(np.uint8)]
+    assert np.array_equal(ours, expected), np.argwhere(ours != expected)[:5].ravel()
+
+
+@SETTINGS
+@given(squeeze_excitation_muls())
+def test_squeeze_excitation_broadcast_mul_matches_tflm_in_place(check_bit_exact, blob: bytes) -> None:
+    graph = read_tflite(blob)
+    plan = plan_memory(graph)
+    # MUL writes over an input of its size that dies there: the big one (either, for a 1x1 map)
+    same_size = [t for t in (0, 2) if graph.tensor(t).shape == graph.tensor(3).shape]
+    assert plan.offsets[3] in [plan.offsets[t] for t in same_size]
+    assert check_bit_exact(blob) == 6
+
+
+@SETTINGS
+@given(swish_muls())
+def test_swish_as_logistic_times_input_matches_tflm(check_bit_exact, blob: bytes) -> None:
+    assert check_bit_exact(blob) == 6
