@@ -145,3 +145,21 @@ def test_squeeze_excitation_broadcast_mul_matches_tflm_in_place(check_bit_exact,
 @given(swish_muls())
 def test_swish_as_logistic_times_input_matches_tflm(check_bit_exact, blob: bytes) -> None:
     assert check_bit_exact(blob) == 6
+
+
+def test_keras_net_of_the_papers_blocks_is_bit_exact_and_runs_its_activations_in_place(check_bit_exact) -> None:
+    """What the converter really emits for LeakyReLU, hard-swish, SE and swish runs bit-exact, and no
+    activation or SE multiply takes arena bytes of its own."""
+    from .keras_paper_blocks import EXPECTED_OPS, export_int8
+
+    blob = export_int8(resolution=12, seed=1)
+    graph = read_tflite(blob)
+    assert {op.opcode for op in graph.operators} >= EXPECTED_OPS
+    plan = plan_memory(graph)
+    for op in graph.operators:
+        if op.opcode in ("LEAKY_RELU", "HARD_SWISH", "LOGISTIC", "MUL"):
+            big = max((t for t in op.inputs if not graph.tensor(t).is_constant), key=lambda t: graph.tensor(t).nbytes)
+            last_use = max(o.index for o in graph.operators if big in o.inputs)
+            if last_use == op.index:
+                assert plan.offsets[op.outputs[0]] == plan.offsets[big], op
+    assert check_bit_exact(blob, n_random=6, seed=2) == 8
