@@ -37,6 +37,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda
     augment: bool = True
     progress: bool = False  # rich progress bar (CLI)
+    max_steps: int | None = None  # stop after this many optimiser steps (a multi-fidelity rung); the schedule spans them
 
     @classmethod
     def proxy(cls) -> "TrainConfig":
@@ -100,19 +101,24 @@ def train(spec_or_model: ArchSpec | torch.nn.Module, dataset: Dataset, config: T
     device = pick_device(config.device)
     model = model.to(device).to(memory_format=torch.channels_last)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    steps = config.epochs * -(-len(data.train_y) // config.batch_size)
+    per_epoch = -(-len(data.train_y) // config.batch_size)
+    steps = config.epochs * per_epoch if config.max_steps is None else max(1, config.max_steps)
+    epochs = -(-steps // per_epoch)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, max(1, steps))
     generator = torch.Generator().manual_seed(config.seed)
     checkpoint = Path(checkpoint_dir) / "last.pt"
     history: list[dict[str, float]] = []
-    images, busy = 0, 0.0
+    images, busy, done = 0, 0.0, 0
     progress = _Progress(steps, enabled=config.progress)
     with progress:
-        for epoch in range(config.epochs):
+        for epoch in range(epochs):
             model.train()
-            total_loss = 0.0
+            total_loss, seen = 0.0, 0
             started = time.perf_counter()
             for x, y, idx in data.batches(config.batch_size, generator, config.augment, spec.resolution):
+                if done == steps:  # the last epoch of a step budget is a partial one
+                    break
+                done += 1
                 x, y = x.to(device), y.to(device)
                 logits = model(x)
                 loss = (distiller.loss(logits, y, idx) if distiller is not None
@@ -122,11 +128,12 @@ def train(spec_or_model: ArchSpec | torch.nn.Module, dataset: Dataset, config: T
                 optimiser.step()
                 schedule.step()
                 total_loss += float(loss.detach()) * len(y)
+                seen += len(y)
                 images += len(y)
-                progress.advance(f"epoch {epoch + 1}/{config.epochs} loss {float(loss.detach()):.3f}")
+                progress.advance(f"epoch {epoch + 1}/{epochs} loss {float(loss.detach()):.3f}")
             busy += time.perf_counter() - started
             accuracy = evaluate(model, data, spec.resolution, device)
-            history.append({"epoch": epoch + 1, "loss": total_loss / len(data.train_y), "test_accuracy": accuracy})
+            history.append({"epoch": epoch + 1, "loss": total_loss / max(1, seen), "test_accuracy": accuracy})
             log.info("epoch %d: loss %.4f, float test accuracy %.4f (%s)", epoch + 1, history[-1]["loss"], accuracy,
                      dataset.provenance)
             save_checkpoint(checkpoint, model, spec, dataset, {"epoch": epoch + 1, "history": history,

@@ -83,3 +83,22 @@ def test_generated_c_runs_bit_exact_with_the_reference(trained, tmp_path):
     reference = ReferenceInterpreter(exported.tflite_path)
     for x in model_inputs(dataset.test_x[:5], reference):
         assert np.array_equal(host.invoke(x[None]), reference.invoke(x[None]))
+
+
+def test_a_step_budget_ends_training_inside_an_epoch_and_a_checkpoint_trains_on(tmp_path):
+    """Multi-fidelity rungs: max_steps counts optimiser steps (a partial last epoch), and training goes on from a
+    checkpoint's model."""
+    dataset = load_dataset("digits").subset(train=256, test=64)
+    config = TrainConfig(epochs=3, batch_size=32, train_subset=None, seed=0, max_steps=10)  # 8 steps per epoch
+    first = train(ArchSpec.from_dict(SPEC), dataset, config, checkpoint_dir=tmp_path / "rung0")
+    assert [h["epoch"] for h in first.history] == [1, 2]
+    assert first.images_per_second > 0
+    model, _ = load_checkpoint(first.checkpoint)
+    before = [p.detach().clone() for p in model.parameters()]
+    x = dataset.test_x[:4]
+    with torch.no_grad():
+        assert torch.allclose(model(x), first.model(x), atol=1e-5)  # starts from the rung's weights
+    second = train(model, dataset, TrainConfig(epochs=3, batch_size=32, train_subset=None, seed=0, max_steps=3),
+                   checkpoint_dir=tmp_path / "rung1")
+    assert [h["epoch"] for h in second.history] == [1]
+    assert any(not torch.equal(b, a) for b, a in zip(before, second.model.parameters()))

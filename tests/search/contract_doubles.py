@@ -39,6 +39,7 @@ class FakeDataset:
     provenance: str = "digits (test double)"
     test_x: Any = None
     eval_split: str = "test"
+    train_y: Any = tuple(range(64))
 
     def subset(self, train: int | None = None) -> "FakeDataset":
         return self
@@ -52,6 +53,9 @@ class FakeDataset:
 class TrainConfig:
     epochs: int = 1
     seed: int = 0
+    batch_size: int = 16
+    train_subset: int | None = None
+    max_steps: int | None = None
 
     @classmethod
     def proxy(cls) -> "TrainConfig":
@@ -81,9 +85,16 @@ def _train(spec: ToySpec, dataset: FakeDataset, config: TrainConfig, distiller: 
     time.sleep(STAGE_DELAY_S["value"])
     Path(checkpoint_dir).mkdir(parents=True, exist_ok=True)
     checkpoint = Path(checkpoint_dir) / "best.pt"
+    if isinstance(spec, types.SimpleNamespace):  # a higher rung goes on from a checkpoint's model
+        spec = spec.spec
     checkpoint.write_text(json.dumps(spec.to_dict()))
     return types.SimpleNamespace(checkpoint=checkpoint, float_accuracy=toy_accuracy(spec.to_dict()) + 0.01,
                                  model=types.SimpleNamespace(spec=spec), history=[])
+
+
+def _load_checkpoint(path: Path) -> tuple[Any, dict]:
+    spec = ToySpec.from_dict(json.loads(Path(path).read_text()))
+    return types.SimpleNamespace(spec=spec), {}
 
 
 def _export(model: Any, spec: ToySpec, dataset: FakeDataset, out_path: Path, qat_threshold: float | None = 1.0) -> Any:
@@ -125,7 +136,7 @@ def install(monkeypatch: pytest.MonkeyPatch) -> None:
         "tinyhil.space": {"ArchSpec": ToySpec, "SearchSpace": ToySpace},
         "tinyhil.cost": {"estimate": lambda spec, input_shape, num_classes: toy_estimate(spec)},
         "tinyhil.data": {"load_dataset": lambda name, data_dir=None: FakeDataset(test_x=images)},
-        "tinyhil.train": {"TrainConfig": TrainConfig, "train": _train},
+        "tinyhil.train": {"TrainConfig": TrainConfig, "train": _train, "load_checkpoint": _load_checkpoint},
         "tinyhil.export": {"export_int8": _export},
         "tinyhil.model_inputs": {"model_inputs": _model_inputs},
         "tinyhil.reference": {"ReferenceInterpreter": _Reference},

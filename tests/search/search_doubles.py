@@ -106,17 +106,22 @@ class ToyStages:
     def __init__(self, fail_kernel: int | None = None, delay_s: float = 0.0):
         self.fail_kernel = fail_kernel
         self.delay_s = delay_s
+        self.trained: list[Job] = []
+        self.measured: list[Job] = []
 
     def train_export(self, job: Job) -> TrainedModel:
+        """Accuracy grows with the part of the proxy budget trained (multi-fidelity rungs)."""
+        self.trained.append(job)
         time.sleep(self.delay_s)
         Path(job.workdir).mkdir(parents=True, exist_ok=True)
-        tflite = Path(job.workdir) / "model.tflite"
+        tflite = Path(job.workdir) / f"model.rung{job.rung}.tflite"
         tflite.write_bytes(json.dumps(job.spec).encode())
-        accuracy = toy_accuracy(job.spec)
-        return TrainedModel(str(Path(job.workdir) / "ckpt.pt"), str(tflite), accuracy + 0.01, accuracy,
+        accuracy = round(toy_accuracy(job.spec) - 0.2 * (1.0 - job.budget[1]), 6)
+        return TrainedModel(str(Path(job.workdir) / f"ckpt.rung{job.rung}.pt"), str(tflite), accuracy + 0.01, accuracy,
                             {"train": self.delay_s, "export": 0.0})
 
     def measure(self, job: Job, tflite: str) -> dict[str, Any]:
+        self.measured.append(job)
         time.sleep(self.delay_s)
         if self.fail_kernel is not None and any(s["kernel"] == self.fail_kernel for s in job.spec["stages"]):
             raise StageFailure("build", "region RAM overflowed by 1234 bytes (test double)")
@@ -132,7 +137,9 @@ TASK = {"dataset": "toy", "provenance": "synthetic (test double)", "input_shape"
 
 
 def build_toy_loop(run_dir: Path, proposer: Any, iterations: int, seed: int = 0, executor: Any = None,
-                   budgets: Any = None, stages: Any = None, batch_size: int = 1, on_change: Any = None) -> Any:
+                   budgets: Any = None, stages: Any = None, batch_size: int = 1, on_change: Any = None,
+                   fidelity: Any = None, time_budget_s: float | None = None) -> Any:
+    from tinyhil.search.fidelity import Fidelity
     from tinyhil.search.executors import LocalExecutor
     from tinyhil.search.loop import SearchLoop, SearchSettings
     from tinyhil.search.pareto import Constraints
@@ -146,5 +153,6 @@ def build_toy_loop(run_dir: Path, proposer: Any, iterations: int, seed: int = 0,
                                "flash_bytes": budgets.flash_bytes})
     return SearchLoop(store, proposer, ToySpace(), ToySpec, toy_estimate, stages or ToyStages(),
                       executor or LocalExecutor(), budgets, constraints,
-                      SearchSettings(iterations=iterations, seed=seed, batch_size=batch_size), BOARD, TASK,
+                      SearchSettings(iterations=iterations, seed=seed, batch_size=batch_size,
+                                     fidelity=fidelity or Fidelity(), time_budget_s=time_budget_s), BOARD, TASK,
                       on_change=on_change)

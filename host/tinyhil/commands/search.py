@@ -37,6 +37,14 @@ def _count(ctx: click.Context, param: click.Parameter, value: str | None) -> int
 @click.option("--train-subset", type=int, default=None, help="Train on the first N training images.")
 @click.option("--validation-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
               help="Part of the training split held out (stratified, seeded) to select on [default 0.1].")
+@click.option("--fidelity", type=click.Choice(["multi", "single"]), default=None,
+              help="multi [default]: successive halving (ASHA) over proxy training, --rungs rungs, the top 1/--eta of "
+                   "each rung trains on; single: every candidate trains for the whole proxy budget.")
+@click.option("--rungs", type=click.IntRange(2, 5), default=None, help="Rungs of multi-fidelity training [default 3].")
+@click.option("--eta", type=click.IntRange(2, 6), default=None,
+              help="Reduction factor: each rung trains eta times longer, 1/eta of its candidates go on [default 3].")
+@click.option("--time-budget", type=click.FloatRange(min=1), default=None,
+              help="Stop proposing after this many seconds (the candidates in flight finish).")
 @click.option("--measure-inputs", type=int, default=None, help="Test images streamed to the board per candidate [default 4].")
 @click.option("--seed", type=int, default=None, help="Run seed [default 0].")
 @click.option("--llm-config", type=click.Path(dir_okay=False), default=None, help="TOML with base_url, model, api_key_env.")
@@ -45,6 +53,7 @@ def command(board: str, iterations: int | None, proposer: str | None, dataset: s
             budget_sram: int | None, budget_flash: int | None, budget_macs: int | None, resume: str | None,
             run_id: str | None, runs_dir: Path, executor: str | None, address: str | None, batch_size: int | None,
             proxy_epochs: int | None, train_subset: int | None, validation_fraction: float | None,
+            fidelity: str | None, rungs: int | None, eta: int | None, time_budget: float | None,
             measure_inputs: int | None, seed: int | None,
             llm_config: str | None, no_live: bool) -> None:
     """Propose -> cost-filter -> proxy-train -> int8 export -> measure on the board -> select, N times.
@@ -53,6 +62,7 @@ def command(board: str, iterations: int | None, proposer: str | None, dataset: s
     """
     from rich.console import Console
 
+    from ..search.fidelity import Fidelity
     from ..search.live import LiveView
     from ..search.session import SearchConfig, open_search, resolve_run_dir
     from ..search.store import RunStore
@@ -69,10 +79,19 @@ def command(board: str, iterations: int | None, proposer: str | None, dataset: s
     overrides = {"iterations": iterations, "proposer": proposer, "dataset": dataset, "data_dir": data_dir,
                  "budget_sram": budget_sram, "budget_flash": budget_flash, "budget_macs": budget_macs,
                  "executor": executor, "address": address, "batch_size": batch_size, "train_subset": train_subset,
-                 "validation_fraction": validation_fraction, "measure_inputs": measure_inputs, "seed": seed, "llm_config": llm_config}
+                 "validation_fraction": validation_fraction, "eta": eta, "time_budget_s": time_budget,
+                 "measure_inputs": measure_inputs, "seed": seed, "llm_config": llm_config}
     for key, value in overrides.items():
         if value is not None:
             setattr(config, key, value)
+    if fidelity == "single":
+        if rungs is not None:
+            raise click.UsageError("--rungs is for --fidelity multi; drop it or drop --fidelity single")
+        config.rungs = 1
+    elif rungs is not None:
+        config.rungs = rungs
+    elif fidelity == "multi" and config.rungs == 1:
+        config.rungs = SearchConfig().rungs
     if proxy_epochs is not None:
         config.train_overrides = {**config.train_overrides, "epochs": proxy_epochs}
 
@@ -81,6 +100,7 @@ def command(board: str, iterations: int | None, proposer: str | None, dataset: s
         console = Console(width=170)
     console.print(f"run {run_dir} ({'resumed' if resuming else 'new'}): board {config.board}, dataset {config.dataset}, "
                   f"{config.iterations} evaluations, executor {config.executor}")
+    console.print(Fidelity(config.rungs, config.eta).summary())
     views: list[LiveView] = []  # the view needs the loop's constraints; the loop needs the view's callback
 
     def on_change(store: RunStore, event: object) -> None:

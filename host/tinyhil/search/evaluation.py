@@ -25,6 +25,14 @@ class Job:
     spec: dict[str, Any]
     seed: int  # derived from the run seed and the spec hash: the same on every executor
     workdir: str  # runs/<run>/candidates/<id>
+    rung: int = 0  # multi-fidelity rung this job completes (0: the first, which also measures on the board)
+    budget: tuple[float, float] = (0.0, 1.0)  # proxy budget trained before and after this job (fractions)
+    init_checkpoint: str | None = None  # a rung above 0 continues from the previous rung's weights
+
+    @property
+    def measures(self) -> bool:
+        """Only the first rung builds and measures: the board's numbers do not depend on the weights."""
+        return self.rung == 0
 
 
 @dataclass
@@ -48,6 +56,7 @@ class StageEvent:
     provenance: dict[str, Any] = field(default_factory=dict)
     artefacts: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    rung: int = 0
 
 
 class StageFailure(TinyhilError):
@@ -82,11 +91,18 @@ def trained_events(job: Job, trained: TrainedModel) -> list[StageEvent]:
     split = {"accuracy_split": trained.accuracy_split}
     return [
         StageEvent(job.candidate_id, "trained", "train", metrics={"float_accuracy": trained.float_accuracy, **split},
-                   artefacts={"checkpoint": trained.checkpoint}, timings={"train": trained.timings.get("train", 0.0)}),
+                   artefacts={"checkpoint": trained.checkpoint}, timings={"train": trained.timings.get("train", 0.0)},
+                   rung=job.rung),
         StageEvent(job.candidate_id, "exported", "export",
                    metrics={"int8_accuracy": trained.int8_accuracy, "accuracy": accuracy, "accuracy_kind": kind, **split},
-                   artefacts={"tflite": trained.tflite}, timings={"export": trained.timings.get("export", 0.0)}),
+                   artefacts={"tflite": trained.tflite}, timings={"export": trained.timings.get("export", 0.0)},
+                   rung=job.rung),
     ]
+
+
+def rung_done_event(job: Job) -> StageEvent:
+    """A rung above 0 is complete once trained and exported: its board numbers are rung 0's."""
+    return StageEvent(job.candidate_id, "measured", f"rung {job.rung}", rung=job.rung)
 
 
 def measured_event(job: Job, measured: dict[str, Any], seconds: float) -> StageEvent:
@@ -160,6 +176,16 @@ class PipelineStages:
             values["seed"] = seed % (2**31)
         return dataclasses.replace(config, **values)
 
+    def rung_config(self, job: Job, dataset: Any) -> Any:
+        """The proxy TrainConfig, cut to this rung's part of the proxy budget (in optimiser steps)."""
+        config = self.train_config(job.seed)
+        low, high = job.budget
+        if (low, high) == (0.0, 1.0):
+            return config
+        images = len(dataset.train_y) if config.train_subset is None else min(config.train_subset, len(dataset.train_y))
+        total = config.epochs * -(-images // config.batch_size)
+        return dataclasses.replace(config, max_steps=max(1, round(total * high) - round(total * low)))
+
     def train_export(self, job: Job) -> TrainedModel:
         from ..export import export_int8
         from ..space import ArchSpec
@@ -174,8 +200,12 @@ class PipelineStages:
         spec = ArchSpec.from_dict(job.spec)
         dataset = self.load_data()
         started = time.monotonic()
+        rung_dir = "checkpoints" if job.budget == (0.0, 1.0) else f"checkpoints/rung{job.rung}"
+        tflite = workdir / ("model.tflite" if job.rung == 0 else f"model.rung{job.rung}.tflite")
         try:
-            result = train(spec, dataset, self.train_config(job.seed), checkpoint_dir=workdir / "checkpoints")
+            # a higher rung goes on from the previous rung's weights (a fresh optimiser and schedule for its steps)
+            start = _model_from_checkpoint(spec, dataset, job.init_checkpoint) if job.init_checkpoint else spec
+            result = train(start, dataset, self.rung_config(job, dataset), checkpoint_dir=workdir / rung_dir)
         except StageFailure:
             raise
         except Exception as exc:  # a candidate that cannot train is recorded; the search goes on
@@ -184,7 +214,7 @@ class PipelineStages:
         try:
             model = getattr(result, "model", None) or _model_from_checkpoint(spec, dataset, result.checkpoint)
             # no QAT here: proxy accuracy ranks architectures; QAT is the deploy stage's fix for the winner
-            exported = export_int8(model, spec, dataset, workdir / "model.tflite", qat_threshold=None)
+            exported = export_int8(model, spec, dataset, tflite, qat_threshold=None)
         except Exception as exc:
             raise StageFailure("export", failure_reason(exc)) from exc
         done = time.monotonic()

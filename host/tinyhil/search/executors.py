@@ -14,7 +14,8 @@ import time
 from typing import Any, Iterator, Protocol
 
 from ..errors import ConfigError
-from .evaluation import Job, StageEvent, StageFailure, Stages, failure_reason, measured_event, trained_events
+from .evaluation import (Job, StageEvent, StageFailure, Stages, failure_reason, measured_event, rung_done_event,
+                         trained_events)
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +30,8 @@ class Executor(Protocol):
 
 def _failed(job: Job, exc: BaseException, default_stage: str) -> StageEvent:
     if isinstance(exc, StageFailure):
-        return StageEvent(job.candidate_id, "failed", exc.stage, reason=exc.reason)
-    return StageEvent(job.candidate_id, "failed", default_stage, reason=failure_reason(exc))
+        return StageEvent(job.candidate_id, "failed", exc.stage, reason=exc.reason, rung=job.rung)
+    return StageEvent(job.candidate_id, "failed", default_stage, reason=failure_reason(exc), rung=job.rung)
 
 
 class LocalExecutor:
@@ -44,6 +45,9 @@ class LocalExecutor:
                 yield _failed(job, exc, "train")
                 continue
             yield from trained_events(job, trained)
+            if not job.measures:
+                yield rung_done_event(job)
+                continue
             started = time.monotonic()
             try:
                 measured = stages.measure(job, trained.tflite)
@@ -108,6 +112,9 @@ class RayExecutor:
                 continue
             if kind == "train":
                 yield from trained_events(job, value)
+                if not job.measures:
+                    yield rung_done_event(job)
+                    continue
                 actor = self._actors[next_actor % len(self._actors)]
                 next_actor += 1
                 pending[actor.measure.remote(stages_ref, job, value.tflite)] = ("measure", job, time.monotonic())

@@ -17,6 +17,19 @@ from .store import RunStore
 from .summary import candidates_table
 
 
+def describe_event(store: RunStore, event: StageEvent) -> str:
+    """'candidate 4: measured, rung 0/2: continues (ranked 1 of 3 at rung 0, top 1 continue)'."""
+    what = f"rung {event.rung} {event.status}" if event.rung else event.status
+    text = f"candidate {event.candidate_id}: {what}"
+    if event.reason:
+        text += f" ({event.stage}: {event.reason[:80]})"
+    if event.status == "measured":
+        metrics = store.get_candidate(event.candidate_id).metrics
+        if metrics.get("rungs", 1) > 1:
+            text += f", rung {metrics['rung']}/{metrics['rungs'] - 1}: {metrics.get('promotion', '')}"
+    return text
+
+
 class LiveView:
     def __init__(self, console: Console, iterations: int, constraints: Constraints, enabled: bool = True):
         self.console = console
@@ -37,8 +50,7 @@ class LiveView:
 
     def on_change(self, store: RunStore, event: StageEvent | None) -> None:
         if event is not None:
-            self.last = f"candidate {event.candidate_id}: {event.status}" + (f" ({event.stage}: {event.reason[:80]})"
-                                                                            if event.reason else "")
+            self.last = describe_event(store, event)
         if self._live is None:
             if event is not None:  # logs / CI: one line per stage result instead of a redrawn screen
                 evaluated = len(store.candidates(EVALUATED))

@@ -5,18 +5,26 @@ The loop never knows which runner measures or which executor runs the stages. Se
 seed and the step (proposer) or spec hash (training), so a seeded run evaluates the same set of
 candidates on every executor for the same batch size. Resuming re-runs only the candidates that were in
 flight when the process died; finished ones are read back from the store.
+
+With multi-fidelity (fidelity.py) a candidate first trains for a small part of the proxy budget and is
+measured; the loop decides at each rung whether it trains on. A candidate counts as evaluated once its first
+rung is measured; a promotion is stored with the rung's result (rung_pending), so a resumed run continues
+the promoted candidates from their last finished rung.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .evaluation import Job, StageEvent, Stages
 from .executors import Executor
+from .fidelity import Fidelity, promotion
 from .pareto import Constraints, HypervolumeReference, Objective, DEFAULT_OBJECTIVES, pareto_front
 from .proposers.base import CheckResult, ProposalContext, ProposalError, Proposer, derive_seed
 from .screening import Budgets, Screener
@@ -34,6 +42,8 @@ class SearchSettings:
     batch_size: int = 1  # candidates proposed before their evaluations come back (parallelism of the executor)
     max_proposal_failures: int = 5  # consecutive steps without an acceptable spec before the search stops
     objectives: tuple[Objective, ...] = DEFAULT_OBJECTIVES
+    fidelity: Fidelity = field(default_factory=Fidelity)  # default: single fidelity
+    time_budget_s: float | None = None  # no new proposals after this much wall-clock (in-flight ones finish)
 
 
 @dataclass
@@ -88,7 +98,13 @@ class SearchLoop:
             self._evaluate(resumed)
         step = self.store.last_step() + 1
         failures, stopped = 0, ""
+        started = time.monotonic()
         while self._evaluated_count() < self.settings.iterations:
+            if self.settings.time_budget_s is not None and time.monotonic() - started >= self.settings.time_budget_s:
+                stopped = f"the time budget of {self.settings.time_budget_s:g} s is spent"
+                log.info("search stopped: %s", stopped)
+                self.store.update_info(stopped_reason=stopped)
+                break
             batch: list[Job] = []
             wanted = min(self.settings.batch_size, self.settings.iterations - self._evaluated_count())
             while len(batch) < wanted:
@@ -141,7 +157,8 @@ class SearchLoop:
 
     def _job(self, candidate_id: int, spec: dict[str, Any], spec_hash: str) -> Job:
         workdir = Path(self.store.run_dir) / "candidates" / f"{candidate_id:05d}"
-        return Job(candidate_id, spec, derive_seed(self.settings.seed, "train", spec_hash), str(workdir))
+        return Job(candidate_id, spec, derive_seed(self.settings.seed, "train", spec_hash), str(workdir),
+                   budget=self.settings.fidelity.budget(0))
 
     def _record_rejection(self, step: int, result: CheckResult, by: str) -> None:
         reason = "; ".join(result.problems)
@@ -161,25 +178,111 @@ class SearchLoop:
         for candidate in self.store.candidates(IN_PROGRESS):
             self.store.update_candidate(candidate.id, status="proposed", stage="resumed")
             jobs.append(self._job(candidate.id, candidate.spec or {}, candidate.spec_hash or ""))
+        for candidate in self.store.candidates("measured"):  # promoted, next rung not finished when the run died
+            if candidate.metrics.get("rung_pending") is not None:
+                jobs.append(self._next_rung_job(candidate))
         return jobs
 
-    def _evaluate(self, jobs: list[Job]) -> None:
-        for event in self.executor.run(jobs, self.stages):
-            self._apply(event)
-            self.on_change(self.store, event)
+    def _next_rung_job(self, candidate: Candidate) -> Job:
+        rung = int(candidate.metrics["rung_pending"])
+        previous = candidate.metrics["rung_history"][-1]
+        first = self._job(candidate.id, candidate.spec or {}, candidate.spec_hash or "")
+        return dataclasses.replace(first, rung=rung, budget=self.settings.fidelity.budget(rung),
+                                   init_checkpoint=previous["checkpoint"])
 
-    def _apply(self, event: StageEvent) -> None:
+    def _evaluate(self, jobs: list[Job]) -> None:
+        while jobs:  # promoted candidates go on to their next rung after this round's jobs
+            promoted: list[Job] = []
+            for event in self.executor.run(jobs, self.stages):
+                candidate = self._apply(event)
+                self.on_change(self.store, event)
+                if candidate is not None and candidate.metrics.get("rung_pending") is not None:
+                    promoted.append(self._next_rung_job(candidate))
+            jobs = promoted
+
+    def _apply(self, event: StageEvent) -> Candidate | None:
+        """Write the event into the store; the candidate as stored when it completed a rung, else None."""
+        stored = self.store.get_candidate(event.candidate_id)
+        if event.rung > 0:
+            return self._apply_higher_rung(stored, event)
         status, reason, stage = event.status, event.reason, event.stage
+        extra: dict[str, Any] = {}
         if status == "measured":
-            merged = {**self.store.get_candidate(event.candidate_id).metrics, **event.metrics}
+            merged = {**stored.metrics, **event.metrics}
             if event.metrics.get("bit_exact") is False:
                 status, reason = "failed", "board outputs differ from the int8 reference interpreter (runtime bug)"
             else:
                 problems = self.constraints.violations(merged)
                 if problems:
                     status, reason = "infeasible", "measured over budget: " + "; ".join(problems)
-        self.store.update_candidate(event.candidate_id, status=status, stage=stage, reason=reason, metrics=event.metrics,
-                                    provenance=event.provenance, artefacts=event.artefacts, timings=event.timings)
+            extra = self._rung_result(stored, merged, 0, stored.artefacts.get("checkpoint"), status == "measured")
+        self.store.update_candidate(event.candidate_id, status=status, stage=stage, reason=reason,
+                                    metrics={**event.metrics, **extra}, provenance=event.provenance,
+                                    artefacts=event.artefacts, timings=event.timings)
+        return self.store.get_candidate(event.candidate_id) if status == "measured" else None
+
+    def _apply_higher_rung(self, stored: Candidate, event: StageEvent) -> Candidate | None:
+        """A promoted candidate's further training: its status stays measured (its board numbers are rung 0's);
+        accuracies follow the rung; a failure falls back to the previous rung's."""
+        rung = event.rung
+        timings = {key: stored.timings.get(key, 0.0) + value for key, value in event.timings.items()}
+        if event.status == "failed":
+            previous = stored.metrics["rung_history"][-1]
+            self.store.update_candidate(stored.id, stage=f"rung {rung} {event.stage}",
+                                        reason=f"rung {rung} failed, kept rung {previous['rung']}: {event.reason}",
+                                        metrics={**{k: previous.get(k) for k in _RUNG_FIELDS}, "rung_pending": None},
+                                        artefacts={"checkpoint": previous["checkpoint"], "tflite": previous["tflite"]},
+                                        timings=timings)
+            return None
+        if event.status in ("trained", "exported"):
+            self.store.update_candidate(stored.id, stage=f"rung {rung} {event.stage}", metrics=event.metrics,
+                                        artefacts=event.artefacts, timings=timings)
+            return None
+        extra = self._rung_result(stored, stored.metrics, rung, stored.artefacts.get("checkpoint"), True)
+        self.store.update_candidate(stored.id, stage=f"rung {rung}", metrics=extra)
+        return self.store.get_candidate(stored.id)
+
+    def _rung_result(self, stored: Candidate, metrics: dict[str, Any], rung: int, checkpoint: str | None,
+                     feasible: bool) -> dict[str, Any]:
+        """The rung's record and the promotion decision, written with the rung's result in one transaction."""
+        fidelity = self.settings.fidelity
+        entry = {"rung": rung, "fraction": float(fidelity.fraction(rung)), "done_at": time.time(),
+                 "checkpoint": checkpoint, "tflite": stored.artefacts.get("tflite"),
+                 **{k: metrics.get(k) for k in _RUNG_FIELDS}}
+        history = [h for h in stored.metrics.get("rung_history", []) if h["rung"] < rung] + [entry]
+        result: dict[str, Any] = {"rung": rung, "rungs": fidelity.rungs, "rung_history": history, "rung_pending": None,
+                                  "proxy_budget_fraction": entry["fraction"],
+                                  "accuracy_kind": _with_budget(metrics.get("accuracy_kind"), fidelity, rung)}
+        if not fidelity.multi:
+            result["promotion"] = "single fidelity"
+        elif rung == fidelity.last:
+            result["promotion"] = f"completed the last rung: {fidelity.describe(rung)}"
+        elif not feasible:
+            result["promotion"] = "stops: not feasible"
+        else:
+            peers = [_at_rung(c.metrics, rung) for c in self.store.candidates("measured")
+                     if c.id != stored.id and any(h["rung"] == rung for h in c.metrics.get("rung_history", []))]
+            go_on, why = promotion({**metrics, "accuracy": entry["accuracy"]}, peers, fidelity.eta, rung,
+                                   self.settings.objectives)
+            result["promotion"] = why
+            result["rung_pending"] = rung + 1 if go_on else None
+        return result
+
+
+# what a rung changes, kept per rung so a failed higher rung falls back to the one before
+_RUNG_FIELDS = ("accuracy", "int8_accuracy", "float_accuracy", "accuracy_kind")
+
+
+def _at_rung(metrics: dict[str, Any], rung: int) -> dict[str, Any]:
+    entry = next(h for h in metrics["rung_history"] if h["rung"] == rung)
+    return {**metrics, "accuracy": entry["accuracy"]}
+
+
+def _with_budget(kind: str | None, fidelity: Fidelity, rung: int) -> str | None:
+    if kind is None or not fidelity.multi:
+        return kind
+    kind = kind.split(", after rung")[0]
+    return f"{kind}, after {fidelity.describe(rung)}"
 
 
 def _analytic(cost: dict[str, Any]) -> dict[str, Any]:

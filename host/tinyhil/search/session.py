@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterator
 from ..errors import ConfigError, LLMError
 from .evaluation import PipelineStages
 from .executors import make_executor
+from .fidelity import Fidelity
 from .loop import SearchLoop, SearchSettings
 from .pareto import Constraints
 from .proposers import make_offline
@@ -50,6 +51,10 @@ class SearchConfig:
     # the part of the training split held out (stratified, seeded with `seed`) to select on; None only in runs
     # made before the validation split (they were selected on test accuracy and are not resumed)
     validation_fraction: float | None = 0.1
+    # multi-fidelity (ASHA, fidelity.py): rungs of proxy training; 1 = single fidelity
+    rungs: int = 3
+    eta: int = 3
+    time_budget_s: float | None = None  # stop proposing after this many seconds of wall-clock
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -59,6 +64,7 @@ class SearchConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         values.setdefault("validation_fraction", None)  # a stored config without it predates the validation split
+        values.setdefault("rungs", 1)  # ... and one without rungs ran every candidate on the whole proxy budget
         return cls(**values)
 
 
@@ -118,6 +124,7 @@ def open_search(config: SearchConfig, run_dir: Path, resume: bool,
         raise ConfigError(f"{run_dir} was made before the search had a validation split: its candidates were selected on "
                           "test-split accuracy, so it cannot be continued; start a new run (the old store still opens "
                           "with `tinyhil report`, labelled as test-split)")
+    fidelity = Fidelity(config.rungs, config.eta)  # bad values stop here, before any store or training
     profile = load_profile(config.board)
     if not (config.executor == "ray" and config.address):  # a cluster's board sits on another node
         from ..runners import require_usable
@@ -138,7 +145,7 @@ def open_search(config: SearchConfig, run_dir: Path, resume: bool,
         store = RunStore.open(run_dir)
     else:
         store = RunStore.create(run_dir, run_dir.name, config.to_dict())
-    store.update_info(dataset_provenance=dataset.provenance, board=board_info(profile), budgets=budgets.as_dict(),
+    store.update_info(fidelity=fidelity.summary(), dataset_provenance=dataset.provenance, board=board_info(profile), budgets=budgets.as_dict(),
                       accuracy_split=getattr(dataset, "eval_split", "test"),
                       validation_images=int(len(dataset.test_x)) if getattr(dataset, "eval_split", "") == "validation" else None)
     with contextlib.ExitStack() as stack:
@@ -150,7 +157,8 @@ def open_search(config: SearchConfig, run_dir: Path, resume: bool,
         yield SearchLoop(store, proposer, SearchSpace(), ArchSpec,
                          functools.partial(estimate, input_shape=input_shape, num_classes=num_classes),
                          pipeline, executor, budgets, constraints,
-                         SearchSettings(iterations=config.iterations, seed=config.seed, batch_size=config.batch_size),
+                         SearchSettings(iterations=config.iterations, seed=config.seed, batch_size=config.batch_size,
+                                        fidelity=fidelity, time_budget_s=config.time_budget_s),
                          board_info(profile), task, on_change=on_change)
 
 

@@ -23,7 +23,7 @@ UNITS = {
     "flash_bytes": "bytes, measured: .text+.rodata+.data of the firmware ELF",
     "latency": "median per inference, unit in latency_unit (cycles on a board, instructions on QEMU)",
 }
-FRONT_COLUMNS = ("candidate_id", "accuracy", "accuracy_split", "accuracy_kind", "macs", "peak_sram_bytes", "flash_bytes", "latency",
+FRONT_COLUMNS = ("candidate_id", "accuracy", "accuracy_split", "accuracy_kind", "rung", "proxy_budget_fraction", "macs", "peak_sram_bytes", "flash_bytes", "latency",
                  "latency_unit", "source", "board", "firmware_sha256")
 
 
@@ -40,7 +40,8 @@ def front_rows(front: Sequence[Candidate]) -> list[dict[str, Any]]:
     for c in front:
         m = c.metrics
         rows.append({"candidate_id": c.id, "accuracy": m.get("accuracy"), "accuracy_split": c.accuracy_split,
-                     "accuracy_kind": m.get("accuracy_kind"),
+                     "accuracy_kind": m.get("accuracy_kind"), "rung": m.get("rung"),
+                     "proxy_budget_fraction": m.get("proxy_budget_fraction"),
                      "macs": m.get("macs"), "peak_sram_bytes": m.get("peak_sram_bytes"),
                      "flash_bytes": m.get("flash_bytes"), "latency": m.get("latency"),
                      "latency_unit": m.get("latency_unit"), "source": source_of(c),
@@ -71,6 +72,14 @@ def _cell(value: Any, formatter: Any = str) -> str:
     return "-" if value is None else formatter(value)
 
 
+def rung_text(candidate: Candidate) -> str:
+    """'1/2 ↑' (completed rung 1 of 0..2, training on), '0/2' (stopped at rung 0), '-' (single fidelity)."""
+    m = candidate.metrics
+    if m.get("rung") is None or m.get("rungs", 1) <= 1:
+        return "-"
+    return f"{m['rung']}/{m['rungs'] - 1}" + (" ↑" if m.get("rung_pending") is not None else "")
+
+
 def accuracy_caption(candidates: Sequence[Candidate]) -> str:
     """What the accuracy column holds: which split, said once for the table."""
     splits = sorted({c.accuracy_split for c in candidates if c.accuracy_split})
@@ -80,14 +89,18 @@ def accuracy_caption(candidates: Sequence[Candidate]) -> str:
         where = "validation or TEST split (see each candidate's accuracy_split)"
     else:
         where = "validation split (held out of training; the test split is for deployed models)"
-    return f"accuracy: int8 top-1 from the reference interpreter (float if no int8 export), {where}"
+    text = f"accuracy: int8 top-1 from the reference interpreter (float if no int8 export), {where}"
+    if any(c.metrics.get("rungs", 1) > 1 for c in candidates):
+        text += ("; rung: the last multi-fidelity rung completed / the last rung (↑ training on); accuracy is "
+                 "after that rung's share of the proxy budget")
+    return text
 
 
 def candidates_table(candidates: Sequence[Candidate], front_ids: set[int], title: str) -> Table:
     table = Table(title=title, title_justify="left", caption_justify="left",
                   caption=accuracy_caption(candidates) + "; peak SRAM = static RAM + stack high-water (measured); "
                           "flash = .text+.rodata+.data of the ELF (measured)")
-    for name, justify in (("id", "right"), ("status", "left"), ("accuracy", "right"), ("MACs (analytic)", "right"),
+    for name, justify in (("id", "right"), ("status", "left"), ("rung", "left"), ("accuracy", "right"), ("MACs (analytic)", "right"),
                           ("peak SRAM", "right"), ("flash", "right"), ("latency", "right"), ("source", "left"),
                           ("stage / reason", "left")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
@@ -96,7 +109,7 @@ def candidates_table(candidates: Sequence[Candidate], front_ids: set[int], title
         latency = None if m.get("latency") is None else f"{format_count(m['latency'])} {m.get('latency_unit', '?')}"
         status = c.status + (" *front*" if c.id in front_ids else "")
         reason = f"{c.stage}: {c.reason}" if c.reason else ""
-        table.add_row(str(c.id), status, _cell(m.get("accuracy"), lambda v: f"{v:.4f}"), _cell(m.get("macs"), format_count),
+        table.add_row(str(c.id), status, rung_text(c), _cell(m.get("accuracy"), lambda v: f"{v:.4f}"), _cell(m.get("macs"), format_count),
                       _cell(m.get("peak_sram_bytes"), format_bytes), _cell(m.get("flash_bytes"), format_bytes),
                       latency or "-", source_of(c) if m.get("peak_sram_bytes") is not None else "analytic",
                       reason if len(reason) <= 200 else reason[:199] + "…")
