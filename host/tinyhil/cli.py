@@ -25,6 +25,8 @@ COMMANDS = {
     "explain": "explain",
     "report": "report",
     "llm": "llm",
+    "build": "build",
+    "doctor": "doctor",
 }
 
 
