@@ -13,7 +13,7 @@ from tinyhil.dut import Dut
 from tinyhil.errors import DeviceTimeoutError
 from tinyhil.runners import runner_for
 
-from .tiny_dense import INPUT_BYTES, MODEL_HASH, OUTPUT_BYTES, expected_output
+from tinyhil.example_model import INPUT_BYTES, MODEL_HASH, OUTPUT_BYTES, expected_output
 
 
 def test_boot_sends_a_hello_with_the_model_identity(dut: Dut, build_image, profile) -> None:  # type: ignore[no-untyped-def]

@@ -10,6 +10,7 @@ import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from ..checks import Check
 from ..errors import ConfigError, RunnerError
 from ..protocol import ByteStream
 
@@ -50,6 +51,12 @@ class Runner(abc.ABC):
     @abc.abstractmethod
     def availability(cls, profile: BoardProfile) -> tuple[bool, str]:
         """(usable now, why or why not) for `tinyhil boards`."""
+
+    def preflight(self) -> list[Check]:
+        """Bench checks before any firmware runs (`tinyhil doctor`): the probe, the target, the emulator binary."""
+        usable, reason = self.availability(self.profile)
+        return [Check(self.profile.runner["type"], "ok" if usable else "FAIL", reason,
+                      "" if usable else "see `tinyhil boards`; scripts/install.sh installs the emulator")]
 
     def __enter__(self) -> "Runner":
         return self

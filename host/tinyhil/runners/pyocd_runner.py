@@ -25,6 +25,7 @@ from typing import Any, Callable
 import serial
 import serial.tools.list_ports
 
+from ..checks import Check
 from ..errors import RunnerError
 from ..protocol import ByteStream
 from .base import Runner, register
@@ -179,6 +180,35 @@ class PyocdRunner(Runner):
         self.resolve_probe()
         output = self._pyocd(self.read_word_command_line(DBGMCU_IDC))
         return parse_read32(output, DBGMCU_IDC), parse_probe_firmware(output)
+
+    def preflight(self) -> list[Check]:
+        """The probe (UID, firmware) and the target read over SWD (DBGMCU_IDC: part and silicon revision)."""
+        try:
+            probes = {probe.uid: probe for probe in attached_probes()}
+            uid = resolve_probe_uid(self.probe_uid, list(probes), self.profile.source)
+        except RunnerError as exc:
+            return [Check("probe", "FAIL", str(exc), "plug a USB cable into CN1 (the ST-LINK side, beside the reset "
+                          "button); on Linux install pyOCD's udev rules")]
+        self.probe_uid, self.resolved = uid, True
+        try:
+            idc, firmware = self.read_target_id()
+        except RunnerError as exc:
+            return [Check("probe", "ok", f"{uid} ({probes[uid].description})"),
+                    Check("target", "FAIL", f"no answer over SWD: {exc}",
+                          "both CN4 jumpers ON (ST-LINK to the target's SWD); JP5 on U5V and the LD6 PWR LED lit; "
+                          "a firmware that sleeps or reconfigures PA13/PA14 needs `pyocd erase --chip -M under-reset`")]
+        checks = [Check("probe", "ok", f"{uid} ({probes[uid].description}), ST-LINK firmware {firmware}",
+                        "" if firmware != "not reported" else "")]
+        dev_id, revision = idc & 0xFFF, silicon_revision(idc)
+        if dev_id != H743_DEV_ID:
+            return checks + [Check("target", "FAIL", f"DBGMCU_IDC {idc:#010x}: DEV_ID {dev_id:#05x} is not an "
+                                   f"STM32H742/743/750/753 (0x450)", f"this is not the board of profile "
+                                   f"{self.profile.name}: pick the right --board or the right probe_uid")]
+        note = ("revision Y: no VOS0, the firmware runs at 400 MHz (not the profile's 480); cycle counts are right, "
+                "any time figure must use the clock the firmware reports") if revision == "Y" else ""
+        checks.append(Check("target", "warn" if note else "ok",
+                            f"STM32H743 (DEV_ID 0x450) revision {revision} (DBGMCU_IDC {idc:#010x})", note))
+        return checks
 
     def _open_serial(self) -> ByteStream:
         if self.stream is None:

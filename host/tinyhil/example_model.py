@@ -1,4 +1,5 @@
-"""Host twin of firmware/examples/tiny_dense: the outputs the hand-written workload must produce."""
+"""Host twin of firmware/examples/tiny_dense (the firmware hil_tests and `tinyhil doctor` run): the outputs the
+hand-written workload must produce, bit for bit."""
 
 from __future__ import annotations
 
