@@ -47,6 +47,11 @@ class Dut:
         except DeviceFaultError as fault:  # crashed while booting
             raise fault.located(self.elf) from None
 
+    def reset(self) -> Hello:
+        """Reset the target through the runner and read the hello of the fresh boot."""
+        self._connect(self.runner.reset())
+        return self.hello()
+
     def _connect(self, stream) -> None:  # type: ignore[no-untyped-def]
         if self.link:
             self.link.close()
@@ -74,8 +79,7 @@ class Dut:
             raise fault.located(self.elf) from None
         except DeviceTimeoutError as first:
             log.warning("no reply (%s); resetting %s through its runner and retrying once", first, self.runner.profile.name)
-            self._connect(self.runner.reset())
-            self.hello()
+            self.reset()
             try:
                 frame = self._require_link("infer").request(FrameType.INFER, payload, FrameType.RESULT, self.timeout_s)
             except DeviceTimeoutError as second:
