@@ -5,8 +5,9 @@
  * Safe in place over input1: each output element depends on the input1 element at its index only.
  *
  * DSP path (when the host found the requantisation a right shift, `requant` != NULL): four elements
- * per step, the offsets added in two 16-bit lanes (SXTAB16), the products by SMULBB/SMULTT, and the
- * four-instruction th_requantise_fast. */
+ * per step, the offsets added in two 16-bit lanes (SXTAB16), the products by SMULBB/SMULTT, the
+ * four-instruction th_requantise_fast, SSAT to int8 and one packed store (a fused activation's
+ * narrower range clamps the packed word: SSUB8/SEL). */
 #include "tinyhil_fixedpoint.h"
 #include "tinyhil_kernels.h"
 
@@ -18,11 +19,13 @@ static inline int32_t mul_one(const th_mul_args *a, int32_t x1, int32_t x2) {
 #if TINYHIL_USE_DSP
 static void mul_row_dsp(const th_mul_args *a, const int8_t *x, const int8_t *s, int8_t *y) {
     const int32_t mult = a->requant[0], shift_minus_1 = a->requant[1];
-    const int32_t out_off = a->output_offset, lo = a->act_min, hi = a->act_max;
+    const int32_t n = a->inner, out_off = a->output_offset, lo = a->act_min, hi = a->act_max;
+    const int full_range = lo == -128 && hi == 127; /* a fused activation narrows it: one SSUB8/SEL clamp per word */
+    const uint32_t lo4 = th_splat_s8x4(lo), hi4 = th_splat_s8x4(hi);
     const uint32_t off1 = (uint32_t)(uint16_t)a->input1_offset * 0x00010001u;
     const uint32_t off2 = (uint32_t)(uint16_t)a->input2_offset * 0x00010001u;
     int32_t i = 0;
-    for (; i + 4 <= a->inner; i += 4) {
+    for (; i + 4 <= n; i += 4) {
         const uint32_t xw = th_read_s8x4(x + i), sw = th_read_s8x4(s + i);
         const uint32_t x02 = th_sxtab16(off1, xw), x13 = th_sxtab16_ror8(off1, xw);
         const uint32_t s02 = th_sxtab16(off2, sw), s13 = th_sxtab16_ror8(off2, sw);
@@ -30,10 +33,13 @@ static void mul_row_dsp(const th_mul_args *a, const int8_t *x, const int8_t *s, 
         const int32_t y1 = th_requantise_fast(th_smlabb(x13, s13, 0), mult, shift_minus_1) + out_off;
         const int32_t y2 = th_requantise_fast(th_smlatt(x02, s02, 0), mult, shift_minus_1) + out_off;
         const int32_t y3 = th_requantise_fast(th_smlatt(x13, s13, 0), mult, shift_minus_1) + out_off;
-        th_write_s8x4(y + i, th_pack_s8x4(th_clamp_s8(y0, lo, hi), th_clamp_s8(y1, lo, hi), th_clamp_s8(y2, lo, hi),
-                                          th_clamp_s8(y3, lo, hi)));
+        uint32_t word = th_pack_s8x4(th_ssat8(y0), th_ssat8(y1), th_ssat8(y2), th_ssat8(y3));
+        if (!full_range) {
+            word = th_clamp_s8x4(word, lo4, hi4);
+        }
+        th_write_s8x4(y + i, word);
     }
-    for (; i < a->inner; ++i) {
+    for (; i < n; ++i) {
         const int32_t product = (x[i] + a->input1_offset) * (s[i] + a->input2_offset);
         y[i] = th_clamp_s8(th_requantise_fast(product, mult, shift_minus_1) + out_off, lo, hi);
     }

@@ -4,14 +4,18 @@
  *   - Arm with the DSP extension (__ARM_FEATURE_DSP, e.g. -mcpu=cortex-m7): small inline asm;
  *   - TINYHIL_KERNELS_DSP_EMULATED on any other host: portable C with the exact Arm semantics,
  *     so that the host tests run the DSP code paths bit for bit;
- *   - neither: TINYHIL_USE_DSP is 0 and the kernels take their plain C99 paths. */
+ *   - neither, or TINYHIL_KERNELS_PORTABLE (to measure the fast paths against them on the core itself):
+ *     TINYHIL_USE_DSP is 0 and the kernels take their plain C99 paths. */
 #ifndef TINYHIL_DSP_H
 #define TINYHIL_DSP_H
 
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__ARM_FEATURE_DSP) || (defined(TINYHIL_KERNELS_DSP) && defined(__arm__))
+#if defined(TINYHIL_KERNELS_PORTABLE)
+#define TINYHIL_USE_DSP 0
+#define TINYHIL_DSP_ASM 0
+#elif defined(__ARM_FEATURE_DSP) || (defined(TINYHIL_KERNELS_DSP) && defined(__arm__))
 #define TINYHIL_USE_DSP 1
 #define TINYHIL_DSP_ASM 1
 #elif defined(TINYHIL_KERNELS_DSP_EMULATED)

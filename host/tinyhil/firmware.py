@@ -88,7 +88,8 @@ def _tree_digest(directory: Path, digest: "hashlib._Hash") -> None:
         digest.update(path.read_bytes())
 
 
-def build_key(model_dir: Path, profile: BoardProfile, harness_mode: str, layer_timing: bool = True) -> str:
+def build_key(model_dir: Path, profile: BoardProfile, harness_mode: str, layer_timing: bool = True,
+              portable_kernels: bool = False) -> str:
     digest = hashlib.sha256()
     _tree_digest(model_dir, digest)
     for part in ("harness", "bsp", "cmake", "kernels"):
@@ -96,7 +97,8 @@ def build_key(model_dir: Path, profile: BoardProfile, harness_mode: str, layer_t
             _tree_digest(FIRMWARE_DIR / part, digest)
     digest.update((REPO_ROOT / "CMakeLists.txt").read_bytes())
     digest.update(linker_script(profile).encode())
-    digest.update(json.dumps([profile.bsp, harness_mode] + ([] if layer_timing else ["no-layer-timing"])).encode())
+    digest.update(json.dumps([profile.bsp, harness_mode] + ([] if layer_timing else ["no-layer-timing"])
+                             + (["portable-kernels"] if portable_kernels else [])).encode())
     return digest.hexdigest()[:16]
 
 
@@ -130,19 +132,22 @@ def _run(command: list[str], cwd: Path, profile: BoardProfile, what: str) -> Non
 
 
 def build_firmware(model_dir: Path, profile: BoardProfile, build_root: Path, *,
-                   harness_mode: str = "normal", layer_timing: bool = True) -> FirmwareImage:
+                   harness_mode: str = "normal", layer_timing: bool = True,
+                   portable_kernels: bool = False) -> FirmwareImage:
     """Configure + build with CMake/Ninja into build_root/<board>-<key>/; reuse it when the key matches.
 
     layer_timing: the harness records the platform ticks after each layer of a generated model (its
     TINYHIL_LAYER_DONE hook) and sends them with each result; False builds the hook empty (to measure
-    what it costs)."""
+    what it costs).
+    portable_kernels: the kernels' portable C99 paths even on a DSP core (benchmarks measure what the
+    Cortex-M7 fast paths save against them)."""
     if harness_mode not in HARNESS_MODES:
         raise BuildError(f"harness mode {harness_mode!r} unknown; known: {', '.join(HARNESS_MODES)}")
     for tool in ("cmake", "arm-none-eabi-gcc"):
         if shutil.which(tool) is None:
             raise BuildError(f"{tool} not on PATH; scripts/install.sh installs the firmware toolchain")
     model_dir = Path(model_dir).resolve()
-    key = build_key(model_dir, profile, harness_mode, layer_timing)
+    key = build_key(model_dir, profile, harness_mode, layer_timing, portable_kernels)
     build_dir = Path(build_root).resolve() / f"{profile.name}-{harness_mode}-{key}"
     elf = build_dir / "firmware.elf"
     cached = elf.exists()
@@ -155,7 +160,8 @@ def build_firmware(model_dir: Path, profile: BoardProfile, build_root: Path, *,
               f"-DCMAKE_TOOLCHAIN_FILE={TOOLCHAIN_FILE}", f"-DTINYHIL_BSP={profile.bsp}",
               f"-DTINYHIL_MODEL_DIR={model_dir}", f"-DTINYHIL_LINKER_SCRIPT={script}",
               f"-DTINYHIL_HARNESS_MODE={HARNESS_MODES[harness_mode]}",
-              f"-DTINYHIL_LAYER_TIMING={int(layer_timing)}"], build_dir, profile, "cmake configure")
+              f"-DTINYHIL_LAYER_TIMING={int(layer_timing)}",
+              f"-DTINYHIL_KERNELS_PORTABLE={'ON' if portable_kernels else 'OFF'}"], build_dir, profile, "cmake configure")
         try:
             _run(["cmake", "--build", str(build_dir)], build_dir, profile, "firmware build")
         except BuildError:
