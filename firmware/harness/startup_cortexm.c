@@ -9,7 +9,7 @@
 #include "platform.h"
 #include "protocol.h"
 
-extern uint32_t __stack_top__[];
+extern uint32_t __stack_top__[], __stack_limit__[];
 extern uint32_t __data_start__[], __data_end__[], __data_load__[], __bss_start__[], __bss_end__[];
 extern void (*const __init_array_start__[])(void);
 extern void (*const __init_array_end__[])(void);
@@ -50,7 +50,9 @@ static void (*const vector_table[16])(void) = {
     fault_entry, /* SysTick */
 };
 
-/* The stacked exception frame is on MSP or PSP (EXC_RETURN bit 2); hand it to C without touching it. */
+/* The stacked exception frame is on MSP or PSP (EXC_RETURN bit 2); hand it to C without touching it.
+ * A stack that overflowed below its limit (on the Nucleo: past the DTCM's base into unmapped space) is
+ * moved back to the top first, or the report itself would fault again and lock the core up. */
 __attribute__((naked)) void fault_entry(void)
 {
     __asm__ volatile(
@@ -59,7 +61,12 @@ __attribute__((naked)) void fault_entry(void)
         "mrseq r0, msp\n"
         "mrsne r0, psp\n"
         "mov r1, lr\n"
-        "b tinyhil_fault_report\n");
+        "ldr r2, =__stack_limit__\n"
+        "cmp sp, r2\n"
+        "bhs 1f\n"
+        "ldr r2, =__stack_top__\n"
+        "mov sp, r2\n"
+        "1: b tinyhil_fault_report\n");
 }
 
 static void put_word(uint8_t *out, uint32_t value)
@@ -75,8 +82,10 @@ void tinyhil_fault_report(const uint32_t *stacked, uint32_t exc_return)
     uint32_t ipsr;
     __asm__ volatile("mrs %0, ipsr" : "=r"(ipsr));
     const uint8_t head[2] = {ERROR_FAULT, 0u};
-    const uint32_t words[FAULT_DETAIL_WORDS] = {ipsr & 0x1FFu, stacked[6], stacked[5], SCB_CFSR, SCB_HFSR,
-                                                SCB_MMFAR, SCB_BFAR};
+    /* a frame outside the stack (it could not be pushed) is not read: PC and LR 0 mean unknown */
+    const int framed = stacked >= __stack_limit__ && stacked + 8 <= __stack_top__;
+    const uint32_t words[FAULT_DETAIL_WORDS] = {ipsr & 0x1FFu, framed ? stacked[6] : 0u, framed ? stacked[5] : 0u,
+                                                SCB_CFSR, SCB_HFSR, SCB_MMFAR, SCB_BFAR};
     uint8_t detail[4u * FAULT_DETAIL_WORDS];
     for (unsigned i = 0; i < FAULT_DETAIL_WORDS; ++i) {
         put_word(&detail[4u * i], words[i]);

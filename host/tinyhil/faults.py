@@ -53,7 +53,9 @@ class Fault:
         return _flags(self.cfsr, CFSR_BITS) + _flags(self.hfsr, HFSR_BITS)
 
     def describe(self) -> str:
-        parts = [f"{self.name} at PC {self.pc:#010x} (LR {self.lr:#010x}); CFSR {self.cfsr:#010x} HFSR {self.hfsr:#010x}"]
+        where = (f"at PC {self.pc:#010x} (LR {self.lr:#010x})" if self.pc else
+                 "at an unknown PC (no exception frame on the stack: a stack overflow?)")
+        parts = [f"{self.name} {where}; CFSR {self.cfsr:#010x} HFSR {self.hfsr:#010x}"]
         if self.causes:
             parts.append(" ".join(self.causes))
         if self.cfsr & MMARVALID:
@@ -88,4 +90,4 @@ class DeviceFaultError(ProtocolError):
 
     def located(self, elf: Path) -> "DeviceFaultError":
         """The same error, naming the function the PC is in."""
-        return DeviceFaultError(self.fault, function_at(elf, self.fault.pc))
+        return DeviceFaultError(self.fault, function_at(elf, self.fault.pc) if self.fault.pc else None)

@@ -46,6 +46,12 @@ def test_a_forced_hardfault_from_a_precise_bus_error_names_both_and_the_address(
     assert fault.describe().endswith("BFAR 0x60000000")
 
 
+def test_a_fault_without_a_stacked_frame_says_the_pc_is_unknown() -> None:
+    fault = Fault.parse(struct.pack("<7I", 3, 0, 0, 1 << 12, 1 << 30, 0, 0))  # STKERR: the frame could not be pushed
+    assert "HardFault at an unknown PC (no exception frame on the stack: a stack overflow?)" in fault.describe()
+    assert fault.causes == ["STKERR", "FORCED"]
+
+
 def test_a_short_fault_report_asks_for_a_rebuild() -> None:
     with pytest.raises(ProtocolError, match="rebuild the firmware"):
         Fault.parse(b"\x06\x00\x00")
