@@ -89,8 +89,9 @@ def resolve_probe_uid(wanted: str, attached: list[str], source: object = "the bo
     """Exactly one attached probe's full UID. `wanted` may be part of a UID: pyOCD's `-u` matches a
     case-insensitive substring (pyocd/probe/aggregator.py), so a match here is the probe pyOCD would pick."""
     if not attached:
-        raise RunnerError("no debug probe attached (pyOCD sees none): plug the Nucleo's ST-LINK USB port (CN1, "
-                          "beside the reset button) into this computer; `tinyhil doctor --board stm32h7` checks the bench")
+        raise RunnerError("no debug probe attached (pyOCD sees none): plug the Nucleo's ST-LINK USB port (CN1, on "
+                          "the ST-LINK end, opposite the Ethernet jack) into this computer; `tinyhil doctor --board "
+                          "stm32h7` checks the bench")
     if not wanted:
         if len(attached) == 1:
             return attached[0]
@@ -187,8 +188,8 @@ class PyocdRunner(Runner):
             probes = {probe.uid: probe for probe in attached_probes()}
             uid = resolve_probe_uid(self.probe_uid, list(probes), self.profile.source)
         except RunnerError as exc:
-            return [Check("probe", "FAIL", str(exc), "plug a USB cable into CN1 (the ST-LINK side, beside the reset "
-                          "button); on Linux install pyOCD's udev rules")]
+            return [Check("probe", "FAIL", str(exc), "plug a USB cable into CN1 (the ST-LINK end, opposite the "
+                          "Ethernet jack); on Linux install pyOCD's udev rules")]
         self.probe_uid, self.resolved = uid, True
         try:
             idc, firmware = self.read_target_id()
@@ -197,8 +198,7 @@ class PyocdRunner(Runner):
                     Check("target", "FAIL", f"no answer over SWD: {exc}",
                           "both CN4 jumpers ON (ST-LINK to the target's SWD); JP5 on U5V and the LD6 PWR LED lit; "
                           "a firmware that sleeps or reconfigures PA13/PA14 needs `pyocd erase --chip -M under-reset`")]
-        checks = [Check("probe", "ok", f"{uid} ({probes[uid].description}), ST-LINK firmware {firmware}",
-                        "" if firmware != "not reported" else "")]
+        checks = [Check("probe", "ok", f"{uid} ({probes[uid].description}), ST-LINK firmware {firmware}")]
         dev_id, revision = idc & 0xFFF, silicon_revision(idc)
         if dev_id != H743_DEV_ID:
             return checks + [Check("target", "FAIL", f"DBGMCU_IDC {idc:#010x}: DEV_ID {dev_id:#05x} is not an "
