@@ -8,6 +8,11 @@ substring of the unique ID) and every command names it with `-u`.
 
 The serial port is opened and flushed *before* `pyocd load` / `pyocd reset`, never after: the firmware's
 boot hello is sent within milliseconds of the reset, and a flush after it would throw the hello away.
+
+pyOCD's default resume_on_disconnect stays on: on disconnect it writes DEMCR = 0, which stops DWT->CYCCNT,
+so the firmware re-enables the counter before every measurement. Turning the option off
+(`-O resume_on_disconnect=false`) would instead leave halting debug (DHCSR.C_DEBUGEN) on in a core nobody
+debugs, where a breakpoint instruction halts it rather than faulting.
 """
 
 from __future__ import annotations
