@@ -97,6 +97,17 @@ typedef struct {
     const int32_t *requant;                       /* NULL, or {mult, shift - 1} for th_requantise_fast */
 } th_mul_args;
 
+/* A fused inverted-residual block (mbconv_fused.c): expansion -> depthwise -> projection [+ residual],
+ * one output row at a time; the argument structs are the unfused ops' own. */
+typedef struct {
+    const th_conv_args *expand;          /* 1x1 expansion (tinyhil_matmul.h layout), or NULL: the depthwise reads the input */
+    const th_conv_args *depthwise;       /* dilation 1 in H, depth multiplier 1 */
+    const th_conv_args *project;         /* 1x1 projection (tinyhil_matmul.h layout) */
+    const th_add_args *residual;         /* NULL, or the ADD of the projection and `skip` */
+    int32_t projection_is_input1;        /* the projection is the ADD's first operand */
+    int32_t dw_row_offset, project_row_offset, q15_offset; /* scratch layout, bytes from its start */
+} th_mbconv_args;
+
 void th_conv2d_s8(const th_conv_args *a, const int8_t *input, int8_t *output);
 /* filter in the pair layout of tinyhil_matmul.h; scratch: see each kernel's file */
 void th_conv2d_1x1_s8(const th_conv_args *a, const int8_t *input, int8_t *output, int8_t *scratch);
@@ -106,6 +117,9 @@ void th_conv2d_im2col_s8(const th_conv_args *a, const int8_t *input, int8_t *out
 void th_depthwise_conv2d_s8(const th_conv_args *a, const int8_t *input, int8_t *output, int8_t *scratch);
 /* stride 1 and dilation 1 in H, same input/output shape; the same scratch */
 void th_depthwise_conv2d_inplace_s8(const th_conv_args *a, int8_t *buffer, int8_t *scratch);
+/* input may be output (in place: stride 1, same shape); skip: the residual operand or NULL */
+void th_mbconv_fused_s8(const th_mbconv_args *a, const int8_t *input, const int8_t *skip, int8_t *output,
+                        int8_t *scratch);
 void th_fully_connected_s8(const th_fc_args *a, const int8_t *input, int8_t *output);
 void th_add_s8(const th_add_args *a, const int8_t *input1, const int8_t *input2, int8_t *output);
 void th_avg_pool_s8(const th_pool_args *a, const int8_t *input, int8_t *output);

@@ -12,8 +12,9 @@ if TYPE_CHECKING:
     from .emit import GeneratedModel
 
 
-def generate(src: bytes | Path, out_dir: Path, runtime: str = "native", golden_input: Any = None) -> "GeneratedModel":
+def generate(src: bytes | Path, out_dir: Path, runtime: str = "native", golden_input: Any = None,
+             fusion: bool = True) -> "GeneratedModel":
     """See tinyhil.codegen.emit.generate (imported on demand: it pulls in jinja2 and the reader)."""
     from .emit import generate as _generate
 
-    return _generate(src, out_dir, runtime=runtime, golden_input=golden_input)
+    return _generate(src, out_dir, runtime=runtime, golden_input=golden_input, fusion=fusion)

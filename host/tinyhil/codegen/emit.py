@@ -13,7 +13,6 @@ import jinja2
 import numpy as np
 
 from ..errors import ModelError
-from .fuse import fuse_pads
 from .ir import Graph
 from .lower import Layer, lower
 from .planner import MemoryPlan, plan_memory
@@ -94,7 +93,7 @@ def _layer_context(graph: Graph, layer: Layer, plan: MemoryPlan) -> dict[str, An
     comment.append(f"out {out_t.shape} @ arena[{out_offset}..{out_offset + out_t.nbytes})")
     in_place = layer.index in plan.in_place_ops
     kernel = "th_depthwise_conv2d_inplace_s8" if in_place else layer.function
-    comment.append(f"kernel {kernel}, {layer.macs} MACs")
+    comment.append(f"kernel {kernel}, {layer.macs} MACs; {plan.modes.get(layer.index, 'plain')}")
     args_name = f"layer{layer.index}_args"
     if layer.args_type is None:
         call = f"{layer.function}({out_t.nbytes}, {_arena(in_offsets[0])}, {_arena(out_offset)})"
@@ -106,6 +105,8 @@ def _layer_context(graph: Graph, layer: Layer, plan: MemoryPlan) -> dict[str, An
         comment.append(f"in place over its input; row scratch @ arena[{scratch}..{scratch + plan.scratch_sizes[layer.index]})")
     else:
         arguments = [f"&{args_name}", *(_arena(o) for o in in_offsets), _arena(out_offset)]
+        if layer.function == "th_mbconv_fused_s8" and len(in_offsets) == 1:
+            arguments.insert(2, "NULL")  # no residual operand
         if layer.takes_scratch:
             scratch = plan.scratch_offsets[layer.index]
             arguments.append(_arena(scratch))
@@ -113,25 +114,29 @@ def _layer_context(graph: Graph, layer: Layer, plan: MemoryPlan) -> dict[str, An
         call = f"{layer.function}({', '.join(arguments)})"
     return {"index": layer.index, "opcode": layer.opcode, "comment": comment, "args_type": layer.args_type,
             "args_name": args_name, "fields": [(k, _field_value(v)) for k, v in layer.fields.items()],
+            "structs": [{"ctype": s.ctype, "name": s.name, "fields": [(k, _field_value(v)) for k, v in s.fields.items()]}
+                        for s in layer.structs],
             "arrays": [{"ctype": a.ctype, "name": a.name, "length": int(np.asarray(a.values).size),
                         "rows": _rows(a.values)} for a in layer.arrays],
             "call": call}
 
 
 def generate(src: bytes | Path, out_dir: Path, runtime: str = "native",
-             golden_input: np.ndarray | None = None) -> GeneratedModel:
+             golden_input: np.ndarray | None = None, fusion: bool = True) -> GeneratedModel:
     """Write model.c, model.h and CMakeLists.txt (target `tinyhil_model`) for an int8 .tflite.
 
-    golden_input: optional int8 input; then golden_test.c checks the output the TFLM reference gives."""
+    golden_input: optional int8 input; then golden_test.c checks the output the TFLM reference gives.
+    fusion: let the planner run inverted-residual blocks fused where that lowers the peak (planner.plan_memory)."""
     if runtime == "tflm":
         from .tflm_backend import generate_tflm  # the optional interpreter backend
         return generate_tflm(src, out_dir)
     if runtime != "native":
         raise ModelError(f"unknown runtime '{runtime}': use 'native' (generated C) or 'tflm'")
     blob = _load_bytes(src)
-    graph = fuse_pads(read_tflite(blob))
+    plan = plan_memory(read_tflite(blob), fusion=fusion)
+    graph = plan.graph  # the schedule the plan is for: PADs folded, the chosen blocks fused
+    assert graph is not None
     layers = lower(graph)
-    plan = plan_memory(graph)
     model_hash = hashlib.sha256(blob).hexdigest()
     x, y = graph.tensor(graph.inputs[0]), graph.tensor(graph.outputs[0])
     context = {

@@ -60,3 +60,117 @@ def fuse_pads(graph: Graph) -> Graph:
         op = rewired.get(op.index, op)
         operators.append(dataclasses.replace(op, index=len(operators)))
     return dataclasses.replace(graph, operators=operators)
+
+
+# --- fused inverted-residual blocks -------------------------------------------------------------
+# An MBConv block (1x1 expand -> depthwise -> 1x1 project [-> ADD]) or a depthwise-separable one
+# (depthwise -> 1x1 project [-> ADD]) can run as one FUSED_MBCONV operator (mbconv_fused.c) that
+# computes the expanded tensor a few rows at a time: the intermediate tensors never exist whole.
+# Which chains run fused is the planner's decision (planner.plan_memory); this module only finds
+# the chains that can and rewrites the graph for a chosen set.
+
+FUSED_MBCONV = "FUSED_MBCONV"  # tinyhil's own operator, never in a .tflite
+
+
+@dataclasses.dataclass(frozen=True)
+class MbconvChain:
+    """Operator indices (in the graph the chain was found in) of one fusable block."""
+
+    expand: int | None
+    depthwise: int
+    project: int
+    add: int | None
+
+    @property
+    def ops(self) -> tuple[int, ...]:
+        return tuple(i for i in (self.expand, self.depthwise, self.project, self.add) if i is not None)
+
+
+def _is_pointwise(graph: Graph, op: Operator) -> bool:
+    from .lower import pointwise_folds_offset  # the lowering's own test: the 1x1 fast path applies
+    from .scratch import is_pointwise
+
+    return is_pointwise(graph, op) and pointwise_folds_offset(graph, op)
+
+
+def _only_consumer(graph: Graph, tensor: int, opcode: str) -> Operator | None:
+    if tensor in graph.outputs:
+        return None
+    users = _consumers(graph, tensor)
+    if len(users) != 1 or users[0].opcode != opcode:
+        return None
+    if opcode != "ADD" and users[0].inputs[0] != tensor:  # a conv reading it as its activation, not a weight
+        return None
+    return users[0]
+
+
+def _ring_depthwise(graph: Graph, op: Operator) -> bool:
+    """The depthwise forms the fused kernel runs: batch 1, multiplier 1, dilation 1 in H, at most
+    16 rows, and every window reaching at least its own output row (pad_h < k_h: in place is legal)."""
+    from .scratch import depthwise_pad_h
+
+    if op.opcode != "DEPTHWISE_CONV_2D" or len(op.inputs) < 2:
+        return False
+    x, w, y = (graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0]))
+    o = op.options
+    return (op.opcode == "DEPTHWISE_CONV_2D" and len(x.shape) == 4 and len(y.shape) == 4 and len(w.shape) == 4
+            and x.shape[0] == 1 and x.shape[3] == y.shape[3] and o.get("depth_multiplier", 1) == 1
+            and o.get("dilation_h", 1) == 1 and int(w.shape[1]) <= 16
+            and depthwise_pad_h(graph, op) < int(w.shape[1]))
+
+
+def mbconv_chains(graph: Graph) -> list[MbconvChain]:
+    """Every block of `graph` (after fuse_pads) that FUSED_MBCONV can run, in schedule order."""
+    producer = {t: op for op in graph.operators for t in op.outputs}
+    chains = []
+    for dw in graph.operators:
+        if not _ring_depthwise(graph, dw):
+            continue
+        project = _only_consumer(graph, dw.outputs[0], "CONV_2D")
+        if project is None or not _is_pointwise(graph, project):
+            continue
+        expand = producer.get(dw.inputs[0])
+        if (expand is None or expand.opcode != "CONV_2D" or not _is_pointwise(graph, expand)
+                or _only_consumer(graph, expand.outputs[0], "DEPTHWISE_CONV_2D") is None):
+            expand = None
+        add = _only_consumer(graph, project.outputs[0], "ADD")
+        if add is not None:
+            a, b = (graph.tensor(t) for t in add.inputs)
+            if a.shape != b.shape or a.shape != graph.tensor(add.outputs[0]).shape or add.inputs[0] == add.inputs[1]:
+                add = None
+        chains.append(MbconvChain(expand.index if expand else None, dw.index, project.index,
+                                  add.index if add else None))
+    return chains
+
+
+def fuse_mbconv(graph: Graph, chains: list[MbconvChain]) -> tuple[Graph, list[tuple[int, ...]]]:
+    """A new Graph where each chain is one FUSED_MBCONV operator at its last op's place (its block input
+    and residual operand are computed before that), and for each new operator the indices of the
+    operators of `graph` it runs."""
+    if not chains:
+        return graph, [(op.index,) for op in graph.operators]
+    by_last = {chain.ops[-1]: chain for chain in chains}
+    inside = {i for chain in chains for i in chain.ops}
+    operators: list[Operator] = []
+    origin: list[tuple[int, ...]] = []
+    for op in graph.operators:
+        if op.index not in inside:
+            operators.append(dataclasses.replace(op, index=len(operators)))
+            origin.append((op.index,))
+            continue
+        chain = by_last.get(op.index)
+        if chain is None:
+            continue
+        ops = graph.operators
+        first = ops[chain.expand] if chain.expand is not None else ops[chain.depthwise]
+        add = ops[chain.add] if chain.add is not None else None
+        inputs: tuple[int, ...] = (first.inputs[0],)
+        if add is not None:
+            project_out = ops[chain.project].outputs[0]
+            inputs += (add.inputs[1] if add.inputs[0] == project_out else add.inputs[0],)
+        output = (add or ops[chain.project]).outputs[0]
+        options = {"expand": ops[chain.expand] if chain.expand is not None else None,
+                   "depthwise": ops[chain.depthwise], "project": ops[chain.project], "add": add}
+        operators.append(Operator(len(operators), FUSED_MBCONV, inputs, (output,), options))
+        origin.append(chain.ops)
+    return dataclasses.replace(graph, operators=operators), origin

@@ -4,7 +4,7 @@ picked from a registry."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -15,7 +15,7 @@ from . import tables
 from .quantize import (activation_range, conv_multipliers, f32, fast_requant, hard_swish_multipliers,
                        leaky_relu_multipliers, logistic_params, mean_multiplier, mul_multiplier, quantize_multiplier,
                        softmax_params)
-from .scratch import is_pointwise, round_up4
+from .scratch import is_pointwise, mbconv_scratch, round_up4, same_pad
 
 
 @dataclass
@@ -38,6 +38,14 @@ class Layer:
     macs: int = 0
     alias_of_input: bool = False  # RESHAPE: the planner gives the output the input's bytes
     takes_scratch: bool = False  # the kernel's last argument is its scratch buffer (planner.kernel_scratch_bytes)
+    structs: list["ArgStruct"] = field(default_factory=list)  # argument structs the main one points to
+
+
+@dataclass
+class ArgStruct:
+    ctype: str
+    name: str
+    fields: dict[str, int | list[int] | str]
 
 
 def _shape4(t: Tensor) -> tuple[int, int, int, int]:
@@ -46,9 +54,7 @@ def _shape4(t: Tensor) -> tuple[int, int, int, int]:
     return tuple(int(d) for d in t.shape)  # type: ignore[return-value]
 
 
-def _same_pad(in_size: int, k: int, stride: int, dilation: int, out_size: int) -> int:
-    effective = (k - 1) * dilation + 1
-    return max((out_size - 1) * stride + effective - in_size, 0) // 2
+_same_pad = same_pad
 
 
 def _q(t: Tensor) -> tuple[float, int]:
@@ -117,8 +123,7 @@ def _conv_like(graph: Graph, op: Operator, depthwise: bool) -> Layer:
         # fold the input offset into the bias: the kernels' inner loop is a plain int8 dot product
         # (im2col fills padded taps with the zero point, which then contribute (zp + o) * w = 0)
         weights = w.data.reshape(oc, -1).astype(np.int64)
-        base = bias.data.astype(np.int64) if bias is not None else np.zeros(oc, np.int64)
-        folded = base + (-xz) * weights.sum(axis=1)
+        folded = _folded_bias(graph, op)
         if np.abs(folded).max() < 2**31:
             requant = fast_requant(mults, shifts)
             arrays = [ConstArray(f"{p}_filter", "int8_t", reorder_filter_pairs(weights)),
@@ -136,6 +141,67 @@ def _conv_like(graph: Graph, op: Operator, depthwise: bool) -> Layer:
 
     return Layer(op.index, op.opcode, function, "th_conv_args", fields, arrays, (op.inputs[0],), op.outputs[0], macs,
                  takes_scratch=takes_scratch)
+
+
+def _folded_bias(graph: Graph, op: Operator) -> np.ndarray:
+    """bias + input_offset * sum(w) per output channel: the bias the 1x1 / im2col kernels take."""
+    x, w = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1])
+    bias = graph.tensor(op.inputs[2]) if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
+    oc = int(w.shape[0])
+    weights = w.data.reshape(oc, -1).astype(np.int64)
+    base = bias.data.astype(np.int64) if bias is not None else np.zeros(oc, np.int64)
+    return base + (-_q(x)[1]) * weights.sum(axis=1)
+
+
+def pointwise_folds_offset(graph: Graph, op: Operator) -> bool:
+    """A 1x1 CONV_2D runs th_conv2d_1x1_s8 (the input offset folded into an int32 bias): always for
+    shape-only graphs (the cost model's), which have no zero points to fold."""
+    if graph.tensor(op.inputs[0]).quant is None or graph.tensor(op.inputs[1]).data is None:
+        return True
+    return bool(np.abs(_folded_bias(graph, op)).max() < 2**31)
+
+
+def _renamed(layer: Layer, old: str, new: str) -> Layer:
+    """The layer's arrays and the fields naming them under prefix `new` instead of `old`."""
+    def rename(value: object) -> object:
+        return new + value[len(old):] if isinstance(value, str) and value.startswith(old + "_") else value
+
+    layer.arrays = [ConstArray(rename(a.name), a.ctype, a.values) for a in layer.arrays]  # type: ignore[arg-type]
+    layer.fields = {k: rename(v) for k, v in layer.fields.items()}  # type: ignore[misc]
+    return layer
+
+
+def _fused_mbconv(graph: Graph, op: Operator) -> Layer:
+    """One FUSED_MBCONV (fuse.fuse_mbconv): each part lowered exactly as it is unfused (the same
+    arrays and integers), under this layer's name, plus the scratch layout."""
+    p = f"layer{op.index}"
+    o = op.options
+    arrays: list[ConstArray] = []
+    structs: list[ArgStruct] = []
+    main: dict[str, int | list[int] | str] = {}
+    macs = 0
+    for role, struct_field in (("expand", "expand"), ("depthwise", "depthwise"), ("project", "project"),
+                               ("add", "residual")):
+        sub = o[role]
+        if sub is None:
+            main[struct_field] = "NULL"
+            continue
+        part = _add(graph, sub) if role == "add" else _conv_like(graph, sub, depthwise=role == "depthwise")
+        if role in ("expand", "project") and part.function != "th_conv2d_1x1_s8":
+            raise UnsupportedOpError(f"operator {sub.index} ({sub.opcode}) cannot run fused: its {role} conv is "
+                                     f"not the 1x1 fast path ({part.function})")
+        part = _renamed(part, f"layer{sub.index}", f"{p}_{role}")
+        arrays += part.arrays
+        structs.append(ArgStruct(part.args_type or "", f"{p}_{role}_args", part.fields))
+        main[struct_field] = f"&{p}_{role}_args"
+        macs += part.macs
+    add = o["add"]
+    main["projection_is_input1"] = int(add is not None and add.inputs[0] == o["project"].outputs[0])
+    layout = mbconv_scratch(graph, op)
+    main.update(dw_row_offset=layout.dw_row_offset, project_row_offset=layout.project_row_offset,
+                q15_offset=layout.q15_offset)
+    return Layer(op.index, op.opcode, "th_mbconv_fused_s8", "th_mbconv_args", main, arrays, op.inputs, op.outputs[0],
+                 macs, takes_scratch=True, structs=structs)
 
 
 def widen_depthwise_filter(weights: np.ndarray) -> np.ndarray:
@@ -378,8 +444,9 @@ _LOWERINGS: dict[str, Callable[[Graph, Operator], Layer]] = {
     "HARD_SWISH": _hard_swish,
     "LOGISTIC": _logistic,
     "MUL": _mul,
+    "FUSED_MBCONV": _fused_mbconv,
 }
-SUPPORTED_OPS = tuple(sorted(_LOWERINGS))
+SUPPORTED_OPS = tuple(sorted(k for k in _LOWERINGS if k != "FUSED_MBCONV"))  # the .tflite ops
 
 
 def lower(graph: Graph) -> list[Layer]:

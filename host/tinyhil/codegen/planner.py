@@ -5,6 +5,8 @@ squeeze-excitation's broadcast MUL over its big input, and the activations LEAKY
 LOGISTIC) writes over a same-sized input whose lifetime ends there, so an activation never needs a
 second copy of its tensor; and a stride-1 depthwise conv writes over an input that dies there,
 keeping the rows it still needs in a small scratch ring.
+Fused inverted-residual blocks (fuse.py, mbconv_fused.c) are chosen here, where they lower the peak,
+and a stride-1 fused block writes over its input when the input dies there.
 
 Works on any Graph, including shape-only graphs built by the cost model before training."""
 
@@ -12,13 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .fuse import fuse_pads
+from .fuse import FUSED_MBCONV, MbconvChain, fuse_mbconv, fuse_pads, mbconv_chains
 from .ir import Graph, Operator
 from .scratch import kernel_scratch_bytes
 
 ALIGNMENT = 16  # bytes; every buffer starts on a 16-byte boundary of the 16-byte aligned arena
 _ALIASING_OPS = {"RESHAPE", "SQUEEZE", "EXPAND_DIMS"}
 _IN_PLACE_OPS = {"ADD", "MUL", "LEAKY_RELU", "HARD_SWISH", "LOGISTIC"}  # output[i] depends on input[i] only
+EXECUTION_MODES = ("plain", "fused band", "fused band, in place", "in place", "alias")
 
 
 @dataclass
@@ -32,6 +35,10 @@ class MemoryPlan:
     in_place_ops: set[int] = field(default_factory=set)  # depthwise ops that write over their input
     scratch_offsets: dict[int, int] = field(default_factory=dict)  # op index -> its scratch buffer's offset
     scratch_sizes: dict[int, int] = field(default_factory=dict)  # op index -> its scratch buffer's bytes
+    graph: Graph | None = None  # the schedule planned: the input graph after fuse.py's rewrites (PADs folded, fused blocks)
+    origin: list[tuple[int, ...]] = field(default_factory=list)  # per planned op: the source ops (after fuse_pads) it runs
+    modes: dict[int, str] = field(default_factory=dict)  # per planned op: its execution mode (EXECUTION_MODES)
+    unfused_arena_bytes: int = 0  # the arena the same graph needs with every block plain (fusion=False)
 
     @property
     def peak_live_bytes(self) -> int:
@@ -96,10 +103,53 @@ def _can_run_depthwise_in_place(graph: Graph, op: Operator) -> bool:
                 or o.get("stride_h", 1) != 1 or o.get("dilation_h", 1) != 1 or len(w.shape) != 4 or w.shape[1] > 16)
 
 
-def plan_memory(graph: Graph) -> MemoryPlan:
-    """Plan the arena for `graph` after the bit-exact rewrites of fuse.py (the code generator runs the
-    same rewrites, so the cost model and the generated C agree on the arena)."""
+def _can_run_fused_in_place(graph: Graph, op: Operator) -> bool:
+    """th_mbconv_fused_s8 over its input: stride 1 in H, output shape == input shape (fuse.py already
+    requires every window to reach its own output row)."""
+    x, y = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    return op.options["depthwise"].options.get("stride_h", 1) == 1 and x.shape == y.shape and x.dtype == y.dtype
+
+
+def plan_memory(graph: Graph, fusion: bool = True) -> MemoryPlan:
+    """Plan the arena for `graph` after the bit-exact rewrites of fuse.py (the code generator plans with
+    this function and lowers `plan.graph`, so the cost model, the search's screening and the generated C
+    agree on the arena and on which blocks run fused).
+
+    fusion: run as FUSED_MBCONV the inverted-residual blocks where that lowers the peak. Greedy: while
+    the op at the peak of live bytes belongs to a fusable block, fuse the block that lowers (arena, peak)
+    most; stop when none does. Blocks away from the peak stay plain (no latency cost for nothing)."""
     graph = fuse_pads(graph)
+    plain = _place(graph)
+    plain.graph, plain.origin = graph, [(op.index,) for op in graph.operators]
+    plain.unfused_arena_bytes = plain.arena_bytes
+    best = plain
+    chains = mbconv_chains(graph) if fusion else []
+    chosen: list[MbconvChain] = []
+    while chains:
+        peak = best.peak_live_bytes
+        at_peak = {j for i, live in enumerate(best.live_bytes_per_op) if live == peak for j in best.origin[i]}
+        taken = {j for chain in chosen for j in chain.ops}
+        trials = []
+        for chain in chains:
+            if chain in chosen or not set(chain.ops) & at_peak or set(chain.ops) & taken:
+                continue
+            fused, origin = fuse_mbconv(graph, chosen + [chain])
+            trial = _place(fused)
+            trial.graph, trial.origin = fused, origin
+            trials.append(((trial.arena_bytes, trial.peak_live_bytes), chain, trial))
+        if not trials:
+            break
+        key, chain, trial = min(trials, key=lambda t: t[0])
+        if key >= (best.arena_bytes, best.peak_live_bytes):
+            break
+        chosen.append(chain)
+        best = trial
+    best.unfused_arena_bytes = plain.arena_bytes
+    return best
+
+
+def _place(graph: Graph) -> MemoryPlan:
+    """Lifetimes, in-place reuse, scratch and greedy placement for `graph` as scheduled."""
     ids = _activation_ids(graph)
     groups = _Groups()
     for t in ids:
@@ -109,11 +159,19 @@ def plan_memory(graph: Graph) -> MemoryPlan:
             groups.union(op.inputs[0], op.outputs[0])
     in_place: set[int] = set()
     scratch: dict[int, int] = {}
+    fused_in_place: set[int] = set()
     for op in graph.operators:
-        if op.opcode not in _IN_PLACE_OPS and op.opcode != "DEPTHWISE_CONV_2D":
+        if op.opcode not in _IN_PLACE_OPS and op.opcode not in ("DEPTHWISE_CONV_2D", FUSED_MBCONV):
             continue
         spans = _lifetimes(graph, groups, ids)
         out = op.outputs[0]
+        if op.opcode == FUSED_MBCONV:
+            root = groups.find(op.inputs[0])
+            if (_can_run_fused_in_place(graph, op) and spans[root][1] == op.index
+                    and op.inputs[0] not in graph.outputs):
+                groups.union(op.inputs[0], out)
+                fused_in_place.add(op.index)
+            continue
         if op.opcode == "DEPTHWISE_CONV_2D":
             root = groups.find(op.inputs[0])
             if (_can_run_depthwise_in_place(graph, op) and spans[root][1] == op.index
@@ -159,6 +217,15 @@ def plan_memory(graph: Graph) -> MemoryPlan:
     arena = max((o + s for o, s, _, _ in placed), default=0)
     live = [sum(size for size, first, last in items.values() if first <= i <= last)
             for i in range(len(graph.operators))]
+    modes = {}
+    for op in graph.operators:
+        shares = op.outputs and op.inputs and groups.find(op.outputs[0]) in {groups.find(t) for t in op.inputs if t >= 0}
+        if op.opcode == FUSED_MBCONV:
+            modes[op.index] = "fused band, in place" if op.index in fused_in_place else "fused band"
+        elif op.opcode in _ALIASING_OPS:
+            modes[op.index] = "alias"
+        else:
+            modes[op.index] = "in place" if shares else "plain"
     return MemoryPlan(arena_bytes=arena,
                       offsets={t: offsets[("t", groups.find(t))] for t in ids},
                       scratch_bytes=max(scratch.values(), default=0),
@@ -167,4 +234,5 @@ def plan_memory(graph: Graph) -> MemoryPlan:
                       aliases={t: groups.find(t) for t in ids if groups.find(t) != t},
                       in_place_ops=in_place,
                       scratch_offsets={i: offsets[("s", i)] for i in scratch},
-                      scratch_sizes=dict(scratch))
+                      scratch_sizes=dict(scratch),
+                      modes=modes)

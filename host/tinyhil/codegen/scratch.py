@@ -3,11 +3,67 @@ memory planner (which also plans shape-only graphs for the cost model) and the l
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .ir import Graph, Operator
 
 
 def round_up4(n: int) -> int:
     return (n + 3) // 4 * 4
+
+
+def same_pad(in_size: int, k: int, stride: int, dilation: int, out_size: int) -> int:
+    """TFLite's SAME padding before the first row / column (the lowering adds any folded PAD on top)."""
+    effective = (k - 1) * dilation + 1
+    return max((out_size - 1) * stride + effective - in_size, 0) // 2
+
+
+def depthwise_pad_h(graph: Graph, op: Operator) -> int:
+    """Rows of padding above the image, as the lowering computes it (a folded PAD plus SAME padding)."""
+    x, w, y = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]], graph.tensors[op.outputs[0]]
+    o = op.options
+    top, bottom = o.get("fused_pad", (0, 0, 0, 0))[:2]
+    return top + same_pad(int(x.shape[1]) + top + bottom, int(w.shape[1]), o.get("stride_h", 1),
+                          o.get("dilation_h", 1), int(y.shape[1]))
+
+
+def _align16(n: int) -> int:
+    return (n + 15) // 16 * 16
+
+
+@dataclass(frozen=True)
+class MbconvScratch:
+    """th_mbconv_fused_s8's scratch: the depthwise's ring of k_h expanded rows, one depthwise output row,
+    one projected row (residual blocks only: the ADD reads it), the q15 blocks of two pixels."""
+
+    ring: int
+    dw_row_offset: int
+    project_row_offset: int
+    q15_offset: int
+    total: int
+
+
+def mbconv_scratch(graph: Graph, op: Operator) -> MbconvScratch:
+    o = op.options
+    dw, project = o["depthwise"], o["project"]
+    ring = depthwise_ring_bytes(graph, dw)
+    hidden = int(graph.tensors[dw.outputs[0]].shape[3])
+    _, _, out_w, out_c = (int(d) for d in graph.tensors[project.outputs[0]].shape)
+    row_offset = _align16(ring)
+    project_row_offset = _align16(row_offset + out_w * hidden)
+    q15_offset = _align16(project_row_offset + (out_w * out_c if o["add"] is not None else 0))
+    q15 = 4 * round_up4(hidden)
+    if o["expand"] is not None:
+        q15 = max(q15, 4 * round_up4(int(graph.tensors[o["expand"].inputs[0]].shape[3])))
+    return MbconvScratch(ring, row_offset, project_row_offset, q15_offset, q15_offset + q15)
+
+
+def depthwise_ring_bytes(graph: Graph, op: Operator) -> int:
+    """k_h zero-point-padded input rows of ((out_w - 1) * stride_w + (k_w - 1) * dil_w + 1) pixels."""
+    x, w = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]]
+    o, out_w = op.options, int(graph.tensors[op.outputs[0]].shape[2])
+    padded_w = (out_w - 1) * o.get("stride_w", 1) + (int(w.shape[2]) - 1) * o.get("dilation_w", 1) + 1
+    return int(w.shape[1]) * padded_w * round_up4(int(x.shape[3]))
 
 
 def is_pointwise(graph: Graph, op: Operator) -> bool:
@@ -22,15 +78,16 @@ def is_pointwise(graph: Graph, op: Operator) -> bool:
 def kernel_scratch_bytes(graph: Graph, op: Operator) -> int:
     """th_conv2d_1x1_s8: q15 blocks of two pixels (4 bytes per padded input channel);
     th_conv2d_im2col_s8: the gathered row plus the q15 blocks of two pixels (5 bytes per padded K);
-    th_depthwise_conv2d_s8 (and _inplace_): a ring of k_h zero-point-padded input rows."""
+    th_depthwise_conv2d_s8 (and _inplace_): a ring of k_h zero-point-padded input rows;
+    th_mbconv_fused_s8: mbconv_scratch."""
+    if op.opcode == "FUSED_MBCONV":
+        return mbconv_scratch(graph, op).total
     if op.opcode not in ("CONV_2D", "DEPTHWISE_CONV_2D"):
         return 0
     x, w = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]]
     if len(x.shape) != 4 or len(w.shape) != 4:
         return 0
     if op.opcode == "DEPTHWISE_CONV_2D":
-        o, out_w = op.options, int(graph.tensors[op.outputs[0]].shape[2])
-        padded_w = (out_w - 1) * o.get("stride_w", 1) + (int(w.shape[2]) - 1) * o.get("dilation_w", 1) + 1
-        return int(w.shape[1]) * padded_w * round_up4(int(x.shape[3]))
+        return depthwise_ring_bytes(graph, op)
     k_padded = round_up4(int(w.shape[1]) * int(w.shape[2]) * int(w.shape[3]))
     return 4 * k_padded if is_pointwise(graph, op) else 5 * k_padded
