@@ -120,11 +120,21 @@ static void run_inference(const struct frame *frame)
 #if TINYHIL_HARNESS_MODE == 5
     tinyhil_test_fault();
 #endif
+#ifdef TINYHIL_MODEL_ARENA_METER
+    /* two paint bytes in turn: a byte the model writes equal to one shows under the other (model.h) */
+    const uint8_t arena_paint = (frame->seq & 1u) ? 0x5Au : 0xA5u;
+    tinyhil_model_arena_paint(arena_paint);
+#endif
     stack_paint();
     platform_timer_start();
     const int status = tinyhil_model_invoke((const int8_t *)frame->payload, output_buffer);
     const uint64_t latency = platform_elapsed();
     const uint32_t stack_high_water = stack_high_water_bytes();
+#ifdef TINYHIL_MODEL_ARENA_METER
+    const uint32_t arena_high_water = tinyhil_model_arena_high_water(arena_paint);
+#else /* a runtime that manages its own arena (TFLM) reports the size it was given */
+    const uint32_t arena_high_water = TINYHIL_MODEL_ARENA_BYTES;
+#endif
     if (status != 0) {
         const uint8_t payload[2] = {ERROR_MODEL_FAILED, (uint8_t)status};
         protocol_send(FRAME_ERROR, frame->seq, payload, sizeof payload, 0, 0);
@@ -138,8 +148,7 @@ static void run_inference(const struct frame *frame)
     put_u32(&header[0], (uint32_t)latency);
     put_u32(&header[4], (uint32_t)(latency >> 32));
     put_u32(&header[8], stack_high_water);
-    /* The native runtime plans its arena statically, so its high-water is the planned size. */
-    put_u32(&header[12], TINYHIL_MODEL_ARENA_BYTES);
+    put_u32(&header[12], arena_high_water);
     put_u32(&header[16], (uint32_t)status);
     emit_noise();
     /* result payload: header | LAYER_STAMPS x u32 LE (Cortex-M is little-endian) | output tensor */

@@ -1,7 +1,184 @@
-/* DEPTHWISE_CONV_2D int8, per-channel: the ring of zero-point-padded input rows and the row
- * arithmetic are in tinyhil_depthwise.h. The ring also makes the kernel safe in place (stride 1
- * in H): output row y overwrites input row y only after every row it still needs is in the ring. */
+/* DEPTHWISE_CONV_2D int8, per-channel (TFLite reference_integer_ops::DepthwiseConvPerChannel).
+ *
+ * The input rows an output row needs sit in the ring of zero-point-padded rows of tinyhil_depthwise.h
+ * (shared with the fused block, mbconv_fused.c, which also runs th_depthwise_row_s8). The ring also
+ * makes the kernel safe in place (stride 1 in H): output row y overwrites input row y only after every
+ * row it still needs is in the ring.
+ *
+ * The filter comes widened to int16 from the host, per group of 4 output channels and per tap
+ * {w[c0], w[c2], w[c1], w[c3]}: the order SXTAB16 / SXTAB16-ROR8 gives the inputs, so with depth
+ * multiplier 1 the DSP path is one load, two SXTAB16 (which also add the input offset) and four
+ * SMLABB / SMLATT per tap and 4 channels. */
 #include "tinyhil_depthwise.h"
+
+static inline int32_t th_dw_q15_weight(const th_conv_args *a, int32_t oc, int32_t tap) {
+    static const int8_t lane[4] = {0, 2, 1, 3}; /* channel within its group -> halfword */
+    const int32_t taps = a->k_h * a->k_w;
+    return a->filter_q15[((size_t)(oc >> 2) * taps + tap) * 4 + lane[oc & 3]];
+}
+
+/* Any depth multiplier, one output channel at a time. */
+static void th_dw_row_portable(const th_conv_args *a, const int8_t *const *rows, int8_t *out_row) {
+    const int32_t mult = a->depth_multiplier, stride = th_round_up4(a->in_c);
+    for (int32_t ox = 0; ox < a->out_w; ++ox) {
+        int8_t *out_px = out_row + (size_t)ox * a->out_c;
+        for (int32_t oc = 0; oc < a->out_c; ++oc) {
+            const int32_t c = oc / mult;
+            int32_t acc = a->bias[oc];
+            for (int32_t ky = 0; ky < a->k_h; ++ky) {
+                for (int32_t kx = 0; kx < a->k_w; ++kx) {
+                    const int32_t col = ox * a->stride_w + kx * a->dil_w;
+                    const int32_t x = rows[ky][(size_t)col * stride + c];
+                    acc += (x + a->input_offset) * th_dw_q15_weight(a, oc, ky * a->k_w + kx);
+                }
+            }
+            out_px[oc] = th_conv_output(a, acc, oc);
+        }
+    }
+}
+
+#if TINYHIL_USE_DSP
+/* one tap for 4 channels: the inputs widened with the input offset added, times the int16 weights */
+#define TH_DW_TAP(x, w)                                                                   \
+    do {                                                                                  \
+        const uint32_t xv_ = th_read_s8x4(x);                                             \
+        const uint32_t x_even_ = th_sxtab16(offsets, xv_), x_odd_ = th_sxtab16_ror8(offsets, xv_); \
+        const uint32_t w_even_ = (w)[0], w_odd_ = (w)[1];                                 \
+        acc0 = th_smlabb(x_even_, w_even_, acc0);                                         \
+        acc2 = th_smlatt(x_even_, w_even_, acc2);                                         \
+        acc1 = th_smlabb(x_odd_, w_odd_, acc1);                                           \
+        acc3 = th_smlatt(x_odd_, w_odd_, acc3);                                           \
+    } while (0)
+
+/* the 4 accumulators of channels c..c+3 -> 4 output bytes (requantised, offset, clamped) */
+static inline __attribute__((always_inline)) uint32_t th_dw_output_s8x4(const th_conv_args *a, int32_t c, int32_t acc0,
+                                                                  int32_t acc1, int32_t acc2, int32_t acc3,
+                                                                  uint32_t lo4, uint32_t hi4) {
+    const int32_t offset = a->output_offset;
+    if (a->requant) {
+        const int32_t *q = a->requant + 2 * c;
+        acc0 = th_requantise_fast(acc0, q[0], q[1]);
+        acc1 = th_requantise_fast(acc1, q[2], q[3]);
+        acc2 = th_requantise_fast(acc2, q[4], q[5]);
+        acc3 = th_requantise_fast(acc3, q[6], q[7]);
+    } else { /* lanes past the last channel (a partial group) give don't-care bytes */
+        const int32_t *m = a->out_multiplier + c, *sh = a->out_shift + c;
+        const int32_t lanes = a->out_c - c;
+        acc0 = th_mbqm(acc0, m[0], sh[0]);
+        acc1 = lanes > 1 ? th_mbqm(acc1, m[1], sh[1]) : 0;
+        acc2 = lanes > 2 ? th_mbqm(acc2, m[2], sh[2]) : 0;
+        acc3 = lanes > 3 ? th_mbqm(acc3, m[3], sh[3]) : 0;
+    }
+    return th_clamp_s8x4(th_pack_s8x4(th_ssat8(acc0 + offset), th_ssat8(acc1 + offset), th_ssat8(acc2 + offset),
+                                      th_ssat8(acc3 + offset)),
+                         lo4, hi4);
+}
+
+#if TINYHIL_DSP_ASM
+/* TH_DW_TAP with its loads inside the asm: the compiler otherwise hoists all 18 weight loads of
+ * the unrolled window and spills them. ADDRESS: the input word's addressing mode. */
+#define TH_DW_TAP_AT(ADDRESS, ptr_, step_, wp_, WORD)                                                   \
+    do {                                                                                        \
+        uint32_t xv_, xe_, we_, wo_;                                                            \
+        __asm__("ldr    %[xv], " ADDRESS "\n\t"                                                 \
+                "ldrd   %[we], %[wo], [%[w], #" #WORD " * 4]\n\t"                              \
+                "sxtab16 %[xe], %[off], %[xv]\n\t"                                              \
+                "sxtab16 %[xv], %[off], %[xv], ror #8\n\t"                                      \
+                "smlabb %[a0], %[xe], %[we], %[a0]\n\t"                                        \
+                "smlatt %[a2], %[xe], %[we], %[a2]\n\t"                                        \
+                "smlabb %[a1], %[xv], %[wo], %[a1]\n\t"                                        \
+                "smlatt %[a3], %[xv], %[wo], %[a3]"                                              \
+                : [a0] "+r"(acc0), [a1] "+r"(acc1), [a2] "+r"(acc2), [a3] "+r"(acc3), [xv] "=&r"(xv_), \
+                  [xe] "=&r"(xe_), [we] "=&r"(we_), [wo] "=&r"(wo_)                             \
+                : [p] "r"(ptr_), [s] "r"(step_), [w] "r"(wp_), [off] "r"(offsets)                     \
+                : "memory");                                                                    \
+    } while (0)
+#define TH_DW_ROW3(ptr_, step_, wp_, WORD0, WORD1, WORD2)                 \
+    do {                                                                \
+        TH_DW_TAP_AT("[%[p]]", ptr_, step_, wp_, WORD0);                \
+        TH_DW_TAP_AT("[%[p], %[s]]", ptr_, step_, wp_, WORD1);          \
+        TH_DW_TAP_AT("[%[p], %[s], lsl #1]", ptr_, step_, wp_, WORD2);  \
+    } while (0)
+#else
+#define TH_DW_ROW3(ptr_, step_, wp_, WORD0, WORD1, WORD2)   \
+    do {                                                  \
+        TH_DW_TAP(ptr_, (wp_) + (WORD0));                 \
+        TH_DW_TAP((ptr_) + (step_), (wp_) + (WORD1));     \
+        TH_DW_TAP((ptr_) + 2 * (step_), (wp_) + (WORD2)); \
+    } while (0)
+#endif
+
+/* 3x3, dilation 1, multiplier 1, channels a multiple of 4 (the MobileNet case): per output pixel
+ * all channel groups in turn, three row pointers, the nine taps unrolled. */
+static void th_dw_row_dsp_3x3(const th_conv_args *a, const int8_t *const *rows, int8_t *out_row) {
+    const int32_t channels = a->in_c, px_step = a->stride_w * channels;
+    const uint32_t offsets = ((uint32_t)(uint16_t)a->input_offset << 16) | (uint16_t)a->input_offset;
+    const uint32_t lo4 = th_splat_s8x4(a->act_min), hi4 = th_splat_s8x4(a->act_max);
+    int8_t *out_px = out_row;
+    for (int32_t ox = 0; ox < a->out_w; ++ox) {
+        const int8_t *r0 = rows[0] + (size_t)ox * px_step, *r1 = rows[1] + (size_t)ox * px_step;
+        const int8_t *r2 = rows[2] + (size_t)ox * px_step;
+        const uint32_t *w = (const uint32_t *)(const void *)a->filter_q15;
+        for (int32_t c = 0; c < channels; c += 4, r0 += 4, r1 += 4, r2 += 4, w += 18, out_px += 4) {
+            int32_t acc0 = a->bias[c], acc1 = a->bias[c + 1], acc2 = a->bias[c + 2], acc3 = a->bias[c + 3];
+            TH_DW_ROW3(r0, channels, w, 0, 2, 4);
+            TH_DW_ROW3(r1, channels, w, 6, 8, 10);
+            TH_DW_ROW3(r2, channels, w, 12, 14, 16);
+            th_write_s8x4(out_px, th_dw_output_s8x4(a, c, acc0, acc1, acc2, acc3, lo4, hi4));
+        }
+    }
+}
+
+/* Depth multiplier 1: 4 channels per step, the taps of a 3-wide filter row unrolled. */
+static void th_dw_row_dsp(const th_conv_args *a, const int8_t *const *rows, int8_t *out_row) {
+    const int32_t channels = a->in_c, stride = th_round_up4(channels), taps = a->k_h * a->k_w;
+    const int32_t k_h = a->k_h, k_w = a->k_w, tap_step = a->dil_w * stride, px_step = a->stride_w * stride;
+    const uint32_t offsets = ((uint32_t)(uint16_t)a->input_offset << 16) | (uint16_t)a->input_offset;
+    const uint32_t lo4 = th_splat_s8x4(a->act_min), hi4 = th_splat_s8x4(a->act_max);
+    for (int32_t c = 0; c < channels; c += 4) {
+        const uint32_t *w_group = (const uint32_t *)(const void *)(a->filter_q15 + (size_t)(c >> 2) * taps * 4);
+        const int32_t *bias = a->bias + c;
+        int8_t *out_px = out_row + c;
+        for (int32_t ox = 0; ox < a->out_w; ++ox, out_px += channels) {
+            int32_t acc0 = bias[0], acc1 = bias[1], acc2 = bias[2], acc3 = bias[3];
+            const uint32_t *w = w_group;
+            for (int32_t ky = 0; ky < k_h; ++ky) {
+                const int8_t *x = rows[ky] + (size_t)ox * px_step + c;
+                if (k_w == 3) {
+                    TH_DW_TAP(x, w);
+                    TH_DW_TAP(x + tap_step, w + 2);
+                    TH_DW_TAP(x + 2 * tap_step, w + 4);
+                    w += 6;
+                    continue;
+                }
+                for (int32_t kx = 0; kx < k_w; ++kx, x += tap_step, w += 2) {
+                    TH_DW_TAP(x, w);
+                }
+            }
+            const uint32_t packed = th_dw_output_s8x4(a, c, acc0, acc1, acc2, acc3, lo4, hi4);
+            if (c + 4 <= channels) {
+                th_write_s8x4(out_px, packed);
+            } else {
+                memcpy(out_px, &packed, (size_t)(channels - c)); /* little-endian: lane 0 first */
+            }
+        }
+    }
+}
+#endif
+
+
+/* One output row from the k_h ring rows of its window: the DSP paths where they apply, else portable. */
+void th_depthwise_row_s8(const th_conv_args *a, const int8_t *const *rows, int8_t *out_row) {
+#if TINYHIL_USE_DSP
+    if (a->depth_multiplier == 1) {
+        const int32_t unrolled = a->k_h == 3 && a->k_w == 3 && a->dil_w == 1 && a->in_c % 4 == 0;
+        (unrolled ? th_dw_row_dsp_3x3 : th_dw_row_dsp)(a, rows, out_row);
+        return;
+    }
+#endif
+    th_dw_row_portable(a, rows, out_row);
+}
+
 
 /* out_b may be in_b (in place, stride 1 in H): see the file comment */
 static void depthwise(const th_conv_args *a, const int8_t *in_b, int8_t *out_b, int8_t *scratch) {
@@ -13,7 +190,7 @@ static void depthwise(const th_conv_args *a, const int8_t *in_b, int8_t *out_b, 
         for (int32_t ky = 0; ky < a->k_h; ++ky) {
             rows[ky] = th_dw_ring_row(&ring, a, in_b, oy * a->stride_h - a->pad_h + ky * a->dil_h, ky);
         }
-        th_dw_row(a, rows, out_b + (size_t)oy * out_row_bytes);
+        th_depthwise_row_s8(a, rows, out_b + (size_t)oy * out_row_bytes);
     }
 }
 

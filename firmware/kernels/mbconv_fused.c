@@ -6,7 +6,7 @@
  * and once only (the ring keeps rows later windows reuse). Each output row then runs the depthwise row
  * into a one-row buffer, the projection over that row, and the residual ADD over it. Every element is
  * computed by the same per-pixel / per-row arithmetic as the unfused kernels (th_matmul_* of
- * tinyhil_matmul.h, th_dw_row, th_conv2d_1x1_s8 and th_add_s8 on one row), so the bytes are the same.
+ * tinyhil_matmul.h, th_depthwise_row_s8, th_conv2d_1x1_s8 and th_add_s8 on one row), so the bytes are the same.
  *
  * Without an expansion (a depthwise-separable block, or expansion 1) the ring is filled from the
  * input, as the plain depthwise does.
@@ -86,7 +86,7 @@ void th_mbconv_fused_s8(const th_mbconv_args *a, const int8_t *input, const int8
             }
             rows[ky] = row;
         }
-        th_dw_row(d, rows, dw_row);
+        th_depthwise_row_s8(d, rows, dw_row);
         int8_t *out_row = output + (size_t)oy * out_row_bytes;
         if (!a->residual) {
             th_conv2d_1x1_s8(&project, dw_row, out_row, q15);

@@ -73,8 +73,15 @@ def layer_latency_table(outcome: RunOutcome, layers: Sequence[Any] | None) -> li
 
 
 def summarise(image: FirmwareImage, profile: BoardProfile, outcome: RunOutcome, expected: np.ndarray | None,
-              runtime: str, layers: Sequence[Any] | None = None) -> Measurement:
+              runtime: str, layers: Sequence[Any] | None = None, generated: Any = None) -> Measurement:
     layer_latency = layer_latency_table(outcome, layers)
+    memory: dict[str, Any] = {}
+    if generated is not None and getattr(generated, "runtime", "") == "native":
+        from .codegen.plan_report import execution_rows
+
+        memory = {"memory_plan": execution_rows(generated.layers, generated.plan),
+                  "planned_arena_bytes": int(generated.plan.arena_bytes),
+                  "unfused_arena_bytes": int(generated.plan.unfused_arena_bytes)}
     bit_exact = expected is not None and np.array_equal(outcome.outputs.reshape(len(expected), -1),
                                                         np.asarray(expected, np.int8).reshape(len(expected), -1))
     return Measurement(
@@ -88,10 +95,10 @@ def summarise(image: FirmwareImage, profile: BoardProfile, outcome: RunOutcome, 
                     "model_hash": outcome.model_hash, "compared_with": "tflite-micro host interpreter (tinyhil.reference)"
                     if expected is not None else "nothing",
                     **({"layer_latency_source": LAYER_LATENCY_SOURCE} if layer_latency else {})},
-        layer_latency=layer_latency)
+        layer_latency=layer_latency, **memory)
 
 
-def _generate(model_bytes: bytes, runtime: str, out_dir: Path) -> Any:
+def _generate(model_bytes: bytes, runtime: str, out_dir: Path, fusion: str = "auto") -> Any:
     """The model's C directory: generated kernels calls ("native") or the TFLM interpreter glue ("tflm",
     whose build needs TFLM's sources: firmware/tflm/CMakeLists.txt says where they come from)."""
     if runtime not in RUNTIMES:
@@ -100,7 +107,7 @@ def _generate(model_bytes: bytes, runtime: str, out_dir: Path) -> Any:
         from .codegen import generate
     except ImportError as exc:
         raise BuildError(f"the code generator (tinyhil.codegen.generate) is not available: {exc}") from exc
-    return generate(model_bytes, out_dir, runtime=runtime)
+    return generate(model_bytes, out_dir, runtime=runtime, fusion=fusion)
 
 
 def _reference_outputs(model_bytes: bytes, inputs: np.ndarray) -> np.ndarray:
@@ -111,10 +118,12 @@ def _reference_outputs(model_bytes: bytes, inputs: np.ndarray) -> np.ndarray:
 
 
 def measure(model: Path | bytes, profile: BoardProfile, inputs: np.ndarray, *, runtime: str = "native",
-            workdir: Path, warmup: int = 1, on_stage: Callable[[str, float], None] | None = None) -> Measurement:
+            workdir: Path, warmup: int = 1, on_stage: Callable[[str, float], None] | None = None,
+            fusion: str = "auto") -> Measurement:
     """Contract B: generate C for the model, build firmware for the profile, stream `inputs` (N, *input_shape)
     int8 through it and compare every output with the tflite-micro reference. `on_stage(name, seconds)`
-    hears how long generate / build / run / reference took."""
+    hears how long generate / build / run / reference took. fusion: the planner's mode
+    (tinyhil.codegen.planner.FUSION_MODES; native runtime only)."""
     model_bytes = Path(model).read_bytes() if isinstance(model, (str, Path)) else bytes(model)
     inputs = np.asarray(inputs)
     if inputs.dtype != np.int8 or inputs.ndim < 2 or len(inputs) == 0:
@@ -131,8 +140,9 @@ def measure(model: Path | bytes, profile: BoardProfile, inputs: np.ndarray, *, r
             on_stage(name, timings[name])
         return value
 
-    model_out = workdir / "model" / f"{runtime}-{model_hash[:16]}"
-    generated = stage("generate", lambda: _generate(model_bytes, runtime, model_out))
+    model_out = workdir / "model" / f"{runtime}-{model_hash[:16]}" if fusion == "auto" else \
+        workdir / "model" / f"{runtime}-fusion-{fusion}-{model_hash[:16]}"
+    generated = stage("generate", lambda: _generate(model_bytes, runtime, model_out, fusion))
     image = stage("build", lambda: build_firmware(Path(generated.out_dir), profile, workdir / "build"))
     outcome = stage("run", lambda: run_image(image, profile, inputs, workdir, warmup))
     if outcome.model_hash != model_hash:
@@ -140,4 +150,4 @@ def measure(model: Path | bytes, profile: BoardProfile, inputs: np.ndarray, *, r
                          f"{model_hash[:16]}...: a stale build; delete {workdir / 'build'} and retry")
     expected = stage("reference", lambda: _reference_outputs(model_bytes, inputs))
     log.info("timings (s): %s", {k: round(v, 2) for k, v in timings.items()})
-    return summarise(image, profile, outcome, expected, runtime, generated.layers or None)
+    return summarise(image, profile, outcome, expected, runtime, generated.layers or None, generated)

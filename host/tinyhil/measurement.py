@@ -27,6 +27,11 @@ class Measurement:
     # converted from ticks exactly as the total is (platform_elapsed()). Layer 0 includes the copy of the
     # input into the arena; the copy of the output is in no layer. Empty when the firmware reports no layers.
     layer_latency: list[dict[str, Any]] = field(default_factory=list)
+    # The memory plan the firmware was built from (analytic, tinyhil.codegen.plan_report): per planned
+    # operator {"index", "op", "mode", "live_bytes", "peak"}; a fused block is one operator. Empty for TFLM.
+    memory_plan: list[dict[str, Any]] = field(default_factory=list)
+    planned_arena_bytes: int | None = None  # the plan's arena (analytic); arena_bytes is the firmware's measurement
+    unfused_arena_bytes: int | None = None  # the plan's arena with every block plain (analytic)
 
     @property
     def layer_latency_sum(self) -> int:

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 def generate(src: bytes | Path, out_dir: Path, runtime: str = "native", golden_input: Any = None,
-             fusion: bool = True) -> "GeneratedModel":
+             fusion: str = "auto") -> "GeneratedModel":
     """See tinyhil.codegen.emit.generate (imported on demand: it pulls in jinja2 and the reader)."""
     from .emit import generate as _generate
 

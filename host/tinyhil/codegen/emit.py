@@ -35,6 +35,9 @@ class LayerSummary:
     macs: int
     input_offsets: list[int]
     output_offset: int
+    mode: str = "plain"  # planner.EXECUTION_MODES: plain / fused band[, in place] / in place / alias
+    live_bytes: int = 0  # arena bytes alive while it runs (activations + its scratch), from the plan
+    runs: tuple[str, ...] = ()  # a fused block: the operators it runs, in order
 
 
 @dataclass
@@ -55,6 +58,7 @@ class GeneratedModel:
     runtime: str = "native"
     golden_test: Path | None = None
     weight_bytes: int = 0  # const arrays (weights, biases, multipliers) the generated C puts in flash
+    fusion: str = "auto"  # the planner's fusion mode (planner.FUSION_MODES)
 
     @property
     def total_macs(self) -> int:
@@ -122,11 +126,11 @@ def _layer_context(graph: Graph, layer: Layer, plan: MemoryPlan) -> dict[str, An
 
 
 def generate(src: bytes | Path, out_dir: Path, runtime: str = "native",
-             golden_input: np.ndarray | None = None, fusion: bool = True) -> GeneratedModel:
+             golden_input: np.ndarray | None = None, fusion: str = "auto") -> GeneratedModel:
     """Write model.c, model.h and CMakeLists.txt (target `tinyhil_model`) for an int8 .tflite.
 
     golden_input: optional int8 input; then golden_test.c checks the output the TFLM reference gives.
-    fusion: let the planner run inverted-residual blocks fused where that lowers the peak (planner.plan_memory)."""
+    fusion: planner.FUSION_MODES; "auto" runs inverted-residual blocks fused where that lowers the peak."""
     if runtime == "tflm":
         from .tflm_backend import generate_tflm  # the optional interpreter backend
         return generate_tflm(src, out_dir)
@@ -160,18 +164,27 @@ def generate(src: bytes | Path, out_dir: Path, runtime: str = "native",
     summaries = [LayerSummary(layer.index, layer.opcode,
                               "th_depthwise_conv2d_inplace_s8" if layer.index in plan.in_place_ops else layer.function,
                               [graph.tensor(t).shape for t in layer.inputs], graph.tensor(layer.output).shape,
-                              layer.macs, [plan.offsets[t] for t in layer.inputs], plan.offsets[layer.output])
+                              layer.macs, [plan.offsets[t] for t in layer.inputs], plan.offsets[layer.output],
+                              plan.modes.get(layer.index, "plain"), plan.live_bytes_per_op[layer.index],
+                              _runs(graph.operators[layer.index]))
                  for layer in layers]
     generated = GeneratedModel(out_dir=out_dir, c_sources=[out_dir / "model.c"], header=out_dir / "model.h",
                                arena_bytes=plan.arena_bytes, input_shape=x.shape, output_shape=y.shape,
                                input_bytes=x.nbytes, output_bytes=y.nbytes,
                                input_quant=(x.quant.scale[0], x.quant.zero_point[0]),
                                output_quant=(y.quant.scale[0], y.quant.zero_point[0]),
-                               model_hash=model_hash, plan=plan, layers=summaries, golden_test=golden_path,
+                               model_hash=model_hash, plan=plan, layers=summaries, golden_test=golden_path, fusion=fusion,
                                weight_bytes=sum(int(np.asarray(a.values).size) * _CTYPE_BYTES[a.ctype]
                                                 for layer in layers for a in layer.arrays))
-    log.info("generated %s: %d layers, arena %d bytes", out_dir, len(layers), plan.arena_bytes)
+    log.info("generated %s: %d layers, arena %d bytes (%d with every block plain)", out_dir, len(layers),
+             plan.arena_bytes, plan.unfused_arena_bytes)
     return generated
+
+
+def _runs(op: Any) -> tuple[str, ...]:
+    if op.opcode != "FUSED_MBCONV":
+        return ()
+    return tuple(op.options[role].opcode for role in ("expand", "depthwise", "project", "add") if op.options[role])
 
 
 def _write_golden(env: jinja2.Environment, context: dict[str, Any], blob: bytes, golden_input: np.ndarray,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..errors import ModelError
 from .fuse import FUSED_MBCONV, MbconvChain, fuse_mbconv, fuse_pads, mbconv_chains
 from .ir import Graph, Operator
 from .scratch import kernel_scratch_bytes
@@ -22,6 +23,9 @@ ALIGNMENT = 16  # bytes; every buffer starts on a 16-byte boundary of the 16-byt
 _ALIASING_OPS = {"RESHAPE", "SQUEEZE", "EXPAND_DIMS"}
 _IN_PLACE_OPS = {"ADD", "MUL", "LEAKY_RELU", "HARD_SWISH", "LOGISTIC"}  # output[i] depends on input[i] only
 EXECUTION_MODES = ("plain", "fused band", "fused band, in place", "in place", "alias")
+# auto: fuse the blocks at the peak while that lowers it; off: every block plain; all: every fusable block
+# fused (to measure fusion's instruction overhead, and to test it)
+FUSION_MODES = ("auto", "off", "all")
 
 
 @dataclass
@@ -110,21 +114,32 @@ def _can_run_fused_in_place(graph: Graph, op: Operator) -> bool:
     return op.options["depthwise"].options.get("stride_h", 1) == 1 and x.shape == y.shape and x.dtype == y.dtype
 
 
-def plan_memory(graph: Graph, fusion: bool = True) -> MemoryPlan:
+def plan_memory(graph: Graph, fusion: str = "auto") -> MemoryPlan:
     """Plan the arena for `graph` after the bit-exact rewrites of fuse.py (the code generator plans with
     this function and lowers `plan.graph`, so the cost model, the search's screening and the generated C
     agree on the arena and on which blocks run fused).
 
-    fusion: run as FUSED_MBCONV the inverted-residual blocks where that lowers the peak. Greedy: while
-    the op at the peak of live bytes belongs to a fusable block, fuse the block that lowers (arena, peak)
-    most; stop when none does. Blocks away from the peak stay plain (no latency cost for nothing)."""
+    fusion (FUSION_MODES): "auto" runs as FUSED_MBCONV the inverted-residual blocks where that lowers
+    the peak. Greedy: while the op at the peak of live bytes belongs to a fusable block, fuse the block
+    that lowers (arena, peak) most; stop when none does. Blocks away from the peak stay plain (no
+    latency cost for nothing). "off": none fused; "all": every fusable block fused."""
+    if fusion not in FUSION_MODES:
+        raise ModelError(f"unknown fusion mode '{fusion}': use one of {', '.join(FUSION_MODES)}")
     graph = fuse_pads(graph)
     plain = _place(graph)
     plain.graph, plain.origin = graph, [(op.index,) for op in graph.operators]
     plain.unfused_arena_bytes = plain.arena_bytes
     best = plain
-    chains = mbconv_chains(graph) if fusion else []
+    chains = mbconv_chains(graph) if fusion != "off" else []
     chosen: list[MbconvChain] = []
+    if fusion == "all":
+        for chain in chains:
+            if not set(chain.ops) & {j for c in chosen for j in c.ops}:
+                chosen.append(chain)
+        fused, origin = fuse_mbconv(graph, chosen)
+        best = _place(fused)
+        best.graph, best.origin = fused, origin
+        chains = []
     while chains:
         peak = best.peak_live_bytes
         at_peak = {j for i, live in enumerate(best.live_bytes_per_op) if live == peak for j in best.origin[i]}
@@ -236,3 +251,8 @@ def _place(graph: Graph) -> MemoryPlan:
                       scratch_offsets={i: offsets[("s", i)] for i in scratch},
                       scratch_sizes=dict(scratch),
                       modes=modes)
+
+
+def peak_location(plan: MemoryPlan) -> int:
+    """The planned op (index into plan.graph) with the most bytes alive: where the arena's size comes from."""
+    return max(range(len(plan.live_bytes_per_op)), key=lambda i: plan.live_bytes_per_op[i], default=0)

@@ -10,6 +10,7 @@ import click
 import numpy as np
 
 from ..bench import RUNTIMES, measure
+from ..codegen.planner import FUSION_MODES
 from ..boards import load_profile
 from ..errors import ConfigError
 from ..measurement import Measurement
@@ -53,7 +54,13 @@ def render(measurement: Measurement, sram_budget: int, flash_budget: int) -> Non
                   "ELF .data+.bss + painted stack on target")
     table.add_row("  static RAM (.data + .bss)", f"{measurement.static_ram_bytes:,} B", "ELF section sizes")
     table.add_row("  stack high-water", f"{measurement.stack_high_water_bytes:,} B", source)
-    table.add_row("arena (inside static RAM)", f"{measurement.arena_bytes:,} B", "memory plan reported by firmware")
+    if measurement.planned_arena_bytes is not None:
+        table.add_row("arena high-water (inside static RAM)", f"{measurement.arena_bytes:,} B",
+                      f"{source}: arena painted before each inference, last byte changed (max over runs)")
+        table.add_row("  arena planned", f"{measurement.planned_arena_bytes:,} B "
+                      f"(all blocks plain: {measurement.unfused_arena_bytes:,} B)", "analytic: tinyhil memory planner")
+    else:
+        table.add_row("arena (inside static RAM)", f"{measurement.arena_bytes:,} B", "arena size the runtime was given")
     table.add_row("flash (.text + .rodata + .data)", f"{measurement.flash_bytes:,} B "
                   f"({format_bytes(measurement.flash_bytes)}) / budget {format_bytes(flash_budget)}", "ELF section sizes")
     table.add_row("bit-exact vs tflite-micro reference", "yes" if measurement.bit_exact else "NO",
@@ -61,8 +68,26 @@ def render(measurement: Measurement, sram_budget: int, flash_budget: int) -> Non
     table.add_row("firmware sha256", p["firmware_sha256"][:16] + "...", p["toolchain"])
     console = Console()
     console.print(table)
+    if measurement.memory_plan:
+        console.print(memory_plan_table(measurement))
     if measurement.layer_latency:
         console.print(layer_table(measurement))
+
+
+def memory_plan_table(measurement: Measurement):  # type: ignore[no-untyped-def]
+    """Per planned operator (a fused block is one): its execution mode, the bytes alive while it runs, the peak."""
+    from rich.table import Table
+
+    table = Table(title="memory plan per block (analytic, tinyhil memory planner)",
+                  caption="live: activations + the op's scratch alive while it runs; fused band: the block's "
+                          "expanded tensor is computed a band of rows at a time and never exists whole; "
+                          "in place: the output overwrites the input.")
+    for name, justify in (("#", "right"), ("op", "left"), ("mode", "left"), ("live", "right"), ("", "left")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for row in measurement.memory_plan:
+        table.add_row(str(row["index"]), str(row["op"]), str(row["mode"]), f"{int(row['live_bytes']):,} B",
+                      "peak" if row["peak"] else "")
+    return table
 
 
 def layer_table(measurement: Measurement):  # type: ignore[no-untyped-def]
@@ -99,14 +124,18 @@ def layer_table(measurement: Measurement):  # type: ignore[no-untyped-def]
 @click.option("--flash-budget", help="Override the profile's flash budget, e.g. 1MiB.")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
               help="Where generated C, builds and logs go (default: a temporary directory).")
+@click.option("--fusion", type=click.Choice(FUSION_MODES), default="auto", show_default=True,
+              help="native runtime: auto runs inverted-residual blocks fused where that lowers the peak SRAM; "
+                   "off: every block plain; all: every fusable block fused.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the measurement here.")
 def command(model: Path, board: str, runtime: str, count: int, inputs_file: Path | None, seed: int,
-            sram_budget: str | None, flash_budget: str | None, workdir: Path | None, json_path: Path | None) -> None:
+            sram_budget: str | None, flash_budget: str | None, workdir: Path | None, fusion: str,
+            json_path: Path | None) -> None:
     """Build firmware for MODEL, run it on BOARD, and report latency, SRAM, flash and bit-exactness."""
     profile = load_profile(board).with_budgets(sram_budget, flash_budget)
     inputs = _inputs(count, seed, inputs_file, model)
     with tempfile.TemporaryDirectory(prefix="tinyhil-bench-") as tmp:
-        measurement = measure(model, profile, inputs, runtime=runtime, workdir=workdir or Path(tmp))
+        measurement = measure(model, profile, inputs, runtime=runtime, workdir=workdir or Path(tmp), fusion=fusion)
     render(measurement, profile.sram_budget_bytes, profile.flash_budget_bytes)
     if json_path:
         data = measurement.to_dict()

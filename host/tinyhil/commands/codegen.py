@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from ..codegen.planner import FUSION_MODES
+
 
 @click.command("codegen")
 @click.argument("model", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -15,9 +17,12 @@ import click
               help="native: generated C kernels; tflm: TFLM interpreter glue (needs TFLM sources to build).")
 @click.option("--golden/--no-golden", default=False, show_default=True,
               help="Also write golden_test.c: one random input and the TFLM reference's output for it.")
+@click.option("--fusion", type=click.Choice(FUSION_MODES), default="auto", show_default=True,
+              help="auto: run inverted-residual blocks fused (a band of rows at a time) where that lowers the peak "
+                   "SRAM; off: every block plain; all: every fusable block fused.")
 @click.option("--check-host/--no-check-host", default=False, show_default=True,
               help="Build the generated C with the host gcc and compare it with the TFLM reference on 10 inputs.")
-def command(model: Path, out_dir: Path, runtime: str, golden: bool, check_host: bool) -> None:
+def command(model: Path, out_dir: Path, runtime: str, golden: bool, fusion: str, check_host: bool) -> None:
     """Generate C for MODEL.tflite and print the static memory plan."""
     import numpy as np
 
@@ -31,16 +36,23 @@ def command(model: Path, out_dir: Path, runtime: str, golden: bool, check_host: 
         graph = read_tflite(model)
         shape = graph.tensor(graph.inputs[0]).shape
         golden_input = np.random.default_rng(0).integers(-128, 128, size=shape, dtype=np.int8)
-    generated = generate(model, out_dir, runtime=runtime, golden_input=golden_input)
+    generated = generate(model, out_dir, runtime=runtime, golden_input=golden_input, fusion=fusion)
     click.echo(f"model {model} (sha256 {generated.model_hash[:16]}...), runtime {generated.runtime}")
     click.echo(f"wrote {', '.join(p.name for p in generated.c_sources)}, {generated.header.name}, CMakeLists.txt "
                f"to {generated.out_dir}")
     if generated.runtime != "native":
         return
-    click.echo(f"{'#':>3} {'op':<18} {'kernel':<24} {'output shape':<18} {'MACs':>9} {'out @ arena':>11} {'live':>10}")
-    for layer, live in zip(generated.layers, generated.plan.live_bytes_per_op):
-        click.echo(f"{layer.index:>3} {layer.opcode:<18} {layer.kernel:<24} {str(layer.output_shape):<18} "
-                   f"{format_count(layer.macs):>9} {layer.output_offset:>11} {format_bytes(live):>10}")
+    from ..codegen.plan_report import execution_rows, plan_summary
+
+    click.echo(f"{'#':>3} {'op':<18} {'kernel':<30} {'mode':<20} {'output shape':<18} {'MACs':>9} {'out @ arena':>11} "
+               f"{'live':>10}")
+    for layer, row in zip(generated.layers, execution_rows(generated.layers, generated.plan)):
+        click.echo(f"{layer.index:>3} {layer.opcode:<18} {layer.kernel:<30} {row['mode']:<20} "
+                   f"{str(layer.output_shape):<18} {format_count(layer.macs):>9} {layer.output_offset:>11} "
+                   f"{format_bytes(row['live_bytes']):>10}{'  <- peak' if row['peak'] else ''}")
+        if layer.runs:
+            click.echo(f"{'':>3}   runs {' -> '.join(layer.runs)} a band of rows at a time")
+    click.echo(plan_summary(generated.plan, fusion))
     click.echo(f"arena: {generated.arena_bytes} bytes ({format_bytes(generated.arena_bytes)}; analytic, from the "
                f"static plan; peak live {generated.plan.peak_live_bytes} bytes, scratch {generated.plan.scratch_bytes} "
                "bytes)")
