@@ -1,0 +1,36 @@
+"""Fused blocks on the Cortex-M7 emulator: the DSP (asm) kernel paths give the reference's bytes, and the
+arena the firmware measures (painted, high-water after each inference) is the planned one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from tinyhil.codegen.planner import ALIGNMENT
+
+from .test_fused_blocks import three_block_nets
+
+
+@pytest.mark.qemu
+@settings(max_examples=1, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(blob=three_block_nets())
+def test_fused_blocks_are_bit_exact_and_use_the_planned_arena_on_the_emulator(blob: bytes, tmp_path_factory) -> None:
+    from tinyhil.bench import measure
+    from tinyhil.boards import load_profile
+
+    profile = load_profile("qemu-m7")
+    rng = np.random.default_rng(1)
+    inputs = rng.integers(-128, 128, size=(3, 1, 13, 11, 4), dtype=np.int8)
+    inputs[0] = -128
+    for fusion in ("all", "off"):
+        m = measure(blob, profile, inputs, runtime="native", workdir=tmp_path_factory.mktemp(f"fusion-{fusion}"),
+                    fusion=fusion)
+        assert m.bit_exact, fusion
+        modes = {row["mode"] for row in m.memory_plan}
+        assert ("fused band" in modes or "fused band, in place" in modes) == (fusion == "all")
+        # measured: one past the last arena byte an inference changed; planned: buffers rounded up to 16 B
+        assert m.planned_arena_bytes - ALIGNMENT < m.arena_bytes <= m.planned_arena_bytes, (fusion, m.arena_bytes,
+                                                                                           m.planned_arena_bytes)
+    assert m.unfused_arena_bytes == m.planned_arena_bytes  # the last run was the plain plan
