@@ -1,8 +1,4 @@
-<<<<<<< HEAD
 """Build small (mostly single-operator) int8 .tflite flatbuffers with the `tflite` package's generated builder
-=======
-"""Build single-operator (and small multi-operator) int8 .tflite flatbuffers with the `tflite` package's generated builder
->>>>>>> 6b61c7e (Fusion mode auto/off/all (planner.FUSION_MODES) through generate, tinyhil codegen/bench --fusion; the arena high-water measured by the firmware (painted arena, two patterns in turn) instead of echoing the plan; per-block execution mode, live bytes and the peak in codegen and bench output (codegen/plan_report.py) and in Measurement.memory_plan; depthwise row arithmetic exported once as th_depthwise_row_s8 (no second copy in the fused kernel); randomised bit-exact tests of fused MBConv and dws blocks)
 functions, so per-op tests can choose any shape, stride and quantisation (edge zero points
 included) without a slow TFLiteConverter round trip."""
 
@@ -50,15 +46,9 @@ def build_model(opcode: str, tensors: list[TensorSpec], op_inputs: list[int], op
 
 
 def build_graph(tensors: list[TensorSpec], ops: list[OpSpec], graph_input: int, graph_output: int) -> bytes:
-<<<<<<< HEAD
     """One subgraph running `ops` in order, with one graph input and one graph output tensor."""
     b = flatbuffers.Builder(1024)
     codes = sorted({getattr(tflite.BuiltinOperator, op.opcode) for op in ops})
-=======
-    """One subgraph running `ops` in order (a small multi-op model: a block of layers)."""
-    b = flatbuffers.Builder(1024)
-    opcodes = sorted({op.opcode for op in ops})
->>>>>>> 6b61c7e (Fusion mode auto/off/all (planner.FUSION_MODES) through generate, tinyhil codegen/bench --fusion; the arena high-water measured by the firmware (painted arena, two patterns in turn) instead of echoing the plan; per-block execution mode, live bytes and the peak in codegen and bench output (codegen/plan_report.py) and in Measurement.memory_plan; depthwise row arithmetic exported once as th_depthwise_row_s8 (no second copy in the fused kernel); randomised bit-exact tests of fused MBConv and dws blocks)
     # buffer 0 stays empty (the TFLite convention); each constant gets its own buffer
     buffer_offsets, buffer_of_tensor = [], []
     tflite.BufferStart(b)
@@ -102,11 +92,7 @@ def build_graph(tensors: list[TensorSpec], ops: list[OpSpec], graph_input: int, 
         op_in = _vector(b, np.array(op.inputs, dtype=np.int32))
         op_out = _vector(b, np.array(op.outputs, dtype=np.int32))
         tflite.OperatorStart(b)
-<<<<<<< HEAD
         tflite.OperatorAddOpcodeIndex(b, codes.index(getattr(tflite.BuiltinOperator, op.opcode)))
-=======
-        tflite.OperatorAddOpcodeIndex(b, opcodes.index(op.opcode))
->>>>>>> 6b61c7e (Fusion mode auto/off/all (planner.FUSION_MODES) through generate, tinyhil codegen/bench --fusion; the arena high-water measured by the firmware (painted arena, two patterns in turn) instead of echoing the plan; per-block execution mode, live bytes and the peak in codegen and bench output (codegen/plan_report.py) and in Measurement.memory_plan; depthwise row arithmetic exported once as th_depthwise_row_s8 (no second copy in the fused kernel); randomised bit-exact tests of fused MBConv and dws blocks)
         tflite.OperatorAddInputs(b, op_in)
         tflite.OperatorAddOutputs(b, op_out)
         if options_offset is not None:
@@ -133,27 +119,15 @@ def build_graph(tensors: list[TensorSpec], ops: list[OpSpec], graph_input: int, 
     tflite.SubGraphAddName(b, sg_name)
     subgraph = tflite.SubGraphEnd(b)
 
-<<<<<<< HEAD
     code_tables = []
     for code in codes:
-=======
-    opcode_tables = []
-    for name in opcodes:
-        code = getattr(tflite.BuiltinOperator, name)
->>>>>>> 6b61c7e (Fusion mode auto/off/all (planner.FUSION_MODES) through generate, tinyhil codegen/bench --fusion; the arena high-water measured by the firmware (painted arena, two patterns in turn) instead of echoing the plan; per-block execution mode, live bytes and the peak in codegen and bench output (codegen/plan_report.py) and in Measurement.memory_plan; depthwise row arithmetic exported once as th_depthwise_row_s8 (no second copy in the fused kernel); randomised bit-exact tests of fused MBConv and dws blocks)
         tflite.OperatorCodeStart(b)
         tflite.OperatorCodeAddBuiltinCode(b, code)
         tflite.OperatorCodeAddDeprecatedBuiltinCode(b, min(code, 127))
         tflite.OperatorCodeAddVersion(b, 1)
-<<<<<<< HEAD
         code_tables.append(tflite.OperatorCodeEnd(b))
 
     codes_vec = offsets_vector(tflite.ModelStartOperatorCodesVector, code_tables)
-=======
-        opcode_tables.append(tflite.OperatorCodeEnd(b))
-
-    codes_vec = offsets_vector(tflite.ModelStartOperatorCodesVector, opcode_tables)
->>>>>>> 6b61c7e (Fusion mode auto/off/all (planner.FUSION_MODES) through generate, tinyhil codegen/bench --fusion; the arena high-water measured by the firmware (painted arena, two patterns in turn) instead of echoing the plan; per-block execution mode, live bytes and the peak in codegen and bench output (codegen/plan_report.py) and in Measurement.memory_plan; depthwise row arithmetic exported once as th_depthwise_row_s8 (no second copy in the fused kernel); randomised bit-exact tests of fused MBConv and dws blocks)
     subgraphs_vec = offsets_vector(tflite.ModelStartSubgraphsVector, [subgraph])
     buffers_vec = offsets_vector(tflite.ModelStartBuffersVector, buffer_offsets)
     description = b.CreateString("tinyhil test op")
