@@ -1,5 +1,5 @@
 """The ops of squeeze-excitation and the paper's activations (LEAKY_RELU, HARD_SWISH, LOGISTIC, MUL with
-SE's channel broadcast) are bit-exact with the TFLM interpreter in both kernel builds (portable reference
+SE's channel broadcast, MEAN as SE's pool) are bit-exact with the TFLM interpreter in both kernel builds (portable reference
 arithmetic, and the fast paths: table lookups, SMLAD-style MUL), edge zero points included; the host's
 256-entry tables equal the interpreter for every int8 input; and each op runs in place over its input."""
 
@@ -67,6 +67,19 @@ def squeeze_excitation_muls(draw: st.DrawFn) -> bytes:
     ops = [OpSpec("MEAN", [0, 1], [2], mean_options(True)),
            OpSpec("MUL", operands, [3], mul_options(draw(st.sampled_from(["NONE", "RELU", "RELU6"]))))]
     return build_graph(tensors, ops, 0, 3)
+
+
+@st.composite
+def squeeze_excitation_pools(draw: st.DrawFn) -> bytes:
+    """MEAN over H, W with keep dims (SE's pool; the classifier's GAP without): channel counts around the DSP
+    path's 16- and 4-channel blocks, and more than 255 pixels (the 16-bit lanes' flush)."""
+    h, w = draw(st.sampled_from([(1, 1), (3, 5), (16, 16), (17, 17)]))
+    c = draw(st.one_of(st.sampled_from([4, 16, 20, 35]), st.integers(1, 40)))
+    keep = draw(st.booleans())
+    tensors = [TensorSpec((1, h, w, c), scale=(draw(scales),), zero_point=(draw(zero_points),)),
+               TensorSpec((2,), "int32", data=np.array([1, 2], dtype=np.int32)),
+               TensorSpec((1, 1, 1, c) if keep else (1, c), scale=(draw(scales),), zero_point=(draw(zero_points),))]
+    return build_model("MEAN", tensors, [0, 1], [2], mean_options(keep))
 
 
 @st.composite
@@ -138,6 +151,12 @@ def test_squeeze_excitation_broadcast_mul_matches_tflm_in_place(check_bit_exact,
     # MUL writes over an input of its size that dies there: the big one (either, for a 1x1 map)
     same_size = [t for t in (0, 2) if graph.tensor(t).shape == graph.tensor(3).shape]
     assert plan.offsets[3] in [plan.offsets[t] for t in same_size]
+    assert check_bit_exact(blob) == 6
+
+
+@SETTINGS
+@given(squeeze_excitation_pools())
+def test_squeeze_excitation_pool_matches_tflm(check_bit_exact, blob: bytes) -> None:
     assert check_bit_exact(blob) == 6
 
 
