@@ -49,6 +49,7 @@ def test_an_unsupported_op_names_the_op_its_index_and_the_supported_set() -> Non
         read_tflite(blob)
     message = str(info.value)
     assert "operator 0 is TANH" in message and "CONV_2D" in message and "SOFTMAX" in message
+    assert all(op in message for op in ("LEAKY_RELU", "HARD_SWISH", "LOGISTIC", "MUL"))
 
 
 def test_an_unsupported_option_is_named(tmp_path) -> None:
@@ -59,6 +60,26 @@ def test_an_unsupported_option_is_named(tmp_path) -> None:
     blob = build_model("ADD", tensors, [0, 1], [2], add_options("NONE"))
     with pytest.raises(UnsupportedOpError, match=r"operator 0 \(ADD\) broadcasts"):
         generate(blob, tmp_path / "out")
+
+
+def test_a_mul_broadcast_other_than_over_leading_dims_is_named(tmp_path) -> None:
+    from .tflite_builder import OpSpec, build_graph, mean_options, mul_options
+
+    # MEAN over W only keeps (1, 4, 1, 3): MUL (1, 4, 4, 3) * (1, 4, 1, 3) broadcasts an inner dimension
+    tensors = [TensorSpec((1, 4, 4, 3), scale=(0.1,), zero_point=(0,)),
+               TensorSpec((1,), "int32", data=np.array([2], np.int32)),
+               TensorSpec((1, 4, 1, 3), scale=(0.1,), zero_point=(0,)),
+               TensorSpec((1, 4, 4, 3), scale=(0.1,), zero_point=(0,))]
+    blob = build_graph(tensors, [OpSpec("MEAN", [0, 1], [2], mean_options(True)),
+                                 OpSpec("MUL", [0, 2], [3], mul_options("NONE"))], 0, 3)
+    with pytest.raises(UnsupportedOpError, match=r"operator 1 \(MUL\) of \(1, 4, 4, 3\) and \(1, 4, 1, 3\).*squeeze"):
+        generate(blob, tmp_path / "out")
+
+
+def test_a_logistic_with_another_output_zero_point_is_refused(tmp_path) -> None:
+    tensors = [TensorSpec((1, 4), scale=(0.1,), zero_point=(0,)), TensorSpec((1, 4), scale=(1 / 256,), zero_point=(0,))]
+    with pytest.raises(UnsupportedOpError, match=r"operator 0 \(LOGISTIC\) output zero point 0.*-128"):
+        generate(build_model("LOGISTIC", tensors, [0], [1]), tmp_path / "out")
 
 
 def test_an_unknown_runtime_is_refused(tmp_path) -> None:
