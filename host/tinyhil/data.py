@@ -196,9 +196,14 @@ def load_folder(path: Path, test_fraction: float = 0.2, size: int = 32) -> Datas
     import matplotlib.image as mpimg
 
     root = Path(path)
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    layout = "folder:PATH takes a folder holding one sub-folder of PNG/JPEG images per class"
+    if not root.exists():
+        raise DataError(f"dataset folder {root} does not exist; {layout}")
+    if not root.is_dir():
+        raise DataError(f"dataset folder {root} is a file, not a folder; {layout}")
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir())
     if not classes:
-        raise DataError(f"{root}: expected one sub-folder of images per class")
+        raise DataError(f"dataset folder {root} has no class sub-folders; {layout}")
     xs, ys = [], []
     for label, cls in enumerate(classes):
         for f in sorted((root / cls).iterdir()):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 
 class TinyhilError(Exception):
-    """Root of every error tinyhil raises on purpose (the CLI prints these without a traceback)."""
+    """Root of every error tinyhil raises on purpose (the CLI prints these as one line, without a traceback)."""
+
+    exit_code = 2  # the status `tinyhil` exits with (click's usage errors use 2 too)
 
 
 class ConfigError(TinyhilError):
@@ -61,3 +63,15 @@ class DataError(TinyhilError):
 
 class LLMError(TinyhilError):
     """The LLM endpoint failed or the local model is not set up."""
+
+
+class InUseError(TinyhilError):
+    """A run folder or bench workdir is held by another live tinyhil process (its PID is in the message)."""
+
+    exit_code = 75  # EX_TEMPFAIL: try again once the other process is done
+
+
+class SearchIncomplete(TinyhilError):
+    """A search evaluated nothing or stopped before its iterations; what it did find is stored and printed."""
+
+    exit_code = 3

@@ -13,7 +13,9 @@ from typing import Any, Protocol
 import torch
 import torch.nn.functional as F
 
+from . import options
 from .data import Dataset, to_resolution
+from .errors import ConfigError
 from .model import build_torch
 from .space import ArchSpec
 
@@ -38,6 +40,13 @@ class TrainConfig:
     augment: bool = True
     progress: bool = False  # rich progress bar (CLI)
     max_steps: int | None = None  # stop after this many optimiser steps (a multi-fidelity rung); the schedule spans them
+
+    def check(self) -> None:
+        """The ranges the CLI's options declare (tinyhil.options): 0 epochs would write an untrained checkpoint."""
+        options.EPOCHS.check(self.epochs, "training configuration")
+        options.TRAIN_BATCH.check(self.batch_size, "training configuration")
+        if self.train_subset is not None:
+            options.SUBSET.check(self.train_subset, "training configuration")
 
     @classmethod
     def proxy(cls) -> "TrainConfig":
@@ -65,6 +74,12 @@ class TrainResult:
 def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
+        raise ConfigError(f"device {name!r} is not one tinyhil trains on; use auto, cpu or cuda")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        build = "a CPU-only build" if torch.version.cuda is None else f"built for CUDA {torch.version.cuda}"
+        raise ConfigError(f"device {name!r}: CUDA is not available here (torch {torch.__version__}, {build}); "
+                          "use --device cpu or auto")
     return torch.device(name)
 
 
@@ -91,6 +106,7 @@ def save_checkpoint(path: Path, model: torch.nn.Module, spec: ArchSpec, dataset:
 
 def train(spec_or_model: ArchSpec | torch.nn.Module, dataset: Dataset, config: TrainConfig,
           distiller: Distiller | None = None, checkpoint_dir: Path = Path("checkpoints")) -> TrainResult:
+    config.check()
     torch.manual_seed(config.seed)
     if isinstance(spec_or_model, torch.nn.Module):
         model, spec = spec_or_model, spec_or_model.spec

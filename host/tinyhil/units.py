@@ -37,6 +37,8 @@ def parse_count(text: str | int, what: str = "count") -> int:
 
 
 def format_bytes(n: int | float) -> str:
+    if n >= 1024**3:
+        return f"{n / 1024**3:.2f} GiB"
     if n >= 1024**2:
         return f"{n / 1024**2:.2f} MiB"
     if n >= 1024:

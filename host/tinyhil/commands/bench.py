@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -12,7 +13,9 @@ import numpy as np
 from ..bench import RUNTIMES, measure
 from ..codegen.planner import FUSION_MODES
 from ..boards import load_profile
-from ..errors import ConfigError
+from .. import options
+from ..errors import BudgetError, ConfigError, TinyhilError
+from ..locks import exclusive
 from ..measurement import Measurement
 from ..units import format_bytes
 
@@ -116,7 +119,8 @@ def layer_table(measurement: Measurement):  # type: ignore[no-untyped-def]
 @click.argument("model", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--board", default="qemu-m7", show_default=True, help="Board profile name, alias or .toml path.")
 @click.option("--runtime", type=click.Choice(RUNTIMES), default="native", show_default=True)
-@click.option("--inputs", "count", default=8, show_default=True, help="How many random int8 inputs to stream.")
+@click.option("--inputs", "count", type=options.BENCH_INPUTS.click_type(), default=8, show_default=True,
+              help="How many random int8 inputs to stream.")
 @click.option("--inputs-file", type=click.Path(exists=True, path_type=Path),
               help=".npy: int8 (N, H, W, C) as the model takes it, or float NCHW images in [-1, 1] (resized, quantised).")
 @click.option("--seed", default=0, show_default=True, help="Seed of the random inputs.")
@@ -134,14 +138,44 @@ def command(model: Path, board: str, runtime: str, count: int, inputs_file: Path
     """Build firmware for MODEL, run it on BOARD, and report latency, SRAM, flash and bit-exactness."""
     profile = load_profile(board).with_budgets(sram_budget, flash_budget)
     inputs = _inputs(count, seed, inputs_file, model)
-    with tempfile.TemporaryDirectory(prefix="tinyhil-bench-") as tmp:
-        measurement = measure(model, profile, inputs, runtime=runtime, workdir=workdir or Path(tmp), fusion=fusion)
+    if workdir is not None:
+        with exclusive(workdir, "bench workdir"):
+            measurement = measure(model, profile, inputs, runtime=runtime, workdir=workdir, fusion=fusion)
+    else:
+        measurement = _measure_in_temporary_dir(model, profile, inputs, runtime, fusion)
     render(measurement, profile.sram_budget_bytes, profile.flash_budget_bytes)
+    over = _over_budget(measurement, profile.sram_budget_bytes, profile.flash_budget_bytes)
     if json_path:
         data = measurement.to_dict()
         data["budgets"] = {"sram_bytes": profile.sram_budget_bytes, "flash_bytes": profile.flash_budget_bytes,
-                           "fits": measurement.peak_sram_bytes <= profile.sram_budget_bytes
-                           and measurement.flash_bytes <= profile.flash_budget_bytes}
+                           "fits": not over}
         json_path.write_text(json.dumps(data, indent=2))
     if not measurement.bit_exact:
         raise click.ClickException("outputs differ from the tflite-micro reference (see --json for the runs)")
+    if over:
+        raise BudgetError(f"{model.name} does not fit {profile.name}: {'; '.join(over)} (measured); shrink the model "
+                          "or raise --sram-budget / --flash-budget")
+
+
+def _measure_in_temporary_dir(model: Path, profile: object, inputs: np.ndarray, runtime: str,
+                              fusion: str) -> Measurement:
+    """Measure in a fresh temporary folder, removed on success and kept on failure, so the runner.log and build
+    log an error message points to still exist."""
+    tmp = Path(tempfile.mkdtemp(prefix="tinyhil-bench-"))
+    try:
+        measurement = measure(model, profile, inputs, runtime=runtime, workdir=tmp,  # type: ignore[arg-type]
+                              fusion=fusion)
+    except TinyhilError as exc:
+        exc.args = (f"{exc} (the generated C, build and logs are kept in {tmp})",)
+        raise
+    shutil.rmtree(tmp, ignore_errors=True)
+    return measurement
+
+
+def _over_budget(measurement: Measurement, sram_budget: int, flash_budget: int) -> list[str]:
+    problems = []
+    if measurement.peak_sram_bytes > sram_budget:
+        problems.append(f"peak SRAM {format_bytes(measurement.peak_sram_bytes)} > budget {format_bytes(sram_budget)}")
+    if measurement.flash_bytes > flash_budget:
+        problems.append(f"flash {format_bytes(measurement.flash_bytes)} > budget {format_bytes(flash_budget)}")
+    return problems

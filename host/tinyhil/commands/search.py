@@ -6,20 +6,16 @@ from pathlib import Path
 
 import click
 
-from ..units import parse_bytes, parse_count
+from .. import options
+from ..options import click_callback, positive_bytes, positive_count
 
-
-def _bytes(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
-    return None if value is None else parse_bytes(value, f"--{param.name.replace('_', '-')}")
-
-
-def _count(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
-    return None if value is None else parse_count(value, f"--{param.name.replace('_', '-')}")
+_bytes = click_callback(positive_bytes)
+_count = click_callback(positive_count)
 
 
 @click.command("search")
 @click.option("--board", default="qemu-m7", show_default=True, help="Board profile name or alias (stm32h7, qemu-m7).")
-@click.option("--iterations", type=int, default=None, help="Candidates to evaluate (train + measure) [default 20].")
+@click.option("--iterations", type=options.ITERATIONS.click_type(), default=None, help="Candidates to evaluate (train + measure) [default 20].")
 @click.option("--proposer", type=click.Choice(["auto", "llm", "evolution", "random"]), default=None,
               help="auto [default]: llm when an endpoint is configured or the local model is set up, else evolution.")
 @click.option("--dataset", default=None, help="fashion-mnist [default], digits, cifar10, cifar100, folder:<path>.")
@@ -32,9 +28,9 @@ def _count(ctx: click.Context, param: click.Parameter, value: str | None) -> int
 @click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"), show_default=True)
 @click.option("--executor", type=click.Choice(["local", "ray"]), default=None, help="local [default] or ray.")
 @click.option("--address", default=None, help="Ray cluster address (default: start a local Ray instance).")
-@click.option("--batch-size", type=int, default=None, help="Candidates in flight at once [default 1].")
-@click.option("--proxy-epochs", type=int, default=None, help="Epochs of proxy training [default: TrainConfig.proxy()].")
-@click.option("--train-subset", type=int, default=None, help="Train on the first N training images.")
+@click.option("--batch-size", type=options.BATCH_SIZE.click_type(), default=None, help="Candidates in flight at once [default 1].")
+@click.option("--proxy-epochs", type=options.PROXY_EPOCHS.click_type(), default=None, help="Epochs of proxy training [default: TrainConfig.proxy()].")
+@click.option("--train-subset", type=options.TRAIN_SUBSET.click_type(), default=None, help="Train on the first N training images.")
 @click.option("--validation-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
               help="Part of the training split held out (stratified, seeded) to select on [default 0.1].")
 @click.option("--fidelity", type=click.Choice(["multi", "single"]), default=None,
@@ -45,7 +41,7 @@ def _count(ctx: click.Context, param: click.Parameter, value: str | None) -> int
               help="Reduction factor: each rung trains eta times longer, 1/eta of its candidates go on [default 3].")
 @click.option("--time-budget", type=click.FloatRange(min=1), default=None,
               help="Stop proposing after this many seconds (the candidates in flight finish).")
-@click.option("--measure-inputs", type=int, default=None, help="Test images streamed to the board per candidate [default 4].")
+@click.option("--measure-inputs", type=options.MEASURE_INPUTS.click_type(), default=None, help="Test images streamed to the board per candidate [default 4].")
 @click.option("--seed", type=int, default=None, help="Run seed [default 0].")
 @click.option("--llm-config", type=click.Path(dir_okay=False), default=None, help="TOML with base_url, model, api_key_env.")
 @click.option("--no-live", is_flag=True, help="No live view (logs only), e.g. in CI logs.")
@@ -127,5 +123,28 @@ def command(board: str, iterations: int | None, proposer: str | None, dataset: s
             console.print(f"hypervolume after {history[-1][0]} evaluations: {history[-1][1]:.4f} "
                           f"({hypervolume_note(loop.constraints)})")
         console.print(f"front: {paths['json']} and {paths['csv']}; store: {loop.store.path}")
-        if outcome.stopped_reason:
-            console.print(f"[yellow]stopped early: {outcome.stopped_reason}[/yellow]")
+        problem = _incomplete(outcome, config.iterations, candidates)
+        if problem:
+            from ..errors import SearchIncomplete
+
+            raise SearchIncomplete(f"search {run_dir}: {problem}. Everything evaluated is kept in {loop.store.path}; "
+                                   f"fix the cause, then `tinyhil search --resume {run_dir}` continues")
+
+
+def _incomplete(outcome: object, iterations: int, candidates: list) -> str:  # type: ignore[type-arg]
+    """Why a finished search is not a success ('' when it is): it evaluated nothing, stopped early or measured
+    no candidate within the budgets."""
+    evaluated = getattr(outcome, "evaluated", 0)
+    stopped = getattr(outcome, "stopped_reason", "")
+    if evaluated == 0:
+        return "evaluated nothing" + (f": {stopped}" if stopped else "")
+    if stopped:
+        return f"stopped early after {evaluated} of {iterations} evaluations: {stopped}"
+    if not getattr(outcome, "front", None):
+        counts: dict[str, int] = {}
+        for candidate in candidates:
+            counts[candidate.status] = counts.get(candidate.status, 0) + 1
+        tally = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        return (f"none of the {evaluated} evaluated candidates was measured within the budgets ({tally}); the "
+                "reasons are in the table above")
+    return ""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
+
+from .. import options
+from ..options import click_callback, positive_bytes
 
 
 @click.command("train")
@@ -13,32 +15,62 @@ import click
 @click.option("--dataset", default="fashion-mnist", show_default=True,
               help="fashion-mnist | digits | cifar10 | cifar100 | folder:PATH")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="local copy of the dataset files")
-@click.option("--epochs", type=int, default=None, help="override the preset's epochs")
+@click.option("--epochs", type=options.EPOCHS.click_type(), default=None, help="override the preset's epochs")
 @click.option("--full", is_flag=True, help="full training (whole split, 30 epochs) instead of the proxy preset")
-@click.option("--subset", type=int, default=None, help="train on the first N training images")
+@click.option("--subset", type=options.SUBSET.click_type(), default=None, help="train on the first N training images")
+@click.option("--batch-size", type=options.TRAIN_BATCH.click_type(), default=None,
+              help="images per training step [default: the preset's, 128]")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda")
+@click.option("--device", type=click.Choice(options.DEVICES), default="auto", show_default=True)
+@click.option("--force", is_flag=True, help="train a spec beyond the MAC limit or the memory estimate anyway")
+@click.option("--memory-limit", callback=click_callback(positive_bytes), default=None,
+              help="memory training may allocate, e.g. 4GiB [default: 80% of the memory available now]")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("train_out"), show_default=True)
 def command(spec_json: Path, dataset: str, data_dir: Path | None, epochs: int | None, full: bool,
-            subset: int | None, seed: int, device: str, out: Path) -> None:
-    """Train SPEC_JSON (an ArchSpec) and write OUT/checkpoints/last.pt."""
+            subset: int | None, batch_size: int | None, seed: int, device: str, force: bool,
+            memory_limit: int | None, out: Path) -> None:
+    """Train SPEC_JSON (an ArchSpec) and write OUT/checkpoints/last.pt.
+
+    The spec's analytic cost is checked first (MACs, training memory) and the training process is bounded
+    to --memory-limit, so an oversized spec fails with a message instead of exhausting the machine."""
     import dataclasses
 
+    from .. import train_guard
     from ..data import load_dataset
-    from ..space import ArchSpec
-    from ..train import TrainConfig, train
+    from ..errors import BudgetError
+    from ..specfile import read_spec
+    from ..train import TrainConfig, pick_device, train
 
-    spec = ArchSpec.from_dict(json.loads(spec_json.read_text()))
-    data = load_dataset(dataset, data_dir)
-    click.echo(f"dataset: {data.provenance}; input {data.input_shape} resized to {spec.resolution}px")
+    spec = read_spec(spec_json)
+    pick_device(device)  # no CUDA here: say so before loading any data
     config = TrainConfig.full() if full else TrainConfig.proxy()
     changes = {"seed": seed, "device": device, "progress": True}
     if epochs is not None:
         changes["epochs"] = epochs
     if subset is not None or full:
         changes["train_subset"] = subset
+    if batch_size is not None:
+        changes["batch_size"] = batch_size
     config = dataclasses.replace(config, **changes)
-    result = train(spec, data, config, checkpoint_dir=out / "checkpoints")
+    data = load_dataset(dataset, data_dir)
+    click.echo(f"dataset: {data.provenance}; input {data.input_shape} resized to {spec.resolution}px")
+    cost = train_guard.training_cost(spec, data.input_shape, data.num_classes, config.batch_size)
+    limit = train_guard.memory_limit_bytes(memory_limit)
+    click.echo(f"cost: {cost.describe()}")
+    if force:
+        click.echo("--force: the cost limits are not checked")
+    else:
+        train_guard.check(cost, limit, str(spec_json))
+    if limit is not None:
+        train_guard.bound_address_space(limit)
+    try:
+        result = train(spec, data, config, checkpoint_dir=out / "checkpoints")
+    except (RuntimeError, MemoryError) as exc:
+        if not train_guard.is_out_of_memory(exc):
+            raise
+        raise BudgetError(f"{spec_json}: training ran out of the {train_guard.format_bytes(limit or 0)} it may use "
+                          f"({type(exc).__name__}); lower --batch-size, shrink the spec or raise --memory-limit. "
+                          f"Finished epochs are kept in {out / 'checkpoints'}") from None
     click.echo(f"float test top-1: {result.float_accuracy:.4f} on {result.test_images} test images ({data.provenance})")
     click.echo(f"throughput: {result.images_per_second:.0f} images/s (host, measured)")
     click.echo(f"checkpoint: {result.checkpoint}")

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from .. import options
 from .evaluation import Job, StageEvent, Stages
 from .executors import Executor
 from .fidelity import Fidelity, promotion
@@ -44,6 +45,10 @@ class SearchSettings:
     objectives: tuple[Objective, ...] = DEFAULT_OBJECTIVES
     fidelity: Fidelity = field(default_factory=Fidelity)  # default: single fidelity
     time_budget_s: float | None = None  # no new proposals after this much wall-clock (in-flight ones finish)
+
+    def __post_init__(self) -> None:  # a batch of 0 would propose nothing, forever
+        options.ITERATIONS.check(self.iterations, "search settings")
+        options.BATCH_SIZE.check(self.batch_size, "search settings")
 
 
 @dataclass

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from .. import options
 from ..errors import ConfigError, LLMError
+from ..locks import exclusive
 from .evaluation import PipelineStages
 from .executors import make_executor
 from .fidelity import Fidelity
@@ -58,6 +60,22 @@ class SearchConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def validate(self) -> None:
+        """The ranges the CLI's options declare (tinyhil.options), applied to values from a stored run or Python."""
+        where = "search configuration"
+        options.ITERATIONS.check(self.iterations, where)
+        options.BATCH_SIZE.check(self.batch_size, where)
+        options.MEASURE_INPUTS.check(self.measure_inputs, where)
+        if self.train_subset is not None:
+            options.TRAIN_SUBSET.check(self.train_subset, where)
+        if "epochs" in self.train_overrides:
+            options.PROXY_EPOCHS.check(self.train_overrides["epochs"], where)
+        for option, value in (("--budget-sram", self.budget_sram), ("--budget-flash", self.budget_flash)):
+            if value is not None:
+                options.positive_bytes(value, option)
+        if self.budget_macs is not None:
+            options.positive_count(self.budget_macs, "--budget-macs")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "SearchConfig":
@@ -115,7 +133,16 @@ def llm_endpoint(config: SearchConfig) -> Iterator[LLMEndpoint | None]:
 def open_search(config: SearchConfig, run_dir: Path, resume: bool,
                 on_change: Callable[..., None] | None = None,
                 stages: Any = None) -> Iterator[SearchLoop]:
-    """A ready SearchLoop over the store in run_dir (created, or reopened when resuming)."""
+    """A ready SearchLoop over the store in run_dir (created, or reopened when resuming), with the run
+    folder locked for this process: a second search on the same run is refused with this one's PID."""
+    config.validate()
+    with exclusive(Path(run_dir), "run"), _open_search(config, Path(run_dir), resume, on_change, stages) as loop:
+        yield loop
+
+
+@contextlib.contextmanager
+def _open_search(config: SearchConfig, run_dir: Path, resume: bool, on_change: Callable[..., None] | None,
+                 stages: Any) -> Iterator[SearchLoop]:
     from ..boards import load_profile
     from ..cost import estimate
     from ..space import ArchSpec, SearchSpace

@@ -117,7 +117,7 @@ class LLMProposer:
     def complete(self, messages: list[dict[str, str]], schema: dict[str, Any], seed: int,
                  temperature: float | None = None) -> str:
         """One chat completion; the reply's text."""
-        from openai import APIConnectionError, APIStatusError, APITimeoutError
+        from openai import APIConnectionError, APIError, APIStatusError, APITimeoutError
 
         kwargs: dict[str, Any] = dict(model=self.endpoint.model, messages=messages, seed=seed,
                                       temperature=self.temperature if temperature is None else temperature)
@@ -136,9 +136,34 @@ class LLMProposer:
                     response = self._client.chat.completions.create(**kwargs)
             else:
                 response = self._client.chat.completions.create(**kwargs)
-        except (APIConnectionError, APITimeoutError, APIStatusError) as exc:
+        except (APIConnectionError, APITimeoutError, APIStatusError, APIError) as exc:
             raise ProposalError(f"llm endpoint {self.endpoint.base_url} failed: {exc}; check that it is running and "
                                 "TINYHIL_LLM_BASE_URL / TINYHIL_LLM_MODEL are right") from None
+        except ValueError as exc:  # json.JSONDecodeError, UnicodeDecodeError: a body that is not JSON
+            raise ProposalError(f"llm endpoint {self.endpoint.base_url} answered a body that is not JSON ({exc}); "
+                                f"{NOT_A_CHAT_ENDPOINT}") from None
+        return reply_text(response, self.endpoint.base_url)
+
+
+NOT_A_CHAT_ENDPOINT = ("check that the base URL is an OpenAI-compatible API (it usually ends in /v1) and not a web "
+                       "page or proxy")
+
+
+def reply_text(response: Any, base_url: str) -> str:
+    """The text of a chat completion's first choice; ProposalError when the endpoint answered something else
+    (the openai client hands back a plain str for a text/plain body, a loose object for odd JSON)."""
+    if isinstance(response, (str, bytes)) or not hasattr(response, "choices"):
+        shown = response if isinstance(response, (str, bytes)) else type(response).__name__
+        raise ProposalError(f"llm endpoint {base_url} answered {str(shown)[:120]!r}, not a chat completion; "
+                            f"{NOT_A_CHAT_ENDPOINT}")
+    try:
         if not response.choices:
             return ""
-        return response.choices[0].message.content or ""
+        content = response.choices[0].message.content
+    except (AttributeError, TypeError, IndexError, KeyError) as exc:
+        raise ProposalError(f"llm endpoint {base_url} answered a malformed chat completion ({type(exc).__name__}: "
+                            f"{exc}); {NOT_A_CHAT_ENDPOINT}") from None
+    if content is not None and not isinstance(content, str):
+        raise ProposalError(f"llm endpoint {base_url} answered message content of type {type(content).__name__}, "
+                            f"not text; {NOT_A_CHAT_ENDPOINT}")
+    return content or ""

@@ -1,0 +1,115 @@
+"""Every numeric option's range, declared once. The CLI uses these as click types; the library checks the
+same values with the same words when they come from elsewhere (a stored run config, Python, a test), so
+`--batch-size 0` and a run config holding `batch_size: 0` fail alike, before anything runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from .errors import ConfigError
+from .units import parse_bytes, parse_count
+
+
+@dataclass(frozen=True)
+class Bound:
+    """An integer option: the name the user writes, its range (inclusive) and what it counts."""
+
+    option: str  # "--batch-size"
+    meaning: str  # "candidates in flight at once"
+    min: int = 1
+    max: int | None = None
+
+    def problem(self, value: Any) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"{self.option} {value!r}: must be a whole number ({self.meaning})"
+        if value < self.min or (self.max is not None and value > self.max):
+            return f"{self.option} {value}: must be {self.range_words()} ({self.meaning})"
+        return None
+
+    def range_words(self) -> str:
+        if self.max is None:
+            return f"at least {self.min}"
+        return f"between {self.min} and {self.max}"
+
+    def check(self, value: Any, where: str = "") -> int:
+        """`value` when it is in range, else a ConfigError naming the option (and where the value came from)."""
+        problem = self.problem(value)
+        if problem:
+            raise ConfigError((f"{where}: " if where else "") + problem)
+        return int(value)
+
+    def click_type(self) -> click.ParamType:
+        return _BoundType(self)
+
+
+class _BoundType(click.ParamType):
+    name = "integer"
+
+    def __init__(self, bound: Bound):
+        self.bound = bound
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:  # noqa: ARG002
+        return f"INTEGER {self.bound.min}..{self.bound.max if self.bound.max is not None else ''}".rstrip(".")
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            try:
+                number = int(str(value).strip())
+            except ValueError:
+                self.fail(f"{value!r} is not a whole number ({self.bound.meaning})", param, ctx)
+        problem = self.bound.problem(number)
+        if problem:
+            self.fail(problem.split(": ", 1)[1], param, ctx)
+        return number
+
+
+# --- search ----------------------------------------------------------------------------------------------
+ITERATIONS = Bound("--iterations", "candidates to evaluate (train + measure)", 1, 100_000)
+BATCH_SIZE = Bound("--batch-size", "candidates in flight at once", 1, 1024)
+PROXY_EPOCHS = Bound("--proxy-epochs", "epochs of proxy training per candidate", 1, 1000)
+TRAIN_SUBSET = Bound("--train-subset", "training images per candidate", 1)
+MEASURE_INPUTS = Bound("--measure-inputs", "test images streamed to the board per candidate", 1, 10_000)
+# --- train -----------------------------------------------------------------------------------------------
+EPOCHS = Bound("--epochs", "training epochs", 1, 10_000)
+SUBSET = Bound("--subset", "training images", 1)
+TRAIN_BATCH = Bound("--batch-size", "images per training step", 1, 65_536)
+DEVICES = ("auto", "cpu", "cuda")
+# --- bench -----------------------------------------------------------------------------------------------
+BENCH_INPUTS = Bound("--inputs", "random int8 inputs streamed to the board", 1, 100_000)
+
+
+def positive_bytes(value: str | int, option: str) -> int:
+    """A byte budget ("320KiB"); zero or less is an error that says what the budget is for."""
+    parsed = parse_bytes(value, option)
+    if parsed <= 0:
+        raise ConfigError(f"{option} {value}: a byte budget must be positive, e.g. 320KiB; leave the option out "
+                          "to use the board profile's")
+    return parsed
+
+
+def positive_count(value: str | int, option: str) -> int:
+    """A count budget ("100M"); zero or less would reject every candidate, so it is an error."""
+    parsed = parse_count(value, option)
+    if parsed <= 0:
+        raise ConfigError(f"{option} {value}: a MAC budget must be positive, e.g. 50M; leave the option out for "
+                          "the paper's 100M")
+    return parsed
+
+
+def click_callback(parse: Any) -> Any:
+    """A click callback applying `parse(value, '--option-name')`, its ConfigError shown as a usage error."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+        if value is None:
+            return None
+        try:
+            return parse(value, f"--{param.name.replace('_', '-')}")  # type: ignore[union-attr]
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc).split(": ", 1)[-1], ctx, param) from None
+
+    return callback
