@@ -1,12 +1,25 @@
 """What the emulator runners (QEMU, Renode) share: an emulator process started for the ELF, its UART served on
-a loopback TCP socket on a free port, reset by restarting it, stop by terminating it (then killing it)."""
+a loopback TCP socket on a free port, reset by restarting it, stop by terminating it (then killing it).
+
+The emulator never outlives tinyhil: on Linux it is started with PR_SET_PDEATHSIG, so the kernel kills it when
+the process that started it dies, kill -9 included (it would otherwise run on, parent 1, burning a core). Its
+PID is also written to emulator.pid beside runner.log, and a runner starting in that folder first kills an
+emulator a dead run left there (where the death signal is not available), so a resumed run never meets a
+stale one.
+"""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
+import os
+import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import serial
 
@@ -15,6 +28,36 @@ from ..protocol import ByteStream
 from .base import Runner
 
 log = logging.getLogger(__name__)
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+PID_FILE = "emulator.pid"
+
+
+def _die_with_parent_hook() -> Callable[[], None] | None:
+    """A preexec_fn asking the kernel to SIGKILL the child when its parent dies (Linux), else None. libc's prctl
+    is looked up here, in the parent, so the child between fork and exec only makes one system call."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def hook() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the signal was armed
+            os._exit(1)
+
+    return hook
+
+
+def _command_of(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return None
 
 
 class EmulatorRunner(Runner):
@@ -33,13 +76,42 @@ class EmulatorRunner(Runner):
         self.stream: serial.SerialBase | None = None
         self.elf: Path | None = None
 
+    @property
+    def pid_path(self) -> Path:
+        return self.workdir / PID_FILE
+
     def spawn(self, command: list[str], stdin: int = subprocess.DEVNULL) -> None:
+        self.kill_stale()
         log.info("starting %s", " ".join(command))
         with open(self.log_path, "ab") as log_file:
             try:
-                self.process = subprocess.Popen(command, stdin=stdin, stdout=log_file, stderr=log_file)
+                # the death signal is tied to the thread that starts the emulator: start and stop it on one thread
+                self.process = subprocess.Popen(command, stdin=stdin, stdout=log_file, stderr=log_file,
+                                                preexec_fn=_die_with_parent_hook())
             except OSError as exc:
                 raise RunnerError(f"cannot start {command[0]}: {exc}; {self.install_hint}") from exc
+        command_line = _command_of(self.process.pid) or " ".join(command)
+        self.pid_path.write_text(f"{self.process.pid}\n{command_line}\n")
+
+    def kill_stale(self) -> None:
+        """Kill the emulator a dead run left in this workdir (its PID file names it and its command line still
+        matches, so a reused PID is left alone)."""
+        try:
+            pid_text, recorded = (self.pid_path.read_text().split("\n", 1) + [""])[:2]
+            pid = int(pid_text)
+        except (OSError, ValueError):
+            return
+        running = _command_of(pid)
+        if running and running == recorded.strip() and pid != os.getpid():
+            log.warning("killing a stale %s (PID %d) left in %s by an earlier run", self.emulator_name, pid, self.workdir)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            deadline = time.monotonic() + self.stop_timeout_s
+            while _command_of(pid) == running and time.monotonic() < deadline:
+                time.sleep(0.01)  # until it is gone (or a zombie of its own dead parent, reaped by init)
+        self.pid_path.unlink(missing_ok=True)
 
     def connect(self) -> ByteStream:
         """Open the UART socket once the emulator listens on self.port; a clear error if it exits or never does."""
@@ -77,6 +149,7 @@ class EmulatorRunner(Runner):
                     self.process.kill()
                     self.process.wait()
             self.process = None
+            self.pid_path.unlink(missing_ok=True)
 
     @property
     def exit_code(self) -> int | None:

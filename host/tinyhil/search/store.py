@@ -132,6 +132,7 @@ class RunStore:
         path = path if path.suffix == ".sqlite" else path / STORE_FILE
         if not path.is_file():
             raise ConfigError(f"no run store at {path}: give the run folder a search created (runs/<run-id>)")
+        check_readable(path)
         return cls(path)
 
     def close(self) -> None:
@@ -257,6 +258,37 @@ class RunStore:
 
     def _transaction(self) -> "_Transaction":
         return RunStore._Transaction(self._db)
+
+
+def check_readable(path: Path) -> None:
+    """StoreError unless `path` is a readable run store holding its run record. Read-only: a damaged store is
+    left exactly as it was, for `sqlite3 store.sqlite .recover` or a backup."""
+    what_to_do = (f"restore it from a backup, or salvage it with `sqlite3 {path} .recover | sqlite3 recovered.sqlite`; "
+                  "a new search starts a fresh run")
+    if path.stat().st_size == 0:
+        raise StoreError(f"run store {path} is empty (0 bytes): the run's record is gone; {what_to_do}")
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30.0)
+    except sqlite3.Error as exc:
+        raise StoreError(f"run store {path} cannot be opened ({exc}); {what_to_do}") from None
+    try:
+        problems = [row[0] for row in db.execute("PRAGMA quick_check").fetchall()]
+        if problems != ["ok"]:
+            raise StoreError(f"run store {path} is damaged ({'; '.join(problems[:3])}); {what_to_do}")
+        run = db.execute("SELECT id, config FROM run").fetchone()
+        if run is None:
+            raise StoreError(f"run store {path} holds no run record; {what_to_do}")
+        json.loads(run[1])
+    except sqlite3.DatabaseError as exc:  # "file is not a database", "database disk image is malformed", no table
+        raise StoreError(f"run store {path} is damaged or not a run store ({exc}); {what_to_do}") from None
+    except ValueError as exc:
+        raise StoreError(f"run store {path}: the run's configuration is not readable JSON ({exc}); {what_to_do}") from None
+    finally:
+        db.close()
+
+
+class StoreError(ConfigError):
+    """A run store is damaged, truncated or not a run store; nothing was written to it."""
 
 
 def _candidate(row: sqlite3.Row) -> Candidate:
