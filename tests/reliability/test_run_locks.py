@@ -81,12 +81,16 @@ def test_a_second_bench_in_a_workdir_in_use_is_refused_and_the_first_one_finishe
     model.write_bytes(build_model("CONV_2D", tensors, [0, 1], [2], conv_options((2, 2), (1, 1), "SAME", "RELU")))
     workdir = tmp_path / "w"
     bench = [sys.executable, "-c", "from tinyhil.cli import main; main()", "bench", str(model), "--inputs", "2",
-             "--workdir", str(workdir), "--json", str(tmp_path / "m.json")]
-    first = subprocess.Popen(bench, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_for_holder(workdir, first.pid)
-    second = subprocess.run(bench, cwd=REPO, capture_output=True, text=True, timeout=120)
-    out, err = first.communicate(timeout=300)
-    assert second.returncode == 75, second.stdout + second.stderr
-    assert f"bench workdir {workdir} is in use by PID {first.pid}" in second.stderr
-    assert first.returncode == 0, out + err
-    assert json.loads((tmp_path / "m.json").read_text())["bit_exact"] is True  # the first one's result, intact
+             "--workdir", str(workdir)]
+    # both at once, as two shells would: whichever takes the lock first measures, the other is refused
+    runs = [subprocess.Popen([*bench, "--json", str(tmp_path / f"m{i}.json")], cwd=REPO, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for i in range(2)]
+    results = [(run.pid, *run.communicate(timeout=300), run.returncode) for run in runs]
+    statuses = sorted(status for _, _, _, status in results)
+    assert statuses == [0, 75], results
+    (winner, *_), (_, _, refused_err, _) = sorted(results, key=lambda r: r[3])
+    assert f"bench workdir {workdir} is in use by PID {winner}" in refused_err
+    assert len([line for line in refused_err.splitlines() if line.strip()]) == 1
+    index = [run.pid for run in runs].index(winner)
+    assert json.loads((tmp_path / f"m{index}.json").read_text())["bit_exact"] is True  # the winner's result, intact
+    assert not (tmp_path / f"m{1 - index}.json").exists()
