@@ -138,7 +138,7 @@ def _incomplete(outcome: object, iterations: int, candidates: list) -> str:  # t
     stopped = getattr(outcome, "stopped_reason", "")
     if evaluated == 0:
         return "evaluated nothing" + (f": {stopped}" if stopped else "")
-    if stopped:
+    if stopped and not stopped.startswith("the time budget"):  # --time-budget ending the search is what was asked
         return f"stopped early after {evaluated} of {iterations} evaluations: {stopped}"
     if not getattr(outcome, "front", None):
         counts: dict[str, int] = {}
