@@ -77,6 +77,54 @@ def _one_of(value: Any, allowed: tuple[str, ...], key: str, source: Path) -> str
     return str(value)
 
 
+def _bad(source: Path, key: str, where: str, value: Any, must: str) -> ConfigError:
+    place = f"[{where}] " if where else ""
+    return ConfigError(f"{source}: {place}key {key!r} is {value!r}; it must be {must}")
+
+
+def _text(value: Any, key: str, source: Path, where: str = "") -> str:
+    if not isinstance(value, str):
+        raise _bad(source, key, where, value, 'a string in quotes, e.g. "cortex-m7"')
+    return value
+
+
+def _whole(value: Any, key: str, unit: str, source: Path, where: str = "", example: str = "1") -> int:
+    """A positive integer in `unit`; TOML floats, strings and booleans are errors, not silently truncated."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise _bad(source, key, where, value, f"a positive whole number of {unit}, e.g. {example}")
+    return value
+
+
+def _size(value: Any, key: str, source: Path, where: str = "") -> int:
+    """Bytes: a whole number (65536) or a quantity with its unit ("320KiB"); 42.5 is an error, not 42 B."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or (isinstance(value, int) and value < 0):
+        raise _bad(source, key, where, value, 'a whole number of bytes or a size with its unit, e.g. 327680 or "320KiB"')
+    place = f"[{where}] " if where else ""
+    return parse_bytes(value, f"{source}: {place}key {key!r}")
+
+
+def _seconds(value: Any, key: str, source: Path, where: str = "") -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise _bad(source, key, where, value, "a positive number of seconds, e.g. 60.0")
+    return float(value)
+
+
+# [runner] and [serial] keys tinyhil reads, with their types (others pass through to the runner as written)
+RUNNER_KEYS = {"type": _text, "binary": _text, "machine": _text, "target": _text, "probe_uid": _text,
+               "platform": _text, "uart": _text, "timeout_s": _seconds}
+SERIAL_KEYS = {"port": _text}
+
+
+def _table(data: dict[str, Any], name: str, checks: dict[str, Any], source: Path) -> dict[str, Any]:
+    table = data.get(name, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{source}: {name} is {table!r}; it must be a [{name}] table")
+    for key, check in checks.items():
+        if key in table:
+            check(table[key], key, source, name)
+    return dict(table)
+
+
 def _region(raw: dict[str, Any], index: int, source: Path) -> MemoryRegion:
     where = f"memory #{index + 1}"
     holds = tuple(_require(raw, "holds", source, where))
@@ -86,32 +134,39 @@ def _region(raw: dict[str, Any], index: int, source: Path) -> MemoryRegion:
     origin = _require(raw, "origin", source, where)
     if not isinstance(origin, int):
         raise ConfigError(f"{source}: [{where}] key 'origin' must be an integer address such as 0x20000000")
-    return MemoryRegion(name=str(_require(raw, "name", source, where)), origin=origin,
-                        length=parse_bytes(_require(raw, "length", source, where), f"{source}: [{where}] length"),
-                        holds=holds)
+    return MemoryRegion(name=_text(_require(raw, "name", source, where), "name", source, where), origin=origin,
+                        length=_size(_require(raw, "length", source, where), "length", source, where), holds=holds)
 
 
 def parse_profile(data: dict[str, Any], source: Path) -> BoardProfile:
     """Validate one profile's TOML table; every problem names the key and the file."""
-    regions = tuple(_region(r, i, source) for i, r in enumerate(_require(data, "memory", source)))
-    runner = dict(_require(data, "runner", source))
+    memory = _require(data, "memory", source)
+    if not isinstance(memory, list) or not all(isinstance(r, dict) for r in memory):
+        raise ConfigError(f"{source}: memory must be [[memory]] tables (name, origin, length, holds); see "
+                          "board_profiles/qemu-m7.toml")
+    regions = tuple(_region(r, i, source) for i, r in enumerate(memory))
+    _require(data, "runner", source)
+    runner = _table(data, "runner", RUNNER_KEYS, source)
     _require(runner, "type", source, "runner")
+    aliases = data.get("aliases", [])
+    if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+        raise _bad(source, "aliases", "", aliases, 'a list of strings, e.g. ["stm32h7"]')
     profile = BoardProfile(
-        name=str(_require(data, "name", source)),
-        aliases=tuple(data.get("aliases", ())),
+        name=_text(_require(data, "name", source), "name", source),
+        aliases=tuple(aliases),
         kind=_one_of(_require(data, "kind", source), KINDS, "kind", source),
-        cpu=str(_require(data, "cpu", source)),
-        fpu=str(data.get("fpu", "fpv5-d16")),
-        clock_hz=int(_require(data, "clock_hz", source)),
+        cpu=_text(_require(data, "cpu", source), "cpu", source),
+        fpu=_text(data.get("fpu", "fpv5-d16"), "fpu", source),
+        clock_hz=_whole(_require(data, "clock_hz", source), "clock_hz", "Hz", source, example="480_000_000"),
         latency_unit=_one_of(_require(data, "latency_unit", source), LATENCY_UNITS, "latency_unit", source),
-        latency_meaning=str(data.get("latency_meaning", "")),
-        bsp=str(_require(data, "bsp", source)),
+        latency_meaning=_text(data.get("latency_meaning", ""), "latency_meaning", source),
+        bsp=_text(_require(data, "bsp", source), "bsp", source),
         memory=regions,
-        sram_budget_bytes=parse_bytes(data.get("sram_budget", "320KiB"), f"{source}: sram_budget"),
-        flash_budget_bytes=parse_bytes(_require(data, "flash_budget", source), f"{source}: flash_budget"),
-        stack_bytes=parse_bytes(data.get("stack_bytes", "16KiB"), f"{source}: stack_bytes"),
+        sram_budget_bytes=_size(data.get("sram_budget", "320KiB"), "sram_budget", source),
+        flash_budget_bytes=_size(_require(data, "flash_budget", source), "flash_budget", source),
+        stack_bytes=_size(data.get("stack_bytes", "16KiB"), "stack_bytes", source),
         runner=runner,
-        serial=dict(data.get("serial", {})),
+        serial=_table(data, "serial", SERIAL_KEYS, source),
         source=source,
     )
     for section in SECTIONS:

@@ -10,6 +10,7 @@ import datetime as _dt
 import functools
 import logging
 import secrets
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -136,8 +137,15 @@ def open_search(config: SearchConfig, run_dir: Path, resume: bool,
     """A ready SearchLoop over the store in run_dir (created, or reopened when resuming), with the run
     folder locked for this process: a second search on the same run is refused with this one's PID."""
     config.validate()
-    with exclusive(Path(run_dir), "run"), _open_search(config, Path(run_dir), resume, on_change, stages) as loop:
-        yield loop
+    run_dir = Path(run_dir)
+    fresh = not resume and not run_dir.exists()
+    try:
+        with exclusive(run_dir, "run"), _open_search(config, run_dir, resume, on_change, stages) as loop:
+            yield loop
+    except BaseException:
+        if fresh and not (run_dir / STORE_FILE).exists():  # failed before the run began: leave no empty run folder
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
 
 
 @contextlib.contextmanager
