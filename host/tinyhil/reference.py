@@ -31,7 +31,10 @@ class ReferenceInterpreter:
         try:
             self._interpreter = runtime.Interpreter.from_bytes(self._blob, arena_size=arena_bytes)
         except Exception as exc:  # the pybind layer raises RuntimeError with TFLM's own message
-            raise ModelError(f"the TFLM reference interpreter cannot load the model: {exc}") from exc
+            from .codegen.reader import truncation_message
+
+            raise ModelError(truncation_message(len(self._blob), exc)
+                             or f"the TFLM reference interpreter cannot load the model: {exc}") from exc
         inp, out = self._interpreter.get_input_details(0), self._interpreter.get_output_details(0)
         if inp["dtype"] is not np.int8 or out["dtype"] is not np.int8:
             raise ModelError(f"the model's input/output are {inp['dtype'].__name__}/{out['dtype'].__name__}; "

@@ -4,6 +4,7 @@ schema classes (no hand-parsing of bytes)."""
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any, Callable
 
@@ -129,6 +130,19 @@ def _read_options(name: str, index: int, op: Any) -> dict[str, Any]:
     return decode(options)
 
 
+_NEEDS = re.compile(r"requires a buffer of at least (\d+) bytes")
+
+
+def truncation_message(size: int, exc: BaseException) -> str | None:
+    """'truncated: N of at least M bytes' when a flatbuffer read ran past the end of the file (struct.error says
+    how far it needed to read), else None."""
+    match = _NEEDS.search(str(exc))
+    if match is None or int(match.group(1)) <= size:
+        return None
+    return (f"the .tflite is truncated: {size:,} of at least {int(match.group(1)):,} bytes are there; re-export it "
+            "(or copy it again)")
+
+
 def read_tflite(src: bytes | Path) -> Graph:
     """Parse an int8 .tflite model (one subgraph) into a Graph; raise ModelError on anything else."""
     blob = _load_bytes(src)
@@ -153,8 +167,8 @@ def read_tflite(src: bytes | Path) -> Graph:
     except ModelError:
         raise
     except Exception as exc:  # the flatbuffer accessors fail with IndexError/struct.error on corrupt data
-        raise ModelError(f"corrupt or truncated .tflite ({len(blob)} bytes): {type(exc).__name__}: {exc}; "
-                         "re-export the model") from exc
+        raise ModelError(truncation_message(len(blob), exc)
+                         or f"corrupt .tflite ({len(blob)} bytes): {type(exc).__name__}: {exc}; re-export the model") from exc
     graph = Graph(tensors=tensors, operators=operators, inputs=inputs, outputs=outputs,
                   name=(subgraph.Name() or b"model").decode(errors="replace"))
     _check_int8(graph)
