@@ -1,8 +1,9 @@
 """Analytic cost of a spec before any training: MACs, params, peak activation memory and a flash estimate.
 
 Peak memory is not a second formula: the spec is turned into the same tinyhil.codegen.ir.Graph the exported
-.tflite reads back as (same opcodes, shapes, PAD before stride-2 convs, ADD for residuals, MEAN, FULLY_CONNECTED)
-and handed to the runtime's own memory planner.
+.tflite reads back as (same opcodes, shapes and order: PAD before stride-2 convs, LEAKY_RELU / HARD_SWISH after
+their conv, squeeze-excitation as MEAN -> CONV_2D -> CONV_2D -> LOGISTIC -> MUL, ADD for shortcuts with a 1x1
+CONV_2D projection where channels change, MEAN, FULLY_CONNECTED) and handed to the runtime's own memory planner.
 """
 
 from __future__ import annotations
@@ -12,7 +13,11 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .codegen.ir import Graph, Operator, Tensor
-from .space import ArchSpec, SearchSpace
+from .space import ArchSpec, SearchSpace, StageSpec, shortcut, squeezed_channels
+
+# activations the converter fuses into the conv (fused_activation) vs. those it emits as an op of their own
+_FUSED = {"relu6": "RELU6", "relu": "RELU", "none": "NONE"}
+_SEPARATE = {"leakyrelu": "LEAKY_RELU", "hswish": "HARD_SWISH"}
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,16 @@ class _GraphBuilder:
         self.operators.append(Operator(len(self.operators), opcode, inputs, (out,), dict(options)))
         return out
 
-    def conv(self, x: int, cout: int, kernel: int, stride: int, depthwise: bool, relu6: bool) -> int:
+    def activation(self, x: int, activation: str) -> int:
+        """The op a separate activation becomes (same shape in and out)."""
+        if activation not in _SEPARATE:
+            return x
+        options = {"alpha": 0.01} if activation == "leakyrelu" else {}
+        return self.op(_SEPARATE[activation], (x,), self.tensors[x].shape, **options)
+
+    def conv(self, x: int, cout: int, kernel: int, stride: int, depthwise: bool, activation: str,
+             bias_params: bool = False) -> int:
+        """A conv with BatchNorm folded in (params: weights + gamma/beta), or with a real bias (`bias_params`)."""
         _, h, w, cin = self.tensors[x].shape
         padding = "SAME"
         if stride > 1 and kernel > 1:
@@ -62,13 +76,45 @@ class _GraphBuilder:
         bias = self.tensor((cout,), "int32", constant=True)
         per_out = kernel * kernel * (1 if depthwise else cin)
         self.macs += ho * wo * cout * per_out
-        self.params += cout * per_out + 2 * cout  # conv weights + BatchNorm gamma/beta
+        self.params += cout * per_out + (cout if bias_params else 2 * cout)  # weights + bias or BatchNorm gamma/beta
         self.flash += cout * per_out + 4 * cout + 8 * cout
         options = {"stride_h": stride, "stride_w": stride, "dilation_h": 1, "dilation_w": 1, "padding": padding,
-                   "fused_activation": "RELU6" if relu6 else "NONE"}
+                   "fused_activation": _FUSED.get(activation, "NONE")}
         if depthwise:
             options["depth_multiplier"] = 1
-        return self.op("DEPTHWISE_CONV_2D" if depthwise else "CONV_2D", (x, weights, bias), (1, ho, wo, cout), **options)
+        y = self.op("DEPTHWISE_CONV_2D" if depthwise else "CONV_2D", (x, weights, bias), (1, ho, wo, cout), **options)
+        return self.activation(y, activation)
+
+    def squeeze_excite(self, x: int, ratio: float) -> int:
+        shape = self.tensors[x].shape
+        c = shape[-1]
+        axes = self.tensor((2,), "int32", constant=True)
+        gate = self.op("MEAN", (x, axes), (1, 1, 1, c), keep_dims=True)
+        gate = self.conv(gate, squeezed_channels(c, ratio), 1, 1, False, "relu", bias_params=True)
+        gate = self.op("LOGISTIC", (self.conv(gate, c, 1, 1, False, "none", bias_params=True),), (1, 1, 1, c))
+        return self.op("MUL", (x, gate), shape, fused_activation="NONE")
+
+    def block(self, x: int, stage: StageSpec, c: int, stride: int) -> int:
+        act = stage.activation
+        residual, project = shortcut(stage.skip, stride, c, stage.out_channels)
+        # the converter schedules a projection shortcut before the block's main branch
+        block_in = self.conv(x, stage.out_channels, 1, 1, False, "none") if project else x
+        if stage.block == "dws":
+            x = self.conv(x, c, stage.kernel, stride, True, act)
+            if stage.se_ratio:
+                x = self.squeeze_excite(x, stage.se_ratio)
+            x = self.conv(x, stage.out_channels, 1, 1, False, act)
+        else:
+            hidden = c * stage.expand
+            if stage.expand > 1:
+                x = self.conv(x, hidden, 1, 1, False, act)
+            x = self.conv(x, hidden, stage.kernel, stride, True, act)
+            if stage.se_ratio:
+                x = self.squeeze_excite(x, stage.se_ratio)
+            x = self.conv(x, stage.out_channels, 1, 1, False, "none")
+        if not residual:
+            return x
+        return self.op("ADD", (block_in, x), self.tensors[x].shape, fused_activation="NONE")
 
 
 def spec_graph(spec: ArchSpec, input_shape: tuple[int, int, int], num_classes: int) -> tuple[Graph, _GraphBuilder]:
@@ -76,26 +122,16 @@ def spec_graph(spec: ArchSpec, input_shape: tuple[int, int, int], num_classes: i
     b = _GraphBuilder()
     channels = input_shape[-1]
     x = first = b.tensor((1, spec.resolution, spec.resolution, channels))
-    x = b.conv(x, spec.stem_channels, spec.stem_kernel, spec.stem_stride, False, True)
-    c = spec.stem_channels
+    c = channels
+    if spec.has_stem:
+        x = b.conv(x, spec.stem_channels, spec.stem_kernel, spec.stem_stride, False, "relu6")
+        c = spec.stem_channels
     for stage in spec.stages:
         for i in range(stage.depth):
-            stride = stage.stride if i == 0 else 1
-            block_in = x
-            if stage.block == "dws":
-                x = b.conv(x, c, stage.kernel, stride, True, True)
-                x = b.conv(x, stage.out_channels, 1, 1, False, True)
-            else:
-                hidden = c * stage.expand
-                if stage.expand > 1:
-                    x = b.conv(x, hidden, 1, 1, False, True)
-                x = b.conv(x, hidden, stage.kernel, stride, True, True)
-                x = b.conv(x, stage.out_channels, 1, 1, False, False)
-                if stride == 1 and c == stage.out_channels:
-                    x = b.op("ADD", (block_in, x), b.tensors[x].shape, fused_activation="NONE")
+            x = b.block(x, stage, c, stage.stride if i == 0 else 1)
             c = stage.out_channels
     if spec.head_channels:
-        x = b.conv(x, spec.head_channels, 1, 1, False, True)
+        x = b.conv(x, spec.head_channels, 1, 1, False, "relu6")
         c = spec.head_channels
     axes = b.tensor((2,), "int32", constant=True)
     x = b.op("MEAN", (x, axes), (1, c), keep_dims=False)

@@ -4,7 +4,7 @@ from tinyhil.cost import estimate, spec_graph
 from tinyhil.model import build_torch
 from tinyhil.space import ArchSpec
 
-from .test_torch_keras_parity import SPECS
+from .test_torch_keras_parity import NEW_SPECS, SPECS
 
 
 def _hook_macs(model, x):
@@ -29,7 +29,7 @@ def _hook_macs(model, x):
 
 
 def test_analytic_macs_and_params_equal_the_torch_model():
-    for spec_dict in SPECS:
+    for spec_dict in SPECS + NEW_SPECS:
         spec = ArchSpec.from_dict(spec_dict)
         model = build_torch(spec, 3, 10)
         cost = estimate(spec, (32, 32, 3), 10)
@@ -45,3 +45,32 @@ def test_peak_memory_comes_from_the_runtime_planner():
     assert estimate(spec, (32, 32, 3), 10).peak_activation_bytes == plan_memory(graph).arena_bytes
     assert {op.opcode for op in graph.operators} == {"PAD", "CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN",
                                                      "FULLY_CONNECTED"}
+
+
+def _tflite_ops(blob: bytes) -> list[tuple[str, tuple[int, ...]]]:
+    """(opcode, output shape) of each operator of a .tflite, in execution order, read with the schema package."""
+    import tflite
+
+    names = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
+    model = tflite.Model.GetRootAsModel(blob, 0)
+    graph = model.Subgraphs(0)
+    ops = []
+    for i in range(graph.OperatorsLength()):
+        op = graph.Operators(i)
+        code = model.OperatorCodes(op.OpcodeIndex())
+        shape = tuple(int(d) for d in graph.Tensors(op.Outputs(0)).ShapeAsNumpy())
+        ops.append((names[max(code.BuiltinCode(), code.DeprecatedBuiltinCode())], shape))
+    return ops
+
+
+def test_cost_graph_has_the_exported_ops_in_the_exported_order():
+    """SE, LeakyReLU, hard-swish and projection shortcuts: the planner sees the graph the converter writes."""
+    from tinyhil.export import convert_int8
+
+    spec = ArchSpec.from_dict(NEW_SPECS[0])
+    torch.manual_seed(0)
+    blob = convert_int8(build_torch(spec, 3, 10).eval(), spec, torch.randn(8, 3, 32, 32))
+    graph, _ = spec_graph(spec, (32, 32, 3), 10)
+    expected = [(op.opcode, tuple(graph.tensors[op.outputs[0]].shape)) for op in graph.operators]
+    assert _tflite_ops(blob) == expected
+    assert {"MUL", "LOGISTIC", "LEAKY_RELU", "HARD_SWISH"} <= {name for name, _ in expected}
