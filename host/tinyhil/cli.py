@@ -32,6 +32,7 @@ COMMANDS = {
     "llm": "llm",
     "build": "build",
     "doctor": "doctor",
+    "spec": "spec",
 }
 
 

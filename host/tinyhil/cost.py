@@ -152,3 +152,14 @@ def estimate(spec: ArchSpec | dict, input_shape: tuple[int, int, int] = (32, 32,
     graph, tally = spec_graph(spec, tuple(input_shape), num_classes)
     plan = plan_memory(graph)
     return CostEstimate(tally.macs, tally.params, int(plan.arena_bytes), tally.flash)
+
+
+def paper_sram_bytes(spec: ArchSpec | dict, input_shape: tuple[int, int, int] = (32, 32, 1),
+                     num_classes: int = 10) -> int:
+    """The LLM-NAS paper's analytic SRAM figure: int8 input bytes + the largest layer output, no planner, no
+    stack, no runtime (its Table II reports this, never a measurement). For comparison with that table only."""
+    if not isinstance(spec, ArchSpec):
+        spec = SearchSpace().parse(spec)
+    graph, _ = spec_graph(spec, tuple(input_shape), num_classes)
+    outputs = [graph.tensors[op.outputs[0]].nbytes for op in graph.operators if op.opcode != "PAD"]
+    return graph.tensors[graph.inputs[0]].nbytes + max(outputs)

@@ -94,7 +94,18 @@ def evaluate(model: torch.nn.Module, dataset: Dataset, resolution: int, device: 
     return correct / max(1, len(dataset.test_y))
 
 
-def save_checkpoint(path: Path, model: torch.nn.Module, spec: ArchSpec, dataset: Dataset, extra: dict) -> None:
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a checkpoint records about its data, for weights trained elsewhere (no Dataset loaded here)."""
+
+    name: str
+    provenance: str
+    input_shape: tuple[int, int, int]
+    num_classes: int
+
+
+def save_checkpoint(path: Path, model: torch.nn.Module, spec: ArchSpec, dataset: Dataset | DatasetInfo,
+                    extra: dict) -> None:
     """Atomic: write a temporary file, then rename over the old checkpoint."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
