@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from .errors import ConfigError, TinyhilError
@@ -41,6 +41,14 @@ SKIPS = {
     "none": "no shortcut (the default of dws blocks; the paper's 'identity')",
 }
 _DEFAULT_SKIP = {"ir": "identity", "dws": "none"}
+# int8 TFLite operators a choice adds to the graph (cost.spec_graph / keras_model emit them); the rest of the
+# space needs only CONV_2D, DEPTHWISE_CONV_2D, PAD, ADD, MEAN and FULLY_CONNECTED
+CHOICE_OPS: dict[tuple[str, Any], frozenset[str]] = {
+    ("activation", "leakyrelu"): frozenset({"LEAKY_RELU"}),
+    ("activation", "hswish"): frozenset({"HARD_SWISH"}),
+    ("se_ratio", 0.25): frozenset({"MEAN", "CONV_2D", "LOGISTIC", "MUL"}),
+    ("se_ratio", 0.5): frozenset({"MEAN", "CONV_2D", "LOGISTIC", "MUL"}),
+}
 
 
 def default_skip(block: str) -> str:
@@ -187,6 +195,27 @@ class SearchSpace:
     def _top_sets(self) -> dict[str, tuple]:
         return {"resolution": self.resolutions, "stem_channels": self.stem_channels, "stem_kernel": self.stem_kernels,
                 "stem_stride": self.stem_strides, "head_channels": self.head_channels}
+
+    def from_dict(self, d: dict[str, Any]) -> ArchSpec:
+        """parse(d): lets a space stand where a spec type is expected (the screener parses in the run's space)."""
+        return self.parse(d)
+
+    def runnable_with(self, operators: Any) -> tuple["SearchSpace", list[str]]:
+        """This space without the choices that need an operator outside `operators` (a runtime's kernels), and
+        one line per dropped choice; the same space and [] when the runtime runs everything."""
+        supported = set(operators)
+        sets = {"activation": ("activations", self.activations), "se_ratio": ("se_ratios", self.se_ratios)}
+        changes, dropped = {}, []
+        for key, (attribute, values) in sets.items():
+            keep = tuple(v for v in values if CHOICE_OPS.get((key, v), frozenset()) <= supported)
+            for value in values:
+                if value not in keep:
+                    missing = ", ".join(sorted(CHOICE_OPS[(key, value)] - supported))
+                    dropped.append(f"{key} {value:g}" if isinstance(value, float) else f"{key} {value}")
+                    dropped[-1] += f" (needs {missing})"
+            if keep != values:
+                changes[attribute] = keep
+        return (replace(self, **changes) if changes else self), dropped
 
     def json_schema(self) -> dict[str, Any]:
         """Tight JSON schema (enums, bounds, no extra fields): usable as a constrained-decoding response_format."""

@@ -74,3 +74,15 @@ def test_cost_graph_has_the_exported_ops_in_the_exported_order():
     expected = [(op.opcode, tuple(graph.tensors[op.outputs[0]].shape)) for op in graph.operators]
     assert _tflite_ops(blob) == expected
     assert {"MUL", "LOGISTIC", "LEAKY_RELU", "HARD_SWISH"} <= {name for name, _ in expected}
+
+
+def test_each_choice_adds_exactly_the_operators_the_space_says_it_needs():
+    """space.CHOICE_OPS (what runnable_with drops choices by) agrees with the cost graph."""
+    from tinyhil.space import CHOICE_OPS
+
+    plain = ArchSpec.from_dict(SPECS[1])
+    base = {op.opcode for op in spec_graph(plain, (32, 32, 3), 10)[0].operators}
+    for (key, value), needed in CHOICE_OPS.items():
+        spec_dict = {**SPECS[1], "stages": [{**SPECS[1]["stages"][0], key: value}]}
+        ops = {op.opcode for op in spec_graph(ArchSpec.from_dict(spec_dict), (32, 32, 3), 10)[0].operators}
+        assert ops - base == needed - base and needed <= ops, (key, value)

@@ -147,3 +147,15 @@ def test_mutation_and_crossover_reach_the_new_fields():
     children = {space.crossover(a, b, rng) for _ in range(30)}
     assert any(c.stages[0] == b.stages[0] for c in children) and any(c.stages[0] == a.stages[0] for c in children)
     assert all(c.has_stem == (c.stem_channels > 0) for c in children)
+
+
+def test_a_space_keeps_only_the_choices_a_runtime_has_kernels_for():
+    base = {"CONV_2D", "DEPTHWISE_CONV_2D", "PAD", "ADD", "MEAN", "FULLY_CONNECTED"}
+    space, dropped = SearchSpace().runnable_with(base | {"LEAKY_RELU"})
+    assert space.activations == ("relu6", "leakyrelu") and space.se_ratios == (0.0,)
+    assert dropped == ["activation hswish (needs HARD_SWISH)", "se_ratio 0.25 (needs LOGISTIC, MUL)",
+                       "se_ratio 0.5 (needs LOGISTIC, MUL)"]
+    with pytest.raises(SpecError, match="activation 'hswish' not in"):
+        space.parse(NEW)
+    everything = base | {"LEAKY_RELU", "HARD_SWISH", "LOGISTIC", "MUL"}
+    assert SearchSpace().runnable_with(everything) == (SearchSpace(), [])

@@ -133,7 +133,7 @@ def install(monkeypatch: pytest.MonkeyPatch) -> None:
     images = np.linspace(0, 1, 16 * 64, dtype=np.float32).reshape(16, 1, 8, 8)  # NCHW, as torch tensors come
     modules = {
         "tinyhil.boards": {"load_profile": lambda name: FakeProfile(), "list_profiles": lambda: [FakeProfile()]},
-        "tinyhil.space": {"ArchSpec": ToySpec, "SearchSpace": ToySpace},
+        "tinyhil.space": {"ArchSpec": ToySpec, "SearchSpace": ToySpace, "space_preset": lambda name: ToySpace()},
         "tinyhil.cost": {"estimate": lambda spec, input_shape, num_classes: toy_estimate(spec)},
         "tinyhil.data": {"load_dataset": lambda name, data_dir=None: FakeDataset(test_x=images)},
         "tinyhil.train": {"TrainConfig": TrainConfig, "train": _train, "load_checkpoint": _load_checkpoint},

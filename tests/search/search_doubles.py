@@ -54,6 +54,12 @@ class ToySpec:
 
 
 class ToySpace:
+    def from_dict(self, data: dict[str, Any]) -> ToySpec:
+        return ToySpec.from_dict(data)
+
+    def runnable_with(self, operators: Any) -> tuple["ToySpace", list[str]]:
+        return self, []
+
     def json_schema(self) -> dict[str, Any]:
         stage = {"type": "object", "properties": {"op": {"enum": list(OPS)}, "width": {"enum": list(WIDTHS)},
                                                    "kernel": {"enum": list(KERNELS)}},

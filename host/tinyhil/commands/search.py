@@ -7,10 +7,28 @@ from pathlib import Path
 import click
 
 from .. import options
+from ..errors import ConfigError
 from ..options import click_callback, positive_bytes, positive_count
 
 _bytes = click_callback(positive_bytes)
 _count = click_callback(positive_count)
+
+
+def _seed_specs(paths: tuple[Path, ...], space_name: str) -> list[dict]:
+    """The specs in the seed files, each checked against the run's space before anything runs."""
+    from ..errors import SpecError
+    from ..paper_config import read_spec_file
+    from ..space import space_preset
+
+    space, specs = space_preset(space_name), []
+    for path in paths:
+        for index, spec_dict in enumerate(read_spec_file(path), start=1):
+            try:
+                specs.append(space.from_dict(spec_dict).to_dict())
+            except SpecError as exc:
+                raise ConfigError(f"--seed-specs {path} (spec {index}): not in the '{space_name}' space: "
+                                  + "; ".join(exc.problems)) from None
+    return specs
 
 
 @click.command("search")
@@ -44,6 +62,12 @@ _count = click_callback(positive_count)
 @click.option("--measure-inputs", type=options.MEASURE_INPUTS.click_type(), default=None, help="Test images streamed to the board per candidate [default 4].")
 @click.option("--seed", type=int, default=None, help="Run seed [default 0].")
 @click.option("--llm-config", type=click.Path(dir_okay=False), default=None, help="TOML with base_url, model, api_key_env.")
+@click.option("--space", "space_name", type=click.Choice(["tinyhil", "paper"]), default=None,
+              help="Search space preset [default tinyhil]; paper: the LLM-NAS paper's (5 stages, no stem, 160 px); "
+                   "`tinyhil spec schema --space NAME` prints it.")
+@click.option("--seed-specs", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="JSON file of a known architecture (tinyhil spec or the paper's candidate_config, or a list); "
+                   "evaluated first. Repeat for more files.")
 @click.option("--no-live", is_flag=True, help="No live view (logs only), e.g. in CI logs.")
 def command(board: str, iterations: int | None, proposer: str | None, dataset: str | None, data_dir: str | None,
             budget_sram: int | None, budget_flash: int | None, budget_macs: int | None, resume: str | None,
@@ -51,7 +75,7 @@ def command(board: str, iterations: int | None, proposer: str | None, dataset: s
             proxy_epochs: int | None, train_subset: int | None, validation_fraction: float | None,
             fidelity: str | None, rungs: int | None, eta: int | None, time_budget: float | None,
             measure_inputs: int | None, seed: int | None,
-            llm_config: str | None, no_live: bool) -> None:
+            llm_config: str | None, space_name: str | None, seed_specs: tuple[Path, ...], no_live: bool) -> None:
     """Propose -> cost-filter -> proxy-train -> int8 export -> measure on the board -> select, N times.
 
     Prints the measured Pareto front and writes it to RUN/front.json and RUN/front.csv.
@@ -68,10 +92,16 @@ def command(board: str, iterations: int | None, proposer: str | None, dataset: s
 
     run_dir, resuming = resolve_run_dir(runs_dir, resume, run_id)
     if resuming:
+        if space_name or seed_specs:
+            raise ConfigError("--space / --seed-specs: a resumed run keeps the space and seeds it was started with; "
+                              "start a new run to change them")
         with RunStore.open(run_dir) as stored:
             config = SearchConfig.from_dict(stored.config())
     else:
         config = SearchConfig(board=board)
+        if space_name:
+            config.space = space_name
+        config.seed_specs = _seed_specs(seed_specs, config.space)
     overrides = {"iterations": iterations, "proposer": proposer, "dataset": dataset, "data_dir": data_dir,
                  "budget_sram": budget_sram, "budget_flash": budget_flash, "budget_macs": budget_macs,
                  "executor": executor, "address": address, "batch_size": batch_size, "train_subset": train_subset,

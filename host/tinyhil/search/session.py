@@ -23,7 +23,7 @@ from .executors import make_executor
 from .fidelity import Fidelity
 from .loop import SearchLoop, SearchSettings
 from .pareto import Constraints
-from .proposers import make_offline
+from .proposers import SeededProposer, make_offline
 from .proposers.llm_endpoint import LLMEndpoint, resolve_endpoint
 from .screening import DEFAULT_MAC_BUDGET, Budgets
 from .store import STORE_FILE, RunStore
@@ -58,6 +58,8 @@ class SearchConfig:
     rungs: int = 3
     eta: int = 3
     time_budget_s: float | None = None  # stop proposing after this many seconds of wall-clock
+    space: str = "tinyhil"  # search space preset (tinyhil.space.PRESETS): tinyhil | paper
+    seed_specs: list[dict[str, Any]] = field(default_factory=list)  # known specs evaluated first (--seed-specs)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -153,7 +155,7 @@ def _open_search(config: SearchConfig, run_dir: Path, resume: bool, on_change: C
                  stages: Any) -> Iterator[SearchLoop]:
     from ..boards import load_profile
     from ..cost import estimate
-    from ..space import ArchSpec, SearchSpace
+    from ..space import space_preset
 
     if config.validation_fraction is None:
         raise ConfigError(f"{run_dir} was made before the search had a validation split: its candidates were selected on "
@@ -183,13 +185,25 @@ def _open_search(config: SearchConfig, run_dir: Path, resume: bool, on_change: C
     store.update_info(fidelity=fidelity.summary(), dataset_provenance=dataset.provenance, board=board_info(profile), budgets=budgets.as_dict(),
                       accuracy_split=getattr(dataset, "eval_split", "test"),
                       validation_images=int(len(dataset.test_x)) if getattr(dataset, "eval_split", "") == "validation" else None)
+    space, dropped = space_preset(config.space), []
+    if config.runtime == "native":
+        from ..codegen.lower import SUPPORTED_OPS
+
+        space, dropped = space.runnable_with(SUPPORTED_OPS)
+        if dropped:
+            log.warning("the native int8 runtime has no kernel for %s: the search leaves these choices out "
+                        "(--runtime tflm runs them)", "; ".join(dropped))
+    store.update_info(space=config.space, space_choices_left_out=dropped)
     with contextlib.ExitStack() as stack:
         stack.callback(store.close)
         proposer = stack.enter_context(_proposer(config))
+        if config.seed_specs:
+            proposer = SeededProposer(proposer, config.seed_specs)
         store.update_info(proposer=proposer.name, llm=getattr(getattr(proposer, "endpoint", None), "describe", lambda: None)())
         executor = make_executor(config.executor, profile.name, config.address)
         stack.callback(executor.close)
-        yield SearchLoop(store, proposer, SearchSpace(), ArchSpec,
+        # the space parses every proposal (it stands as the spec type): values outside it are named as such
+        yield SearchLoop(store, proposer, space, space,
                          functools.partial(estimate, input_shape=input_shape, num_classes=num_classes),
                          pipeline, executor, budgets, constraints,
                          SearchSettings(iterations=config.iterations, seed=config.seed, batch_size=config.batch_size,

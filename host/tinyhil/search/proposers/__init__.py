@@ -8,6 +8,7 @@ from ...errors import ConfigError
 from .base import CheckResult, ProposalContext, ProposalError, Proposer, derive_seed
 from .evolution import EvolutionProposer
 from .random_proposer import RandomProposer
+from .seeded import SeededProposer
 
 OFFLINE: dict[str, Callable[[], Any]] = {"evolution": EvolutionProposer, "random": RandomProposer}
 NAMES = ("llm", "evolution", "random")
@@ -21,4 +22,4 @@ def make_offline(name: str) -> Proposer:
 
 
 __all__ = ["CheckResult", "ProposalContext", "ProposalError", "Proposer", "derive_seed", "make_offline", "NAMES",
-           "EvolutionProposer", "RandomProposer"]
+           "EvolutionProposer", "RandomProposer", "SeededProposer"]

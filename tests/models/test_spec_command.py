@@ -1,0 +1,81 @@
+"""`tinyhil spec schema | import | cost` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from click.testing import CliRunner
+
+from tinyhil.cli import cli
+from tinyhil.paper_config import spec_from_paper
+from tinyhil.space import PRESETS, ArchSpec
+
+from .test_paper_import import PAPER_CONFIGS, RefNet, _config, _randomise
+
+
+def _run(*args: str):
+    return CliRunner().invoke(cli, ["spec", *args])
+
+
+def test_schema_prints_each_presets_json_schema():
+    for name in PRESETS:
+        result = _run("schema", "--space", name)
+        assert result.exit_code == 0, result.output
+        schema = json.loads(result.stdout)
+        assert schema["properties"]["stages"]["items"]["properties"]["activation"]["enum"]
+    assert json.loads(_run("schema", "--space", "paper").stdout)["properties"]["resolution"]["enum"] == [160]
+
+
+def test_import_writes_the_equivalent_spec_and_the_weights_as_a_checkpoint_export_takes(tmp_path: Path):
+    from tinyhil.train import load_checkpoint
+
+    config = tmp_path / "QwNet-Core.json"
+    config.write_text(json.dumps(_config("QwNet-Core")))
+    torch.manual_seed(0)
+    reference = RefNet(PAPER_CONFIGS["QwNet-Core"])
+    _randomise(reference)
+    weights = tmp_path / "QwNet-Core.pth"
+    torch.save(reference.state_dict(), weights)
+    result = _run("import", str(config), "--resolution", "32", "--weights", str(weights))
+    assert result.exit_code == 0, result.output
+    written = json.loads((tmp_path / "QwNet-Core.spec.json").read_text())
+    assert ArchSpec.from_dict(written) == ArchSpec.from_dict(spec_from_paper(_config("QwNet-Core"), resolution=32))
+    assert "stage 2: ir e2 k5 x2 -> 24 ch s2, SE 0.5, skip none, leakyrelu" in result.output
+    model, payload = load_checkpoint(tmp_path / "QwNet-Core.spec.pt")
+    assert payload["num_classes"] == 100 and payload["in_channels"] == 3 and "paper weights" in payload["source"]
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(model(x), reference.eval()(x), atol=1e-5, rtol=0)
+
+
+def test_cost_prints_every_figure_labelled_analytic(tmp_path: Path):
+    path = tmp_path / "lmanet.json"
+    path.write_text(json.dumps(_config("LMaNet-Core")))
+    result = _run("cost", str(path), "--classes", "100")
+    assert result.exit_code == 0, result.output
+    for row in ("MACs", "params", "planned arena", "peak SRAM estimate", "flash estimate", "paper-style SRAM"):
+        line = next(line for line in result.output.splitlines() if line.strip().startswith(row))
+        assert "analytic" in line, line
+    assert "76.43 M" in result.output  # LMaNet-Core at 160 px (the reference-net MACs of test_paper_import)
+
+
+def test_a_bad_spec_names_the_field_and_the_schema_command(tmp_path: Path):
+    path = tmp_path / "bad.json"
+    spec = spec_from_paper(_config("LMaNet-Core"))
+    spec["stages"][0]["activation"] = "gelu"
+    path.write_text(json.dumps(spec))
+    result = _run("cost", str(path))
+    assert result.exit_code != 0
+    message = str(result.exception)
+    assert "stage 1: activation 'gelu' not in" in message and "`tinyhil spec schema`" in message
+    assert "\n" not in message
+
+
+def test_the_command_line_space_choices_are_the_presets():
+    from tinyhil.commands import search, spec
+
+    search_choices = next(p for p in search.command.params if p.name == "space_name").type.choices
+    spec_choices = next(p for p in spec.schema.params if p.name == "space_name").type.choices
+    assert set(search_choices) == set(spec_choices) == set(PRESETS)
