@@ -38,8 +38,9 @@ class DeployConfig:
     data_dir: Path | None = None
     teacher: Path | None = None  # a teacher checkpoint (tinyhil teacher finetune); None: no distillation
     temperature: float = 4.0
-    alpha: float = 0.5
+    alpha: float = 0.5  # weight of the soft (teacher) term; with kd_preset "paper": its schedule's first epoch
     epochs: int | None = None  # None: TrainConfig.full()'s epochs
+    kd_preset: str = "tinyhil"  # kd.KD_PRESETS: "paper" = T 10, the paper's alpha schedule, 50 epochs
     train_subset: int | None = None  # train on the first N training images (quick runs, tests)
     baseline: bool = True  # also train without the teacher, same epochs and seed: the distillation gain
     explain: bool = True

@@ -71,7 +71,7 @@ def _student_builder(payload: dict[str, Any]) -> torch.nn.Module:
 
 
 def teacher_logits(dep: "Deployment") -> dict[str, Any]:
-    from .kd import CacheKey, Distiller, TeacherLogitsCache
+    from .kd import KD_PRESETS, CacheKey, Distiller, TeacherLogitsCache, paper_alpha_schedule
     from .teacher import describe_transform, load_teacher
 
     dataset = dep.state["dataset"]
@@ -81,19 +81,26 @@ def teacher_logits(dep: "Deployment") -> dict[str, Any]:
                    describe_transform(teacher.model))
     digest = hashlib.sha256(json.dumps(key.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
     cache = TeacherLogitsCache.open_or_build(dep.run_dir / "teacher_logits" / digest, key, teacher.model, train_x)
-    distiller = Distiller(cache, dep.config.temperature, dep.config.alpha)
+    schedule = (paper_alpha_schedule(student_epochs(dep)) if KD_PRESETS[dep.config.kd_preset].scheduled else None)
+    distiller = Distiller(cache, dep.config.temperature, dep.config.alpha, alpha_schedule=schedule)
     dep.state["distiller"] = distiller
     return {"teacher": teacher.meta.get("arch", "tinyhil model"), "teacher_test_accuracy": teacher.meta.get("test_accuracy"),
             "teacher_dataset": teacher.meta.get("dataset"), "cache": str(cache.cache_dir), **distiller.describe()}
+
+
+def student_epochs(dep: "Deployment") -> int:
+    """--epochs, else the KD preset's (the paper's: 50), else the full-training schedule's."""
+    from .kd import KD_PRESETS
+    from .train import TrainConfig
+
+    return dep.config.epochs or KD_PRESETS[dep.config.kd_preset].epochs or TrainConfig.full().epochs
 
 
 def train_student(dep: "Deployment", distill: bool) -> dict[str, Any]:
     from .train import TrainConfig, train
 
     config = TrainConfig.full()
-    changes: dict[str, Any] = {"seed": dep.config.seed, "progress": dep.progress_bars}
-    if dep.config.epochs:
-        changes["epochs"] = dep.config.epochs
+    changes: dict[str, Any] = {"seed": dep.config.seed, "progress": dep.progress_bars, "epochs": student_epochs(dep)}
     config = dataclasses.replace(config, **changes)
     dep.state["train_config"] = config  # QAT at export fine-tunes with the same batch size, subset and seed
     name = "distilled" if distill else "baseline"

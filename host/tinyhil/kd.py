@@ -19,7 +19,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -131,17 +131,77 @@ class TeacherLogitsCache:
         return cls.open(cache_dir, key) or cls.build(cache_dir, key, teacher, inputs, batch_size)
 
 
-class Distiller:
-    """The object tinyhil.train.train calls: `loss(student_logits, labels, indices)`."""
+def paper_alpha_schedule(epochs: int) -> list[float]:
+    """The soft-term weight (tinyhil's alpha) of each epoch under the LLM-NAS paper's kd_phase.py schedule.
 
-    def __init__(self, teacher_logits_cache: TeacherLogitsCache, temperature: float = 4.0, alpha: float = 0.9):
+    Its own alpha weighs the cross-entropy term (loss = a * CE + (1 - a) * T^2 * KL) and is updated at the
+    start of every epoch e as a <- a + (0.8 - a) * e / epochs from a = 0.4: it rises from 0.4 towards 0.8, slowly
+    at first (not linearly). In tinyhil's convention the soft weight is 1 - a: 0.6 falling towards 0.2."""
+    if epochs < 1:
+        raise TinyhilError(f"distillation epochs must be >= 1, got {epochs}")
+    weights, a = [], 0.4
+    for epoch in range(epochs):
+        a = a + (0.8 - a) * (epoch / epochs)
+        weights.append(1.0 - a)
+    return weights
+
+
+@dataclass(frozen=True)
+class KDPreset:
+    """A named distillation setting; `temperature`/`alpha` None: the command line's (or the defaults)."""
+
+    name: str
+    temperature: float | None
+    epochs: int | None  # None: the full-training schedule's (TrainConfig.full())
+    scheduled: bool  # alpha follows paper_alpha_schedule over the epochs
+    note: str
+
+
+KD_PRESETS = {
+    "tinyhil": KDPreset("tinyhil", None, None, False, "T and alpha from --temperature/--alpha (default 4.0, 0.5), "
+                                                   "constant; epochs of the full-training schedule"),
+    "paper": KDPreset("paper", 10.0, 50, True, "the LLM-NAS paper's kd_phase.py: T = 10, its alpha (weight of the "
+                                               "cross-entropy term) 0.4 -> 0.8 over 50 epochs (soft weight 0.6 -> 0.2)"),
+}
+
+
+def resolve_kd(preset_name: str, temperature: float | None, alpha: float | None,
+               epochs: int | None) -> tuple[float, float, int | None]:
+    """(T, alpha of the first epoch, epochs or None for the full-training schedule's) of a preset and the
+    command line's values; a preset that sets T and alpha refuses them from the command line."""
+    preset = KD_PRESETS.get(preset_name)
+    if preset is None:
+        raise TinyhilError(f"unknown distillation preset {preset_name!r}: choose one of {', '.join(KD_PRESETS)}")
+    if preset.scheduled:
+        if temperature is not None or alpha is not None:
+            raise TinyhilError(f"--kd-preset {preset_name} sets T = {preset.temperature:g} and the alpha schedule; drop "
+                               "--temperature/--alpha, or use --kd-preset tinyhil to set them")
+        epochs = epochs or preset.epochs
+        return float(preset.temperature), paper_alpha_schedule(epochs or 1)[0], epochs
+    return (4.0 if temperature is None else temperature), (0.5 if alpha is None else alpha), epochs
+
+
+class Distiller:
+    """The object tinyhil.train.train calls: `loss(student_logits, labels, indices)`, and `start_epoch(epoch)`
+    before each epoch (an alpha schedule takes that epoch's weight)."""
+
+    def __init__(self, teacher_logits_cache: TeacherLogitsCache, temperature: float = 4.0, alpha: float = 0.9,
+                 alpha_schedule: Sequence[float] | None = None):
         if temperature <= 0:
             raise TinyhilError(f"distillation temperature must be > 0, got {temperature}")
-        if not 0.0 <= alpha <= 1.0:
-            raise TinyhilError(f"distillation alpha must be in [0, 1], got {alpha}")
+        schedule = list(alpha_schedule) if alpha_schedule is not None else None
+        for value in [alpha] + (schedule or []):
+            if not 0.0 <= value <= 1.0:
+                raise TinyhilError(f"distillation alpha must be in [0, 1], got {value}")
         self.cache = teacher_logits_cache
         self.temperature = float(temperature)
-        self.alpha = float(alpha)
+        self.alpha_schedule = schedule
+        self.alpha = float(schedule[0] if schedule else alpha)
+
+    def start_epoch(self, epoch: int) -> None:
+        """Epoch `epoch` (0-based) begins: take its weight from the schedule (past its end: the last one)."""
+        if self.alpha_schedule:
+            self.alpha = self.alpha_schedule[min(epoch, len(self.alpha_schedule) - 1)]
 
     def loss(self, student_logits: torch.Tensor, labels: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
         teacher_logits = self.cache.lookup(indices).to(student_logits.device)
@@ -152,4 +212,5 @@ class Distiller:
         return kd_loss(student_logits, teacher_logits, labels, self.temperature, self.alpha)
 
     def describe(self) -> dict[str, Any]:
-        return {"temperature": self.temperature, "alpha": self.alpha, **self.cache.key.to_dict()}
+        schedule = ({"alpha_schedule": [round(a, 6) for a in self.alpha_schedule]} if self.alpha_schedule else {})
+        return {"temperature": self.temperature, "alpha": self.alpha, **schedule, **self.cache.key.to_dict()}

@@ -140,6 +140,8 @@ def train(spec_or_model: ArchSpec | torch.nn.Module, dataset: Dataset, config: T
     with progress:
         for epoch in range(epochs):
             model.train()
+            if distiller is not None and hasattr(distiller, "start_epoch"):
+                distiller.start_epoch(epoch)  # a scheduled alpha (the paper's KD preset)
             total_loss, seen = 0.0, 0
             started = time.perf_counter()
             for x, y, idx in data.batches(config.batch_size, generator, config.augment, spec.resolution):

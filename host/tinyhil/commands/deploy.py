@@ -15,8 +15,11 @@ import click
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None)
 @click.option("--teacher", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Teacher checkpoint from `tinyhil teacher finetune` (or a tinyhil training checkpoint).")
-@click.option("--temperature", default=4.0, show_default=True, help="Distillation temperature T.")
-@click.option("--alpha", default=0.5, show_default=True, help="Weight of the soft (teacher) term.")
+@click.option("--kd-preset", type=click.Choice(["tinyhil", "paper"]), default="tinyhil", show_default=True,
+              help="tinyhil: --temperature/--alpha, constant. paper: the LLM-NAS paper's kd_phase.py, T = 10, its "
+                   "alpha (weight of cross-entropy) 0.4 -> 0.8 over the epochs, 50 epochs unless --epochs.")
+@click.option("--temperature", type=float, default=None, help="Distillation temperature T [default 4.0].")
+@click.option("--alpha", type=float, default=None, help="Weight of the soft (teacher) term [default 0.5].")
 @click.option("--epochs", type=int, default=None, help="Training epochs (default: the full-training schedule).")
 @click.option("--train-subset", type=int, default=None, help="Train on the first N training images only.")
 @click.option("--baseline/--no-baseline", default=True, show_default=True,
@@ -25,12 +28,14 @@ import click
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Deploy folder (default RUN/deploy/ID).")
 @click.option("--seed", default=0, show_default=True)
 def command(run: Path, candidate_id: str, board: str | None, dataset: str | None, data_dir: Path | None, teacher: Path | None,
-            temperature: float, alpha: float, epochs: int | None, train_subset: int | None, baseline: bool,
+            kd_preset: str, temperature: float | None, alpha: float | None, epochs: int | None, train_subset: int | None, baseline: bool,
             explain: bool, out: Path | None, seed: int) -> None:
     """Full training (+ distillation), int8 export, C library, firmware measured on BOARD, explanations."""
     from ..deploy import DeployConfig, deploy, summary_lines
+    from ..kd import resolve_kd
 
-    config = DeployConfig(board=board, dataset=dataset, data_dir=data_dir, teacher=teacher, temperature=temperature,
+    temperature, alpha, epochs = resolve_kd(kd_preset, temperature, alpha, epochs)
+    config = DeployConfig(kd_preset=kd_preset, board=board, dataset=dataset, data_dir=data_dir, teacher=teacher, temperature=temperature,
                           alpha=alpha, epochs=epochs, train_subset=train_subset, baseline=baseline, explain=explain,
                           seed=seed)
     record = deploy(run, candidate_id, config, out, progress=lambda message: click.echo(message, err=True),
