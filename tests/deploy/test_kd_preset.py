@@ -42,7 +42,7 @@ class _Cache:
         return self.logits[torch.as_tensor(indices)]
 
 
-def test_training_takes_each_epochs_weight_from_the_schedule():
+def test_training_takes_each_epochs_weight_from_the_schedule(tmp_path):
     from tinyhil.data import load_digits
     from tinyhil.train import TrainConfig, train
 
@@ -59,6 +59,6 @@ def test_training_takes_each_epochs_weight_from_the_schedule():
     spec = {"resolution": 32, "stem_channels": 8, "stem_kernel": 3, "stem_stride": 2, "head_channels": 0,
             "stages": [{"block": "dws", "depth": 1, "out_channels": 8, "stride": 2, "kernel": 3}]}
     config = dataclasses.replace(TrainConfig.proxy(), epochs=3, batch_size=32, device="cpu", progress=False)
-    train(spec, data, config, distiller=spy)
+    train(spec, data, config, distiller=spy, checkpoint_dir=tmp_path)
     assert sorted(set(seen), reverse=True) == pytest.approx(schedule) and len(seen) == 6
     assert spy.describe()["alpha_schedule"] == pytest.approx(schedule)
