@@ -24,6 +24,7 @@ def test_boot_sends_a_hello_with_the_model_identity(dut: Dut, build_image, profi
     assert hello.latency_unit == profile.latency_unit
     assert hello.flash_bytes == image.flash_bytes and hello.static_ram_bytes == image.static_ram_bytes
     assert hello.stack_bytes == profile.stack_bytes
+    assert hello.cpu_hz == profile.clock_hz  # the clock the BSP set (mps2-an500: its nominal 25 MHz)
 
 
 def test_outputs_are_bit_exact_with_the_host_twin(dut: Dut) -> None:

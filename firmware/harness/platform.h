@@ -20,4 +20,9 @@ uint32_t platform_cpu_hz(void);         /* the core clock the BSP actually runs 
 void platform_flush(void);              /* returns once the UART has sent every byte given to platform_putc */
 void platform_reset(void) __attribute__((noreturn)); /* a system reset: the firmware boots again */
 
+/* The UART's baud rate: the board profile's [serial] baudrate, passed by the build (firmware.py). */
+#ifndef TINYHIL_BAUD_RATE
+#define TINYHIL_BAUD_RATE 115200u
+#endif
+
 #endif

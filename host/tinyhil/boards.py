@@ -19,6 +19,8 @@ PROFILE_DIR = Path(__file__).resolve().parents[2] / "board_profiles"
 SECTIONS = ("text", "rodata", "data", "bss", "stack")
 KINDS = ("board", "emulator")
 LATENCY_UNITS = ("cycles", "instructions")
+DEFAULT_BAUD_RATE = 115_200
+BAUD_RATES = (1_200, 12_000_000)  # [serial] baudrate range (bit/s): what UARTs and USB-serial bridges run
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,11 @@ class BoardProfile:
             if section in region.holds:
                 return region
         raise ConfigError(f"{self.source}: no [[memory]] region holds section {section!r}; add it to one region's holds")
+
+    @property
+    def baud_rate(self) -> int:
+        """[serial] baudrate in bit/s: the firmware's UART is built with it and the host opens the port with it."""
+        return int(self.serial.get("baudrate", DEFAULT_BAUD_RATE))
 
     def with_budgets(self, sram_budget: str | int | None = None, flash_budget: str | int | None = None) -> "BoardProfile":
         """A copy with the search budgets overridden (e.g. from --sram-budget 256KiB)."""
@@ -171,7 +178,15 @@ def parse_profile(data: dict[str, Any], source: Path) -> BoardProfile:
     )
     for section in SECTIONS:
         profile.region_for(section)
+    _check_baud_rate(profile.serial.get("baudrate", DEFAULT_BAUD_RATE), source)
     return profile
+
+
+def _check_baud_rate(value: Any, source: Path) -> None:
+    low, high = BAUD_RATES
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f"{source}: [serial] baudrate is {value!r}; it must be an integer number of bit/s "
+                          f"from {low:,} to {high:,}, e.g. 115200 or 2000000")
 
 
 def load_profile_file(path: Path) -> BoardProfile:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import numpy as np
 
 from .errors import DeviceTimeoutError, ProtocolError
 from .faults import DeviceFaultError
-from .protocol import FrameType, Hello, Link, Result
+from .protocol import SEED, FrameType, Hello, Link, LinkClosedError, Result
 from .runners.base import Runner
 
 log = logging.getLogger(__name__)
@@ -18,16 +19,19 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Inference:
-    output: np.ndarray  # int8, flat
+    output: np.ndarray | None  # int8, flat; None for a seeded inference, which returns only output_crc
     latency: int  # in the hello's latency unit
     stack_high_water_bytes: int
     arena_high_water_bytes: int
     layer_latency: tuple[int, ...] = ()  # per layer, same unit (empty when the firmware has no per-layer hook)
+    output_crc: int = 0  # zlib.crc32 of the output tensor
 
 
 class Dut:
-    """launch() starts the ELF and reads the hello; infer() runs one input; close() stops the runner.
-    A timeout resets the target through the runner once and retries before giving up."""
+    """launch() starts the ELF and reads the hello; infer() runs one input (infer_seeded() one the firmware
+    generates from a seed); close() stops the runner. A timeout resets the target through the runner once
+    and retries before giving up; a board that reboots by itself is seen by its boot hello and the request
+    is resent at once."""
 
     def __init__(self, runner: Runner, elf: Path, timeout_s: float | None = None, hello_timeout_s: float = 10.0,
                  retries: int = 3):
@@ -39,6 +43,7 @@ class Dut:
         self.serial_log = runner.workdir / "serial.log"
         self.link: Link | None = None
         self.hello_frame: Hello | None = None
+        self.device_resets = 0  # reboots the device did by itself (boot hellos seen mid-request)
 
     def launch(self) -> Hello:
         self._connect(self.runner.start(self.elf))
@@ -54,6 +59,7 @@ class Dut:
 
     def _connect(self, stream) -> None:  # type: ignore[no-untyped-def]
         if self.link:
+            self.device_resets += self.link.device_resets
             self.link.close()
         self.link = Link(stream, self.serial_log, retries=self.retries)
 
@@ -68,28 +74,77 @@ class Dut:
         return self.hello_frame
 
     def infer(self, x: np.ndarray) -> Inference:
-        link = self._require_link("infer")
-        assert self.hello_frame is not None
+        """Stream one input tensor (the firmware receives it straight into the model's input tensor)."""
+        assert self._require_hello("infer") is not None
         payload = np.ascontiguousarray(x, dtype=np.int8).tobytes()
         if len(payload) != self.hello_frame.input_bytes:
             raise ProtocolError(f"input has {len(payload)} bytes, the firmware's model takes {self.hello_frame.input_bytes}")
+        return self._run(FrameType.INFER, payload, FrameType.RESULT)
+
+    def infer_seeded(self, seed: int) -> Inference:
+        """One inference on the input the firmware generates from `seed` (tinyhil.protocol.seeded_input
+        computes the same bytes here); the reply carries the output's CRC-32, not the output."""
+        self._require_hello("infer_seeded")
+        return self._run(FrameType.INFER_SEEDED, SEED.pack(seed & 0xFFFFFFFF), FrameType.RESULT_CRC)
+
+    def _run(self, request: int, payload: bytes, reply: int) -> Inference:
+        hello = self.hello_frame
+        assert hello is not None
+        link = self._require_link("infer")
         try:
-            frame = link.request(FrameType.INFER, payload, FrameType.RESULT, self.timeout_s)
+            frame = link.request(request, payload, reply, self.timeout_s)
         except DeviceFaultError as fault:  # a crash is reported at once, not retried: it would crash again
             raise fault.located(self.elf) from None
         except DeviceTimeoutError as first:
+            exited = self._exit_code(first)
             log.warning("no reply (%s); resetting %s through its runner and retrying once", first, self.runner.profile.name)
             self.reset()
             try:
-                frame = self._require_link("infer").request(FrameType.INFER, payload, FrameType.RESULT, self.timeout_s)
+                frame = self._require_link("infer").request(request, payload, reply, self.timeout_s)
             except DeviceTimeoutError as second:
+                again = self._exit_code(second)
+                if exited is not None or again is not None:
+                    before = f"exited with status {exited}" if exited is not None else "stopped answering"
+                    after = f"exited again with status {again}" if again is not None else "stopped answering"
+                    raise DeviceTimeoutError(
+                        f"{self.runner.profile.name}: the emulator {before} during the inference and {after} after "
+                        f"a restart (a crash, or an exit call in the firmware?); runner log: {self.runner.log_path}",
+                        second.last_bytes, second.log_path) from None
                 raise DeviceTimeoutError(
                     f"{self.runner.profile.name}: no result within {self.timeout_s:.0f} s, even after a reset "
                     f"(is the model hanging or the firmware crashing?); runner log: {self.runner.log_path}",
                     second.last_bytes, second.log_path) from None
-        result = Result.parse(frame.payload, self.hello_frame.output_bytes, self.hello_frame.layer_count)
-        return Inference(np.frombuffer(result.output, dtype=np.int8).copy(), result.latency,
-                         result.stack_high_water_bytes, result.arena_high_water_bytes, result.layer_latency)
+        self._check_reboots(link)
+        result = Result.parse(frame.payload, hello.output_bytes, hello.layer_count, digest=reply == FrameType.RESULT_CRC)
+        output = None if result.output is None else np.frombuffer(result.output, dtype=np.int8).copy()
+        return Inference(output, result.latency, result.stack_high_water_bytes, result.arena_high_water_bytes,
+                         result.layer_latency, result.output_crc)
+
+    def _exit_code(self, error: DeviceTimeoutError, wait_s: float = 2.0) -> int | None:
+        """The emulator's exit status when the link closed because it exited (it may take a moment to end)."""
+        deadline = time.monotonic() + (wait_s if isinstance(error, LinkClosedError) else 0.0)
+        while True:
+            code = self.runner.exit_code
+            if code is not None or time.monotonic() >= deadline:
+                return code
+            time.sleep(0.02)
+
+    def _check_reboots(self, link: Link) -> None:
+        """After a reboot mid-request the device must come back as the same firmware."""
+        if link.boot_hello is None:
+            return
+        rebooted = Hello.parse(link.boot_hello.payload)
+        link.boot_hello = None
+        log.warning("%s rebooted during a request (%d time(s) so far); the request was resent",
+                    self.runner.profile.name, self.device_resets + link.device_resets)
+        if rebooted != self.hello_frame:
+            raise ProtocolError(f"{self.runner.profile.name} rebooted into another firmware (model hash "
+                                f"{rebooted.model_hash[:16]}..., was {self.hello_frame.model_hash[:16]}...): "
+                                "is another process flashing this board?")
+
+    @property
+    def total_device_resets(self) -> int:
+        return self.device_resets + (self.link.device_resets if self.link else 0)
 
     def close(self) -> None:
         try:
@@ -103,6 +158,12 @@ class Dut:
         if self.link is None:
             raise ProtocolError(f"Dut.{method}() called before launch() (or after close())")
         return self.link
+
+    def _require_hello(self, method: str) -> Hello:
+        self._require_link(method)
+        if self.hello_frame is None:
+            raise ProtocolError(f"Dut.{method}() called before the hello was read (call launch())")
+        return self.hello_frame
 
     def __enter__(self) -> "Dut":
         self.launch()

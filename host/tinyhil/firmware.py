@@ -28,7 +28,8 @@ TOOLCHAIN_FILE = FIRMWARE_DIR / "cmake" / "arm-none-eabi.cmake"
 EXAMPLE_MODEL_DIR = FIRMWARE_DIR / "examples" / "tiny_dense"
 FLASH_SECTIONS = (".isr_vector", ".text", ".ARM.exidx", ".init_array", ".rodata", ".data")
 RAM_SECTIONS = (".data", ".bss")
-HARNESS_MODES = {"normal": 0, "hang": 1, "noise": 2, "fault": 5}
+# test-only harness behaviours (firmware/harness/main.c says what each does)
+HARNESS_MODES = {"normal": 0, "hang": 1, "noise": 2, "fail": 3, "reset": 4, "fault": 5, "exit": 6}
 _OVERFLOW = re.compile(r"region [`'](\w+)' overflowed by (\d+) bytes")
 _NOT_FIT = re.compile(r"will not fit in region [`'](\w+)'")
 
@@ -97,7 +98,7 @@ def build_key(model_dir: Path, profile: BoardProfile, harness_mode: str, layer_t
             _tree_digest(FIRMWARE_DIR / part, digest)
     digest.update((REPO_ROOT / "CMakeLists.txt").read_bytes())
     digest.update(linker_script(profile).encode())
-    digest.update(json.dumps([profile.bsp, harness_mode] + ([] if layer_timing else ["no-layer-timing"])
+    digest.update(json.dumps([profile.bsp, harness_mode, profile.baud_rate] + ([] if layer_timing else ["no-layer-timing"])
                              + (["portable-kernels"] if portable_kernels else [])).encode())
     return digest.hexdigest()[:16]
 
@@ -160,7 +161,7 @@ def build_firmware(model_dir: Path, profile: BoardProfile, build_root: Path, *,
               f"-DCMAKE_TOOLCHAIN_FILE={TOOLCHAIN_FILE}", f"-DTINYHIL_BSP={profile.bsp}",
               f"-DTINYHIL_MODEL_DIR={model_dir}", f"-DTINYHIL_LINKER_SCRIPT={script}",
               f"-DTINYHIL_HARNESS_MODE={HARNESS_MODES[harness_mode]}",
-              f"-DTINYHIL_LAYER_TIMING={int(layer_timing)}",
+              f"-DTINYHIL_LAYER_TIMING={int(layer_timing)}", f"-DTINYHIL_BAUD_RATE={profile.baud_rate}",
               f"-DTINYHIL_KERNELS_PORTABLE={'ON' if portable_kernels else 'OFF'}"], build_dir, profile, "cmake configure")
         try:
             _run(["cmake", "--build", str(build_dir)], build_dir, profile, "firmware build")

@@ -18,8 +18,8 @@ class Measurement:
     peak_sram_bytes: int  # static_ram_bytes + stack_high_water_bytes
     arena_bytes: int
     flash_bytes: int  # .isr_vector + .text + .ARM.exidx + .init_array + .rodata + .data of the ELF
-    bit_exact: bool  # every output equal to the host reference's
-    outputs: np.ndarray = field(repr=False)
+    bit_exact: bool  # every output (seeded inputs: every output's CRC-32) equal to the host reference's
+    outputs: np.ndarray = field(repr=False)  # (N, output_bytes); empty for seeded inputs (CRCs only)
     provenance: dict[str, Any] = field(default_factory=dict)  # board, kind, firmware_sha256, toolchain, runtime
     # Per layer of the generated model, measured on the device by its per-layer hook:
     # {"index", "op", "macs", "latency"} with latency in latency_unit, the median over the runs of the
@@ -32,6 +32,16 @@ class Measurement:
     memory_plan: list[dict[str, Any]] = field(default_factory=list)
     planned_arena_bytes: int | None = None  # the plan's arena (analytic); arena_bytes is the firmware's measurement
     unfused_arena_bytes: int | None = None  # the plan's arena with every block plain (analytic)
+    cpu_hz: int = 0  # the core clock the firmware reported in its hello (0: not reported)
+    output_crcs: list[int] = field(default_factory=list)  # zlib.crc32 of each output (all seeded inputs return)
+
+    @property
+    def latency_ms(self) -> float | None:
+        """The median latency in milliseconds at the clock the firmware reported; None unless the latency
+        is in cycles (an instruction count from an emulator is not a time) and the clock is known."""
+        if self.latency_unit != "cycles" or self.cpu_hz <= 0:
+            return None
+        return 1e3 * self.latency_median / self.cpu_hz
 
     @property
     def layer_latency_sum(self) -> int:
@@ -40,6 +50,7 @@ class Measurement:
     def to_dict(self, with_outputs: bool = False) -> dict[str, Any]:
         data = asdict(self)
         data["latency_runs"] = [int(v) for v in self.latency_runs]
+        data["output_crcs"] = [int(v) for v in self.output_crcs]
         data["layer_latency"] = [{k: (int(v) if isinstance(v, (int, np.integer)) else v) for k, v in layer.items()}
                                  for layer in self.layer_latency]
         data.pop("outputs")

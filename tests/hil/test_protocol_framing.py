@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import ctypes
 import shutil
+import struct
 import subprocess
 import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinyhil.errors import ProtocolError
 from tinyhil.firmware import FIRMWARE_DIR
-from tinyhil.protocol import (HASH_CHARS, HELLO_FIXED, LAYER_STAMP, MAGIC, PROTOCOL_VERSION, RESULT_HEADER, FrameReader,
-                              FrameType, Hello, Result, encode_frame)
+from tinyhil.protocol import (HASH_CHARS, HELLO_FIXED, LAYER_STAMP, LENGTH_ESCAPE, MAGIC, MAX_PAYLOAD, OUTPUT_CRC,
+                              PROTOCOL_VERSION, RESULT_HEADER, FrameReader, FrameType, Hello, Result, encode_frame,
+                              seeded_input)
 
 payloads = st.binary(max_size=300)
 garbage = st.binary(max_size=200)
@@ -84,7 +87,7 @@ def test_a_length_beyond_the_limit_is_treated_as_garbage() -> None:
 
 def test_a_short_hello_is_a_clear_protocol_error() -> None:
     with pytest.raises(ProtocolError, match="shorter than"):
-        Hello.parse(b"\x01\x01")
+        Hello.parse(bytes([PROTOCOL_VERSION, 1]))
 
 
 def test_a_result_with_the_wrong_output_size_is_a_clear_protocol_error() -> None:
@@ -94,7 +97,7 @@ def test_a_result_with_the_wrong_output_size_is_a_clear_protocol_error() -> None
 
 def test_an_oversize_payload_cannot_be_encoded() -> None:
     with pytest.raises(ProtocolError, match="frame limit"):
-        encode_frame(FrameType.INFER, 0, bytes(70000))
+        encode_frame(FrameType.INFER, 1, bytes(MAX_PAYLOAD + 1))
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="host gcc not on PATH")
@@ -136,12 +139,58 @@ def test_layer_stamps_past_the_total_are_a_protocol_error() -> None:
 
 
 def test_the_hello_announces_how_many_layer_stamps_each_result_carries() -> None:
-    fixed = HELLO_FIXED.pack(PROTOCOL_VERSION, 0, 13, 256, 4096, 8192, 16384, 8, 4)
+    fixed = HELLO_FIXED.pack(PROTOCOL_VERSION, 0, 13, 256, 4096, 8192, 16384, 8, 4, 480_000_000)
     hello = Hello.parse(fixed + b"f" * HASH_CHARS + b"native")
     assert hello.layer_count == 13 and hello.latency_unit == "cycles" and hello.runtime == "native"
+    assert hello.cpu_hz == 480_000_000
 
 
-def test_a_hello_from_a_version_1_firmware_asks_for_a_rebuild() -> None:
-    fixed = HELLO_FIXED.pack(1, 0, 0, 256, 4096, 8192, 16384, 8, 4)
-    with pytest.raises(ProtocolError, match="rebuild the firmware"):
-        Hello.parse(fixed + b"f" * HASH_CHARS)
+@pytest.mark.parametrize("version", [1, 2])
+def test_the_hello_of_an_older_firmware_asks_for_a_rebuild(version: int) -> None:
+    fixed = struct.pack("<BBHIIIIII", version, 0, 0, 256, 4096, 8192, 16384, 8, 4)  # the version-2 layout
+    frames = FrameReader().feed(encode_frame(FrameType.HELLO, 0, fixed + b"f" * HASH_CHARS))  # v2's header too
+    with pytest.raises(ProtocolError, match=f"version {version}, host {PROTOCOL_VERSION}: rebuild the firmware"):
+        Hello.parse(frames[0].payload)
+
+
+@pytest.mark.parametrize("length", [LENGTH_ESCAPE - 1, LENGTH_ESCAPE, LENGTH_ESCAPE + 1, 160 * 160 * 3])
+def test_frames_past_64_kib_carry_a_u32_length_and_round_trip(length: int) -> None:
+    payload = bytes(np.random.default_rng(length).integers(0, 256, length, dtype=np.uint8))
+    stream = encode_frame(FrameType.INFER, 5, payload)
+    assert len(stream) == 2 + 4 + (4 if length >= LENGTH_ESCAPE else 0) + length + 4
+    assert stream[4:6] == (b"\xff\xff" if length >= LENGTH_ESCAPE else length.to_bytes(2, "little"))
+    reader, frames = FrameReader(), []
+    for start in range(0, len(stream), 4096):  # as a serial port hands it over
+        frames += reader.feed(stream[start:start + 4096])
+    assert [(f.seq, f.payload) for f in frames] == [(5, payload)]
+
+
+def test_a_corrupted_extended_length_is_skipped_and_the_next_frame_decodes() -> None:
+    bad = bytearray(encode_frame(FrameType.INFER, 1, bytes(70_000)))
+    bad[7] ^= 0x01  # the u32 length now announces 70,000 +/- 65,536 bytes
+    frames = FrameReader().feed(bytes(bad) + encode_frame(FrameType.RESULT, 2, b"ok"))
+    assert [(f.seq, f.payload) for f in frames] == [(2, b"ok")]
+
+
+def test_a_digest_result_carries_the_outputs_crc_instead_of_the_output() -> None:
+    payload = RESULT_HEADER.pack(900, 512, 256, 0) + OUTPUT_CRC.pack(zlib.crc32(b"\x01\x02\x03"))
+    result = Result.parse(payload, output_bytes=3, digest=True)
+    assert (result.output, result.output_crc, result.latency) == (None, zlib.crc32(b"\x01\x02\x03"), 900)
+    assert Result.parse(RESULT_HEADER.pack(900, 512, 256, 0) + b"\x01\x02\x03", 3).output_crc == result.output_crc
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="host gcc not on PATH")
+def test_the_firmware_seeded_input_equals_the_hosts(tmp_path: Path) -> None:
+    library = tmp_path / "libseeded.so"
+    subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-o", str(library),
+                    str(FIRMWARE_DIR / "harness" / "seeded_input.c")], check=True)
+    generate = ctypes.CDLL(str(library)).seeded_input
+    generate.argtypes = [ctypes.c_uint32, ctypes.c_void_p, ctypes.c_uint32]
+    for seed, length in ((0, 1), (1, 7), (0xFFFFFFFF, 64), (12345, 160 * 160 * 3)):
+        out = np.zeros(length, np.int8)
+        generate(seed, out.ctypes.data, length)
+        assert np.array_equal(out, seeded_input(seed, length)), (seed, length)
+    assert np.array_equal(seeded_input(7, 100)[:33], seeded_input(7, 33))  # a prefix does not depend on the length
+    assert not np.array_equal(seeded_input(7, 64), seeded_input(8, 64))
+    values = seeded_input(3, 1 << 16)
+    assert values.min() == -128 and values.max() == 127 and abs(float(values.mean())) < 1.5  # the whole int8 range

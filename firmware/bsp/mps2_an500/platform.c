@@ -35,7 +35,8 @@ uint32_t platform_cpu_hz(void)
 
 void platform_init(void)
 {
-    UART_BAUDDIV = 16u; /* the minimum the CMSDK UART accepts; QEMU ignores the rate */
+    /* BAUDDIV = PCLK / baud, at least 16 (the CMSDK UART's minimum); QEMU ignores the rate. */
+    UART_BAUDDIV = CPU_HZ / TINYHIL_BAUD_RATE >= 16u ? CPU_HZ / TINYHIL_BAUD_RATE : 16u;
     UART_CTRL = UART_CTRL_TX_RX_ENABLE;
 }
 

@@ -6,6 +6,19 @@ static int8_t weight(int j, int i)
     return (int8_t)(((i * 31 + j * 17) % 255) - 127);
 }
 
+static int8_t input_tensor[TINYHIL_MODEL_INPUT_BYTES];
+static int8_t output_tensor[TINYHIL_MODEL_OUTPUT_BYTES];
+
+int8_t *tinyhil_model_input(void)
+{
+    return input_tensor;
+}
+
+const int8_t *tinyhil_model_output(void)
+{
+    return output_tensor;
+}
+
 int tinyhil_model_invoke(const int8_t *input, int8_t *output)
 {
     static int32_t accumulators[TINYHIL_MODEL_OUTPUT_BYTES]; /* the "arena" of this toy model */

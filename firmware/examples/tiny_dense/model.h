@@ -12,6 +12,9 @@
 #define TINYHIL_MODEL_OUTPUT_BYTES 10
 #define TINYHIL_MODEL_ARENA_BYTES 256
 
+/* The model's own input and output tensors (the generated model's live in its arena). */
+int8_t *tinyhil_model_input(void);
+const int8_t *tinyhil_model_output(void);
 int tinyhil_model_invoke(const int8_t *input, int8_t *output);
 
 #endif

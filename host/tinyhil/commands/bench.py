@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from ..bench import RUNTIMES, measure
+from ..bench import INPUT_MODES, RUNTIMES, SeededInputs, measure
 from ..codegen.planner import FUSION_MODES
 from ..boards import load_profile
 from .. import options
@@ -52,6 +52,9 @@ def render(measurement: Measurement, sram_budget: int, flash_budget: int) -> Non
     source = f"measured on {p['kind']} {p['board']}"
     table.add_row(f"latency (median of {len(measurement.latency_runs)})",
                   f"{measurement.latency_median:,} {measurement.latency_unit}", f"{source}: {p['latency_meaning']}")
+    if measurement.latency_ms is not None:
+        table.add_row("  latency in time", f"{measurement.latency_ms:,.3f} ms",
+                      f"cycles / {measurement.cpu_hz / 1e6:g} MHz, the clock the firmware reported")
     table.add_row("peak SRAM (static + stack high-water)", f"{measurement.peak_sram_bytes:,} B "
                   f"({format_bytes(measurement.peak_sram_bytes)}) / budget {format_bytes(sram_budget)}",
                   "ELF .data+.bss + painted stack on target")
@@ -66,8 +69,10 @@ def render(measurement: Measurement, sram_budget: int, flash_budget: int) -> Non
         table.add_row("arena (inside static RAM)", f"{measurement.arena_bytes:,} B", "arena size the runtime was given")
     table.add_row("flash (.text + .rodata + .data)", f"{measurement.flash_bytes:,} B "
                   f"({format_bytes(measurement.flash_bytes)}) / budget {format_bytes(flash_budget)}", "ELF section sizes")
+    seeded = p.get("input_mode") == "seeded"
     table.add_row("bit-exact vs tflite-micro reference", "yes" if measurement.bit_exact else "NO",
-                  f"{len(measurement.outputs)} inputs compared")
+                  f"{len(measurement.latency_runs)} inputs compared"
+                  + (" by output CRC-32 (inputs generated on the device from the seed)" if seeded else ""))
     table.add_row("firmware sha256", p["firmware_sha256"][:16] + "...", p["toolchain"])
     console = Console()
     console.print(table)
@@ -120,10 +125,12 @@ def layer_table(measurement: Measurement):  # type: ignore[no-untyped-def]
 @click.option("--board", default="qemu-m7", show_default=True, help="Board profile name, alias or .toml path.")
 @click.option("--runtime", type=click.Choice(RUNTIMES), default="native", show_default=True)
 @click.option("--inputs", "count", type=options.BENCH_INPUTS.click_type(), default=8, show_default=True,
-              help="How many random int8 inputs to stream.")
+              help="How many random int8 inputs to run.")
 @click.option("--inputs-file", type=click.Path(exists=True, path_type=Path),
               help=".npy: int8 (N, H, W, C) as the model takes it, or float NCHW images in [-1, 1] (resized, quantised).")
 @click.option("--seed", default=0, show_default=True, help="Seed of the random inputs.")
+@click.option("--input-mode", type=click.Choice(tuple(INPUT_MODES)), default="stream", show_default=True,
+              help="; ".join(f"{name}: {meaning}" for name, meaning in INPUT_MODES.items()) + ".")
 @click.option("--sram-budget", help="Override the profile's SRAM budget, e.g. 256KiB.")
 @click.option("--flash-budget", help="Override the profile's flash budget, e.g. 1MiB.")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
@@ -132,12 +139,18 @@ def layer_table(measurement: Measurement):  # type: ignore[no-untyped-def]
               help="native runtime: auto runs inverted-residual blocks fused where that lowers the peak SRAM; "
                    "off: every block plain; all: every fusable block fused.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the measurement here.")
-def command(model: Path, board: str, runtime: str, count: int, inputs_file: Path | None, seed: int,
+def command(model: Path, board: str, runtime: str, count: int, inputs_file: Path | None, seed: int, input_mode: str,
             sram_budget: str | None, flash_budget: str | None, workdir: Path | None, fusion: str,
             json_path: Path | None) -> None:
     """Build firmware for MODEL, run it on BOARD, and report latency, SRAM, flash and bit-exactness."""
     profile = load_profile(board).with_budgets(sram_budget, flash_budget)
-    inputs = _inputs(count, seed, inputs_file, model)
+    if input_mode == "seeded":
+        if inputs_file is not None:
+            raise ConfigError("--inputs-file streams the given tensors: it cannot be combined with "
+                              "--input-mode seeded, where the firmware generates the inputs; drop one of the two")
+        inputs: np.ndarray | SeededInputs = SeededInputs(seed, count)
+    else:
+        inputs = _inputs(count, seed, inputs_file, model)
     if workdir is not None:
         with exclusive(workdir, "bench workdir"):
             measurement = measure(model, profile, inputs, runtime=runtime, workdir=workdir, fusion=fusion)

@@ -47,6 +47,11 @@ class Runner(abc.ABC):
     def stop(self) -> None:
         """Stop the target and release every resource; safe to call twice."""
 
+    @property
+    def exit_code(self) -> int | None:
+        """The target process's exit status once it has ended (emulators); None while it runs or for a board."""
+        return None
+
     @classmethod
     @abc.abstractmethod
     def availability(cls, profile: BoardProfile) -> tuple[bool, str]:

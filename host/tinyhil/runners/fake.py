@@ -6,15 +6,19 @@ from __future__ import annotations
 import socket
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from ..protocol import (HASH_CHARS, HELLO_FIXED, LAYER_STAMP, PROTOCOL_VERSION, RESULT_HEADER, ByteStream,
-                        DeviceError, FrameReader, FrameType, encode_frame)
+from ..protocol import (DEVICE_SEQ, HASH_CHARS, LAYER_STAMP, LENGTH_DETAIL, OUTPUT_CRC, PROTOCOL_VERSION,
+                        RESULT_HEADER, SEED, STATUS_DETAIL, ByteStream, DeviceError, FrameReader, FrameType, Hello,
+                        encode_frame, seeded_input)
 from .base import Runner, register
+
+CONTROL_CAPACITY = 16  # as the firmware's harness: the payload of any frame but INFER
 
 
 class SocketStream:
@@ -51,7 +55,7 @@ class SocketStream:
 
 @dataclass
 class FakeDevice:
-    """Behaviour of the simulated firmware."""
+    """Behaviour of the simulated firmware: a model function plus the faults a test switches on."""
 
     model: Callable[[np.ndarray], np.ndarray]
     input_bytes: int
@@ -59,39 +63,72 @@ class FakeDevice:
     latency: int = 1000
     layer_latencies: tuple[int, ...] = ()  # per layer; sent as end-of-layer stamps like the firmware does
     model_hash: str = "0" * HASH_CHARS
+    runtime: str = "native"
+    cpu_hz: int = 25_000_000
+    arena_bytes: int = 256
+    static_ram_bytes: int = 4096
+    flash_bytes: int = 8192
     noise_before_frames: bytes = b""
     hang_after_infers: int | None = None  # stop answering after this many inferences
     drop_replies: int = 0  # swallow the first N inference replies (the host must retry)
+    reset_on_infers: tuple[int, ...] = ()  # reboot (send a boot hello, no reply) on these inferences (1-based)
+    stale_reply_seq: Callable[[int], int] | None = None  # before each reply, a valid reply with this seq
+    output_bytes_sent: int | None = None  # send this many output bytes instead of output_bytes
+    model_status: int = 0  # non-zero: every inference answers MODEL_FAILED with this status
     infers: int = field(default=0, init=False)
+    seqs_seen: list[int] = field(default_factory=list, init=False)
 
     def hello(self) -> bytes:
-        fixed = HELLO_FIXED.pack(PROTOCOL_VERSION, 1, len(self.layer_latencies), 256, 4096, 8192, 16384,
-                                 self.input_bytes, self.output_bytes)
-        return fixed + self.model_hash.encode() + b"native"
+        return Hello(PROTOCOL_VERSION, "instructions", self.arena_bytes, self.static_ram_bytes, self.flash_bytes,
+                     16384, self.input_bytes, self.output_bytes, self.model_hash, self.runtime,
+                     len(self.layer_latencies), self.cpu_hz).pack()
+
+    def _error(self, seq: int, code: int, frame_type: int, detail: bytes = b"") -> bytes:
+        return encode_frame(FrameType.ERROR, seq, bytes([code, frame_type]) + detail)
 
     def reply(self, frame_type: int, seq: int, payload: bytes) -> bytes | None:
+        self.seqs_seen.append(seq)
         if frame_type == FrameType.HELLO_REQ:
             return encode_frame(FrameType.HELLO, seq, self.hello())
-        if frame_type != FrameType.INFER:
-            return encode_frame(FrameType.ERROR, seq, bytes([DeviceError.UNKNOWN_TYPE, frame_type]))
-        if len(payload) != self.input_bytes:
-            return encode_frame(FrameType.ERROR, seq, bytes([DeviceError.BAD_LENGTH, frame_type]))
+        if frame_type == FrameType.INFER_SEEDED:
+            if len(payload) != SEED.size:
+                return self._error(seq, DeviceError.BAD_LENGTH, frame_type, LENGTH_DETAIL.pack(len(payload), SEED.size))
+            x, reply_type = seeded_input(SEED.unpack(payload)[0], self.input_bytes), FrameType.RESULT_CRC
+        elif frame_type == FrameType.INFER:
+            if len(payload) != self.input_bytes:
+                return self._error(seq, DeviceError.BAD_LENGTH, frame_type,
+                                   LENGTH_DETAIL.pack(len(payload), self.input_bytes))
+            x, reply_type = np.frombuffer(payload, np.int8), FrameType.RESULT
+        elif len(payload) > CONTROL_CAPACITY:
+            return self._error(seq, DeviceError.TOO_LONG, frame_type, LENGTH_DETAIL.pack(len(payload), CONTROL_CAPACITY))
+        else:
+            return self._error(seq, DeviceError.UNKNOWN_TYPE, frame_type)
         self.infers += 1
+        if self.infers in self.reset_on_infers:
+            return encode_frame(FrameType.HELLO, DEVICE_SEQ, self.hello())  # the reboot's hello, no reply
         if self.hang_after_infers is not None and self.infers > self.hang_after_infers:
             return None
         if self.drop_replies > 0:
             self.drop_replies -= 1
             return None
-        output = np.asarray(self.model(np.frombuffer(payload, np.int8)), np.int8).tobytes()
+        if self.model_status:
+            return self._error(seq, DeviceError.MODEL_FAILED, frame_type, STATUS_DETAIL.pack(self.model_status))
+        output = np.asarray(self.model(x), np.int8).tobytes()
+        output = (output + bytes(self.output_bytes_sent))[:self.output_bytes_sent] \
+            if self.output_bytes_sent is not None else output
+        tail = OUTPUT_CRC.pack(zlib.crc32(output)) if reply_type == FrameType.RESULT_CRC else output
         stamps = np.cumsum(self.layer_latencies, dtype=np.int64) if self.layer_latencies else []
         stamp_bytes = b"".join(LAYER_STAMP.pack(int(t) & 0xFFFFFFFF) for t in stamps)
-        return encode_frame(FrameType.RESULT, seq, RESULT_HEADER.pack(self.latency, 512, 256, 0) + stamp_bytes + output)
+        body = RESULT_HEADER.pack(self.latency, 512, self.arena_bytes, 0) + stamp_bytes + tail
+        stale = encode_frame(reply_type, self.stale_reply_seq(seq), RESULT_HEADER.pack(1, 1, 1, 0) + stamp_bytes
+                             + bytes(len(tail))) if self.stale_reply_seq else b""
+        return stale + encode_frame(reply_type, seq, body)
 
     def serve(self, sock: socket.socket, stop: threading.Event) -> None:
         reader = FrameReader()
         sock.settimeout(0.02)
         try:
-            sock.sendall(self.noise_before_frames + encode_frame(FrameType.HELLO, 0, self.hello()))
+            sock.sendall(self.noise_before_frames + encode_frame(FrameType.HELLO, DEVICE_SEQ, self.hello()))
             while not stop.is_set():
                 try:
                     data = sock.recv(65536)
@@ -102,7 +139,7 @@ class FakeDevice:
                 before = reader.crc_errors
                 frames = reader.feed(data)
                 if reader.crc_errors > before:
-                    sock.sendall(encode_frame(FrameType.ERROR, 0, bytes([DeviceError.BAD_CRC, 0])))
+                    sock.sendall(encode_frame(FrameType.ERROR, DEVICE_SEQ, bytes([DeviceError.BAD_CRC, 0])))
                 for frame in frames:
                     out = self.reply(frame.type, frame.seq, frame.payload)
                     if out is not None:

@@ -219,7 +219,7 @@ class PyocdRunner(Runner):
         if self.stream is None:
             port = self.profile.serial.get("port") or find_serial_port(self.probe_uid)
             try:
-                self.stream = serial.Serial(port, baudrate=int(self.profile.serial.get("baudrate", 115200)), timeout=0.05)
+                self.stream = serial.Serial(port, baudrate=self.profile.baud_rate, timeout=0.05)
             except serial.SerialException as exc:
                 raise RunnerError(f"cannot open {port}: {exc}; is another program (a serial terminal) holding it? On "
                                   "Linux your user needs the dialout group") from exc
