@@ -28,7 +28,7 @@ def test_with_one_probe_load_names_it_with_u_after_the_port_is_open_and_flushed(
     runner.start(Path("/fw/firmware.elf"))
     assert fake_pyocd.events() == [
         "pyocd json --probes",
-        "open /dev/ttyACM-1932 115200",
+        "open /dev/ttyACM-1932 2000000",  # the profile's [serial] baudrate
         "flush input",
         f"pyocd load --no-wait -t stm32h743xx -u {NUCLEO_UID} --format elf /fw/firmware.elf"]
 
