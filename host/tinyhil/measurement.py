@@ -24,8 +24,8 @@ class Measurement:
     # Per layer of the generated model, measured on the device by its per-layer hook:
     # {"index", "op", "macs", "latency"} with latency in latency_unit, the median over the runs of the
     # ticks between the end of the previous layer (or the start of the inference) and the end of this one,
-    # converted from ticks exactly as the total is (platform_elapsed()). Layer 0 includes the copy of the
-    # input into the arena; the copy of the output is in no layer. Empty when the firmware reports no layers.
+    # converted from ticks exactly as the total is (platform_elapsed()). The harness receives the input into
+    # the arena and sends the output from it, so no copy is timed. Empty when the firmware reports no layers.
     layer_latency: list[dict[str, Any]] = field(default_factory=list)
     # The memory plan the firmware was built from (analytic, tinyhil.codegen.plan_report): per planned
     # operator {"index", "op", "mode", "live_bytes", "peak"}; a fused block is one operator. Empty for TFLM.

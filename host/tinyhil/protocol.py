@@ -280,8 +280,9 @@ def seeded_input(seed: int, length: int) -> np.ndarray:
 def layer_latencies(stamps: list[int], total: int) -> tuple[int, ...]:
     """Per-layer latency from the 32-bit end-of-layer stamps (time since the inference started):
     consecutive differences modulo 2**32, so a stamp counter that wrapped still gives the right figure
-    as long as one layer takes under 2**32 units. The first layer's figure includes the copy of the input
-    into the arena; the copy of the output is in no layer. The stamps must not run past the total."""
+    as long as one layer takes under 2**32 units. The harness receives the input into the arena and sends the
+    output from it, so no copy is timed (a runtime given other buffers copies them, in the first layer's
+    figure and outside every layer). The stamps must not run past the total."""
     durations, previous = [], 0
     for stamp in stamps:
         durations.append((stamp - previous) % (1 << 32))

@@ -107,8 +107,8 @@ def layer_table(measurement: Measurement):  # type: ignore[no-untyped-def]
     table = Table(title=f"per-layer latency, {unit} (median of {len(measurement.latency_runs)}), "
                         f"measured on {p['kind']} {p['board']}",
                   caption=f"sum of layers {summed:,} {unit} vs total {total:,} {unit}: "
-                          f"{total - summed:,} outside the layers (output copy, call/return). "
-                          f"Layer 0 includes the input copy. Unit: {p.get('latency_meaning', unit)}. "
+                          f"{total - summed:,} outside the layers (call/return; the input and output stay in "
+                          f"the arena, uncopied). Unit: {p.get('latency_meaning', unit)}. "
                           f"Source: {p.get('layer_latency_source', 'device')}.")
     for name, justify in (("#", "right"), ("op", "left"), ("MACs", "right"), (f"latency ({unit})", "right"),
                           (f"{unit}/MAC", "right"), ("share", "right")):
