@@ -1,11 +1,16 @@
-"""Search throughput and quality on this machine.
+"""Search throughput and quality on this machine: proposers x single/multi-fidelity, the same wall-clock budget,
+several seeds.
 
-For each proposer (evolution, random, and llm where an endpoint is configured or the local model is set up) the same search runs on the
-same budget: the same board profile (default: the QEMU board), dataset, fixed proxy training and number of
-evaluations. Prints candidates per hour, the share of wall time per stage (propose+screen, train, export,
-measure = build + run on the board) and hypervolume versus evaluations, each with where it came from.
+For each proposer (evolution, random, and llm where an endpoint is configured or the local model is set up), each
+fidelity (single: every candidate trains for the whole proxy budget; multi: ASHA rungs) and each seed, the same
+search runs for the same wall-clock budget on the same board profile (default: the QEMU board) and dataset. Prints,
+as mean ± standard deviation over the seeds: candidates evaluated per hour, hypervolume at half and at the end of
+the budget (wall-clock) and after N evaluations, the share of wall time per stage, and the gap between the
+validation accuracy (what the search selected on) and the test accuracy of each front's most accurate member
+(int8, tflite-micro reference interpreter, on the first --test-images test images). Then the multi/single ratios,
+measured side by side in this one run.
 
-    .venv/bin/python benchmarks/search.py --iterations 8 --dataset digits --proxy-epochs 5
+    .venv/bin/python benchmarks/search.py --dataset fashion-mnist --time-budget 600 --seeds 0,1,2
 """
 
 from __future__ import annotations
@@ -13,58 +18,119 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from tinyhil.search.loop import EVALUATED, hypervolume_history
-from tinyhil.search.pareto import reference_from_constraints
 from tinyhil import llm_local
+from tinyhil.search.loop import EVALUATED, hypervolume_history
+from tinyhil.search.pareto import HypervolumeReference, reference_from_constraints
 from tinyhil.search.proposers.llm_endpoint import resolve_endpoint
 from tinyhil.search.screening import DEFAULT_MAC_BUDGET
 from tinyhil.search.session import SearchConfig, open_search
+from tinyhil.search.store import Candidate
 
 STAGES = ("train", "export", "measure")
+BOARD_METRICS = ("macs", "peak_sram_bytes", "flash_bytes", "latency")
 
 
-def run_one(config: SearchConfig, run_dir: Path) -> dict:
-    started = time.monotonic()
+def hypervolume_at(candidates: list[Candidate], reference: HypervolumeReference, constraints: Any,
+                   started: float, seconds: float) -> float:
+    """Hypervolume of what the search knew `seconds` after it started: each measured, feasible candidate with the
+    accuracy of its last rung finished by then."""
+    known = []
+    for c in candidates:
+        if c.status != "measured" or not constraints.feasible(c.metrics):
+            continue
+        done = [h for h in c.metrics.get("rung_history", []) if h["done_at"] - started <= seconds]
+        if done:
+            known.append({**{k: c.metrics.get(k) for k in BOARD_METRICS}, "accuracy": done[-1]["accuracy"]})
+    return reference.hypervolume(known)
+
+
+def evaluated_at(candidate: Candidate) -> float:
+    """When the candidate's first rung was measured (or it failed)."""
+    history = candidate.metrics.get("rung_history")
+    return history[0]["done_at"] if history else candidate.updated
+
+
+def test_accuracy(tflite: str, dataset: Any, count: int) -> float:
+    """int8 top-1 on the first `count` test images (tflite-micro reference): the benchmark's check only, never
+    seen by the search."""
+    from tinyhil.model_inputs import model_inputs
+    from tinyhil.reference import ReferenceInterpreter
+
+    reference = ReferenceInterpreter(Path(tflite))
+    x = model_inputs(dataset.test_x[:count], reference)
+    top1 = np.array([int(np.argmax(reference.invoke(image[None]))) for image in x])
+    return float((top1 == dataset.test_y[:count].numpy()).mean())
+
+
+def run_one(config: SearchConfig, run_dir: Path, test_images: int) -> dict[str, Any]:
+    from tinyhil.data import load_dataset
+
+    started_wall, started = time.time(), time.monotonic()
     with open_search(config, run_dir, resume=False) as loop:
         outcome = loop.run()
         wall = time.monotonic() - started
         candidates = loop.store.candidates()
-        info = loop.store.info()
-        history = hypervolume_history(candidates, reference_from_constraints(loop.constraints), loop.constraints)
-        note = reference_from_constraints(loop.constraints).describe()
+        reference = reference_from_constraints(loop.constraints)
+        history = hypervolume_history(candidates, reference, loop.constraints)
+        at = {f: hypervolume_at(candidates, reference, loop.constraints, started_wall, f * config.time_budget_s)
+              for f in (0.5, 1.0)}
+        note = reference.describe()
+        front = outcome.front
     stage_seconds = {stage: sum(c.timings.get(stage, 0.0) for c in candidates) for stage in STAGES}
     stage_seconds["propose+screen+store"] = max(0.0, wall - sum(stage_seconds.values()))
-    evaluated = sum(c.status in EVALUATED for c in candidates)
-    accuracies = [c.metrics["accuracy"] for c in candidates if c.status == "measured" and c.metrics.get("accuracy") is not None]
-    return {"proposer": config.proposer, "evaluated": evaluated, "measured": sum(c.status == "measured" for c in candidates),
-            "rejected": sum(c.status == "rejected" for c in candidates), "wall_s": wall,
-            "candidates_per_hour": evaluated / wall * 3600 if wall else 0.0, "stage_seconds": stage_seconds,
-            "hypervolume": history, "best_accuracy": max(accuracies, default=None),
-            "median_accuracy": sorted(accuracies)[len(accuracies) // 2] if accuracies else None, "hypervolume_note": note, "board": info.get("board"),
-            "dataset": info.get("dataset_provenance"), "stopped": outcome.stopped_reason}
+    # counted at the budget: a run may overrun it by the candidate (and promotions) in flight when it ran out
+    evaluated = sum(c.status in EVALUATED and evaluated_at(c) - started_wall <= config.time_budget_s for c in candidates)
+    best = max(front, key=lambda c: c.metrics.get("accuracy") or 0.0, default=None)
+    gap = None
+    if best is not None and best.artefacts.get("tflite"):
+        dataset = load_dataset(config.dataset)  # the untouched test split
+        gap = {"validation": best.metrics["accuracy"], "test": test_accuracy(best.artefacts["tflite"], dataset, test_images),
+               "rung": best.metrics.get("rung")}
+    return {"proposer": config.proposer, "fidelity": "multi" if config.rungs > 1 else "single", "seed": config.seed,
+            "evaluated": evaluated, "rejected": sum(c.status == "rejected" for c in candidates), "wall_s": wall,
+            "candidates_per_hour": evaluated / config.time_budget_s * 3600, "stage_seconds": stage_seconds,
+            "hypervolume": history, "hypervolume_at_half": at[0.5], "hypervolume_at_end": at[1.0],
+            "best": gap, "rungs": [c.metrics.get("rung") for c in candidates if c.status == "measured"],
+            "hypervolume_note": note, "stopped": outcome.stopped_reason}
+
+
+def mean_sd(values: list[float], digits: int = 3) -> str:
+    if not values:
+        return "-"
+    mean = statistics.fmean(values)
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{mean:.{digits}f} ± {sd:.{digits}f}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--board", default="qemu-m7")
-    parser.add_argument("--dataset", default="digits")
-    parser.add_argument("--iterations", type=int, default=6)
-    parser.add_argument("--proxy-epochs", type=int, default=5)  # digits: 1 epoch is 12 steps, accuracy near chance
+    parser.add_argument("--dataset", default="fashion-mnist")
+    parser.add_argument("--time-budget", type=float, default=600.0, help="wall-clock seconds per search")
+    parser.add_argument("--iterations", type=int, default=1000, help="a cap; the time budget is what ends a run")
+    parser.add_argument("--proxy-epochs", type=int, default=None, help="default: TrainConfig.proxy()'s")
     parser.add_argument("--train-subset", type=int, default=None)
     parser.add_argument("--budget-macs", type=int, default=DEFAULT_MAC_BUDGET)
     parser.add_argument("--proposers", default="evolution,random,llm")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--fidelities", default="single,multi")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--test-images", type=int, default=1000)
+    parser.add_argument("--at-evaluations", type=int, default=4, help="hypervolume after this many evaluations")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    console = Console(width=160)
+    console = Console(width=200)
+    seeds = [int(s) for s in args.seeds.split(",")]
 
     results = []
     for proposer in args.proposers.split(","):
@@ -72,36 +138,56 @@ def main() -> None:
             console.print("llm: skipped, no endpoint configured (TINYHIL_LLM_BASE_URL / TINYHIL_LLM_MODEL) "
                           "and the local model is not set up (tinyhil llm setup)")
             continue
-        config = SearchConfig(board=args.board, dataset=args.dataset, iterations=args.iterations, proposer=proposer,
-                              seed=args.seed, budget_macs=args.budget_macs, train_subset=args.train_subset,
-                              train_overrides={"epochs": args.proxy_epochs})
-        with tempfile.TemporaryDirectory(prefix=f"tinyhil-bench-{proposer}-") as tmp:
-            results.append(run_one(config, Path(tmp) / "run"))
+        for seed in seeds:  # single and multi side by side for each seed, so machine load drifts hit both alike
+            for fidelity in args.fidelities.split(","):
+                overrides = {"epochs": args.proxy_epochs} if args.proxy_epochs else {}
+                config = SearchConfig(board=args.board, dataset=args.dataset, iterations=args.iterations,
+                                      proposer=proposer, seed=seed, budget_macs=args.budget_macs,
+                                      train_subset=args.train_subset, train_overrides=overrides,
+                                      rungs=3 if fidelity == "multi" else 1, time_budget_s=args.time_budget)
+                with tempfile.TemporaryDirectory(prefix=f"tinyhil-bench-{proposer}-{fidelity}-") as tmp:
+                    result = run_one(config, Path(tmp) / "run", args.test_images)
+                results.append(result)
+                console.print(f"{proposer} {fidelity} seed {seed}: {result['evaluated']} evaluated in "
+                              f"{result['wall_s']:.0f} s, hypervolume {result['hypervolume_at_end']:.4f}, rungs "
+                              f"{result['rungs']}, best {result['best']}")
+                if args.out:
+                    args.out.write_text(json.dumps(results, indent=2, default=str))
 
-    table = Table(title=f"search throughput: board {args.board}, dataset {args.dataset}, proxy {args.proxy_epochs} epoch(s)"
-                        f"{', train subset ' + str(args.train_subset) if args.train_subset else ''}; wall-clock seconds "
-                        "on this machine")
-    for column in ("proposer", "evaluated", "measured", "rejected", "wall s", "candidates/h", *STAGES,
-                   "propose+screen+store", "best / median int8 acc", "final HV"):
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in results:
+        groups.setdefault((r["proposer"], r["fidelity"]), []).append(r)
+    n = args.at_evaluations
+    table = Table(title=f"search, {args.time_budget:g} s wall-clock per run, seeds {args.seeds}: board {args.board}, "
+                        f"dataset {args.dataset}; mean ± sd over seeds")
+    for column in ("proposer", "fidelity", "evaluated", "candidates / h", "HV at half time", "HV at end",
+                   f"HV after {n} evaluations", "train", "export", "measure", "propose+screen+store",
+                   "front's best: validation → test (int8)"):
         table.add_column(column, justify="right")
-    for r in results:
-        share = {k: f"{100 * v / r['wall_s']:.0f}%" for k, v in r["stage_seconds"].items()}
-        table.add_row(r["proposer"], str(r["evaluated"]), str(r["measured"]), str(r["rejected"]), f"{r['wall_s']:.0f}",
-                      f"{r['candidates_per_hour']:.1f}", *(share[s] for s in STAGES), share["propose+screen+store"],
-                      f"{r['best_accuracy']:.3f} / {r['median_accuracy']:.3f}" if r["best_accuracy"] is not None else "-",
-                      f"{r['hypervolume'][-1][1]:.4f}" if r["hypervolume"] else "-")
+    for (proposer, fidelity), rs in groups.items():
+        share = {k: statistics.fmean(r["stage_seconds"][k] / r["wall_s"] for r in rs) for k in rs[0]["stage_seconds"]}
+        after_n = [dict(r["hypervolume"]).get(n) for r in rs]
+        gaps = [r["best"] for r in rs if r["best"]]
+        table.add_row(proposer, fidelity, mean_sd([r["evaluated"] for r in rs], 1),
+                      mean_sd([r["candidates_per_hour"] for r in rs], 1),
+                      mean_sd([r["hypervolume_at_half"] for r in rs]), mean_sd([r["hypervolume_at_end"] for r in rs]),
+                      mean_sd([v for v in after_n if v is not None]),
+                      *(f"{100 * share[s]:.0f} %" for s in (*STAGES, "propose+screen+store")),
+                      (f"{mean_sd([g['validation'] for g in gaps])} → {mean_sd([g['test'] for g in gaps])}"
+                       if gaps else "-"))
     console.print(table)
-    for r in results:
-        console.print(f"{r['proposer']}: hypervolume vs evaluations " +
-                      " ".join(f"{n}:{v:.4f}" for n, v in r["hypervolume"]))
+    for proposer in {p for p, _ in groups}:
+        single, multi = groups.get((proposer, "single")), groups.get((proposer, "multi"))
+        if single and multi:
+            rate = statistics.fmean(r["candidates_per_hour"] for r in multi) / statistics.fmean(
+                r["candidates_per_hour"] for r in single)
+            hv_single = statistics.fmean(r["hypervolume_at_end"] for r in single)
+            hv_multi = statistics.fmean(r["hypervolume_at_end"] for r in multi)
+            console.print(f"{proposer}: multi/single candidates per hour {rate:.2f}x; hypervolume at the end "
+                          f"{hv_multi:.4f} vs {hv_single:.4f} ({'equal or better' if hv_multi >= hv_single else 'lower'})")
     if results:
-        board = results[0]["board"]
-        if isinstance(board, dict):
-            board = f"{board.get('name')} ({board.get('kind')}; latency in {board.get('latency_unit')}: {board.get('latency_meaning')})"
-        console.print(f"hypervolume: {results[0]['hypervolume_note']}; measured on {board}; "
-                      f"dataset {results[0]['dataset']}")
-    if args.out:
-        args.out.write_text(json.dumps(results, indent=2, default=str))
+        console.print(f"hypervolume: {results[0]['hypervolume_note']}; wall-clock on this machine; latency in the "
+                      "board profile's unit (QEMU: instructions)")
 
 
 if __name__ == "__main__":

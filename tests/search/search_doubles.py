@@ -132,8 +132,12 @@ class ToyStages:
         if self.fail_kernel is not None and any(s["kernel"] == self.fail_kernel for s in job.spec["stages"]):
             raise StageFailure("build", "region RAM overflowed by 1234 bytes (test double)")
         cost = toy_estimate(ToySpec.from_dict(job.spec))
+        # one layer per stage: latency 3 instructions per MAC, live bytes those of its activations
+        layers = [{"index": i, "op": "CONV_2D" if s["op"] == "conv" else "DEPTHWISE_CONV_2D", "output_shape": [14, 14, s["width"]],
+                   "macs": s["width"] * s["kernel"] ** 2 * 196, "latency": 3 * s["width"] * s["kernel"] ** 2 * 196,
+                   "live_bytes": s["width"] * 28 * 28 * 2} for i, s in enumerate(job.spec["stages"])]
         return {"metrics": {"peak_sram_bytes": cost.peak_activation_bytes + 9000, "flash_bytes": cost.flash_bytes + 30000,
-                            "latency": cost.macs * 3, "latency_unit": "instructions", "bit_exact": True},
+                            "latency": cost.macs * 3, "latency_unit": "instructions", "bit_exact": True, "layers": layers},
                 "provenance": {"board": "toy-emulator", "kind": "emulator"}}
 
 

@@ -61,6 +61,11 @@ def _seed_specs(paths: tuple[Path, ...], space_name: str) -> list[dict]:
               help="Stop proposing after this many seconds (the candidates in flight finish).")
 @click.option("--measure-inputs", type=options.MEASURE_INPUTS.click_type(), default=None, help="Test images streamed to the board per candidate [default 4].")
 @click.option("--seed", type=int, default=None, help="Run seed [default 0].")
+@click.option("--llm-specs", type=click.IntRange(1, 8), default=None,
+              help="Specs the LLM writes per call; the extra ones are proposed in the next steps [default 1].")
+@click.option("--llm-mode", type=click.Choice(["propose", "operator"]), default=None,
+              help="propose [default]: a new spec from the search state; operator: the LLM mutates one parent or "
+                   "crosses two over, picked from the measured candidates.")
 @click.option("--llm-config", type=click.Path(dir_okay=False), default=None, help="TOML with base_url, model, api_key_env.")
 @click.option("--space", "space_name", type=click.Choice(["tinyhil", "paper"]), default=None,
               help="Search space preset [default tinyhil]; paper: the LLM-NAS paper's (5 stages, no stem, 160 px); "
@@ -75,7 +80,8 @@ def command(board: str, iterations: int | None, proposer: str | None, dataset: s
             proxy_epochs: int | None, train_subset: int | None, validation_fraction: float | None,
             fidelity: str | None, rungs: int | None, eta: int | None, time_budget: float | None,
             measure_inputs: int | None, seed: int | None,
-            llm_config: str | None, space_name: str | None, seed_specs: tuple[Path, ...], no_live: bool) -> None:
+            llm_specs: int | None, llm_mode: str | None, llm_config: str | None, space_name: str | None,
+            seed_specs: tuple[Path, ...], no_live: bool) -> None:
     """Propose -> cost-filter -> proxy-train -> int8 export -> measure on the board -> select, N times.
 
     Prints the measured Pareto front and writes it to RUN/front.json and RUN/front.csv.
@@ -106,7 +112,8 @@ def command(board: str, iterations: int | None, proposer: str | None, dataset: s
                  "budget_sram": budget_sram, "budget_flash": budget_flash, "budget_macs": budget_macs,
                  "executor": executor, "address": address, "batch_size": batch_size, "train_subset": train_subset,
                  "validation_fraction": validation_fraction, "eta": eta, "time_budget_s": time_budget,
-                 "measure_inputs": measure_inputs, "seed": seed, "llm_config": llm_config}
+                 "measure_inputs": measure_inputs, "seed": seed, "llm_config": llm_config,
+                 "llm_specs_per_call": llm_specs, "llm_mode": llm_mode}
     for key, value in overrides.items():
         if value is not None:
             setattr(config, key, value)

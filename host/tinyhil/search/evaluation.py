@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import BuildError, TinyhilError
+from .layers import layer_table
 
 log = logging.getLogger(__name__)
 
@@ -241,6 +242,8 @@ class PipelineStages:
         except TinyhilError as exc:
             raise StageFailure("measure", failure_reason(exc)) from exc
         record = measurement_record(measurement)
+        # per layer: measured latency and the planner's live bytes (the LLM proposer's hardware feedback)
+        record["metrics"]["layers"] = layer_table(tflite, getattr(measurement, "layer_latency", None) or [])
         record["artefacts"] = {"firmware_dir": str(Path(job.workdir) / "firmware")}
         record["timings"] = substages
         return record

@@ -156,7 +156,7 @@ class SearchLoop:
             self.on_change(self.store, None)
             return None
         candidate_id = self.store.add_candidate(step, self.proposer.name, accepted.spec_dict, accepted.spec_hash,
-                                                metrics=_analytic(accepted.cost))
+                                                metrics=_analytic(accepted.cost), reasoning=accepted.reasoning)
         self.on_change(self.store, None)
         return self._job(candidate_id, accepted.spec_dict or {}, accepted.spec_hash or "")
 
@@ -171,7 +171,8 @@ class SearchLoop:
         if spec_hash is not None and self.store.find_by_hash(spec_hash) is not None:
             spec_hash = None  # the hash is already taken by the first candidate with that spec
         self.store.add_candidate(step, self.proposer.name, result.spec_dict, spec_hash, status="rejected",
-                                 stage=f"screen ({result.kind}, {by})", reason=reason, metrics=_analytic(result.cost))
+                                 stage=f"screen ({result.kind}, {by})", reason=reason, metrics=_analytic(result.cost),
+                                 reasoning=result.reasoning)
         self.on_change(self.store, None)
 
     def _record_exchange(self, exchange: LLMExchange) -> None:

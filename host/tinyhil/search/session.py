@@ -60,6 +60,8 @@ class SearchConfig:
     time_budget_s: float | None = None  # stop proposing after this many seconds of wall-clock
     space: str = "tinyhil"  # search space preset (tinyhil.space.PRESETS): tinyhil | paper
     seed_specs: list[dict[str, Any]] = field(default_factory=list)  # known specs evaluated first (--seed-specs)
+    llm_specs_per_call: int = 1  # k specs per LLM call (the extra ones are proposed in the next steps)
+    llm_mode: str = "propose"  # propose | operator (the LLM mutates / crosses over parents from the measured ones)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -229,8 +231,9 @@ def _proposer(config: SearchConfig) -> Iterator[Any]:
             log.info("no LLM endpoint: using the evolution proposer")
             yield make_offline("evolution")
             return
-        log.info("llm proposer: %s", endpoint.describe())
-        yield LLMProposer(endpoint)
+        log.info("llm proposer: %s (%s, %d spec(s) per call)", endpoint.describe(), config.llm_mode,
+                 config.llm_specs_per_call)
+        yield LLMProposer(endpoint, specs_per_call=config.llm_specs_per_call, mode=config.llm_mode)
 
 
 def resolve_run_dir(runs_dir: Path, resume: str | None, run_id: str | None) -> tuple[Path, bool]:

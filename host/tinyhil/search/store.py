@@ -41,7 +41,8 @@ CREATE TABLE IF NOT EXISTS candidates (
     artefacts TEXT NOT NULL DEFAULT '{}',
     timings TEXT NOT NULL DEFAULT '{}',
     created REAL NOT NULL,
-    updated REAL NOT NULL
+    updated REAL NOT NULL,
+    reasoning TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS llm_exchanges (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -74,6 +75,7 @@ class Candidate:
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
     created: float = 0.0
     updated: float = 0.0
+    reasoning: str = ""  # the proposer's own words for why it proposed this spec (the LLM's; empty for the others)
 
     @property
     def finished(self) -> bool:
@@ -113,6 +115,9 @@ class RunStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(candidates)")}
+        if "reasoning" not in columns:  # a store written before proposals kept their reasoning
+            self._db.execute("ALTER TABLE candidates ADD COLUMN reasoning TEXT NOT NULL DEFAULT ''")
 
     @classmethod
     def create(cls, run_dir: Path, run_id: str, config: dict[str, Any]) -> "RunStore":
@@ -167,14 +172,14 @@ class RunStore:
     # --- candidates --------------------------------------------------------------------------------------
     def add_candidate(self, step: int, proposer: str, spec: dict[str, Any] | None, spec_hash: str | None,
                       status: str = "proposed", reason: str = "", stage: str = "",
-                      metrics: dict[str, Any] | None = None) -> int:
+                      metrics: dict[str, Any] | None = None, reasoning: str = "") -> int:
         now = time.time()
         with self._transaction() as db:
             cursor = db.execute(
-                "INSERT INTO candidates (step, proposer, spec, spec_hash, status, stage, reason, metrics, created, updated)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO candidates (step, proposer, spec, spec_hash, status, stage, reason, metrics, created, updated,"
+                " reasoning) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (step, proposer, None if spec is None else json.dumps(spec, sort_keys=True), spec_hash, status, stage,
-                 reason, json.dumps(metrics or {}), now, now))
+                 reason, json.dumps(metrics or {}), now, now, reasoning or ""))
             return int(cursor.lastrowid)
 
     def update_candidate(self, candidate_id: int, *, status: str | None = None, stage: str | None = None,
@@ -296,7 +301,8 @@ def _candidate(row: sqlite3.Row) -> Candidate:
                      spec=None if row["spec"] is None else json.loads(row["spec"]), spec_hash=row["spec_hash"],
                      status=row["status"], stage=row["stage"], reason=row["reason"], metrics=json.loads(row["metrics"]),
                      provenance=json.loads(row["provenance"]), artefacts=json.loads(row["artefacts"]),
-                     timings=json.loads(row["timings"]), created=row["created"], updated=row["updated"])
+                     timings=json.loads(row["timings"]), created=row["created"], updated=row["updated"],
+                     reasoning=row["reasoning"])
 
 
 def iter_runs(runs_dir: Path) -> Iterator[Path]:

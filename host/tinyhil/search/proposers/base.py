@@ -30,6 +30,7 @@ class CheckResult:
     cost: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     kind: str = "ok"  # ok | invalid | over_budget | duplicate
+    reasoning: str = ""  # what the proposer said about the spec (the LLM's reasoning field), kept in the store
 
     @property
     def ok(self) -> bool:

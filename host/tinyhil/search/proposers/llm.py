@@ -1,7 +1,12 @@
 """The `llm` proposer: asks an OpenAI-compatible endpoint for a spec.
 
 The prompt (jinja2 templates in tinyhil/templates/prompts, StrictUndefined) holds the space's JSON schema,
-the budgets, the board, the history and the front. The reply is parsed as JSON, validated against the
+the budgets, the board, the history and the front; for each front member also its measured per-layer latency
+and planned live memory (the slowest layers, the dominant one), the feedback only a hardware-in-the-loop search
+has. Modes: `propose` (a new spec from the whole state) and `operator` (the LLM as the mutation / crossover
+operator of an evolutionary search, EvoPrompting / LLMatic style: one or two parents picked from the measured
+candidates, one child). A call may ask for k specs; the extra accepted ones are proposed in the next steps,
+each checked again then. The reply is parsed as JSON, validated against the
 space and the analytic cost budget; the problems go back to the model in at most `repair_rounds` repair
 rounds. Every exchange is recorded in the run store (without the API key). Nothing the model writes is run.
 """
@@ -17,17 +22,21 @@ from typing import Any
 
 import jinja2
 
+from ...errors import ConfigError
 from ...units import format_count
+from ..layers import describe_layers
+from ..pareto import rank_for_selection
 from ..store import Candidate, LLMExchange
 from .base import CheckResult, ProposalContext, ProposalError
 from .llm_endpoint import LLMEndpoint
-from .llm_reply import ReplyError, extract_spec
+from .llm_reply import ReplyError, extract_reply
 
 log = logging.getLogger(__name__)
 
 PROMPT_DIR = Path(__file__).resolve().parents[2] / "templates" / "prompts"
 REPAIR_TEMPERATURE_STEP = 0.3
 MAX_TEMPERATURE = 1.3
+MAX_SPECS_PER_CALL = 8
 
 
 def _environment() -> jinja2.Environment:
@@ -52,17 +61,48 @@ def describe_metrics(candidate: Candidate) -> str:
     return ", ".join(parts) or "no metrics"
 
 
+MODES = ("propose", "operator")  # operator: the LLM mutates or crosses over parents from the front
+
+
+def describe_hardware(candidate: Candidate, top: int = 3) -> str:
+    """The measured per-layer feedback of a candidate (slowest layers, the dominant one, peak live memory)."""
+    where = candidate.provenance.get("kind", "measured")
+    text = describe_layers(candidate.metrics.get("layers") or [], candidate.metrics.get("latency_unit", "?"), top)
+    return f"{text} ({where}; live memory from the memory planner)" if text else ""
+
+
+def reply_schema(spec_schema: dict[str, Any], k: int) -> dict[str, Any]:
+    """The JSON schema of a reply: a reasoning string and one spec, or k specs."""
+    if k == 1:
+        return {"type": "object", "properties": {"reasoning": {"type": "string"}, "spec": spec_schema},
+                "required": ["spec"]}
+    return {"type": "object", "properties": {"reasoning": {"type": "string"},
+                                             "specs": {"type": "array", "items": spec_schema, "minItems": k,
+                                                       "maxItems": k}},
+            "required": ["specs"]}
+
+
 class LLMProposer:
     name = "llm"
 
     def __init__(self, endpoint: LLMEndpoint, repair_rounds: int = 2, history_limit: int = 30,
                  temperature: float = 0.7, timeout_s: float = 300.0, client: Any = None,
-                 schema_constrained: bool = True):
+                 schema_constrained: bool = True, specs_per_call: int = 1, mode: str = "propose",
+                 crossover_rate: float = 0.5, parent_pool: int = 8):
+        if mode not in MODES:
+            raise ConfigError(f"llm mode {mode!r} is not one of {', '.join(MODES)}")
+        if not 1 <= specs_per_call <= MAX_SPECS_PER_CALL:
+            raise ConfigError(f"specs per LLM call {specs_per_call} is not in [1, {MAX_SPECS_PER_CALL}]")
         self.endpoint = endpoint
         self.repair_rounds = repair_rounds
         self.history_limit = history_limit
         self.temperature = temperature
+        self.specs_per_call = specs_per_call
+        self.mode = mode
+        self.crossover_rate = crossover_rate
+        self.parent_pool = parent_pool
         self._env = _environment()
+        self._queue: list[tuple[dict[str, Any], str]] = []  # further specs of a k-spec reply, proposed in later steps
         # ask for JSON constrained by the spec's schema; dropped for good once the endpoint rejects response_format
         self.schema_constrained = schema_constrained
         if client is None:
@@ -71,17 +111,52 @@ class LLMProposer:
             client = OpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key, timeout=timeout_s, max_retries=1)
         self._client = client
 
-    def messages(self, context: ProposalContext) -> list[dict[str, str]]:
+    def messages(self, context: ProposalContext, parents: list[Candidate] | None = None) -> list[dict[str, str]]:
         schema = context.space.json_schema()
         history = context.history[-self.history_limit:]
-        system = self._env.get_template("system.j2").render(schema_json=json.dumps(schema))
-        user = self._env.get_template("propose.j2").render(
-            task=context.task, board=context.board, budgets=context.budgets, front=context.front, history=history,
-            omitted=len(context.history) - len(history), describe=describe_metrics)
+        system = self._env.get_template("system.j2").render(schema_json=json.dumps(schema), k=self.specs_per_call)
+        shared = dict(task=context.task, board=context.board, budgets=context.budgets, describe=describe_metrics,
+                      layers=describe_hardware, k=self.specs_per_call)
+        if parents:
+            user = self._env.get_template("operator.j2").render(parents=parents, front=context.front, **shared)
+        else:
+            user = self._env.get_template("propose.j2").render(front=context.front, history=history,
+                                                               omitted=len(context.history) - len(history), **shared)
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
+    def parents(self, context: ProposalContext, rng: random.Random) -> list[Candidate] | None:
+        """Operator mode: one parent (mutation) or two (crossover) by binary tournament on the NSGA-II order of the
+        measured candidates; None until two are measured (then the LLM proposes from scratch)."""
+        if self.mode != "operator":
+            return None
+        measured = [c for c in context.history if c.status == "measured" and c.spec is not None]
+        if len(measured) < 2:
+            return None
+        order = rank_for_selection([c.metrics for c in measured])
+        pool = [measured[i] for i in order[: self.parent_pool]]
+
+        def pick() -> Candidate:
+            a, b = rng.randrange(len(pool)), rng.randrange(len(pool))
+            return pool[min(a, b)]
+
+        first = pick()
+        if rng.random() < self.crossover_rate:
+            others = [c for c in pool if c.id != first.id]
+            second = others[min(rng.randrange(len(others)), rng.randrange(len(others)))]
+            return [first, second]
+        return [first]
+
     def propose(self, context: ProposalContext, rng: random.Random) -> CheckResult:
-        messages = self.messages(context)
+        while self._queue:  # specs an earlier k-spec reply gave: checked again now (the history has moved on)
+            spec_dict, reasoning = self._queue.pop(0)
+            result = context.check(spec_dict)
+            result.reasoning = reasoning
+            if result.ok:
+                return result
+            if result.kind != "duplicate":
+                context.record_rejection(result, "llm (queued from an earlier reply)")
+        parents = self.parents(context, rng)
+        messages = self.messages(context, parents)
         schema = context.space.json_schema()
         seed = rng.randrange(2**31)
         problems: list[str] = []
@@ -91,28 +166,45 @@ class LLMProposer:
             temperature = min(self.temperature + REPAIR_TEMPERATURE_STEP * round_index, MAX_TEMPERATURE)
             reply = self.complete(messages, schema, seed + round_index, temperature)
             seconds = time.monotonic() - started
-            result = self.check_reply(context, reply)
-            problems = result.problems
+            results = self.check_replies(context, reply)
+            accepted = [r for r in results if r.ok]
+            problems = [p for r in results if not r.ok for p in r.problems]
             context.record_exchange(LLMExchange(context.step, round_index, self.endpoint.base_url, self.endpoint.model,
                                                 messages, reply, problems, seconds))
-            if result.ok:
-                return result
-            if result.kind != "duplicate":
-                context.record_rejection(result, f"llm round {round_index}")
+            for result in results:
+                if not result.ok and result.kind != "duplicate":
+                    context.record_rejection(result, f"llm round {round_index}")
+            if accepted:
+                self._queue.extend((r.spec_dict or {}, r.reasoning) for r in accepted[1:])
+                return accepted[0]
             log.info("LLM spec rejected (round %d): %s", round_index, "; ".join(problems))
+            duplicate = all(r.kind == "duplicate" for r in results)
             messages = messages + [{"role": "assistant", "content": reply},
                                    {"role": "user", "content": self._env.get_template("repair.j2").render(
-                                       problems=problems, duplicate=result.kind == "duplicate")}]
+                                       problems=problems, duplicate=duplicate, k=self.specs_per_call)}]
         raise ProposalError(f"llm: no acceptable spec after {self.repair_rounds} repair rounds; last problems: "
                             + "; ".join(problems))
 
     def check_reply(self, context: ProposalContext, reply: str) -> CheckResult:
-        """The reply parsed as JSON and checked like any proposal: in the space, within budget, new."""
+        """The reply's first spec, parsed as JSON and checked like any proposal: in the space, within budget, new."""
+        return self.check_replies(context, reply)[0]
+
+    def check_replies(self, context: ProposalContext, reply: str) -> list[CheckResult]:
+        """Every spec in the reply (k per call), each checked; a reply that does not parse is one invalid result."""
         try:
-            spec_dict = extract_spec(reply)
+            specs, reasoning = extract_reply(reply)
         except ReplyError as exc:
-            return CheckResult(None, None, None, problems=[f"reply is not a JSON object: {exc}"], kind="invalid")
-        return context.check(spec_dict)
+            return [CheckResult(None, None, None, problems=[f"reply is not a JSON object: {exc}"], kind="invalid")]
+        results = []
+        seen: set[str] = set()
+        for spec_dict in specs[: self.specs_per_call]:
+            result = context.check(spec_dict)
+            if result.ok and result.spec_hash in seen:  # the same spec twice in one reply
+                result.problems, result.kind = [f"duplicate of another spec in this reply ({result.spec_hash[:12]})"], "duplicate"
+            seen.add(result.spec_hash or "")
+            result.reasoning = reasoning
+            results.append(result)
+        return results
 
     def complete(self, messages: list[dict[str, str]], schema: dict[str, Any], seed: int,
                  temperature: float | None = None) -> str:
@@ -124,8 +216,7 @@ class LLMProposer:
         try:
             if self.schema_constrained:
                 try:
-                    wrapper = {"type": "object", "properties": {"reasoning": {"type": "string"}, "spec": schema},
-                               "required": ["spec"]}
+                    wrapper = reply_schema(schema, self.specs_per_call)
                     response = self._client.chat.completions.create(
                         response_format={"type": "json_object", "schema": wrapper}, **kwargs)
                 except APIStatusError as exc:

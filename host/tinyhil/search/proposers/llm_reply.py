@@ -16,6 +16,28 @@ class ReplyError(ValueError):
 def extract_spec(reply: str) -> dict[str, Any]:
     """The spec object from a reply: bare JSON, JSON in ```json fences, or the first {...} in prose.
     A wrapper {"spec": {...}} is unwrapped."""
+    value = _json_object(reply)
+    if isinstance(value.get("spec"), dict):
+        return value["spec"]
+    return value
+
+
+def extract_reply(reply: str) -> tuple[list[dict[str, Any]], str]:
+    """(specs, reasoning) from a reply: {"reasoning": "...", "spec": {...}}, {"reasoning": "...", "specs": [...]}
+    (k specs per call) or a bare spec. Items of "specs" that are not objects are left out."""
+    value = _json_object(reply)
+    reasoning = value.get("reasoning") if isinstance(value.get("reasoning"), str) else ""
+    if isinstance(value.get("specs"), list):
+        specs = [item for item in value["specs"] if isinstance(item, dict)]
+        if not specs:
+            raise ReplyError('"specs" holds no JSON object')
+        return specs, reasoning
+    if isinstance(value.get("spec"), dict):
+        return [value["spec"]], reasoning
+    return [value], reasoning
+
+
+def _json_object(reply: str) -> dict[str, Any]:
     candidates = [reply.strip()] + [m.strip() for m in _FENCE.findall(reply)]
     start, end = reply.find("{"), reply.rfind("}")
     if 0 <= start < end:
@@ -32,7 +54,5 @@ def extract_spec(reply: str) -> dict[str, Any]:
         if not isinstance(value, dict):
             last_error = f"JSON is a {type(value).__name__}, expected an object"
             continue
-        if isinstance(value.get("spec"), dict):
-            return value["spec"]
         return value
     raise ReplyError(last_error)
