@@ -101,6 +101,9 @@ def command(board: str, iterations: int | None, proposer: str | None, dataset: s
         if space_name or seed_specs:
             raise ConfigError("--space / --seed-specs: a resumed run keeps the space and seeds it was started with; "
                               "start a new run to change them")
+        if fidelity or rungs or eta:
+            raise ConfigError("--fidelity / --rungs / --eta: a resumed run keeps the rungs it was started with; "
+                              "start a new run to change them")
         with RunStore.open(run_dir) as stored:
             config = SearchConfig.from_dict(stored.config())
     else:
