@@ -52,15 +52,21 @@ def winner_from_record(record: DeployRecord) -> Winner:
 
 
 def architecture_text(spec: dict[str, Any]) -> str:
-    """'32 px · stem 8 ch k5 s2 · 3x ir(40 ch, k3, e3, s2) · ... · head 512 ch', from a spec dict."""
+    """'32 px · stem 8 ch k5 s2 · 3x ir(40 ch, k3, e3, s2, SE 0.25, hswish) · ... · head 512 ch', from a spec dict;
+    hswish is marked as the deployed form of swish."""
     if not spec:
         return ""
     parts = [f"{spec.get('resolution', '?')} px",
-             f"stem {spec.get('stem_channels', '?')} ch k{spec.get('stem_kernel', '?')} s{spec.get('stem_stride', '?')}"]
+             f"stem {spec.get('stem_channels', '?')} ch k{spec.get('stem_kernel', '?')} s{spec.get('stem_stride', '?')}"
+             if spec.get("stem_channels", 1) else "no stem"]
     for stage in spec.get("stages", []):
-        expand = f", e{stage.get('expand', 1)}" if stage.get("block") == "ir" else ""
+        extra = f", e{stage.get('expand', 1)}" if stage.get("block") == "ir" else ""
+        extra += f", SE {stage['se_ratio']:g}" if stage.get("se_ratio") else ""
+        extra += f", skip {stage['skip']}" if stage.get("skip") else ""
+        activation = stage.get("activation", "relu6")
+        extra += ", hswish (swish deployed as hard-swish)" if activation == "hswish" else f", {activation}"
         parts.append(f"{stage.get('depth', '?')}x {stage.get('block', '?')}({stage.get('out_channels', '?')} ch, "
-                     f"k{stage.get('kernel', '?')}{expand}, s{stage.get('stride', '?')})")
+                     f"k{stage.get('kernel', '?')}{extra}, s{stage.get('stride', '?')})")
     if spec.get("head_channels"):
         parts.append(f"head {spec['head_channels']} ch")
     return " · ".join(parts)
