@@ -79,3 +79,29 @@ def test_the_command_line_space_choices_are_the_presets():
     search_choices = next(p for p in search.command.params if p.name == "space_name").type.choices
     spec_choices = next(p for p in spec.schema.params if p.name == "space_name").type.choices
     assert set(search_choices) == set(spec_choices) == set(PRESETS)
+
+
+def test_tinyhil_export_takes_the_imported_checkpoint(tmp_path: Path):
+    """The paper's net with (here: test-built) weights, imported, then converted to int8 by `tinyhil export`."""
+    import matplotlib.image as mpimg
+    import numpy as np
+
+    from tinyhil.reference import ReferenceInterpreter
+
+    rng = np.random.default_rng(0)
+    for cls in ("a", "b"):
+        (tmp_path / "images" / cls).mkdir(parents=True)
+        for i in range(5):
+            mpimg.imsave(tmp_path / "images" / cls / f"{i}.png", rng.random((32, 32, 3)))
+    config = tmp_path / "elite.json"
+    config.write_text(json.dumps(_config("LMaNet-Elite")))
+    reference = RefNet(PAPER_CONFIGS["LMaNet-Elite"], num_classes=2)
+    torch.save(reference.state_dict(), tmp_path / "elite.pth")
+    result = _run("import", str(config), "--resolution", "32", "--weights", str(tmp_path / "elite.pth"),
+                  "--classes", "2", "--checkpoint", str(tmp_path / "elite.pt"))
+    assert result.exit_code == 0, result.output
+    exported = CliRunner().invoke(cli, ["export", str(tmp_path / "elite.pt"), "--dataset", f"folder:{tmp_path / 'images'}",
+                                        "--test-count", "2", "--qat-threshold", "off", "--out", str(tmp_path / "elite.tflite")])
+    assert exported.exit_code == 0, exported.output
+    interpreter = ReferenceInterpreter((tmp_path / "elite.tflite").read_bytes())
+    assert interpreter.invoke(np.zeros((1, 32, 32, 3), np.int8)).shape[-1] == 2
