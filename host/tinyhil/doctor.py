@@ -89,14 +89,14 @@ def _on_target(dut: Dut, profile: BoardProfile) -> Iterator[Check]:
         return
     yield Check("hello", "ok", f"hello at {profile.serial.get('baudrate', 115200)} baud: protocol v{hello.version}, "
                 f"latency in {hello.latency_unit}, {hello.stack_bytes} B stack")
-    yield _clock(getattr(hello, "cpu_hz", None), profile)
+    yield _clock(hello.cpu_hz, profile)
     yield from _measurements(dut, hello.latency_unit)
 
 
-def _clock(cpu_hz: int | None, profile: BoardProfile) -> Check:
-    if cpu_hz is None:
-        return Check("clock", "warn", "this firmware's hello carries no clock (protocol before v3)",
-                     f"time figures assume the profile's {profile.clock_hz / 1e6:g} MHz")
+def _clock(cpu_hz: int, profile: BoardProfile) -> Check:
+    if cpu_hz <= 0:
+        return Check("clock", "FAIL", "the firmware reports a core clock of 0 Hz",
+                     "its BSP's platform_cpu_hz() is broken: no time figure can be trusted; report it")
     mhz, expected = cpu_hz / 1e6, profile.clock_hz / 1e6
     if cpu_hz == profile.clock_hz:
         return Check("clock", "ok", f"the firmware runs at {mhz:g} MHz, as the profile says")

@@ -29,7 +29,7 @@ EXAMPLE_MODEL_DIR = FIRMWARE_DIR / "examples" / "tiny_dense"
 FLASH_SECTIONS = (".isr_vector", ".text", ".ARM.exidx", ".init_array", ".rodata", ".data")
 RAM_SECTIONS = (".data", ".bss")
 # test-only harness behaviours (firmware/harness/main.c says what each does)
-HARNESS_MODES = {"normal": 0, "hang": 1, "noise": 2, "fail": 3, "reset": 4, "fault": 5, "exit": 6}
+HARNESS_MODES = {"normal": 0, "hang": 1, "noise": 2, "fail": 3, "reset": 4, "fault": 5, "exit": 6, "timer-stopped": 7}
 _OVERFLOW = re.compile(r"region [`'](\w+)' overflowed by (\d+) bytes")
 _NOT_FIT = re.compile(r"will not fit in region [`'](\w+)'")
 

@@ -24,7 +24,8 @@ def test_doctor_passes_every_step_on_qemu(tmp_path: Path) -> None:
     lines = result.output.splitlines()[1:-1]
     assert all(STEP_LINE.match(line) for line in lines), result.output
     steps = {line.split()[1]: line.split()[0] for line in lines}
-    assert [steps[s] for s in ("qemu", "firmware", "hello", "counter", "bit-exact")] == ["ok"] * 5
+    assert [steps[s] for s in ("qemu", "firmware", "hello", "clock", "counter", "bit-exact")] == ["ok"] * 6
+    assert "the firmware runs at 25 MHz, as the profile says" in result.output
     assert "10 of 10 outputs equal the host twin bit for bit" in result.output
     assert re.search(r"the counter advances: (\d+) and \1 instructions", result.output)  # -icount: deterministic
     assert result.output.splitlines()[-1].startswith("doctor: all ")
