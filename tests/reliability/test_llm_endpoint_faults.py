@@ -60,11 +60,27 @@ def test_a_broken_llm_endpoint_gives_rejected_proposals_and_a_nonzero_exit(
         monkeypatch.setenv("TINYHIL_LLM_MODEL", "scripted")
         ran = tinyhil(["search", "--no-live", "--proposer", "llm", "--iterations", "2", "--dataset", "digits",
                        "--runs-dir", str(tmp_path), "--run-id", "r"], capsys)
+    assert_rejected_and_stopped(ran, tmp_path / "r", reason)
+
+
+def test_an_llm_endpoint_that_is_down_gives_rejected_proposals_and_a_nonzero_exit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from tinyhil.ports import free_port
+
+    contract_doubles.install(monkeypatch)
+    monkeypatch.setenv("TINYHIL_LLM_BASE_URL", f"http://127.0.0.1:{free_port()}/v1")  # nothing listens there
+    monkeypatch.setenv("TINYHIL_LLM_MODEL", "scripted")
+    ran = tinyhil(["search", "--no-live", "--proposer", "llm", "--iterations", "2", "--dataset", "digits",
+                   "--runs-dir", str(tmp_path), "--run-id", "r"], capsys)
+    assert_rejected_and_stopped(ran, tmp_path / "r", "Connection error")
+
+
+def assert_rejected_and_stopped(ran, run_dir: Path, reason: str) -> None:  # type: ignore[no-untyped-def]
     line = one_error_line(ran)
     assert ran.status == 3, ran.err
     assert "evaluated nothing" in line and "5 consecutive proposal steps" in line
     assert "tinyhil search --resume" in line  # what to do
-    with RunStore.open(tmp_path / "r") as store:
+    with RunStore.open(run_dir) as store:
         rejected = store.candidates("rejected")
         assert len(rejected) == 5 and len(store.candidates()) == 5  # one row per failed step, none doubled
         assert all(reason in c.reason and "llm endpoint" in c.reason for c in rejected)
