@@ -43,13 +43,13 @@ def test_a_forced_spec_that_outgrows_the_memory_bound_fails_with_a_message_not_t
            "OMP_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, "-c", "from tinyhil.cli import main; main()", "train", str(spec),
                            "--dataset", "digits", "--subset", "256", "--epochs", "1", "--force",
-                           "--memory-limit", "40MiB", "--out", str(tmp_path / "out")],
+                           "--memory-limit", "150MiB", "--out", str(tmp_path / "out")],
                           capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 2, done.stdout + done.stderr  # not -9 (killed), not 1 (traceback)
     assert "--force: the cost limits are not checked" in done.stdout
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
-    assert "training ran out of the 40.00 MiB it may use" in lines[0]
+    assert "training ran out of the 150.00 MiB it may use" in lines[0]
     assert "lower --batch-size, shrink the spec or raise --memory-limit" in lines[0]
 
 

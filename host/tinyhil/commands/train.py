@@ -62,6 +62,8 @@ def command(spec_json: Path, dataset: str, data_dir: Path | None, epochs: int | 
     else:
         train_guard.check(cost, limit, str(spec_json))
     if limit is not None:
+        import torch._dynamo  # noqa: F401  (AdamW imports it lazily; under the bound the import itself could fail)
+
         train_guard.bound_address_space(limit)
     try:
         result = train(spec, data, config, checkpoint_dir=out / "checkpoints")
