@@ -37,7 +37,7 @@
 #endif
 #define FAILED_STATUS (-3)
 #define RESET_SEQ 2u
-#define EXIT_STATUS 5
+#define EXIT_STATUS 6
 
 /* Per-layer timing (TINYHIL_LAYER_TIMING, on by default in CMakeLists.txt): the generated model
  * calls tinyhil_layer_done(i) after layer i; it stores platform_elapsed() (same clock and unit as

@@ -110,10 +110,11 @@ class Dut:
                         f"{self.runner.profile.name}: the emulator {before} during the inference and {after} after "
                         f"a restart (a crash, or an exit call in the firmware?); runner log: {self.runner.log_path}",
                         second.last_bytes, second.log_path) from None
+                last = str(second).splitlines()[0]
                 raise DeviceTimeoutError(
                     f"{self.runner.profile.name}: no result within {self.timeout_s:.0f} s, even after a reset "
-                    f"(is the model hanging or the firmware crashing?); runner log: {self.runner.log_path}",
-                    second.last_bytes, second.log_path) from None
+                    f"(is the model hanging or the firmware crashing?; last attempt: {last}); runner log: "
+                    f"{self.runner.log_path}", second.last_bytes, second.log_path) from None
         self._check_reboots(link)
         result = Result.parse(frame.payload, hello.output_bytes, hello.layer_count, digest=reply == FrameType.RESULT_CRC)
         output = None if result.output is None else np.frombuffer(result.output, dtype=np.int8).copy()

@@ -350,11 +350,19 @@ class Link:
             self.recent = (self.recent + data)[-256:]
             self.pending.extend(self.reader.feed(data))
 
+    def _write(self, data: bytes) -> None:
+        try:
+            self.stream.write(data)
+        except Exception as exc:  # pyserial's SerialException / OSError: the other end went away
+            raise LinkClosedError(f"serial link closed by the device side ({exc})", bytes(self.recent),
+                                  str(self.log_path) if self.log_path else None) from exc
+
     def wait_for(self, frame_type: int, seq: int | None, timeout_s: float) -> Frame:
         """The next frame of that type (and seq, unless None); error frames for that seq (or the device's
         own seq 0: a fault report answers no request but ends whatever was being waited for) raise; a boot
         hello while waiting for another reply raises DeviceResetError at once."""
         deadline = time.monotonic() + timeout_s
+        other_seq = 0  # valid frames of the awaited type that answer another request
         while True:
             while self.pending:
                 frame = self.pending.pop(0)
@@ -369,10 +377,17 @@ class Link:
                     self.boot_hello = frame
                     raise DeviceResetError(f"the device rebooted (a boot hello arrived) while the reply to "
                                            f"{_type_name(frame_type)} seq {seq} was pending")
+                other_seq += frame.type == frame_type
                 log.debug("ignoring frame type %#x seq %d while waiting for %#x seq %s",
                           frame.type, frame.seq, frame_type, seq)
             if time.monotonic() >= deadline:
+                stale = (f"; {other_seq} {FrameType(frame_type).name} frame(s) with another sequence number ignored "
+                         "(late replies to earlier requests, or another program writing to this port?)"
+                         if other_seq else "")
                 raise DeviceTimeoutError(
+                    f"no {FrameType(frame_type).name} frame with seq {seq} within {timeout_s:.1f} s "
+                    f"({self.reader.skipped_bytes} unframed bytes, {self.reader.crc_errors} bad CRCs seen{stale})"
+                    if seq is not None else
                     f"no {FrameType(frame_type).name} frame within {timeout_s:.1f} s "
                     f"({self.reader.skipped_bytes} unframed bytes, {self.reader.crc_errors} bad CRCs seen)",
                     bytes(self.recent), str(self.log_path) if self.log_path else None)
@@ -385,7 +400,7 @@ class Link:
         resets = 0
         for attempt in range(self.retries + 1):
             seq = self.next_seq()
-            self.stream.write(encode_frame(frame_type, seq, payload))
+            self._write(encode_frame(frame_type, seq, payload))
             try:
                 return self.wait_for(reply_type, seq, timeout_s)
             except DeviceReportedError as exc:
@@ -395,6 +410,8 @@ class Link:
             except DeviceResetError as exc:
                 resets += 1
                 last_error = exc
+            except LinkClosedError:
+                raise  # nothing to resend on: the caller may restart the target
             except DeviceTimeoutError as exc:
                 last_error = exc
             log.info("attempt %d/%d failed: %s", attempt + 1, self.retries + 1, last_error)

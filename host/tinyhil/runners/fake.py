@@ -73,6 +73,8 @@ class FakeDevice:
     drop_replies: int = 0  # swallow the first N inference replies (the host must retry)
     reset_on_infers: tuple[int, ...] = ()  # reboot (send a boot hello, no reply) on these inferences (1-based)
     stale_reply_seq: Callable[[int], int] | None = None  # before each reply, a valid reply with this seq
+    reply_seq: Callable[[int], int] | None = None  # the seq the reply carries (default: the request's)
+    misread_lengths: int = 0  # answer the first N inference requests BAD_LENGTH with a length one too long
     output_bytes_sent: int | None = None  # send this many output bytes instead of output_bytes
     model_status: int = 0  # non-zero: every inference answers MODEL_FAILED with this status
     infers: int = field(default=0, init=False)
@@ -88,6 +90,8 @@ class FakeDevice:
 
     def reply(self, frame_type: int, seq: int, payload: bytes) -> bytes | None:
         self.seqs_seen.append(seq)
+        if frame_type != FrameType.INFER and len(payload) > CONTROL_CAPACITY:  # as the harness: checked first
+            return self._error(seq, DeviceError.TOO_LONG, frame_type, LENGTH_DETAIL.pack(len(payload), CONTROL_CAPACITY))
         if frame_type == FrameType.HELLO_REQ:
             return encode_frame(FrameType.HELLO, seq, self.hello())
         if frame_type == FrameType.INFER_SEEDED:
@@ -95,12 +99,14 @@ class FakeDevice:
                 return self._error(seq, DeviceError.BAD_LENGTH, frame_type, LENGTH_DETAIL.pack(len(payload), SEED.size))
             x, reply_type = seeded_input(SEED.unpack(payload)[0], self.input_bytes), FrameType.RESULT_CRC
         elif frame_type == FrameType.INFER:
+            if self.misread_lengths > 0:  # as when a length byte was corrupted on the line
+                self.misread_lengths -= 1
+                return self._error(seq, DeviceError.BAD_LENGTH, frame_type,
+                                   LENGTH_DETAIL.pack(len(payload) + 1, self.input_bytes))
             if len(payload) != self.input_bytes:
                 return self._error(seq, DeviceError.BAD_LENGTH, frame_type,
                                    LENGTH_DETAIL.pack(len(payload), self.input_bytes))
             x, reply_type = np.frombuffer(payload, np.int8), FrameType.RESULT
-        elif len(payload) > CONTROL_CAPACITY:
-            return self._error(seq, DeviceError.TOO_LONG, frame_type, LENGTH_DETAIL.pack(len(payload), CONTROL_CAPACITY))
         else:
             return self._error(seq, DeviceError.UNKNOWN_TYPE, frame_type)
         self.infers += 1
@@ -122,7 +128,7 @@ class FakeDevice:
         body = RESULT_HEADER.pack(self.latency, 512, self.arena_bytes, 0) + stamp_bytes + tail
         stale = encode_frame(reply_type, self.stale_reply_seq(seq), RESULT_HEADER.pack(1, 1, 1, 0) + stamp_bytes
                              + bytes(len(tail))) if self.stale_reply_seq else b""
-        return stale + encode_frame(reply_type, seq, body)
+        return stale + encode_frame(reply_type, self.reply_seq(seq) if self.reply_seq else seq, body)
 
     def serve(self, sock: socket.socket, stop: threading.Event) -> None:
         reader = FrameReader()
