@@ -81,6 +81,14 @@ TRAIN_BATCH = Bound("--batch-size", "images per training step", 1, 65_536)
 DEVICES = ("auto", "cpu", "cuda")
 # --- bench -----------------------------------------------------------------------------------------------
 BENCH_INPUTS = Bound("--inputs", "random int8 inputs streamed to the board", 1, 100_000)
+# --- deploy, export, explain, teacher ----------------------------------------------------------------------
+TEMPERATURE = click.FloatRange(min=0, min_open=True)  # distillation temperature T > 0
+ALPHA = click.FloatRange(0, 1)  # a weight between the hard and the soft term
+LEARNING_RATE = click.FloatRange(min=0, min_open=True)
+TEST_COUNT = Bound("--test-count", "test images for the accuracy check", 1)
+PER_CLASS = Bound("--per-class", "test images explained per class", 1, 1000)
+IMAGE_SIZE = Bound("--image-size", "teacher input side in pixels", 8, 1024)
+FREEZE_BLOCKS = Bound("--freeze-blocks", "leading blocks kept at their pretrained weights", 0, 1000)
 
 
 def positive_bytes(value: str | int, option: str) -> int:

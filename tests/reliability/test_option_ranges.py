@@ -90,3 +90,25 @@ def test_a_stored_run_config_meets_the_same_ranges_as_the_options() -> None:
         TrainConfig(epochs=0).check()
     with pytest.raises(ConfigError, match=r"--subset -5"):
         TrainConfig(train_subset=-5).check()
+
+
+@pytest.mark.parametrize("args, option, words", [
+    (["deploy", "{run}", "--candidate", "1", "--epochs", "0"], "--epochs", "between 1 and 10000 (training epochs)"),
+    (["deploy", "{run}", "--candidate", "1", "--train-subset", "-5"], "--train-subset", "at least 1"),
+    (["deploy", "{run}", "--candidate", "1", "--temperature", "0"], "--temperature", "0.0 is not in the range x>0"),
+    (["deploy", "{run}", "--candidate", "1", "--alpha", "1.5"], "--alpha", "1.5 is not in the range 0<=x<=1"),
+    (["export", "{ckpt}", "--test-count", "0"], "--test-count", "at least 1 (test images for the accuracy check)"),
+    (["explain", "{run}", "--candidate", "1", "--per-class", "0"], "--per-class", "between 1 and 1000"),
+    (["teacher", "finetune", "--epochs", "0"], "--epochs", "between 1 and 10000"),
+    (["teacher", "finetune", "--batch-size", "0"], "--batch-size", "between 1 and 65536"),
+    (["teacher", "finetune", "--lr", "-1"], "--lr", "-1.0 is not in the range x>0"),
+])
+def test_the_other_commands_refuse_out_of_range_options(args: list[str], option: str, words: str, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "run").mkdir()
+    (tmp_path / "c.pt").write_bytes(b"")
+    ran = tinyhil([a.format(run=tmp_path / "run", ckpt=tmp_path / "c.pt") for a in args], capsys)
+    line = usage_error(ran)
+    assert option in line and words in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.pt", "run"]  # nothing written
+    assert not any((tmp_path / "run").iterdir())

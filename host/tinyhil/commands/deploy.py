@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from .. import options
+
 
 @click.command("deploy")
 @click.argument("run", type=click.Path(exists=True, file_okay=False, path_type=Path))
@@ -18,10 +20,10 @@ import click
 @click.option("--kd-preset", type=click.Choice(["tinyhil", "paper"]), default="tinyhil", show_default=True,
               help="tinyhil: --temperature/--alpha, constant. paper: the LLM-NAS paper's kd_phase.py, T = 10, its "
                    "alpha (weight of cross-entropy) 0.4 -> 0.8 over the epochs, 50 epochs unless --epochs.")
-@click.option("--temperature", type=float, default=None, help="Distillation temperature T [default 4.0].")
-@click.option("--alpha", type=float, default=None, help="Weight of the soft (teacher) term [default 0.5].")
-@click.option("--epochs", type=int, default=None, help="Training epochs (default: the full-training schedule).")
-@click.option("--train-subset", type=int, default=None, help="Train on the first N training images only.")
+@click.option("--temperature", type=options.TEMPERATURE, default=None, help="Distillation temperature T [default 4.0].")
+@click.option("--alpha", type=options.ALPHA, default=None, help="Weight of the soft (teacher) term [default 0.5].")
+@click.option("--epochs", type=options.EPOCHS.click_type(), default=None, help="Training epochs (default: the full-training schedule).")
+@click.option("--train-subset", type=options.SUBSET.click_type(), default=None, help="Train on the first N training images only.")
 @click.option("--baseline/--no-baseline", default=True, show_default=True,
               help="Also train without the teacher to report the distillation gain.")
 @click.option("--explain/--no-explain", default=True, show_default=True)

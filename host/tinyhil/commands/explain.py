@@ -6,11 +6,13 @@ from pathlib import Path
 
 import click
 
+from .. import options
+
 
 @click.command("explain")
 @click.argument("run", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--candidate", "candidate_id", required=True, help="A candidate already deployed with `tinyhil deploy`.")
-@click.option("--per-class", default=2, show_default=True, help="Test images explained per class.")
+@click.option("--per-class", type=options.PER_CLASS.click_type(), default=2, show_default=True, help="Test images explained per class.")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Deploy folder (default RUN/deploy/ID).")
 def command(run: Path, candidate_id: str, per_class: int, out: Path | None) -> None:
     """Grad-CAM, Integrated Gradients and occlusion on the float model, occlusion through the host int8

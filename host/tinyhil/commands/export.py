@@ -7,13 +7,15 @@ from pathlib import Path
 
 import click
 
+from .. import options
+
 
 @click.command("export")
 @click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="output .tflite (default: beside the checkpoint)")
 @click.option("--dataset", default=None, help="dataset for calibration/accuracy (default: the checkpoint's)")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None)
-@click.option("--test-count", type=int, default=1000, show_default=True, help="test images for the accuracy check")
+@click.option("--test-count", type=options.TEST_COUNT.click_type(), default=1000, show_default=True, help="test images for the accuracy check")
 @click.option("--qat-threshold", default="1.0", show_default=True, metavar="PP|off",
               help="run nncf quantisation-aware fine-tuning when int8 top-1 is more than PP percentage points "
                    "below float top-1; 'off' never runs it")

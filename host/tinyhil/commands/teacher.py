@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from .. import options
+
 
 @click.group("teacher")
 def command() -> None:
@@ -32,12 +34,12 @@ def check(arch: str, download: bool) -> None:
               help="efficientnet-lite0 | vit-b16")
 @click.option("--dataset", default="fashion-mnist", show_default=True)
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None)
-@click.option("--epochs", default=3, show_default=True)
-@click.option("--image-size", type=int, default=None, help="Teacher input size in pixels (default 64; ViT 224).")
-@click.option("--train-subset", type=int, default=None, help="Fine-tune on the first N training images only.")
-@click.option("--batch-size", default=64, show_default=True)
-@click.option("--lr", default=1e-3, show_default=True)
-@click.option("--freeze-blocks", default=8, show_default=True,
+@click.option("--epochs", type=options.EPOCHS.click_type(), default=3, show_default=True)
+@click.option("--image-size", type=options.IMAGE_SIZE.click_type(), default=None, help="Teacher input size in pixels (default 64; ViT 224).")
+@click.option("--train-subset", type=options.SUBSET.click_type(), default=None, help="Fine-tune on the first N training images only.")
+@click.option("--batch-size", type=options.TRAIN_BATCH.click_type(), default=64, show_default=True)
+@click.option("--lr", type=options.LEARNING_RATE, default=1e-3, show_default=True)
+@click.option("--freeze-blocks", type=options.FREEZE_BLOCKS.click_type(), default=8, show_default=True,
               help="Keep the stem and this many leading blocks at their ImageNet weights (faster on a CPU).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), default=None,
