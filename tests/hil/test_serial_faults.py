@@ -1,11 +1,12 @@
-"""Serial and firmware faults against a simulated device (tinyhil.runners.fake on a socket pair): each fault
-ends in the right recovery or in one clear error naming the problem and what to do, never a silent wrong
+"""Serial and firmware faults against a simulated device (tinyhil.runners.fake on a socket pair and on a pty):
+each fault ends in the right recovery or in one clear error naming the problem and what to do, never a silent wrong
 result or a wait for the whole timeout when the device already said what happened."""
 
 from __future__ import annotations
 
 import dataclasses
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ import pytest
 from tinyhil.boards import load_profile
 from tinyhil.dut import Dut
 from tinyhil.errors import DeviceTimeoutError, ProtocolError
-from tinyhil.protocol import DeviceReportedError, DeviceResetError, FrameType, Link
+from tinyhil.protocol import DeviceReportedError, DeviceResetError, FrameType, Link, seeded_input
 from tinyhil.runners.fake import FakeDevice, FakeRunner
 
 
@@ -22,9 +23,11 @@ def doubled(x: np.ndarray) -> np.ndarray:
     return np.clip(x.astype(np.int16) * 2, -128, 127)[:4]
 
 
-@pytest.fixture
-def runner(tmp_path: Path) -> FakeRunner:
-    profile = dataclasses.replace(load_profile("qemu-m7"), runner={"type": "fake", "timeout_s": 0.5})
+@pytest.fixture(params=["socket", "pty"])
+def runner(request: pytest.FixtureRequest, tmp_path: Path) -> FakeRunner:
+    """The fake device on a socket pair, and on a pseudo-terminal opened with serial.Serial (a board's path)."""
+    profile = dataclasses.replace(load_profile("qemu-m7"),
+                                  runner={"type": "fake", "timeout_s": 0.5, "transport": request.param})
     fake = FakeRunner(profile, tmp_path)
     fake.device = FakeDevice(model=doubled, input_bytes=8, output_bytes=4, latency=12345)
     return fake
@@ -126,3 +129,13 @@ def test_the_link_skips_seq_0_which_only_the_device_uses() -> None:
     link = Link(stream=None)  # type: ignore[arg-type]
     link.seq = 254
     assert [link.next_seq() for _ in range(4)] == [255, 1, 2, 3]
+
+
+def test_a_160px_input_crosses_a_serial_port_in_one_frame_and_comes_back_intact(runner: FakeRunner) -> None:
+    runner.device = FakeDevice(model=lambda x: x[::-1][:300], input_bytes=160 * 160 * 3, output_bytes=300)
+    x = np.random.default_rng(4).integers(-128, 128, 160 * 160 * 3, dtype=np.int8)
+    with make_dut(runner, timeout_s=5.0) as dut:
+        streamed = dut.infer(x)
+        seeded = dut.infer_seeded(9)
+    assert np.array_equal(streamed.output, x[::-1][:300])
+    assert seeded.output is None and seeded.output_crc == zlib.crc32(seeded_input(9, 76_800)[::-1][:300].tobytes())

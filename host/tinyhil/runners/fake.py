@@ -1,17 +1,22 @@
-"""A fake runner for unit tests: a protocol-speaking device simulated in a thread on a socket pair.
-Its behaviour (model function, noise, hang, dropped replies) is set by the test."""
+"""A fake runner for unit tests: a protocol-speaking device simulated in a thread, on a socket pair or on a
+pseudo-terminal the host opens with pyserial. Its behaviour (model function, noise, hang, dropped replies,
+reboots, stale sequence numbers, wrong lengths, error frames) is set by the test."""
 
 from __future__ import annotations
 
+import os
+import select
 import socket
 import threading
 import time
+import tty
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import serial
 
 from ..protocol import (DEVICE_SEQ, HASH_CHARS, LAYER_STAMP, LENGTH_DETAIL, OUTPUT_CRC, PROTOCOL_VERSION,
                         RESULT_HEADER, SEED, STATUS_DETAIL, ByteStream, DeviceError, FrameReader, FrameType, Hello,
@@ -51,6 +56,32 @@ class SocketStream:
 
     def close(self) -> None:
         self.sock.close()
+
+
+class PtyEnd:
+    """The device's end of a pseudo-terminal with the socket calls FakeDevice.serve makes: the host then opens
+    the other end with serial.Serial, exactly as it opens a board's /dev/ttyACM0."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.timeout: float | None = None
+
+    def settimeout(self, timeout: float | None) -> None:
+        self.timeout = timeout
+
+    def recv(self, size: int) -> bytes:
+        ready, _, _ = select.select([self.fd], [], [], self.timeout)
+        if not ready:
+            raise socket.timeout("no byte from the host")
+        try:
+            return os.read(self.fd, size)
+        except OSError:  # EIO: the host closed its end
+            return b""
+
+    def sendall(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.fd, view):]
 
 
 @dataclass
@@ -156,7 +187,9 @@ class FakeDevice:
 
 @register("fake")
 class FakeRunner(Runner):
-    """Profile [runner] type = "fake"; tests attach the FakeDevice with `runner.device = ...`."""
+    """Profile [runner] type = "fake"; tests attach the FakeDevice with `runner.device = ...`. [runner]
+    transport = "pty" serves it on a pseudo-terminal opened with serial.Serial at the profile's baud rate (the
+    host code path of a real board); the default is a socket pair."""
 
     device: FakeDevice | None = None
 
@@ -165,7 +198,8 @@ class FakeRunner(Runner):
         self.starts = 0
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._host: socket.socket | None = None
+        self._host: socket.socket | serial.Serial | None = None
+        self._fds: list[int] = []  # the pty's two ends
 
     def command_line(self, elf: Path) -> list[str]:
         return ["fake-device", str(elf)]
@@ -175,10 +209,19 @@ class FakeRunner(Runner):
             raise RuntimeError("FakeRunner.device must be set by the test before start()")
         self.starts += 1
         self._stop = threading.Event()
-        self._host, device_end = socket.socketpair()
+        if self.settings.get("transport", "socket") == "pty":
+            device_fd, host_fd = os.openpty()
+            tty.setraw(host_fd)  # no echo, no line discipline: bytes as a USB serial port hands them over
+            self._fds = [device_fd, host_fd]
+            device_end: socket.socket | PtyEnd = PtyEnd(device_fd)
+            self._host = serial.Serial(os.ttyname(host_fd), baudrate=self.profile.baud_rate, timeout=0.05)
+            stream: ByteStream = self._host
+        else:
+            self._host, device_end = socket.socketpair()
+            stream = SocketStream(self._host)
         self._thread = threading.Thread(target=self.device.serve, args=(device_end, self._stop), daemon=True)
         self._thread.start()
-        return SocketStream(self._host)
+        return stream
 
     def reset(self) -> ByteStream:
         self.stop()
@@ -194,6 +237,9 @@ class FakeRunner(Runner):
         if self._thread is not None:
             self._thread.join(timeout=2)
             self._thread = None
+        for fd in self._fds:
+            os.close(fd)
+        self._fds = []
         time.sleep(0)
 
     @classmethod
@@ -201,4 +247,4 @@ class FakeRunner(Runner):
         return True, "simulated device (unit tests)"
 
 
-__all__ = ["FakeDevice", "FakeRunner", "SocketStream"]
+__all__ = ["FakeDevice", "FakeRunner", "PtyEnd", "SocketStream"]
