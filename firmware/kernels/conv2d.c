@@ -1,6 +1,8 @@
-/* CONV_2D int8, per-channel requantisation (TFLite reference_integer_ops::ConvPerChannel). */
+/* CONV_2D int8, per-channel requantisation (TFLite reference_integer_ops::ConvPerChannel); a folded
+ * activation's table (fuse.fuse_activations) applied to each output pixel. */
 #include "tinyhil_fixedpoint.h"
 #include "tinyhil_kernels.h"
+#include "tinyhil_table.h"
 
 void th_conv2d_s8(const th_conv_args *a, const int8_t *input, int8_t *output) {
     for (int32_t b = 0; b < a->batches; ++b) {
@@ -35,6 +37,9 @@ void th_conv2d_s8(const th_conv_args *a, const int8_t *input, int8_t *output) {
                     }
                     acc = th_mbqm(acc, a->out_multiplier[oc], a->out_shift[oc]) + a->output_offset;
                     out_px[oc] = th_clamp_s8(acc, a->act_min, a->act_max);
+                }
+                if (a->table) {
+                    th_table_lookup_s8(a->table, a->out_c, out_px, out_px);
                 }
             }
         }

@@ -173,10 +173,15 @@ void th_depthwise_row_s8(const th_conv_args *a, const int8_t *const *rows, int8_
     if (a->depth_multiplier == 1) {
         const int32_t unrolled = a->k_h == 3 && a->k_w == 3 && a->dil_w == 1 && a->in_c % 4 == 0;
         (unrolled ? th_dw_row_dsp_3x3 : th_dw_row_dsp)(a, rows, out_row);
-        return;
+    } else {
+        th_dw_row_portable(a, rows, out_row);
     }
-#endif
+#else
     th_dw_row_portable(a, rows, out_row);
+#endif
+    if (a->table) { /* a folded activation, while the row is still in cache */
+        th_table_lookup_s8(a->table, a->out_w * a->out_c, out_row, out_row);
+    }
 }
 
 

@@ -18,6 +18,8 @@ typedef struct {
     const int32_t *out_multiplier;       /* [out_c] */
     const int32_t *out_shift;            /* [out_c] */
     const int32_t *requant;              /* NULL, or [out_c][2] {mult, shift - 1} for th_requantise_fast */
+    const int8_t *table;                 /* NULL, or a folded activation's [256] table (tinyhil_table.h), applied
+                                          * to each output row / pixel right after the kernel writes it */
 } th_conv_args;
 
 typedef struct {

@@ -18,6 +18,7 @@
 #include "tinyhil_dsp.h"
 #include "tinyhil_fixedpoint.h"
 #include "tinyhil_kernels.h"
+#include "tinyhil_table.h"
 
 static inline int32_t th_round_up4(int32_t n) { return (n + 3) & ~3; }
 
@@ -45,6 +46,9 @@ static inline void th_matmul_1px(const th_conv_args *a, const int8_t *x, int32_t
             acc += x[k] * th_pair_weight(a->filter, k_padded, oc, k);
         }
         y[oc] = th_conv_output(a, acc, oc);
+    }
+    if (a->table) {
+        th_table_lookup_s8(a->table, a->out_c, y, y);
     }
 }
 
@@ -164,6 +168,12 @@ static inline void th_matmul_2px_q15(const th_conv_args *a, const uint32_t *xq, 
             if (y1) {
                 y1[oc + 1] = th_conv_output(a, acc11, oc + 1);
             }
+        }
+    }
+    if (a->table) {
+        th_table_lookup_s8(a->table, out_c, y0, y0);
+        if (y1) {
+            th_table_lookup_s8(a->table, out_c, y1, y1);
         }
     }
 }

@@ -5,6 +5,8 @@
  * interpreter for all 256 inputs) and the kernel only indexes the table by the input byte. The table
  * paths belong to the Cortex-M7 fast build (TINYHIL_USE_DSP): the host tests run them through the
  * DSP-emulated build, and the portable build keeps each op's reference arithmetic, so both are tested.
+ * A conv with a folded activation (th_conv_args.table, fuse.fuse_activations) applies its table in both
+ * builds: there the table is the activation (its entries are the reference arithmetic's outputs).
  * Four bytes per word load and store; in place allowed (each word is read before it is written). */
 #ifndef TINYHIL_TABLE_H
 #define TINYHIL_TABLE_H

@@ -51,3 +51,27 @@ def export_int8(resolution: int = 12, seed: int = 0) -> bytes:
     rng = np.random.default_rng(seed)
     samples = [rng.standard_normal((1, resolution, resolution, 3)).astype(np.float32) for _ in range(8)]
     return keras_to_int8_tflite(model, samples)
+
+
+def export_mbconv_block(resolution: int, channels: int, expansion: int, activation: str = "leaky",
+                        seed: int = 0) -> bytes:
+    """One of the paper's MBConv blocks with a residual: 1x1 expand -> act -> 3x3 depthwise -> act ->
+    1x1 project -> ADD, activation "leaky" (LeakyReLU 0.01) or "hswish" (x * relu6(x + 3) / 6)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+    from tensorflow import keras
+    L = keras.layers
+    tf.random.set_seed(seed)
+
+    def act(x):
+        if activation == "leaky":
+            return L.LeakyReLU(0.01)(x)
+        return L.Multiply()([x, L.ReLU(6.0)(x + 3.0) * (1.0 / 6.0)])
+
+    inp = keras.Input((resolution, resolution, channels), batch_size=1)
+    h = act(L.Conv2D(channels * expansion, 1)(inp))
+    h = act(L.DepthwiseConv2D(3, padding="same")(h))
+    out = L.Add()([inp, L.Conv2D(channels, 1)(h)])
+    rng = np.random.default_rng(seed)
+    samples = [rng.standard_normal((1, resolution, resolution, channels)).astype(np.float32) for _ in range(8)]
+    return keras_to_int8_tflite(keras.Model(inp, out), samples)

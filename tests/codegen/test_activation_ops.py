@@ -14,7 +14,8 @@ from tinyhil.codegen.planner import plan_memory
 from tinyhil.codegen.reader import read_tflite
 from tinyhil.reference import ReferenceInterpreter
 
-from .tflite_builder import OpSpec, TensorSpec, build_graph, build_model, leaky_relu_options, mean_options, mul_options
+from .tflite_builder import (OpSpec, TensorSpec, add_options, build_graph, build_model, conv_options,
+                             leaky_relu_options, mean_options, mul_options)
 
 SETTINGS = settings(max_examples=10, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -93,6 +94,78 @@ def swish_muls(draw: st.DrawFn) -> bytes:
     return build_graph(tensors, ops, 0, 2)
 
 
+def _activation_op(draw: st.DrawFn, tensors: list[TensorSpec], source: int, shape: tuple[int, ...]) -> OpSpec:
+    """Appends the activation's output tensor; the activation of tensors[source]."""
+    opcode = draw(st.sampled_from(sorted(UNARY)))
+    in_scale = tensors[source].scale[0]
+    if opcode == "LOGISTIC":
+        tensors.append(TensorSpec(shape, scale=(1.0 / 256,), zero_point=(-128,)))
+    else:
+        tensors.append(TensorSpec(shape, scale=(in_scale * draw(st.floats(0.3, 1.5)),), zero_point=(draw(zero_points),)))
+    options = leaky_relu_options(draw(st.sampled_from([0.01, 0.2]))) if opcode == "LEAKY_RELU" else None
+    return OpSpec(opcode, [source], [len(tensors) - 1], options)
+
+
+def _conv_tensors(rng: np.random.Generator, cin: int, cout: int, kh: int, kw: int, depthwise: bool,
+                  in_scale: float) -> list[TensorSpec]:
+    w_scales = tuple(float(v) for v in rng.uniform(1e-3, 0.05, cout))
+    w_shape = (1, kh, kw, cout) if depthwise else (cout, kh, kw, cin)
+    return [TensorSpec(w_shape, scale=w_scales, zero_point=(0,) * cout, axis=3 if depthwise else 0,
+                       data=rng.integers(-127, 128, size=w_shape).astype(np.int8)),
+            TensorSpec((cout,), "int32", scale=tuple(in_scale * v for v in w_scales), zero_point=(0,) * cout,
+                       data=rng.integers(-5000, 5000, size=cout).astype(np.int32))]
+
+
+@st.composite
+def conv_activation_models(draw: st.DrawFn) -> bytes:
+    """CONV_2D (1x1 fast path, or 3x3 im2col) or DEPTHWISE_CONV_2D (3x3 or 5x1, multiplier 1 or 2), then
+    an activation that fuse.fuse_activations folds into it."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**31)))
+    kind = draw(st.sampled_from(["pointwise", "im2col", "depthwise", "depthwise"]))
+    h, w, cin = draw(st.integers(1, 7)), draw(st.integers(1, 7)), draw(st.one_of(st.integers(1, 9), st.sampled_from([8, 12])))
+    kh, kw = (1, 1) if kind == "pointwise" else draw(st.sampled_from([(3, 3), (5, 1)]))
+    multiplier = draw(st.integers(1, 2)) if kind == "depthwise" else 1
+    cout = cin * multiplier if kind == "depthwise" else draw(st.integers(1, 12))
+    in_scale = draw(scales)
+    tensors = [TensorSpec((1, h, w, cin), scale=(in_scale,), zero_point=(draw(zero_points),)),
+               *_conv_tensors(rng, cin, cout, kh, kw, kind == "depthwise", in_scale),
+               TensorSpec((1, h, w, cout), scale=(draw(scales),), zero_point=(draw(zero_points),))]
+    padding = "VALID" if kind == "pointwise" else "SAME"
+    conv = OpSpec("DEPTHWISE_CONV_2D" if kind == "depthwise" else "CONV_2D", [0, 1, 2], [3],
+                  conv_options((1, 1), (1, 1), padding, draw(st.sampled_from(["NONE", "RELU6"])),
+                               depth_multiplier=multiplier if kind == "depthwise" else None))
+    activation = _activation_op(draw, tensors, 3, (1, h, w, cout))
+    return build_graph(tensors, [conv, activation], 0, 4)
+
+
+@st.composite
+def mbconv_activation_models(draw: st.DrawFn) -> bytes:
+    """1x1 expand -> activation -> 3x3 depthwise -> activation -> 1x1 project -> ADD: the paper's MBConv
+    block with LeakyReLU / hard-swish, which the planner can run as one fused band once they are folded."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**31)))
+    h, w, c = draw(st.integers(2, 7)), draw(st.integers(2, 7)), draw(st.sampled_from([4, 6, 8]))
+    hidden = c * draw(st.sampled_from([2, 3]))
+    s0 = draw(scales)
+    tensors = [TensorSpec((1, h, w, c), scale=(s0,), zero_point=(draw(zero_points),))]  # 0
+
+    def conv(cin: int, cout: int, k: int, depthwise: bool, source: int) -> OpSpec:
+        in_scale = tensors[source].scale[0]
+        tensors.extend(_conv_tensors(rng, cin, cout, k, k, depthwise, in_scale))
+        tensors.append(TensorSpec((1, h, w, cout), scale=(draw(scales),), zero_point=(draw(zero_points),)))
+        n = len(tensors)
+        return OpSpec("DEPTHWISE_CONV_2D" if depthwise else "CONV_2D", [source, n - 3, n - 2], [n - 1],
+                      conv_options((1, 1), (1, 1), "SAME", "NONE", depth_multiplier=1 if depthwise else None))
+
+    ops = [conv(c, hidden, 1, False, 0)]
+    ops.append(_activation_op(draw, tensors, len(tensors) - 1, (1, h, w, hidden)))
+    ops.append(conv(hidden, hidden, 3, True, len(tensors) - 1))
+    ops.append(_activation_op(draw, tensors, len(tensors) - 1, (1, h, w, hidden)))
+    ops.append(conv(hidden, c, 1, False, len(tensors) - 1))
+    tensors.append(TensorSpec((1, h, w, c), scale=(draw(scales),), zero_point=(draw(zero_points),)))
+    ops.append(OpSpec("ADD", [0, len(tensors) - 2], [len(tensors) - 1], add_options("NONE")))
+    return build_graph(tensors, ops, 0, len(tensors) - 1)
+
+
 def _assert_in_place(blob: bytes) -> None:
     """The op's output takes its input's bytes: the arena holds one copy of the tensor."""
     graph = read_tflite(blob)
@@ -167,14 +240,18 @@ def test_swish_as_logistic_times_input_matches_tflm(check_bit_exact, blob: bytes
 
 
 def test_keras_net_of_the_papers_blocks_is_bit_exact_and_runs_its_activations_in_place(check_bit_exact) -> None:
-    """What the converter really emits for LeakyReLU, hard-swish, SE and swish runs bit-exact, and no
-    activation or SE multiply takes arena bytes of its own."""
+    """What the converter really emits for LeakyReLU, hard-swish, SE and swish runs bit-exact; every
+    activation a conv produces alone is folded into that conv, and no remaining activation or SE multiply
+    takes arena bytes of its own."""
     from .keras_paper_blocks import EXPECTED_OPS, export_int8
 
     blob = export_int8(resolution=12, seed=1)
-    graph = read_tflite(blob)
-    assert {op.opcode for op in graph.operators} >= EXPECTED_OPS
-    plan = plan_memory(graph)
+    assert {op.opcode for op in read_tflite(blob).operators} >= EXPECTED_OPS
+    plan = plan_memory(read_tflite(blob))
+    graph = plan.graph
+    folded = [op.options["fused_table"]["opcode"] for op in graph.operators if "fused_table" in op.options]
+    assert sorted(folded) == ["HARD_SWISH", "LEAKY_RELU", "LEAKY_RELU", "LOGISTIC", "LOGISTIC"]
+    assert [op.opcode for op in graph.operators].count("LOGISTIC") == 1  # swish's: its input feeds the MUL too
     for op in graph.operators:
         if op.opcode in ("LEAKY_RELU", "HARD_SWISH", "LOGISTIC", "MUL"):
             big = max((t for t in op.inputs if not graph.tensor(t).is_constant), key=lambda t: graph.tensor(t).nbytes)
@@ -182,3 +259,52 @@ def test_keras_net_of_the_papers_blocks_is_bit_exact_and_runs_its_activations_in
             if last_use == op.index:
                 assert plan.offsets[op.outputs[0]] == plan.offsets[big], op
     assert check_bit_exact(blob, n_random=6, seed=2) == 8
+
+
+@SETTINGS
+@given(conv_activation_models())
+def test_activation_folded_into_its_conv_matches_tflm(check_bit_exact, blob: bytes) -> None:
+    plan = plan_memory(read_tflite(blob))
+    (conv,) = plan.graph.operators  # the activation runs in the conv's epilogue
+    assert conv.options["fused_table"]["opcode"] in UNARY
+    assert check_bit_exact(blob) == 6
+
+
+@settings(max_examples=6, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(mbconv_activation_models())
+def test_mbconv_with_folded_activations_runs_fused_bit_exact(runtime_workdir, blob: bytes) -> None:
+    """With the activations folded, the paper's block is an expand -> depthwise -> project chain, and the
+    fused band kernel gives the interpreter's bytes (both kernel builds)."""
+    import hashlib
+
+    from tinyhil.codegen import generate
+    from tinyhil.codegen.fuse import FUSED_MBCONV
+    from tinyhil.codegen.host import build_host_model
+
+    out_dir = runtime_workdir / ("mbconv-act-" + hashlib.sha256(blob).hexdigest()[:12])
+    generated = generate(blob, out_dir, fusion="all")
+    assert [layer.opcode for layer in generated.layers] == [FUSED_MBCONV]
+    reference = ReferenceInterpreter(blob)
+    rng = np.random.default_rng(3)
+    inputs = [np.full(generated.input_shape, -128, np.int8), np.full(generated.input_shape, 127, np.int8),
+              *(rng.integers(-128, 128, size=generated.input_shape, dtype=np.int8) for _ in range(3))]
+    for dsp in (False, True):
+        model = build_host_model(generated, out_dir / "build", kernels_cache=runtime_workdir / "kernels",
+                                 dsp_emulated=dsp)
+        for x in inputs:
+            assert np.array_equal(model.invoke(x), reference.invoke(x)), f"dsp_emulated={dsp}"
+
+
+def test_converter_made_mbconv_block_with_leaky_relu_runs_as_one_fused_band(check_bit_exact) -> None:
+    """The converter's CONV -> LEAKY_RELU -> DEPTHWISE -> LEAKY_RELU -> CONV -> ADD becomes one FUSED_MBCONV
+    (the activations folded first), with a smaller arena than the plain schedule, bit-exact."""
+    from tinyhil.codegen.fuse import FUSED_MBCONV
+
+    from .keras_paper_blocks import export_mbconv_block
+
+    blob = export_mbconv_block(resolution=12, channels=8, expansion=4, activation="leaky", seed=2)
+    assert [op.opcode for op in read_tflite(blob).operators].count("LEAKY_RELU") == 2
+    plan = plan_memory(read_tflite(blob))
+    assert [op.opcode for op in plan.graph.operators] == [FUSED_MBCONV]
+    assert plan.arena_bytes < plan.unfused_arena_bytes
+    assert check_bit_exact(blob, n_random=3) == 5

@@ -3,7 +3,13 @@
 PAD -> CONV_2D / DEPTHWISE_CONV_2D: a padded element equals the input zero point, and the conv
 kernels add (x - zero_point) * w, so padding contributes exactly 0, as does skipping it. The
 conv therefore reads the unpadded tensor with a larger top/left padding, and the padded copy
-(often the biggest buffer of a MobileNetV2 block) never exists."""
+(often the biggest buffer of a MobileNetV2 block) never exists.
+
+CONV_2D / DEPTHWISE_CONV_2D -> LEAKY_RELU / HARD_SWISH / LOGISTIC: the activation of an int8 tensor is
+a function of each int8 element, so the conv applies its 256-entry table (tables.py) to each output
+row or pixel it has just written: the same bytes, one pass over the tensor less, and no activation op
+between a block's convs (so the fused inverted-residual blocks below also cover the paper's
+LeakyReLU / hard-swish blocks)."""
 
 from __future__ import annotations
 
@@ -51,6 +57,39 @@ def fuse_pads(graph: Graph) -> Graph:
         options = {**conv.options, "fused_pad": pads}
         rewired[conv.index] = dataclasses.replace(conv, inputs=(pad.inputs[0],) + conv.inputs[1:], options=options)
         removed.add(pad.index)
+    if not removed:
+        return graph
+    operators = []
+    for op in graph.operators:
+        if op.index in removed:
+            continue
+        op = rewired.get(op.index, op)
+        operators.append(dataclasses.replace(op, index=len(operators)))
+    return dataclasses.replace(graph, operators=operators)
+
+
+TABLE_ACTIVATIONS = ("LEAKY_RELU", "HARD_SWISH", "LOGISTIC")  # elementwise int8 -> int8: a 256-entry table
+
+
+def fuse_activations(graph: Graph) -> Graph:
+    """A new Graph where each table activation whose input is a conv's output, read by it alone, is folded
+    into that conv: the conv writes the activation's output tensor, and its `fused_table` option keeps
+    what the lowering needs, {"opcode", "options", "input"} (the conv's own output tensor, whose
+    quantisation its requantisation targets and the table reads)."""
+    producers = {op.outputs[0]: op for op in graph.operators if op.opcode in _CONVS}
+    removed: set[int] = set()
+    rewired: dict[int, Operator] = {}
+    for act in graph.operators:
+        if act.opcode not in TABLE_ACTIVATIONS:
+            continue
+        conv = producers.get(act.inputs[0])
+        if (conv is None or conv.index in rewired or act.inputs[0] in graph.outputs
+                or len(_consumers(graph, act.inputs[0])) != 1):
+            continue
+        fused = {"opcode": act.opcode, "options": dict(act.options), "input": act.inputs[0]}
+        rewired[conv.index] = dataclasses.replace(conv, outputs=(act.outputs[0],) + conv.outputs[1:],
+                                                  options={**conv.options, "fused_table": fused})
+        removed.add(act.index)
     if not removed:
         return graph
     operators = []

@@ -71,7 +71,9 @@ def _conv_like(graph: Graph, op: Operator, depthwise: bool) -> Layer:
     kh, kw = (w.shape[1], w.shape[2])
     o = op.options
     top, bottom, left, right = o.get("fused_pad", (0, 0, 0, 0))  # a PAD folded in by fuse.fuse_pads
-    (xs, xz), (ys, yz) = _q(x), _q(y)
+    fused_table = o.get("fused_table")  # an activation folded in by fuse.fuse_activations
+    # the requantisation targets the conv's own output (the activation's input) when one is folded in
+    (xs, xz), (ys, yz) = _q(x), _q(graph.tensor(fused_table["input"]) if fused_table else y)
     if any(z != 0 for z in w.quant.zero_point):
         raise UnsupportedOpError(f"operator {op.index} ({op.opcode}) has non-zero filter zero points; "
                                  "TFLite int8 weights are symmetric: re-export the model")
@@ -138,9 +140,21 @@ def _conv_like(graph: Graph, op: Operator, depthwise: bool) -> Layer:
             takes_scratch = True
         else:  # the folded bias would overflow int32: the reference kernel adds the offset per MAC
             function = "th_conv2d_s8"
+    if fused_table:
+        table = _activation_table(graph, op, fused_table)
+        arrays.append(table)
+        fields["table"] = table.name
 
     return Layer(op.index, op.opcode, function, "th_conv_args", fields, arrays, (op.inputs[0],), op.outputs[0], macs,
                  takes_scratch=takes_scratch)
+
+
+def _activation_table(graph: Graph, conv: Operator, fused: dict) -> ConstArray:
+    """The table of an activation folded into `conv`: the activation lowered as if it ran alone, from the
+    conv's own output tensor to the conv's (now the activation's) output tensor."""
+    activation = Operator(conv.index, fused["opcode"], (fused["input"],), conv.outputs[:1], fused["options"])
+    (table,) = _LOWERINGS[fused["opcode"]](graph, activation).arrays
+    return table
 
 
 def _folded_bias(graph: Graph, op: Operator) -> np.ndarray:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import ModelError
-from .fuse import FUSED_MBCONV, MbconvChain, fuse_mbconv, fuse_pads, mbconv_chains
+from .fuse import FUSED_MBCONV, MbconvChain, fuse_activations, fuse_mbconv, fuse_pads, mbconv_chains
 from .ir import Graph, Operator
 from .scratch import kernel_scratch_bytes
 
@@ -40,7 +40,7 @@ class MemoryPlan:
     scratch_offsets: dict[int, int] = field(default_factory=dict)  # op index -> its scratch buffer's offset
     scratch_sizes: dict[int, int] = field(default_factory=dict)  # op index -> its scratch buffer's bytes
     graph: Graph | None = None  # the schedule planned: the input graph after fuse.py's rewrites (PADs folded, fused blocks)
-    origin: list[tuple[int, ...]] = field(default_factory=list)  # per planned op: the source ops (after fuse_pads) it runs
+    origin: list[tuple[int, ...]] = field(default_factory=list)  # per planned op: the source ops (after fuse_pads, fuse_activations) it runs
     modes: dict[int, str] = field(default_factory=dict)  # per planned op: its execution mode (EXECUTION_MODES)
     unfused_arena_bytes: int = 0  # the arena the same graph needs with every block plain (fusion=False)
 
@@ -125,7 +125,7 @@ def plan_memory(graph: Graph, fusion: str = "auto") -> MemoryPlan:
     latency cost for nothing). "off": none fused; "all": every fusable block fused."""
     if fusion not in FUSION_MODES:
         raise ModelError(f"unknown fusion mode '{fusion}': use one of {', '.join(FUSION_MODES)}")
-    graph = fuse_pads(graph)
+    graph = fuse_activations(fuse_pads(graph))
     plain = _place(graph)
     plain.graph, plain.origin = graph, [(op.index,) for op in graph.operators]
     plain.unfused_arena_bytes = plain.arena_bytes
