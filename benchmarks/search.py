@@ -125,13 +125,23 @@ def main() -> None:
     parser.add_argument("--fidelities", default="single,multi")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--test-images", type=int, default=1000)
+    parser.add_argument("--torch-threads", type=int, default=None)
     parser.add_argument("--at-evaluations", type=int, default=4, help="hypervolume after this many evaluations")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
+    parser.add_argument("--side-by-side", action="store_true",
+                        help="run each fidelity in its own process at the same time (1 torch thread each), so both "
+                             "see the same machine load")
+    parser.add_argument("--from-json", type=Path, nargs="*", default=None, help="print the tables of saved results")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     console = Console(width=200)
     seeds = [int(s) for s in args.seeds.split(",")]
 
+    if args.from_json:
+        results = [r for path in args.from_json for r in json.loads(path.read_text())]
+        return report(console, results, args)
+    if args.side_by_side:
+        return side_by_side(console, args)
     results = []
     for proposer in args.proposers.split(","):
         if proposer == "llm" and resolve_endpoint() is None and not llm_local.is_set_up()[0]:
@@ -144,7 +154,8 @@ def main() -> None:
                 config = SearchConfig(board=args.board, dataset=args.dataset, iterations=args.iterations,
                                       proposer=proposer, seed=seed, budget_macs=args.budget_macs,
                                       train_subset=args.train_subset, train_overrides=overrides,
-                                      rungs=3 if fidelity == "multi" else 1, time_budget_s=args.time_budget)
+                                      rungs=3 if fidelity == "multi" else 1, time_budget_s=args.time_budget,
+                                      torch_threads=args.torch_threads)
                 with tempfile.TemporaryDirectory(prefix=f"tinyhil-bench-{proposer}-{fidelity}-") as tmp:
                     result = run_one(config, Path(tmp) / "run", args.test_images)
                 results.append(result)
@@ -153,7 +164,27 @@ def main() -> None:
                               f"{result['rungs']}, best {result['best']}")
                 if args.out:
                     args.out.write_text(json.dumps(results, indent=2, default=str))
+    report(console, results, args)
 
+
+def side_by_side(console: Console, args: argparse.Namespace) -> None:
+    import subprocess
+    import sys
+
+    out_dir = Path(tempfile.mkdtemp(prefix="tinyhil-bench-"))
+    children = []
+    for fidelity in args.fidelities.split(","):
+        command = [sys.executable, __file__, "--fidelities", fidelity, "--out", str(out_dir / f"{fidelity}.json"),
+                   "--torch-threads", "1"] + [a for a in sys.argv[1:] if a != "--side-by-side"]
+        children.append(subprocess.Popen(command))
+    for child in children:
+        child.wait()
+    files = sorted(out_dir.glob("*.json"))
+    console.print(f"results: {', '.join(map(str, files))}")
+    report(console, [r for path in files for r in json.loads(path.read_text())], args)
+
+
+def report(console: Console, results: list[dict[str, Any]], args: argparse.Namespace) -> None:
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in results:
         groups.setdefault((r["proposer"], r["fidelity"]), []).append(r)

@@ -44,6 +44,7 @@ class DeployConfig:
     train_subset: int | None = None  # train on the first N training images (quick runs, tests)
     baseline: bool = True  # also train without the teacher, same epochs and seed: the distillation gain
     explain: bool = True
+    design_explanation: str = "auto"  # auto | llm | off (tinyhil.design_explanation)
     per_class: int = 2  # explained test images per class
     measure_inputs: int = 8  # test images streamed to the board
     seed: int = 0
@@ -123,6 +124,7 @@ class Deployment:
 
     def run(self) -> DeployRecord:
         from . import deploy_stages as stages
+        from .design_explanation import explain_design
 
         self.stage("load", lambda: stages.load_candidate(self))
         if self.config.teacher:
@@ -135,6 +137,7 @@ class Deployment:
         self.stage("measure", lambda: stages.measure(self))
         if self.config.explain:
             self.stage("explain", lambda: stages.explain(self))
+        self.stage("design", lambda: explain_design(self.record, self.run_dir, self.config.design_explanation))
         self.progress(f"[{self.candidate_id}] deployed to {self.out}")
         return self.record
 
@@ -194,4 +197,10 @@ def summary_lines(record: DeployRecord) -> list[str]:
     explain = stages.get("explain", {})
     if explain.get("float_int8_occlusion_correlation") is not None:
         lines.append(f"  float vs int8 occlusion maps: correlation {explain['float_int8_occlusion_correlation']:.2f}")
+    design = stages.get("design", {})
+    if design.get("status") == "written":
+        lines.append(f"  design explanation ({design['label']}):")
+        lines.extend(f"    {line}" for line in design["text"].splitlines() if line.strip())
+    elif design:
+        lines.append(f"  design explanation: not written: {design.get('note', '')}")
     return lines

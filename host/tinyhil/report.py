@@ -68,6 +68,7 @@ class Winner:
     deploy_dir: str = ""
     architecture: str = ""  # compact text of the deployed spec
     training: str = ""  # how it was trained: epochs, images, teacher
+    design: dict[str, Any] = field(default_factory=dict)  # the LLM's design explanation (or why there is none)
 
 
 @dataclass

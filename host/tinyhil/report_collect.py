@@ -48,7 +48,7 @@ def winner_from_record(record: DeployRecord) -> Winner:
         metrics["macs"] = sum(layer.macs for layer in layers)
     return Winner(record.candidate_id, metrics, provenance, layers, codegen.get("arena_bytes"), saliency,
                   explain.get("faithfulness", {}), explain.get("float_int8_occlusion_correlation"), kd, record.out_dir,
-                  architecture_text(record.spec), _training_text(record, stages))
+                  architecture_text(record.spec), _training_text(record, stages), stages.get("design", {}))
 
 
 def architecture_text(spec: dict[str, Any]) -> str:

@@ -27,11 +27,14 @@ from .. import options
 @click.option("--baseline/--no-baseline", default=True, show_default=True,
               help="Also train without the teacher to report the distillation gain.")
 @click.option("--explain/--no-explain", default=True, show_default=True)
+@click.option("--design-explanation", type=click.Choice(["auto", "llm", "off"]), default="auto", show_default=True,
+              help="Ask an LLM to explain the design with the measurements in context. auto: the LLM the search "
+                   "used, none if it ran without one; llm: the configured endpoint or the local model.")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Deploy folder (default RUN/deploy/ID).")
 @click.option("--seed", default=0, show_default=True)
 def command(run: Path, candidate_id: str, board: str | None, dataset: str | None, data_dir: Path | None, teacher: Path | None,
             kd_preset: str, temperature: float | None, alpha: float | None, epochs: int | None, train_subset: int | None, baseline: bool,
-            explain: bool, out: Path | None, seed: int) -> None:
+            explain: bool, design_explanation: str, out: Path | None, seed: int) -> None:
     """Full training (+ distillation), int8 export, C library, firmware measured on BOARD, explanations."""
     from ..deploy import DeployConfig, deploy, summary_lines
     from ..kd import resolve_kd
@@ -39,7 +42,7 @@ def command(run: Path, candidate_id: str, board: str | None, dataset: str | None
     temperature, alpha, epochs = resolve_kd(kd_preset, temperature, alpha, epochs)
     config = DeployConfig(kd_preset=kd_preset, board=board, dataset=dataset, data_dir=data_dir, teacher=teacher, temperature=temperature,
                           alpha=alpha, epochs=epochs, train_subset=train_subset, baseline=baseline, explain=explain,
-                          seed=seed)
+                          design_explanation=design_explanation, seed=seed)
     record = deploy(run, candidate_id, config, out, progress=lambda message: click.echo(message, err=True),
                     progress_bars=True)
     for line in summary_lines(record):

@@ -1,10 +1,11 @@
 """Multi-fidelity proxy training: asynchronous successive halving (ASHA; Li et al., "A System for Massively
-Parallel Hyperparameter Tuning", MLSys 2020), in its stopping form.
+Parallel Hyperparameter Tuning", MLSys 2020), its promotion form.
 
 Rung i trains a candidate to eta^-(rungs-1-i) of the proxy budget (1/9, 1/3 and 1 of it with eta 3 and 3
-rungs; the budget is counted in optimiser steps). When a candidate completes rung i below the last, it
-continues to rung i+1 (from its rung-i weights) if it ranks in the top max(1, n // eta) of the n candidates
-that completed rung i so far, else it stops there and keeps its rung-i accuracy. "Ranks" is the search's own
+rungs; the budget is counted in optimiser steps). Whenever the search is about to propose a new candidate, it
+first looks for a promotion: a candidate in the top floor(n / eta) of the n that completed some rung below the
+last, not yet gone on from it; that one trains on to the next rung (from its rung-i weights) instead. The others
+wait at their rung with their rung-i accuracy (and may go on later, as more candidates reach it). "Ranks" is the search's own
 multi-objective order (Pareto rank, then crowding distance, then accuracy; promotion_order) with each
 candidate's accuracy at rung i: only accuracy changes with training, so a small, fast net with a modest
 accuracy can go on, as it can be on the front. The board measurement does not depend on the weights: each
@@ -13,8 +14,8 @@ spec is built and measured once, after rung 0.
 Why not a library scheduler: Optuna's SuccessiveHalvingPruner ranks one scalar and Optuna refuses pruning in
 multi-objective studies (Trial.report raises for them), and Ray Tune's ASHAScheduler only schedules trials
 that Tune's own runner launches and checkpoints; this loop owns the proposer, the executors and the run store,
-and resumes from that store after kill -9 (each decision is written in the same transaction as the rung's
-result, so a resumed run continues exactly the promoted candidates whose next rung had not finished).
+and resumes from that store after kill -9 (a promotion is written before the candidate trains on, so a resumed
+run continues exactly the promoted candidates whose next rung had not finished).
 """
 
 from __future__ import annotations
@@ -83,14 +84,32 @@ def promotion_order(pool: Sequence[Metrics], objectives: Sequence[Objective] = D
     return order
 
 
-def promotion(candidate: Metrics, peers: Sequence[Metrics], eta: int, rung: int,
-              objectives: Sequence[Objective] = DEFAULT_OBJECTIVES) -> tuple[bool, str]:
-    """Whether a candidate that just completed `rung` goes on, and why. `peers`: the metrics of the other
-    candidates that completed this rung, each with its accuracy at this rung. Ties go to the earlier peers."""
-    pool = [*peers, candidate]
-    order = promotion_order(pool, objectives)
-    position = order.index(len(pool) - 1) + 1
-    keep = max(1, len(pool) // eta)
-    verdict = "continues" if position <= keep else "stops"
-    return position <= keep, (f"{verdict}: ranked {position} of {len(pool)} at rung {rung} "
-                              f"(top {keep} continue)")
+@dataclass(frozen=True)
+class RungRecord:
+    """A measured, feasible candidate as the scheduler sees it: its last completed rung and, for each completed
+    rung, its metrics with that rung's accuracy."""
+
+    candidate_id: int
+    rung: int
+    at: dict[int, Metrics]
+    promotable: bool = True  # False once training on from its rung failed: it keeps its place, it is not retried
+
+
+def next_promotion(records: Sequence[RungRecord], fidelity: Fidelity,
+                   objectives: Sequence[Objective] = DEFAULT_OBJECTIVES) -> tuple[int, int, str] | None:
+    """ASHA's promotion step (Li et al., Algorithm 2): from the highest rung down, the first candidate in the top
+    floor(n / eta) of the n that completed that rung which has not gone on yet; (candidate id, next rung, why),
+    or None: then the search grows the bottom rung with a new candidate. With fewer than eta candidates at a rung
+    nobody goes on from it, so the first candidates are not trained to the full budget by default."""
+    for rung in reversed(range(fidelity.last)):
+        members = [r for r in records if rung in r.at]
+        keep = len(members) // fidelity.eta
+        if keep == 0:
+            continue
+        order = promotion_order([r.at[rung] for r in members], objectives)
+        for position, index in enumerate(order[:keep], start=1):
+            if members[index].rung == rung and members[index].promotable:
+                return (members[index].candidate_id, rung + 1,
+                        f"promoted to rung {rung + 1}: ranked {position} of {len(members)} at rung {rung} "
+                        f"(top {keep} go on)")
+    return None

@@ -23,6 +23,8 @@ def describe_event(store: RunStore, event: StageEvent) -> str:
     text = f"candidate {event.candidate_id}: {what}"
     if event.reason:
         text += f" ({event.stage}: {event.reason[:80]})"
+    if event.rung and event.status == "trained":
+        text += f" ({store.get_candidate(event.candidate_id).metrics.get('promotion', '')})"
     if event.status == "measured":
         metrics = store.get_candidate(event.candidate_id).metrics
         if metrics.get("rungs", 1) > 1:

@@ -7,9 +7,9 @@ candidates on every executor for the same batch size. Resuming re-runs only the 
 flight when the process died; finished ones are read back from the store.
 
 With multi-fidelity (fidelity.py) a candidate first trains for a small part of the proxy budget and is
-measured; the loop decides at each rung whether it trains on. A candidate counts as evaluated once its first
-rung is measured; a promotion is stored with the rung's result (rung_pending), so a resumed run continues
-the promoted candidates from their last finished rung.
+measured; before each new proposal the loop looks for an ASHA promotion, and a promoted candidate trains on
+from its last rung instead. A candidate counts as evaluated once its first rung is measured; a promotion is
+stored (rung_pending) before the candidate trains on, so a resumed run continues it from its last finished rung.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any, Callable, Sequence
 from .. import options
 from .evaluation import Job, StageEvent, Stages
 from .executors import Executor
-from .fidelity import Fidelity, promotion
+from .fidelity import Fidelity, RungRecord, next_promotion
 from .pareto import Constraints, HypervolumeReference, Objective, DEFAULT_OBJECTIVES, pareto_front
 from .proposers.base import CheckResult, ProposalContext, ProposalError, Proposer, derive_seed
 from .screening import Budgets, Screener
@@ -110,6 +110,10 @@ class SearchLoop:
                 log.info("search stopped: %s", stopped)
                 self.store.update_info(stopped_reason=stopped)
                 break
+            promoted = self._promote()
+            if promoted is not None:  # ASHA: a promotion before a new candidate
+                self._evaluate([promoted])
+                continue
             batch: list[Job] = []
             wanted = min(self.settings.batch_size, self.settings.iterations - self._evaluated_count())
             while len(batch) < wanted:
@@ -197,17 +201,34 @@ class SearchLoop:
                                    init_checkpoint=previous["checkpoint"])
 
     def _evaluate(self, jobs: list[Job]) -> None:
-        while jobs:  # promoted candidates go on to their next rung after this round's jobs
-            promoted: list[Job] = []
-            for event in self.executor.run(jobs, self.stages):
-                candidate = self._apply(event)
-                self.on_change(self.store, event)
-                if candidate is not None and candidate.metrics.get("rung_pending") is not None:
-                    promoted.append(self._next_rung_job(candidate))
-            jobs = promoted
+        for event in self.executor.run(jobs, self.stages):
+            self._apply(event)
+            self.on_change(self.store, event)
 
-    def _apply(self, event: StageEvent) -> Candidate | None:
-        """Write the event into the store; the candidate as stored when it completed a rung, else None."""
+    def _promote(self) -> Job | None:
+        """The next ASHA promotion, written to the store (rung_pending) before the candidate trains on."""
+        fidelity = self.settings.fidelity
+        if not fidelity.multi:
+            return None
+        records = []
+        for c in self.store.candidates("measured"):
+            history = c.metrics.get("rung_history") or []
+            if not history or c.metrics.get("rung_pending") is not None or not self.constraints.feasible(c.metrics):
+                continue
+            records.append(RungRecord(c.id, int(c.metrics["rung"]),
+                                      {int(h["rung"]): {**c.metrics, "accuracy": h["accuracy"]} for h in history},
+                                      promotable=c.metrics.get("rung_failed") is None))
+        chosen = next_promotion(records, fidelity, self.settings.objectives)
+        if chosen is None:
+            return None
+        candidate_id, rung, why = chosen
+        self.store.update_candidate(candidate_id, stage=f"rung {rung} promoted", metrics={"rung_pending": rung,
+                                                                                          "promotion": why})
+        log.info("candidate %d %s", candidate_id, why)
+        return self._next_rung_job(self.store.get_candidate(candidate_id))
+
+    def _apply(self, event: StageEvent) -> None:
+        """Write the event into the store (a rung's result in the same transaction as its rung record)."""
         stored = self.store.get_candidate(event.candidate_id)
         if event.rung > 0:
             return self._apply_higher_rung(stored, event)
@@ -225,9 +246,8 @@ class SearchLoop:
         self.store.update_candidate(event.candidate_id, status=status, stage=stage, reason=reason,
                                     metrics={**event.metrics, **extra}, provenance=event.provenance,
                                     artefacts=event.artefacts, timings=event.timings)
-        return self.store.get_candidate(event.candidate_id) if status == "measured" else None
 
-    def _apply_higher_rung(self, stored: Candidate, event: StageEvent) -> Candidate | None:
+    def _apply_higher_rung(self, stored: Candidate, event: StageEvent) -> None:
         """A promoted candidate's further training: its status stays measured (its board numbers are rung 0's);
         accuracies follow the rung; a failure falls back to the previous rung's."""
         rung = event.rung
@@ -236,17 +256,17 @@ class SearchLoop:
             previous = stored.metrics["rung_history"][-1]
             self.store.update_candidate(stored.id, stage=f"rung {rung} {event.stage}",
                                         reason=f"rung {rung} failed, kept rung {previous['rung']}: {event.reason}",
-                                        metrics={**{k: previous.get(k) for k in _RUNG_FIELDS}, "rung_pending": None},
+                                        metrics={**{k: previous.get(k) for k in _RUNG_FIELDS}, "rung_pending": None,
+                                                 "rung_failed": rung},
                                         artefacts={"checkpoint": previous["checkpoint"], "tflite": previous["tflite"]},
                                         timings=timings)
-            return None
+            return
         if event.status in ("trained", "exported"):
             self.store.update_candidate(stored.id, stage=f"rung {rung} {event.stage}", metrics=event.metrics,
                                         artefacts=event.artefacts, timings=timings)
-            return None
+            return
         extra = self._rung_result(stored, stored.metrics, rung, stored.artefacts.get("checkpoint"), True)
         self.store.update_candidate(stored.id, stage=f"rung {rung}", metrics=extra)
-        return self.store.get_candidate(stored.id)
 
     def _rung_result(self, stored: Candidate, metrics: dict[str, Any], rung: int, checkpoint: str | None,
                      feasible: bool) -> dict[str, Any]:
@@ -266,12 +286,8 @@ class SearchLoop:
         elif not feasible:
             result["promotion"] = "stops: not feasible"
         else:
-            peers = [_at_rung(c.metrics, rung) for c in self.store.candidates("measured")
-                     if c.id != stored.id and any(h["rung"] == rung for h in c.metrics.get("rung_history", []))]
-            go_on, why = promotion({**metrics, "accuracy": entry["accuracy"]}, peers, fidelity.eta, rung,
-                                   self.settings.objectives)
-            result["promotion"] = why
-            result["rung_pending"] = rung + 1 if go_on else None
+            result["promotion"] = (f"waits at {fidelity.describe(rung)}: goes on when it ranks in the top 1/{fidelity.eta} "
+                                   "of the candidates there")
         return result
 
 
