@@ -26,10 +26,11 @@ typedef struct {
     int32_t batches, in_features, out_features;
     int32_t input_offset, filter_offset, output_offset;
     int32_t act_min, act_max;
-    const int8_t *filter;                /* [out_features][in_features] */
-    const int32_t *bias;                 /* [out_features] or NULL */
+    const int8_t *filter;                /* [out_features][in_features]; _folded: interleaved rows (its file) */
+    const int32_t *bias;                 /* [out_features] or NULL; _folded: the folded bias, never NULL */
     const int32_t *out_multiplier;       /* [out_features] */
     const int32_t *out_shift;            /* [out_features] */
+    const int32_t *requant;              /* _folded: NULL, or [out_features][2] {mult, shift - 1} */
 } th_fc_args;
 
 typedef struct {
@@ -123,6 +124,8 @@ void th_depthwise_conv2d_inplace_s8(const th_conv_args *a, int8_t *buffer, int8_
 void th_mbconv_fused_s8(const th_mbconv_args *a, const int8_t *input, const int8_t *skip, int8_t *output,
                         int8_t *scratch);
 void th_fully_connected_s8(const th_fc_args *a, const int8_t *input, int8_t *output);
+/* input offset folded into the bias, weights interleaved in groups of 4 rows (fully_connected_folded.c) */
+void th_fully_connected_folded_s8(const th_fc_args *a, const int8_t *input, int8_t *output);
 void th_add_s8(const th_add_args *a, const int8_t *input1, const int8_t *input2, int8_t *output);
 void th_avg_pool_s8(const th_pool_args *a, const int8_t *input, int8_t *output);
 void th_max_pool_s8(const th_pool_args *a, const int8_t *input, int8_t *output);

@@ -261,8 +261,37 @@ def _fully_connected(graph: Graph, op: Operator) -> Layer:
               "act_min": act_min, "act_max": act_max, "filter": f"{p}_filter",
               "bias": f"{p}_bias" if bias is not None else "NULL",
               "out_multiplier": f"{p}_multiplier", "out_shift": f"{p}_shift"}
-    return Layer(op.index, op.opcode, "th_fully_connected_s8", "th_fc_args", fields, arrays, (op.inputs[0],),
+    function = "th_fully_connected_s8"
+    weights = w.data.reshape(out_features, in_features).astype(np.int64)
+    base = bias.data.astype(np.int64) if bias is not None else np.zeros(out_features, np.int64)
+    folded = base + (-xz) * weights.sum(axis=1)  # the input offset folded in, as for the 1x1 convs
+    if w.quant.zero_point[0] == 0 and np.abs(folded).max() < 2**31:
+        function = "th_fully_connected_folded_s8"
+        arrays = [ConstArray(f"{p}_filter", "int8_t", interleave_fc_rows(weights)),
+                  *[a for a in arrays if a.name in (f"{p}_multiplier", f"{p}_shift")],
+                  ConstArray(f"{p}_bias", "int32_t", folded)]
+        fields.update(input_offset=0, bias=f"{p}_bias")
+        requant = fast_requant(mults, shifts)
+        if requant is not None:
+            arrays.append(ConstArray(f"{p}_requant", "int32_t", requant))
+            fields["requant"] = f"{p}_requant"
+    # else: a filter zero point or a folded bias past int32: the reference kernel adds the offsets per MAC
+    return Layer(op.index, op.opcode, function, "th_fc_args", fields, arrays, (op.inputs[0],),
                  op.outputs[0], batches * in_features * out_features)
+
+
+def interleave_fc_rows(weights: np.ndarray) -> np.ndarray:
+    """[out][K] int8 -> the layout of fully_connected_folded.c: K zero-padded to a multiple of 4, rows in
+    groups of 4 (the last group holds the 1-3 rows left over), and per group and block of 4 k the 4
+    weights of each row of the group in turn."""
+    out, k = weights.shape
+    padded = np.zeros((out, round_up4(k)), dtype=np.int64)
+    padded[:, :k] = weights
+    groups = []
+    for start in range(0, out, 4):
+        group = padded[start:start + 4]  # [rows][K padded]
+        groups.append(group.reshape(len(group), -1, 4).transpose(1, 0, 2).reshape(-1))  # [block][row][4]
+    return np.concatenate(groups) if groups else padded.reshape(-1)
 
 
 def _add(graph: Graph, op: Operator) -> Layer:

@@ -1,0 +1,51 @@
+"""The Cortex-M7 fast paths of issue 13 (FULLY_CONNECTED as an interleaved 4-row SMLAD product, ...)
+cross-compiled and run on QEMU mps2-an500 through the HIL harness: the same bytes as the TFLM
+reference interpreter with the fast paths and with their portable C99 twins, and the fast paths
+take fewer instructions on the layers they serve."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from . import keras_speed_nets
+
+
+def _both_builds(blob: bytes, tmp_path, runs: int = 3) -> tuple[list, dict]:
+    bench = pytest.importorskip("tinyhil.bench", reason="the HIL bench (tinyhil.bench) is not in this checkout")
+    from tinyhil.boards import load_profile
+    from tinyhil.codegen import generate
+    from tinyhil.firmware import build_firmware
+    from tinyhil.reference import ReferenceInterpreter
+
+    generated = generate(blob, tmp_path / "model")
+    reference = ReferenceInterpreter(blob)
+    rng = np.random.default_rng(7)
+    inputs = rng.integers(-128, 128, size=(runs, *generated.input_shape), dtype=np.int8)
+    inputs[0] = -128
+    inputs[1] = 127
+    expected = np.stack([reference.invoke(x) for x in inputs])
+    profile = load_profile("qemu-m7")
+    measured = {}
+    for portable in (False, True):
+        image = build_firmware(generated.out_dir, profile, tmp_path / f"build-{portable}", portable_kernels=portable)
+        outcome = bench.run_image(image, profile, inputs, tmp_path / f"run-{portable}")
+        measured[portable] = bench.summarise(image, profile, outcome, expected, "native", generated.layers)
+        assert measured[portable].bit_exact, f"portable kernels: {portable}"
+    return generated.layers, measured
+
+
+def _latency(layers: list, measured, functions: tuple[str, ...]) -> int:
+    return sum(measured.layer_latency[i]["latency"] for i, layer in enumerate(layers) if layer.kernel in functions)
+
+
+@pytest.mark.qemu
+@pytest.mark.slow
+def test_fully_connected_fast_path_is_bit_exact_on_the_cortex_m7_emulator(tmp_path) -> None:
+    # 70 inputs: 17 whole blocks of 4 (the asm loop's pairs, then one odd block) and a 2-input tail;
+    # 37, 11, 13 and 70 outputs: groups of 4 plus 1-3 rows left over
+    model = keras_speed_nets.dense_autoencoder(features=70, hidden=(37, 11, 8, 13))
+    layers, measured = _both_builds(keras_speed_nets.export_int8(model, seed=2), tmp_path)
+    assert {layer.kernel for layer in layers if layer.opcode == "FULLY_CONNECTED"} == {"th_fully_connected_folded_s8"}
+    fc = ("th_fully_connected_folded_s8",)
+    assert 0 < _latency(layers, measured[False], fc) < _latency(layers, measured[True], fc)
