@@ -39,6 +39,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda
     augment: bool = True
     progress: bool = False  # rich progress bar (CLI)
+    check_memory: bool = True  # refuse a spec whose training step needs more memory than is available (train_guard)
     max_steps: int | None = None  # stop after this many optimiser steps (a multi-fidelity rung); the schedule spans them
 
     def check(self) -> None:
@@ -123,6 +124,10 @@ def train(spec_or_model: ArchSpec | torch.nn.Module, dataset: Dataset, config: T
         model, spec = spec_or_model, spec_or_model.spec
     else:
         spec = spec_or_model if isinstance(spec_or_model, ArchSpec) else ArchSpec.from_dict(spec_or_model)
+        if config.check_memory:
+            from .train_guard import require_memory
+
+            require_memory(spec, dataset.input_shape, dataset.num_classes, config.batch_size)
         model = build_torch(spec, dataset.input_shape[-1], dataset.num_classes)
     data = dataset.subset(train=config.train_subset, test=config.test_subset)
     device = pick_device(config.device)

@@ -82,6 +82,20 @@ def check(cost: TrainingCost, limit_bytes: int | None, what: str) -> None:
                           "--batch-size; --force trains it anyway (memory stays bounded by --memory-limit)")
 
 
+def require_memory(spec: Any, input_shape: tuple[int, int, int], num_classes: int, batch_size: int) -> None:
+    """BudgetError when one training step of `spec` needs more than the memory available now: the search's and
+    deploy's training (in a process that cannot be bounded) then fail that one candidate with the reason,
+    instead of the OOM killer ending the whole run (and every resume of it)."""
+    available = available_memory_bytes()
+    if available is None:
+        return
+    cost = training_cost(spec, input_shape, num_classes, batch_size)
+    if cost.memory_bytes > available:
+        raise BudgetError(f"training needs about {format_bytes(cost.memory_bytes)} per step at batch {batch_size}, "
+                          f"{format_bytes(available)} are available (analytic, tinyhil.cost); lower the batch size, "
+                          "shrink the spec or free memory")
+
+
 def bound_address_space(limit_bytes: int) -> int:
     """Cap this process's address space at what it maps now plus `limit_bytes`; return the cap. Allocations
     beyond it fail inside torch (RuntimeError / MemoryError) instead of waking the OOM killer."""

@@ -83,3 +83,19 @@ def test_a_dataset_folder_that_does_not_exist_is_named(tmp_path: Path, capsys: p
     line = one_error_line(ran)
     assert ran.status == 2
     assert f"dataset folder {missing} does not exist" in line and "one sub-folder of PNG/JPEG images per class" in line
+
+
+def test_search_training_fails_the_one_candidate_that_needs_more_memory_than_is_available(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tinyhil import train_guard
+    from tinyhil.search.evaluation import Job, PipelineStages, StageFailure
+
+    monkeypatch.setattr(train_guard, "available_memory_bytes", lambda: 256 * 2**20)  # a machine with 256 MiB free
+    stages = PipelineStages(dataset="digits", board="qemu-m7", train_overrides={"epochs": 1})
+    job = Job(7, WIDE, seed=1, workdir=str(tmp_path / "candidates" / "00007"))
+    with pytest.raises(StageFailure) as caught:
+        stages.train_export(job)
+    assert caught.value.stage == "train"
+    assert "BudgetError: training needs about 1009.87 MiB per step at batch 128, 256.00 MiB are available" in caught.value.reason
+    assert "lower the batch size" in caught.value.reason
+    assert not (tmp_path / "candidates" / "00007" / "checkpoints").exists()  # refused before building the model

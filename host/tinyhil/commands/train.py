@@ -44,7 +44,7 @@ def command(spec_json: Path, dataset: str, data_dir: Path | None, epochs: int | 
     spec = read_spec(spec_json)
     pick_device(device)  # no CUDA here: say so before loading any data
     config = TrainConfig.full() if full else TrainConfig.proxy()
-    changes = {"seed": seed, "device": device, "progress": True}
+    changes = {"seed": seed, "device": device, "progress": True, "check_memory": False}  # checked here, with --force
     if epochs is not None:
         changes["epochs"] = epochs
     if subset is not None or full:
