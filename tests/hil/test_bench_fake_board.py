@@ -126,3 +126,11 @@ def test_outputs_that_are_not_bit_exact_fail_the_bench(board, tmp_path: Path,  #
     assert ran.status == 1
     assert "outputs differ from the tflite-micro reference (see --json for the runs)" in one_error_line(ran)
     assert '"bit_exact": false' in (tmp_path / "m.json").read_text()
+
+
+def test_a_firmware_of_an_older_protocol_asks_for_a_rebuild(board, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    board[2].version = 2
+    ran = run_bench(board, tmp_path, capsys)
+    assert ran.status == 2
+    assert "firmware speaks protocol version 2, host 3: rebuild the firmware with this tinyhil" in one_error_line(ran)

@@ -87,3 +87,24 @@ def test_the_linker_script_comes_from_the_profile_regions() -> None:
     assert 'REGION_ALIAS("REGION_STACK", DTCM);' in script
     assert 'REGION_ALIAS("REGION_BSS", AXI_SRAM);' in script
     assert "STACK_SIZE = 32768;" in script and "INCLUDE sections.ld" in script
+
+
+def test_the_baud_rate_comes_from_the_profile_and_is_checked(tmp_path: Path) -> None:
+    assert load_profile("nucleo-h743zi").baud_rate == 2_000_000 and load_profile("qemu-m7").baud_rate == 115_200
+    for value, shown in (('"fast"', "'fast'"), ("0", "0"), ("20_000_000", "20000000"), ("115200.5", "115200.5")):
+        path = tmp_path / "bad-baud.toml"
+        path.write_text(QEMU_TOML.replace("baudrate = 115200", f"baudrate = {value}"))
+        with pytest.raises(ConfigError) as caught:
+            load_profile(str(path))
+        assert str(caught.value) == (f"{path}: [serial] baudrate is {shown}; it must be an integer number of bit/s "
+                                     "from 1,200 to 12,000,000, e.g. 115200 or 2000000")
+
+
+def test_a_firmware_built_for_another_baud_rate_is_another_build() -> None:
+    import dataclasses
+
+    from tinyhil.firmware import EXAMPLE_MODEL_DIR, build_key
+
+    profile = load_profile("nucleo-h743zi")
+    slower = dataclasses.replace(profile, serial={**profile.serial, "baudrate": 115_200})
+    assert build_key(EXAMPLE_MODEL_DIR, profile, "normal") != build_key(EXAMPLE_MODEL_DIR, slower, "normal")

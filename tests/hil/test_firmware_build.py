@@ -24,6 +24,8 @@ def test_the_harness_builds_for_each_bsp_and_sizes_come_from_the_elf(board: str,
     assert image.static_ram_bytes == sections.get(".data", 0) + sections[".bss"]  # the stack is counted when measured
     assert 1000 < image.flash_bytes < 16_000 and image.static_ram_bytes >= 40  # 10 int32 accumulators
     assert image.toolchain.startswith("arm-none-eabi-gcc")
+    cache = (image.elf.parent / "CMakeCache.txt").read_text()  # the UART is built for the profile's baud rate
+    assert f"TINYHIL_BAUD_RATE:STRING={load_profile(board).baud_rate}" in cache
 
 
 def test_nucleo_build_puts_the_stack_in_dtcm_and_data_in_axi_sram(tmp_path: Path) -> None:

@@ -108,11 +108,12 @@ class FakeDevice:
     misread_lengths: int = 0  # answer the first N inference requests BAD_LENGTH with a length one too long
     output_bytes_sent: int | None = None  # send this many output bytes instead of output_bytes
     model_status: int = 0  # non-zero: every inference answers MODEL_FAILED with this status
+    version: int = PROTOCOL_VERSION  # the protocol version the hello announces (an older firmware's)
     infers: int = field(default=0, init=False)
     seqs_seen: list[int] = field(default_factory=list, init=False)
 
     def hello(self) -> bytes:
-        return Hello(PROTOCOL_VERSION, "instructions", self.arena_bytes, self.static_ram_bytes, self.flash_bytes,
+        return Hello(self.version, "instructions", self.arena_bytes, self.static_ram_bytes, self.flash_bytes,
                      16384, self.input_bytes, self.output_bytes, self.model_hash, self.runtime,
                      len(self.layer_latencies), self.cpu_hz).pack()
 
