@@ -13,7 +13,8 @@ import pytest
 
 from tinyhil.dut import Dut
 from tinyhil.example_model import INPUT_BYTES, expected_output
-from tinyhil.protocol import DeviceReportedError, FrameType
+from tinyhil.errors import DeviceTimeoutError
+from tinyhil.protocol import DeviceReportedError, FrameType, encode_frame
 from tinyhil.runners import runner_for
 
 
@@ -67,3 +68,12 @@ def test_too_long_and_unknown_type_name_the_frame_and_the_lengths(dut: Dut) -> N
     assert (bad_length.value.announced, bad_length.value.allowed) == (70_000, INPUT_BYTES)
     x = np.arange(INPUT_BYTES, dtype=np.int8)
     assert np.array_equal(dut.infer(x).output, expected_output(x))  # the firmware resynchronised after each
+
+
+def test_a_frame_with_the_devices_seq_0_is_noise_and_gets_no_answer(dut: Dut) -> None:
+    # a magic inside a payload being skipped can look like a frame; were it answered with seq 0, its hello or
+    # error would pass for the device's own (a reboot, a fault report)
+    dut.link.stream.write(encode_frame(FrameType.HELLO_REQ, 0) + encode_frame(0x33, 0))
+    with pytest.raises(DeviceTimeoutError):
+        dut.link.wait_for(FrameType.HELLO, None, 1.0)
+    assert not dut.link.pending and dut.hello().input_bytes == INPUT_BYTES

@@ -283,6 +283,10 @@ int main(void)
     for (;;) {
         struct frame_header header;
         protocol_receive_header(&header);
+        if (header.seq == DEVICE_SEQ) {
+            continue; /* hosts number requests 1..255: a "frame" with seq 0 is noise (a magic inside a payload
+                       * being skipped); answering it would look like a report of the device's own */
+        }
         if (header.type == FRAME_INFER) {
             serve_infer(&header);
         } else {

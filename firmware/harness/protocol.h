@@ -15,6 +15,7 @@
 #define FRAME_MAGIC0 0xA5u
 #define FRAME_MAGIC1 0x5Au
 #define FRAME_LENGTH_ESCAPE 0xFFFFu
+#define DEVICE_SEQ 0u /* the seq of the boot hello and of unsolicited reports (a fault); requests use 1..255 */
 
 enum frame_type {
     FRAME_HELLO = 0x01,        /* device -> host: identity, at boot (seq 0) and on request */

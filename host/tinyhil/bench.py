@@ -163,7 +163,7 @@ def summarise(image: FirmwareImage, profile: BoardProfile, outcome: RunOutcome, 
                     if expected is not None else "nothing",
                     "input_mode": "seeded" if seeded else "stream",
                     "compared": "output CRC-32s" if seeded else "output tensors",
-                    "cpu_hz_source": "the firmware's hello (the clock its BSP set)",
+                    "cpu_hz": cpu_hz, "cpu_hz_source": "the firmware's hello (the clock its BSP set)",
                     **({"device_resets": outcome.device_resets} if outcome.device_resets else {}),
                     **({"layer_latency_source": LAYER_LATENCY_SOURCE} if layer_latency else {})},
         layer_latency=layer_latency, cpu_hz=cpu_hz, output_crcs=list(outcome.output_crcs), **memory)
