@@ -8,14 +8,53 @@
 #include "tinyhil_fixedpoint.h"
 #include "tinyhil_kernels.h"
 
-/* th_mbqm(x, m, -exponent) for m in [2^30, 2^31), exponent >= 0; mult = 2m - 2^32 */
-static inline int32_t scale_down(int32_t x, int32_t mult, int32_t exponent) {
+/* th_mbqm(x, m, -exponent) for m in [2^30, 2^31), exponent >= 0; mult = 2m - 2^32. `half`: the exponent is
+ * 0 (the multiplier is the larger input's exact 0.5), a constant at each call so the loops below come in
+ * one specialised copy per case. */
+static inline __attribute__((always_inline)) int32_t scale_down(int32_t x, int32_t mult, int32_t exponent,
+                                                                 int half) {
     const int32_t high = th_smmlar(x, mult, x);
-    if (exponent == 0) {
+    if (half) {
         return high;
     }
     const int32_t t = (high + (high >> 31)) >> (exponent - 1);
     return t - (t >> 1);
+}
+
+typedef struct {
+    int32_t m1, e1, m2, e2, mo, eo, off1, off2, out_off, left_shift, lo, hi;
+} add_fast;
+
+static inline __attribute__((always_inline)) int32_t add_one(const add_fast *f, int32_t x1, int32_t x2, int half1,
+                                                              int half2) {
+    const int32_t s1 = scale_down((int32_t)((uint32_t)(x1 + f->off1) << f->left_shift), f->m1, f->e1, half1);
+    const int32_t s2 = scale_down((int32_t)((uint32_t)(x2 + f->off2) << f->left_shift), f->m2, f->e2, half2);
+    return scale_down(s1 + s2, f->mo, f->eo, 0) + f->out_off;
+}
+
+/* Four elements per step: two word loads, SSAT to int8, one packed store (the fused activation's narrower
+ * range, if any, clamps the word with SSUB8/SEL); the exponent of the output rescaling is never 0. */
+static inline __attribute__((always_inline)) void add_run(const add_fast *f, int32_t size, const int8_t *in1,
+                                                           const int8_t *in2, int8_t *out, int half1, int half2) {
+    int32_t i = 0;
+#if TINYHIL_USE_DSP
+    const int full_range = f->lo == -128 && f->hi == 127;
+    const uint32_t lo4 = th_splat_s8x4(f->lo), hi4 = th_splat_s8x4(f->hi);
+    for (; i + 4 <= size; i += 4) {
+        const uint32_t w1 = th_read_s8x4(in1 + i), w2 = th_read_s8x4(in2 + i);
+        uint32_t word = th_pack_s8x4(th_ssat8(add_one(f, (int8_t)w1, (int8_t)w2, half1, half2)),
+                                     th_ssat8(add_one(f, (int8_t)(w1 >> 8), (int8_t)(w2 >> 8), half1, half2)),
+                                     th_ssat8(add_one(f, (int8_t)(w1 >> 16), (int8_t)(w2 >> 16), half1, half2)),
+                                     th_ssat8(add_one(f, (int8_t)(w1 >> 24), (int8_t)(w2 >> 24), half1, half2)));
+        if (!full_range) {
+            word = th_clamp_s8x4(word, lo4, hi4);
+        }
+        th_write_s8x4(out + i, word);
+    }
+#endif
+    for (; i < size; ++i) {
+        out[i] = th_clamp_s8(add_one(f, in1[i], in2[i], half1, half2), f->lo, f->hi);
+    }
 }
 
 static int fast_form_applies(const th_add_args *a) {
@@ -31,15 +70,19 @@ static int fast_form_applies(const th_add_args *a) {
 
 void th_add_s8(const th_add_args *a, const int8_t *input1, const int8_t *input2, int8_t *output) {
     const int32_t left_shift = a->left_shift, lo = a->act_min, hi = a->act_max;
-    if (fast_form_applies(a)) {
-        const int32_t m1 = (int32_t)((uint32_t)a->input1_multiplier << 1), e1 = -a->input1_shift;
-        const int32_t m2 = (int32_t)((uint32_t)a->input2_multiplier << 1), e2 = -a->input2_shift;
-        const int32_t mo = (int32_t)((uint32_t)a->output_multiplier << 1), eo = -a->output_shift;
-        const int32_t off1 = a->input1_offset, off2 = a->input2_offset, out_off = a->output_offset;
-        for (int32_t i = 0; i < a->size; ++i) {
-            const int32_t s1 = scale_down((int32_t)((uint32_t)(input1[i] + off1) << left_shift), m1, e1);
-            const int32_t s2 = scale_down((int32_t)((uint32_t)(input2[i] + off2) << left_shift), m2, e2);
-            output[i] = th_clamp_s8(scale_down(s1 + s2, mo, eo) + out_off, lo, hi);
+    if (fast_form_applies(a) && a->output_shift != 0) {
+        const add_fast f = {(int32_t)((uint32_t)a->input1_multiplier << 1), -a->input1_shift,
+                            (int32_t)((uint32_t)a->input2_multiplier << 1), -a->input2_shift,
+                            (int32_t)((uint32_t)a->output_multiplier << 1), -a->output_shift,
+                            a->input1_offset, a->input2_offset, a->output_offset, left_shift, lo, hi};
+        if (f.e1 == 0 && f.e2 == 0) {
+            add_run(&f, a->size, input1, input2, output, 1, 1);
+        } else if (f.e1 == 0) {
+            add_run(&f, a->size, input1, input2, output, 1, 0);
+        } else if (f.e2 == 0) {
+            add_run(&f, a->size, input1, input2, output, 0, 1);
+        } else {
+            add_run(&f, a->size, input1, input2, output, 0, 0);
         }
         return;
     }

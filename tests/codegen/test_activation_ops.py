@@ -308,3 +308,25 @@ def test_converter_made_mbconv_block_with_leaky_relu_runs_as_one_fused_band(chec
     assert [op.opcode for op in plan.graph.operators] == [FUSED_MBCONV]
     assert plan.arena_bytes < plan.unfused_arena_bytes
     assert check_bit_exact(blob, n_random=3) == 5
+
+
+@st.composite
+def residual_adds(draw: st.DrawFn) -> bytes:
+    """ADD of two different tensors with independent quantisations (x and LEAKY_RELU(x)), either order:
+    either input can have the larger scale (the exact-0.5 rescaling), or both equal."""
+    shape = draw(shapes)
+    x_scale = draw(scales)
+    y_scale = draw(st.one_of(st.just(x_scale), scales))
+    tensors = [TensorSpec(shape, scale=(x_scale,), zero_point=(draw(zero_points),)),
+               TensorSpec(shape, scale=(y_scale,), zero_point=(draw(zero_points),)),
+               TensorSpec(shape, scale=(draw(scales),), zero_point=(draw(zero_points),))]
+    operands = [0, 1] if draw(st.booleans()) else [1, 0]
+    ops = [OpSpec("LEAKY_RELU", [0], [1], leaky_relu_options(0.1)),
+           OpSpec("ADD", operands, [2], add_options(draw(st.sampled_from(["NONE", "RELU", "RELU6"]))))]
+    return build_graph(tensors, ops, 0, 2)
+
+
+@SETTINGS
+@given(residual_adds())
+def test_add_of_two_differently_quantised_tensors_matches_tflm(check_bit_exact, blob: bytes) -> None:
+    assert check_bit_exact(blob) == 6
