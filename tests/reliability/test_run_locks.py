@@ -69,7 +69,7 @@ def test_a_second_resume_of_a_run_in_use_is_refused_and_nothing_is_trained_twice
 
 
 @pytest.mark.qemu
-def test_a_second_bench_in_a_workdir_in_use_is_refused_and_the_first_one_finishes(tmp_path: Path) -> None:
+def test_two_benches_started_at_once_on_one_workdir_one_measures_and_the_other_is_refused(tmp_path: Path) -> None:
     from tests.codegen.tflite_builder import TensorSpec, build_model, conv_options
 
     rng = np.random.default_rng(0)
