@@ -94,3 +94,17 @@ def test_two_benches_started_at_once_on_one_workdir_one_measures_and_the_other_i
     index = [run.pid for run in runs].index(winner)
     assert json.loads((tmp_path / f"m{index}.json").read_text())["bit_exact"] is True  # the winner's result, intact
     assert not (tmp_path / f"m{1 - index}.json").exists()
+
+
+def test_a_second_new_search_with_the_same_run_id_is_refused_and_leaves_the_first_ones_folder(tmp_path: Path) -> None:
+    run_dir = tmp_path / "same"
+    start = toy_search(0.2, "--iterations", "2", "--runs-dir", str(tmp_path), "--run-id", "same")
+    first = subprocess.Popen(start, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_holder(run_dir, first.pid)
+    second = subprocess.run(start, cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert second.returncode == 75, second.stdout + second.stderr
+    assert f"run {run_dir} is in use by PID {first.pid}" in second.stderr
+    out, err = first.communicate(timeout=120)
+    assert first.returncode == 0, out + err
+    with RunStore.open(run_dir) as store:
+        assert len(store.candidates(EVALUATED)) == 2

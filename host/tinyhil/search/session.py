@@ -143,13 +143,14 @@ def open_search(config: SearchConfig, run_dir: Path, resume: bool,
     config.validate()
     run_dir = Path(run_dir)
     fresh = not resume and not run_dir.exists()
-    try:
-        with exclusive(run_dir, "run"), _open_search(config, run_dir, resume, on_change, stages) as loop:
-            yield loop
-    except BaseException:
-        if fresh and not (run_dir / STORE_FILE).exists():  # failed before the run began: leave no empty run folder
-            shutil.rmtree(run_dir, ignore_errors=True)
-        raise
+    with exclusive(run_dir, "run"):
+        try:
+            with _open_search(config, run_dir, resume, on_change, stages) as loop:
+                yield loop
+        except BaseException:
+            if fresh and not (run_dir / STORE_FILE).exists():  # failed before the run began: no empty run folder
+                shutil.rmtree(run_dir, ignore_errors=True)
+            raise
 
 
 @contextlib.contextmanager
