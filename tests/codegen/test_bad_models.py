@@ -76,6 +76,19 @@ def test_a_mul_broadcast_other_than_over_leading_dims_is_named(tmp_path) -> None
         generate(blob, tmp_path / "out")
 
 
+@pytest.mark.parametrize("opcode", ["MUL", "ADD"])
+def test_a_constant_operand_of_mul_or_add_is_named(opcode: str, tmp_path) -> None:
+    from .tflite_builder import add_options, mul_options
+
+    shape = (1, 2, 2, 3)
+    tensors = [TensorSpec(shape, scale=(0.1,), zero_point=(0,)),
+               TensorSpec(shape, scale=(0.1,), zero_point=(0,), data=np.ones(shape, np.int8)),
+               TensorSpec(shape, scale=(0.1,), zero_point=(0,))]
+    options = mul_options("NONE") if opcode == "MUL" else add_options("NONE")
+    with pytest.raises(UnsupportedOpError, match=rf"operator 0 \({opcode}\) input 1 is the constant tensor 't1'"):
+        generate(build_model(opcode, tensors, [0, 1], [2], options), tmp_path / "out")
+
+
 def test_a_logistic_with_another_output_zero_point_is_refused(tmp_path) -> None:
     tensors = [TensorSpec((1, 4), scale=(0.1,), zero_point=(0,)), TensorSpec((1, 4), scale=(1 / 256,), zero_point=(0,))]
     with pytest.raises(UnsupportedOpError, match=r"operator 0 \(LOGISTIC\) output zero point 0.*-128"):

@@ -294,7 +294,18 @@ def interleave_fc_rows(weights: np.ndarray) -> np.ndarray:
     return np.concatenate(groups) if groups else padded.reshape(-1)
 
 
+def _both_activations(graph: Graph, op: Operator) -> None:
+    """ADD and MUL read both operands from the arena: a constant operand (e.g. a Rescaling layer's) has no
+    bytes there."""
+    for k, t in enumerate(op.inputs[:2]):
+        if graph.tensor(t).is_constant:
+            raise UnsupportedOpError(f"operator {op.index} ({op.opcode}) input {k} is the constant tensor "
+                                     f"'{graph.tensor(t).name}'; supported: {op.opcode} of two activations (fold "
+                                     "a constant scale or offset into the neighbouring conv before export)")
+
+
 def _add(graph: Graph, op: Operator) -> Layer:
+    _both_activations(graph, op)
     a, b, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
     if a.shape != b.shape or a.shape != y.shape:
         raise UnsupportedOpError(f"operator {op.index} (ADD) broadcasts {a.shape} + {b.shape}; "
@@ -449,6 +460,7 @@ def _broadcast_split(big: tuple[int, ...], small: tuple[int, ...]) -> int | None
 
 
 def _mul(graph: Graph, op: Operator) -> Layer:
+    _both_activations(graph, op)
     a, b, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
     first, second = op.inputs[0], op.inputs[1]
     if a.num_elements < b.num_elements:  # (q1 + o1) * (q2 + o2) is symmetric: the big operand goes first
