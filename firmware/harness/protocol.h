@@ -6,7 +6,14 @@
  *     as a u32 (so tensors larger than 64 KiB travel in one frame; short frames keep the version-2
  *     header, so a version-2 firmware's hello still decodes and the host can ask for a rebuild);
  *   - the CRC-32 (zlib's) covers type .. payload, the extended length included.
- * Error frame payload: code u8 | offending frame type u8 | code-specific detail (see frame_error). */
+ * Sequence numbers: the host numbers requests 1..255; 0 (DEVICE_SEQ) is the device's own (boot hello,
+ * fault report), and a received frame with seq 0 is ignored as noise.
+ * Error frame payload: code u8 | offending frame type u8 | code-specific detail (see frame_error).
+ * Hello payload (main.c send_hello): version u8 | latency unit u8 | per-layer stamps u16 | arena, static
+ * RAM, flash, stack, input bytes, output bytes, CPU clock in Hz: u32 each | model hash (64 chars) | runtime.
+ * Result payload (main.c run_inference): latency u64 | stack high-water u32 | arena high-water u32 |
+ * status i32 | per-layer stamps u32 each | the output tensor (RESULT) or its CRC-32 u32 (RESULT_CRC).
+ * All integers little-endian. */
 #ifndef TINYHIL_PROTOCOL_H
 #define TINYHIL_PROTOCOL_H
 

@@ -8,15 +8,19 @@ Frame: 0xA5 0x5A | type u8 | seq u8 | length u16 LE | [length u32 LE] | payload 
     say "rebuild the firmware" instead of timing out;
   - the CRC-32 (zlib.crc32) covers type .. payload, the extended length included.
 Sequence numbers: requests use 1..255 (wrapping from 255 to 1); 0 is the device's own, used by the
-boot hello and unsolicited reports, so a hello with seq 0 while a request is pending means the board
-rebooted: the link resends at once instead of waiting out the timeout.
+boot hello and unsolicited reports (a fault), so a hello with seq 0 while a request is pending means the
+board rebooted: the link resends at once instead of waiting out the timeout. The firmware ignores any
+frame with seq 0 (noise: a magic inside a payload it skips).
 
-Frames: HELLO (device identity: the fixed part below, the model hash, the runtime name), INFER (the
-input tensor, received by the firmware straight into the model's input tensor), RESULT (result header
-| per-layer stamps | output tensor), HELLO_REQ (empty), INFER_SEEDED (seed u32: the firmware generates
-the input with seeded_input()), RESULT_CRC (as RESULT with the output's CRC-32 u32 in place of the
-output), ERROR (code u8 | offending frame type u8 | detail: BAD_LENGTH and TOO_LONG carry the announced
-length u32 and the allowed one u32, MODEL_FAILED the model's status i32).
+Frames (FrameType): HELLO (HELLO_FIXED: version, latency unit, per-layer stamps per result, arena, static
+RAM, flash, stack, input and output bytes, CPU clock in Hz; then the 64-character model hash and the runtime
+name), INFER (the input tensor, received by the firmware straight into the model's input tensor), RESULT
+(RESULT_HEADER | per-layer stamps | output tensor), HELLO_REQ (empty), INFER_SEEDED (seed u32: the firmware
+generates the input with seeded_input()), RESULT_CRC (as RESULT with the output's CRC-32 u32 in place of
+the output), ERROR (code u8 | offending frame type u8 | detail: BAD_LENGTH and TOO_LONG carry the announced
+length u32 and the allowed one u32, MODEL_FAILED the model's status i32, FAULT (seq 0, offending type 0)
+the exception number, stacked PC and LR, CFSR, HFSR, MMFAR, BFAR u32 each (faults.py); BAD_CRC,
+UNKNOWN_TYPE and TIMER_STOPPED none). All integers little-endian.
 
 The reader resynchronises on garbage by hunting for the next magic; a link sends a request and waits
 for the reply with the same sequence number, retrying a bounded number of times.
