@@ -125,8 +125,8 @@ def cost(spec_json: Path, dataset: str | None, input_shape: str | None, classes:
                 ("planned arena", f"{format_bytes(c.peak_activation_bytes)} ({c.peak_activation_bytes:,} B)",
                  "analytic (the runtime's memory planner)"),
                 ("peak SRAM estimate", _bytes(c.peak_activation_bytes + profile.stack_bytes),
-                 f"analytic (planned arena + {profile.name}'s {format_bytes(profile.stack_bytes)} stack reservation; "
-                 "harness buffers not counted: `tinyhil bench` measures it)"),
+                 f"analytic upper bound (planned arena + {profile.name}'s {format_bytes(profile.stack_bytes)} stack "
+                 "reservation; the harness's few static bytes not counted; `tinyhil bench` measures it)"),
                 ("flash estimate", _bytes(c.flash_bytes),
                  "analytic (model constants: int8 weights, int32 biases, requantisation; code not counted)"),
                 ("paper-style SRAM", _bytes(paper_sram_bytes(spec, in_shape, n)),
