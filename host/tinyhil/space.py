@@ -41,6 +41,7 @@ SKIPS = {
     "none": "no shortcut (the default of dws blocks; the paper's 'identity')",
 }
 _DEFAULT_SKIP = {"ir": "identity", "dws": "none"}
+RANDOM_MAX_SIDE = 48  # px: random_spec downsamples (stride 2) while the feature map is larger than this
 # int8 TFLite operators a choice adds to the graph (cost.spec_graph / keras_model emit them); the rest of the
 # space needs only CONV_2D, DEPTHWISE_CONV_2D, PAD, ADD, MEAN and FULLY_CONNECTED
 CHOICE_OPS: dict[tuple[str, Any], frozenset[str]] = {
@@ -293,17 +294,23 @@ class SearchSpace:
         return spec
 
     def random_spec(self, rng: random.Random) -> ArchSpec:
+        """A random spec of modest size: narrow first stages, widths growing, and stride 2 forced while the feature
+        map is larger than RANDOM_MAX_SIDE px (at 160 px an early stride-1 stage alone costs hundreds of M MACs)."""
+        resolution = rng.choice(self.resolutions[:2])
+        stem, stem_kernel, stem_stride = (rng.choice(self.stem_channels), rng.choice(self.stem_kernels),
+                                          rng.choice(self.stem_strides))
+        side = resolution // (stem_stride if stem else 1)
         n = rng.randint(self.min_stages, max(self.min_stages, min(self.max_stages, 4)))
         stages, width = [], rng.choice(self.channels[:3])
         for _ in range(n):
             width = rng.choice([c for c in self.channels if c >= width][:3])
             block = rng.choice(self.blocks)
-            stages.append(StageSpec(block, rng.choice(self.depths[:3]), width, rng.choice(self.strides),
-                                    rng.choice(self.kernels), rng.choice(self.expands) if block == "ir" else 1,
+            stride = 2 if side > RANDOM_MAX_SIDE and 2 in self.strides else rng.choice(self.strides)
+            side //= stride
+            stages.append(StageSpec(block, rng.choice(self.depths[:3]), width, stride,
+                                    rng.choice(self.kernels), rng.choice(self.expands[:3]) if block == "ir" else 1,
                                     rng.choice(self.se_ratios), rng.choice(self.skips), rng.choice(self.activations)))
-        stem = rng.choice(self.stem_channels)
-        spec = ArchSpec(rng.choice(self.resolutions[:2]), stem, rng.choice(self.stem_kernels),
-                        rng.choice(self.stem_strides), tuple(stages), rng.choice(self.head_channels))
+        spec = ArchSpec(resolution, stem, stem_kernel, stem_stride, tuple(stages), rng.choice(self.head_channels))
         return self.parse(spec.to_dict())
 
     def mutate(self, spec: ArchSpec, rng: random.Random) -> ArchSpec:
