@@ -30,10 +30,13 @@ def read_spec_dict(path: Path) -> dict[str, Any]:
 
 
 def read_spec(path: Path) -> Any:
-    """The ArchSpec in `path`, validated against the search space."""
+    """The ArchSpec in `path` (a tinyhil spec or the paper's candidate_config), validated against the search space."""
+    from .paper_config import is_paper_config, spec_from_paper
     from .space import ArchSpec
 
     data = read_spec_dict(path)
+    if is_paper_config(data):  # the LLM-NAS paper's candidate_config: the equivalent tinyhil spec
+        data = spec_from_paper(data, source=str(path))
     try:
         return ArchSpec.from_dict(data)
     except TinyhilError as exc:  # the space's SpecError

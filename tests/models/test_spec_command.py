@@ -105,3 +105,11 @@ def test_tinyhil_export_takes_the_imported_checkpoint(tmp_path: Path):
     assert exported.exit_code == 0, exported.output
     interpreter = ReferenceInterpreter((tmp_path / "elite.tflite").read_bytes())
     assert interpreter.invoke(np.zeros((1, 32, 32, 3), np.int8)).shape[-1] == 2
+
+
+def test_train_reads_the_papers_json_as_its_equivalent_spec(tmp_path: Path):
+    from tinyhil.specfile import read_spec
+
+    path = tmp_path / "qwnet.json"
+    path.write_text(json.dumps(_config("QwNet-Core")))
+    assert read_spec(path) == ArchSpec.from_dict(spec_from_paper(_config("QwNet-Core")))
