@@ -1,77 +1,173 @@
-"""Runtime benchmark: tinyhil's generated C vs the TFLM interpreter on MobileNetV2-like nets.
+"""Runtime benchmark: tinyhil's generated C on nets covering every op class (MobileNetV2-like nets, a
+dense-only autoencoder, a DS-CNN-like audio net with k x 1 depthwise filters, a 1-channel 96-px net
+with a depth-multiplier-8 depthwise stem), against the TFLM interpreter where its sources are at hand.
 
-For each net: our arena (static plan) vs the TFLM interpreter's arena (tflite-micro host
-interpreter, print_allocations), flash of the whole firmware ELF, instructions per inference on
-QEMU mps2-an500 (Cortex-M7, -icount shift=0) and instructions per MAC, and whether the outputs
-were bit-exact with the reference. Every figure says where it came from.
+For each net: our arena (static plan) vs the TFLM interpreter's arena (tflite-micro host interpreter,
+print_allocations), flash of the whole firmware ELF, instructions per inference on QEMU mps2-an500
+(Cortex-M7, -icount shift=0), instructions per MAC overall and per op class (from the firmware's
+per-layer stamps), and whether the outputs were bit-exact with the reference. Every figure says where
+it came from.
+
+--baseline REV measures the same nets with the kernels and code generator of commit REV (a detached git
+worktree, run in a subprocess) and prints before / after side by side. --runtime tflm adds the TFLM +
+CMSIS-NN column; it needs TFLM's sources (TFLM_SOURCE_DIR, see firmware/tflm/CMakeLists.txt) and says
+so when they are missing.
 
     .venv/bin/python benchmarks/runtime.py [--workdir DIR] [--runs N] [--json OUT.json] [--only NAME]
+                                           [--baseline REV] [--runtime tflm]
 
-Takes a few minutes on 2 cores (three Keras exports + three QEMU runs)."""
+Takes several minutes on 2 cores (a Keras export and a QEMU run per net, twice with --baseline)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.codegen.keras_nets import NetConfig, estimate_macs, export_int8  # noqa: E402
+from tests.codegen import keras_speed_nets  # noqa: E402
+from tests.codegen.keras_nets import NetConfig  # noqa: E402
+from tests.codegen.keras_nets import export_int8 as export_mobilenet  # noqa: E402
 
-NETS = {
-    "32px-6M": NetConfig(width=16, stages=((16, 1, 1), (24, 2, 1), (32, 2, 2), (64, 2, 2), (96, 1, 1)), expansion=5),
-    "32px-50M": NetConfig(width=48, stages=((24, 1, 1), (48, 2, 1), (64, 3, 2), (128, 3, 2), (192, 2, 1), (256, 1, 1)),
-                          expansion=6),
-    "96px-8M": NetConfig(resolution=96, width=8, stages=((8, 1, 1), (16, 2, 2), (24, 2, 2), (32, 2, 2), (64, 2, 2)),
-                         expansion=6),
+
+def _mobilenet(cfg: NetConfig) -> Callable[[], bytes]:
+    return lambda: export_mobilenet(cfg, seed=0)
+
+
+def _keras(build: Callable[[], Any]) -> Callable[[], bytes]:
+    return lambda: keras_speed_nets.export_int8(build(), seed=0)
+
+
+NETS: dict[str, Callable[[], bytes]] = {
+    "32px-6M": _mobilenet(NetConfig(width=16, stages=((16, 1, 1), (24, 2, 1), (32, 2, 2), (64, 2, 2), (96, 1, 1)),
+                                    expansion=5)),
+    "32px-50M": _mobilenet(NetConfig(width=48, stages=((24, 1, 1), (48, 2, 1), (64, 3, 2), (128, 3, 2), (192, 2, 1),
+                                                       (256, 1, 1)), expansion=6)),
+    "96px-8M": _mobilenet(NetConfig(resolution=96, width=8, stages=((8, 1, 1), (16, 2, 2), (24, 2, 2), (32, 2, 2),
+                                                                    (64, 2, 2)), expansion=6)),
+    "dense-ae": _keras(keras_speed_nets.dense_autoencoder),
+    "ds-cnn-kws": _keras(keras_speed_nets.ds_cnn_audio),
+    "mono96-dm8": _keras(keras_speed_nets.mono_multiplier_stem),
 }
 
+OP_CLASSES = ("FULLY_CONNECTED", "conv 1x1", "conv C_in<=8", "conv kxk", "depthwise mult>1", "depthwise kx1/1xk",
+              "depthwise kxk mult 1", "fused MBConv", "no MACs (pad, add, pool, softmax, ...)")
 
-def measure_net(name: str, cfg: NetConfig, workdir: Path, runs: int) -> dict:
+
+def op_class(layer: Any) -> str:
+    """The op class of one lowered layer (tinyhil.codegen.lower.Layer), by opcode and shape."""
+    f = layer.fields
+    if layer.opcode == "FULLY_CONNECTED":
+        return "FULLY_CONNECTED"
+    if layer.opcode == "FUSED_MBCONV":
+        return "fused MBConv"
+    if layer.opcode == "CONV_2D":
+        if f["in_c"] <= 8:
+            return "conv C_in<=8"
+        return "conv 1x1" if f["k_h"] == f["k_w"] == 1 else "conv kxk"
+    if layer.opcode == "DEPTHWISE_CONV_2D":
+        if f["depth_multiplier"] > 1:
+            return "depthwise mult>1"
+        return "depthwise kx1/1xk" if 1 in (f["k_h"], f["k_w"]) else "depthwise kxk mult 1"
+    return OP_CLASSES[-1]
+
+
+def measure_net(name: str, workdir: Path, runs: int, runtime: str = "native") -> dict:
     from tinyhil.bench import measure
     from tinyhil.boards import load_profile
     from tinyhil.codegen import generate
     from tinyhil.codegen.lower import lower
-    from tinyhil.codegen.reader import read_tflite
     from tinyhil.reference import tflm_arena_bytes
 
     model_path = workdir / f"{name}.tflite"
     if not model_path.exists():
-        model_path.write_bytes(export_int8(cfg, seed=0))
+        model_path.write_bytes(NETS[name]())
     blob = model_path.read_bytes()
-    macs = sum(layer.macs for layer in lower(read_tflite(blob)))
     generated = generate(blob, workdir / f"{name}-generated")
-    tflm_arena = tflm_arena_bytes(blob)
+    layers = lower(generated.plan.graph)  # the schedule the firmware runs (fused blocks included)
+    macs = sum(layer.macs for layer in layers)
     profile = load_profile("qemu-m7")
     rng = np.random.default_rng(0)
     inputs = rng.integers(-128, 128, size=(runs, *generated.input_shape), dtype=np.int8)
     start = time.perf_counter()
-    m = measure(blob, profile, inputs, runtime="native", workdir=workdir / f"{name}-bench")
-    return {"net": name, "resolution": cfg.resolution, "macs": macs, "macs_estimate": estimate_macs(cfg),
-            "arena_ours": generated.arena_bytes, "arena_tflm": tflm_arena,
-            "arena_ratio": generated.arena_bytes / tflm_arena, "flash_bytes": m.flash_bytes,
-            "weights_bytes": generated.weight_bytes, "instructions": m.latency_median,
-            "latency_unit": m.latency_unit, "instructions_per_mac": m.latency_median / macs,
+    m = measure(blob, profile, inputs, runtime=runtime, workdir=workdir / f"{name}-bench-{runtime}")
+    classes: dict[str, dict[str, int]] = defaultdict(lambda: {"layers": 0, "macs": 0, "instructions": 0})
+    if runtime == "native" and len(m.layer_latency) == len(layers):
+        for layer, stamp in zip(layers, m.layer_latency):
+            c = classes[op_class(layer)]
+            c["layers"] += 1
+            c["macs"] += layer.macs
+            c["instructions"] += stamp["latency"]
+    return {"net": name, "runtime": runtime, "macs": macs, "arena_ours": generated.arena_bytes,
+            "arena_tflm": tflm_arena_bytes(blob), "flash_bytes": m.flash_bytes, "weights_bytes": generated.weight_bytes,
+            "instructions": m.latency_median, "latency_unit": m.latency_unit,
+            "instructions_per_mac": m.latency_median / macs, "op_classes": dict(classes),
             "peak_sram_bytes": m.peak_sram_bytes, "bit_exact": m.bit_exact, "runs": len(m.latency_runs),
             "provenance": m.provenance, "bench_seconds": round(time.perf_counter() - start, 1)}
 
 
-def print_table(rows: list[dict]) -> None:
-    header = (f"{'net':<10} {'MACs':>10} {'arena ours':>11} {'arena TFLM':>11} {'ratio':>6} {'flash':>9} "
-              f"{'instr/inf':>12} {'instr/MAC':>9} {'bit-exact':>9}")
+def measure_baseline(rev: str, names: list[str], workdir: Path, runs: int) -> tuple[str, dict[str, dict]]:
+    """The same nets measured with commit `rev`'s code generator and kernels: this script run in a
+    subprocess on a detached worktree of `rev` (its tinyhil package, hence its firmware/)."""
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", rev], check=True, capture_output=True,
+                            text=True).stdout.strip()
+    tree = workdir / f"baseline-{commit}"
+    if not tree.exists():
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), commit], check=True,
+                       capture_output=True)
+    out = workdir / f"baseline-{commit}.json"
+    try:
+        env = {**os.environ, "PYTHONPATH": str(tree / "host")}
+        subprocess.run([sys.executable, __file__, "--workdir", str(workdir / f"baseline-{commit}-runs"), "--runs",
+                        str(runs), "--json", str(out), *[a for n in names for a in ("--only", n)]],
+                       check=True, env=env, stdout=subprocess.DEVNULL)
+    finally:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], capture_output=True)
+    return commit, {r["net"]: r for r in json.loads(out.read_text())}
+
+
+def print_table(rows: list[dict], baseline: tuple[str, dict[str, dict]] | None, tflm: dict[str, dict],
+                tflm_skipped: str | None) -> None:
+    before = baseline[1] if baseline else {}
+    header = (f"{'net':<11} {'MACs':>10} {'arena ours':>10} {'arena TFLM':>10} {'flash':>9} {'flash before':>12} "
+              f"{'instr/inf':>11} {'instr/MAC':>9} {'before':>7} {'TFLM':>7} {'bit-exact':>9}")
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r['net']:<10} {r['macs']:>10} {r['arena_ours']:>11} {r['arena_tflm']:>11} {r['arena_ratio']:>6.2f} "
-              f"{r['flash_bytes']:>9} {r['instructions']:>12} {r['instructions_per_mac']:>9.2f} "
-              f"{str(r['bit_exact']):>9}")
+        b, t = before.get(r["net"]), tflm.get(r["net"])
+        print(f"{r['net']:<11} {r['macs']:>10} {r['arena_ours']:>10} {r['arena_tflm']:>10} {r['flash_bytes']:>9} "
+              f"{b['flash_bytes'] if b else '-':>12} {r['instructions']:>11} {r['instructions_per_mac']:>9.2f} "
+              f"{format(b['instructions_per_mac'], '.2f') if b else '-':>7} "
+              f"{format(r['instructions'] / t['instructions'], '.2f') + 'x' if t else '-':>7} "
+              f"{str(r['bit_exact'] and (b is None or b['bit_exact'])):>9}")
+    print(f"\ninstructions per MAC by op class{' (now / before)' if baseline else ''}:")
+    header = f"{'op class':<24} " + " ".join(f"{r['net']:>17}" for r in rows)
+    print(header)
+    print("-" * len(header))
+    for name in OP_CLASSES[:-1]:
+        cells = []
+        for r in rows:
+            now, old = r["op_classes"].get(name), (before.get(r["net"]) or {}).get("op_classes", {}).get(name)
+            if not now or not now["macs"]:
+                cells.append(f"{'':>17}")
+                continue
+            text = f"{now['instructions'] / now['macs']:.2f}"
+            if old and old["macs"]:
+                text += f" / {old['instructions'] / old['macs']:.2f}"
+            cells.append(f"{text:>17}")
+        if any(c.strip() for c in cells):
+            print(f"{name:<24} " + " ".join(cells))
     if rows:
         p = rows[0]["provenance"]
         print("\nwhere the figures come from:")
@@ -80,9 +176,12 @@ def print_table(rows: list[dict]) -> None:
         print("  arena TFLM: tflite-micro host interpreter, print_allocations 'Arena allocation total' (bytes)")
         print(f"  flash: .text + .rodata + .data of the firmware ELF built by {p['toolchain']} (bytes)")
         print(f"  instr/inf: {p['board']} ({p['kind']}): {p['latency_meaning']}; median of the measured runs")
+        print("  op classes: the firmware's per-layer stamps (same unit), summed per class, over the class's MACs")
+        if baseline:
+            print(f"  before: the same nets, code generator and kernels of commit {baseline[0]}, measured in this run")
+        print("  TFLM: ours / TFLM + CMSIS-NN instructions, same board" if not tflm_skipped else
+              f"  TFLM column skipped: {tflm_skipped}")
         print(f"  bit-exact: outputs vs {p['compared_with']}")
-        print(f"  runtime: {p['runtime']} (generated C; Cortex-M7 DSP paths: 1x1 and im2col conv (q15 2x2 SMLAD matmul), "
-              "depthwise (SXTAB16 + SMLAxy over a padded row ring), SMMLAR requantisation; portable C for the rest)")
 
 
 def main() -> None:
@@ -91,11 +190,27 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--only", choices=sorted(NETS), action="append")
+    parser.add_argument("--baseline", metavar="REV", default=None, help="also measure commit REV's kernels")
+    parser.add_argument("--runtime", choices=["tflm"], action="append", default=[],
+                        help="also run the TFLM interpreter with CMSIS-NN (needs TFLM_SOURCE_DIR)")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="tinyhil-runtime-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    rows = [measure_net(name, NETS[name], workdir, args.runs) for name in (args.only or list(NETS))]
-    print_table(rows)
+    names = args.only or list(NETS)
+    rows = [measure_net(name, workdir, args.runs) for name in names]
+    baseline = measure_baseline(args.baseline, names, workdir, args.runs) if args.baseline else None
+    tflm: dict[str, dict] = {}
+    skipped = None
+    if "tflm" in args.runtime:
+        source = os.environ.get("TFLM_SOURCE_DIR")
+        if not source or not Path(source).is_dir():
+            skipped = ("TFLM_SOURCE_DIR is not set to a TFLM source tree (TFLM's C++ sources are not installable "
+                       "here; see firmware/tflm/CMakeLists.txt)")
+        else:
+            tflm = {name: measure_net(name, workdir, args.runs, runtime="tflm") for name in names}
+    else:
+        skipped = "not requested (--runtime tflm; needs TFLM_SOURCE_DIR)"
+    print_table(rows, baseline, tflm, skipped)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
 

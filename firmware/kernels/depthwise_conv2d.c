@@ -14,6 +14,9 @@
 static inline int32_t th_dw_q15_weight(const th_conv_args *a, int32_t oc, int32_t tap) {
     static const int8_t lane[4] = {0, 2, 1, 3}; /* channel within its group -> halfword */
     const int32_t taps = a->k_h * a->k_w;
+    if (a->depth_multiplier > 1) { /* per output channel, its taps in pairs (th_dw_row_dsp_multiplier) */
+        return a->filter_q15[(size_t)oc * ((taps + 1) & ~1) + tap];
+    }
     return a->filter_q15[((size_t)(oc >> 2) * taps + tap) * 4 + lane[oc & 3]];
 }
 
@@ -164,6 +167,59 @@ static void th_dw_row_dsp(const th_conv_args *a, const int8_t *const *rows, int8
         }
     }
 }
+/* Depth multiplier > 1: each input channel's window is read once for all its outputs. Per output
+ * pixel and input channel, the window's taps (input offset added) are packed in pairs of q15 words;
+ * each output channel's weights come in the same tap pairs from the host, so one SMLAD does two taps,
+ * and two output channels share each window word. */
+#define TH_DW_MULT_MAX_PAIRS 32
+/* out of line: one copy of the two requantisations for the three call sites below (flash) */
+static __attribute__((noinline)) int8_t th_dw_output(const th_conv_args *a, int32_t acc, int32_t oc) {
+    return th_conv_output(a, acc, oc);
+}
+
+static void th_dw_row_dsp_multiplier(const th_conv_args *a, const int8_t *const *rows, int8_t *out_row) {
+    const int32_t mult = a->depth_multiplier, in_c = a->in_c, out_c = a->out_c, stride = th_round_up4(in_c);
+    const int32_t k_h = a->k_h, k_w = a->k_w, taps = k_h * k_w, pairs = (taps + 1) >> 1;
+    const int32_t tap_step = a->dil_w * stride, px_step = a->stride_w * stride, offset = a->input_offset;
+    int32_t window[2 * TH_DW_MULT_MAX_PAIRS + 1];
+    uint32_t xw[TH_DW_MULT_MAX_PAIRS];
+    window[taps] = 0; /* the odd tap's partner: its weight is 0 too */
+    for (int32_t ox = 0; ox < a->out_w; ++ox) {
+        for (int32_t c = 0; c < in_c; ++c) {
+            int32_t t = 0;
+            for (int32_t ky = 0; ky < k_h; ++ky) {
+                const int8_t *x = rows[ky] + (size_t)ox * px_step + c;
+                for (int32_t kx = 0; kx < k_w; ++kx, x += tap_step) {
+                    window[t++] = *x + offset;
+                }
+            }
+            for (int32_t i = 0; i < pairs; ++i) {
+                xw[i] = ((uint32_t)window[2 * i + 1] << 16) | ((uint32_t)window[2 * i] & 0xFFFFu);
+            }
+            int32_t oc = c * mult;
+            const int32_t end = oc + mult;
+            const uint32_t *w = (const uint32_t *)(const void *)(a->filter_q15 + (size_t)oc * 2 * pairs);
+            int8_t *y = out_row + (size_t)ox * out_c;
+            for (; oc + 2 <= end; oc += 2, w += 2 * pairs) {
+                int32_t acc0 = a->bias[oc], acc1 = a->bias[oc + 1];
+                for (int32_t i = 0; i < pairs; ++i) {
+                    const uint32_t xv = xw[i];
+                    acc0 = th_smlad(xv, w[i], acc0);
+                    acc1 = th_smlad(xv, w[pairs + i], acc1);
+                }
+                y[oc] = th_dw_output(a, acc0, oc);
+                y[oc + 1] = th_dw_output(a, acc1, oc + 1);
+            }
+            if (oc < end) {
+                int32_t acc = a->bias[oc];
+                for (int32_t i = 0; i < pairs; ++i) {
+                    acc = th_smlad(xw[i], w[i], acc);
+                }
+                y[oc] = th_dw_output(a, acc, oc);
+            }
+        }
+    }
+}
 #endif
 
 
@@ -173,6 +229,8 @@ void th_depthwise_row_s8(const th_conv_args *a, const int8_t *const *rows, int8_
     if (a->depth_multiplier == 1) {
         const int32_t unrolled = a->k_h == 3 && a->k_w == 3 && a->dil_w == 1 && a->in_c % 4 == 0;
         (unrolled ? th_dw_row_dsp_3x3 : th_dw_row_dsp)(a, rows, out_row);
+    } else if (a->k_h * a->k_w <= 2 * TH_DW_MULT_MAX_PAIRS) {
+        th_dw_row_dsp_multiplier(a, rows, out_row);
     } else {
         th_dw_row_portable(a, rows, out_row);
     }

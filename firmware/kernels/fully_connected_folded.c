@@ -11,6 +11,12 @@
  * word widened and two SMLADs: 21 instructions per 16 MACs. The input stays int8: no scratch. */
 #include <string.h>
 
+/* -O2, not the kernels' -O3: the hot loop is asm already, and -O3's unrolled row loops would make this
+ * file 4x larger (flash) for nothing */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("O2")
+#endif
+
 #include "tinyhil_dsp.h"
 #include "tinyhil_fixedpoint.h"
 #include "tinyhil_kernels.h"
@@ -23,7 +29,8 @@ static inline size_t th_fc_weight(int32_t out_features, int32_t k_padded, int32_
     return (size_t)group * 4 * k_padded + (size_t)(k >> 2) * rows * 4 + (size_t)(o & 3) * 4 + (size_t)(k & 3);
 }
 
-static inline int8_t fc_output(const th_fc_args *a, int32_t acc, int32_t o) {
+/* out of line: one copy of the two requantisations, not one per row of a group */
+static __attribute__((noinline)) int8_t fc_output(const th_fc_args *a, int32_t acc, int32_t o) {
     if (a->requant) {
         acc = th_requantise_fast(acc, a->requant[2 * o], a->requant[2 * o + 1]);
     } else {
@@ -63,64 +70,54 @@ static inline int8_t fc_output(const th_fc_args *a, int32_t acc, int32_t o) {
     "sxtb16 %[t], %[w1], ror #8\n\t"       \
     "smlad  %[a3], %[xo], %[t], %[a3]\n\t"
 
-/* acc[0..3] += the 4 rows of one group over `blocks` whole blocks of 4 inputs; returns w past them */
+/* acc[0..3] += the 4 rows of one group over an even number of whole blocks of 4 inputs (asm on the M7);
+ * returns w past them */
 static inline const uint32_t *th_fc_dot_4rows(const int8_t *x, const uint32_t *w, int32_t blocks, int32_t acc[4]) {
-    int32_t b = 0;
 #if TINYHIL_DSP_ASM
-    if (blocks >= 2) {
-        const int8_t *x_end = x + 8 * (blocks >> 1);
-        uint32_t t, xe, xo, w0, w1;
-        __asm__ volatile(
-            "1:\n\t" TH_FC_4ROWS_ASM_BLOCK TH_FC_4ROWS_ASM_BLOCK /* unrolled twice */
-            "cmp    %[x], %[end]\n\t"
-            "bne    1b\n\t"
-            : [a0] "+r"(acc[0]), [a1] "+r"(acc[1]), [a2] "+r"(acc[2]), [a3] "+r"(acc[3]), [x] "+r"(x),
-              [w] "+r"(w), [t] "=&r"(t), [xe] "=&r"(xe), [xo] "=&r"(xo), [w0] "=&r"(w0), [w1] "=&r"(w1)
-            : [end] "r"(x_end)
-            : "cc", "memory");
-        b = blocks & ~1;
-    }
-#endif
-    for (; b < blocks; ++b, x += 4, w += 4) {
+    const int8_t *x_end = x + 4 * blocks;
+    uint32_t t, xe, xo, w0, w1;
+    __asm__ volatile(
+        "1:\n\t" TH_FC_4ROWS_ASM_BLOCK TH_FC_4ROWS_ASM_BLOCK /* unrolled twice */
+        "cmp    %[x], %[end]\n\t"
+        "bne    1b\n\t"
+        : [a0] "+r"(acc[0]), [a1] "+r"(acc[1]), [a2] "+r"(acc[2]), [a3] "+r"(acc[3]), [x] "+r"(x),
+          [w] "+r"(w), [t] "=&r"(t), [xe] "=&r"(xe), [xo] "=&r"(xo), [w0] "=&r"(w0), [w1] "=&r"(w1)
+        : [end] "r"(x_end)
+        : "cc", "memory");
+    return w;
+#else
+    for (int32_t b = 0; b < blocks; ++b, x += 4, w += 4) {
         const uint32_t v = th_read_s8x4(x);
         const uint32_t xe = th_sxtb16(v), xo = th_sxtb16_ror8(v);
-        TH_FC_ROW(acc[0], w[0]);
-        TH_FC_ROW(acc[1], w[1]);
-        TH_FC_ROW(acc[2], w[2]);
-        TH_FC_ROW(acc[3], w[3]);
+        for (int32_t r = 0; r < 4; ++r) {
+            TH_FC_ROW(acc[r], w[r]);
+        }
     }
     return w;
+#endif
 }
 
-/* one batch row: input x (n values), output y */
+/* one batch row: input x (n values), output y; per group of (up to) 4 rows, the even whole blocks
+ * through th_fc_dot_4rows, the rest (an odd block, the zero-padded last block) one block at a time */
 static void fc_row_dsp(const th_fc_args *a, const int8_t *x, int8_t *y) {
     const int32_t n = a->in_features, out_features = a->out_features;
-    const int32_t whole = n >> 2, k_padded = round_up4(n);
+    const int32_t whole = n >> 2, blocks = round_up4(n) >> 2;
     int8_t tail[4] = {0, 0, 0, 0}; /* the last partial block of the input, zero-padded like the weights */
     memcpy(tail, x + 4 * whole, (size_t)(n - 4 * whole));
     const uint32_t tail_v = th_read_s8x4(tail);
-    const uint32_t tail_e = th_sxtb16(tail_v), tail_o = th_sxtb16_ror8(tail_v);
     const uint32_t *w = (const uint32_t *)(const void *)a->filter; /* 4-byte aligned by the generator */
-    int32_t o = 0;
-    for (; o + 4 <= out_features; o += 4) {
-        int32_t acc[4] = {a->bias[o], a->bias[o + 1], a->bias[o + 2], a->bias[o + 3]};
-        w = th_fc_dot_4rows(x, w, whole, acc);
-        if (k_padded != 4 * whole) {
-            const uint32_t xe = tail_e, xo = tail_o;
-            TH_FC_ROW(acc[0], w[0]);
-            TH_FC_ROW(acc[1], w[1]);
-            TH_FC_ROW(acc[2], w[2]);
-            TH_FC_ROW(acc[3], w[3]);
-            w += 4;
+    for (int32_t o = 0; o < out_features; o += 4) {
+        const int32_t rows = th_min_i32(4, out_features - o);
+        int32_t acc[4] = {0, 0, 0, 0};
+        for (int32_t r = 0; r < rows; ++r) {
+            acc[r] = a->bias[o + r];
         }
-        for (int32_t r = 0; r < 4; ++r) {
-            y[o + r] = fc_output(a, acc[r], o + r);
+        int32_t b = 0;
+        if (rows == 4 && whole >= 2) {
+            b = whole & ~1;
+            w = th_fc_dot_4rows(x, w, b, acc);
         }
-    }
-    const int32_t rows = out_features - o; /* 1-3 rows left: their group holds `rows` words per block */
-    if (rows > 0) {
-        int32_t acc[3] = {a->bias[o], rows > 1 ? a->bias[o + 1] : 0, rows > 2 ? a->bias[o + 2] : 0};
-        for (int32_t b = 0; b < k_padded / 4; ++b, w += rows) {
+        for (; b < blocks; ++b, w += rows) {
             const uint32_t v = b < whole ? th_read_s8x4(x + 4 * b) : tail_v;
             const uint32_t xe = th_sxtb16(v), xo = th_sxtb16_ror8(v);
             for (int32_t r = 0; r < rows; ++r) {

@@ -44,12 +44,12 @@ def ds_cnn_audio(frames: int = 49, bins: int = 10, width: int = 64, classes: int
     return keras.Model(inp, L.Softmax()(L.Dense(classes)(x)))
 
 
-def mono_multiplier_stem(resolution: int = 96, multiplier: int = 8, classes: int = 2):
+def mono_multiplier_stem(resolution: int = 96, multiplier: int = 8, classes: int = 2, channels: int = 1):
     """A 1-channel (grayscale) 96-px net whose stem is a 3x3 stride-2 depthwise conv with depth
     multiplier 8 (each input channel expanded to 8 outputs), then two separable stages."""
     keras = _keras()
     L = keras.layers
-    inp = keras.Input((resolution, resolution, 1), batch_size=1)
+    inp = keras.Input((resolution, resolution, channels), batch_size=1)
     x = L.ZeroPadding2D(((1, 1), (1, 1)))(inp)
     x = L.ReLU(6.0)(L.BatchNormalization()(L.DepthwiseConv2D(3, strides=2, depth_multiplier=multiplier,
                                                               use_bias=False)(x)))

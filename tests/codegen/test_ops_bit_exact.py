@@ -23,7 +23,8 @@ def _out_size(size: int, k: int, stride: int, dilation: int, padding: str) -> in
 
 
 def _conv_case(draw: st.DrawFn, depthwise: bool, channels: st.SearchStrategy[int] = st.integers(1, 6),
-               kernel_heights: tuple[int, ...] = (1, 3, 5)) -> bytes:
+               kernel_heights: tuple[int, ...] = (1, 3, 5),
+               multipliers: st.SearchStrategy[int] = st.integers(1, 2)) -> bytes:
     rng = np.random.default_rng(draw(st.integers(0, 2**31)))
     h, w = draw(st.integers(1, 9)), draw(st.integers(1, 9))
     cin = draw(channels)
@@ -34,7 +35,7 @@ def _conv_case(draw: st.DrawFn, depthwise: bool, channels: st.SearchStrategy[int
     oh, ow = (_out_size(h, kh, stride[0], dilation[0], padding), _out_size(w, kw, stride[1], dilation[1], padding))
     if oh < 1 or ow < 1:
         padding, oh, ow = "SAME", _out_size(h, kh, stride[0], dilation[0], "SAME"), _out_size(w, kw, stride[1], dilation[1], "SAME")
-    multiplier = draw(st.integers(1, 2)) if depthwise else None
+    multiplier = draw(multipliers) if depthwise else None
     cout = cin * multiplier if depthwise else draw(channels)
     in_scale, out_scale = draw(scales), draw(scales)
     w_scales = tuple(float(s) for s in rng.uniform(1e-3, 0.05, cout))
@@ -74,6 +75,13 @@ def wide_conv_models(draw: st.DrawFn) -> bytes:
 def wide_depthwise_models(draw: st.DrawFn) -> bytes:
     """3x3 mostly: the unrolled DSP path when the channels are a multiple of 4."""
     return _conv_case(draw, depthwise=True, channels=wide_channels, kernel_heights=(3, 3, 1))
+
+
+@st.composite
+def multiplier_depthwise_models(draw: st.DrawFn) -> bytes:
+    """Depth multiplier > 1 (a 1-channel stem expanded to 8, ...): the tap-pair SMLAD path, odd and even
+    multipliers and tap counts."""
+    return _conv_case(draw, depthwise=True, channels=st.integers(1, 3), multipliers=st.sampled_from([2, 3, 4, 8]))
 
 
 @st.composite
@@ -216,6 +224,12 @@ def test_depthwise_conv2d_matches_tflm(check_bit_exact, blob: bytes) -> None:
 @SETTINGS
 @given(wide_depthwise_models())
 def test_depthwise_conv2d_with_wide_channels_matches_tflm(check_bit_exact, blob: bytes) -> None:
+    assert check_bit_exact(blob) == 6
+
+
+@SETTINGS
+@given(multiplier_depthwise_models())
+def test_depthwise_conv2d_with_depth_multiplier_matches_tflm(check_bit_exact, blob: bytes) -> None:
     assert check_bit_exact(blob) == 6
 
 

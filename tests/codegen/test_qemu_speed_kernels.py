@@ -1,4 +1,5 @@
-"""The Cortex-M7 fast paths of issue 13 (FULLY_CONNECTED as an interleaved 4-row SMLAD product, ...)
+"""The Cortex-M7 fast paths of issue 13 (FULLY_CONNECTED as an interleaved 4-row SMLAD product, depthwise with a
+depth multiplier as tap-pair SMLADs, ...)
 cross-compiled and run on QEMU mps2-an500 through the HIL harness: the same bytes as the TFLM
 reference interpreter with the fast paths and with their portable C99 twins, and the fast paths
 take fewer instructions on the layers they serve."""
@@ -49,3 +50,13 @@ def test_fully_connected_fast_path_is_bit_exact_on_the_cortex_m7_emulator(tmp_pa
     assert {layer.kernel for layer in layers if layer.opcode == "FULLY_CONNECTED"} == {"th_fully_connected_folded_s8"}
     fc = ("th_fully_connected_folded_s8",)
     assert 0 < _latency(layers, measured[False], fc) < _latency(layers, measured[True], fc)
+
+
+@pytest.mark.qemu
+@pytest.mark.slow
+def test_depthwise_with_depth_multiplier_is_bit_exact_on_the_cortex_m7_emulator(tmp_path) -> None:
+    # 2 channels x multiplier 3: an odd output channel per input channel after the pairs; 13 px: odd widths
+    model = keras_speed_nets.mono_multiplier_stem(resolution=13, multiplier=3, channels=2)
+    layers, measured = _both_builds(keras_speed_nets.export_int8(model, seed=3), tmp_path)
+    stem = [i for i, layer in enumerate(layers) if layer.opcode == "DEPTHWISE_CONV_2D"][0]
+    assert measured[False].layer_latency[stem]["latency"] < measured[True].layer_latency[stem]["latency"]

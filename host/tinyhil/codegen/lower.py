@@ -107,7 +107,8 @@ def _conv_like(graph: Graph, op: Operator, depthwise: bool) -> Layer:
         # channel arrays padded to groups of 4: the DSP path always runs 4 lanes
         pad = (-oc) % 4
         base = bias.data.astype(np.int64) if bias is not None else np.zeros(oc, np.int64)
-        arrays = [ConstArray(f"{p}_filter_q15", "int16_t", widen_depthwise_filter(w.data.reshape(kh * kw, oc))),
+        widen = widen_depthwise_filter if fields["depth_multiplier"] == 1 else widen_depthwise_taps
+        arrays = [ConstArray(f"{p}_filter_q15", "int16_t", widen(w.data.reshape(kh * kw, oc))),
                   *[a for a in arrays if a.name in (f"{p}_multiplier", f"{p}_shift")],
                   ConstArray(f"{p}_bias", "int32_t", np.append(base, [0] * pad))]
         fields.update(filter="NULL", filter_q15=f"{p}_filter_q15", bias=f"{p}_bias")
@@ -226,6 +227,15 @@ def widen_depthwise_filter(weights: np.ndarray) -> np.ndarray:
     padded[:, :oc] = weights
     groups = padded.reshape(taps, -1, 4)[:, :, [0, 2, 1, 3]]  # [tap][group][lane]
     return groups.transpose(1, 0, 2).reshape(-1)
+
+
+def widen_depthwise_taps(weights: np.ndarray) -> np.ndarray:
+    """[taps][out_c] int8 -> int16 [out_c][taps rounded up to even]: per output channel its taps in pairs,
+    the layout of depthwise_conv2d.c for depth multiplier > 1 (one SMLAD per two taps)."""
+    taps, oc = weights.shape
+    padded = np.zeros((oc, taps + taps % 2), dtype=np.int64)
+    padded[:, :taps] = weights.T
+    return padded.reshape(-1)
 
 
 def reorder_filter_pairs(weights: np.ndarray) -> np.ndarray:
