@@ -112,3 +112,34 @@ def test_the_other_commands_refuse_out_of_range_options(args: list[str], option:
     assert option in line and words in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.pt", "run"]  # nothing written
     assert not any((tmp_path / "run").iterdir())
+
+
+def test_a_stored_batch_of_zero_is_refused_on_resume_and_the_option_overrides_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+    import sqlite3
+
+    from tinyhil.search.loop import EVALUATED
+    from tinyhil.search.store import RunStore
+
+    from ..search import contract_doubles
+    from .cli_run import one_error_line
+
+    contract_doubles.install(monkeypatch)
+    base = ["search", "--no-live", "--dataset", "digits", "--proxy-epochs", "1"]
+    assert tinyhil([*base, "--iterations", "1", "--runs-dir", str(tmp_path), "--run-id", "r"], capsys).status == 0
+    db = sqlite3.connect(tmp_path / "r" / "store.sqlite")
+    config = json.loads(db.execute("SELECT config FROM run").fetchone()[0])
+    db.execute("UPDATE run SET config = ?", (json.dumps({**config, "batch_size": 0}),))  # as an old tinyhil stored it
+    db.commit()
+    db.close()
+    ran = tinyhil([*base, "--resume", str(tmp_path / "r"), "--iterations", "2"], capsys)
+    line = one_error_line(ran)
+    assert ran.status == 2 and "search configuration: --batch-size 0: must be between 1 and 1024" in line
+    assert "on --resume it replaces the stored one" in line
+    with RunStore.open(tmp_path / "r") as store:
+        assert len(store.candidates(EVALUATED)) == 1  # nothing lost, nothing added
+    ran = tinyhil([*base, "--resume", str(tmp_path / "r"), "--iterations", "2", "--batch-size", "1"], capsys)
+    assert ran.status == 0, ran.err
+    with RunStore.open(tmp_path / "r") as store:
+        assert len(store.candidates(EVALUATED)) == 2

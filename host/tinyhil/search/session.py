@@ -68,6 +68,13 @@ class SearchConfig:
 
     def validate(self) -> None:
         """The ranges the CLI's options declare (tinyhil.options), applied to values from a stored run or Python."""
+        try:
+            self._check_ranges()
+        except ConfigError as exc:
+            raise ConfigError(f"{exc}; pass the option with a value in range (on --resume it replaces the stored "
+                              "one)") from None
+
+    def _check_ranges(self) -> None:
         where = "search configuration"
         options.ITERATIONS.check(self.iterations, where)
         options.BATCH_SIZE.check(self.batch_size, where)
