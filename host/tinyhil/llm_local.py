@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from tinyhil.children import die_with_parent
 from tinyhil.errors import LLMError
 from tinyhil.ports import free_port
 
@@ -216,7 +217,8 @@ def ensure_server(cache: Path | None = None, verify: bool = True,
     base_url = f"http://127.0.0.1:{port}/v1"
     log_file = open(cache / "server.log", "ab")
     proc = subprocess.Popen(serve_command(server_python(cache), model, port),
-                            stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+                            stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+                            preexec_fn=die_with_parent())  # no server left running after a kill -9
     try:
         name = _wait_ready(base_url, proc, timeout_s)
         log.info("local LLM %s serving at %s", name, base_url)

@@ -2,7 +2,7 @@
 a loopback TCP socket on a free port, reset by restarting it, stop by terminating it (then killing it).
 
 The emulator never outlives tinyhil: on Linux it is started with PR_SET_PDEATHSIG, so the kernel kills it when
-the process that started it dies, kill -9 included (it would otherwise run on, parent 1, burning a core). Its
+the process that started it dies, kill -9 included (tinyhil.children). Its
 PID is also written to emulator.pid beside runner.log, and a runner starting in that folder first kills an
 emulator a dead run left there (where the death signal is not available), so a resumed run never meets a
 stale one.
@@ -10,47 +10,23 @@ stale one.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
-from typing import Callable
 
 import serial
 
+from ..children import die_with_parent
 from ..errors import RunnerError
 from ..protocol import ByteStream
 from .base import Runner
 
 log = logging.getLogger(__name__)
 
-
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
 PID_FILE = "emulator.pid"
-
-
-def _die_with_parent_hook() -> Callable[[], None] | None:
-    """A preexec_fn asking the kernel to SIGKILL the child when its parent dies (Linux), else None. libc's prctl
-    is looked up here, in the parent, so the child between fork and exec only makes one system call."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        prctl = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    parent = os.getpid()
-
-    def hook() -> None:
-        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before the signal was armed
-            os._exit(1)
-
-    return hook
 
 
 def _command_of(pid: int) -> str | None:
@@ -85,9 +61,8 @@ class EmulatorRunner(Runner):
         log.info("starting %s", " ".join(command))
         with open(self.log_path, "ab") as log_file:
             try:
-                # the death signal is tied to the thread that starts the emulator: start and stop it on one thread
                 self.process = subprocess.Popen(command, stdin=stdin, stdout=log_file, stderr=log_file,
-                                                preexec_fn=_die_with_parent_hook())
+                                                preexec_fn=die_with_parent())
             except OSError as exc:
                 raise RunnerError(f"cannot start {command[0]}: {exc}; {self.install_hint}") from exc
         command_line = _command_of(self.process.pid) or " ".join(command)
