@@ -49,7 +49,8 @@ def test_a_second_resume_of_a_run_in_use_is_refused_and_nothing_is_trained_twice
     killed.send_signal(signal.SIGKILL)
     killed.wait(timeout=10)
 
-    first = subprocess.Popen(toy_search(0.3, "--resume", str(run_dir)), cwd=REPO, stdout=subprocess.PIPE,
+    # slow stages (1.5 s each): the first must still hold the run while the second starts up on a loaded machine
+    first = subprocess.Popen(toy_search(1.5, "--resume", str(run_dir)), cwd=REPO, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     wait_for_holder(run_dir, first.pid)
     second = subprocess.run(toy_search(0, "--resume", str(run_dir)), cwd=REPO, capture_output=True, text=True,
@@ -98,7 +99,7 @@ def test_two_benches_started_at_once_on_one_workdir_one_measures_and_the_other_i
 
 def test_a_second_new_search_with_the_same_run_id_is_refused_and_leaves_the_first_ones_folder(tmp_path: Path) -> None:
     run_dir = tmp_path / "same"
-    start = toy_search(0.2, "--iterations", "2", "--runs-dir", str(tmp_path), "--run-id", "same")
+    start = toy_search(2.5, "--iterations", "2", "--runs-dir", str(tmp_path), "--run-id", "same")
     first = subprocess.Popen(start, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for_holder(run_dir, first.pid)
     second = subprocess.run(start, cwd=REPO, capture_output=True, text=True, timeout=60)
