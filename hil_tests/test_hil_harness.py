@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from tinyhil.bench import run_image
 from tinyhil.dut import Dut
 from tinyhil.errors import DeviceTimeoutError
+from tinyhil.protocol import seeded_input
 from tinyhil.runners import runner_for
 
 from tinyhil.example_model import INPUT_BYTES, MODEL_HASH, OUTPUT_BYTES, expected_output
@@ -68,3 +70,13 @@ def test_a_firmware_that_prints_noise_is_resynchronised(profile, build_image, tm
         dut.close()
     assert all(np.array_equal(o, expected_output(x)) for o in outputs)
     assert skipped >= 4 * 24  # noise before the hello and each of the three results was skipped
+
+
+def test_a_seeded_inference_returns_the_crc_of_the_output_of_the_input_the_host_computes(dut: Dut, profile) -> None:  # type: ignore[no-untyped-def]
+    for seed in (0, 1, 0xFFFFFFFF):
+        x = seeded_input(seed, INPUT_BYTES)
+        seeded, streamed = dut.infer_seeded(seed), dut.infer(x)
+        assert seeded.output is None and seeded.output_crc == zlib.crc32(expected_output(x).tobytes())
+        assert streamed.output_crc == seeded.output_crc
+        if profile.kind == "emulator":  # silicon cycle counts vary with cache state; instruction counts do not
+            assert seeded.latency == streamed.latency
