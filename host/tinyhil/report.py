@@ -69,6 +69,9 @@ class Winner:
     architecture: str = ""  # compact text of the deployed spec
     training: str = ""  # how it was trained: epochs, images, teacher
     design: dict[str, Any] = field(default_factory=dict)  # the LLM's design explanation (or why there is none)
+    deployed: bool = True  # measured on the board; False: the deploy stopped before (see stopped, finish_command)
+    stopped: str = ""  # where and why an unfinished deploy stopped
+    finish_command: str = ""  # what to run to finish it (finished stages are reused)
 
 
 @dataclass
@@ -218,7 +221,7 @@ def _environment() -> jinja2.Environment:
 def render_report(data: ReportData, out_path: Path) -> Path:
     """Write the page; returns its path."""
     plots: dict[str, Any] = {}
-    deployed = {w.candidate_id for w in data.winners}
+    deployed = {w.candidate_id for w in data.winners if w.deployed}
     if any(c.accuracy is not None and c.macs is not None for c in data.candidates):
         plots["front_macs"] = Markup(pareto_plot(data.candidates, "macs", "MACs, analytic", data.budgets.get("macs"),
                                                  deployed))

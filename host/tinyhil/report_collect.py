@@ -48,7 +48,17 @@ def winner_from_record(record: DeployRecord) -> Winner:
         metrics["macs"] = sum(layer.macs for layer in layers)
     return Winner(record.candidate_id, metrics, provenance, layers, codegen.get("arena_bytes"), saliency,
                   explain.get("faithfulness", {}), explain.get("float_int8_occlusion_correlation"), kd, record.out_dir,
-                  architecture_text(record.spec), _training_text(record, stages), stages.get("design", {}))
+                  architecture_text(record.spec), _training_text(record, stages), stages.get("design", {}),
+                  deployed=record.measured, stopped="" if record.measured else _stopped_text(record),
+                  finish_command=record.command or f"tinyhil deploy {record.run_dir} --candidate {record.candidate_id}")
+
+
+def _stopped_text(record: DeployRecord) -> str:
+    if record.failed_stage:
+        return f"stopped at stage '{record.failed_stage}': {record.error}"
+    finished = [name for name in record.stages if name != "load"]
+    after = f"after stage '{finished[-1]}'" if finished else "before training finished"
+    return f"stopped {after} (interrupted: no error was recorded)"
 
 
 def architecture_text(spec: dict[str, Any]) -> str:
@@ -170,7 +180,7 @@ def collect_run(run_dir: Path) -> ReportData:
     else:
         data.notes.append("Candidate accuracies are on the validation part held out of the training split (what the "
                           "search selected on); test-split accuracy is measured only for deployed models.")
-    if not winners:
+    if not any(w.deployed for w in winners):
         data.notes.append(f"No candidate deployed yet: `tinyhil deploy {run_dir} --candidate ID` adds its "
                           "measured metrics, memory plan, saliency and distillation gain here.")
     return data

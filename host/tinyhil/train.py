@@ -116,8 +116,27 @@ def save_checkpoint(path: Path, model: torch.nn.Module, spec: ArchSpec, dataset:
     os.replace(tmp, path)
 
 
+def resumable_epoch(checkpoint_dir: Path, resume_key: str) -> int | None:
+    """Epochs done by the checkpoint in `checkpoint_dir` if it was written by a training with `resume_key`
+    (the same spec, data, config and teacher), else None."""
+    path = Path(checkpoint_dir) / "last.pt"
+    if not path.is_file():
+        return None
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # a checkpoint cut short by a full disk: train from scratch
+        log.warning("cannot read %s (%s): training from the start", path, exc)
+        return None
+    resume = payload.get("resume") if isinstance(payload, dict) else None
+    return int(payload["epoch"]) if resume and resume.get("key") == resume_key else None
+
+
 def train(spec_or_model: ArchSpec | torch.nn.Module, dataset: Dataset, config: TrainConfig,
-          distiller: Distiller | None = None, checkpoint_dir: Path = Path("checkpoints")) -> TrainResult:
+          distiller: Distiller | None = None, checkpoint_dir: Path = Path("checkpoints"),
+          resume_key: str | None = None) -> TrainResult:
+    """Train and checkpoint after every epoch. With `resume_key`, a checkpoint in `checkpoint_dir` written under
+    the same key (by a run that was killed) is continued from its last epoch: weights, optimiser, LR schedule
+    and random generators come back as they were, so the result equals an uninterrupted run's."""
     config.check()
     torch.manual_seed(config.seed)
     if isinstance(spec_or_model, torch.nn.Module):
@@ -140,10 +159,20 @@ def train(spec_or_model: ArchSpec | torch.nn.Module, dataset: Dataset, config: T
     generator = torch.Generator().manual_seed(config.seed)
     checkpoint = Path(checkpoint_dir) / "last.pt"
     history: list[dict[str, float]] = []
-    images, busy, done = 0, 0.0, 0
-    progress = _Progress(steps, enabled=config.progress)
+    first_epoch = 0
+    if resume_key is not None and resumable_epoch(checkpoint_dir, resume_key) is not None:
+        payload = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        model.load_state_dict(payload["state_dict"])
+        optimiser.load_state_dict(payload["resume"]["optimiser"])
+        schedule.load_state_dict(payload["resume"]["schedule"])
+        generator.set_state(payload["resume"]["generator"])
+        torch.set_rng_state(payload["resume"]["torch_rng"])
+        first_epoch, history = int(payload["epoch"]), list(payload["history"])
+        log.info("resuming training from epoch %d of %d (%s)", first_epoch, epochs, checkpoint)
+    images, busy, done = 0, 0.0, min(steps, first_epoch * per_epoch)
+    progress = _Progress(steps, enabled=config.progress, done=done)
     with progress:
-        for epoch in range(epochs):
+        for epoch in range(first_epoch, epochs):
             model.train()
             if distiller is not None and hasattr(distiller, "start_epoch"):
                 distiller.start_epoch(epoch)  # a scheduled alpha (the paper's KD preset)
@@ -170,8 +199,10 @@ def train(spec_or_model: ArchSpec | torch.nn.Module, dataset: Dataset, config: T
             history.append({"epoch": epoch + 1, "loss": total_loss / max(1, seen), "test_accuracy": accuracy})
             log.info("epoch %d: loss %.4f, float test accuracy %.4f (%s)", epoch + 1, history[-1]["loss"], accuracy,
                      dataset.provenance)
+            resume = {"key": resume_key, "optimiser": optimiser.state_dict(), "schedule": schedule.state_dict(),
+                      "generator": generator.get_state(), "torch_rng": torch.get_rng_state()}
             save_checkpoint(checkpoint, model, spec, dataset, {"epoch": epoch + 1, "history": history,
-                                                              "config": asdict(config)})
+                                                              "config": asdict(config), "resume": resume})
     model = model.cpu().eval()
     return TrainResult(checkpoint, history[-1]["test_accuracy"] if history else evaluate(model, data, spec.resolution),
                        history, len(data.test_y), images / busy if busy else 0.0, model)
@@ -188,8 +219,8 @@ def load_checkpoint(path: Path) -> tuple[torch.nn.Module, dict]:
 class _Progress:
     """A rich progress bar when enabled (the CLI), silent otherwise (library and tests)."""
 
-    def __init__(self, total: int, enabled: bool):
-        self.total, self.enabled, self._bar, self._task = total, enabled, None, None
+    def __init__(self, total: int, enabled: bool, done: int = 0):
+        self.total, self.enabled, self.done, self._bar, self._task = total, enabled, done, None, None
 
     def __enter__(self) -> "_Progress":
         if self.enabled:
@@ -197,7 +228,7 @@ class _Progress:
 
             self._bar = Progress()
             self._bar.__enter__()
-            self._task = self._bar.add_task("training", total=self.total)
+            self._task = self._bar.add_task("training", total=self.total, completed=self.done)
         return self
 
     def advance(self, description: str) -> None:

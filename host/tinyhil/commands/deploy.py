@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
+from typing import Sequence
 
 import click
 
 from .. import options
+
+
+def same_command(ctx: click.Context, leave_out: Sequence[str] = ()) -> str:
+    """The command line that repeats this invocation: its arguments and every option not at its default."""
+    parts = ctx.command_path.split()
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if param.name in leave_out:
+            continue
+        if isinstance(param, click.Argument):
+            parts.append(str(value))
+        elif isinstance(param, click.Option) and value is not None and value != param.default:
+            if param.is_flag:
+                parts.append(param.opts[0] if value else param.secondary_opts[0])
+            else:
+                parts += [param.opts[0], str(value)]
+    return shlex.join(parts)
 
 
 @click.command("deploy")
@@ -32,18 +51,21 @@ from .. import options
                    "used, none if it ran without one; llm: the configured endpoint or the local model.")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Deploy folder (default RUN/deploy/ID).")
 @click.option("--seed", default=0, show_default=True)
+@click.option("--restart", is_flag=True, help="Run every stage again (default: a rerun reuses the stages an earlier "
+              "run of this deploy finished with the same inputs, and resumes training from its last epoch).")
 def command(run: Path, candidate_id: str, board: str | None, dataset: str | None, data_dir: Path | None, teacher: Path | None,
             kd_preset: str, temperature: float | None, alpha: float | None, epochs: int | None, train_subset: int | None, baseline: bool,
-            explain: bool, design_explanation: str, out: Path | None, seed: int) -> None:
-    """Full training (+ distillation), int8 export, C library, firmware measured on BOARD, explanations."""
+            explain: bool, design_explanation: str, out: Path | None, seed: int, restart: bool) -> None:
+    """Full training (+ distillation), int8 export, C library, firmware measured on BOARD, explanations.
+    Rerun the same command after a failure or a kill: finished stages are skipped, training resumes."""
     from ..deploy import DeployConfig, deploy, summary_lines
     from ..kd import resolve_kd
 
     temperature, alpha, epochs = resolve_kd(kd_preset, temperature, alpha, epochs)
     config = DeployConfig(kd_preset=kd_preset, board=board, dataset=dataset, data_dir=data_dir, teacher=teacher, temperature=temperature,
                           alpha=alpha, epochs=epochs, train_subset=train_subset, baseline=baseline, explain=explain,
-                          design_explanation=design_explanation, seed=seed)
+                          design_explanation=design_explanation, seed=seed, restart=restart)
     record = deploy(run, candidate_id, config, out, progress=lambda message: click.echo(message, err=True),
-                    progress_bars=True)
+                    progress_bars=True, command=same_command(click.get_current_context(), leave_out=("restart",)))
     for line in summary_lines(record):
         click.echo(line)
