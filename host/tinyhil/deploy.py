@@ -63,7 +63,7 @@ class DeployRecord:
     config: dict[str, Any]
     spec: dict[str, Any] = field(default_factory=dict)
     dataset_provenance: str = ""
-    stages: dict[str, dict[str, Any]] = field(default_factory=dict)  # stage -> {seconds, inputs, ...results}
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict)  # stage -> {seconds, input_hashes, ...results}
     failed_stage: str | None = None
     error: str | None = None
     skipped: list[str] = field(default_factory=list)  # stages this run took from an earlier one (inputs unchanged)
@@ -157,7 +157,7 @@ class Deployment:
         try:
             hashes = {key: digest(value) for key, value in inputs().items()} if inputs else None
             done = self.earlier.get(name)
-            if hashes is not None and done is not None and done.get("inputs") == hashes:
+            if hashes is not None and done is not None and done.get("input_hashes") == hashes:
                 try:
                     if restore is not None:
                         restore(done)
@@ -180,7 +180,7 @@ class Deployment:
                                    f"command again to continue from this stage: {self.record.command}") from exc
             raise
         self.record.stages[name] = {"seconds": round(time.perf_counter() - started, 2), **results,
-                                    **({"inputs": hashes} if hashes is not None else {})}
+                                    **({"input_hashes": hashes} if hashes is not None else {})}
         self.record.save()
         return results
 

@@ -74,16 +74,17 @@ HOST = Path(__file__).resolve().parent
 
 
 def _tree_sha256(root: Path) -> str | None:
-    """sha256 over the relative paths and contents of every file under root (build folders left out)."""
+    """sha256 over the relative paths and contents of every file under root, leaving out what copy_tree leaves
+    out (build*, __pycache__)."""
     root = Path(root)
     if not root.is_dir():
         return None
     h = hashlib.sha256()
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        relative = path.relative_to(root).as_posix()
-        if relative.startswith("build") or "__pycache__" in relative or "/build" in relative:
+        parts = path.relative_to(root).parts
+        if any(part.startswith("build") or part == "__pycache__" for part in parts):
             continue
-        h.update(relative.encode() + b"\0" + path.read_bytes() + b"\0")
+        h.update("/".join(parts).encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
 
 
@@ -182,7 +183,7 @@ def train_inputs(dep: "Deployment", distill: bool) -> dict[str, Any]:
                if k not in NOT_TRAINING_OPTIONS and (distill or k not in KD_OPTIONS)}
     inputs = {**_data_inputs(dep), "train_config": _train_config_inputs(dep), "options": options}
     if distill:
-        inputs["teacher_logits"] = _stage(dep, "teacher_logits").get("inputs")
+        inputs["teacher_logits"] = _stage(dep, "teacher_logits").get("input_hashes")
     return inputs
 
 

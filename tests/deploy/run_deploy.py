@@ -27,6 +27,7 @@ def main() -> None:
     from tinyhil.cli import main as cli_main
 
     sys.argv = ["tinyhil", *sys.argv[2:]]
+    sys.modules["__main__"].__package__ = None  # as under the `tinyhil` console script: click names it "tinyhil"
     cli_main()
 
 

@@ -118,7 +118,7 @@ def test_after_an_error_at_measure_a_rerun_skips_what_was_finished_and_measures(
     saved = DeployRecord.load(tmp_path / "deploy" / "8" / "metrics.json")
     assert set(saved.stages) == {"load", "teacher_logits", "train", "train_baseline", "export", "codegen", "measure",
                                  "explain"}
-    assert all(len(saved.stages[s]["inputs"]) >= 1 for s in saved.stages if s != "load")
+    assert all(len(saved.stages[s]["input_hashes"]) >= 1 for s in saved.stages if s != "load")
 
 
 def test_a_rerun_of_a_finished_deploy_runs_nothing_but_load(doubles, tmp_path):

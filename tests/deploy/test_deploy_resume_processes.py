@@ -82,6 +82,7 @@ def test_kill_9_during_training_resumes_from_the_last_epoch_and_measures_the_48p
     assert measured["provenance"]["kind"] == "emulator" and record["stages"]["measure"]["inputs"] == 8
     assert "outputs bit-exact with the host int8 reference: True" in resumed.stdout
 
+    print({name: stage.get("seconds") for name, stage in record["stages"].items()})  # -s: where the time goes
     again = _finish(_deploy(args))
     for stage in ("train", "export", "codegen", "measure"):
         assert f"[{candidate}] {stage}: skipped (finished earlier, inputs unchanged)" in again.stderr
