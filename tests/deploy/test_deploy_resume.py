@@ -87,7 +87,8 @@ def doubles(monkeypatch):
 
 def _deploy(tmp_path: Path, messages: list[str] | None = None, **options) -> DeployRecord:
     options.setdefault("epochs", 3)
-    config = DeployConfig(board="qemu-m7", teacher=tmp_path / "teacher.pt", **options)
+    # no LLM here: the design stage writes nothing, so it runs every time (it may find an endpoint next time)
+    config = DeployConfig(board="qemu-m7", teacher=tmp_path / "teacher.pt", design_explanation="off", **options)
     (tmp_path / "teacher.pt").write_bytes(b"teacher weights")
     progress = messages.append if messages is not None else None
     return Deployment(tmp_path, "8", config, progress=progress).run()
@@ -117,7 +118,7 @@ def test_after_an_error_at_measure_a_rerun_skips_what_was_finished_and_measures(
     assert any("taken from the earlier run" in m and "--restart" in m for m in messages)
     saved = DeployRecord.load(tmp_path / "deploy" / "8" / "metrics.json")
     assert set(saved.stages) == {"load", "teacher_logits", "train", "train_baseline", "export", "codegen", "measure",
-                                 "explain"}
+                                 "explain", "design"}
     assert all(len(saved.stages[s]["input_hashes"]) >= 1 for s in saved.stages if s != "load")
 
 
@@ -172,7 +173,7 @@ def test_report_marks_a_deploy_that_stopped_before_measuring_as_not_deployed_and
     RunStore.create(tmp_path, "run-resume", {"board": "qemu-m7", "dataset": "digits"}).close()
     doubles.measure_fails = True
     with pytest.raises(TinyhilError):
-        Deployment(tmp_path, "8", DeployConfig(board="qemu-m7", epochs=3),
+        Deployment(tmp_path, "8", DeployConfig(board="qemu-m7", epochs=3, design_explanation="off"),
                    command=f"tinyhil deploy {tmp_path} --candidate 8 --epochs 3").run()
     winner = collect_run(tmp_path).winners[0]
     assert not winner.deployed and "stopped at stage 'measure'" in winner.stopped
@@ -182,7 +183,7 @@ def test_report_marks_a_deploy_that_stopped_before_measuring_as_not_deployed_and
     assert "No candidate deployed yet" in html
 
     doubles.measure_fails = False
-    Deployment(tmp_path, "8", DeployConfig(board="qemu-m7", epochs=3)).run()
+    Deployment(tmp_path, "8", DeployConfig(board="qemu-m7", epochs=3, design_explanation="off")).run()
     html = render_report(collect_run(tmp_path), tmp_path / "report.html").read_text()
     assert "Deployed: candidate 8" in html and "Not deployed" not in html
 
