@@ -220,11 +220,6 @@ static void run_inference(uint8_t seq, uint8_t request_type, uint8_t reply_type)
     protocol_send_parts(reply_type, seq, parts, 3);
 }
 
-static uint32_t get_u32(const uint8_t *in)
-{
-    return (uint32_t)in[0] | ((uint32_t)in[1] << 8) | ((uint32_t)in[2] << 16) | ((uint32_t)in[3] << 24);
-}
-
 static void serve_infer(const struct frame_header *header)
 {
     int8_t *input = tinyhil_model_input();

@@ -83,7 +83,7 @@ static void read_bytes(uint8_t *out, uint32_t length)
     }
 }
 
-static uint32_t get_u32(const uint8_t *in)
+uint32_t get_u32(const uint8_t *in)
 {
     return (uint32_t)in[0] | ((uint32_t)in[1] << 8) | ((uint32_t)in[2] << 16) | ((uint32_t)in[3] << 24);
 }

@@ -71,6 +71,8 @@ void protocol_send(uint8_t type, uint8_t seq, const uint8_t *head, uint32_t head
 void protocol_send_error(uint8_t seq, uint8_t code, uint8_t offending_type, const uint8_t *detail,
                          uint32_t detail_length);
 
+/* Little-endian u32 to / from bytes (every integer of the protocol is little-endian). */
 void put_u32(uint8_t *out, uint32_t value);
+uint32_t get_u32(const uint8_t *in);
 
 #endif
