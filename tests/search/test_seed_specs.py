@@ -56,3 +56,20 @@ def test_search_command_takes_the_space_and_seed_files_and_keeps_them_for_resume
         assert [c.proposer for c in first] == ["seed", "seed"]
     result = CliRunner().invoke(cli, ["search", "--no-live", "--resume", str(tmp_path / "r"), "--space", "tinyhil"])
     assert result.exit_code != 0 and "keeps the space and seeds" in str(result.exception or result.output)
+
+
+def test_a_seed_outside_the_chosen_space_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    import json
+
+    import pytest
+
+    from tinyhil.commands.search import _seed_specs
+    from tinyhil.errors import ConfigError
+
+    small = {"resolution": 32, "stem_channels": 8, "stem_kernel": 3, "stem_stride": 2,
+             "stages": [{"block": "dws", "depth": 1, "out_channels": 16, "stride": 2, "kernel": 3}]}
+    path = tmp_path / "small.json"
+    path.write_text(json.dumps(small))
+    assert _seed_specs((path,), "tinyhil")[0]["stages"][0]["skip"] == "none"
+    with pytest.raises(ConfigError, match="not in the 'paper' space: resolution 32 not in"):
+        _seed_specs((path,), "paper")
