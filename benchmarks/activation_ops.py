@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.codegen.keras_paper_blocks import build_keras, export_mbconv_block  # noqa: E402
 
-NEW_OPS = ("LEAKY_RELU", "HARD_SWISH", "LOGISTIC", "MUL")
+NEW_OPS = ("LEAKY_RELU", "HARD_SWISH", "LOGISTIC", "SWISH", "MUL")
 
 
 def export(resolution: int, width: int) -> bytes:
@@ -106,7 +106,7 @@ def run(resolution: int, width: int, runs: int, workdir: Path) -> dict:
     standalone: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))  # activations as their own layers
     for (label, elements), fast, portable in zip(labels["unfolded"], builds["unfolded"].layer_latency,
                                                  builds["unfolded-portable"].layer_latency):
-        if label in ("LEAKY_RELU", "HARD_SWISH", "LOGISTIC"):
+        if label in ("LEAKY_RELU", "HARD_SWISH", "LOGISTIC", "SWISH"):
             row = standalone[label]
             row["layers"] += 1
             row["elements"] += elements

@@ -100,6 +100,17 @@ typedef struct {
     const int32_t *requant;                       /* NULL, or {mult, shift - 1} for th_requantise_fast */
 } th_mul_args;
 
+/* SWISH, tinyhil's own op for the converter's x * sigmoid(x) (LOGISTIC, then MUL by the same tensor;
+ * fuse.fuse_swish): a function of each int8 element, so one table; the portable path runs the two ops'
+ * reference arithmetic (their own argument structs) on chunks of the tensor. */
+typedef struct {
+    int32_t size;
+    int32_t input_is_first;                       /* the MUL's first operand is x (else the sigmoid) */
+    const th_logistic_args *logistic;
+    const th_mul_args *mul;
+    const int8_t *table;                          /* [256] */
+} th_swish_args;
+
 /* A fused inverted-residual block (mbconv_fused.c): expansion -> depthwise -> projection [+ residual],
  * one output row at a time; the argument structs are the unfused ops' own. */
 typedef struct {
@@ -136,6 +147,7 @@ void th_leaky_relu_s8(const th_leaky_relu_args *a, const int8_t *input, int8_t *
 void th_hard_swish_s8(const th_hard_swish_args *a, const int8_t *input, int8_t *output);
 void th_logistic_s8(const th_logistic_args *a, const int8_t *input, int8_t *output);
 void th_mul_s8(const th_mul_args *a, const int8_t *input1, const int8_t *input2, int8_t *output);
+void th_swish_s8(const th_swish_args *a, const int8_t *input, int8_t *output);
 void th_copy_s8(size_t bytes, const int8_t *input, int8_t *output);
 
 #endif

@@ -94,16 +94,22 @@ def swish_muls(draw: st.DrawFn) -> bytes:
     return build_graph(tensors, ops, 0, 2)
 
 
-def _activation_op(draw: st.DrawFn, tensors: list[TensorSpec], source: int, shape: tuple[int, ...]) -> OpSpec:
-    """Appends the activation's output tensor; the activation of tensors[source]."""
-    opcode = draw(st.sampled_from(sorted(UNARY)))
+def _activation_ops(draw: st.DrawFn, tensors: list[TensorSpec], source: int, shape: tuple[int, ...]) -> list[OpSpec]:
+    """The activation of tensors[source] (its output tensor appended last): one op, or swish as the
+    converter writes it (LOGISTIC, then MUL by the source)."""
+    opcode = draw(st.sampled_from(sorted(UNARY) + ["SWISH"]))
     in_scale = tensors[source].scale[0]
-    if opcode == "LOGISTIC":
+    if opcode in ("LOGISTIC", "SWISH"):
         tensors.append(TensorSpec(shape, scale=(1.0 / 256,), zero_point=(-128,)))
     else:
         tensors.append(TensorSpec(shape, scale=(in_scale * draw(st.floats(0.3, 1.5)),), zero_point=(draw(zero_points),)))
+    if opcode == "SWISH":
+        sigmoid = len(tensors) - 1
+        tensors.append(TensorSpec(shape, scale=(in_scale * draw(st.floats(0.3, 1.5)),), zero_point=(draw(zero_points),)))
+        operands = [source, sigmoid] if draw(st.booleans()) else [sigmoid, source]
+        return [OpSpec("LOGISTIC", [source], [sigmoid]), OpSpec("MUL", operands, [len(tensors) - 1], mul_options("NONE"))]
     options = leaky_relu_options(draw(st.sampled_from([0.01, 0.2]))) if opcode == "LEAKY_RELU" else None
-    return OpSpec(opcode, [source], [len(tensors) - 1], options)
+    return [OpSpec(opcode, [source], [len(tensors) - 1], options)]
 
 
 def _conv_tensors(rng: np.random.Generator, cin: int, cout: int, kh: int, kw: int, depthwise: bool,
@@ -119,7 +125,7 @@ def _conv_tensors(rng: np.random.Generator, cin: int, cout: int, kh: int, kw: in
 @st.composite
 def conv_activation_models(draw: st.DrawFn) -> bytes:
     """CONV_2D (1x1 fast path, or 3x3 im2col) or DEPTHWISE_CONV_2D (3x3 or 5x1, multiplier 1 or 2), then
-    an activation that fuse.fuse_activations folds into it."""
+    an activation (swish as LOGISTIC -> MUL included) that fuse.fuse_activations folds into it."""
     rng = np.random.default_rng(draw(st.integers(0, 2**31)))
     kind = draw(st.sampled_from(["pointwise", "im2col", "depthwise", "depthwise"]))
     h, w, cin = draw(st.integers(1, 7)), draw(st.integers(1, 7)), draw(st.one_of(st.integers(1, 9), st.sampled_from([8, 12])))
@@ -134,8 +140,8 @@ def conv_activation_models(draw: st.DrawFn) -> bytes:
     conv = OpSpec("DEPTHWISE_CONV_2D" if kind == "depthwise" else "CONV_2D", [0, 1, 2], [3],
                   conv_options((1, 1), (1, 1), padding, draw(st.sampled_from(["NONE", "RELU6"])),
                                depth_multiplier=multiplier if kind == "depthwise" else None))
-    activation = _activation_op(draw, tensors, 3, (1, h, w, cout))
-    return build_graph(tensors, [conv, activation], 0, 4)
+    activation = _activation_ops(draw, tensors, 3, (1, h, w, cout))
+    return build_graph(tensors, [conv, *activation], 0, len(tensors) - 1)
 
 
 @st.composite
@@ -157,9 +163,9 @@ def mbconv_activation_models(draw: st.DrawFn) -> bytes:
                       conv_options((1, 1), (1, 1), "SAME", "NONE", depth_multiplier=1 if depthwise else None))
 
     ops = [conv(c, hidden, 1, False, 0)]
-    ops.append(_activation_op(draw, tensors, len(tensors) - 1, (1, h, w, hidden)))
+    ops += _activation_ops(draw, tensors, len(tensors) - 1, (1, h, w, hidden))
     ops.append(conv(hidden, hidden, 3, True, len(tensors) - 1))
-    ops.append(_activation_op(draw, tensors, len(tensors) - 1, (1, h, w, hidden)))
+    ops += _activation_ops(draw, tensors, len(tensors) - 1, (1, h, w, hidden))
     ops.append(conv(hidden, c, 1, False, len(tensors) - 1))
     tensors.append(TensorSpec((1, h, w, c), scale=(draw(scales),), zero_point=(draw(zero_points),)))
     ops.append(OpSpec("ADD", [0, len(tensors) - 2], [len(tensors) - 1], add_options("NONE")))
@@ -235,7 +241,13 @@ def test_squeeze_excitation_pool_matches_tflm(check_bit_exact, blob: bytes) -> N
 
 @SETTINGS
 @given(swish_muls())
-def test_swish_as_logistic_times_input_matches_tflm(check_bit_exact, blob: bytes) -> None:
+def test_swish_as_logistic_times_input_is_one_in_place_op_and_matches_tflm(check_bit_exact, blob: bytes) -> None:
+    """LOGISTIC -> MUL(x, sigmoid) runs as one SWISH over x: the sigmoid tensor never exists."""
+    plan = plan_memory(read_tflite(blob))
+    (swish,) = plan.graph.operators
+    assert swish.opcode == "SWISH"
+    assert plan.offsets[swish.inputs[0]] == plan.offsets[swish.outputs[0]]
+    assert plan.arena_bytes == (read_tflite(blob).tensor(0).nbytes + 15) // 16 * 16
     assert check_bit_exact(blob) == 6
 
 
@@ -250,8 +262,8 @@ def test_keras_net_of_the_papers_blocks_is_bit_exact_and_runs_its_activations_in
     plan = plan_memory(read_tflite(blob))
     graph = plan.graph
     folded = [op.options["fused_table"]["opcode"] for op in graph.operators if "fused_table" in op.options]
-    assert sorted(folded) == ["HARD_SWISH", "LEAKY_RELU", "LEAKY_RELU", "LOGISTIC", "LOGISTIC"]
-    assert [op.opcode for op in graph.operators].count("LOGISTIC") == 1  # swish's: its input feeds the MUL too
+    assert sorted(folded) == ["HARD_SWISH", "LEAKY_RELU", "LEAKY_RELU", "LOGISTIC", "LOGISTIC", "SWISH"]
+    assert not {"LOGISTIC", "LEAKY_RELU", "HARD_SWISH", "SWISH"} & {op.opcode for op in graph.operators}
     for op in graph.operators:
         if op.opcode in ("LEAKY_RELU", "HARD_SWISH", "LOGISTIC", "MUL"):
             big = max((t for t in op.inputs if not graph.tensor(t).is_constant), key=lambda t: graph.tensor(t).nbytes)
@@ -266,7 +278,7 @@ def test_keras_net_of_the_papers_blocks_is_bit_exact_and_runs_its_activations_in
 def test_activation_folded_into_its_conv_matches_tflm(check_bit_exact, blob: bytes) -> None:
     plan = plan_memory(read_tflite(blob))
     (conv,) = plan.graph.operators  # the activation runs in the conv's epilogue
-    assert conv.options["fused_table"]["opcode"] in UNARY
+    assert conv.options["fused_table"]["opcode"] in (*UNARY, "SWISH")
     assert check_bit_exact(blob) == 6
 
 

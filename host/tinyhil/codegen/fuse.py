@@ -9,7 +9,8 @@ CONV_2D / DEPTHWISE_CONV_2D -> LEAKY_RELU / HARD_SWISH / LOGISTIC: the activatio
 a function of each int8 element, so the conv applies its 256-entry table (tables.py) to each output
 row or pixel it has just written: the same bytes, one pass over the tensor less, and no activation op
 between a block's convs (so the fused inverted-residual blocks below also cover the paper's
-LeakyReLU / hard-swish blocks)."""
+LeakyReLU / hard-swish blocks). Swish written as x * sigmoid(x) (LOGISTIC -> MUL) is first one SWISH
+op, a function of each element too, so it folds the same way."""
 
 from __future__ import annotations
 
@@ -68,7 +69,37 @@ def fuse_pads(graph: Graph) -> Graph:
     return dataclasses.replace(graph, operators=operators)
 
 
-TABLE_ACTIVATIONS = ("LEAKY_RELU", "HARD_SWISH", "LOGISTIC")  # elementwise int8 -> int8: a 256-entry table
+SWISH = "SWISH"  # tinyhil's own operator, never in a .tflite: LOGISTIC then MUL by the same tensor
+TABLE_ACTIVATIONS = ("LEAKY_RELU", "HARD_SWISH", "LOGISTIC", SWISH)  # elementwise int8 -> int8: a 256-entry table
+
+
+def fuse_swish(graph: Graph) -> Graph:
+    """A new Graph where each x * sigmoid(x) the converter wrote as LOGISTIC(x) -> MUL(x, sigmoid) (either
+    operand order, the sigmoid read by the MUL alone) is one SWISH op at the MUL's place, its options the two
+    original operators: the sigmoid tensor (as big as x) never exists."""
+    logistic_of = {op.outputs[0]: op for op in graph.operators if op.opcode == "LOGISTIC"}
+    removed: set[int] = set()
+    rewired: dict[int, Operator] = {}
+    for mul in graph.operators:
+        if mul.opcode != "MUL" or len(mul.inputs) != 2:
+            continue
+        for x, s in (mul.inputs, mul.inputs[::-1]):
+            logistic = logistic_of.get(s)
+            if (logistic is not None and logistic.inputs[0] == x and s not in graph.outputs
+                    and graph.tensor(x).shape == graph.tensor(s).shape == graph.tensor(mul.outputs[0]).shape
+                    and len(_consumers(graph, s)) == 1):
+                rewired[mul.index] = Operator(mul.index, SWISH, (x,), mul.outputs, {"logistic": logistic, "mul": mul})
+                removed.add(logistic.index)
+                break
+    if not removed:
+        return graph
+    operators = []
+    for op in graph.operators:
+        if op.index in removed:
+            continue
+        op = rewired.get(op.index, op)
+        operators.append(dataclasses.replace(op, index=len(operators)))
+    return dataclasses.replace(graph, operators=operators)
 
 
 def fuse_activations(graph: Graph) -> Graph:

@@ -154,8 +154,8 @@ def _activation_table(graph: Graph, conv: Operator, fused: dict) -> ConstArray:
     """The table of an activation folded into `conv`: the activation lowered as if it ran alone, from the
     conv's own output tensor to the conv's (now the activation's) output tensor."""
     activation = Operator(conv.index, fused["opcode"], (fused["input"],), conv.outputs[:1], fused["options"])
-    (table,) = _LOWERINGS[fused["opcode"]](graph, activation).arrays
-    return table
+    layer = _LOWERINGS[fused["opcode"]](graph, activation)
+    return next(a for a in layer.arrays if a.name == f"layer{conv.index}_table")
 
 
 def _folded_bias(graph: Graph, op: Operator) -> np.ndarray:
@@ -456,6 +456,34 @@ def _logistic(graph: Graph, op: Operator) -> Layer:
     return _table_layer(op, "th_logistic_s8", "th_logistic_args", fields, values)
 
 
+def _swish(graph: Graph, op: Operator) -> Layer:
+    """SWISH (fuse.fuse_swish): the LOGISTIC and the MUL lowered as they are alone, under this layer's
+    name, for the portable path; the table of their composition for the fast path."""
+    p = f"layer{op.index}"
+    x = op.inputs[0]
+    logistic = _logistic(graph, op.options["logistic"])
+    mul = _renamed(_mul(graph, op.options["mul"]), f"layer{op.options['mul'].index}", f"{p}_mul")
+    sigmoid = np.asarray(logistic.arrays[0].values, dtype=np.int64)
+    m = mul.fields
+    input_is_first = mul.inputs[0] == x
+
+    def swish(v: int) -> int:
+        s = int(sigmoid[v & 0xFF])
+        x1, x2 = (v, s) if input_is_first else (s, v)
+        y = tables.mbqm((x1 + m["input1_offset"]) * (x2 + m["input2_offset"]), m["output_multiplier"],
+                        m["output_shift"]) + m["output_offset"]
+        return max(m["act_min"], min(m["act_max"], y))
+
+    logistic_fields = {**logistic.fields, "table": "NULL"}  # the portable path computes; its table is unused
+    structs = [ArgStruct("th_logistic_args", f"{p}_logistic_args", logistic_fields),
+               ArgStruct("th_mul_args", f"{p}_mul_args", mul.fields)]
+    fields = {"size": graph.tensor(op.outputs[0]).num_elements, "input_is_first": int(input_is_first),
+              "logistic": f"&{p}_logistic_args", "mul": f"&{p}_mul_args", "table": f"{p}_table"}
+    arrays = [*mul.arrays, ConstArray(f"{p}_table", "int8_t", tables.table(swish))]
+    return Layer(op.index, op.opcode, "th_swish_s8", "th_swish_args", fields, arrays, (x,), op.outputs[0],
+                 structs=structs)
+
+
 def _broadcast_split(big: tuple[int, ...], small: tuple[int, ...]) -> int | None:
     """inner size when `small` is `big` with leading dims set to 1 (so small repeats over the outer dims)."""
     if len(small) > len(big):
@@ -510,8 +538,9 @@ _LOWERINGS: dict[str, Callable[[Graph, Operator], Layer]] = {
     "LOGISTIC": _logistic,
     "MUL": _mul,
     "FUSED_MBCONV": _fused_mbconv,
+    "SWISH": _swish,
 }
-SUPPORTED_OPS = tuple(sorted(k for k in _LOWERINGS if k != "FUSED_MBCONV"))  # the .tflite ops
+SUPPORTED_OPS = tuple(sorted(k for k in _LOWERINGS if k not in ("FUSED_MBCONV", "SWISH")))  # the .tflite ops
 
 
 def lower(graph: Graph) -> list[Layer]:

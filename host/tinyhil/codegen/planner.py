@@ -15,13 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import ModelError
-from .fuse import FUSED_MBCONV, MbconvChain, fuse_activations, fuse_mbconv, fuse_pads, mbconv_chains
+from .fuse import FUSED_MBCONV, MbconvChain, fuse_activations, fuse_mbconv, fuse_pads, fuse_swish, mbconv_chains
 from .ir import Graph, Operator
 from .scratch import kernel_scratch_bytes
 
 ALIGNMENT = 16  # bytes; every buffer starts on a 16-byte boundary of the 16-byte aligned arena
 _ALIASING_OPS = {"RESHAPE", "SQUEEZE", "EXPAND_DIMS"}
-_IN_PLACE_OPS = {"ADD", "MUL", "LEAKY_RELU", "HARD_SWISH", "LOGISTIC"}  # output[i] depends on input[i] only
+_IN_PLACE_OPS = {"ADD", "MUL", "LEAKY_RELU", "HARD_SWISH", "LOGISTIC", "SWISH"}  # output[i] depends on input[i] only
 EXECUTION_MODES = ("plain", "fused band", "fused band, in place", "in place", "alias")
 # auto: fuse the blocks at the peak while that lowers it; off: every block plain; all: every fusable block
 # fused (to measure fusion's instruction overhead, and to test it)
@@ -125,7 +125,7 @@ def plan_memory(graph: Graph, fusion: str = "auto") -> MemoryPlan:
     latency cost for nothing). "off": none fused; "all": every fusable block fused."""
     if fusion not in FUSION_MODES:
         raise ModelError(f"unknown fusion mode '{fusion}': use one of {', '.join(FUSION_MODES)}")
-    graph = fuse_activations(fuse_pads(graph))
+    graph = fuse_activations(fuse_swish(fuse_pads(graph)))
     plain = _place(graph)
     plain.graph, plain.origin = graph, [(op.index,) for op in graph.operators]
     plain.unfused_arena_bytes = plain.arena_bytes
