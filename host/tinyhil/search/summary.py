@@ -17,6 +17,9 @@ from .store import Candidate
 UNITS = {
     "accuracy": "fraction correct on the split named in accuracy_split: validation = images held out of the training "
                 "split (what the search selects on); test only in runs made before the validation split",
+    "rung": "multi-fidelity rung whose accuracy this is (0 = 1/eta^(rungs-1) of the proxy budget, the last = all of it); "
+            "always 0 in single-fidelity runs (one rung: the whole budget)",
+    "proxy_budget_fraction": "part of the proxy training budget the accuracy was measured after",
     "macs": "multiply-accumulates per inference (analytic)",
     "params": "parameters (analytic)",
     "peak_sram_bytes": "bytes, measured: static RAM (.data+.bss, arena included) + stack high-water",
