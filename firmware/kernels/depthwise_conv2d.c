@@ -132,31 +132,34 @@ static void th_dw_row_dsp_3x3(const th_conv_args *a, const int8_t *const *rows, 
     }
 }
 
-/* Depth multiplier 1: 4 channels per step, the taps of a 3-wide filter row unrolled. */
+/* Depth multiplier 1, any window (k x 1, 1 x k, 5x5, dilated, channels not a multiple of 4):
+ * 4 channels per step. The window's taps are a list of ring-row pointers made once per row, so
+ * every tap is one pointer load plus TH_DW_TAP_AT's load, widen and 4 multiplies, whatever its
+ * shape (a k x 1 filter no longer pays a row loop per tap). */
+#define TH_DW_MAX_TAPS 32
 static void th_dw_row_dsp(const th_conv_args *a, const int8_t *const *rows, int8_t *out_row) {
     const int32_t channels = a->in_c, stride = th_round_up4(channels), taps = a->k_h * a->k_w;
-    const int32_t k_h = a->k_h, k_w = a->k_w, tap_step = a->dil_w * stride, px_step = a->stride_w * stride;
+    const int32_t tap_step = a->dil_w * stride, px_step = a->stride_w * stride;
     const uint32_t offsets = ((uint32_t)(uint16_t)a->input_offset << 16) | (uint16_t)a->input_offset;
     const uint32_t lo4 = th_splat_s8x4(a->act_min), hi4 = th_splat_s8x4(a->act_max);
+    const int8_t *tap_rows[TH_DW_MAX_TAPS];
+    for (int32_t t = 0; t < taps; ++t) {
+        tap_rows[t] = rows[t / a->k_w] + (size_t)(t % a->k_w) * tap_step;
+    }
     for (int32_t c = 0; c < channels; c += 4) {
         const uint32_t *w_group = (const uint32_t *)(const void *)(a->filter_q15 + (size_t)(c >> 2) * taps * 4);
         const int32_t *bias = a->bias + c;
         int8_t *out_px = out_row + c;
         for (int32_t ox = 0; ox < a->out_w; ++ox, out_px += channels) {
             int32_t acc0 = bias[0], acc1 = bias[1], acc2 = bias[2], acc3 = bias[3];
+            const int32_t at = ox * px_step + c; /* bytes into each tap's ring row */
             const uint32_t *w = w_group;
-            for (int32_t ky = 0; ky < k_h; ++ky) {
-                const int8_t *x = rows[ky] + (size_t)ox * px_step + c;
-                if (k_w == 3) {
-                    TH_DW_TAP(x, w);
-                    TH_DW_TAP(x + tap_step, w + 2);
-                    TH_DW_TAP(x + 2 * tap_step, w + 4);
-                    w += 6;
-                    continue;
-                }
-                for (int32_t kx = 0; kx < k_w; ++kx, x += tap_step, w += 2) {
-                    TH_DW_TAP(x, w);
-                }
+            for (int32_t t = 0; t < taps; ++t, w += 2) {
+#if TINYHIL_DSP_ASM
+                TH_DW_TAP_AT("[%[p], %[s]]", tap_rows[t], at, w, 0);
+#else
+                TH_DW_TAP(tap_rows[t] + at, w);
+#endif
             }
             const uint32_t packed = th_dw_output_s8x4(a, c, acc0, acc1, acc2, acc3, lo4, hi4);
             if (c + 4 <= channels) {
@@ -167,6 +170,7 @@ static void th_dw_row_dsp(const th_conv_args *a, const int8_t *const *rows, int8
         }
     }
 }
+
 /* Depth multiplier > 1: each input channel's window is read once for all its outputs. Per output
  * pixel and input channel, the window's taps (input offset added) are packed in pairs of q15 words;
  * each output channel's weights come in the same tap pairs from the host, so one SMLAD does two taps,
@@ -228,7 +232,13 @@ void th_depthwise_row_s8(const th_conv_args *a, const int8_t *const *rows, int8_
 #if TINYHIL_USE_DSP
     if (a->depth_multiplier == 1) {
         const int32_t unrolled = a->k_h == 3 && a->k_w == 3 && a->dil_w == 1 && a->in_c % 4 == 0;
-        (unrolled ? th_dw_row_dsp_3x3 : th_dw_row_dsp)(a, rows, out_row);
+        if (unrolled) {
+            th_dw_row_dsp_3x3(a, rows, out_row);
+        } else if (a->k_h * a->k_w <= TH_DW_MAX_TAPS) {
+            th_dw_row_dsp(a, rows, out_row);
+        } else {
+            th_dw_row_portable(a, rows, out_row);
+        }
     } else if (a->k_h * a->k_w <= 2 * TH_DW_MULT_MAX_PAIRS) {
         th_dw_row_dsp_multiplier(a, rows, out_row);
     } else {

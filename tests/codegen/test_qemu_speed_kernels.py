@@ -1,5 +1,5 @@
 """The Cortex-M7 fast paths of issue 13 (FULLY_CONNECTED as an interleaved 4-row SMLAD product, depthwise with a
-depth multiplier as tap-pair SMLADs, ...)
+depth multiplier as tap-pair SMLADs, k x 1 / 1 x k depthwise on a tap list)
 cross-compiled and run on QEMU mps2-an500 through the HIL harness: the same bytes as the TFLM
 reference interpreter with the fast paths and with their portable C99 twins, and the fast paths
 take fewer instructions on the layers they serve."""
@@ -60,3 +60,13 @@ def test_depthwise_with_depth_multiplier_is_bit_exact_on_the_cortex_m7_emulator(
     layers, measured = _both_builds(keras_speed_nets.export_int8(model, seed=3), tmp_path)
     stem = [i for i, layer in enumerate(layers) if layer.opcode == "DEPTHWISE_CONV_2D"][0]
     assert measured[False].layer_latency[stem]["latency"] < measured[True].layer_latency[stem]["latency"]
+
+
+@pytest.mark.qemu
+@pytest.mark.slow
+def test_k_by_1_depthwise_is_bit_exact_on_the_cortex_m7_emulator(tmp_path) -> None:
+    # 5x1, 1x3, 3x1 depthwise filters (the tap-list path) over 10 channels: two groups of 4 and a partial one
+    model = keras_speed_nets.ds_cnn_audio(frames=15, bins=7, width=10, classes=5)
+    layers, measured = _both_builds(keras_speed_nets.export_int8(model, seed=4), tmp_path)
+    depthwise = ("th_depthwise_conv2d_s8", "th_depthwise_conv2d_inplace_s8")
+    assert 0 < _latency(layers, measured[False], depthwise) < _latency(layers, measured[True], depthwise)
