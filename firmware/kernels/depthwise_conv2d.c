@@ -173,10 +173,10 @@ static void th_dw_row_dsp(const th_conv_args *a, const int8_t *const *rows, int8
 
 /* Depth multiplier > 1: each input channel's window is read once for all its outputs. Per output
  * pixel and input channel, the window's taps (input offset added) are packed in pairs of q15 words;
- * each output channel's weights come in the same tap pairs from the host, so one SMLAD does two taps,
- * and two output channels share each window word. */
+ * each output channel's weights come in the same tap pairs from the host, so one SMLAD does two taps;
+ * with a multiplier of 4, 8, ... four output channels share each window word and one packed store. */
 #define TH_DW_MULT_MAX_PAIRS 32
-/* out of line: one copy of the two requantisations for the three call sites below (flash) */
+/* out of line: one copy of the two requantisations (flash) */
 static __attribute__((noinline)) int8_t th_dw_output(const th_conv_args *a, int32_t acc, int32_t oc) {
     return th_conv_output(a, acc, oc);
 }
@@ -204,17 +204,27 @@ static void th_dw_row_dsp_multiplier(const th_conv_args *a, const int8_t *const 
             const int32_t end = oc + mult;
             const uint32_t *w = (const uint32_t *)(const void *)(a->filter_q15 + (size_t)oc * 2 * pairs);
             int8_t *y = out_row + (size_t)ox * out_c;
-            for (; oc + 2 <= end; oc += 2, w += 2 * pairs) {
-                int32_t acc0 = a->bias[oc], acc1 = a->bias[oc + 1];
-                for (int32_t i = 0; i < pairs; ++i) {
-                    const uint32_t xv = xw[i];
-                    acc0 = th_smlad(xv, w[i], acc0);
-                    acc1 = th_smlad(xv, w[pairs + i], acc1);
+            if (mult % 4 == 0 && a->requant) { /* 4 output channels per window word, stored as one word */
+                const uint32_t lo4 = th_splat_s8x4(a->act_min), hi4 = th_splat_s8x4(a->act_max);
+                const int32_t out_offset = a->output_offset;
+                for (; oc < end; oc += 4, w += 4 * pairs) {
+                    int32_t acc0 = a->bias[oc], acc1 = a->bias[oc + 1], acc2 = a->bias[oc + 2], acc3 = a->bias[oc + 3];
+                    for (int32_t i = 0; i < pairs; ++i) {
+                        const uint32_t xv = xw[i];
+                        acc0 = th_smlad(xv, w[i], acc0);
+                        acc1 = th_smlad(xv, w[pairs + i], acc1);
+                        acc2 = th_smlad(xv, w[2 * pairs + i], acc2);
+                        acc3 = th_smlad(xv, w[3 * pairs + i], acc3);
+                    }
+                    const int32_t *q = a->requant + 2 * oc;
+                    const uint32_t packed = th_pack_s8x4(th_ssat8(th_requantise_fast(acc0, q[0], q[1]) + out_offset),
+                                                         th_ssat8(th_requantise_fast(acc1, q[2], q[3]) + out_offset),
+                                                         th_ssat8(th_requantise_fast(acc2, q[4], q[5]) + out_offset),
+                                                         th_ssat8(th_requantise_fast(acc3, q[6], q[7]) + out_offset));
+                    th_write_s8x4(y + oc, th_clamp_s8x4(packed, lo4, hi4));
                 }
-                y[oc] = th_dw_output(a, acc0, oc);
-                y[oc + 1] = th_dw_output(a, acc1, oc + 1);
             }
-            if (oc < end) {
+            for (; oc < end; ++oc, w += pairs) { /* multipliers 2, 3, 5, ...: one output channel at a time */
                 int32_t acc = a->bias[oc];
                 for (int32_t i = 0; i < pairs; ++i) {
                     acc = th_smlad(xw[i], w[i], acc);

@@ -22,6 +22,22 @@ static inline int32_t th_dw_padded_width(const th_conv_args *a) {
     return (a->out_w - 1) * a->stride_w + (a->k_w - 1) * a->dil_w + 1;
 }
 
+/* One pixel of in_c < stride channels into a ring row, the rest of its stride padded. For 1-3
+ * channels (a grayscale or RGB stem) one word built byte by byte: memcpy and memset calls of 1-3
+ * bytes cost ~40 instructions a pixel. */
+static inline void th_dw_pixel_fill(int8_t *dst, const int8_t *src, int32_t in_c, int32_t stride, int8_t pad) {
+    if (stride == 4) {
+        uint32_t v = 0x01010101u * (uint8_t)pad;
+        for (int32_t k = 0; k < in_c; ++k) {
+            v = (v & ~(0xFFu << (8 * k))) | ((uint32_t)(uint8_t)src[k] << (8 * k));
+        }
+        th_write_s8x4(dst, v);
+        return;
+    }
+    memcpy(dst, src, (size_t)in_c);
+    memset(dst + in_c, pad, (size_t)(stride - in_c));
+}
+
 static inline void th_dw_ring_init(th_row_ring *ring, const th_conv_args *a, int8_t *scratch) {
     ring->rows = scratch;
     ring->padded_w = th_dw_padded_width(a);
@@ -59,8 +75,7 @@ static inline void th_dw_ring_fill(const th_row_ring *ring, const th_conv_args *
         memcpy(row + (size_t)first * stride, src, (size_t)(last - first) * in_c);
     } else {
         for (int32_t col = first; col < last; ++col) {
-            memcpy(row + (size_t)col * stride, src + (size_t)(col - first) * in_c, (size_t)in_c);
-            memset(row + (size_t)col * stride + in_c, pad, (size_t)(stride - in_c));
+            th_dw_pixel_fill(row + (size_t)col * stride, src + (size_t)(col - first) * in_c, in_c, stride, pad);
         }
     }
     memset(row + (size_t)last * stride, pad, (size_t)(ring->padded_w - last) * stride);

@@ -30,7 +30,7 @@ typedef struct {
     const int32_t *bias;                 /* [out_features] or NULL; _folded: the folded bias, never NULL */
     const int32_t *out_multiplier;       /* [out_features] */
     const int32_t *out_shift;            /* [out_features] */
-    const int32_t *requant;              /* _folded: NULL, or [out_features][2] {mult, shift - 1} */
+    const int32_t *requant;              /* _folded: NULL, or [out_features][2] {mult, shift - 1} (then no multipliers) */
 } th_fc_args;
 
 typedef struct {

@@ -55,8 +55,9 @@ def test_fully_connected_fast_path_is_bit_exact_on_the_cortex_m7_emulator(tmp_pa
 @pytest.mark.qemu
 @pytest.mark.slow
 def test_depthwise_with_depth_multiplier_is_bit_exact_on_the_cortex_m7_emulator(tmp_path) -> None:
-    # 2 channels x multiplier 3: an odd output channel per input channel after the pairs; 13 px: odd widths
-    model = keras_speed_nets.mono_multiplier_stem(resolution=13, multiplier=3, channels=2)
+    # 3 channels (ring pixels of 3 bytes in a 4-byte stride) x multiplier 4 (the packed 4-channel path;
+    # the host property test covers multipliers 2, 3, 8 too); 13 px: odd widths
+    model = keras_speed_nets.mono_multiplier_stem(resolution=13, multiplier=4, channels=3)
     layers, measured = _both_builds(keras_speed_nets.export_int8(model, seed=3), tmp_path)
     stem = [i for i, layer in enumerate(layers) if layer.opcode == "DEPTHWISE_CONV_2D"][0]
     assert measured[False].layer_latency[stem]["latency"] < measured[True].layer_latency[stem]["latency"]

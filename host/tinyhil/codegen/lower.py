@@ -282,9 +282,10 @@ def _fully_connected(graph: Graph, op: Operator) -> Layer:
                   ConstArray(f"{p}_bias", "int32_t", folded)]
         fields.update(input_offset=0, bias=f"{p}_bias")
         requant = fast_requant(mults, shifts)
-        if requant is not None:
+        if requant is not None:  # replaces the multipliers and shifts (8 bytes of flash per output saved)
+            arrays = [a for a in arrays if a.name not in (f"{p}_multiplier", f"{p}_shift")]
             arrays.append(ConstArray(f"{p}_requant", "int32_t", requant))
-            fields["requant"] = f"{p}_requant"
+            fields.update(requant=f"{p}_requant", out_multiplier="NULL", out_shift="NULL")
     # else: a filter zero point or a folded bias past int32: the reference kernel adds the offsets per MAC
     return Layer(op.index, op.opcode, function, "th_fc_args", fields, arrays, (op.inputs[0],),
                  op.outputs[0], batches * in_features * out_features)
