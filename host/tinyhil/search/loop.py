@@ -270,15 +270,16 @@ class SearchLoop:
 
     def _rung_result(self, stored: Candidate, metrics: dict[str, Any], rung: int, checkpoint: str | None,
                      feasible: bool) -> dict[str, Any]:
-        """The rung's record and the promotion decision, written with the rung's result in one transaction."""
+        """The rung's record (kept per rung in rung_history) and where the candidate stands, written with the rung's
+        result in one transaction; promotions are decided later, by _promote."""
         fidelity = self.settings.fidelity
+        kind = _with_budget(metrics.get("accuracy_kind"), fidelity, rung)
         entry = {"rung": rung, "fraction": float(fidelity.fraction(rung)), "done_at": time.time(),
                  "checkpoint": checkpoint, "tflite": stored.artefacts.get("tflite"),
-                 **{k: metrics.get(k) for k in _RUNG_FIELDS}}
+                 **{k: metrics.get(k) for k in _RUNG_FIELDS}, "accuracy_kind": kind}
         history = [h for h in stored.metrics.get("rung_history", []) if h["rung"] < rung] + [entry]
         result: dict[str, Any] = {"rung": rung, "rungs": fidelity.rungs, "rung_history": history, "rung_pending": None,
-                                  "proxy_budget_fraction": entry["fraction"],
-                                  "accuracy_kind": _with_budget(metrics.get("accuracy_kind"), fidelity, rung)}
+                                  "proxy_budget_fraction": entry["fraction"], "accuracy_kind": kind}
         if not fidelity.multi:
             result["promotion"] = "single fidelity"
         elif rung == fidelity.last:
@@ -293,11 +294,6 @@ class SearchLoop:
 
 # what a rung changes, kept per rung so a failed higher rung falls back to the one before
 _RUNG_FIELDS = ("accuracy", "int8_accuracy", "float_accuracy", "accuracy_kind")
-
-
-def _at_rung(metrics: dict[str, Any], rung: int) -> dict[str, Any]:
-    entry = next(h for h in metrics["rung_history"] if h["rung"] == rung)
-    return {**metrics, "accuracy": entry["accuracy"]}
 
 
 def _with_budget(kind: str | None, fidelity: Fidelity, rung: int) -> str | None:
