@@ -127,9 +127,15 @@ def measure_baseline(rev: str, names: list[str], workdir: Path, runs: int) -> tu
         subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), commit], check=True,
                        capture_output=True)
     out = workdir / f"baseline-{commit}.json"
+    runs_dir = workdir / f"baseline-{commit}-runs"
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    for name in names:  # the very same .tflite files (no second Keras export)
+        model = workdir / f"{name}.tflite"
+        if model.exists() and not (runs_dir / model.name).exists():
+            (runs_dir / model.name).write_bytes(model.read_bytes())
     try:
         env = {**os.environ, "PYTHONPATH": str(tree / "host")}
-        subprocess.run([sys.executable, __file__, "--workdir", str(workdir / f"baseline-{commit}-runs"), "--runs",
+        subprocess.run([sys.executable, __file__, "--workdir", str(runs_dir), "--runs",
                         str(runs), "--json", str(out), *[a for n in names for a in ("--only", n)]],
                        check=True, env=env, stdout=subprocess.DEVNULL)
     finally:
