@@ -210,11 +210,12 @@ def report(console: Console, results: list[dict[str, Any]], args: argparse.Names
     for proposer in {p for p, _ in groups}:
         single, multi = groups.get((proposer, "single")), groups.get((proposer, "multi"))
         if single and multi:
-            rate = statistics.fmean(r["candidates_per_hour"] for r in multi) / statistics.fmean(
-                r["candidates_per_hour"] for r in single)
+            single_rate = statistics.fmean(r["candidates_per_hour"] for r in single)
+            multi_rate = statistics.fmean(r["candidates_per_hour"] for r in multi)
+            ratio = f"{multi_rate / single_rate:.2f}x" if single_rate else f"{multi_rate:.1f} vs 0 per hour"
             hv_single = statistics.fmean(r["hypervolume_at_end"] for r in single)
             hv_multi = statistics.fmean(r["hypervolume_at_end"] for r in multi)
-            console.print(f"{proposer}: multi/single candidates per hour {rate:.2f}x; hypervolume at the end "
+            console.print(f"{proposer}: multi/single candidates per hour {ratio}; hypervolume at the end "
                           f"{hv_multi:.4f} vs {hv_single:.4f} ({'equal or better' if hv_multi >= hv_single else 'lower'})")
     if results:
         console.print(f"hypervolume: {results[0]['hypervolume_note']}; wall-clock on this machine; latency in the "
