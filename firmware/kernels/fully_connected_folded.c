@@ -106,6 +106,7 @@ static void fc_row_dsp(const th_fc_args *a, const int8_t *x, int8_t *y) {
     memcpy(tail, x + 4 * whole, (size_t)(n - 4 * whole));
     const uint32_t tail_v = th_read_s8x4(tail);
     const uint32_t *w = (const uint32_t *)(const void *)a->filter; /* 4-byte aligned by the generator */
+    const uint32_t lo4 = th_splat_s8x4(a->act_min), hi4 = th_splat_s8x4(a->act_max);
     for (int32_t o = 0; o < out_features; o += 4) {
         const int32_t rows = th_min_i32(4, out_features - o);
         int32_t acc[4] = {0, 0, 0, 0};
@@ -123,6 +124,15 @@ static void fc_row_dsp(const th_fc_args *a, const int8_t *x, int8_t *y) {
             for (int32_t r = 0; r < rows; ++r) {
                 TH_FC_ROW(acc[r], w[r]);
             }
+        }
+        if (rows == 4 && a->requant) { /* the common case: 4 outputs requantised (SMMLAR) and stored as one word */
+            const int32_t *q = a->requant + 2 * o, offset = a->output_offset;
+            const uint32_t packed = th_pack_s8x4(th_ssat8(th_requantise_fast(acc[0], q[0], q[1]) + offset),
+                                                 th_ssat8(th_requantise_fast(acc[1], q[2], q[3]) + offset),
+                                                 th_ssat8(th_requantise_fast(acc[2], q[4], q[5]) + offset),
+                                                 th_ssat8(th_requantise_fast(acc[3], q[6], q[7]) + offset));
+            th_write_s8x4(y + o, th_clamp_s8x4(packed, lo4, hi4));
+            continue;
         }
         for (int32_t r = 0; r < rows; ++r) {
             y[o + r] = fc_output(a, acc[r], o + r);
