@@ -16,7 +16,9 @@ resized to 160 px): CIFAR-100, the paper's data, is not available offline, so in
                                                 [--json OUT.json]
 
 Columns are data (COLUMNS): add one with its heading, how to read it from a row, and where it comes from.
-About 2 minutes per model on 2 cores (export at 160 px, firmware build, QEMU run)."""
+Each model is built and measured twice: with every block plain (fusion off, before) and with the planner's
+fused execution (fusion auto, after: inverted-residual blocks a band of rows at a time, cascaded where that
+lowers the peak). About 3 minutes per model on 2 cores (export at 160 px, two firmware builds, QEMU runs)."""
 
 from __future__ import annotations
 
@@ -57,19 +59,34 @@ COLUMNS = [
     Column("MACs M", lambda r: _m(r["macs"]), "analytic, tinyhil's cost model (= the torch model's conv/linear MACs)"),
     Column("paper MACs M", lambda r: r["table_ii"]["macs_m"], "the paper's Table II (ptflops)"),
     Column("params k", lambda r: f"{r['params'] / 1e3:.0f}", "analytic, torch parameters incl. BatchNorm"),
-    Column("arena KiB", lambda r: _kib(r["planned_arena"]), "analytic, tinyhil's memory planner for the exported graph"),
+    Column("plain arena KiB", lambda r: _kib(r["plain"].get("planned_arena")),
+           "analytic, tinyhil's memory planner for the exported graph, every block plain (fusion off): before"),
+    Column("arena KiB", lambda r: _kib(r["planned_arena"]),
+           "analytic, tinyhil's memory planner for the exported graph, fusion auto (the cost model's figure): after"),
+    Column("arena meas. KiB", lambda r: _kib(r.get("arena_measured")),
+           "measured on QEMU, fusion auto: the firmware's arena high-water (painted arena, last byte changed)"),
     Column("TFLM arena KiB", lambda r: _kib(r["tflm_arena"]),
            "tflite-micro host interpreter, print_allocations (probed in a subprocess)"),
+    Column("plain peak SRAM KiB", lambda r: _kib(r["plain"].get("peak_sram")),
+           "measured on QEMU, fusion off: .data + .bss (arena included) + stack high-water: before"),
     Column("peak SRAM KiB", lambda r: _kib(r["peak_sram"]),
-           "measured on QEMU: .data + .bss (arena included) + stack high-water"),
+           "measured on QEMU, fusion auto: .data + .bss (arena included) + stack high-water: after"),
+    Column("vs paper", lambda r: "n/a" if r["peak_sram"] is None else f"{r['peak_sram'] / (1000 * r['table_ii']['sram_kb']):.2f}",
+           "measured peak SRAM (fusion auto) / the paper's Table II SRAM (its KB taken as 1000 B)"),
     Column("paper SRAM KB", lambda r: r["table_ii"]["sram_kb"], "the paper's Table II (analytic: input + largest layer)"),
     Column("paper formula KiB", lambda r: _kib(r["paper_formula_sram"]),
            "analytic, the paper's formula on tinyhil's graph: int8 input + largest layer output"),
     Column("flash KiB", lambda r: _kib(r["flash"]), "measured: .text + .rodata + .data of the firmware ELF"),
     Column("paper flash MB", lambda r: r["table_ii"]["flash_mb"], "the paper's Table II"),
     Column("instructions M", lambda r: _m(r["instructions"]),
-           "measured on QEMU (-icount shift=0), median per inference; instructions, not cycles"),
-    Column("bit-exact", lambda r: r["bit_exact"], "outputs vs the tflite-micro reference interpreter"),
+           "measured on QEMU (-icount shift=0), median per inference, fusion auto; instructions, not cycles"),
+    Column("vs plain", lambda r: "n/a" if not r["instructions"] or not r["plain"].get("instructions")
+           else f"{r['instructions'] / r['plain']['instructions']:.3f}",
+           "instructions with fusion auto / with fusion off (measured on QEMU): fused execution's overhead"),
+    Column("blocks fused", lambda r: r.get("fused_blocks", "n/a"),
+           "planned ops run as th_mbconv_fused_s8 (a cascade of blocks counts once); peak at: see below"),
+    Column("bit-exact", lambda r: r["bit_exact"],
+           "outputs vs the tflite-micro reference interpreter, with fusion off and with fusion auto"),
 ]
 
 
@@ -109,6 +126,15 @@ def export_model(name: str, weights_dir: Path | None, workdir: Path) -> tuple[An
     return spec, path.read_bytes(), kind, note
 
 
+def estimate_plain_arena(spec: Any) -> int:
+    """The planned arena of the spec's graph with every block plain (what the planner gave before fusion)."""
+    from tinyhil.codegen.planner import plan_memory
+    from tinyhil.cost import spec_graph
+
+    graph, _ = spec_graph(spec, (160, 160, 3), 100)
+    return int(plan_memory(graph, fusion="off").arena_bytes)
+
+
 def measure_model(name: str, weights_dir: Path | None, workdir: Path, runs: int) -> dict[str, Any]:
     from tinyhil.bench import measure
     from tinyhil.boards import load_profile
@@ -124,21 +150,29 @@ def measure_model(name: str, weights_dir: Path | None, workdir: Path, runs: int)
                            "macs": cost.macs, "params": cost.params, "planned_arena": cost.peak_activation_bytes,
                            "flash_estimate": cost.flash_bytes, "paper_formula_sram": paper_sram_bytes(spec, (160, 160, 3), 100),
                            "calibration": calibration, "peak_sram": None, "flash": None, "instructions": None,
-                           "bit_exact": "n/a", "tflm_arena": None, "not_measured": None}
+                           "bit_exact": "n/a", "tflm_arena": None, "not_measured": None, "plain": {}}
     try:
         row["tflm_arena"] = tflm_arena_bytes(blob, workdir)
     except TinyhilError as exc:
         row["tflm_arena_error"] = str(exc)
     images, _ = _images(runs, "test")
-    try:
-        m = measure(blob, load_profile("qemu-m7"), model_inputs(images, blob), runtime="native",
-                    workdir=workdir / f"{name}-{kind}-bench")
-    except TinyhilError as exc:  # a model that does not run yet is a row with the reason, not a crash
-        row["not_measured"] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
-    else:
+    row["plain"]["planned_arena"] = estimate_plain_arena(spec)
+    for fusion in ("off", "auto"):  # before / after fused execution
+        try:
+            m = measure(blob, load_profile("qemu-m7"), model_inputs(images, blob), runtime="native",
+                        workdir=workdir / f"{name}-{kind}-bench-{fusion}", fusion=fusion)
+        except TinyhilError as exc:  # a model that does not run yet is a row with the reason, not a crash
+            row["not_measured"] = f"fusion {fusion}: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+            continue
+        if fusion == "off":
+            row["plain"].update(peak_sram=m.peak_sram_bytes, instructions=m.latency_median, bit_exact=m.bit_exact,
+                                arena_measured=m.arena_bytes)
+            continue
         row.update(peak_sram=m.peak_sram_bytes, flash=m.flash_bytes, instructions=m.latency_median,
-                   latency_unit=m.latency_unit, bit_exact=m.bit_exact, arena_measured=m.arena_bytes,
-                   stack_high_water=m.stack_high_water_bytes, provenance=m.provenance)
+                   latency_unit=m.latency_unit, bit_exact=m.bit_exact and row["plain"].get("bit_exact", True),
+                   arena_measured=m.arena_bytes, stack_high_water=m.stack_high_water_bytes, provenance=m.provenance,
+                   fused_blocks=sum(r["mode"].startswith("fused") for r in m.memory_plan),
+                   peak_at=next((f"op {r['index']} {r['op']} ({r['mode']})" for r in m.memory_plan if r["peak"]), "?"))
     row["seconds"] = round(time.perf_counter() - started, 1)
     return row
 
@@ -155,6 +189,8 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         print(f"  {c.heading}: {c.source}")
     for r in rows:
         print(f"  {r['model']}: {r['calibration']}; {r['seconds']} s")
+        if r.get("peak_at"):
+            print(f"    peak of the plan (fusion auto): {r['peak_at']}")
         if r.get("not_measured"):
             print(f"    not measured on QEMU: {r['not_measured']}")
         if r.get("tflm_arena_error"):

@@ -13,8 +13,17 @@ worktree, run in a subprocess) and prints before / after side by side. --runtime
 CMSIS-NN column; it needs TFLM's sources (TFLM_SOURCE_DIR, see firmware/tflm/CMakeLists.txt) and says
 so when they are missing.
 
+Peak SRAM, before / after fused execution (--fusion-modes, default on): each MobileNetV2-like net is also
+built with the planner's fusion off (every block plain) and all (every fusable block fused, every pair
+cascaded) beside the default auto, and measured on QEMU: the arena high-water the firmware reads back from
+its painted arena, static RAM, stack high-water, peak SRAM and instructions, whose ratio to fusion off is
+each mode's overhead. Then, analytic (--paper-specs N, default 200): of N random `paper`-preset specs at
+160x160x3, how many have a planned arena within 320 KiB with plain vs with fused planning (the planner's
+arena, the same call the search screens with).
+
     .venv/bin/python benchmarks/runtime.py [--workdir DIR] [--runs N] [--json OUT.json] [--only NAME]
-                                           [--baseline REV] [--runtime tflm]
+                                           [--baseline REV] [--runtime tflm] [--no-fusion-modes]
+                                           [--paper-specs N]
 
 Takes several minutes on 2 cores (a Keras export and a QEMU run per net, twice with --baseline)."""
 
@@ -117,6 +126,88 @@ def measure_net(name: str, workdir: Path, runs: int, runtime: str = "native") ->
             "provenance": m.provenance, "bench_seconds": round(time.perf_counter() - start, 1)}
 
 
+FUSION_COLUMNS = ("off", "auto", "all")
+FUSION_NETS = ("32px-6M", "32px-50M", "96px-8M")  # the MobileNetV2-like nets, whose blocks fuse
+
+
+def measure_fusion_modes(name: str, workdir: Path, runs: int) -> dict[str, dict]:
+    """Per fusion mode: the arena measured and planned, static RAM, stack, peak SRAM and instructions on QEMU."""
+    from tinyhil.bench import measure
+    from tinyhil.boards import load_profile
+    from tinyhil.reference import ReferenceInterpreter, tflm_arena_bytes
+
+    blob = (workdir / f"{name}.tflite").read_bytes()
+    tflm_arena = tflm_arena_bytes(blob)
+    profile = load_profile("qemu-m7")
+    shape = tuple(ReferenceInterpreter(blob).input_shape)
+    modes: dict[str, dict] = {}
+    for fusion in FUSION_COLUMNS:
+        inputs = np.random.default_rng(0).integers(-128, 128, size=(runs, *shape), dtype=np.int8)
+        f = measure(blob, profile, inputs, runtime="native", workdir=workdir / f"{name}-fusion-{fusion}", fusion=fusion)
+        modes[fusion] = {"arena_measured": f.arena_bytes, "arena_planned": f.planned_arena_bytes,
+                         "arena_vs_tflm": f.arena_bytes / tflm_arena, "static_ram_bytes": f.static_ram_bytes,
+                         "stack_bytes": f.stack_high_water_bytes, "peak_sram_bytes": f.peak_sram_bytes,
+                         "instructions": f.latency_median, "bit_exact": f.bit_exact,
+                         "fused_blocks": sum(row["mode"].startswith("fused") for row in f.memory_plan),
+                         "peak_op": next((row["op"] for row in f.memory_plan if row["peak"]), "?")}
+    for values in modes.values():
+        values["instructions_vs_off"] = values["instructions"] / modes["off"]["instructions"]
+    return modes
+
+
+def print_fusion_table(rows: list[dict]) -> None:
+    """Peak SRAM before (fusion off) and after (auto, all), measured on QEMU, and each mode's instruction overhead."""
+    rows = [r for r in rows if r.get("fusion")]
+    if not rows:
+        return
+    print("\npeak SRAM and instructions by fusion mode (measured on QEMU mps2-an500, bytes / instructions):")
+    header = (f"{'net':<10} {'fusion':<6} {'fused':>5} {'arena meas.':>11} {'planned':>8} {'vs TFLM':>7} "
+              f"{'static':>8} {'stack':>6} {'peak SRAM':>9} {'instr/inf':>11} {'vs off':>7} {'bit-exact':>9}")
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        for fusion, v in r["fusion"].items():
+            print(f"{r['net']:<10} {fusion:<6} {v['fused_blocks']:>5} {v['arena_measured']:>11} {v['arena_planned']:>8} "
+                  f"{v['arena_vs_tflm']:>7.2f} {v['static_ram_bytes']:>8} {v['stack_bytes']:>6} "
+                  f"{v['peak_sram_bytes']:>9} {v['instructions']:>11} {v['instructions_vs_off']:>7.3f} "
+                  f"{str(v['bit_exact']):>9}")
+    print("  arena meas.: the firmware's arena high-water (arena painted before each inference, last changed byte, "
+          "max over runs); planned: the memory plan (analytic); vs TFLM: measured arena / TFLM interpreter arena")
+    print("  static: .data + .bss of the ELF (the arena included); stack: painted high-water; peak SRAM = static + "
+          "stack; vs off: instructions / instructions with fusion off; fused: ops run as th_mbconv_fused_s8")
+
+
+def paper_specs_fit(count: int, budget: int = 320 * 1024, seed: int = 0) -> dict:
+    """Of `count` random specs of the paper preset at 160 px, how many have a planned arena within `budget`
+    with plain planning vs with fused planning (analytic: tinyhil.cost.spec_graph + the memory planner)."""
+    import random
+
+    from tinyhil.codegen.planner import plan_memory
+    from tinyhil.cost import spec_graph
+    from tinyhil.space import space_preset
+
+    space = space_preset("paper")
+    rng = random.Random(seed)
+    arenas = []
+    for _ in range(count):
+        spec = space.random_spec(rng)
+        graph, _ = spec_graph(spec, (spec.resolution, spec.resolution, 3), 100)
+        arenas.append((plan_memory(graph, fusion="off").arena_bytes, plan_memory(graph, fusion="auto").arena_bytes))
+    return {"specs": count, "budget_bytes": budget, "seed": seed,
+            "fit_plain": sum(off <= budget for off, _ in arenas), "fit_fused": sum(auto <= budget for _, auto in arenas),
+            "median_arena_plain": int(np.median([off for off, _ in arenas])),
+            "median_arena_fused": int(np.median([auto for _, auto in arenas])),
+            "source": "analytic: planned arena (tinyhil memory planner) of tinyhil.cost.spec_graph, paper preset, "
+                      "160x160x3, 100 classes; stack and firmware statics not included"}
+
+
+def print_paper_specs(result: dict) -> None:
+    print(f"\nof {result['specs']} random `paper`-preset specs (seed {result['seed']}), planned arena <= "
+          f"{result['budget_bytes']:,} B: {result['fit_plain']} with plain planning, {result['fit_fused']} with fused "
+          f"planning (median arena {result['median_arena_plain']:,} B -> {result['median_arena_fused']:,} B)")
+    print(f"  source: {result['source']}")
+
+
 def measure_baseline(rev: str, names: list[str], workdir: Path, runs: int) -> tuple[str, dict[str, dict]]:
     """The same nets measured with commit `rev`'s code generator and kernels: this script run in a
     subprocess on a detached worktree of `rev` (its tinyhil package, hence its firmware/)."""
@@ -199,6 +290,9 @@ def main() -> None:
     parser.add_argument("--baseline", metavar="REV", default=None, help="also measure commit REV's kernels")
     parser.add_argument("--runtime", choices=["tflm"], action="append", default=[],
                         help="also run the TFLM interpreter with CMSIS-NN (needs TFLM_SOURCE_DIR)")
+    parser.add_argument("--fusion-modes", action=argparse.BooleanOptionalAction, default=True,
+                        help="measure the MobileNetV2-like nets with fusion off / auto / all")
+    parser.add_argument("--paper-specs", type=int, default=200, help="random paper-preset specs to plan (0: skip)")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="tinyhil-runtime-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -216,9 +310,17 @@ def main() -> None:
             tflm = {name: measure_net(name, workdir, args.runs, runtime="tflm") for name in names}
     else:
         skipped = "not requested (--runtime tflm; needs TFLM_SOURCE_DIR)"
+    if args.fusion_modes:
+        for row in rows:
+            if row["net"] in FUSION_NETS:
+                row["fusion"] = measure_fusion_modes(row["net"], workdir, args.runs)
     print_table(rows, baseline, tflm, skipped)
+    print_fusion_table(rows)
+    paper = paper_specs_fit(args.paper_specs) if args.paper_specs else None
+    if paper:
+        print_paper_specs(paper)
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=2))
+        args.json.write_text(json.dumps({"nets": rows, "paper_specs": paper} if paper else rows, indent=2))
 
 
 if __name__ == "__main__":

@@ -84,3 +84,10 @@ void th_mean_s8(const th_mean_args *a, const int8_t *input, int8_t *output) {
         }
     }
 }
+
+void th_mean_from_sums_s8(const th_mean_args *a, const int32_t *sums, int8_t *output) {
+    const int32_t zero_points = a->reduce * a->input_zero_point; /* sum(x - zp) = sum(x) - reduce * zp */
+    for (int32_t i = 0; i < a->inner; ++i) {
+        output[i] = mean_output(a, sums[i] - zero_points);
+    }
+}

@@ -58,18 +58,17 @@ static inline int8_t *th_dw_ring_slot(th_row_ring *ring, const th_conv_args *a, 
     return row;
 }
 
-/* Input row iy (in_b: the image's rows) into a ring row, zero-point padded; all padding above / below. */
-static inline void th_dw_ring_fill(const th_row_ring *ring, const th_conv_args *a, const int8_t *in_b, int32_t iy,
-                                   int8_t *row) {
+/* One input row (src: its in_w pixels, or NULL for a row above / below the image) into a ring row,
+ * zero-point padded left and right; all padding for NULL. */
+static inline void th_dw_ring_fill(const th_row_ring *ring, const th_conv_args *a, const int8_t *src, int8_t *row) {
     const size_t row_bytes = (size_t)ring->padded_w * ring->channel_stride;
     const int8_t pad = (int8_t)(-a->input_offset);
-    if (iy < 0 || iy >= a->in_h) {
+    if (src == NULL) {
         memset(row, pad, row_bytes);
         return;
     }
     const int32_t in_c = a->in_c, stride = ring->channel_stride;
     const int32_t first = a->pad_w, last = th_min_i32(ring->padded_w, a->pad_w + a->in_w); /* image columns */
-    const int8_t *src = in_b + (size_t)iy * a->in_w * in_c;
     memset(row, pad, (size_t)first * stride);
     if (in_c == stride) {
         memcpy(row + (size_t)first * stride, src, (size_t)(last - first) * in_c);
@@ -87,7 +86,7 @@ static inline const int8_t *th_dw_ring_row(th_row_ring *ring, const th_conv_args
     int fresh;
     int8_t *row = th_dw_ring_slot(ring, a, iy, ky, &fresh);
     if (fresh) {
-        th_dw_ring_fill(ring, a, in_b, iy, row);
+        th_dw_ring_fill(ring, a, iy < 0 || iy >= a->in_h ? NULL : in_b + (size_t)iy * a->in_w * a->in_c, row);
     }
     return row;
 }

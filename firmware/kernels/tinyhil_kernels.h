@@ -111,12 +111,37 @@ typedef struct {
     const int8_t *table;                          /* [256] */
 } th_swish_args;
 
-/* A fused inverted-residual block (mbconv_fused.c): expansion -> depthwise -> projection [+ residual],
- * one output row at a time; the argument structs are the unfused ops' own. */
+
+/* An elementwise activation run inside a fused block, one row at a time: which kernel, and its own
+ * argument struct (whose size field the fused kernel replaces with the row's). */
+#define TH_ACT_NONE 0
+#define TH_ACT_LEAKY_RELU 1
+#define TH_ACT_HARD_SWISH 2
+#define TH_ACT_LOGISTIC 3
 typedef struct {
+    int32_t kind;                        /* TH_ACT_* */
+    const void *args;                    /* th_leaky_relu_args / th_hard_swish_args / th_logistic_args, or NULL */
+} th_fused_activation;
+
+/* A fused inverted-residual block (mbconv_fused.c): expansion [-> activation] -> depthwise [-> activation]
+ * [-> projection [+ residual]], one output row at a time; the argument structs are the unfused ops' own. */
+typedef struct th_mbconv_args {
+    const struct th_mbconv_args *upstream; /* NULL, or a cascade: the fused block whose output rows are this
+                                          * block's input, produced one at a time as this block needs them */
+    int32_t upstream_scratch_offset, upstream_row_offset; /* its scratch and its one output row, in ours */
     const th_conv_args *expand;          /* 1x1 expansion (tinyhil_matmul.h layout), or NULL: the depthwise reads the input */
+    th_fused_activation expand_act;      /* on the expanded rows */
     const th_conv_args *depthwise;       /* dilation 1 in H, depth multiplier 1 */
-    const th_conv_args *project;         /* 1x1 projection (tinyhil_matmul.h layout) */
+    th_fused_activation depthwise_act;   /* on the depthwise's rows */
+    /* squeeze-excitation after the depthwise, or all NULL: the block runs twice over its rows, first
+     * summing the depthwise output per channel (th_mean_from_sums_s8), then, with the gate made from the
+     * pooled vector, again, scaling each row (th_mul_s8) before the projection */
+    const th_mean_args *se_mean;
+    const th_conv_args *se_reduce, *se_expand; /* 1x1 convs on the pooled 1x1 map */
+    const th_logistic_args *se_gate;     /* NULL when folded into se_expand (th_conv_args.table) */
+    const th_mul_args *se_mul;
+    int32_t se_sums_offset, se_pooled_offset, se_reduced_offset, se_pre_offset, se_gate_offset; /* scratch */
+    const th_conv_args *project;         /* 1x1 projection (tinyhil_matmul.h layout), or NULL: the block ends at the depthwise */
     const th_add_args *residual;         /* NULL, or the ADD of the projection and `skip` */
     int32_t projection_is_input1;        /* the projection is the ADD's first operand */
     int32_t dw_row_offset, project_row_offset, q15_offset; /* scratch layout, bytes from its start */
@@ -131,7 +156,8 @@ void th_conv2d_im2col_s8(const th_conv_args *a, const int8_t *input, int8_t *out
 void th_depthwise_conv2d_s8(const th_conv_args *a, const int8_t *input, int8_t *output, int8_t *scratch);
 /* stride 1 and dilation 1 in H, same input/output shape; the same scratch */
 void th_depthwise_conv2d_inplace_s8(const th_conv_args *a, int8_t *buffer, int8_t *scratch);
-/* input may be output (in place: stride 1, same shape); skip: the residual operand or NULL */
+/* input may be output (in place: stride 1, same shape); skip: the residual operand or NULL. In a cascade,
+ * input and skip are those of the first block. */
 void th_mbconv_fused_s8(const th_mbconv_args *a, const int8_t *input, const int8_t *skip, int8_t *output,
                         int8_t *scratch);
 void th_fully_connected_s8(const th_fc_args *a, const int8_t *input, int8_t *output);
@@ -141,6 +167,9 @@ void th_add_s8(const th_add_args *a, const int8_t *input1, const int8_t *input2,
 void th_avg_pool_s8(const th_pool_args *a, const int8_t *input, int8_t *output);
 void th_max_pool_s8(const th_pool_args *a, const int8_t *input, int8_t *output);
 void th_mean_s8(const th_mean_args *a, const int8_t *input, int8_t *output);
+/* MEAN's output from per-channel sums of the raw input bytes (sums[inner], outer 1): what th_mean_s8 gives
+ * for the tensor summed (the fused block's squeeze-excitation pools its rows as it makes them) */
+void th_mean_from_sums_s8(const th_mean_args *a, const int32_t *sums, int8_t *output);
 void th_pad_s8(const th_pad_args *a, const int8_t *input, int8_t *output);
 void th_softmax_s8(const th_softmax_args *a, const int8_t *input, int8_t *output);
 void th_leaky_relu_s8(const th_leaky_relu_args *a, const int8_t *input, int8_t *output);

@@ -52,6 +52,8 @@ class LayerRow:
     arena_offset: int | None
     live_bytes: int | None
     latency: int | None = None  # measured on the device (median over runs), in the winner's latency_unit
+    mode: str = ""  # execution mode from the memory plan: plain / fused band[, in place / cascade] / in place / alias
+    peak: bool = False  # the planned op with the most bytes alive
 
 
 @dataclass
@@ -166,18 +168,23 @@ def hypervolume_plot(points: list[tuple[int, float]]) -> str:
     return _svg(fig)
 
 
-_OP_COLOURS = {"CONV_2D": "#2b8a3e", "DEPTHWISE_CONV_2D": "#1c7ed6", "ADD": "#f08c00", "FULLY_CONNECTED": "#7048e8"}
+_OP_COLOURS = {"CONV_2D": "#2b8a3e", "DEPTHWISE_CONV_2D": "#1c7ed6", "ADD": "#f08c00", "FULLY_CONNECTED": "#7048e8",
+               "fused block": "#d6336c"}
+
+
+def _colour_key(layer: LayerRow) -> str:
+    return "fused block" if layer.mode.startswith("fused") else layer.opcode
 
 
 def memory_plot(layers: list[LayerRow], arena_bytes: int | None) -> str:
     fig, ax = _figure(6.5, 3.0)
-    colours = [_OP_COLOURS.get(layer.opcode, "#868e96") for layer in layers]
+    colours = [_OP_COLOURS.get(_colour_key(layer), "#868e96") for layer in layers]
     ax.bar(range(len(layers)), [(layer.live_bytes or 0) / 1024 for layer in layers], color=colours)
     from matplotlib.patches import Patch
 
     handles = [Patch(color=colour, label=op.lower()) for op, colour in _OP_COLOURS.items()
-               if any(layer.opcode == op for layer in layers)]
-    if any(layer.opcode not in _OP_COLOURS for layer in layers):
+               if any(_colour_key(layer) == op for layer in layers)]
+    if any(_colour_key(layer) not in _OP_COLOURS for layer in layers):
         handles.append(Patch(color="#868e96", label="other"))
     if arena_bytes:
         handles.append(ax.axhline(arena_bytes / 1024, color="#c92a2a", ls="--", lw=1,

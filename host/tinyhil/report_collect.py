@@ -26,9 +26,11 @@ def winner_from_record(record: DeployRecord) -> Winner:
     codegen = stages.get("codegen", {})
     live = codegen.get("live_bytes_per_op", [])
     latency = {int(row["index"]): int(row["latency"]) for row in measured.get("layer_latency", []) or []}
-    layers = [LayerRow(index=i, opcode=str(layer.get("opcode", "?")), output_shape=_shape_text(layer),
+    peak = max(range(len(live)), key=lambda i: live[i]) if live else None
+    layers = [LayerRow(index=i, opcode=_layer_op(layer), output_shape=_shape_text(layer),
                        macs=int(layer.get("macs", 0) or 0), arena_offset=layer.get("output_offset"),
-                       live_bytes=live[i] if i < len(live) else None, latency=latency.get(i))
+                       live_bytes=live[i] if i < len(live) else None, latency=latency.get(i),
+                       mode=str(layer.get("mode", "")), peak=i == peak)
               for i, layer in enumerate(codegen.get("layers", []))]
     kd: dict[str, Any] = {}
     if train.get("distilled") and baseline:
@@ -93,6 +95,14 @@ def _training_text(record: DeployRecord, stages: dict[str, Any]) -> str:
     else:
         text += ", no teacher"
     return text
+
+
+def _layer_op(layer: dict[str, Any]) -> str:
+    """The op, or for a fused block the ops it runs (emit.LayerSummary.runs, '|' between cascaded blocks)."""
+    from .codegen.plan_report import runs_text
+
+    runs = layer.get("runs") or []
+    return runs_text([str(r) for r in runs]) if runs else str(layer.get("opcode", "?"))
 
 
 def _shape_text(layer: dict[str, Any]) -> str:

@@ -14,9 +14,10 @@ from hypothesis import strategies as st
 from tinyhil.codegen.planner import plan_memory
 from tinyhil.codegen.reader import read_tflite
 
-from .tflite_builder import OpSpec, TensorSpec, add_options, build_graph, conv_options
+from .tflite_builder import (OpSpec, TensorSpec, add_options, build_graph, conv_options, leaky_relu_options, mean_options,
+                             mul_options)
 
-SETTINGS = settings(max_examples=10, deadline=None, derandomize=True,
+SETTINGS = settings(max_examples=14, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 zero_points = st.one_of(st.sampled_from([-128, 127, 0]), st.integers(-128, 127))
 scales = st.floats(2e-3, 0.2)
@@ -51,11 +52,46 @@ class _Blocks:
                                conv_options((s, s), (1, 1), padding, act, depth_multiplier=1 if depthwise else None)))
         return y
 
-    def block(self, x: int, expand: int, k: int, stride: int, cout: int, explicit_pad: bool, residual: bool) -> int:
-        """x -> [1x1 expand] -> [PAD] -> k x k depthwise -> 1x1 project [-> ADD x]."""
+    def activation_op(self, x: int, opcode: str | None) -> int:
+        """An elementwise activation op after a conv (what the converter emits for LeakyReLU, hard-swish,
+        sigmoid), or x itself for None."""
+        if opcode is None:
+            return x
+        shape, in_scale = self.tensors[x].shape, self.tensors[x].scale[0]
+        if opcode == "LOGISTIC":
+            self.tensors.append(TensorSpec(shape, scale=(1.0 / 256,), zero_point=(-128,)))
+        else:
+            self.tensors.append(TensorSpec(shape, scale=(in_scale * self.draw(st.floats(0.3, 2.0)),),
+                                           zero_point=(self.draw(zero_points),)))
+        y = len(self.tensors) - 1
+        options = leaky_relu_options(self.draw(st.sampled_from([0.01, 0.2]))) if opcode == "LEAKY_RELU" else None
+        self.ops.append(OpSpec(opcode, [x], [y], options))
+        return y
+
+    def squeeze_excitation(self, x: int, squeezed: int) -> int:
+        """MEAN -> 1x1 conv -> 1x1 conv -> LOGISTIC -> MUL(x, gate): what the converter emits for SE."""
+        c = self.tensors[x].shape[3]
+        self.tensors.append(TensorSpec((2,), "int32", data=np.array([1, 2], np.int32)))
+        axes = len(self.tensors) - 1
+        pooled = self.activation((1, 1, 1, c))
+        self.ops.append(OpSpec("MEAN", [x, axes], [pooled], mean_options(True)))
+        gate = self.activation_op(self.conv(self.conv(pooled, (1, 1, 1, squeezed), 1, False, 1, "VALID"),
+                                            (1, 1, 1, c), 1, False, 1, "VALID"), "LOGISTIC")
+        y = self.activation(self.tensors[x].shape)
+        operands = [x, gate] if self.draw(st.booleans()) else [gate, x]
+        self.ops.append(OpSpec("MUL", operands, [y], mul_options("NONE")))
+        return y
+
+    def block(self, x: int, expand: int, k: int, stride: int, cout: int | None, explicit_pad: bool, residual: bool,
+              acts: tuple[str | None, str | None] = (None, None), se: int = 0) -> int:
+        """x -> [1x1 expand [-> act]] -> [PAD] -> k x k depthwise [-> act] [-> squeeze-excitation to `se`
+        channels] -> [1x1 project [-> ADD x]] (cout None: the block ends at the depthwise, as one feeding
+        squeeze-excitation the fused block cannot take does)."""
         _, h, w, cin = self.tensors[x].shape
         hidden = cin * expand
-        current = self.conv(x, (1, h, w, hidden), 1, False, 1, "VALID") if expand > 1 else x
+        current = x
+        if expand > 1:
+            current = self.activation_op(self.conv(x, (1, h, w, hidden), 1, False, 1, "VALID"), acts[0])
         if explicit_pad:  # the exporter's symmetric PAD + VALID conv
             p = k // 2
             self.tensors.append(TensorSpec((4, 2), "int32", data=np.array([[0, 0], [p, p], [p, p], [0, 0]], np.int32)))
@@ -67,6 +103,11 @@ class _Blocks:
             current = self.conv(padded, (1, oh, ow, hidden), k, True, stride, "VALID")
         else:
             current = self.conv(current, (1, -(-h // stride), -(-w // stride), hidden), k, True, stride, "SAME")
+        current = self.activation_op(current, acts[1])
+        if cout is None:
+            return current
+        if se:
+            current = self.squeeze_excitation(current, se)
         _, oh, ow, _ = self.tensors[current].shape
         current = self.conv(current, (1, oh, ow, cout), 1, False, 1, "VALID")
         if residual:
@@ -80,14 +121,21 @@ class _Blocks:
         return build_graph(self.tensors, self.ops, self.input, output)
 
 
+ACTIVATIONS = st.sampled_from([None, None, "LEAKY_RELU", "HARD_SWISH", "LOGISTIC"])
+
+
 def _block(draw: st.DrawFn, expand: bool) -> bytes:
     h, w, cin = draw(st.integers(1, 11)), draw(st.integers(1, 11)), draw(st.integers(1, 7))
     k, stride = draw(st.sampled_from([3, 5, 7])), draw(st.sampled_from([1, 2]))
     cout = cin if stride == 1 and draw(st.booleans()) else draw(st.integers(1, 9))
+    if expand and draw(st.integers(0, 4)) == 0:
+        cout = None  # ends at the depthwise (its output would feed squeeze-excitation)
     b = _Blocks(draw, (1, h, w, cin))
     out = b.block(b.input, draw(st.integers(2, 4)) if expand else 1, k, stride, cout,
                   explicit_pad=stride == 2 and draw(st.booleans()),
-                  residual=stride == 1 and cout == cin and draw(st.booleans()))
+                  residual=stride == 1 and cout == cin and draw(st.booleans()),
+                  acts=(draw(ACTIVATIONS) if expand else None, draw(ACTIVATIONS)),
+                  se=draw(st.sampled_from([0, 0, 1, 3])))
     return b.model(out)
 
 
@@ -146,13 +194,26 @@ def test_fused_depthwise_separable_block_is_bit_exact_with_the_reference(blob: b
 
 
 @st.composite
-def three_block_nets(draw: st.DrawFn) -> bytes:
-    """An MBConv stride-1 residual block (k3), an MBConv stride-2 block with the exporter's PAD (k5) and a
-    depthwise-separable block (k7) on an odd-sized input: every fused path in one small model."""
+def four_block_nets(draw: st.DrawFn) -> bytes:
+    """On an odd-sized input: an MBConv stride-1 residual block (k3, LeakyReLU after the expansion), an
+    MBConv stride-2 block with the exporter's PAD (k5, hard-swish after the depthwise), a depthwise-
+    separable residual block (k7, sigmoid after the depthwise) and an MBConv block that ends at its
+    depthwise (as one feeding squeeze-excitation does): every fused path in one small model."""
     b = _Blocks(draw, (1, 13, 11, 4))
-    x = b.block(b.input, 3, 3, 1, 4, explicit_pad=False, residual=True)
-    x = b.block(x, 2, 5, 2, 6, explicit_pad=True, residual=False)
-    x = b.block(x, 1, 7, 1, 6, explicit_pad=False, residual=True)
+    x = b.block(b.input, 3, 3, 1, 4, explicit_pad=False, residual=True, acts=("LEAKY_RELU", None))
+    x = b.block(x, 2, 5, 2, 6, explicit_pad=True, residual=False, acts=(None, "HARD_SWISH"))
+    x = b.block(x, 1, 7, 1, 6, explicit_pad=False, residual=True, acts=(None, "LOGISTIC"))
+    x = b.block(x, 2, 3, 1, None, explicit_pad=False, residual=False, acts=("LEAKY_RELU", None))
+    return b.model(x)
+
+
+@st.composite
+def se_block_nets(draw: st.DrawFn) -> bytes:
+    """Two MBConv blocks with squeeze-excitation, each fused in two passes: stride 1 with a residual (in
+    place), then stride 2 with the exporter's PAD and LeakyReLU."""
+    b = _Blocks(draw, (1, 9, 7, 4))
+    x = b.block(b.input, 3, 3, 1, 4, explicit_pad=False, residual=True, acts=(None, "HARD_SWISH"), se=2)
+    x = b.block(x, 2, 5, 2, 8, explicit_pad=True, residual=False, acts=("LEAKY_RELU", "LEAKY_RELU"), se=3)
     return b.model(x)
 
 
@@ -255,9 +316,80 @@ def test_unknown_fusion_mode_is_a_clear_error() -> None:
 
 @settings(max_examples=3, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(blob=three_block_nets())
-def test_three_fused_blocks_in_a_row_are_bit_exact(blob: bytes, check_fused_bit_exact) -> None:
+@given(blob=four_block_nets())
+def test_four_fused_blocks_in_a_row_are_bit_exact(blob: bytes, check_fused_bit_exact) -> None:
+    """Fusion "all": blocks 1 and 2 run as one cascade (block 1 makes its rows as block 2 needs them), as do
+    blocks 3 and 4 (block 3 has a residual, so it can feed a cascade but not be fed by one)."""
     plan = plan_memory(read_tflite(blob), fusion="all")
-    assert [op.opcode for op in plan.graph.operators] == ["FUSED_MBCONV"] * 3
+    assert [op.opcode for op in plan.graph.operators] == ["FUSED_MBCONV"] * 2
+    assert list(plan.modes.values()) == ["fused band, cascade"] * 2
     _no_two_live_tensors_overlap(plan)
     check_fused_bit_exact(blob)
+
+
+@st.composite
+def se_cascade_nets(draw: st.DrawFn) -> bytes:
+    """A depthwise-separable stride-2 block cascaded into an MBConv block with squeeze-excitation: the SE's
+    first pass runs the first block too, and the second pass runs both again."""
+    b = _Blocks(draw, (1, 11, 9, 3))
+    x = b.block(b.input, 1, 3, 2, 6, explicit_pad=True, residual=False)
+    x = b.block(x, 2, 5, 1, 5, explicit_pad=False, residual=False, acts=("LEAKY_RELU", None), se=2)
+    return b.model(x)
+
+
+@settings(max_examples=2, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(blob=se_cascade_nets())
+def test_a_cascade_ending_in_squeeze_excitation_is_bit_exact(blob: bytes, check_fused_bit_exact) -> None:
+    plan = plan_memory(read_tflite(blob), fusion="all")
+    assert list(plan.modes.values()) == ["fused band, cascade"]
+    assert plan.graph.operators[0].options["se_mul"] is not None
+    check_fused_bit_exact(blob)
+
+
+def test_squeeze_excitation_recompute_stays_within_its_mac_budget() -> None:
+    """auto never picks a plan whose two-pass squeeze-excitation recomputes more than RECOMPUTE_MAC_BUDGET."""
+    from tinyhil.codegen.planner import RECOMPUTE_MAC_BUDGET, _graph_macs, recompute_macs
+
+    g = _ShapeGraph((1, 64, 64, 3))
+    x = g.conv(g.conv(0, 16, 3, 2, depthwise=False), 64, 1)  # 32x32x64
+    d = g.conv(g.conv(x, 384, 1), 384, 3, depthwise=True)     # a wide expansion at 32x32: the peak
+    c = g.tensors[d].shape[3]
+    m = g.op("MEAN", (d, g.const((2,))), (1, 1, 1, c), keep_dims=True)
+    gate = g.op("LOGISTIC", (g.conv(g.conv(m, 8, 1), c, 1),), (1, 1, 1, c))
+    scaled = g.op("MUL", (d, gate), g.tensors[d].shape, fused_activation="NONE")
+    graph = g.graph(g.conv(scaled, 32, 1))
+    two_pass = plan_memory(graph, fusion="all")
+    assert two_pass.arena_bytes < two_pass.unfused_arena_bytes / 2  # it would lower the peak a lot...
+    assert recompute_macs(two_pass) > RECOMPUTE_MAC_BUDGET * _graph_macs(graph)  # ...for too many MACs
+    auto = plan_memory(graph, fusion="auto")
+    assert recompute_macs(auto) == 0 and not any("two passes" in mode for mode in auto.modes.values())
+
+
+@settings(max_examples=3, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(blob=se_block_nets())
+def test_squeeze_excitation_blocks_fused_in_two_passes_are_bit_exact(blob: bytes, check_fused_bit_exact) -> None:
+    plan = plan_memory(read_tflite(blob), fusion="all")
+    assert list(plan.modes.values()) == ["fused band, SE in two passes, in place", "fused band, SE in two passes"]
+    check_fused_bit_exact(blob)
+
+
+@settings(max_examples=1, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(blob=four_block_nets())
+def test_codegen_command_prints_each_blocks_mode_bytes_and_the_peak(blob: bytes, tmp_path_factory) -> None:
+    from click.testing import CliRunner
+
+    from tinyhil.cli import cli
+
+    tmp = tmp_path_factory.mktemp("cli")
+    model = tmp / "blocks.tflite"
+    model.write_bytes(blob)
+    for fusion, mode in (("all", "fused band, cascade"), ("off", "in place")):
+        result = CliRunner().invoke(cli, ["codegen", str(model), "-o", str(tmp / fusion), "--fusion", fusion])
+        assert result.exit_code == 0, result.output
+        assert mode in result.output and "<- peak" in result.output
+        assert f"fusion {fusion}" in result.output and "with every block plain" in result.output
+        if fusion == "all":  # the ops each cascade runs, '|' between its blocks
+            assert "runs CONV_2D -> DEPTHWISE_CONV_2D -> CONV_2D -> ADD | CONV_2D" in result.output

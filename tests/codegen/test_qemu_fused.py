@@ -1,5 +1,6 @@
-"""Fused blocks on the Cortex-M7 emulator: the DSP (asm) kernel paths give the reference's bytes, and the
-arena the firmware measures (painted, high-water after each inference) is the planned one."""
+"""Fused blocks on the Cortex-M7 emulator (two cascades of two, fusion "all"; and all plain): the DSP (asm)
+kernel paths give the reference's bytes, and the arena the firmware measures (painted, high-water after
+each inference) is the planned one."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ from hypothesis import HealthCheck, given, settings
 
 from tinyhil.codegen.planner import ALIGNMENT
 
-from .test_fused_blocks import three_block_nets
+from .test_fused_blocks import four_block_nets, se_block_nets
 
 
 @pytest.mark.qemu
 @settings(max_examples=1, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(blob=three_block_nets())
+@given(blob=four_block_nets())
 def test_fused_blocks_are_bit_exact_and_use_the_planned_arena_on_the_emulator(blob: bytes, tmp_path_factory) -> None:
     from tinyhil.bench import measure
     from tinyhil.boards import load_profile
@@ -28,9 +29,27 @@ def test_fused_blocks_are_bit_exact_and_use_the_planned_arena_on_the_emulator(bl
         m = measure(blob, profile, inputs, runtime="native", workdir=tmp_path_factory.mktemp(f"fusion-{fusion}"),
                     fusion=fusion)
         assert m.bit_exact, fusion
-        modes = {row["mode"] for row in m.memory_plan}
-        assert ("fused band" in modes or "fused band, in place" in modes) == (fusion == "all")
+        modes = [row["mode"] for row in m.memory_plan]
+        assert modes == (["fused band, cascade"] * 2 if fusion == "all" else [mode for mode in modes
+                                                                              if not mode.startswith("fused")])
         # measured: one past the last arena byte an inference changed; planned: buffers rounded up to 16 B
         assert m.planned_arena_bytes - ALIGNMENT < m.arena_bytes <= m.planned_arena_bytes, (fusion, m.arena_bytes,
                                                                                            m.planned_arena_bytes)
     assert m.unfused_arena_bytes == m.planned_arena_bytes  # the last run was the plain plan
+
+
+@pytest.mark.qemu
+@settings(max_examples=1, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(blob=se_block_nets())
+def test_squeeze_excitation_in_two_passes_is_bit_exact_on_the_emulator(blob: bytes, tmp_path_factory) -> None:
+    from tinyhil.bench import measure
+    from tinyhil.boards import load_profile
+
+    inputs = np.random.default_rng(2).integers(-128, 128, size=(2, 1, 9, 7, 4), dtype=np.int8)
+    m = measure(blob, load_profile("qemu-m7"), inputs, runtime="native", workdir=tmp_path_factory.mktemp("se"),
+                fusion="all")
+    assert m.bit_exact
+    assert [row["mode"] for row in m.memory_plan] == ["fused band, SE in two passes, in place",
+                                                      "fused band, SE in two passes"]
+    assert m.planned_arena_bytes - ALIGNMENT < m.arena_bytes <= m.planned_arena_bytes

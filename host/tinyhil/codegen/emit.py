@@ -13,6 +13,7 @@ import jinja2
 import numpy as np
 
 from ..errors import ModelError
+from .fuse import CHAIN_ROLES
 from .ir import Graph
 from .lower import Layer, lower
 from .planner import MemoryPlan, plan_memory
@@ -182,9 +183,12 @@ def generate(src: bytes | Path, out_dir: Path, runtime: str = "native",
 
 
 def _runs(op: Any) -> tuple[str, ...]:
+    """A fused block (or cascade of them): the operators it runs, in order; () for any other op."""
     if op.opcode != "FUSED_MBCONV":
         return ()
-    return tuple(op.options[role].opcode for role in ("expand", "depthwise", "project", "add") if op.options[role])
+    upstream = op.options.get("upstream")
+    own = tuple(op.options[role].opcode for role in CHAIN_ROLES if op.options[role] is not None)
+    return (*(_runs(upstream) + ("|",) if upstream is not None else ()), *own)
 
 
 def _write_golden(env: jinja2.Environment, context: dict[str, Any], blob: bytes, golden_input: np.ndarray,

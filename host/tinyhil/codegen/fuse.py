@@ -136,42 +136,65 @@ def fuse_activations(graph: Graph) -> Graph:
 # An MBConv block (1x1 expand -> depthwise -> 1x1 project [-> ADD]) or a depthwise-separable one
 # (depthwise -> 1x1 project [-> ADD]) can run as one FUSED_MBCONV operator (mbconv_fused.c) that
 # computes the expanded tensor a few rows at a time: the intermediate tensors never exist whole.
+# A block with squeeze-excitation after its depthwise runs in two passes (the first only pools the
+# depthwise output, the second recomputes the rows, scales them by the gate and projects them).
 # Which chains run fused is the planner's decision (planner.plan_memory); this module only finds
 # the chains that can and rewrites the graph for a chosen set.
 
 FUSED_MBCONV = "FUSED_MBCONV"  # tinyhil's own operator, never in a .tflite
 
 
+# elementwise activations the fused kernel runs per row (th_fused_activation), between its convolutions
+FUSED_ACTIVATIONS = ("LEAKY_RELU", "HARD_SWISH", "LOGISTIC")
+CHAIN_ROLES = ("expand", "expand_act", "depthwise", "depthwise_act", "se_mean", "se_reduce", "se_expand", "se_gate",
+               "se_mul", "project", "add")
+SE_ROLES = CHAIN_ROLES[4:9]  # squeeze-excitation: MEAN -> 1x1 CONV -> 1x1 CONV -> LOGISTIC -> MUL
+
+
 @dataclasses.dataclass(frozen=True)
 class MbconvChain:
-    """Operator indices (in the graph the chain was found in) of one fusable block."""
+    """Operator indices (in the graph the chain was found in) of one fusable block, None where absent."""
 
     expand: int | None
+    expand_act: int | None
     depthwise: int
-    project: int
+    depthwise_act: int | None
+    se_mean: int | None
+    se_reduce: int | None
+    se_expand: int | None
+    se_gate: int | None
+    se_mul: int | None
+    project: int | None
     add: int | None
 
     @property
     def ops(self) -> tuple[int, ...]:
-        return tuple(i for i in (self.expand, self.depthwise, self.project, self.add) if i is not None)
+        return tuple(i for i in (getattr(self, role) for role in CHAIN_ROLES) if i is not None)
 
 
 def _is_pointwise(graph: Graph, op: Operator) -> bool:
     from .lower import pointwise_folds_offset  # the lowering's own test: the 1x1 fast path applies
     from .scratch import is_pointwise
 
-    return is_pointwise(graph, op) and pointwise_folds_offset(graph, op)
+    return op.opcode == "CONV_2D" and is_pointwise(graph, op) and pointwise_folds_offset(graph, op)
 
 
-def _only_consumer(graph: Graph, tensor: int, opcode: str) -> Operator | None:
+def _only_consumer(graph: Graph, tensor: int, opcodes: tuple[str, ...]) -> Operator | None:
+    """The one operator reading `tensor` (as its activation input, for a conv), if it is one of `opcodes`."""
     if tensor in graph.outputs:
         return None
     users = _consumers(graph, tensor)
-    if len(users) != 1 or users[0].opcode != opcode:
+    if len(users) != 1 or users[0].opcode not in opcodes:
         return None
-    if opcode != "ADD" and users[0].inputs[0] != tensor:  # a conv reading it as its activation, not a weight
+    if users[0].opcode != "ADD" and users[0].inputs[0] != tensor:  # a conv reading it as a weight
         return None
     return users[0]
+
+
+def _activation(graph: Graph, op: Operator | None) -> bool:
+    if op is None or op.opcode not in FUSED_ACTIVATIONS:
+        return False
+    return graph.tensor(op.inputs[0]).shape == graph.tensor(op.outputs[0]).shape
 
 
 def _ring_depthwise(graph: Graph, op: Operator) -> bool:
@@ -183,33 +206,85 @@ def _ring_depthwise(graph: Graph, op: Operator) -> bool:
         return False
     x, w, y = (graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0]))
     o = op.options
-    return (op.opcode == "DEPTHWISE_CONV_2D" and len(x.shape) == 4 and len(y.shape) == 4 and len(w.shape) == 4
+    return (len(x.shape) == 4 and len(y.shape) == 4 and len(w.shape) == 4
             and x.shape[0] == 1 and x.shape[3] == y.shape[3] and o.get("depth_multiplier", 1) == 1
             and o.get("dilation_h", 1) == 1 and int(w.shape[1]) <= 16
             and depthwise_pad_h(graph, op) < int(w.shape[1]))
 
 
+def _squeeze_excitation(graph: Graph, x: int) -> tuple[Operator, ...] | None:
+    """(MEAN, reduce CONV, expand CONV, LOGISTIC, MUL) when tensor x feeds exactly a squeeze-excitation:
+    x -> MEAN -> 1x1 conv -> 1x1 conv -> LOGISTIC -> MUL(x, gate), nothing else reading any of them;
+    LOGISTIC None where fuse_activations folded it into the second conv."""
+    if x in graph.outputs:
+        return None
+    users = _consumers(graph, x)
+    mean = next((op for op in users if op.opcode == "MEAN"), None)
+    mul = next((op for op in users if op.opcode == "MUL"), None)
+    if len(users) != 2 or mean is None or mul is None or mean.inputs[0] != x:
+        return None
+    channels = graph.tensor(x).shape[-1]
+    if graph.tensor(mean.outputs[0]).shape != (1, 1, 1, channels):
+        return None
+    reduce = _only_consumer(graph, mean.outputs[0], ("CONV_2D",))
+    expand = _only_consumer(graph, reduce.outputs[0], ("CONV_2D",)) if reduce is not None else None
+    if expand is None or not _is_pointwise(graph, reduce) or not _is_pointwise(graph, expand):
+        return None
+    folded = expand.options.get("fused_table", {}).get("opcode") == "LOGISTIC"  # fuse_activations folded it
+    gate = None if folded else _only_consumer(graph, expand.outputs[0], ("LOGISTIC",))
+    gate_out = expand.outputs[0] if folded else gate.outputs[0] if gate is not None else None
+    if (gate_out is None or _consumers(graph, gate_out) != [mul] or sorted(mul.inputs) != sorted((x, gate_out))
+            or graph.tensor(gate_out).shape != (1, 1, 1, channels)
+            or graph.tensor(mul.outputs[0]).shape != graph.tensor(x).shape):
+        return None
+    return mean, reduce, expand, gate, mul
+
+
 def mbconv_chains(graph: Graph) -> list[MbconvChain]:
-    """Every block of `graph` (after fuse_pads) that FUSED_MBCONV can run, in schedule order."""
+    """Every block of `graph` (after fuse_pads) that FUSED_MBCONV can run, in schedule order: around each
+    depthwise, a 1x1 expansion before it and a 1x1 projection (+ residual ADD) after it where they are
+    there alone (each intermediate tensor read by the next op only), with an elementwise activation op
+    after either conv allowed; at least an expansion or a projection. A block with squeeze-excitation
+    gives two overlapping chains: all of it in two passes, and its part up to the depthwise; the
+    planner picks at most one."""
     producer = {t: op for op in graph.operators for t in op.outputs}
     chains = []
     for dw in graph.operators:
         if not _ring_depthwise(graph, dw):
             continue
-        project = _only_consumer(graph, dw.outputs[0], "CONV_2D")
-        if project is None or not _is_pointwise(graph, project):
-            continue
-        expand = producer.get(dw.inputs[0])
-        if (expand is None or expand.opcode != "CONV_2D" or not _is_pointwise(graph, expand)
-                or _only_consumer(graph, expand.outputs[0], "DEPTHWISE_CONV_2D") is None):
-            expand = None
-        add = _only_consumer(graph, project.outputs[0], "ADD")
+        expand_act = producer.get(dw.inputs[0])
+        if not (_activation(graph, expand_act) and _only_consumer(graph, expand_act.outputs[0], ("DEPTHWISE_CONV_2D",))):
+            expand_act = None
+        expand = producer.get((expand_act or dw).inputs[0])
+        if (expand is None or not _is_pointwise(graph, expand)
+                or _only_consumer(graph, expand.outputs[0], ((expand_act or dw).opcode,)) is None):
+            expand, expand_act = None, None
+        tail = dw
+        depthwise_act = _only_consumer(graph, dw.outputs[0], FUSED_ACTIVATIONS)
+        if _activation(graph, depthwise_act):
+            tail = depthwise_act
+        else:
+            depthwise_act = None
+        se = _squeeze_excitation(graph, tail.outputs[0])
+        if se is not None:
+            tail = se[-1]
+        project = _only_consumer(graph, tail.outputs[0], ("CONV_2D",))
+        if project is not None and not _is_pointwise(graph, project):
+            project = None
+        add = _only_consumer(graph, project.outputs[0], ("ADD",)) if project is not None else None
         if add is not None:
             a, b = (graph.tensor(t) for t in add.inputs)
             if a.shape != b.shape or a.shape != graph.tensor(add.outputs[0]).shape or add.inputs[0] == add.inputs[1]:
                 add = None
-        chains.append(MbconvChain(expand.index if expand else None, dw.index, project.index,
-                                  add.index if add else None))
+        ends = [(se, project, add)] if se is None or project is not None else []
+        if se is not None and expand is not None:  # the alternative: fused up to the depthwise, SE and the
+            ends.append((None, None, None))          # projection plain (it can feed a cascade; no second pass)
+        for se_ops, project_op, add_op in ends:
+            if expand is None and project_op is None:
+                continue
+            chains.append(MbconvChain(*(op.index if op is not None else None
+                                        for op in (expand, expand_act, dw, depthwise_act, *(se_ops or (None,) * 5),
+                                                   project_op, add_op))))
     return chains
 
 
@@ -231,16 +306,70 @@ def fuse_mbconv(graph: Graph, chains: list[MbconvChain]) -> tuple[Graph, list[tu
         chain = by_last.get(op.index)
         if chain is None:
             continue
-        ops = graph.operators
-        first = ops[chain.expand] if chain.expand is not None else ops[chain.depthwise]
-        add = ops[chain.add] if chain.add is not None else None
-        inputs: tuple[int, ...] = (first.inputs[0],)
+        parts = {role: graph.operators[getattr(chain, role)] if getattr(chain, role) is not None else None
+                 for role in CHAIN_ROLES}
+        inputs: tuple[int, ...] = (graph.operators[chain.ops[0]].inputs[0],)
+        add = parts["add"]
         if add is not None:
-            project_out = ops[chain.project].outputs[0]
+            project_out = parts["project"].outputs[0]
             inputs += (add.inputs[1] if add.inputs[0] == project_out else add.inputs[0],)
-        output = (add or ops[chain.project]).outputs[0]
-        options = {"expand": ops[chain.expand] if chain.expand is not None else None,
-                   "depthwise": ops[chain.depthwise], "project": ops[chain.project], "add": add}
-        operators.append(Operator(len(operators), FUSED_MBCONV, inputs, (output,), options))
+        output = graph.operators[chain.ops[-1]].outputs[0]
+        operators.append(Operator(len(operators), FUSED_MBCONV, inputs, (output,), parts))
         origin.append(chain.ops)
     return dataclasses.replace(graph, operators=operators), origin
+
+
+def _upstream_depth(op: Operator) -> int:
+    return 1 + (_upstream_depth(op.options["upstream"]) if op.options.get("upstream") is not None else 0)
+
+
+MAX_CASCADE = 4  # fused blocks in one cascade (TH_MAX_CASCADE in mbconv_fused.c)
+
+
+def cascade_pairs(graph: Graph) -> list[tuple[int, int]]:
+    """(a, b): fused blocks where b reads a's output and nothing else does, so a can make its rows as b
+    needs them (a cascade) and the tensor between them never exists. b must have no residual (it would
+    need its input's rows again) and be at most MAX_CASCADE blocks deep with a; a has no squeeze-
+    excitation (b may: then its first pass runs the blocks before it too, and its second again)."""
+    pairs = []
+    for b in graph.operators:
+        if b.opcode != FUSED_MBCONV or b.options["add"] is not None:
+            continue
+        producer = [op for op in graph.operators if b.inputs[0] in op.outputs]
+        if len(producer) != 1 or producer[0].opcode != FUSED_MBCONV:
+            continue
+        a = producer[0]
+        if a.options["se_mul"] is not None:  # its rows come after a whole first pass: not on demand
+            continue
+        if (b.inputs[0] in graph.outputs or len(_consumers(graph, b.inputs[0])) != 1
+                or _upstream_depth(a) + _upstream_depth(b) > MAX_CASCADE):
+            continue
+        pairs.append((a.index, b.index))
+    return pairs
+
+
+def cascade(graph: Graph, pairs: list[tuple[int, int]], origin: list[tuple[int, ...]]
+            ) -> tuple[Graph, list[tuple[int, ...]]]:
+    """A new Graph where, for each (a, b), b runs a as its upstream block (b's input and skip become a's) and
+    a is gone; `origin` (per op of `graph`, the source ops it runs) is carried along."""
+    merged = dict(pairs)  # a -> b
+    into = {b: a for a, b in pairs}
+    ops = {op.index: op for op in graph.operators}
+
+    def with_upstream(b: Operator) -> tuple[Operator, tuple[int, ...]]:
+        a = into.get(b.index)
+        if a is None:
+            return b, origin[b.index]
+        upstream, up_origin = with_upstream(ops[a])
+        return (dataclasses.replace(b, inputs=upstream.inputs, options={**b.options, "upstream": upstream}),
+                up_origin + origin[b.index])
+
+    operators: list[Operator] = []
+    new_origin: list[tuple[int, ...]] = []
+    for op in graph.operators:
+        if op.index in merged:
+            continue
+        op, source = with_upstream(op)
+        operators.append(dataclasses.replace(op, index=len(operators)))
+        new_origin.append(source)
+    return dataclasses.replace(graph, operators=operators), new_origin

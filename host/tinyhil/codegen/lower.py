@@ -15,7 +15,7 @@ from . import tables
 from .quantize import (activation_range, conv_multipliers, f32, fast_requant, hard_swish_multipliers,
                        leaky_relu_multipliers, logistic_params, mean_multiplier, mul_multiplier, quantize_multiplier,
                        softmax_params)
-from .scratch import is_pointwise, mbconv_scratch, round_up4, same_pad
+from .scratch import cascade_scratch, is_pointwise, round_up4, same_pad
 
 
 @dataclass
@@ -186,37 +186,67 @@ def _renamed(layer: Layer, old: str, new: str) -> Layer:
     return layer
 
 
+# FUSED_MBCONV's activations: opcode -> the kernel's TH_ACT_* kind (tinyhil_kernels.h)
+_FUSED_ACTIVATION_KINDS = {"LEAKY_RELU": "TH_ACT_LEAKY_RELU", "HARD_SWISH": "TH_ACT_HARD_SWISH",
+                           "LOGISTIC": "TH_ACT_LOGISTIC"}
+
+
 def _fused_mbconv(graph: Graph, op: Operator) -> Layer:
-    """One FUSED_MBCONV (fuse.fuse_mbconv): each part lowered exactly as it is unfused (the same
-    arrays and integers), under this layer's name, plus the scratch layout."""
-    p = f"layer{op.index}"
+    """One FUSED_MBCONV (fuse.fuse_mbconv, fuse.cascade): each part lowered exactly as it is unfused (the
+    same arrays and integers), under this layer's name, plus the scratch layout."""
+    arrays, structs, main, macs = _fused_block(graph, op, f"layer{op.index}")
+    return Layer(op.index, op.opcode, "th_mbconv_fused_s8", "th_mbconv_args", main, arrays, op.inputs, op.outputs[0],
+                 macs, takes_scratch=True, structs=structs)
+
+
+def _fused_block(graph: Graph, op: Operator, p: str
+                 ) -> tuple[list[ConstArray], list[ArgStruct], dict[str, int | list[int] | str], int]:
+    """The arrays, the argument structs its th_mbconv_args points to, that struct's fields and the MACs of
+    one fused block (and, recursively, of its upstream blocks), named from prefix p."""
     o = op.options
     arrays: list[ConstArray] = []
     structs: list[ArgStruct] = []
     main: dict[str, int | list[int] | str] = {}
     macs = 0
-    for role, struct_field in (("expand", "expand"), ("depthwise", "depthwise"), ("project", "project"),
-                               ("add", "residual")):
-        sub = o[role]
+    layout = cascade_scratch(graph, op)
+    upstream = o.get("upstream")
+    if upstream is not None:
+        up_arrays, up_structs, up_main, up_macs = _fused_block(graph, upstream, f"{p}_up")
+        arrays += up_arrays
+        structs += [*up_structs, ArgStruct("th_mbconv_args", f"{p}_up_args", up_main)]
+        macs += up_macs
+    main.update(upstream=f"&{p}_up_args" if upstream is not None else "NULL",
+                upstream_scratch_offset=layout.upstream_scratch_offset, upstream_row_offset=layout.upstream_row_offset)
+    for role, struct_field in (("expand", "expand"), ("expand_act", "expand_act"), ("depthwise", "depthwise"),
+                               ("depthwise_act", "depthwise_act"), ("se_mean", "se_mean"), ("se_reduce", "se_reduce"),
+                               ("se_expand", "se_expand"), ("se_gate", "se_gate"), ("se_mul", "se_mul"),
+                               ("project", "project"), ("add", "residual")):
+        sub = o.get(role)
+        activation = role.endswith("_act")
         if sub is None:
-            main[struct_field] = "NULL"
+            main[struct_field] = "{TH_ACT_NONE, NULL}" if activation else "NULL"
             continue
-        part = _add(graph, sub) if role == "add" else _conv_like(graph, sub, depthwise=role == "depthwise")
-        if role in ("expand", "project") and part.function != "th_conv2d_1x1_s8":
+        if role in ("expand", "depthwise", "project", "se_reduce", "se_expand"):
+            part = _conv_like(graph, sub, depthwise=role == "depthwise")
+        else:
+            part = _LOWERINGS[sub.opcode](graph, sub)
+        if role in ("expand", "project", "se_reduce", "se_expand") and part.function != "th_conv2d_1x1_s8":
             raise UnsupportedOpError(f"operator {sub.index} ({sub.opcode}) cannot run fused: its {role} conv is "
                                      f"not the 1x1 fast path ({part.function})")
         part = _renamed(part, f"layer{sub.index}", f"{p}_{role}")
         arrays += part.arrays
         structs.append(ArgStruct(part.args_type or "", f"{p}_{role}_args", part.fields))
-        main[struct_field] = f"&{p}_{role}_args"
+        main[struct_field] = (f"{{{_FUSED_ACTIVATION_KINDS[sub.opcode]}, &{p}_{role}_args}}" if activation
+                              else f"&{p}_{role}_args")
         macs += part.macs
     add = o["add"]
     main["projection_is_input1"] = int(add is not None and add.inputs[0] == o["project"].outputs[0])
-    layout = mbconv_scratch(graph, op)
-    main.update(dw_row_offset=layout.dw_row_offset, project_row_offset=layout.project_row_offset,
-                q15_offset=layout.q15_offset)
-    return Layer(op.index, op.opcode, "th_mbconv_fused_s8", "th_mbconv_args", main, arrays, op.inputs, op.outputs[0],
-                 macs, takes_scratch=True, structs=structs)
+    own = layout.own
+    main.update(dw_row_offset=own.dw_row_offset, project_row_offset=own.project_row_offset, q15_offset=own.q15_offset,
+                se_sums_offset=own.se_sums_offset, se_pooled_offset=own.se_pooled_offset,
+                se_reduced_offset=own.se_reduced_offset, se_pre_offset=own.se_pre_offset,
+                se_gate_offset=own.se_gate_offset)
+    return arrays, structs, main, macs
 
 
 def widen_depthwise_filter(weights: np.ndarray) -> np.ndarray:

@@ -9,10 +9,15 @@ from typing import Any, Sequence
 from .planner import MemoryPlan, peak_location
 
 
+def runs_text(runs: Sequence[str]) -> str:
+    """A fused block's operators in order, 'CONV_2D -> DEPTHWISE_CONV_2D -> ...', ' | ' between cascaded blocks."""
+    return " -> ".join(runs).replace(" -> | -> ", " | ")
+
+
 def execution_rows(layers: Sequence[Any], plan: MemoryPlan) -> list[dict[str, Any]]:
     """[{index, op, mode, live_bytes, peak}] for the generated layers (emit.LayerSummary)."""
     peak = peak_location(plan)
-    return [{"index": int(layer.index), "op": "+".join(layer.runs) if layer.runs else layer.opcode,
+    return [{"index": int(layer.index), "op": runs_text(layer.runs) if layer.runs else layer.opcode,
              "mode": layer.mode, "live_bytes": int(layer.live_bytes), "peak": layer.index == peak}
             for layer in layers]
 

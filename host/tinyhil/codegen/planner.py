@@ -15,14 +15,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import ModelError
-from .fuse import FUSED_MBCONV, MbconvChain, fuse_activations, fuse_mbconv, fuse_pads, fuse_swish, mbconv_chains
+from .fuse import (FUSED_MBCONV, MAX_CASCADE, MbconvChain, cascade, cascade_pairs, fuse_activations, fuse_mbconv,
+                   fuse_pads, fuse_swish, mbconv_chains)
 from .ir import Graph, Operator
 from .scratch import kernel_scratch_bytes
 
 ALIGNMENT = 16  # bytes; every buffer starts on a 16-byte boundary of the 16-byte aligned arena
 _ALIASING_OPS = {"RESHAPE", "SQUEEZE", "EXPAND_DIMS"}
 _IN_PLACE_OPS = {"ADD", "MUL", "LEAKY_RELU", "HARD_SWISH", "LOGISTIC", "SWISH"}  # output[i] depends on input[i] only
-EXECUTION_MODES = ("plain", "fused band", "fused band, in place", "in place", "alias")
+EXECUTION_MODES = ("plain", "fused band", "fused band, in place", "fused band, SE in two passes",
+                   "fused band, SE in two passes, in place", "fused band, cascade", "in place", "alias")
 # auto: fuse the blocks at the peak while that lowers it; off: every block plain; all: every fusable block
 # fused (to measure fusion's instruction overhead, and to test it)
 FUSION_MODES = ("auto", "off", "all")
@@ -110,8 +112,76 @@ def _can_run_depthwise_in_place(graph: Graph, op: Operator) -> bool:
 def _can_run_fused_in_place(graph: Graph, op: Operator) -> bool:
     """th_mbconv_fused_s8 over its input: stride 1 in H, output shape == input shape (fuse.py already
     requires every window to reach its own output row)."""
+    if op.options.get("upstream") is not None:  # a cascade's input is read by its first block, far ahead
+        return False
     x, y = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
     return op.options["depthwise"].options.get("stride_h", 1) == 1 and x.shape == y.shape and x.dtype == y.dtype
+
+
+Cascade = tuple[MbconvChain, MbconvChain]  # (upstream block, downstream block), fuse.cascade
+# the most MACs fused execution may recompute, as a share of the graph's: squeeze-excitation in two passes
+# makes its block's expansion and depthwise (and those of the blocks cascaded into it) twice
+RECOMPUTE_MAC_BUDGET = 0.10
+
+
+def _conv_macs(graph: Graph, op: Operator | None) -> int:
+    if op is None or op.opcode not in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+        return 0
+    w = graph.tensors[op.inputs[1]].shape
+    per_output = int(w[1]) * int(w[2]) * (1 if op.opcode == "DEPTHWISE_CONV_2D" else int(w[3]))
+    return graph.tensors[op.outputs[0]].num_elements * per_output
+
+
+def _first_pass_macs(graph: Graph, op: Operator) -> int:
+    """MACs a fused block makes before its squeeze-excitation, with its upstream blocks'."""
+    o = op.options
+    up = o.get("upstream")
+    own = sum(_conv_macs(graph, o[role]) for role in ("expand", "depthwise"))
+    if up is not None:
+        own += _first_pass_macs(graph, up) + sum(_conv_macs(graph, up.options[r]) for r in ("project",))
+    return own
+
+
+def recompute_macs(plan: MemoryPlan) -> int:
+    """MACs the plan's fused blocks compute twice (squeeze-excitation's first pass)."""
+    graph = plan.graph
+    return sum(_first_pass_macs(graph, op) for op in graph.operators
+               if op.opcode == FUSED_MBCONV and op.options.get("se_mul") is not None) if graph else 0
+
+
+def _graph_macs(graph: Graph) -> int:
+    return sum(_conv_macs(graph, op) for op in graph.operators)
+
+
+def _build(graph: Graph, chosen: list[MbconvChain], cascades: list[Cascade]) -> MemoryPlan:
+    """The plan of `graph` with the chosen blocks fused and the chosen pairs of them cascaded."""
+    fused, origin = fuse_mbconv(graph, chosen)
+    if cascades:
+        index = {source: i for i, source in enumerate(origin)}
+        fused, origin = cascade(fused, [(index[a.ops], index[b.ops]) for a, b in cascades], origin)
+    plan = _place(fused)
+    plan.graph, plan.origin = fused, origin
+    return plan
+
+
+def _cascade_length(cascades: list[Cascade]) -> int:
+    """Blocks in the longest cascade the pairs make."""
+    after = {a: b for a, b in cascades}
+    starts = set(after) - {b for _, b in cascades}
+    longest = 1
+    for start in starts:
+        n, block = 1, start
+        while block in after:
+            block, n = after[block], n + 1
+        longest = max(longest, n)
+    return longest
+
+
+def _cascade_candidates(graph: Graph, chosen: list[MbconvChain], cascades: list[Cascade]) -> list[Cascade]:
+    fused, origin = fuse_mbconv(graph, chosen)
+    chain_of = {chain.ops: chain for chain in chosen}
+    pairs = [(chain_of[origin[a]], chain_of[origin[b]]) for a, b in cascade_pairs(fused)]
+    return [pair for pair in pairs if pair not in cascades and _cascade_length(cascades + [pair]) <= MAX_CASCADE]
 
 
 def plan_memory(graph: Graph, fusion: str = "auto") -> MemoryPlan:
@@ -120,45 +190,57 @@ def plan_memory(graph: Graph, fusion: str = "auto") -> MemoryPlan:
     agree on the arena and on which blocks run fused).
 
     fusion (FUSION_MODES): "auto" runs as FUSED_MBCONV the inverted-residual blocks where that lowers
-    the peak. Greedy: while the op at the peak of live bytes belongs to a fusable block, fuse the block
-    that lowers (arena, peak) most; stop when none does. Blocks away from the peak stay plain (no
-    latency cost for nothing). "off": none fused; "all": every fusable block fused."""
+    the peak, and cascades consecutive fused blocks where that does (the first makes its rows as the
+    second needs them, so the tensor between them never exists). Greedy: while the op at the peak of
+    live bytes belongs to a fusable block or a cascadable pair, take the step that lowers (arena, peak)
+    most, among those recomputing at most RECOMPUTE_MAC_BUDGET of the graph's MACs (squeeze-excitation's
+    first pass); stop when none does. Blocks away from the peak stay plain (no latency cost for nothing).
+    "off": none fused; "all": every fusable block fused, every cascadable pair cascaded."""
     if fusion not in FUSION_MODES:
         raise ModelError(f"unknown fusion mode '{fusion}': use one of {', '.join(FUSION_MODES)}")
     graph = fuse_activations(fuse_swish(fuse_pads(graph)))
     plain = _place(graph)
     plain.graph, plain.origin = graph, [(op.index,) for op in graph.operators]
-    plain.unfused_arena_bytes = plain.arena_bytes
     best = plain
     chains = mbconv_chains(graph) if fusion != "off" else []
     chosen: list[MbconvChain] = []
+    cascades: list[Cascade] = []
+    total_macs = _graph_macs(graph)
     if fusion == "all":
         for chain in chains:
             if not set(chain.ops) & {j for c in chosen for j in c.ops}:
                 chosen.append(chain)
-        fused, origin = fuse_mbconv(graph, chosen)
-        best = _place(fused)
-        best.graph, best.origin = fused, origin
+        while candidates := _cascade_candidates(graph, chosen, cascades):
+            cascades.append(candidates[0])
+        best = _build(graph, chosen, cascades) if chosen else plain
         chains = []
     while chains:
         peak = best.peak_live_bytes
         at_peak = {j for i, live in enumerate(best.live_bytes_per_op) if live == peak for j in best.origin[i]}
         taken = {j for chain in chosen for j in chain.ops}
-        trials = []
+        steps: list[tuple[list[MbconvChain], list[Cascade]]] = [
+            (chosen + [chain], cascades) for chain in chains
+            if chain not in chosen and set(chain.ops) & at_peak and not set(chain.ops) & taken]
+        steps += [(chosen, cascades + [pair]) for pair in _cascade_candidates(graph, chosen, cascades)
+                  if (set(pair[0].ops) | set(pair[1].ops)) & at_peak]
+        # a plain block feeding a fused one at the peak: fuse it and cascade it in, as one step
         for chain in chains:
-            if chain in chosen or not set(chain.ops) & at_peak or set(chain.ops) & taken:
+            if chain in chosen or set(chain.ops) & taken:
                 continue
-            fused, origin = fuse_mbconv(graph, chosen + [chain])
-            trial = _place(fused)
-            trial.graph, trial.origin = fused, origin
-            trials.append(((trial.arena_bytes, trial.peak_live_bytes), chain, trial))
+            feeds = [pair for pair in _cascade_candidates(graph, chosen + [chain], cascades)
+                     if pair[0] == chain and set(pair[1].ops) & at_peak]
+            steps += [(chosen + [chain], cascades + [pair]) for pair in feeds]
+        if not steps:
+            break
+        trials = [(trial.arena_bytes, trial.peak_live_bytes, k, trial, step)
+                  for k, step in enumerate(steps) for trial in [_build(graph, *step)]
+                  if recompute_macs(trial) <= RECOMPUTE_MAC_BUDGET * total_macs]
         if not trials:
             break
-        key, chain, trial = min(trials, key=lambda t: t[0])
-        if key >= (best.arena_bytes, best.peak_live_bytes):
+        arena, peak_live, _, trial, (chosen_next, cascades_next) = min(trials, key=lambda t: t[:3])
+        if (arena, peak_live) >= (best.arena_bytes, best.peak_live_bytes):
             break
-        chosen.append(chain)
-        best = trial
+        chosen, cascades, best = chosen_next, cascades_next, trial
     best.unfused_arena_bytes = plain.arena_bytes
     return best
 
@@ -235,8 +317,11 @@ def _place(graph: Graph) -> MemoryPlan:
     modes = {}
     for op in graph.operators:
         shares = op.outputs and op.inputs and groups.find(op.outputs[0]) in {groups.find(t) for t in op.inputs if t >= 0}
-        if op.opcode == FUSED_MBCONV:
-            modes[op.index] = "fused band, in place" if op.index in fused_in_place else "fused band"
+        if op.opcode == FUSED_MBCONV and op.options.get("upstream") is not None:
+            modes[op.index] = "fused band, cascade"
+        elif op.opcode == FUSED_MBCONV:
+            modes[op.index] = ("fused band" + (", SE in two passes" if op.options.get("se_mul") is not None else "")
+                               + (", in place" if op.index in fused_in_place else ""))
         elif op.opcode in _ALIASING_OPS:
             modes[op.index] = "alias"
         else:

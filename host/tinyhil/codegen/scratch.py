@@ -41,21 +41,61 @@ class MbconvScratch:
     project_row_offset: int
     q15_offset: int
     total: int
+    # squeeze-excitation (two passes): int32 channel sums, the pooled vector, the squeezed one, the gate
+    # before and after LOGISTIC; 0 without SE
+    se_sums_offset: int = 0
+    se_pooled_offset: int = 0
+    se_reduced_offset: int = 0
+    se_pre_offset: int = 0
+    se_gate_offset: int = 0
 
 
 def mbconv_scratch(graph: Graph, op: Operator) -> MbconvScratch:
     o = op.options
     dw, project = o["depthwise"], o["project"]
     ring = depthwise_ring_bytes(graph, dw)
-    hidden = int(graph.tensors[dw.outputs[0]].shape[3])
-    _, _, out_w, out_c = (int(d) for d in graph.tensors[project.outputs[0]].shape)
+    _, _, out_w, hidden = (int(d) for d in graph.tensors[dw.outputs[0]].shape)
     row_offset = _align16(ring)
-    project_row_offset = _align16(row_offset + out_w * hidden)
+    project_row_offset = _align16(row_offset + (out_w * hidden if project is not None else 0))
+    out_c = int(graph.tensors[project.outputs[0]].shape[3]) if project is not None else 0
     q15_offset = _align16(project_row_offset + (out_w * out_c if o["add"] is not None else 0))
-    q15 = 4 * round_up4(hidden)
+    q15 = 4 * round_up4(hidden) if project is not None else 0
     if o["expand"] is not None:
         q15 = max(q15, 4 * round_up4(int(graph.tensors[o["expand"].inputs[0]].shape[3])))
-    return MbconvScratch(ring, row_offset, project_row_offset, q15_offset, q15_offset + q15)
+    end = q15_offset + q15
+    if o.get("se_mul") is None:
+        return MbconvScratch(ring, row_offset, project_row_offset, q15_offset, end)
+    squeezed = int(graph.tensors[o["se_reduce"].outputs[0]].shape[3])
+    sums = _align16(end)
+    pooled = _align16(sums + 4 * hidden)
+    reduced = _align16(pooled + hidden)
+    pre = _align16(reduced + squeezed)
+    gate = _align16(pre + hidden) if o["se_gate"] is not None else pre  # a folded LOGISTIC: the conv makes the gate
+    return MbconvScratch(ring, row_offset, project_row_offset, q15_offset, gate + hidden, sums, pooled, reduced, pre,
+                         gate)
+
+
+@dataclass(frozen=True)
+class CascadeScratch:
+    """A fused block's scratch with its upstream blocks' (a cascade): its own (mbconv_scratch), then the
+    upstream block's whole scratch, then the upstream block's one output row."""
+
+    own: MbconvScratch
+    upstream_scratch_offset: int  # 0 without an upstream block
+    upstream_row_offset: int
+    total: int
+
+
+def cascade_scratch(graph: Graph, op: Operator) -> CascadeScratch:
+    own = mbconv_scratch(graph, op)
+    upstream = op.options.get("upstream")
+    if upstream is None:
+        return CascadeScratch(own, 0, 0, own.total)
+    up = cascade_scratch(graph, upstream)
+    _, _, out_w, out_c = (int(d) for d in graph.tensors[upstream.outputs[0]].shape)
+    scratch_offset = _align16(own.total)
+    row_offset = _align16(scratch_offset + up.total)
+    return CascadeScratch(own, scratch_offset, row_offset, row_offset + out_w * out_c)
 
 
 def depthwise_ring_bytes(graph: Graph, op: Operator) -> int:
@@ -81,7 +121,7 @@ def kernel_scratch_bytes(graph: Graph, op: Operator) -> int:
     th_depthwise_conv2d_s8 (and _inplace_): a ring of k_h zero-point-padded input rows;
     th_mbconv_fused_s8: mbconv_scratch."""
     if op.opcode == "FUSED_MBCONV":
-        return mbconv_scratch(graph, op).total
+        return cascade_scratch(graph, op).total
     if op.opcode not in ("CONV_2D", "DEPTHWISE_CONV_2D"):
         return 0
     x, w = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]]

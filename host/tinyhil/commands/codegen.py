@@ -42,7 +42,7 @@ def command(model: Path, out_dir: Path, runtime: str, golden: bool, fusion: str,
                f"to {generated.out_dir}")
     if generated.runtime != "native":
         return
-    from ..codegen.plan_report import execution_rows, plan_summary
+    from ..codegen.plan_report import execution_rows, plan_summary, runs_text
 
     click.echo(f"{'#':>3} {'op':<18} {'kernel':<30} {'mode':<20} {'output shape':<18} {'MACs':>9} {'out @ arena':>11} "
                f"{'live':>10}")
@@ -51,7 +51,7 @@ def command(model: Path, out_dir: Path, runtime: str, golden: bool, fusion: str,
                    f"{str(layer.output_shape):<18} {format_count(layer.macs):>9} {layer.output_offset:>11} "
                    f"{format_bytes(row['live_bytes']):>10}{'  <- peak' if row['peak'] else ''}")
         if layer.runs:
-            click.echo(f"{'':>3}   runs {' -> '.join(layer.runs)} a band of rows at a time")
+            click.echo(f"{'':>3}   runs {runs_text(layer.runs)} a band of rows at a time")
     click.echo(plan_summary(generated.plan, fusion))
     click.echo(f"arena: {generated.arena_bytes} bytes ({format_bytes(generated.arena_bytes)}; analytic, from the "
                f"static plan; peak live {generated.plan.peak_live_bytes} bytes, scratch {generated.plan.scratch_bytes} "
