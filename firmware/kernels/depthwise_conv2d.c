@@ -21,6 +21,9 @@ static inline int32_t th_dw_q15_weight(const th_conv_args *a, int32_t oc, int32_
 }
 
 /* Any depth multiplier, one output channel at a time. */
+#if TINYHIL_USE_DSP && defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("Os"))) /* on a DSP core only the fallback for windows past 32 / 64 taps: small, not fast */
+#endif
 static void th_dw_row_portable(const th_conv_args *a, const int8_t *const *rows, int8_t *out_row) {
     const int32_t mult = a->depth_multiplier, stride = th_round_up4(a->in_c);
     for (int32_t ox = 0; ox < a->out_w; ++ox) {
@@ -176,8 +179,8 @@ static void th_dw_row_dsp(const th_conv_args *a, const int8_t *const *rows, int8
  * each output channel's weights come in the same tap pairs from the host, so one SMLAD does two taps;
  * with a multiplier of 4, 8, ... four output channels share each window word and one packed store. */
 #define TH_DW_MULT_MAX_PAIRS 32
-/* out of line: one copy of the two requantisations (flash) */
-static __attribute__((noinline)) int8_t th_dw_output(const th_conv_args *a, int32_t acc, int32_t oc) {
+/* out of line, -Os: one copy of the two requantisations (flash), shared with the portable fallback */
+static __attribute__((noinline, optimize("Os"))) int8_t th_dw_output(const th_conv_args *a, int32_t acc, int32_t oc) {
     return th_conv_output(a, acc, oc);
 }
 
