@@ -227,11 +227,13 @@ def measure_baseline(rev: str, names: list[str], workdir: Path, runs: int) -> tu
     try:
         env = {**os.environ, "PYTHONPATH": str(tree / "host")}
         subprocess.run([sys.executable, __file__, "--workdir", str(runs_dir), "--runs",
-                        str(runs), "--json", str(out), *[a for n in names for a in ("--only", n)]],
+                        str(runs), "--json", str(out), "--no-fusion-modes", "--paper-specs", "0",
+                        *[a for n in names for a in ("--only", n)]],
                        check=True, env=env, stdout=subprocess.DEVNULL)
     finally:
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], capture_output=True)
-    return commit, {r["net"]: r for r in json.loads(out.read_text())}
+    result = json.loads(out.read_text())
+    return commit, {r["net"]: r for r in (result["nets"] if isinstance(result, dict) else result)}
 
 
 def print_table(rows: list[dict], baseline: tuple[str, dict[str, dict]] | None, tflm: dict[str, dict],
