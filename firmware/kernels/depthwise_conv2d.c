@@ -139,7 +139,7 @@ static void th_dw_row_dsp_3x3(const th_conv_args *a, const int8_t *const *rows, 
  * 4 channels per step. The window's taps are a list of ring-row pointers made once per row, so
  * every tap is one pointer load plus TH_DW_TAP_AT's load, widen and 4 multiplies, whatever its
  * shape (a k x 1 filter no longer pays a row loop per tap). */
-#define TH_DW_MAX_TAPS 32
+#define TH_DW_MAX_TAPS 64 /* up to 8x8: the search spaces' 7x7 windows (49 taps) stay on this path */
 static void th_dw_row_dsp(const th_conv_args *a, const int8_t *const *rows, int8_t *out_row) {
     const int32_t channels = a->in_c, stride = th_round_up4(channels), taps = a->k_h * a->k_w;
     const int32_t tap_step = a->dil_w * stride, px_step = a->stride_w * stride;

@@ -23,12 +23,12 @@ def _out_size(size: int, k: int, stride: int, dilation: int, padding: str) -> in
 
 
 def _conv_case(draw: st.DrawFn, depthwise: bool, channels: st.SearchStrategy[int] = st.integers(1, 6),
-               kernel_heights: tuple[int, ...] = (1, 3, 5),
+               kernel_heights: tuple[int, ...] = (1, 3, 5), kernel_widths: tuple[int, ...] = (1, 3),
                multipliers: st.SearchStrategy[int] = st.integers(1, 2)) -> bytes:
     rng = np.random.default_rng(draw(st.integers(0, 2**31)))
     h, w = draw(st.integers(1, 9)), draw(st.integers(1, 9))
     cin = draw(channels)
-    kh, kw = draw(st.sampled_from(kernel_heights)), draw(st.sampled_from([1, 3]))
+    kh, kw = draw(st.sampled_from(kernel_heights)), draw(st.sampled_from(kernel_widths))
     stride = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
     dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2))) if stride == (1, 1) else (1, 1)
     padding = draw(st.sampled_from(["SAME", "VALID"]))
@@ -75,6 +75,12 @@ def wide_conv_models(draw: st.DrawFn) -> bytes:
 def wide_depthwise_models(draw: st.DrawFn) -> bytes:
     """3x3 mostly: the unrolled DSP path when the channels are a multiple of 4."""
     return _conv_case(draw, depthwise=True, channels=wide_channels, kernel_heights=(3, 3, 1))
+
+
+@st.composite
+def large_window_depthwise_models(draw: st.DrawFn) -> bytes:
+    """5x5 to 7x7 windows (the paper's kernels), 25-49 taps: the DSP tap-list path, not the portable row."""
+    return _conv_case(draw, depthwise=True, channels=wide_channels, kernel_heights=(5, 7), kernel_widths=(5, 7))
 
 
 @st.composite
@@ -224,6 +230,12 @@ def test_depthwise_conv2d_matches_tflm(check_bit_exact, blob: bytes) -> None:
 @SETTINGS
 @given(wide_depthwise_models())
 def test_depthwise_conv2d_with_wide_channels_matches_tflm(check_bit_exact, blob: bytes) -> None:
+    assert check_bit_exact(blob) == 6
+
+
+@SETTINGS
+@given(large_window_depthwise_models())
+def test_depthwise_conv2d_with_large_windows_matches_tflm(check_bit_exact, blob: bytes) -> None:
     assert check_bit_exact(blob) == 6
 
 
