@@ -41,6 +41,19 @@ def _spatial_pads(graph: Graph, pad: Operator) -> tuple[int, int, int, int] | No
     return int(p[1, 0]), int(p[1, 1]), int(p[2, 0]), int(p[2, 1])
 
 
+def _rewritten(graph: Graph, removed: set[int], rewired: dict[int, Operator]) -> Graph:
+    """`graph` without the `removed` operators, the `rewired` ones in their place, renumbered in schedule order."""
+    if not removed:
+        return graph
+    operators = []
+    for op in graph.operators:
+        if op.index in removed:
+            continue
+        op = rewired.get(op.index, op)
+        operators.append(dataclasses.replace(op, index=len(operators)))
+    return dataclasses.replace(graph, operators=operators)
+
+
 def fuse_pads(graph: Graph) -> Graph:
     """A new Graph where each PAD feeding only a conv is folded into that conv's `fused_pad` option."""
     removed: set[int] = set()
@@ -58,15 +71,7 @@ def fuse_pads(graph: Graph) -> Graph:
         options = {**conv.options, "fused_pad": pads}
         rewired[conv.index] = dataclasses.replace(conv, inputs=(pad.inputs[0],) + conv.inputs[1:], options=options)
         removed.add(pad.index)
-    if not removed:
-        return graph
-    operators = []
-    for op in graph.operators:
-        if op.index in removed:
-            continue
-        op = rewired.get(op.index, op)
-        operators.append(dataclasses.replace(op, index=len(operators)))
-    return dataclasses.replace(graph, operators=operators)
+    return _rewritten(graph, removed, rewired)
 
 
 SWISH = "SWISH"  # tinyhil's own operator, never in a .tflite: LOGISTIC then MUL by the same tensor
@@ -91,15 +96,7 @@ def fuse_swish(graph: Graph) -> Graph:
                 rewired[mul.index] = Operator(mul.index, SWISH, (x,), mul.outputs, {"logistic": logistic, "mul": mul})
                 removed.add(logistic.index)
                 break
-    if not removed:
-        return graph
-    operators = []
-    for op in graph.operators:
-        if op.index in removed:
-            continue
-        op = rewired.get(op.index, op)
-        operators.append(dataclasses.replace(op, index=len(operators)))
-    return dataclasses.replace(graph, operators=operators)
+    return _rewritten(graph, removed, rewired)
 
 
 def fuse_activations(graph: Graph) -> Graph:
@@ -121,15 +118,7 @@ def fuse_activations(graph: Graph) -> Graph:
         rewired[conv.index] = dataclasses.replace(conv, outputs=(act.outputs[0],) + conv.outputs[1:],
                                                   options={**conv.options, "fused_table": fused})
         removed.add(act.index)
-    if not removed:
-        return graph
-    operators = []
-    for op in graph.operators:
-        if op.index in removed:
-            continue
-        op = rewired.get(op.index, op)
-        operators.append(dataclasses.replace(op, index=len(operators)))
-    return dataclasses.replace(graph, operators=operators)
+    return _rewritten(graph, removed, rewired)
 
 
 # --- fused inverted-residual blocks -------------------------------------------------------------
