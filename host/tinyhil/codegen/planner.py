@@ -262,19 +262,14 @@ def _place(graph: Graph) -> MemoryPlan:
             continue
         spans = _lifetimes(graph, groups, ids)
         out = op.outputs[0]
-        if op.opcode == FUSED_MBCONV:
+        if op.opcode in (FUSED_MBCONV, "DEPTHWISE_CONV_2D"):
+            # a row-ring kernel writes over an input that dies here, when its shapes allow it
+            can_run, done = ((_can_run_fused_in_place, fused_in_place) if op.opcode == FUSED_MBCONV
+                             else (_can_run_depthwise_in_place, in_place))
             root = groups.find(op.inputs[0])
-            if (_can_run_fused_in_place(graph, op) and spans[root][1] == op.index
-                    and op.inputs[0] not in graph.outputs):
+            if can_run(graph, op) and spans[root][1] == op.index and op.inputs[0] not in graph.outputs:
                 groups.union(op.inputs[0], out)
-                fused_in_place.add(op.index)
-            continue
-        if op.opcode == "DEPTHWISE_CONV_2D":
-            root = groups.find(op.inputs[0])
-            if (_can_run_depthwise_in_place(graph, op) and spans[root][1] == op.index
-                    and op.inputs[0] not in graph.outputs):
-                groups.union(op.inputs[0], out)
-                in_place.add(op.index)
+                done.add(op.index)
             continue
         out_bytes = graph.tensors[out].nbytes
         for candidate in op.inputs:
