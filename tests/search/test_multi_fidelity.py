@@ -106,3 +106,24 @@ def test_a_time_budget_stops_new_proposals(tmp_path: Path) -> None:
                           time_budget_s=0.3)
     outcome = loop.run()
     assert 1 <= outcome.evaluated < 50 and "time budget of 0.3 s is spent" in outcome.stopped_reason
+
+
+def test_the_default_rungs_are_as_many_as_the_evaluations_can_fill() -> None:
+    from tinyhil.search.fidelity import rungs_for
+
+    assert [rungs_for(n, 3) for n in (1, 6, 8, 9, 26, 27, 500)] == [2, 2, 2, 3, 3, 3, 3]
+    assert rungs_for(27, 3, most=4) == 4 and rungs_for(8, 2, most=5) == 4
+
+
+def test_promotions_due_when_the_evaluations_are_in_still_train_on(tmp_path: Path) -> None:
+    # 6 evaluations, 2 rungs, eta 3: floor(6 / 3) = 2 candidates are due at the whole budget, and the second
+    # becomes due only with the sixth evaluation, after which no new proposal asks for promotions
+    stages = ToyStages()
+    loop = build_toy_loop(tmp_path / "run", RandomProposer(), iterations=6, stages=stages,
+                          fidelity=Fidelity(rungs=2, eta=3))
+    outcome = loop.run()
+    assert outcome.evaluated == 6 and not outcome.stopped_reason
+    at_last = [job.candidate_id for job in stages.trained if job.rung == 1]
+    assert len(at_last) == 2 == len(set(at_last))
+    finished = [c for c in loop.store.candidates(EVALUATED) if c.metrics.get("rung") == 1]
+    assert sorted(c.id for c in finished) == sorted(at_last)

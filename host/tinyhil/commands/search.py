@@ -54,7 +54,8 @@ def _seed_specs(paths: tuple[Path, ...], space_name: str) -> list[dict]:
 @click.option("--fidelity", type=click.Choice(["multi", "single"]), default=None,
               help="multi [default]: successive halving (ASHA) over proxy training, --rungs rungs, the top 1/--eta of "
                    "each rung trains on; single: every candidate trains for the whole proxy budget.")
-@click.option("--rungs", type=click.IntRange(2, 5), default=None, help="Rungs of multi-fidelity training [default 3].")
+@click.option("--rungs", type=click.IntRange(2, 5), default=None, help="Rungs of multi-fidelity training [default: 3, fewer when --iterations cannot fill them: "
+                   "eta^(rungs-1) <= iterations, so one candidate reaches the whole proxy budget].")
 @click.option("--eta", type=click.IntRange(2, 6), default=None,
               help="Reduction factor: each rung trains eta times longer, 1/eta of its candidates go on [default 3].")
 @click.option("--time-budget", type=click.FloatRange(min=1), default=None,
@@ -88,7 +89,7 @@ def command(board: str, iterations: int | None, proposer: str | None, dataset: s
     """
     from rich.console import Console
 
-    from ..search.fidelity import Fidelity
+    from ..search.fidelity import Fidelity, rungs_for
     from ..search.live import LiveView
     from ..search.session import SearchConfig, open_search, resolve_run_dir
     from ..search.store import RunStore
@@ -126,8 +127,8 @@ def command(board: str, iterations: int | None, proposer: str | None, dataset: s
         config.rungs = 1
     elif rungs is not None:
         config.rungs = rungs
-    elif fidelity == "multi" and config.rungs == 1:
-        config.rungs = SearchConfig().rungs
+    elif not resuming:  # multi-fidelity by default, with as many rungs as the evaluations can fill
+        config.rungs = rungs_for(config.iterations, config.eta)
     if proxy_epochs is not None:
         config.train_overrides = {**config.train_overrides, "epochs": proxy_epochs}
 

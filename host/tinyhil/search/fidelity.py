@@ -31,6 +31,16 @@ RUNGS_RANGE = (1, 5)  # 1 rung: single fidelity (every candidate gets the whole 
 ETA_RANGE = (2, 6)
 
 
+def rungs_for(evaluations: int, eta: int, most: int = 3) -> int:
+    """The default number of rungs: the most (up to `most`, at least 2) that `evaluations` candidates can fill,
+    eta^(rungs-1) <= evaluations, so that ASHA takes at least one of them to the whole proxy budget (with 6
+    evaluations and eta 3, three rungs would leave every candidate at 1/9 or 1/3 of it)."""
+    rungs = 2
+    while rungs < most and eta ** rungs <= evaluations:
+        rungs += 1
+    return rungs
+
+
 @dataclass(frozen=True)
 class Fidelity:
     rungs: int = 1

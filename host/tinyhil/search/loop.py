@@ -134,6 +134,9 @@ class SearchLoop:
                 log.warning("search stopped: %s", stopped)
                 self.store.update_info(stopped_reason=stopped)
                 break
+        if not stopped:  # every evaluation is in: the promotions now due still train on (ASHA's top 1/eta per rung)
+            while (promoted := self._promote()) is not None:
+                self._evaluate([promoted])
         return SearchOutcome(self._evaluated_count(), current_front(self.store, self.constraints, self.settings.objectives),
                              stopped)
 
