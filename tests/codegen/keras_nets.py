@@ -59,18 +59,21 @@ def build_keras(cfg: NetConfig, seed: int = 0):
 
 
 def export_int8(cfg: NetConfig, seed: int = 0) -> bytes:
+    return export_model_int8(build_keras(cfg, seed), seed)
+
+
+def export_model_int8(model, seed: int = 0) -> bytes:
+    """int8 .tflite of any Keras `model`, its BatchNorm given non-trivial statistics (so activations are not
+    all alike), calibrated on 8 normal samples."""
     import tensorflow as tf
-    model = build_keras(cfg, seed)
     rng = np.random.default_rng(seed)
-    # give BatchNorm non-trivial statistics so activations are not all alike
     for layer in model.layers:
         if isinstance(layer, tf.keras.layers.BatchNormalization):
             n = layer.gamma.shape[0]
             layer.set_weights([rng.uniform(0.5, 1.5, n), rng.normal(0, 0.2, n), rng.normal(0, 0.2, n),
                                rng.uniform(0.5, 2.0, n)])
-
-    samples = [rng.standard_normal((1, cfg.resolution, cfg.resolution, cfg.channels)).astype(np.float32)
-               for _ in range(8)]
+    shape = tuple(int(d) for d in model.input_shape[1:])
+    samples = [rng.standard_normal((1, *shape)).astype(np.float32) for _ in range(8)]
     return keras_to_int8_tflite(model, samples)
 
 

@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import subprocess
 
-import numpy as np
 from click.testing import CliRunner
 
 from tinyhil.cli import cli
 
-from .tflite_builder import TensorSpec, build_model, conv_options
+from .tflite_builder import small_conv_model
 
 
 def test_codegen_command_prints_the_plan_and_checks_the_host_build(tmp_path) -> None:
-    rng = np.random.default_rng(0)
-    tensors = [TensorSpec((1, 6, 6, 3), scale=(0.05,), zero_point=(-3,)),
-               TensorSpec((4, 3, 3, 3), scale=(0.01,) * 4, zero_point=(0,) * 4,
-                          data=rng.integers(-127, 128, (4, 3, 3, 3)).astype(np.int8)),
-               TensorSpec((1, 3, 3, 4), scale=(0.1,), zero_point=(5,))]
     model = tmp_path / "conv.tflite"
-    model.write_bytes(build_model("CONV_2D", tensors, [0, 1], [2], conv_options((2, 2), (1, 1), "SAME", "RELU")))
+    model.write_bytes(small_conv_model())
     result = CliRunner().invoke(cli, ["codegen", str(model), "-o", str(tmp_path / "out"), "--golden", "--check-host"])
     assert result.exit_code == 0, result.output
     assert "CONV_2D" in result.output and "th_conv2d_im2col_s8" in result.output

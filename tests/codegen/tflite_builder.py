@@ -226,3 +226,14 @@ def mul_options(activation: str) -> OptionsWriter:
         tflite.MulOptionsAddFusedActivationFunction(b, _ACT[activation])
         return tflite.BuiltinOptions.MulOptions, tflite.MulOptionsEnd(b)
     return write
+
+
+def small_conv_model() -> bytes:
+    """A 6x6x3 -> 3x3x4 stride-2 CONV_2D with ReLU (per-channel weights, non-zero zero points): the smallest
+    model the codegen and bench command tests build firmware for."""
+    rng = np.random.default_rng(0)
+    tensors = [TensorSpec((1, 6, 6, 3), scale=(0.05,), zero_point=(-3,)),
+               TensorSpec((4, 3, 3, 3), scale=(0.01,) * 4, zero_point=(0,) * 4,
+                          data=rng.integers(-127, 128, (4, 3, 3, 3)).astype(np.int8)),
+               TensorSpec((1, 3, 3, 4), scale=(0.1,), zero_point=(5,))]
+    return build_model("CONV_2D", tensors, [0, 1], [2], conv_options((2, 2), (1, 1), "SAME", "RELU"))

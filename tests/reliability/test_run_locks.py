@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from tinyhil.locks import LOCK_FILE
@@ -71,15 +70,10 @@ def test_a_second_resume_of_a_run_in_use_is_refused_and_nothing_is_trained_twice
 
 @pytest.mark.qemu
 def test_two_benches_started_at_once_on_one_workdir_one_measures_and_the_other_is_refused(tmp_path: Path) -> None:
-    from tests.codegen.tflite_builder import TensorSpec, build_model, conv_options
+    from tests.codegen.tflite_builder import small_conv_model
 
-    rng = np.random.default_rng(0)
-    tensors = [TensorSpec((1, 6, 6, 3), scale=(0.05,), zero_point=(-3,)),
-               TensorSpec((4, 3, 3, 3), scale=(0.01,) * 4, zero_point=(0,) * 4,
-                          data=rng.integers(-127, 128, (4, 3, 3, 3)).astype(np.int8)),
-               TensorSpec((1, 3, 3, 4), scale=(0.1,), zero_point=(5,))]
     model = tmp_path / "conv.tflite"
-    model.write_bytes(build_model("CONV_2D", tensors, [0, 1], [2], conv_options((2, 2), (1, 1), "SAME", "RELU")))
+    model.write_bytes(small_conv_model())
     workdir = tmp_path / "w"
     bench = [sys.executable, "-c", "from tinyhil.cli import main; main()", "bench", str(model), "--inputs", "2",
              "--workdir", str(workdir)]
