@@ -1,20 +1,37 @@
 /* CONV_2D int8, any kernel size / stride / dilation / padding, as im2col + the matrix product of
- * tinyhil_matmul.h: the optimised twin of conv2d.c, checked by the same tests.
+ * tinyhil_matmul.h: the optimised twin of conv2d.c, checked by the same tests. This is also the path of
+ * the few-input-channel convs (the stems over 1-3 channels): the gathered row is the whole
+ * k_h x k_w x in_c patch, so the product's inner dimension is long even when in_c is 1.
  *
  * The host folds the input offset into the bias (bias + o * sum(w), as for 1x1), so a padded tap
  * must contribute x * w with x = the input zero point (-input_offset): (zp + o) * w = 0, exactly
  * TFLite's padding. The gathered row is therefore filled with the zero point where the window
  * leaves the image. Scratch: K rounded up to 4 bytes for the gathered row, plus 4x that for the
- * q15 blocks of two pixels (DSP path). */
+ * q15 blocks of two pixels (DSP path).
+ *
+ * Per output pixel the gather is the costly part next to the product when the output has few
+ * channels (a stem of 8): windows wholly inside the image (all but the border) are copied a word at a
+ * time, one run of k_w * in_c bytes per kernel row, with no call and no per-tap test; the border
+ * windows take the general per-tap gather. The row's bytes past K (up to the multiple of 4) stay zero,
+ * so the q15 widening reads whole words. */
 #include "tinyhil_matmul.h"
 
-static void copy_s8(int8_t *dst, const int8_t *src, int32_t n) {
+/* n bytes, a word at a time (unaligned word access is fine on the M7) */
+static inline void copy_s8(int8_t *dst, const int8_t *src, int32_t n) {
     int32_t i = 0;
     for (; i + 4 <= n; i += 4) {
         th_write_s8x4(dst + i, th_read_s8x4(src + i));
     }
     for (; i < n; ++i) {
         dst[i] = src[i];
+    }
+}
+
+/* the window of a pixel wholly inside the image (dilation 1 in W): k_h runs of `run` bytes, `step`
+ * bytes apart in the input (dil_h image rows), back to back in the row */
+static inline void gather_inside(const int8_t *window, int32_t step, int32_t k_h, int32_t run, int8_t *row) {
+    for (int32_t ky = 0; ky < k_h; ++ky, row += run, window += step) {
+        copy_s8(row, window, run);
     }
 }
 
@@ -46,30 +63,91 @@ static void gather(const th_conv_args *a, const int8_t *in_b, int32_t oy, int32_
     }
 }
 
+/* Walks the output pixels in order, gathering each one's window into `row`: the interior windows by
+ * gather_inside, the border ones by gather. */
+typedef struct {
+    const th_conv_args *a;
+    const int8_t *in_b;
+    int32_t oy, ox;
+    int32_t inside_x_lo, inside_x_hi, inside_y_lo, inside_y_hi; /* the output range whose windows are inside */
+    int32_t step, run;
+} pixel_walk;
+
+static inline int32_t ceil_div(int32_t n, int32_t d) { return n <= 0 ? 0 : (n + d - 1) / d; }
+
+static void walk_start(pixel_walk *w, const th_conv_args *a, const int8_t *in_b) {
+    w->a = a;
+    w->in_b = in_b;
+    w->oy = w->ox = 0;
+    /* x0 = ox * stride - pad >= 0 and x0 + (k - 1) * dil <= in - 1, the same in y */
+    w->inside_x_lo = ceil_div(a->pad_w, a->stride_w);
+    w->inside_y_lo = ceil_div(a->pad_h, a->stride_h);
+    const int32_t last_x = a->in_w - 1 - (a->k_w - 1) * a->dil_w + a->pad_w;
+    const int32_t last_y = a->in_h - 1 - (a->k_h - 1) * a->dil_h + a->pad_h;
+    w->inside_x_hi = a->dil_w == 1 && last_x >= 0 ? last_x / a->stride_w : -1; /* inclusive */
+    w->inside_y_hi = last_y >= 0 ? last_y / a->stride_h : -1;
+    w->step = a->dil_h * a->in_w * a->in_c;
+    w->run = a->k_w * a->in_c;
+}
+
+static inline void walk_gather(pixel_walk *w, int8_t *row) {
+    const th_conv_args *a = w->a;
+    const int32_t oy = w->oy, ox = w->ox;
+    if (ox >= w->inside_x_lo && ox <= w->inside_x_hi && oy >= w->inside_y_lo && oy <= w->inside_y_hi) {
+        const int32_t y0 = oy * a->stride_h - a->pad_h, x0 = ox * a->stride_w - a->pad_w;
+        gather_inside(w->in_b + ((size_t)y0 * a->in_w + x0) * a->in_c, w->step, a->k_h, w->run, row);
+    } else {
+        gather(a, w->in_b, oy, ox, row);
+    }
+    if (++w->ox == a->out_w) {
+        w->ox = 0;
+        ++w->oy;
+    }
+}
+
+#if TINYHIL_USE_DSP
+/* q15 blocks of one gathered row (`blocks` whole words: the bytes past K are zero) at every 4th word of dst */
+static inline void q15_row(const int8_t *row, int32_t blocks, uint32_t *dst) {
+    for (int32_t b = 0; b < blocks; ++b, dst += 4) {
+        const uint32_t v = th_read_s8x4(row + 4 * b);
+        dst[0] = th_sxtb16(v);
+        dst[1] = th_sxtb16_ror8(v);
+    }
+}
+#endif
+
 void th_conv2d_im2col_s8(const th_conv_args *a, const int8_t *input, int8_t *output, int8_t *scratch) {
     const int32_t k = a->k_h * a->k_w * a->in_c, k_padded = th_round_up4(k);
     const int32_t out_c = a->out_c, pixels = a->out_h * a->out_w;
     int8_t *row = scratch;
+    memset(row + k, 0, (size_t)(k_padded - k)); /* never written by the gathers */
     for (int32_t b = 0; b < a->batches; ++b) {
         const int8_t *in_b = input + (size_t)b * a->in_h * a->in_w * a->in_c;
         int8_t *out_b = output + (size_t)b * pixels * out_c;
+        pixel_walk walk;
+        walk_start(&walk, a, in_b);
         int32_t p = 0;
 #if TINYHIL_USE_DSP
         uint32_t *xq = (uint32_t *)(void *)(scratch + k_padded);
-        for (; p < pixels; p += 2) {
-            gather(a, in_b, p / a->out_w, p % a->out_w, row);
-            th_q15_pixel(row, k, xq);
-            const int32_t second = p + 1 < pixels;
-            if (second) {
-                gather(a, in_b, (p + 1) / a->out_w, (p + 1) % a->out_w, row);
-            }
-            th_q15_pixel(row, k, xq + 2);
-            th_matmul_2px_q15(a, xq, k_padded / 4, out_b + (size_t)p * out_c,
-                              second ? out_b + (size_t)(p + 1) * out_c : NULL);
+        const int32_t blocks = k_padded / 4;
+        for (; p + 2 <= pixels; p += 2) {
+            walk_gather(&walk, row);
+            q15_row(row, blocks, xq);
+            walk_gather(&walk, row);
+            q15_row(row, blocks, xq + 2);
+            int8_t *y0 = out_b + (size_t)p * out_c;
+            th_matmul_2px_q15(a, xq, blocks, y0, y0 + out_c);
+        }
+        if (p < pixels) { /* an odd last pixel: its blocks twice, the second product discarded */
+            walk_gather(&walk, row);
+            q15_row(row, blocks, xq);
+            q15_row(row, blocks, xq + 2);
+            th_matmul_2px_q15(a, xq, blocks, out_b + (size_t)p * out_c, NULL);
+            ++p;
         }
 #endif
         for (; p < pixels; ++p) {
-            gather(a, in_b, p / a->out_w, p % a->out_w, row);
+            walk_gather(&walk, row);
             th_matmul_1px(a, row, k, out_b + (size_t)p * out_c);
         }
     }

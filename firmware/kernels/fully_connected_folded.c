@@ -70,63 +70,99 @@ static __attribute__((noinline)) int8_t fc_output(const th_fc_args *a, int32_t a
     "sxtb16 %[t], %[w1], ror #8\n\t"       \
     "smlad  %[a3], %[xo], %[t], %[a3]\n\t"
 
-/* acc[0..3] += the 4 rows of one group over an even number of whole blocks of 4 inputs (asm on the M7);
- * returns w past them */
-static inline const uint32_t *th_fc_dot_4rows(const int8_t *x, const uint32_t *w, int32_t blocks, int32_t acc[4]) {
+/* acc[0..3] += the 4 rows of one group over an even number (>= 2) of whole blocks of 4 inputs (asm on the
+ * M7); returns w past them */
+static inline const uint32_t *th_fc_dot_4rows(const int8_t *x, const uint32_t *w, int32_t blocks, int32_t *a0,
+                                              int32_t *a1, int32_t *a2, int32_t *a3) {
 #if TINYHIL_DSP_ASM
     const int8_t *x_end = x + 4 * blocks;
+    int32_t acc0 = *a0, acc1 = *a1, acc2 = *a2, acc3 = *a3;
     uint32_t t, xe, xo, w0, w1;
     __asm__ volatile(
         "1:\n\t" TH_FC_4ROWS_ASM_BLOCK TH_FC_4ROWS_ASM_BLOCK /* unrolled twice */
         "cmp    %[x], %[end]\n\t"
         "bne    1b\n\t"
-        : [a0] "+r"(acc[0]), [a1] "+r"(acc[1]), [a2] "+r"(acc[2]), [a3] "+r"(acc[3]), [x] "+r"(x),
+        : [a0] "+r"(acc0), [a1] "+r"(acc1), [a2] "+r"(acc2), [a3] "+r"(acc3), [x] "+r"(x),
           [w] "+r"(w), [t] "=&r"(t), [xe] "=&r"(xe), [xo] "=&r"(xo), [w0] "=&r"(w0), [w1] "=&r"(w1)
         : [end] "r"(x_end)
         : "cc", "memory");
+    *a0 = acc0, *a1 = acc1, *a2 = acc2, *a3 = acc3;
     return w;
 #else
+    int32_t acc0 = *a0, acc1 = *a1, acc2 = *a2, acc3 = *a3;
     for (int32_t b = 0; b < blocks; ++b, x += 4, w += 4) {
         const uint32_t v = th_read_s8x4(x);
         const uint32_t xe = th_sxtb16(v), xo = th_sxtb16_ror8(v);
-        for (int32_t r = 0; r < 4; ++r) {
-            TH_FC_ROW(acc[r], w[r]);
-        }
+        TH_FC_ROW(acc0, w[0]);
+        TH_FC_ROW(acc1, w[1]);
+        TH_FC_ROW(acc2, w[2]);
+        TH_FC_ROW(acc3, w[3]);
     }
+    *a0 = acc0, *a1 = acc1, *a2 = acc2, *a3 = acc3;
     return w;
 #endif
 }
 
-/* one batch row: input x (n values), output y; per group of (up to) 4 rows, the even whole blocks
- * through th_fc_dot_4rows, the rest (an odd block, the zero-padded last block) one block at a time */
+/* The blocks [b, blocks) of a group of `rows` rows (a compile-time constant where it is called, so the
+ * accumulators stay in registers): block b < whole read from x, the last partial one is tail_v. */
+static inline __attribute__((always_inline)) const uint32_t *fc_rows_blocks(const int8_t *x, const uint32_t *w,
+                                                                            int32_t b, int32_t whole, int32_t blocks,
+                                                                            uint32_t tail_v, int32_t rows,
+                                                                            int32_t acc[4]) {
+    for (; b < blocks; ++b, w += rows) {
+        const uint32_t v = b < whole ? th_read_s8x4(x + 4 * b) : tail_v;
+        const uint32_t xe = th_sxtb16(v), xo = th_sxtb16_ror8(v);
+        TH_FC_ROW(acc[0], w[0]);
+        if (rows > 1) {
+            TH_FC_ROW(acc[1], w[1]);
+        }
+        if (rows > 2) {
+            TH_FC_ROW(acc[2], w[2]);
+        }
+        if (rows > 3) {
+            TH_FC_ROW(acc[3], w[3]);
+        }
+    }
+    return w;
+}
+
+/* the last group, of 1-3 rows: all its blocks, then each output requantised alone */
+static inline __attribute__((always_inline)) void fc_last_rows(const th_fc_args *a, const int8_t *x, const uint32_t *w,
+                                                               int32_t whole, int32_t blocks, uint32_t tail_v,
+                                                               int32_t o, int32_t rows, int8_t *y) {
+    int32_t acc[4] = {a->bias[o], rows > 1 ? a->bias[o + 1] : 0, rows > 2 ? a->bias[o + 2] : 0, 0};
+    fc_rows_blocks(x, w, 0, whole, blocks, tail_v, rows, acc);
+    y[o] = fc_output(a, acc[0], o);
+    if (rows > 1) {
+        y[o + 1] = fc_output(a, acc[1], o + 1);
+    }
+    if (rows > 2) {
+        y[o + 2] = fc_output(a, acc[2], o + 2);
+    }
+}
+
+/* one batch row: input x (n values), output y; per group of 4 rows, the even whole blocks through
+ * th_fc_dot_4rows, the rest (an odd block, the zero-padded last block) one block at a time; the last
+ * group of 1-3 rows by its own specialised loop */
 static void fc_row_dsp(const th_fc_args *a, const int8_t *x, int8_t *y) {
     const int32_t n = a->in_features, out_features = a->out_features;
-    const int32_t whole = n >> 2, blocks = round_up4(n) >> 2;
-    int8_t tail[4] = {0, 0, 0, 0}; /* the last partial block of the input, zero-padded like the weights */
-    memcpy(tail, x + 4 * whole, (size_t)(n - 4 * whole));
-    const uint32_t tail_v = th_read_s8x4(tail);
+    const int32_t whole = n >> 2, blocks = round_up4(n) >> 2, pairs = whole & ~1;
+    uint32_t tail_v = 0; /* the last partial block of the input, zero-padded like the weights */
+    for (int32_t i = 4 * whole; i < n; ++i) {
+        tail_v |= (uint32_t)(uint8_t)x[i] << (8 * (i - 4 * whole));
+    }
     const uint32_t *w = (const uint32_t *)(const void *)a->filter; /* 4-byte aligned by the generator */
     const uint32_t lo4 = th_splat_s8x4(a->act_min), hi4 = th_splat_s8x4(a->act_max);
-    for (int32_t o = 0; o < out_features; o += 4) {
-        const int32_t rows = th_min_i32(4, out_features - o);
-        int32_t acc[4] = {0, 0, 0, 0};
-        for (int32_t r = 0; r < rows; ++r) {
-            acc[r] = a->bias[o + r];
+    const int32_t *bias = a->bias, *requant = a->requant, offset = a->output_offset;
+    int32_t o = 0;
+    for (; o + 4 <= out_features; o += 4) {
+        int32_t acc[4] = {bias[o], bias[o + 1], bias[o + 2], bias[o + 3]};
+        if (pairs) {
+            w = th_fc_dot_4rows(x, w, pairs, &acc[0], &acc[1], &acc[2], &acc[3]);
         }
-        int32_t b = 0;
-        if (rows == 4 && whole >= 2) {
-            b = whole & ~1;
-            w = th_fc_dot_4rows(x, w, b, acc);
-        }
-        for (; b < blocks; ++b, w += rows) {
-            const uint32_t v = b < whole ? th_read_s8x4(x + 4 * b) : tail_v;
-            const uint32_t xe = th_sxtb16(v), xo = th_sxtb16_ror8(v);
-            for (int32_t r = 0; r < rows; ++r) {
-                TH_FC_ROW(acc[r], w[r]);
-            }
-        }
-        if (rows == 4 && a->requant) { /* the common case: 4 outputs requantised (SMMLAR) and stored as one word */
-            const int32_t *q = a->requant + 2 * o, offset = a->output_offset;
+        w = fc_rows_blocks(x, w, pairs, whole, blocks, tail_v, 4, acc);
+        if (requant) { /* the common case: 4 outputs requantised (SMMLAR) and stored as one word */
+            const int32_t *q = requant + 2 * o;
             const uint32_t packed = th_pack_s8x4(th_ssat8(th_requantise_fast(acc[0], q[0], q[1]) + offset),
                                                  th_ssat8(th_requantise_fast(acc[1], q[2], q[3]) + offset),
                                                  th_ssat8(th_requantise_fast(acc[2], q[4], q[5]) + offset),
@@ -134,9 +170,23 @@ static void fc_row_dsp(const th_fc_args *a, const int8_t *x, int8_t *y) {
             th_write_s8x4(y + o, th_clamp_s8x4(packed, lo4, hi4));
             continue;
         }
-        for (int32_t r = 0; r < rows; ++r) {
-            y[o + r] = fc_output(a, acc[r], o + r);
-        }
+        y[o] = fc_output(a, acc[0], o); /* constant indices: the accumulators stay in registers */
+        y[o + 1] = fc_output(a, acc[1], o + 1);
+        y[o + 2] = fc_output(a, acc[2], o + 2);
+        y[o + 3] = fc_output(a, acc[3], o + 3);
+    }
+    switch (out_features - o) {
+    case 1:
+        fc_last_rows(a, x, w, whole, blocks, tail_v, o, 1, y);
+        break;
+    case 2:
+        fc_last_rows(a, x, w, whole, blocks, tail_v, o, 2, y);
+        break;
+    case 3:
+        fc_last_rows(a, x, w, whole, blocks, tail_v, o, 3, y);
+        break;
+    default:
+        break;
     }
 }
 

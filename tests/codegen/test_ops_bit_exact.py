@@ -24,19 +24,21 @@ def _out_size(size: int, k: int, stride: int, dilation: int, padding: str) -> in
 
 def _conv_case(draw: st.DrawFn, depthwise: bool, channels: st.SearchStrategy[int] = st.integers(1, 6),
                kernel_heights: tuple[int, ...] = (1, 3, 5), kernel_widths: tuple[int, ...] = (1, 3),
-               multipliers: st.SearchStrategy[int] = st.integers(1, 2)) -> bytes:
+               multipliers: st.SearchStrategy[int] = st.integers(1, 2), sizes: st.SearchStrategy[int] = st.integers(1, 9),
+               out_channels: st.SearchStrategy[int] | None = None,
+               strides: st.SearchStrategy[int] = st.integers(1, 2)) -> bytes:
     rng = np.random.default_rng(draw(st.integers(0, 2**31)))
-    h, w = draw(st.integers(1, 9)), draw(st.integers(1, 9))
+    h, w = draw(sizes), draw(sizes)
     cin = draw(channels)
     kh, kw = draw(st.sampled_from(kernel_heights)), draw(st.sampled_from(kernel_widths))
-    stride = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    stride = (draw(strides), draw(strides))
     dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2))) if stride == (1, 1) else (1, 1)
     padding = draw(st.sampled_from(["SAME", "VALID"]))
     oh, ow = (_out_size(h, kh, stride[0], dilation[0], padding), _out_size(w, kw, stride[1], dilation[1], padding))
     if oh < 1 or ow < 1:
         padding, oh, ow = "SAME", _out_size(h, kh, stride[0], dilation[0], "SAME"), _out_size(w, kw, stride[1], dilation[1], "SAME")
     multiplier = draw(multipliers) if depthwise else None
-    cout = cin * multiplier if depthwise else draw(channels)
+    cout = cin * multiplier if depthwise else draw(channels if out_channels is None else out_channels)
     in_scale, out_scale = draw(scales), draw(scales)
     w_scales = tuple(float(s) for s in rng.uniform(1e-3, 0.05, cout))
     w_shape = (1, kh, kw, cout) if depthwise else (cout, kh, kw, cin)
@@ -60,6 +62,17 @@ def conv_models(draw: st.DrawFn) -> bytes:
 @st.composite
 def depthwise_models(draw: st.DrawFn) -> bytes:
     return _conv_case(draw, depthwise=True)
+
+
+@st.composite
+def few_channel_conv_models(draw: st.DrawFn) -> bytes:
+    """Stems and the convs right after them: 1, 2, 3 or 8 input channels, 3x3 / 5x5 / 3x4 windows (im2col over
+    the whole patch: K = 9 ... 200, whole and partial blocks of 4), stride 2 mostly, on maps large enough to
+    have interior windows (the word-copy gather) and border ones (the zero-point gather) on every side;
+    odd and even output channel counts (the pair layout's zero partner)."""
+    return _conv_case(draw, depthwise=False, channels=st.sampled_from([1, 2, 3, 8]), kernel_heights=(3, 5),
+                      kernel_widths=(3, 4, 5), sizes=st.integers(4, 13), out_channels=st.sampled_from([1, 3, 5, 8, 9, 16]),
+                      strides=st.sampled_from([2, 2, 1]))
 
 
 # channel counts around the DSP paths' blocks (4 channels, 2x2 tiles, two 4-k blocks per loop trip)
@@ -212,6 +225,12 @@ def test_conv2d_matches_tflm(check_bit_exact, blob: bytes) -> None:
 @SETTINGS
 @given(pointwise_models())
 def test_pointwise_conv_fast_path_matches_tflm(check_bit_exact, blob: bytes) -> None:
+    assert check_bit_exact(blob) == 6
+
+
+@SETTINGS
+@given(few_channel_conv_models())
+def test_few_input_channel_conv2d_matches_tflm(check_bit_exact, blob: bytes) -> None:
     assert check_bit_exact(blob) == 6
 
 

@@ -71,3 +71,32 @@ def test_k_by_1_depthwise_is_bit_exact_on_the_cortex_m7_emulator(tmp_path) -> No
     layers, measured = _both_builds(keras_speed_nets.export_int8(model, seed=4), tmp_path)
     depthwise = ("th_depthwise_conv2d_s8", "th_depthwise_conv2d_inplace_s8")
     assert 0 < _latency(layers, measured[False], depthwise) < _latency(layers, measured[True], depthwise)
+
+
+def _stem_conv(cin: int, cout: int, size: int, kernel: tuple[int, int], seed: int) -> bytes:
+    """One CONV_2D over a few-channel input, stride 2, SAME (border windows on the far sides)."""
+    from .tflite_builder import TensorSpec, build_model, conv_options
+
+    rng = np.random.default_rng(seed)
+    out = (size + 1) // 2
+    w_scales = tuple(float(s) for s in rng.uniform(1e-3, 0.05, cout))
+    tensors = [TensorSpec((1, size, size, cin), scale=(0.05,), zero_point=(-7,)),
+               TensorSpec((cout, *kernel, cin), scale=w_scales, zero_point=(0,) * cout,
+                          data=rng.integers(-127, 128, (cout, *kernel, cin)).astype(np.int8)),
+               TensorSpec((cout,), "int32", scale=tuple(0.05 * s for s in w_scales), zero_point=(0,) * cout,
+                          data=rng.integers(-3000, 3000, cout).astype(np.int32)),
+               TensorSpec((1, out, out, cout), scale=(0.08,), zero_point=(4,))]
+    return build_model("CONV_2D", tensors, [0, 1, 2], [3], conv_options((2, 2), (1, 1), "SAME", "RELU6"))
+
+
+@pytest.mark.qemu
+@pytest.mark.slow
+@pytest.mark.parametrize("cin, cout, kernel", [(3, 9, (3, 3)), (1, 8, (5, 4))])
+def test_few_input_channel_conv_is_bit_exact_on_the_cortex_m7_emulator(tmp_path, cin, cout, kernel) -> None:
+    # a 3-channel 3x3 stem (K = 27: a partial block of 4) to an odd channel count, and a 1-channel 5x4 one
+    # (K = 20); 13 px: interior windows (the word-copy gather), border ones, and 7 x 7 = 49 output pixels (the
+    # odd last pixel)
+    layers, measured = _both_builds(_stem_conv(cin, cout, 13, kernel, seed=5), tmp_path)
+    assert [layer.kernel for layer in layers] == ["th_conv2d_im2col_s8"]
+    conv = ("th_conv2d_im2col_s8",)
+    assert 0 < _latency(layers, measured[False], conv) < _latency(layers, measured[True], conv)
