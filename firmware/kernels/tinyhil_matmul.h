@@ -8,10 +8,14 @@
  * DSP path: the activations of two pixels are widened to int16 once per pixel pair into a scratch
  * buffer ("q15 blocks": per 4 k, SXTB16 and SXTB16-ROR8 of x for pixel 0, then for pixel 1), in
  * the order SXTB16 / SXTB16-ROR8 of the raw weights produces, so the inner loop is loads,
- * 4 extends and 8 SMLADs per 16 MACs (2 pixels x 2 channels x 4 k). */
+ * 4 extends and 8 SMLADs per 16 MACs (2 pixels x 2 channels x 4 k). On the M7 the whole loop over the
+ * channel pairs (bias, dot product, requantisation, packed store) is one asm block, so that the per-pair
+ * work around the dot product (what dominates when K is short: the 1x1 convs after a stem, K = 8) is
+ * ~50 instructions instead of the compiler's ~75 with its spills. */
 #ifndef TINYHIL_MATMUL_H
 #define TINYHIL_MATMUL_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -134,6 +138,109 @@ static inline const uint32_t *th_dot_2x2(const uint32_t *x, const uint32_t *w, i
     return w;
 }
 
+#if TINYHIL_DSP_ASM
+/* The state of th_matmul_pairs_asm's loop, read and written by the asm at these byte offsets: the loop
+ * needs all 13 free registers for the 2 x 2 dot product, so its pointers and constants live here. */
+typedef struct {
+    const int32_t *bias;         /* 0: the pair's two folded biases, advanced by 2 per pair */
+    const int32_t *requant;      /* 4: {mult, shift - 1} of the two channels, advanced by 4 per pair */
+    int8_t *y0, *y1;             /* 8, 12: the two pixels' outputs, advanced by 2 per pair */
+    int32_t offset;              /* 16: the output offset */
+    int8_t *y0_end;              /* 20: y0 past the last pair (at least one pair) */
+    uint32_t lo4, hi4;           /* 24, 28: the activation bounds in every byte */
+    const uint32_t *xq;          /* 32: the q15 blocks of the two pixels */
+    const uint32_t *x_quads_end; /* 36: xq past the last whole group of 4 blocks (the loop's trip) */
+    int32_t pair_left;           /* 40: blocks % 4 >= 2 (two more blocks after the groups of 4) */
+    int32_t odd_block;           /* 44: blocks is odd (one more block after those) */
+} th_pair_loop;
+/* the asm's offsets, checked at compile time (C99: a negative array size is the error) */
+typedef char th_pair_loop_offsets_match_the_asm[(offsetof(th_pair_loop, y0_end) == 20 && offsetof(th_pair_loop, xq) == 32
+                                                 && offsetof(th_pair_loop, odd_block) == 44) ? 1 : -1];
+
+/* Every whole channel pair of two pixels in one asm loop: bias, the dot product (TH_DOT_2X2_ASM_BLOCK),
+ * requantisation (th_requantise_fast's four instructions, the offset, SSAT), the 4 bytes packed (BFI),
+ * clamped (SSUB8 / SEL) and stored as two halfwords; the twin of the C pair loop below, bit for bit.
+ * Returns the weights past the pairs. */
+static inline const uint32_t *th_matmul_pairs_asm(th_pair_loop *c, const uint32_t *w) {
+    int32_t a00, a01, a10, a11;
+    uint32_t w0, w1, w2, w3, x0, x1;
+    const uint32_t *x;
+    __asm__ volatile(
+        "0:\n\t"
+        "ldr    %[x], [%[c], #0]\n\t"
+        "ldrd   %[a00], %[a01], [%[x]], #8\n\t"
+        "str    %[x], [%[c], #0]\n\t"
+        "mov    %[a10], %[a00]\n\t"
+        "mov    %[a11], %[a01]\n\t"
+        "ldrd   %[x], %[x0], [%[c], #32]\n\t"
+        "cmp    %[x], %[x0]\n\t"
+        "beq    2f\n\t"
+        "1:\n\t" TH_DOT_2X2_ASM_BLOCK TH_DOT_2X2_ASM_BLOCK TH_DOT_2X2_ASM_BLOCK TH_DOT_2X2_ASM_BLOCK
+        "ldr    %[w2], [%[c], #36]\n\t" /* no register is left for the end: one load per 4 blocks */
+        "cmp    %[x], %[w2]\n\t"
+        "bne    1b\n\t"
+        "2:\n\t"
+        "ldr    %[w2], [%[c], #40]\n\t"
+        "cmp    %[w2], #0\n\t"
+        "beq    4f\n\t" TH_DOT_2X2_ASM_BLOCK TH_DOT_2X2_ASM_BLOCK
+        "4:\n\t"
+        "ldr    %[w2], [%[c], #44]\n\t"
+        "cmp    %[w2], #0\n\t"
+        "beq    3f\n\t" TH_DOT_2X2_ASM_BLOCK
+        "3:\n\t"
+        "ldr    %[x], [%[c], #4]\n\t"
+        "ldrd   %[w0], %[w1], [%[x]], #8\n\t"
+        "ldrd   %[w2], %[w3], [%[x]], #8\n\t"
+        "str    %[x], [%[c], #4]\n\t"
+        "smmlar %[a00], %[a00], %[w0], %[a00]\n\t"
+        "smmlar %[a10], %[a10], %[w0], %[a10]\n\t"
+        "smmlar %[a01], %[a01], %[w2], %[a01]\n\t"
+        "smmlar %[a11], %[a11], %[w2], %[a11]\n\t"
+        "add    %[a00], %[a00], %[a00], asr #31\n\t"
+        "add    %[a10], %[a10], %[a10], asr #31\n\t"
+        "add    %[a01], %[a01], %[a01], asr #31\n\t"
+        "add    %[a11], %[a11], %[a11], asr #31\n\t"
+        "asr    %[a00], %[a00], %[w1]\n\t"
+        "asr    %[a10], %[a10], %[w1]\n\t"
+        "asr    %[a01], %[a01], %[w3]\n\t"
+        "asr    %[a11], %[a11], %[w3]\n\t"
+        "sub    %[a00], %[a00], %[a00], asr #1\n\t"
+        "sub    %[a10], %[a10], %[a10], asr #1\n\t"
+        "sub    %[a01], %[a01], %[a01], asr #1\n\t"
+        "sub    %[a11], %[a11], %[a11], asr #1\n\t"
+        "ldr    %[x], [%[c], #16]\n\t"
+        "add    %[a00], %[a00], %[x]\n\t"
+        "add    %[a10], %[a10], %[x]\n\t"
+        "add    %[a01], %[a01], %[x]\n\t"
+        "add    %[a11], %[a11], %[x]\n\t"
+        "ssat   %[a00], #8, %[a00]\n\t"
+        "ssat   %[a10], #8, %[a10]\n\t"
+        "ssat   %[a01], #8, %[a01]\n\t"
+        "ssat   %[a11], #8, %[a11]\n\t"
+        "bfi    %[a00], %[a01], #8, #8\n\t"
+        "bfi    %[a00], %[a10], #16, #8\n\t"
+        "bfi    %[a00], %[a11], #24, #8\n\t"
+        "ldrd   %[w0], %[w1], [%[c], #24]\n\t"
+        "ssub8  %[w2], %[a00], %[w0]\n\t"
+        "sel    %[a00], %[a00], %[w0]\n\t"
+        "ssub8  %[w2], %[a00], %[w1]\n\t"
+        "sel    %[a00], %[w1], %[a00]\n\t"
+        "ldrd   %[w0], %[w1], [%[c], #8]\n\t"
+        "strh   %[a00], [%[w0]], #2\n\t"
+        "lsr    %[a00], %[a00], #16\n\t"
+        "strh   %[a00], [%[w1]], #2\n\t"
+        "strd   %[w0], %[w1], [%[c], #8]\n\t"
+        "ldr    %[w1], [%[c], #20]\n\t"
+        "cmp    %[w0], %[w1]\n\t"
+        "bne    0b\n\t"
+        : [a00] "=&r"(a00), [a01] "=&r"(a01), [a10] "=&r"(a10), [a11] "=&r"(a11), [x] "=&r"(x), [w] "+r"(w),
+          [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3), [x0] "=&r"(x0), [x1] "=&r"(x1)
+        : [c] "r"(c)
+        : "cc", "memory");
+    return w;
+}
+#endif
+
 /* Two pixels (q15 blocks in xq, blocks = K padded / 4) x all output channels; y1 NULL for one. */
 static inline void th_matmul_2px_q15(const th_conv_args *a, const uint32_t *xq, int32_t blocks, int8_t *y0,
                                      int8_t *y1) {
@@ -142,7 +249,16 @@ static inline void th_matmul_2px_q15(const th_conv_args *a, const uint32_t *xq, 
     const int32_t *bias = a->bias, *requant = a->requant;
     const uint32_t *w = (const uint32_t *)(const void *)a->filter; /* 4-byte aligned by the generator */
     const int32_t packed_pairs_end = requant && y1 ? out_c & ~1 : 0;
-    for (int32_t oc = 0; oc < out_c; oc += 2) {
+    int32_t oc = 0;
+#if TINYHIL_DSP_ASM
+    if (packed_pairs_end > 0) { /* the common case, all in asm */
+        th_pair_loop c = {bias, requant, y0, y1, offset, y0 + packed_pairs_end, lo4, hi4,
+                          xq, xq + 16 * (blocks >> 2), (blocks >> 1) & 1, blocks & 1};
+        w = th_matmul_pairs_asm(&c, w);
+        oc = packed_pairs_end;
+    }
+#endif
+    for (; oc < out_c; oc += 2) {
         int32_t acc[4] = {bias[oc], bias[oc + 1], bias[oc], bias[oc + 1]};
         w = th_dot_2x2(xq, w, blocks, acc);
         int32_t acc00 = acc[0], acc01 = acc[1], acc10 = acc[2], acc11 = acc[3];
