@@ -135,6 +135,19 @@ def _write(blob: bytes, out_path: Path) -> None:
     os.replace(tmp, out_path)
 
 
+def export_for_board(model: torch.nn.Module, spec: ArchSpec, dataset: Dataset, out_path: Path,
+                     representative_count: int = 50) -> Path:
+    """The int8 .tflite only, without evaluating it: for a multi-fidelity search's first rung, whose file is built
+    and measured on the board (the measurement depends on the graph and the tensor sizes, not on the accuracy),
+    while the rung is ranked by its float validation accuracy. Fewer calibration images than export_int8's: the
+    scales only have to be plausible here; a candidate that reaches the last rung is exported and evaluated again."""
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    representative = to_resolution(dataset.train_x[:representative_count], spec.resolution)
+    _write(convert_int8(model.cpu().eval(), spec, representative), out_path)
+    return out_path
+
+
 def export_int8(model: torch.nn.Module, spec: ArchSpec, dataset: Dataset, out_path: Path,
                 representative_count: int = 200, test_count: int | None = 1000,
                 qat_threshold: float | None = 1.0, qat_epochs: int = 3,

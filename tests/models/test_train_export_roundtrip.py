@@ -102,3 +102,18 @@ def test_a_step_budget_ends_training_inside_an_epoch_and_a_checkpoint_trains_on(
                    checkpoint_dir=tmp_path / "rung1")
     assert [h["epoch"] for h in second.history] == [1]
     assert any(not torch.equal(b, a) for b, a in zip(before, second.model.parameters()))
+
+
+def test_the_first_rungs_board_export_has_the_graph_and_memory_plan_of_the_full_export(trained):
+    """A multi-fidelity search measures the first rung's file (export_for_board: no int8 evaluation, fewer
+    calibration images); what the board measures (operators, tensor shapes, arena) must be the full export's."""
+    from tinyhil.codegen import generate
+    from tinyhil.codegen.reader import read_tflite
+    from tinyhil.export import export_for_board
+
+    spec, dataset, result, exported, out = trained
+    path = export_for_board(result.model, spec, dataset, out / "board.tflite")
+    board, full = read_tflite(path), read_tflite(exported.tflite_path)
+    assert [op.opcode for op in board.operators] == [op.opcode for op in full.operators]
+    assert [tuple(t.shape) for t in board.tensors] == [tuple(t.shape) for t in full.tensors]
+    assert generate(path, out / "board_generated").arena_bytes == generate(exported.tflite_path, out / "g2").arena_bytes

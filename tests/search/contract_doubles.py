@@ -105,6 +105,12 @@ def _export(model: Any, spec: ToySpec, dataset: FakeDataset, out_path: Path, qat
                                  int8_accuracy=toy_accuracy(spec.to_dict()))
 
 
+def _export_for_board(model: Any, spec: ToySpec, dataset: FakeDataset, out_path: Path) -> Path:
+    CALLS.setdefault("export_for_board", []).append(spec.to_dict())
+    Path(out_path).write_text(json.dumps(spec.to_dict()))
+    return Path(out_path)
+
+
 class _Reference:
     def __init__(self, src: Path):
         self.input_quant = (1 / 255, -128)
@@ -137,7 +143,7 @@ def install(monkeypatch: pytest.MonkeyPatch) -> None:
         "tinyhil.cost": {"estimate": lambda spec, input_shape, num_classes: toy_estimate(spec)},
         "tinyhil.data": {"load_dataset": lambda name, data_dir=None: FakeDataset(test_x=images)},
         "tinyhil.train": {"TrainConfig": TrainConfig, "train": _train, "load_checkpoint": _load_checkpoint},
-        "tinyhil.export": {"export_int8": _export},
+        "tinyhil.export": {"export_int8": _export, "export_for_board": _export_for_board},
         "tinyhil.model_inputs": {"model_inputs": _model_inputs},
         "tinyhil.reference": {"ReferenceInterpreter": _Reference},
         "tinyhil.bench": {"measure": _measure},

@@ -120,10 +120,14 @@ class ToyStages:
         self.trained.append(job)
         time.sleep(self.delay_s)
         Path(job.workdir).mkdir(parents=True, exist_ok=True)
+        accuracy = round(toy_accuracy(job.spec) - 0.2 * (1.0 - job.budget[1]), 6)
+        checkpoint = str(Path(job.workdir) / f"ckpt.rung{job.rung}.pt")
+        if not job.exports:  # like PipelineStages: a middle rung writes no int8 model, its float accuracy ranks it
+            return TrainedModel(checkpoint, None, accuracy + 0.01, None, {"train": self.delay_s, "export": 0.0})
         tflite = Path(job.workdir) / f"model.rung{job.rung}.tflite"
         tflite.write_bytes(json.dumps(job.spec).encode())
-        accuracy = round(toy_accuracy(job.spec) - 0.2 * (1.0 - job.budget[1]), 6)
-        return TrainedModel(str(Path(job.workdir) / f"ckpt.rung{job.rung}.pt"), str(tflite), accuracy + 0.01, accuracy,
+        # the first of several rungs is exported to be measured, not evaluated in int8
+        return TrainedModel(checkpoint, str(tflite), accuracy + 0.01, accuracy if job.final else None,
                             {"train": self.delay_s, "export": 0.0})
 
     def measure(self, job: Job, tflite: str) -> dict[str, Any]:

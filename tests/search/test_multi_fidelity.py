@@ -75,6 +75,10 @@ def test_promoted_candidates_train_on_from_their_last_rung_and_every_spec_is_mea
     accuracies = [h["accuracy"] for h in top.metrics["rung_history"]]
     assert accuracies == sorted(accuracies) and top.metrics["accuracy"] == accuracies[-1]
     assert "after rung 2/2 (the whole proxy budget)" in top.metrics["accuracy_kind"]
+    # the lower rungs rank by float validation accuracy (no int8 evaluation); the last is evaluated in int8
+    assert [h["accuracy_kind"].split(",")[0] for h in top.metrics["rung_history"]] == ["float", "float", "int8"]
+    assert [h["int8_accuracy"] is None for h in top.metrics["rung_history"]] == [True, True, False]
+    assert all("validation split" in h["accuracy_kind"] for h in top.metrics["rung_history"])
     # fewer rung-2 trainings than candidates: the point of the exercise
     # (ASHA may promote a little more than a third: the top third of a rung is taken as the rung fills)
     at_rung = [sum(job.rung == r for job in stages.trained) for r in range(3)]

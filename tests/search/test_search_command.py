@@ -39,8 +39,10 @@ def test_search_prints_a_measured_front_with_units_and_writes_json_and_csv(tmp_p
     # the options reached the stages: epochs override and the seed, NHWC int8 inputs for the board
     assert all(config.epochs == 2 for config in contract_doubles.CALLS["train"])
     assert set(contract_doubles.CALLS["export_qat_threshold"]) == {None}  # proxy exports never pay for QAT
-    # multi-fidelity by default: promoted candidates train and export again, but every spec is measured once
-    assert len(contract_doubles.CALLS["export_qat_threshold"]) > 5 and len(contract_doubles.CALLS["measure"]) == 5
+    # multi-fidelity by default: every spec is exported once to be measured (rung 0, no int8 evaluation), and
+    # exported and evaluated in int8 again only when it reaches the last rung; every spec is measured once
+    assert len(contract_doubles.CALLS["export_for_board"]) == 5 and len(contract_doubles.CALLS["measure"]) == 5
+    assert 1 <= len(contract_doubles.CALLS["export_qat_threshold"]) < 5
     # 5 evaluations fill 2 rungs of eta 3 (1/3 and all of the proxy budget), not 3
     assert "multi-fidelity (ASHA, eta 3)" in output and "rung 0/1: " in output
     inputs = contract_doubles.CALLS["measure"][0]
@@ -52,9 +54,16 @@ def test_search_prints_a_measured_front_with_units_and_writes_json_and_csv(tmp_p
 
     with RunStore.open(tmp_path / "r1") as store:
         assert len(store.candidates(("measured", "failed", "infeasible"))) == 7
-        # float and int8 accuracy stored from the same test images (export's), not float from training's subset
+        # at the last rung, float and int8 accuracy come from the same images (export's), not float from training's
+        # subset; a candidate left at the first rung is ranked by its float validation accuracy (no int8 evaluation)
         for candidate in store.candidates(("measured",)):
-            assert candidate.metrics["float_accuracy"] == pytest.approx(candidate.metrics["int8_accuracy"] + 0.02)
+            metrics = candidate.metrics
+            if metrics["rung"] == metrics["rungs"] - 1:
+                assert metrics["float_accuracy"] == pytest.approx(metrics["int8_accuracy"] + 0.02)
+                assert metrics["accuracy"] == metrics["int8_accuracy"] and metrics["accuracy_kind"].startswith("int8")
+            else:
+                assert metrics["int8_accuracy"] is None and metrics["accuracy"] == metrics["float_accuracy"]
+                assert metrics["accuracy_kind"].startswith("float, validation split")
         assert store.config()["budget_macs"] == 2_000_000
         measured = store.candidates("measured")
         assert all({"train", "export", "measure", "measure.build"} <= set(c.timings) for c in measured)

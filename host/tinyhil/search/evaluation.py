@@ -35,11 +35,23 @@ class Job:
         """Only the first rung builds and measures: the board's numbers do not depend on the weights."""
         return self.rung == 0
 
+    @property
+    def final(self) -> bool:
+        """This job ends at the whole proxy budget (the last rung, or single fidelity): its int8 model is exported and
+        evaluated, and that int8 validation accuracy is the candidate's."""
+        return self.budget[1] >= 1.0
+
+    @property
+    def exports(self) -> bool:
+        """An int8 .tflite is written by the first rung (to measure) and the last (to evaluate int8 and deploy);
+        a middle rung only trains on and is ranked by its float validation accuracy."""
+        return self.measures or self.final
+
 
 @dataclass
 class TrainedModel:
     checkpoint: str
-    tflite: str
+    tflite: str | None  # None: a middle rung, which writes no int8 model
     float_accuracy: float
     int8_accuracy: float | None
     timings: dict[str, float] = field(default_factory=dict)  # train, export (seconds)
@@ -90,12 +102,16 @@ def trained_events(job: Job, trained: TrainedModel) -> list[StageEvent]:
     kind = "int8, reference interpreter" if trained.int8_accuracy is not None else "float"
     kind += f", {trained.accuracy_split} split" + (f" ({trained.accuracy_images} images)" if trained.accuracy_images else "")
     split = {"accuracy_split": trained.accuracy_split}
+    ranked = {"int8_accuracy": trained.int8_accuracy, "accuracy": accuracy, "accuracy_kind": kind, **split}
+    if trained.tflite is None:  # a middle rung: trained on, no int8 model; its float accuracy ranks it
+        return [StageEvent(job.candidate_id, "trained", "train", metrics={"float_accuracy": trained.float_accuracy, **ranked},
+                           artefacts={"checkpoint": trained.checkpoint},
+                           timings={"train": trained.timings.get("train", 0.0)}, rung=job.rung)]
     return [
         StageEvent(job.candidate_id, "trained", "train", metrics={"float_accuracy": trained.float_accuracy, **split},
                    artefacts={"checkpoint": trained.checkpoint}, timings={"train": trained.timings.get("train", 0.0)},
                    rung=job.rung),
-        StageEvent(job.candidate_id, "exported", "export",
-                   metrics={"int8_accuracy": trained.int8_accuracy, "accuracy": accuracy, "accuracy_kind": kind, **split},
+        StageEvent(job.candidate_id, "exported", "export", metrics=ranked,
                    artefacts={"tflite": trained.tflite}, timings={"export": trained.timings.get("export", 0.0)},
                    rung=job.rung),
     ]
@@ -188,7 +204,7 @@ class PipelineStages:
         return dataclasses.replace(config, max_steps=max(1, round(total * high) - round(total * low)))
 
     def train_export(self, job: Job) -> TrainedModel:
-        from ..export import export_int8
+        from ..export import export_for_board, export_int8
         from ..space import ArchSpec
         from ..train import train
 
@@ -212,20 +228,31 @@ class PipelineStages:
         except Exception as exc:  # a candidate that cannot train is recorded; the search goes on
             raise StageFailure("train", failure_reason(exc)) from exc
         trained_at = time.monotonic()
+        split = getattr(dataset, "eval_split", "test")
+        if not job.exports:  # a middle rung: the float validation accuracy train() measured ranks it
+            return TrainedModel(checkpoint=str(result.checkpoint), tflite=None, float_accuracy=float(result.float_accuracy),
+                                int8_accuracy=None, timings={"train": trained_at - started, "export": 0.0},
+                                accuracy_split=split, accuracy_images=getattr(result, "test_images", None) or None)
         try:
             model = getattr(result, "model", None) or _model_from_checkpoint(spec, dataset, result.checkpoint)
-            # no QAT here: proxy accuracy ranks architectures; QAT is the deploy stage's fix for the winner
-            exported = export_int8(model, spec, dataset, tflite, qat_threshold=None)
+            if not job.final:  # the first of several rungs: an int8 file to measure, ranked by float accuracy
+                path = export_for_board(model, spec, dataset, tflite)
+                float_accuracy, int8_accuracy = float(result.float_accuracy), None
+                images = getattr(result, "test_images", None) or None
+            else:
+                # no QAT here: proxy accuracy ranks architectures; QAT is the deploy stage's fix for the winner
+                exported = export_int8(model, spec, dataset, tflite, qat_threshold=None)
+                path = exported.tflite_path
+                # float and int8 on the same evaluation images (export's), so their difference is quantisation's
+                float_accuracy = float(getattr(exported, "float_accuracy", getattr(result, "float_accuracy", 0.0)))
+                int8_accuracy = _optional_float(getattr(exported, "int8_accuracy", None))
+                images = getattr(exported, "test_images", None)
         except Exception as exc:
             raise StageFailure("export", failure_reason(exc)) from exc
         done = time.monotonic()
-        return TrainedModel(checkpoint=str(result.checkpoint), tflite=str(exported.tflite_path),
-                            # float and int8 on the same evaluation images (export's), so their difference is quantisation's
-                            float_accuracy=float(getattr(exported, "float_accuracy", getattr(result, "float_accuracy", 0.0))),
-                            int8_accuracy=_optional_float(getattr(exported, "int8_accuracy", None)),
-                            timings={"train": trained_at - started, "export": done - trained_at},
-                            accuracy_split=getattr(dataset, "eval_split", "test"),
-                            accuracy_images=getattr(exported, "test_images", None))
+        return TrainedModel(checkpoint=str(result.checkpoint), tflite=str(path), float_accuracy=float_accuracy,
+                            int8_accuracy=int8_accuracy, timings={"train": trained_at - started, "export": done - trained_at},
+                            accuracy_split=split, accuracy_images=images)
 
     def measure(self, job: Job, tflite: str) -> dict[str, Any]:
         from ..bench import measure
