@@ -126,6 +126,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--test-images", type=int, default=1000)
     parser.add_argument("--torch-threads", type=int, default=None)
+    parser.add_argument("--llm-specs", type=int, default=1, help="specs the LLM writes per call (tinyhil search --llm-specs)")
     parser.add_argument("--at-evaluations", type=int, default=4, help="hypervolume after this many evaluations")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     parser.add_argument("--side-by-side", action="store_true",
@@ -155,7 +156,7 @@ def main() -> None:
                                       proposer=proposer, seed=seed, budget_macs=args.budget_macs,
                                       train_subset=args.train_subset, train_overrides=overrides,
                                       rungs=3 if fidelity == "multi" else 1, time_budget_s=args.time_budget,
-                                      torch_threads=args.torch_threads)
+                                      torch_threads=args.torch_threads, llm_specs_per_call=args.llm_specs)
                 with tempfile.TemporaryDirectory(prefix=f"tinyhil-bench-{proposer}-{fidelity}-") as tmp:
                     result = run_one(config, Path(tmp) / "run", args.test_images)
                 results.append(result)
