@@ -12,18 +12,19 @@ void th_conv2d_1x1_s8(const th_conv_args *a, const int8_t *input, int8_t *output
     int32_t p = 0;
 #if TINYHIL_USE_DSP
     uint32_t *xq = (uint32_t *)(void *)scratch;
-    const int32_t blocks = th_round_up4(in_c) / 4;
+    th_pair_loop loop; /* the product's per-layer state, made once */
+    th_matmul_2px_prepare(a, xq, th_round_up4(in_c) / 4, &loop);
     for (; p + 2 <= pixels; p += 2) {
         const int8_t *x0 = input + (size_t)p * in_c;
         th_q15_pixel(x0, in_c, xq);
         th_q15_pixel(x0 + in_c, in_c, xq + 2);
         int8_t *y0 = output + (size_t)p * out_c;
-        th_matmul_2px_q15(a, xq, blocks, y0, y0 + out_c);
+        th_matmul_2px_q15_prepared(a, &loop, y0, y0 + out_c);
     }
     if (p < pixels) {
         th_q15_pixel(input + (size_t)p * in_c, in_c, xq);
         th_q15_pixel(input + (size_t)p * in_c, in_c, xq + 2);
-        th_matmul_2px_q15(a, xq, blocks, output + (size_t)p * out_c, NULL);
+        th_matmul_2px_q15_prepared(a, &loop, output + (size_t)p * out_c, NULL);
         ++p;
     }
 #else

@@ -130,19 +130,21 @@ void th_conv2d_im2col_s8(const th_conv_args *a, const int8_t *input, int8_t *out
 #if TINYHIL_USE_DSP
         uint32_t *xq = (uint32_t *)(void *)(scratch + k_padded);
         const int32_t blocks = k_padded / 4;
+        th_pair_loop loop; /* the product's per-layer state, made once */
+        th_matmul_2px_prepare(a, xq, blocks, &loop);
         for (; p + 2 <= pixels; p += 2) {
             walk_gather(&walk, row);
             q15_row(row, blocks, xq);
             walk_gather(&walk, row);
             q15_row(row, blocks, xq + 2);
             int8_t *y0 = out_b + (size_t)p * out_c;
-            th_matmul_2px_q15(a, xq, blocks, y0, y0 + out_c);
+            th_matmul_2px_q15_prepared(a, &loop, y0, y0 + out_c);
         }
         if (p < pixels) { /* an odd last pixel: its blocks twice, the second product discarded */
             walk_gather(&walk, row);
             q15_row(row, blocks, xq);
             q15_row(row, blocks, xq + 2);
-            th_matmul_2px_q15(a, xq, blocks, out_b + (size_t)p * out_c, NULL);
+            th_matmul_2px_q15_prepared(a, &loop, out_b + (size_t)p * out_c, NULL);
             ++p;
         }
 #endif

@@ -138,9 +138,9 @@ static inline const uint32_t *th_dot_2x2(const uint32_t *x, const uint32_t *w, i
     return w;
 }
 
-#if TINYHIL_DSP_ASM
-/* The state of th_matmul_pairs_asm's loop, read and written by the asm at these byte offsets: the loop
- * needs all 13 free registers for the 2 x 2 dot product, so its pointers and constants live here. */
+/* The per-layer state of the two-pixel product: the asm's loop reads and writes it at these byte offsets
+ * (the loop needs all 13 free registers for the 2 x 2 dot product, so its pointers and constants live
+ * here); th_matmul_2px_prepare fills the fields that are the same for every pixel pair once per layer. */
 typedef struct {
     const int32_t *bias;         /* 0: the pair's two folded biases, advanced by 2 per pair */
     const int32_t *requant;      /* 4: {mult, shift - 1} of the two channels, advanced by 4 per pair */
@@ -152,109 +152,148 @@ typedef struct {
     const uint32_t *x_quads_end; /* 36: xq past the last whole group of 4 blocks (the loop's trip) */
     int32_t pair_left;           /* 40: blocks % 4 >= 2 (two more blocks after the groups of 4) */
     int32_t odd_block;           /* 44: blocks is odd (one more block after those) */
+    int32_t blocks;              /* K padded / 4 */
+    int32_t clamp;               /* the activation bounds are narrower than int8 (else SSAT is the clamp) */
+    int32_t pairs_only;          /* every output is the asm loop's: even out_c, the fast requantisation, no table */
 } th_pair_loop;
+#if TINYHIL_DSP_ASM
 /* the asm's offsets, checked at compile time (C99: a negative array size is the error) */
 typedef char th_pair_loop_offsets_match_the_asm[(offsetof(th_pair_loop, y0_end) == 20 && offsetof(th_pair_loop, xq) == 32
                                                  && offsetof(th_pair_loop, odd_block) == 44) ? 1 : -1];
+#endif
 
-/* Every whole channel pair of two pixels in one asm loop: bias, the dot product (TH_DOT_2X2_ASM_BLOCK),
- * requantisation (th_requantise_fast's four instructions, the offset, SSAT), the 4 bytes packed (BFI),
- * clamped (SSUB8 / SEL) and stored as two halfwords; the twin of the C pair loop below, bit for bit.
- * Returns the weights past the pairs. */
-static inline const uint32_t *th_matmul_pairs_asm(th_pair_loop *c, const uint32_t *w) {
+static inline void th_matmul_2px_prepare(const th_conv_args *a, const uint32_t *xq, int32_t blocks, th_pair_loop *c) {
+    c->offset = a->output_offset;
+    c->lo4 = th_splat_s8x4(a->act_min);
+    c->hi4 = th_splat_s8x4(a->act_max);
+    c->xq = xq;
+    c->x_quads_end = xq + 16 * (blocks >> 2);
+    c->pair_left = (blocks >> 1) & 1;
+    c->odd_block = blocks & 1;
+    c->blocks = blocks;
+    c->clamp = a->act_min > -128 || a->act_max < 127;
+    c->pairs_only = a->requant != NULL && a->out_c % 2 == 0 && a->out_c > 0 && a->table == NULL;
+}
+
+#if TINYHIL_DSP_ASM
+/* The channel-pair loop's asm, up to the clamp: bias, the dot product (TH_DOT_2X2_ASM_BLOCK, 4 blocks per
+ * trip, then 2, then 1), requantisation (th_requantise_fast's four instructions, the offset, SSAT), the 4
+ * bytes packed (BFI) into a00 */
+#define TH_PAIRS_ASM_HEAD                           \
+    "0:\n\t"                                        \
+    "ldr    %[x], [%[c], #0]\n\t"                   \
+    "ldrd   %[a00], %[a01], [%[x]], #8\n\t"         \
+    "str    %[x], [%[c], #0]\n\t"                   \
+    "mov    %[a10], %[a00]\n\t"                     \
+    "mov    %[a11], %[a01]\n\t"                     \
+    "ldrd   %[x], %[x0], [%[c], #32]\n\t"           \
+    "cmp    %[x], %[x0]\n\t"                        \
+    "beq    2f\n\t"                                 \
+    "1:\n\t" TH_DOT_2X2_ASM_BLOCK TH_DOT_2X2_ASM_BLOCK TH_DOT_2X2_ASM_BLOCK TH_DOT_2X2_ASM_BLOCK \
+    "ldr    %[w2], [%[c], #36]\n\t" /* no register is left for the end: one load per 4 blocks */ \
+    "cmp    %[x], %[w2]\n\t"                        \
+    "bne    1b\n\t"                                 \
+    "2:\n\t"                                        \
+    "ldr    %[w2], [%[c], #40]\n\t"                 \
+    "cmp    %[w2], #0\n\t"                          \
+    "beq    4f\n\t" TH_DOT_2X2_ASM_BLOCK TH_DOT_2X2_ASM_BLOCK \
+    "4:\n\t"                                        \
+    "ldr    %[w2], [%[c], #44]\n\t"                 \
+    "cmp    %[w2], #0\n\t"                          \
+    "beq    3f\n\t" TH_DOT_2X2_ASM_BLOCK            \
+    "3:\n\t"                                        \
+    "ldr    %[x], [%[c], #4]\n\t"                   \
+    "ldrd   %[w0], %[w1], [%[x]], #8\n\t"           \
+    "ldrd   %[w2], %[w3], [%[x]], #8\n\t"           \
+    "str    %[x], [%[c], #4]\n\t"                   \
+    "smmlar %[a00], %[a00], %[w0], %[a00]\n\t"      \
+    "smmlar %[a10], %[a10], %[w0], %[a10]\n\t"      \
+    "smmlar %[a01], %[a01], %[w2], %[a01]\n\t"      \
+    "smmlar %[a11], %[a11], %[w2], %[a11]\n\t"      \
+    "add    %[a00], %[a00], %[a00], asr #31\n\t"    \
+    "add    %[a10], %[a10], %[a10], asr #31\n\t"    \
+    "add    %[a01], %[a01], %[a01], asr #31\n\t"    \
+    "add    %[a11], %[a11], %[a11], asr #31\n\t"    \
+    "asr    %[a00], %[a00], %[w1]\n\t"              \
+    "asr    %[a10], %[a10], %[w1]\n\t"              \
+    "asr    %[a01], %[a01], %[w3]\n\t"              \
+    "asr    %[a11], %[a11], %[w3]\n\t"              \
+    "sub    %[a00], %[a00], %[a00], asr #1\n\t"     \
+    "sub    %[a10], %[a10], %[a10], asr #1\n\t"     \
+    "sub    %[a01], %[a01], %[a01], asr #1\n\t"     \
+    "sub    %[a11], %[a11], %[a11], asr #1\n\t"     \
+    "ldr    %[x], [%[c], #16]\n\t"                  \
+    "add    %[a00], %[a00], %[x]\n\t"               \
+    "add    %[a10], %[a10], %[x]\n\t"               \
+    "add    %[a01], %[a01], %[x]\n\t"               \
+    "add    %[a11], %[a11], %[x]\n\t"               \
+    "ssat   %[a00], #8, %[a00]\n\t"                 \
+    "ssat   %[a10], #8, %[a10]\n\t"                 \
+    "ssat   %[a01], #8, %[a01]\n\t"                 \
+    "ssat   %[a11], #8, %[a11]\n\t"                 \
+    "bfi    %[a00], %[a01], #8, #8\n\t"             \
+    "bfi    %[a00], %[a10], #16, #8\n\t"            \
+    "bfi    %[a00], %[a11], #24, #8\n\t"
+
+/* each byte of a00 clamped to the activation bounds (SSUB8 sets one GE flag per byte, SEL picks by it) */
+#define TH_PAIRS_ASM_CLAMP                          \
+    "ldrd   %[w0], %[w1], [%[c], #24]\n\t"          \
+    "ssub8  %[w2], %[a00], %[w0]\n\t"               \
+    "sel    %[a00], %[a00], %[w0]\n\t"              \
+    "ssub8  %[w2], %[a00], %[w1]\n\t"               \
+    "sel    %[a00], %[w1], %[a00]\n\t"
+
+/* the two pixels' halfwords stored, the next pair */
+#define TH_PAIRS_ASM_TAIL                           \
+    "ldrd   %[w0], %[w1], [%[c], #8]\n\t"           \
+    "strh   %[a00], [%[w0]], #2\n\t"                \
+    "lsr    %[a00], %[a00], #16\n\t"                \
+    "strh   %[a00], [%[w1]], #2\n\t"                \
+    "strd   %[w0], %[w1], [%[c], #8]\n\t"           \
+    "ldr    %[w1], [%[c], #20]\n\t"                 \
+    "cmp    %[w0], %[w1]\n\t"                       \
+    "bne    0b\n\t"
+
+#define TH_PAIRS_ASM_OPERANDS                                                                                  \
+    : [a00] "=&r"(a00), [a01] "=&r"(a01), [a10] "=&r"(a10), [a11] "=&r"(a11), [x] "=&r"(x), [w] "+r"(w),      \
+      [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3), [x0] "=&r"(x0), [x1] "=&r"(x1)          \
+    : [c] "r"(c)                                                                                               \
+    : "cc", "memory"
+
+/* Every whole channel pair of two pixels in one asm loop, the twin of the C pair loop below, bit for bit;
+ * without the clamp when SSAT's [-128, 127] is the activation's range (the common case: the converter
+ * quantises a ReLU6 output to exactly that range). Returns the weights past the pairs. */
+static __attribute__((noinline, unused)) const uint32_t *th_matmul_pairs_asm(th_pair_loop *c, const uint32_t *w) {
     int32_t a00, a01, a10, a11;
     uint32_t w0, w1, w2, w3, x0, x1;
     const uint32_t *x;
-    __asm__ volatile(
-        "0:\n\t"
-        "ldr    %[x], [%[c], #0]\n\t"
-        "ldrd   %[a00], %[a01], [%[x]], #8\n\t"
-        "str    %[x], [%[c], #0]\n\t"
-        "mov    %[a10], %[a00]\n\t"
-        "mov    %[a11], %[a01]\n\t"
-        "ldrd   %[x], %[x0], [%[c], #32]\n\t"
-        "cmp    %[x], %[x0]\n\t"
-        "beq    2f\n\t"
-        "1:\n\t" TH_DOT_2X2_ASM_BLOCK TH_DOT_2X2_ASM_BLOCK TH_DOT_2X2_ASM_BLOCK TH_DOT_2X2_ASM_BLOCK
-        "ldr    %[w2], [%[c], #36]\n\t" /* no register is left for the end: one load per 4 blocks */
-        "cmp    %[x], %[w2]\n\t"
-        "bne    1b\n\t"
-        "2:\n\t"
-        "ldr    %[w2], [%[c], #40]\n\t"
-        "cmp    %[w2], #0\n\t"
-        "beq    4f\n\t" TH_DOT_2X2_ASM_BLOCK TH_DOT_2X2_ASM_BLOCK
-        "4:\n\t"
-        "ldr    %[w2], [%[c], #44]\n\t"
-        "cmp    %[w2], #0\n\t"
-        "beq    3f\n\t" TH_DOT_2X2_ASM_BLOCK
-        "3:\n\t"
-        "ldr    %[x], [%[c], #4]\n\t"
-        "ldrd   %[w0], %[w1], [%[x]], #8\n\t"
-        "ldrd   %[w2], %[w3], [%[x]], #8\n\t"
-        "str    %[x], [%[c], #4]\n\t"
-        "smmlar %[a00], %[a00], %[w0], %[a00]\n\t"
-        "smmlar %[a10], %[a10], %[w0], %[a10]\n\t"
-        "smmlar %[a01], %[a01], %[w2], %[a01]\n\t"
-        "smmlar %[a11], %[a11], %[w2], %[a11]\n\t"
-        "add    %[a00], %[a00], %[a00], asr #31\n\t"
-        "add    %[a10], %[a10], %[a10], asr #31\n\t"
-        "add    %[a01], %[a01], %[a01], asr #31\n\t"
-        "add    %[a11], %[a11], %[a11], asr #31\n\t"
-        "asr    %[a00], %[a00], %[w1]\n\t"
-        "asr    %[a10], %[a10], %[w1]\n\t"
-        "asr    %[a01], %[a01], %[w3]\n\t"
-        "asr    %[a11], %[a11], %[w3]\n\t"
-        "sub    %[a00], %[a00], %[a00], asr #1\n\t"
-        "sub    %[a10], %[a10], %[a10], asr #1\n\t"
-        "sub    %[a01], %[a01], %[a01], asr #1\n\t"
-        "sub    %[a11], %[a11], %[a11], asr #1\n\t"
-        "ldr    %[x], [%[c], #16]\n\t"
-        "add    %[a00], %[a00], %[x]\n\t"
-        "add    %[a10], %[a10], %[x]\n\t"
-        "add    %[a01], %[a01], %[x]\n\t"
-        "add    %[a11], %[a11], %[x]\n\t"
-        "ssat   %[a00], #8, %[a00]\n\t"
-        "ssat   %[a10], #8, %[a10]\n\t"
-        "ssat   %[a01], #8, %[a01]\n\t"
-        "ssat   %[a11], #8, %[a11]\n\t"
-        "bfi    %[a00], %[a01], #8, #8\n\t"
-        "bfi    %[a00], %[a10], #16, #8\n\t"
-        "bfi    %[a00], %[a11], #24, #8\n\t"
-        "ldrd   %[w0], %[w1], [%[c], #24]\n\t"
-        "ssub8  %[w2], %[a00], %[w0]\n\t"
-        "sel    %[a00], %[a00], %[w0]\n\t"
-        "ssub8  %[w2], %[a00], %[w1]\n\t"
-        "sel    %[a00], %[w1], %[a00]\n\t"
-        "ldrd   %[w0], %[w1], [%[c], #8]\n\t"
-        "strh   %[a00], [%[w0]], #2\n\t"
-        "lsr    %[a00], %[a00], #16\n\t"
-        "strh   %[a00], [%[w1]], #2\n\t"
-        "strd   %[w0], %[w1], [%[c], #8]\n\t"
-        "ldr    %[w1], [%[c], #20]\n\t"
-        "cmp    %[w0], %[w1]\n\t"
-        "bne    0b\n\t"
-        : [a00] "=&r"(a00), [a01] "=&r"(a01), [a10] "=&r"(a10), [a11] "=&r"(a11), [x] "=&r"(x), [w] "+r"(w),
-          [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3), [x0] "=&r"(x0), [x1] "=&r"(x1)
-        : [c] "r"(c)
-        : "cc", "memory");
+    if (c->clamp) {
+        __asm__ volatile(TH_PAIRS_ASM_HEAD TH_PAIRS_ASM_CLAMP TH_PAIRS_ASM_TAIL TH_PAIRS_ASM_OPERANDS);
+    } else {
+        __asm__ volatile(TH_PAIRS_ASM_HEAD TH_PAIRS_ASM_TAIL TH_PAIRS_ASM_OPERANDS);
+    }
     return w;
 }
 #endif
 
-/* Two pixels (q15 blocks in xq, blocks = K padded / 4) x all output channels; y1 NULL for one. */
-static inline void th_matmul_2px_q15(const th_conv_args *a, const uint32_t *xq, int32_t blocks, int8_t *y0,
-                                     int8_t *y1) {
-    const int32_t out_c = a->out_c, offset = a->output_offset;
-    const uint32_t lo4 = th_splat_s8x4(a->act_min), hi4 = th_splat_s8x4(a->act_max);
+/* Two pixels (their q15 blocks at c->xq, prepared by th_matmul_2px_prepare) x all output channels; y1 NULL
+ * for one: any channel count, requantisation and table. */
+static __attribute__((noinline, unused)) void th_matmul_2px_q15_general(const th_conv_args *a, th_pair_loop *c,
+                                                                        int8_t *y0, int8_t *y1) {
+    const int32_t out_c = a->out_c, offset = a->output_offset, blocks = c->blocks;
+    const uint32_t lo4 = c->lo4, hi4 = c->hi4, *xq = c->xq;
     const int32_t *bias = a->bias, *requant = a->requant;
     const uint32_t *w = (const uint32_t *)(const void *)a->filter; /* 4-byte aligned by the generator */
     const int32_t packed_pairs_end = requant && y1 ? out_c & ~1 : 0;
     int32_t oc = 0;
 #if TINYHIL_DSP_ASM
     if (packed_pairs_end > 0) { /* the common case, all in asm */
-        th_pair_loop c = {bias, requant, y0, y1, offset, y0 + packed_pairs_end, lo4, hi4,
-                          xq, xq + 16 * (blocks >> 2), (blocks >> 1) & 1, blocks & 1};
-        w = th_matmul_pairs_asm(&c, w);
+        c->bias = bias;
+        c->requant = requant;
+        c->y0 = y0;
+        c->y1 = y1;
+        c->y0_end = y0 + packed_pairs_end;
+        w = th_matmul_pairs_asm(c, w);
         oc = packed_pairs_end;
     }
 #endif
@@ -292,6 +331,32 @@ static inline void th_matmul_2px_q15(const th_conv_args *a, const uint32_t *xq, 
             th_table_lookup_s8(a->table, out_c, y1, y1);
         }
     }
+}
+
+/* th_matmul_2px_q15_general, inlined where all of it is the asm loop (an even channel count, the fast
+ * requantisation, no table, two pixels): the call costs a few stores, not the general function's prologue */
+static inline __attribute__((always_inline)) void th_matmul_2px_q15_prepared(const th_conv_args *a, th_pair_loop *c,
+                                                                             int8_t *y0, int8_t *y1) {
+#if TINYHIL_DSP_ASM
+    if (c->pairs_only && y1) {
+        c->bias = a->bias;
+        c->requant = a->requant;
+        c->y0 = y0;
+        c->y1 = y1;
+        c->y0_end = y0 + a->out_c;
+        th_matmul_pairs_asm(c, (const uint32_t *)(const void *)a->filter);
+        return;
+    }
+#endif
+    th_matmul_2px_q15_general(a, c, y0, y1);
+}
+
+/* th_matmul_2px_q15_prepared with the per-layer state made for this call */
+static inline void th_matmul_2px_q15(const th_conv_args *a, const uint32_t *xq, int32_t blocks, int8_t *y0,
+                                     int8_t *y1) {
+    th_pair_loop c;
+    th_matmul_2px_prepare(a, xq, blocks, &c);
+    th_matmul_2px_q15_prepared(a, &c, y0, y1);
 }
 #endif
 

@@ -73,12 +73,14 @@ def test_k_by_1_depthwise_is_bit_exact_on_the_cortex_m7_emulator(tmp_path) -> No
     assert 0 < _latency(layers, measured[False], depthwise) < _latency(layers, measured[True], depthwise)
 
 
-def _stem_conv(cin: int, cout: int, size: int, kernel: tuple[int, int], seed: int) -> bytes:
-    """One CONV_2D over a few-channel input, stride 2, SAME (border windows on the far sides)."""
+def _stem_conv(cin: int, cout: int, size: int, kernel: tuple[int, int], seed: int, activation: str = "RELU6",
+               stride: int = 2) -> bytes:
+    """One CONV_2D over a few-channel input, SAME (at stride 2, border windows on the far sides). RELU6 into
+    an output scale of 0.08 leaves bounds narrower than int8 (the clamped asm loop); NONE: SSAT's bounds."""
     from .tflite_builder import TensorSpec, build_model, conv_options
 
     rng = np.random.default_rng(seed)
-    out = (size + 1) // 2
+    out = (size + stride - 1) // stride
     w_scales = tuple(float(s) for s in rng.uniform(1e-3, 0.05, cout))
     tensors = [TensorSpec((1, size, size, cin), scale=(0.05,), zero_point=(-7,)),
                TensorSpec((cout, *kernel, cin), scale=w_scales, zero_point=(0,) * cout,
@@ -86,17 +88,24 @@ def _stem_conv(cin: int, cout: int, size: int, kernel: tuple[int, int], seed: in
                TensorSpec((cout,), "int32", scale=tuple(0.05 * s for s in w_scales), zero_point=(0,) * cout,
                           data=rng.integers(-3000, 3000, cout).astype(np.int32)),
                TensorSpec((1, out, out, cout), scale=(0.08,), zero_point=(4,))]
-    return build_model("CONV_2D", tensors, [0, 1, 2], [3], conv_options((2, 2), (1, 1), "SAME", "RELU6"))
+    options = conv_options((stride, stride), (1, 1), "SAME" if stride > 1 else "VALID", activation)
+    return build_model("CONV_2D", tensors, [0, 1, 2], [3], options)
 
 
 @pytest.mark.qemu
 @pytest.mark.slow
-@pytest.mark.parametrize("cin, cout, kernel", [(3, 9, (3, 3)), (1, 8, (5, 4))])
-def test_few_input_channel_conv_is_bit_exact_on_the_cortex_m7_emulator(tmp_path, cin, cout, kernel) -> None:
-    # a 3-channel 3x3 stem (K = 27: a partial block of 4) to an odd channel count, and a 1-channel 5x4 one
-    # (K = 20); 13 px: interior windows (the word-copy gather), border ones, and 7 x 7 = 49 output pixels (the
-    # odd last pixel)
-    layers, measured = _both_builds(_stem_conv(cin, cout, 13, kernel, seed=5), tmp_path)
-    assert [layer.kernel for layer in layers] == ["th_conv2d_im2col_s8"]
-    conv = ("th_conv2d_im2col_s8",)
-    assert 0 < _latency(layers, measured[False], conv) < _latency(layers, measured[True], conv)
+@pytest.mark.parametrize("cin, cout, kernel, activation, kernel_function", [
+    (3, 9, (3, 3), "RELU6", "th_conv2d_im2col_s8"),  # K = 27 (a partial block of 4), an odd channel count
+    (1, 8, (5, 4), "NONE", "th_conv2d_im2col_s8"),   # K = 20, no clamp (SSAT's bounds)
+    (8, 16, (1, 1), "RELU6", "th_conv2d_1x1_s8"),    # the 1x1 after a stem: K = 8, stride 1
+])
+def test_few_input_channel_conv_is_bit_exact_on_the_cortex_m7_emulator(tmp_path, cin, cout, kernel, activation,
+                                                                        kernel_function) -> None:
+    # 13 px: interior windows (the word-copy gather), border ones, and 7 x 7 = 49 output pixels at stride 2 (13 x 13
+    # = 169 at stride 1): an odd last pixel
+    stride = 1 if kernel == (1, 1) else 2
+    layers, measured = _both_builds(_stem_conv(cin, cout, 13, kernel, seed=5, activation=activation, stride=stride),
+                                    tmp_path)
+    assert [layer.kernel for layer in layers] == [kernel_function]
+    fast = (kernel_function,)
+    assert 0 < _latency(layers, measured[False], fast) < _latency(layers, measured[True], fast)
