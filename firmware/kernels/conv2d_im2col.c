@@ -20,19 +20,34 @@
 static inline void copy_s8(int8_t *dst, const int8_t *src, int32_t n) {
     int32_t i = 0;
     for (; i + 4 <= n; i += 4) {
-        th_write_s8x4(dst + i, th_read_s8x4(src + i));
+        uint32_t v = th_read_s8x4(src + i);
+        TH_OPAQUE(v); /* a word in a register: not a loop for GCC to turn into a memmove call */
+        th_write_s8x4(dst + i, v);
     }
     for (; i < n; ++i) {
-        dst[i] = src[i];
+        int32_t b = src[i];
+        TH_OPAQUE(b);
+        dst[i] = (int8_t)b;
     }
 }
 
 /* the window of a pixel wholly inside the image (dilation 1 in W): k_h runs of `run` bytes, `step`
- * bytes apart in the input (dil_h image rows), back to back in the row */
-static inline void gather_inside(const int8_t *window, int32_t step, int32_t k_h, int32_t run, int8_t *row) {
-    for (int32_t ky = 0; ky < k_h; ++ky, row += run, window += step) {
-        copy_s8(row, window, run);
+ * bytes apart in the input (dil_h image rows), back to back in the row. All runs but the last are copied
+ * as whole words, the last word running up to 3 bytes past the run: those bytes land where the next run
+ * starts (written next) and are read from the image row past the window's, which is inside the input
+ * (the window has a row below); the last run is copied exactly. */
+static inline void gather_inside(const int8_t *restrict window, int32_t step, int32_t k_h, int32_t run,
+                                 int8_t *restrict row) {
+    for (int32_t ky = 0; ky + 1 < k_h; ++ky, row += run, window += step) {
+        int8_t *dst = row;
+        const int8_t *src = window;
+        for (const int8_t *end = window + run; src < end; src += 4, dst += 4) {
+            uint32_t v = th_read_s8x4(src);
+            TH_OPAQUE(v); /* a word in a register: not a loop for GCC to turn into a memmove call */
+            th_write_s8x4(dst, v);
+        }
     }
+    copy_s8(row, window, run);
 }
 
 /* the K = k_h * k_w * in_c inputs under output pixel (oy, ox), in the filter's [ky][kx][ic] order */
@@ -64,51 +79,83 @@ static void gather(const th_conv_args *a, const int8_t *in_b, int32_t oy, int32_
 }
 
 /* Walks the output pixels in order, gathering each one's window into `row`: the interior windows by
- * gather_inside, the border ones by gather. */
+ * gather_inside (a pointer stepped along the row, one unsigned compare for the column range), the border
+ * ones by gather. */
 typedef struct {
     const th_conv_args *a;
     const int8_t *in_b;
     int32_t oy, ox;
-    int32_t inside_x_lo, inside_x_hi, inside_y_lo, inside_y_hi; /* the output range whose windows are inside */
-    int32_t step, run;
+    int32_t y_lo, y_hi;     /* the output rows whose windows are inside in y (inclusive; y_hi < y_lo: none) */
+    int32_t x_lo;           /* the first output column whose window is inside in x */
+    uint32_t x_span;        /* the last such column - x_lo */
+    int32_t x_base;         /* this row: ox's window is inside iff (unsigned)(ox - x_base) <= x_span, so x_lo on a
+                             * row inside in y, and NO_COLUMN (every difference above any span) elsewhere */
+    const int8_t *window;   /* the input under pixel (oy, x_lo), valid on rows inside in y */
+    int32_t step, run, pixel_step;
 } pixel_walk;
 
 static inline int32_t ceil_div(int32_t n, int32_t d) { return n <= 0 ? 0 : (n + d - 1) / d; }
+
+#define NO_COLUMN (-(1 << 30)) /* ox - NO_COLUMN >= 2^30 exceeds any span */
+
+/* the row-dependent part of the walk, for row oy */
+static void walk_row(pixel_walk *w) {
+    const th_conv_args *a = w->a;
+    const int32_t inside = w->oy >= w->y_lo && w->oy <= w->y_hi && w->x_lo != NO_COLUMN;
+    w->x_base = inside ? w->x_lo : NO_COLUMN;
+    if (inside) {
+        const int32_t y0 = w->oy * a->stride_h - a->pad_h, x0 = w->x_lo * a->stride_w - a->pad_w;
+        w->window = w->in_b + ((size_t)y0 * a->in_w + x0) * a->in_c;
+    }
+}
 
 static void walk_start(pixel_walk *w, const th_conv_args *a, const int8_t *in_b) {
     w->a = a;
     w->in_b = in_b;
     w->oy = w->ox = 0;
     /* x0 = ox * stride - pad >= 0 and x0 + (k - 1) * dil <= in - 1, the same in y */
-    w->inside_x_lo = ceil_div(a->pad_w, a->stride_w);
-    w->inside_y_lo = ceil_div(a->pad_h, a->stride_h);
     const int32_t last_x = a->in_w - 1 - (a->k_w - 1) * a->dil_w + a->pad_w;
     const int32_t last_y = a->in_h - 1 - (a->k_h - 1) * a->dil_h + a->pad_h;
-    w->inside_x_hi = a->dil_w == 1 && last_x >= 0 ? last_x / a->stride_w : -1; /* inclusive */
-    w->inside_y_hi = last_y >= 0 ? last_y / a->stride_h : -1;
+    const int32_t x_lo = ceil_div(a->pad_w, a->stride_w);
+    const int32_t x_hi = a->dil_w == 1 && last_x >= 0 ? th_min_i32(last_x / a->stride_w, a->out_w - 1) : -1;
+    w->x_lo = x_hi >= x_lo ? x_lo : NO_COLUMN; /* NO_COLUMN: no column is inside */
+    w->x_span = x_hi >= x_lo ? (uint32_t)(x_hi - x_lo) : 0;
+    w->y_lo = ceil_div(a->pad_h, a->stride_h);
+    w->y_hi = last_y >= 0 ? th_min_i32(last_y / a->stride_h, a->out_h - 1) : -1;
     w->step = a->dil_h * a->in_w * a->in_c;
     w->run = a->k_w * a->in_c;
+    w->pixel_step = a->stride_w * a->in_c;
+    w->window = in_b;
+    walk_row(w);
 }
 
 static inline void walk_gather(pixel_walk *w, int8_t *row) {
     const th_conv_args *a = w->a;
-    const int32_t oy = w->oy, ox = w->ox;
-    if (ox >= w->inside_x_lo && ox <= w->inside_x_hi && oy >= w->inside_y_lo && oy <= w->inside_y_hi) {
-        const int32_t y0 = oy * a->stride_h - a->pad_h, x0 = ox * a->stride_w - a->pad_w;
-        gather_inside(w->in_b + ((size_t)y0 * a->in_w + x0) * a->in_c, w->step, a->k_h, w->run, row);
+    const uint32_t column = (uint32_t)(w->ox - w->x_base);
+    if (column <= w->x_span) {
+        gather_inside(w->window + (size_t)column * w->pixel_step, w->step, a->k_h, w->run, row);
     } else {
-        gather(a, w->in_b, oy, ox, row);
+        gather(a, w->in_b, w->oy, w->ox, row);
     }
     if (++w->ox == a->out_w) {
         w->ox = 0;
         ++w->oy;
+        walk_row(w);
     }
 }
 
 #if TINYHIL_USE_DSP
 /* q15 blocks of one gathered row (`blocks` whole words: the bytes past K are zero) at every 4th word of dst */
-static inline void q15_row(const int8_t *row, int32_t blocks, uint32_t *dst) {
-    for (int32_t b = 0; b < blocks; ++b, dst += 4) {
+static inline void q15_row(const int8_t *restrict row, int32_t blocks, uint32_t *restrict dst) {
+    int32_t b = 0;
+    for (; b + 2 <= blocks; b += 2, dst += 8) { /* two blocks a trip: one 64-bit load, two 64-bit stores */
+        const uint32_t v0 = th_read_s8x4(row + 4 * b), v1 = th_read_s8x4(row + 4 * b + 4);
+        dst[0] = th_sxtb16(v0);
+        dst[1] = th_sxtb16_ror8(v0);
+        dst[4] = th_sxtb16(v1);
+        dst[5] = th_sxtb16_ror8(v1);
+    }
+    if (b < blocks) {
         const uint32_t v = th_read_s8x4(row + 4 * b);
         dst[0] = th_sxtb16(v);
         dst[1] = th_sxtb16_ror8(v);

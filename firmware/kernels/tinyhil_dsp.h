@@ -26,6 +26,13 @@
 #define TINYHIL_DSP_ASM 0
 #endif
 
+/* v kept opaque to the optimiser (GCC / clang): a copy loop it would otherwise turn into a memmove call */
+#if defined(__GNUC__)
+#define TH_OPAQUE(v) __asm__("" : "+r"(v))
+#else
+#define TH_OPAQUE(v) ((void)0)
+#endif
+
 /* unaligned-safe 32-bit load of four int8 values (the M7 does unaligned LDR) */
 static inline uint32_t th_read_s8x4(const int8_t *p) {
     uint32_t v;
