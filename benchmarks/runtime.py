@@ -92,6 +92,17 @@ def op_class(layer: Any) -> str:
     return OP_CLASSES[-1]
 
 
+def tflm_operator_layers(blob: bytes) -> list[Any]:
+    """Per operator of the .tflite, in the order TFLM invokes them (its profiler stamps each one): the layer
+    tinyhil lowers it to without the planner's rewrites (for the op class and MACs), or None (no MACs)."""
+    from tinyhil.codegen.lower import lower
+    from tinyhil.codegen.reader import read_tflite
+
+    graph = read_tflite(blob)
+    by_index = {layer.index: layer for layer in lower(graph)}
+    return [by_index.get(i) for i in range(len(graph.operators))]
+
+
 def measure_net(name: str, workdir: Path, runs: int, runtime: str = "native") -> dict:
     from tinyhil.bench import measure
     from tinyhil.boards import load_profile
@@ -112,11 +123,13 @@ def measure_net(name: str, workdir: Path, runs: int, runtime: str = "native") ->
     start = time.perf_counter()
     m = measure(blob, profile, inputs, runtime=runtime, workdir=workdir / f"{name}-bench-{runtime}")
     classes: dict[str, dict[str, int]] = defaultdict(lambda: {"layers": 0, "macs": 0, "instructions": 0})
-    if runtime == "native" and len(m.layer_latency) == len(layers):
-        for layer, stamp in zip(layers, m.layer_latency):
-            c = classes[op_class(layer)]
+    # the stamps follow what the firmware runs: our lowered schedule, or TFLM's operators one by one
+    stamped = layers if runtime == "native" else tflm_operator_layers(blob)
+    if len(m.layer_latency) == len(stamped):
+        for layer, stamp in zip(stamped, m.layer_latency):
+            c = classes[op_class(layer) if layer is not None else OP_CLASSES[-1]]
             c["layers"] += 1
-            c["macs"] += layer.macs
+            c["macs"] += layer.macs if layer is not None else 0
             c["instructions"] += stamp["latency"]
     return {"net": name, "runtime": runtime, "macs": macs, "arena_ours": generated.arena_bytes,
             "arena_tflm": tflm_arena_bytes(blob), "flash_bytes": m.flash_bytes, "weights_bytes": generated.weight_bytes,
@@ -267,6 +280,8 @@ def print_table(rows: list[dict], baseline: tuple[str, dict[str, dict]] | None, 
             cells.append(f"{text:>17}")
         if any(c.strip() for c in cells):
             print(f"{name:<24} " + " ".join(cells))
+    if tflm:
+        print_tflm_tables(rows, tflm)
     if rows:
         p = rows[0]["provenance"]
         print("\nwhere the figures come from:")
@@ -278,9 +293,55 @@ def print_table(rows: list[dict], baseline: tuple[str, dict[str, dict]] | None, 
         print("  op classes: the firmware's per-layer stamps (same unit), summed per class, over the class's MACs")
         if baseline:
             print(f"  before: the same nets, code generator and kernels of commit {baseline[0]}, measured in this run")
-        print("  TFLM: ours / TFLM + CMSIS-NN instructions, same board" if not tflm_skipped else
-              f"  TFLM column skipped: {tflm_skipped}")
+        if tflm_skipped:
+            print(f"  TFLM column skipped: {tflm_skipped}")
+        else:
+            print(f"  TFLM: ours / TFLM + CMSIS-NN instructions, same board, same inputs: {TFLM_BUILD}")
+            print("  TFLM per op class: its MicroProfiler events (one per operator, read back as the harness's "
+                  "per-layer stamps), classed by the same rules over the .tflite's operators")
         print(f"  bit-exact: outputs vs {p['compared_with']}")
+
+
+TFLM_BUILD = ("the TFLM interpreter of TFLM_SOURCE_DIR (a create_tflm_tree.py tree with OPTIMIZED_KERNEL_DIR=cmsis_nn) "
+              "with CMSIS-NN's kernels, arm-none-eabi-gcc -O2 -mcpu=cortex-m7 (DSP: SMLAD paths), arena = the "
+              "host interpreter's + 2 KiB")
+
+
+def print_tflm_tables(rows: list[dict], tflm: dict[str, dict]) -> None:
+    """Ours vs TFLM + CMSIS-NN per net (instructions, flash, arena, bit-exact) and per op class."""
+    print("\nours vs TFLM + CMSIS-NN (QEMU instructions per inference, same inputs):")
+    header = (f"{'net':<11} {'instr ours':>11} {'instr TFLM':>11} {'ratio':>6} {'TFLM/MAC':>8} {'flash ours':>10} "
+              f"{'flash TFLM':>10} {'arena ours':>10} {'arena TFLM':>10} {'exact ours':>10} {'exact TFLM':>10}")
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        t = tflm.get(r["net"])
+        if t is None:
+            continue
+        print(f"{r['net']:<11} {r['instructions']:>11} {t['instructions']:>11} "
+              f"{r['instructions'] / t['instructions']:>6.2f} {t['instructions_per_mac']:>8.2f} {r['flash_bytes']:>10} "
+              f"{t['flash_bytes']:>10} {r['arena_ours']:>10} {r['arena_tflm']:>10} {str(r['bit_exact']):>10} "
+              f"{str(t['bit_exact']):>10}")
+    print("\ninstructions per MAC by op class, TFLM + CMSIS-NN (ours / TFLM where both have the class):")
+    header = f"{'op class':<24} " + " ".join(f"{r['net']:>17}" for r in rows)
+    print(header)
+    print("-" * len(header))
+    for name in OP_CLASSES[:-1]:
+        cells = []
+        for r in rows:
+            theirs = (tflm.get(r["net"]) or {}).get("op_classes", {}).get(name)
+            if not theirs or not theirs["macs"]:
+                cells.append(f"{'':>17}")
+                continue
+            per_mac = theirs["instructions"] / theirs["macs"]
+            ours = r["op_classes"].get(name)
+            text = f"{per_mac:.2f}"
+            if ours and ours["macs"]:
+                text += f" ({ours['instructions'] / ours['macs'] / per_mac:.2f}x)"
+            cells.append(f"{text:>17}")
+        if any(c.strip() for c in cells):
+            print(f"{name:<24} " + " ".join(cells))
+    print("  ours' MBConv bands run fused (class 'fused MBConv'); TFLM runs their 1x1 / depthwise ops one by one")
 
 
 def main() -> None:
@@ -304,10 +365,13 @@ def main() -> None:
     tflm: dict[str, dict] = {}
     skipped = None
     if "tflm" in args.runtime:
-        source = os.environ.get("TFLM_SOURCE_DIR")
-        if not source or not Path(source).is_dir():
-            skipped = ("TFLM_SOURCE_DIR is not set to a TFLM source tree (TFLM's C++ sources are not installable "
-                       "here; see firmware/tflm/CMakeLists.txt)")
+        from tinyhil.errors import BuildError
+        from tinyhil.firmware import tflm_source_dir
+
+        try:
+            tflm_source_dir()
+        except BuildError as exc:  # TFLM's C++ sources are not installable; a tree is built beside the project
+            skipped = str(exc)
         else:
             tflm = {name: measure_net(name, workdir, args.runs, runtime="tflm") for name in names}
     else:

@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 RUNTIMES = ("native", "tflm")
 LAYER_LATENCY_SOURCE = ("the generated model's TINYHIL_LAYER_DONE hook: the harness stores platform_elapsed() "
                         "(the clock of the total) after each layer; median over the runs")
+TFLM_LAYER_LATENCY_SOURCE = ("TFLM's profiler events (MicroProfilerInterface, one per operator): the glue's EndEvent "
+                             "calls the harness, which stores platform_elapsed() (the clock of the total) after each "
+                             "operator; median over the runs")
 
 
 # How inputs reach the firmware; `tinyhil bench --input-mode` offers these keys.
@@ -165,7 +168,8 @@ def summarise(image: FirmwareImage, profile: BoardProfile, outcome: RunOutcome, 
                     "compared": "output CRC-32s" if seeded else "output tensors",
                     "cpu_hz": cpu_hz, "cpu_hz_source": "the firmware's hello (the clock its BSP set)",
                     **({"device_resets": outcome.device_resets} if outcome.device_resets else {}),
-                    **({"layer_latency_source": LAYER_LATENCY_SOURCE} if layer_latency else {})},
+                    **({"layer_latency_source": TFLM_LAYER_LATENCY_SOURCE if runtime == "tflm" else
+                        LAYER_LATENCY_SOURCE} if layer_latency else {})},
         layer_latency=layer_latency, cpu_hz=cpu_hz, output_crcs=list(outcome.output_crcs), **memory)
 
 
@@ -225,7 +229,17 @@ def measure(model: Path | bytes, profile: BoardProfile, inputs: np.ndarray | See
     arrays = inputs.arrays(_input_shape(model_bytes)) if isinstance(inputs, SeededInputs) else inputs
     expected = stage("reference", lambda: _reference_outputs(model_bytes, arrays))
     log.info("timings (s): %s", {k: round(v, 2) for k, v in timings.items()})
-    return summarise(image, profile, outcome, expected, runtime, generated.layers or None, generated)
+    layers = generated.layers or (_operator_layers(model_bytes) if runtime == "tflm" else None)
+    return summarise(image, profile, outcome, expected, runtime, layers, generated)
+
+
+def _operator_layers(model_bytes: bytes) -> list[Any]:
+    """The TFLM runtime stamps each .tflite operator: their op names and MACs (the layers tinyhil lowers them to,
+    before the planner's rewrites)."""
+    from .codegen.lower import lower
+    from .codegen.reader import read_tflite
+
+    return lower(read_tflite(model_bytes))
 
 
 def _input_shape(model_bytes: bytes) -> tuple[int, ...]:

@@ -10,6 +10,7 @@ import functools
 import hashlib
 import json
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -32,6 +33,20 @@ RAM_SECTIONS = (".data", ".bss")
 HARNESS_MODES = {"normal": 0, "hang": 1, "noise": 2, "fail": 3, "reset": 4, "fault": 5, "exit": 6, "timer-stopped": 7}
 _OVERFLOW = re.compile(r"region [`'](\w+)' overflowed by (\d+) bytes")
 _NOT_FIT = re.compile(r"will not fit in region [`'](\w+)'")
+TFLM_MODEL_SOURCE = "tflm_model.cc"  # what codegen.tflm_backend writes: a model directory for the TFLM runtime
+TFLM_MARKER = Path("tensorflow") / "lite" / "micro" / "micro_interpreter.h"
+
+
+def tflm_source_dir() -> Path:
+    """The TFLM source tree the TFLM runtime builds from (TFLM_SOURCE_DIR, see firmware/tflm/CMakeLists.txt);
+    a one-line BuildError, before any CMake runs, when it is unset or not such a tree."""
+    value = os.environ.get("TFLM_SOURCE_DIR", "")
+    where = f"TFLM_SOURCE_DIR={value!r} has no {TFLM_MARKER.as_posix()}" if value else "TFLM_SOURCE_DIR is not set"
+    if not value or not (Path(value) / TFLM_MARKER).is_file():
+        raise BuildError(f"the TFLM runtime needs TFLM's C++ sources and {where}: set it to a tree made by TFLM's "
+                         "create_tflm_tree.py with OPTIMIZED_KERNEL_DIR=cmsis_nn (firmware/tflm/CMakeLists.txt says "
+                         "how), or use --runtime native")
+    return Path(value).resolve()
 
 
 @dataclass(frozen=True)
@@ -41,9 +56,15 @@ class FirmwareImage:
     section_bytes: dict[str, int]  # from the ELF's section headers (arm-none-eabi-size -A)
     toolchain: str
     cached: bool
+    flash_span_bytes: int | None = None  # __flash_end__ - __flash_start__ of the ELF (sections.ld), when it has them
 
     @property
     def flash_bytes(self) -> int:
+        """The flash the image takes: its span (the sections and the alignment padding between them, e.g. before
+        a 16-byte aligned .rodata after TFLM's .ARM.exidx; what the firmware's hello reports), else the flash
+        sections summed."""
+        if self.flash_span_bytes is not None:
+            return self.flash_span_bytes
         return sum(self.section_bytes.get(name, 0) for name in FLASH_SECTIONS)
 
     @property
@@ -73,6 +94,15 @@ def toolchain_version() -> str:
     return out.splitlines()[0].strip()
 
 
+def elf_flash_span(elf: Path) -> int | None:
+    """__flash_end__ - __flash_start__ (the symbols firmware/bsp/sections.ld defines), None without them."""
+    out = subprocess.run(["arm-none-eabi-nm", str(elf)], capture_output=True, text=True, check=True).stdout
+    symbols = {parts[2]: int(parts[0], 16) for parts in (line.split() for line in out.splitlines()) if len(parts) == 3}
+    if "__flash_start__" not in symbols or "__flash_end__" not in symbols:
+        return None
+    return symbols["__flash_end__"] - symbols["__flash_start__"]
+
+
 def elf_section_bytes(elf: Path) -> dict[str, int]:
     out = subprocess.run(["arm-none-eabi-size", "-A", str(elf)], capture_output=True, text=True, check=True).stdout
     sizes = {}
@@ -93,6 +123,9 @@ def build_key(model_dir: Path, profile: BoardProfile, harness_mode: str, layer_t
               portable_kernels: bool = False) -> str:
     digest = hashlib.sha256()
     _tree_digest(model_dir, digest)
+    if (Path(model_dir) / TFLM_MODEL_SOURCE).exists():  # the TFLM glue and the tree it builds from
+        _tree_digest(FIRMWARE_DIR / "tflm", digest)
+        digest.update(str(tflm_source_dir()).encode())
     for part in ("harness", "bsp", "cmake", "kernels"):
         if (FIRMWARE_DIR / part).exists():
             _tree_digest(FIRMWARE_DIR / part, digest)
@@ -144,6 +177,8 @@ def build_firmware(model_dir: Path, profile: BoardProfile, build_root: Path, *,
     Cortex-M7 fast paths save against them)."""
     if harness_mode not in HARNESS_MODES:
         raise BuildError(f"harness mode {harness_mode!r} unknown; known: {', '.join(HARNESS_MODES)}")
+    if (Path(model_dir) / TFLM_MODEL_SOURCE).exists():
+        tflm_source_dir()  # one line saying what is missing, before any CMake configure log
     for tool in ("cmake", "arm-none-eabi-gcc"):
         if shutil.which(tool) is None:
             raise BuildError(f"{tool} not on PATH; scripts/install.sh installs the firmware toolchain")
@@ -170,4 +205,5 @@ def build_firmware(model_dir: Path, profile: BoardProfile, build_root: Path, *,
             raise
     log.info("firmware %s (%s)", elf, "cached" if cached else "built")
     return FirmwareImage(elf=elf, sha256=hashlib.sha256(elf.read_bytes()).hexdigest(),
-                         section_bytes=elf_section_bytes(elf), toolchain=toolchain_version(), cached=cached)
+                         section_bytes=elf_section_bytes(elf), toolchain=toolchain_version(), cached=cached,
+                         flash_span_bytes=elf_flash_span(elf))

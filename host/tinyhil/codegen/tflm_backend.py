@@ -1,6 +1,8 @@
 """`runtime="tflm"`: a model directory with the same model.h API that runs the .tflite through a
-TFLM MicroInterpreter (sources from TFLM_SOURCE_DIR or a pinned FetchContent, see
-firmware/tflm/CMakeLists.txt). The comparison point for the native runtime on a real board."""
+TFLM MicroInterpreter with CMSIS-NN's kernels (sources from TFLM_SOURCE_DIR or a pinned FetchContent, see
+firmware/tflm/CMakeLists.txt). The comparison point for the native runtime, on QEMU and on a real board.
+With the harness's per-layer timing on, the interpreter's profiler stamps the end of every operator, so
+`tinyhil bench` and benchmarks/runtime.py read per-operator figures for TFLM as for the generated runtime."""
 
 from __future__ import annotations
 
@@ -20,8 +22,28 @@ ARENA_MARGIN_BYTES = 2048  # the host interpreter's 64-bit pointers differ from 
 RESOLVER_METHODS = {
     "CONV_2D": "AddConv2D", "DEPTHWISE_CONV_2D": "AddDepthwiseConv2D", "FULLY_CONNECTED": "AddFullyConnected",
     "ADD": "AddAdd", "MEAN": "AddMean", "AVERAGE_POOL_2D": "AddAveragePool2D", "MAX_POOL_2D": "AddMaxPool2D",
-    "PAD": "AddPad", "RESHAPE": "AddReshape", "SOFTMAX": "AddSoftmax",
+    "PAD": "AddPad", "RESHAPE": "AddReshape", "SOFTMAX": "AddSoftmax", "LEAKY_RELU": "AddLeakyRelu",
+    "HARD_SWISH": "AddHardSwish", "LOGISTIC": "AddLogistic", "MUL": "AddMul",
 }
+# op -> its kernel files under tensorflow/lite/micro/kernels/ (kernels/cmsis_nn/ where the tree has them there:
+# create_tflm_tree.py with OPTIMIZED_KERNEL_DIR=cmsis_nn drops the reference file of the same name). The TFLM
+# library is built with the kernels of every op above (firmware/tflm/library/CMakeLists.txt), not TFLM's ~100:
+# one library for every model, a third of the compile time.
+KERNEL_FILES = {
+    "CONV_2D": ("conv", "conv_common"), "DEPTHWISE_CONV_2D": ("depthwise_conv", "depthwise_conv_common"),
+    "FULLY_CONNECTED": ("fully_connected", "fully_connected_common"), "ADD": ("add", "add_common"),
+    "MEAN": ("reduce", "reduce_common"), "AVERAGE_POOL_2D": ("pooling", "pooling_common"),
+    "MAX_POOL_2D": ("pooling", "pooling_common"), "PAD": ("pad", "pad_common"),
+    "RESHAPE": ("reshape", "reshape_common"), "SOFTMAX": ("softmax", "softmax_common"),
+    "LEAKY_RELU": ("leaky_relu", "leaky_relu_common"), "HARD_SWISH": ("hard_swish", "hard_swish_common"),
+    "LOGISTIC": ("logistic", "logistic_common"), "MUL": ("mul", "mul_common"),
+}
+SHARED_KERNEL_FILES = ("kernel_util", "micro_tensor_utils", "activations", "activations_common")
+
+
+def tflm_kernel_files() -> list[str]:
+    """The kernel file stems the TFLM library is built with: every op's above and the helpers they share."""
+    return sorted({stem for stems in KERNEL_FILES.values() for stem in stems} | set(SHARED_KERNEL_FILES))
 
 
 def generate_tflm(src: bytes | Path, out_dir: Path, arena_bytes: int | None = None) -> GeneratedModel:
@@ -38,6 +60,7 @@ def generate_tflm(src: bytes | Path, out_dir: Path, arena_bytes: int | None = No
                "output_bytes": y.nbytes, "arena_bytes": arena_bytes, "arena_margin": ARENA_MARGIN_BYTES,
                "model_length": len(blob), "model_rows": _rows(np.frombuffer(blob, np.uint8), per_row=24),
                "resolver_ops": sorted({RESOLVER_METHODS[op.opcode] for op in graph.operators}),
+               "operator_count": len(graph.operators), "kernel_files": ";".join(tflm_kernel_files()),
                "tflm_dir": TFLM_DIR.as_posix()}
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
