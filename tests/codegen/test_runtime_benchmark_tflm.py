@@ -1,0 +1,62 @@
+"""benchmarks/runtime.py's TFLM column: the ratio ours / TFLM + CMSIS-NN per net and per op class, the op
+class of every TFLM operator, and the reason printed when the column was skipped."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from tinyhil.errors import BuildError
+from tinyhil.firmware import tflm_source_dir
+
+from .test_tflm_backend import _softmax_model
+from .tflite_builder import small_conv_model
+
+_spec = importlib.util.spec_from_file_location(
+    "runtime_benchmark", Path(__file__).resolve().parents[2] / "benchmarks" / "runtime.py")
+bench = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench)  # type: ignore[union-attr]  (benchmarks/ is scripts, not a package)
+
+
+def _row(net: str, instructions: int, classes: dict[str, dict[str, int]], exact: bool = True) -> dict:
+    return {"net": net, "macs": 1000, "arena_ours": 512, "arena_tflm": 4096, "flash_bytes": 20_000,
+            "instructions": instructions, "instructions_per_mac": instructions / 1000, "op_classes": classes,
+            "bit_exact": exact, "provenance": {"toolchain": "arm-none-eabi-gcc 12.2", "board": "qemu-m7",
+                                              "kind": "emulator", "latency_meaning": "instructions",
+                                              "compared_with": "tflite-micro host interpreter"}}
+
+
+def test_the_tflm_tables_print_ours_over_tflm_per_net_and_per_op_class(capsys: pytest.CaptureFixture[str]) -> None:
+    ours = _row("net-a", 2000, {"conv 1x1": {"layers": 1, "macs": 1000, "instructions": 1500}})
+    theirs = _row("net-a", 5000, {"conv 1x1": {"layers": 1, "macs": 1000, "instructions": 3000},
+                                  "FULLY_CONNECTED": {"layers": 1, "macs": 100, "instructions": 700}}, exact=True)
+    theirs["flash_bytes"] = 61_400
+    bench.print_table([ours], None, {"net-a": theirs}, None)
+    out = capsys.readouterr().out
+    line = next(line for line in out.splitlines() if line.startswith("net-a") and "61400" in line)
+    assert line.split()[1:5] == ["2000", "5000", "0.40", "5.00"]  # ours, TFLM, ratio, TFLM instructions / MAC
+    conv = next(line for line in out.splitlines() if line.startswith("conv 1x1") and "x)" in line)
+    assert "3.00 (0.50x)" in conv  # TFLM 3.0 per MAC; ours 1.5, half of it
+    assert "7.00" in next(line for line in out.splitlines() if line.startswith("FULLY_CONNECTED") and "7.00" in line)
+    assert "TFLM: ours / TFLM + CMSIS-NN instructions" in out
+
+
+def test_without_tflm_sources_the_table_says_the_column_was_skipped_and_why(monkeypatch: pytest.MonkeyPatch,
+                                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("TFLM_SOURCE_DIR", raising=False)
+    with pytest.raises(BuildError) as error:
+        tflm_source_dir()
+    bench.print_table([_row("net-a", 2000, {})], None, {}, str(error.value))
+    out = capsys.readouterr().out
+    assert "TFLM column skipped: the TFLM runtime needs TFLM's C++ sources and TFLM_SOURCE_DIR is not set" in out
+    assert "ours vs TFLM" not in out
+
+
+def test_each_tflm_operator_gets_the_op_class_and_macs_of_its_layer() -> None:
+    layers = bench.tflm_operator_layers(small_conv_model())  # 6x6x3 -> 3x3x4, 3x3 stride 2, C_in 3
+    assert len(layers) == 1 and bench.op_class(layers[0]) == "conv C_in<=8"
+    assert layers[0].macs == 3 * 3 * 4 * 3 * 3 * 3
+    softmax = bench.tflm_operator_layers(_softmax_model())
+    assert bench.op_class(softmax[0]) == bench.OP_CLASSES[-1] and softmax[0].macs == 0
