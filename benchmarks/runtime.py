@@ -288,7 +288,8 @@ def print_table(rows: list[dict], baseline: tuple[str, dict[str, dict]] | None, 
         print("  MACs: analytic, summed over the generated layers (tinyhil.codegen.lower)")
         print("  arena ours: analytic, tinyhil's static memory plan (bytes, 16-byte aligned buffers)")
         print("  arena TFLM: tflite-micro host interpreter, print_allocations 'Arena allocation total' (bytes)")
-        print(f"  flash: .text + .rodata + .data of the firmware ELF built by {p['toolchain']} (bytes)")
+        print(f"  flash: the firmware ELF's flash image (.isr_vector, .text, .rodata, .data's load image and the "
+              f"alignment padding between them) built by {p['toolchain']} (bytes)")
         print(f"  instr/inf: {p['board']} ({p['kind']}): {p['latency_meaning']}; median of the measured runs")
         print("  op classes: the firmware's per-layer stamps (same unit), summed per class, over the class's MACs")
         if baseline:

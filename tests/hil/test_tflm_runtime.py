@@ -70,6 +70,7 @@ def test_tflm_runtime_on_qemu_is_bit_exact_and_stamps_every_operator(tmp_path: P
     m = measure(_two_conv_model(), load_profile("qemu-m7"), inputs, runtime="tflm", workdir=tmp_path)
     assert m.bit_exact and m.provenance["runtime"] == "tflm"
     assert m.latency_unit == "instructions"
-    assert [row["index"] for row in m.layer_latency] == [0, 1]
+    assert [(row["index"], row["op"], row["macs"]) for row in m.layer_latency] == [(0, "CONV_2D", 3 * 3 * 4 * 27),
+                                                                                  (1, "CONV_2D", 3 * 3 * 8 * 4)]
     assert all(row["latency"] > 0 for row in m.layer_latency)
     assert sum(row["latency"] for row in m.layer_latency) <= m.latency_median
