@@ -32,13 +32,20 @@ static inline void copy_s8(int8_t *dst, const int8_t *src, int32_t n) {
 }
 
 /* the window of a pixel wholly inside the image (dilation 1 in W): k_h runs of `run` bytes, `step`
- * bytes apart in the input (dil_h image rows), back to back in the row. All runs but the last are copied
- * as whole words, the last word running up to 3 bytes past the run: those bytes land where the next run
- * starts (written next) and are read from the image row past the window's, which is inside the input
- * (the window has a row below); the last run is copied exactly. */
+ * bytes apart in the input (dil_h image rows), back to back in the row. When run >= 2, all runs but the
+ * last are copied as whole words, the last word running up to min(3, run) bytes past the run: those bytes
+ * land inside the next run (written next) and are read from the image row past the window's, which is
+ * inside the input (the window has a row below); the last run is copied exactly. Runs of 1 byte (k x 1
+ * over one channel) would run 3 bytes past into the q15 blocks: copied exactly. */
 static inline void gather_inside(const int8_t *restrict window, int32_t step, int32_t k_h, int32_t run,
                                  int8_t *restrict row) {
-    for (int32_t ky = 0; ky + 1 < k_h; ++ky, row += run, window += step) {
+    int32_t ky = 0;
+    if (run < 2) {
+        for (; ky + 1 < k_h; ++ky, row += run, window += step) {
+            *row = *window;
+        }
+    }
+    for (; ky + 1 < k_h; ++ky, row += run, window += step) {
         int8_t *dst = row;
         const int8_t *src = window;
         for (const int8_t *end = window + run; src < end; src += 4, dst += 4) {

@@ -71,7 +71,7 @@ def few_channel_conv_models(draw: st.DrawFn) -> bytes:
     have interior windows (the word-copy gather) and border ones (the zero-point gather) on every side;
     odd and even output channel counts (the pair layout's zero partner)."""
     return _conv_case(draw, depthwise=False, channels=st.sampled_from([1, 2, 3, 8]), kernel_heights=(3, 5),
-                      kernel_widths=(3, 4, 5), sizes=st.integers(4, 13), out_channels=st.sampled_from([1, 3, 5, 8, 9, 16]),
+                      kernel_widths=(1, 2, 3, 4, 5), sizes=st.integers(4, 13), out_channels=st.sampled_from([1, 3, 5, 8, 9, 16]),
                       strides=st.sampled_from([2, 2, 1]))
 
 
@@ -314,3 +314,25 @@ def test_pad_matches_tflm(check_bit_exact, blob: bytes) -> None:
 @given(reshape_models())
 def test_reshape_matches_tflm(check_bit_exact, blob: bytes) -> None:
     assert check_bit_exact(blob) == 6
+
+
+def _one_conv(h: int, w: int, cin: int, cout: int, kernel: tuple[int, int], stride: tuple[int, int],
+              padding: str, seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    oh, ow = (_out_size(h, kernel[0], stride[0], 1, padding), _out_size(w, kernel[1], stride[1], 1, padding))
+    w_scales = tuple(float(s) for s in rng.uniform(1e-3, 0.05, cout))
+    tensors = [TensorSpec((1, h, w, cin), scale=(0.02,), zero_point=(-3,)),
+               TensorSpec((cout, *kernel, cin), scale=w_scales, zero_point=(0,) * cout,
+                          data=rng.integers(-127, 128, size=(cout, *kernel, cin)).astype(np.int8)),
+               TensorSpec((cout,), "int32", scale=tuple(0.02 * s for s in w_scales), zero_point=(0,) * cout,
+                          data=rng.integers(-5000, 5000, size=cout).astype(np.int32)),
+               TensorSpec((1, oh, ow, cout), scale=(0.1,), zero_point=(2,))]
+    return build_model("CONV_2D", tensors, [0, 1, 2], [3], conv_options(stride, (1, 1), padding, "NONE"))
+
+
+def test_one_column_windows_over_one_channel_match_tflm(check_bit_exact) -> None:
+    """k x 1 windows over 1 channel (runs of 1-2 bytes per kernel row: the im2col gather's word copies would
+    run past the gathered row into the q15 blocks), and 3 x 2 over 1 channel."""
+    for kernel in ((3, 1), (7, 1), (5, 1), (3, 2)):
+        for stride in ((1, 1), (2, 1)):
+            assert check_bit_exact(_one_conv(11, 6, 1, 5, kernel, stride, "VALID", seed=kernel[0])) == 6
