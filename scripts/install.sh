@@ -9,7 +9,7 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 # python3 and python3-venv too: a bare Debian/Ubuntu image may have neither, and `python3 -m venv` needs ensurepip
-APT_PACKAGES="python3 python3-venv gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm cmake make gcc dataset-fashion-mnist chromium"
+APT_PACKAGES="python3 python3-venv gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm cmake make ninja-build ccache gcc dataset-fashion-mnist chromium"
 missing=""
 for p in $APT_PACKAGES; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

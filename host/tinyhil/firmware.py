@@ -165,6 +165,16 @@ def _run(command: list[str], cwd: Path, profile: BoardProfile, what: str) -> Non
         raise BuildError(f"{what} failed (exit {result.returncode}):\n{output[-4000:]}")
 
 
+def compiler_launcher() -> list[str]:
+    """ccache in front of the cross compiler when it is installed (scripts/install.sh installs it): every candidate
+    of a search, and every test firmware, compiles the same kernel sources with the same flags, and ccache hands
+    back those objects instead of compiling them again. The objects, and so the ELF, are the same either way.
+    TINYHIL_CCACHE=0 turns it off."""
+    if os.environ.get("TINYHIL_CCACHE", "1") == "0" or shutil.which("ccache") is None:
+        return []
+    return ["-DCMAKE_C_COMPILER_LAUNCHER=ccache", "-DCMAKE_CXX_COMPILER_LAUNCHER=ccache"]
+
+
 def build_firmware(model_dir: Path, profile: BoardProfile, build_root: Path, *,
                    harness_mode: str = "normal", layer_timing: bool = True,
                    portable_kernels: bool = False) -> FirmwareImage:
@@ -192,6 +202,7 @@ def build_firmware(model_dir: Path, profile: BoardProfile, build_root: Path, *,
         script = build_dir / "board.ld"
         script.write_text(linker_script(profile))
         generator = ["-G", "Ninja"] if shutil.which("ninja") else []
+        generator += compiler_launcher()
         _run(["cmake", "-S", str(REPO_ROOT), "-B", str(build_dir), *generator,
               f"-DCMAKE_TOOLCHAIN_FILE={TOOLCHAIN_FILE}", f"-DTINYHIL_BSP={profile.bsp}",
               f"-DTINYHIL_MODEL_DIR={model_dir}", f"-DTINYHIL_LINKER_SCRIPT={script}",

@@ -47,3 +47,22 @@ def test_a_firmware_that_does_not_fit_names_the_region_and_the_overflow(tmp_path
     tiny_dtcm = tuple(dataclasses.replace(r, length=4096) if r.name == "DTCM" else r for r in profile.memory)
     with pytest.raises(BuildError, match=r"region DTCM \(4.0 KiB at 0x20000000\) overflowed by 28672 bytes"):
         build_firmware(EXAMPLE_MODEL_DIR, dataclasses.replace(profile, memory=tiny_dtcm), tmp_path)
+
+
+def test_ccache_compiles_the_firmware_when_installed_and_the_elf_is_the_same_without_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from tinyhil.firmware import compiler_launcher
+
+    if shutil.which("ccache") is None:
+        pytest.skip("ccache not installed (scripts/install.sh installs it)")
+    assert compiler_launcher() == ["-DCMAKE_C_COMPILER_LAUNCHER=ccache", "-DCMAKE_CXX_COMPILER_LAUNCHER=ccache"]
+    profile = load_profile("qemu-m7")
+    with_cache = build_firmware(EXAMPLE_MODEL_DIR, profile, tmp_path / "a")
+    assert re.search(r"CMAKE_C_COMPILER_LAUNCHER:\w+=ccache", (with_cache.elf.parent / "CMakeCache.txt").read_text())
+    monkeypatch.setenv("TINYHIL_CCACHE", "0")
+    assert compiler_launcher() == []
+    without = build_firmware(EXAMPLE_MODEL_DIR, profile, tmp_path / "b")
+    assert "COMPILER_LAUNCHER" not in (without.elf.parent / "CMakeCache.txt").read_text()
+    assert without.sha256 == with_cache.sha256
