@@ -16,20 +16,22 @@ measured side by side in this one run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import signal
 import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 from rich.console import Console
 from rich.table import Table
 
 from tinyhil import llm_local
-from tinyhil.search.loop import EVALUATED, hypervolume_history
+from tinyhil.search.loop import EVALUATED, current_front, hypervolume_history
 from tinyhil.search.pareto import HypervolumeReference, reference_from_constraints
 from tinyhil.search.proposers.llm_endpoint import resolve_endpoint
 from tinyhil.search.screening import DEFAULT_MAC_BUDGET
@@ -72,12 +74,42 @@ def test_accuracy(tflite: str, dataset: Any, count: int) -> float:
     return float((top1 == dataset.test_y[:count].numpy()).mean())
 
 
-def run_one(config: SearchConfig, run_dir: Path, test_images: int) -> dict[str, Any]:
+class Deadline(BaseException):
+    """The benchmark's wall-clock budget is over: the search is cut where it is (not caught by the loop's
+    per-candidate error handling, as KeyboardInterrupt is not). What it had stored stays in its store."""
+
+
+@contextlib.contextmanager
+def hard_deadline(seconds: float | None) -> Iterator[None]:
+    """Raise Deadline in this (main) thread after `seconds`: without it a run overruns its budget by the candidate in
+    flight (a whole single-fidelity proxy training), which counts for nothing and delays the next run."""
+    if seconds is None:
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise Deadline()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def run_one(config: SearchConfig, run_dir: Path, test_images: int, hard_stop_s: float | None = None) -> dict[str, Any]:
     from tinyhil.data import load_dataset
 
     started_wall, started = time.time(), time.monotonic()
     with open_search(config, run_dir, resume=False) as loop:
-        outcome = loop.run()
+        stopped = ""
+        try:
+            with hard_deadline(hard_stop_s):
+                stopped = loop.run().stopped_reason
+        except Deadline:
+            stopped = f"cut at {hard_stop_s:g} s (benchmark deadline)"
         wall = time.monotonic() - started
         candidates = loop.store.candidates()
         reference = reference_from_constraints(loop.constraints)
@@ -85,7 +117,7 @@ def run_one(config: SearchConfig, run_dir: Path, test_images: int) -> dict[str, 
         at = {f: hypervolume_at(candidates, reference, loop.constraints, started_wall, f * config.time_budget_s)
               for f in (0.5, 1.0)}
         note = reference.describe()
-        front = outcome.front
+        front = current_front(loop.store, loop.constraints, loop.settings.objectives)
     stage_seconds = {stage: sum(c.timings.get(stage, 0.0) for c in candidates) for stage in STAGES}
     stage_seconds["propose+screen+store"] = max(0.0, wall - sum(stage_seconds.values()))
     # counted at the budget: a run may overrun it by the candidate (and promotions) in flight when it ran out
@@ -101,7 +133,7 @@ def run_one(config: SearchConfig, run_dir: Path, test_images: int) -> dict[str, 
             "candidates_per_hour": evaluated / config.time_budget_s * 3600, "stage_seconds": stage_seconds,
             "hypervolume": history, "hypervolume_at_half": at[0.5], "hypervolume_at_end": at[1.0],
             "best": gap, "rungs": [c.metrics.get("rung") for c in candidates if c.status == "measured"],
-            "hypervolume_note": note, "stopped": outcome.stopped_reason}
+            "hypervolume_note": note, "stopped": stopped}
 
 
 def mean_sd(values: list[float], digits: int = 3) -> str:
@@ -130,8 +162,12 @@ def main() -> None:
     parser.add_argument("--at-evaluations", type=int, default=4, help="hypervolume after this many evaluations")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     parser.add_argument("--side-by-side", action="store_true",
-                        help="run each fidelity in its own process at the same time (1 torch thread each), so both "
-                             "see the same machine load")
+                        help="run each fidelity in its own process at the same time (1 torch thread each), one "
+                             "(proposer, seed) pair after another, so both see the same machine load")
+    parser.add_argument("--grace", type=float, default=5.0,
+                        help="seconds after --time-budget at which a run is cut (what it measured by then is kept)")
+    parser.add_argument("--no-hard-stop", action="store_true",
+                        help="let the candidates in flight at the budget finish instead of cutting the run")
     parser.add_argument("--from-json", type=Path, nargs="*", default=None, help="print the tables of saved results")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -157,8 +193,9 @@ def main() -> None:
                                       train_subset=args.train_subset, train_overrides=overrides,
                                       rungs=3 if fidelity == "multi" else 1, time_budget_s=args.time_budget,
                                       torch_threads=args.torch_threads, llm_specs_per_call=args.llm_specs)
+                hard_stop = None if args.no_hard_stop else args.time_budget + args.grace
                 with tempfile.TemporaryDirectory(prefix=f"tinyhil-bench-{proposer}-{fidelity}-") as tmp:
-                    result = run_one(config, Path(tmp) / "run", args.test_images)
+                    result = run_one(config, Path(tmp) / "run", args.test_images, hard_stop)
                 results.append(result)
                 console.print(f"{proposer} {fidelity} seed {seed}: {result['evaluated']} evaluated in "
                               f"{result['wall_s']:.0f} s, hypervolume {result['hypervolume_at_end']:.4f}, rungs "
@@ -173,16 +210,31 @@ def side_by_side(console: Console, args: argparse.Namespace) -> None:
     import sys
 
     out_dir = Path(tempfile.mkdtemp(prefix="tinyhil-bench-"))
-    children = []
-    for fidelity in args.fidelities.split(","):
-        command = [sys.executable, __file__, "--fidelities", fidelity, "--out", str(out_dir / f"{fidelity}.json"),
-                   "--torch-threads", "1"] + [a for a in sys.argv[1:] if a != "--side-by-side"]
-        children.append(subprocess.Popen(command))
-    for child in children:
-        child.wait()
+    passed = _without(sys.argv[1:], {"--side-by-side": 0, "--proposers": 1, "--seeds": 1, "--fidelities": 1})
+    for proposer in args.proposers.split(","):
+        for seed in args.seeds.split(","):  # the two fidelities of one (proposer, seed) start and end together
+            children = [subprocess.Popen([sys.executable, __file__, "--proposers", proposer, "--seeds", seed,
+                                          "--fidelities", fidelity, "--torch-threads", "1",
+                                          "--out", str(out_dir / f"{proposer}-{seed}-{fidelity}.json"), *passed])
+                        for fidelity in args.fidelities.split(",")]
+            for child in children:
+                child.wait()
     files = sorted(out_dir.glob("*.json"))
     console.print(f"results: {', '.join(map(str, files))}")
     report(console, [r for path in files for r in json.loads(path.read_text())], args)
+
+
+def _without(argv: list[str], options: dict[str, int]) -> list[str]:
+    """argv without the given options (each with its number of values), --name=value forms included."""
+    kept, skip = [], 0
+    for arg in argv:
+        if skip:
+            skip -= 1
+        elif arg in options:
+            skip = options[arg]
+        elif arg.split("=", 1)[0] not in options:
+            kept.append(arg)
+    return kept
 
 
 def report(console: Console, results: list[dict[str, Any]], args: argparse.Namespace) -> None:
