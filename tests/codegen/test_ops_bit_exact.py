@@ -24,8 +24,8 @@ def _out_size(size: int, k: int, stride: int, dilation: int, padding: str) -> in
 
 def _conv_case(draw: st.DrawFn, depthwise: bool, channels: st.SearchStrategy[int] = st.integers(1, 6),
                kernel_heights: tuple[int, ...] = (1, 3, 5), kernel_widths: tuple[int, ...] = (1, 3),
-               multipliers: st.SearchStrategy[int] = st.integers(1, 2), sizes: st.SearchStrategy[int] = st.integers(1, 9),
-               out_channels: st.SearchStrategy[int] | None = None,
+               multipliers: st.SearchStrategy[int] = st.integers(1, 2),
+               sizes: st.SearchStrategy[int] = st.integers(1, 9), out_channels: st.SearchStrategy[int] | None = None,
                strides: st.SearchStrategy[int] = st.integers(1, 2)) -> bytes:
     rng = np.random.default_rng(draw(st.integers(0, 2**31)))
     h, w = draw(sizes), draw(sizes)
@@ -71,8 +71,8 @@ def few_channel_conv_models(draw: st.DrawFn) -> bytes:
     have interior windows (the word-copy gather) and border ones (the zero-point gather) on every side;
     odd and even output channel counts (the pair layout's zero partner)."""
     return _conv_case(draw, depthwise=False, channels=st.sampled_from([1, 2, 3, 8]), kernel_heights=(3, 5),
-                      kernel_widths=(1, 2, 3, 4, 5), sizes=st.integers(4, 13), out_channels=st.sampled_from([1, 3, 5, 8, 9, 16]),
-                      strides=st.sampled_from([2, 2, 1]))
+                      kernel_widths=(1, 2, 3, 4, 5), sizes=st.integers(4, 13),
+                      out_channels=st.sampled_from([1, 3, 5, 8, 9, 16]), strides=st.sampled_from([2, 2, 1]))
 
 
 # channel counts around the DSP paths' blocks (4 channels, 2x2 tiles, two 4-k blocks per loop trip)
