@@ -11,7 +11,6 @@ import pytest
 from tinyhil.errors import BuildError
 from tinyhil.firmware import tflm_source_dir
 
-from .test_tflm_backend import _softmax_model
 from .tflite_builder import small_conv_model
 
 _spec = importlib.util.spec_from_file_location(
@@ -54,9 +53,42 @@ def test_without_tflm_sources_the_table_says_the_column_was_skipped_and_why(monk
     assert "ours vs TFLM" not in out
 
 
-def test_each_tflm_operator_gets_the_op_class_and_macs_of_its_layer() -> None:
-    layers = bench.tflm_operator_layers(small_conv_model())  # 6x6x3 -> 3x3x4, 3x3 stride 2, C_in 3
-    assert len(layers) == 1 and bench.op_class(layers[0]) == "conv C_in<=8"
-    assert layers[0].macs == 3 * 3 * 4 * 3 * 3 * 3
-    softmax = bench.tflm_operator_layers(_softmax_model())
-    assert bench.op_class(softmax[0]) == bench.OP_CLASSES[-1] and softmax[0].macs == 0
+def _separable_block() -> bytes:
+    """1x1 expand -> PAD -> 3x3 stride-2 depthwise -> 1x1 project, as the converter writes an MBConv block."""
+    from hypothesis import find
+    from hypothesis import strategies as st
+
+    from .test_fused_blocks import _Blocks
+
+    b = _Blocks(lambda strategy: find(strategy, lambda _: True), (1, 8, 8, 12))  # the simplest draw of each
+    return b.model(b.block(b.input, 2, 3, 2, 16, explicit_pad=True, residual=False))
+
+
+@pytest.mark.parametrize("fusion, expected", [
+    ("all", ["fused MBConv"] * 4),
+    ("off", ["conv 1x1", "depthwise kxk mult 1", "depthwise kxk mult 1", "conv 1x1"])])
+def test_each_tflm_operator_takes_the_class_of_the_layer_of_ours_that_runs_it(fusion: str, expected: list[str]) -> None:
+    from tinyhil.codegen.lower import lower
+    from tinyhil.codegen.planner import plan_memory
+    from tinyhil.codegen.reader import read_tflite
+
+    blob = _separable_block()
+    graph = read_tflite(blob)
+    assert [op.opcode for op in graph.operators] == ["CONV_2D", "PAD", "DEPTHWISE_CONV_2D", "CONV_2D"]
+    plan = plan_memory(graph, fusion=fusion)
+    layers = lower(plan.graph)
+    classes = bench.tflm_operator_classes(blob, plan.graph, layers)
+    assert [name for name, _ in classes] == expected  # the PAD goes with the depthwise it is folded into
+    assert [macs for _, macs in classes] == [8 * 8 * 24 * 12, 0, 4 * 4 * 24 * 9, 4 * 4 * 16 * 24]
+    assert sum(macs for _, macs in classes) == sum(layer.macs for layer in layers)
+
+
+def test_an_operator_after_the_last_scheduled_one_counts_as_no_macs() -> None:
+    from tinyhil.codegen.lower import lower
+    from tinyhil.codegen.reader import read_tflite
+
+    blob = small_conv_model()
+    graph = read_tflite(blob)
+    empty = type(graph)(**{**graph.__dict__, "operators": []})
+    assert bench.tflm_operator_classes(blob, empty, []) == [(bench.OP_CLASSES[-1], lower(graph)[0].macs)]
+    assert bench.tflm_operator_classes(blob, graph, lower(graph)) == [("conv C_in<=8", 3 * 3 * 4 * 27)]
