@@ -8,7 +8,8 @@
  * to a multiple of 4 (th_fc_weight gives the index of any weight).
  *
  * DSP path, per block of 4 inputs: the input word widened once (SXTB16, SXTB16-ROR8), each row's
- * word widened and two SMLADs: 21 instructions per 16 MACs. The input stays int8: no scratch. */
+ * word widened and two SMLADs: 21 instructions per 16 MACs (4 blocks a loop trip). The input stays int8:
+ * no scratch. */
 #include <string.h>
 
 /* -O2, not the kernels' -O3: the hot loop is asm already, and -O3's unrolled row loops would make this
@@ -75,17 +76,27 @@ static __attribute__((noinline)) int8_t fc_output(const th_fc_args *a, int32_t a
 static inline const uint32_t *th_fc_dot_4rows(const int8_t *x, const uint32_t *w, int32_t blocks, int32_t *a0,
                                               int32_t *a1, int32_t *a2, int32_t *a3) {
 #if TINYHIL_DSP_ASM
-    const int8_t *x_end = x + 4 * blocks;
     int32_t acc0 = *a0, acc1 = *a1, acc2 = *a2, acc3 = *a3;
     uint32_t t, xe, xo, w0, w1;
-    __asm__ volatile(
-        "1:\n\t" TH_FC_4ROWS_ASM_BLOCK TH_FC_4ROWS_ASM_BLOCK /* unrolled twice */
-        "cmp    %[x], %[end]\n\t"
-        "bne    1b\n\t"
-        : [a0] "+r"(acc0), [a1] "+r"(acc1), [a2] "+r"(acc2), [a3] "+r"(acc3), [x] "+r"(x),
-          [w] "+r"(w), [t] "=&r"(t), [xe] "=&r"(xe), [xo] "=&r"(xo), [w0] "=&r"(w0), [w1] "=&r"(w1)
-        : [end] "r"(x_end)
-        : "cc", "memory");
+    if (blocks >= 4) { /* 4 blocks a trip: one compare and branch per 64 MACs */
+        const int8_t *x_end = x + 16 * (blocks >> 2);
+        __asm__ volatile(
+            "1:\n\t" TH_FC_4ROWS_ASM_BLOCK TH_FC_4ROWS_ASM_BLOCK TH_FC_4ROWS_ASM_BLOCK TH_FC_4ROWS_ASM_BLOCK
+            "cmp    %[x], %[end]\n\t"
+            "bne    1b\n\t"
+            : [a0] "+r"(acc0), [a1] "+r"(acc1), [a2] "+r"(acc2), [a3] "+r"(acc3), [x] "+r"(x),
+              [w] "+r"(w), [t] "=&r"(t), [xe] "=&r"(xe), [xo] "=&r"(xo), [w0] "=&r"(w0), [w1] "=&r"(w1)
+            : [end] "r"(x_end)
+            : "cc", "memory");
+    }
+    if (blocks & 2) { /* the last two */
+        __asm__ volatile(
+            TH_FC_4ROWS_ASM_BLOCK TH_FC_4ROWS_ASM_BLOCK
+            : [a0] "+r"(acc0), [a1] "+r"(acc1), [a2] "+r"(acc2), [a3] "+r"(acc3), [x] "+r"(x),
+              [w] "+r"(w), [t] "=&r"(t), [xe] "=&r"(xe), [xo] "=&r"(xo), [w0] "=&r"(w0), [w1] "=&r"(w1)
+            :
+            : "memory");
+    }
     *a0 = acc0, *a1 = acc1, *a2 = acc2, *a3 = acc3;
     return w;
 #else
@@ -153,6 +164,7 @@ static void fc_row_dsp(const th_fc_args *a, const int8_t *x, int8_t *y) {
     }
     const uint32_t *w = (const uint32_t *)(const void *)a->filter; /* 4-byte aligned by the generator */
     const uint32_t lo4 = th_splat_s8x4(a->act_min), hi4 = th_splat_s8x4(a->act_max);
+    const int32_t clamp = a->act_min > -128 || a->act_max < 127; /* else SSAT's bounds are the activation's */
     const int32_t *bias = a->bias, *requant = a->requant, offset = a->output_offset;
     int32_t o = 0;
     for (; o + 4 <= out_features; o += 4) {
@@ -167,7 +179,7 @@ static void fc_row_dsp(const th_fc_args *a, const int8_t *x, int8_t *y) {
                                                  th_ssat8(th_requantise_fast(acc[1], q[2], q[3]) + offset),
                                                  th_ssat8(th_requantise_fast(acc[2], q[4], q[5]) + offset),
                                                  th_ssat8(th_requantise_fast(acc[3], q[6], q[7]) + offset));
-            th_write_s8x4(y + o, th_clamp_s8x4(packed, lo4, hi4));
+            th_write_s8x4(y + o, clamp ? th_clamp_s8x4(packed, lo4, hi4) : packed);
             continue;
         }
         y[o] = fc_output(a, acc[0], o); /* constant indices: the accumulators stay in registers */
