@@ -150,8 +150,8 @@ def measure_net(name: str, workdir: Path, runs: int, runtime: str = "native") ->
     stamped = ([(op_class(layer), layer.macs) for layer in layers] if runtime == "native" else
                tflm_operator_classes(blob, generated.plan.graph, layers))
     if len(m.layer_latency) == len(stamped):
-        for (name, layer_macs), stamp in zip(stamped, m.layer_latency):
-            c = classes[name]
+        for (op_class_name, layer_macs), stamp in zip(stamped, m.layer_latency):
+            c = classes[op_class_name]
             c["layers"] += 1
             c["macs"] += layer_macs
             c["instructions"] += stamp["latency"]
