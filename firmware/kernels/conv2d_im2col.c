@@ -31,6 +31,15 @@ static inline void copy_s8(int8_t *dst, const int8_t *src, int32_t n) {
     }
 }
 
+/* n bytes of v (a few: the zero-point taps of a border window's row) */
+static inline void fill_s8(int8_t *dst, int8_t v, int32_t n) {
+    for (int32_t i = 0; i < n; ++i) {
+        int32_t b = v;
+        TH_OPAQUE(b); /* not a loop for GCC to turn into a memset call */
+        dst[i] = (int8_t)b;
+    }
+}
+
 /* the window of a pixel wholly inside the image (dilation 1 in W): k_h runs of `run` bytes, `step`
  * bytes apart in the input (dil_h image rows), back to back in the row. When run >= 2, all runs but the
  * last are copied as whole words, the last word running up to min(3, run) bytes past the run: those bytes
@@ -72,6 +81,14 @@ static void gather(const th_conv_args *a, const int8_t *in_b, int32_t oy, int32_
         const int8_t *in_row = in_b + (size_t)iy * a->in_w * in_c;
         if (whole_rows) { /* the window's row is one contiguous run of the input */
             copy_s8(row, in_row + (size_t)x0 * in_c, run);
+            continue;
+        }
+        if (a->dil_w == 1) { /* the taps inside the image are one run; the zero point either side of it */
+            const int32_t first = th_max_i32(0, -x0), last = th_min_i32(a->k_w, a->in_w - x0);
+            const int32_t before = first * in_c, inside = th_max_i32(last - first, 0) * in_c;
+            fill_s8(row, pad, before);
+            copy_s8(row + before, in_row + (size_t)(x0 + first) * in_c, inside);
+            fill_s8(row + before + inside, pad, run - before - inside);
             continue;
         }
         for (int32_t kx = 0; kx < a->k_w; ++kx) {
