@@ -82,16 +82,17 @@ static void expand_row(const th_conv_args *e, const th_fused_activation *act, co
     const int32_t pixels = last - first;
     int32_t p = 0;
 #if TINYHIL_USE_DSP
-    const int32_t blocks = th_round_up4(in_c) / 4;
+    th_pair_loop loop; /* the product's state, made once per row */
+    th_matmul_2px_prepare(e, xq, th_round_up4(in_c) / 4, &loop);
     for (; p + 2 <= pixels; p += 2) {
         th_q15_pixel(src + (size_t)p * in_c, in_c, xq);
         th_q15_pixel(src + (size_t)(p + 1) * in_c, in_c, xq + 2);
-        th_matmul_2px_q15(e, xq, blocks, dst + (size_t)p * stride, dst + (size_t)(p + 1) * stride);
+        th_matmul_2px_q15_prepared(e, &loop, dst + (size_t)p * stride, dst + (size_t)(p + 1) * stride);
     }
     if (p < pixels) {
         th_q15_pixel(src + (size_t)p * in_c, in_c, xq);
         th_q15_pixel(src + (size_t)p * in_c, in_c, xq + 2);
-        th_matmul_2px_q15(e, xq, blocks, dst + (size_t)p * stride, NULL);
+        th_matmul_2px_q15_prepared(e, &loop, dst + (size_t)p * stride, NULL);
         ++p;
     }
 #else
