@@ -126,6 +126,19 @@ def tflm_operator_classes(blob: bytes, schedule: Any, layers: list[Any]) -> list
     return classes + [(OP_CLASSES[-1], macs[i]) for i in pending]
 
 
+def class_totals(stamped: list[tuple[str, int]], stamps: list[dict]) -> dict[str, dict[str, int]]:
+    """Per op class: layers, MACs and instructions, from each stamped layer's (class, MACs) and the firmware's
+    per-layer stamps; empty when the firmware reported another count of layers (none, or a stale build)."""
+    classes: dict[str, dict[str, int]] = defaultdict(lambda: {"layers": 0, "macs": 0, "instructions": 0})
+    if len(stamps) != len(stamped):
+        return {}
+    for (name, macs), stamp in zip(stamped, stamps):
+        classes[name]["layers"] += 1
+        classes[name]["macs"] += macs
+        classes[name]["instructions"] += stamp["latency"]
+    return dict(classes)
+
+
 def measure_net(name: str, workdir: Path, runs: int, runtime: str = "native") -> dict:
     from tinyhil.bench import measure
     from tinyhil.boards import load_profile
@@ -145,20 +158,14 @@ def measure_net(name: str, workdir: Path, runs: int, runtime: str = "native") ->
     inputs = rng.integers(-128, 128, size=(runs, *generated.input_shape), dtype=np.int8)
     start = time.perf_counter()
     m = measure(blob, profile, inputs, runtime=runtime, workdir=workdir / f"{name}-bench-{runtime}")
-    classes: dict[str, dict[str, int]] = defaultdict(lambda: {"layers": 0, "macs": 0, "instructions": 0})
     # the stamps follow what the firmware runs: our lowered schedule, or TFLM's operators one by one
     stamped = ([(op_class(layer), layer.macs) for layer in layers] if runtime == "native" else
                tflm_operator_classes(blob, generated.plan.graph, layers))
-    if len(m.layer_latency) == len(stamped):
-        for (op_class_name, layer_macs), stamp in zip(stamped, m.layer_latency):
-            c = classes[op_class_name]
-            c["layers"] += 1
-            c["macs"] += layer_macs
-            c["instructions"] += stamp["latency"]
+    classes = class_totals(stamped, m.layer_latency)
     return {"net": name, "runtime": runtime, "macs": macs, "arena_ours": generated.arena_bytes,
             "arena_tflm": tflm_arena_bytes(blob), "flash_bytes": m.flash_bytes, "weights_bytes": generated.weight_bytes,
             "instructions": m.latency_median, "latency_unit": m.latency_unit,
-            "instructions_per_mac": m.latency_median / macs, "op_classes": dict(classes),
+            "instructions_per_mac": m.latency_median / macs, "op_classes": classes,
             "peak_sram_bytes": m.peak_sram_bytes, "bit_exact": m.bit_exact, "runs": len(m.latency_runs),
             "provenance": m.provenance, "bench_seconds": round(time.perf_counter() - start, 1)}
 

@@ -92,3 +92,11 @@ def test_an_operator_after_the_last_scheduled_one_counts_as_no_macs() -> None:
     empty = type(graph)(**{**graph.__dict__, "operators": []})
     assert bench.tflm_operator_classes(blob, empty, []) == [(bench.OP_CLASSES[-1], lower(graph)[0].macs)]
     assert bench.tflm_operator_classes(blob, graph, lower(graph)) == [("conv C_in<=8", 3 * 3 * 4 * 27)]
+
+
+def test_class_totals_sum_each_class_and_refuse_a_stamp_count_that_differs() -> None:
+    stamped = [("conv 1x1", 100), (bench.OP_CLASSES[-1], 0), ("conv 1x1", 50)]
+    stamps = [{"index": i, "latency": v} for i, v in enumerate((300, 20, 120))]
+    assert bench.class_totals(stamped, stamps) == {"conv 1x1": {"layers": 2, "macs": 150, "instructions": 420},
+                                                   bench.OP_CLASSES[-1]: {"layers": 1, "macs": 0, "instructions": 20}}
+    assert bench.class_totals(stamped, stamps[:2]) == {}
