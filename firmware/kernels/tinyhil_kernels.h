@@ -156,6 +156,11 @@ void th_conv2d_im2col_s8(const th_conv_args *a, const int8_t *input, int8_t *out
 void th_depthwise_conv2d_s8(const th_conv_args *a, const int8_t *input, int8_t *output, int8_t *scratch);
 /* stride 1 and dilation 1 in H, same input/output shape; the same scratch */
 void th_depthwise_conv2d_inplace_s8(const th_conv_args *a, int8_t *buffer, int8_t *scratch);
+/* depth multiplier 1, stride 1 or 2 and dilation 1 in W, requant set; filter_q15 in the pair layout of
+ * depthwise_conv2d_pairs.c; scratch: k_h rows of in_c x th_dwp_ring_width(a) int16 */
+int32_t th_dwp_ring_width(const th_conv_args *a);
+void th_depthwise_conv2d_pairs_s8(const th_conv_args *a, const int8_t *input, int8_t *output, int8_t *scratch);
+void th_depthwise_conv2d_pairs_inplace_s8(const th_conv_args *a, int8_t *buffer, int8_t *scratch);
 /* input may be output (in place: stride 1, same shape); skip: the residual operand or NULL. In a cascade,
  * input and skip are those of the first block. */
 void th_mbconv_fused_s8(const th_mbconv_args *a, const int8_t *input, const int8_t *skip, int8_t *output,

@@ -336,3 +336,30 @@ def test_one_column_windows_over_one_channel_match_tflm(check_bit_exact) -> None
     for kernel in ((3, 1), (7, 1), (5, 1), (3, 2)):
         for stride in ((1, 1), (2, 1)):
             assert check_bit_exact(_one_conv(11, 6, 1, 5, kernel, stride, "VALID", seed=kernel[0])) == 6
+
+
+@st.composite
+def pair_kernel_depthwise_models(draw: st.DrawFn) -> bytes:
+    """Depth multiplier 1, stride 1 or 2 in W (th_depthwise_conv2d_pairs_s8): 3x3 and 5x5 windows, k x 1 and
+    1 x k, channel counts around its 4-channel fill and odd output widths, clamped and unclamped outputs."""
+    return _conv_case(draw, depthwise=True, channels=st.one_of(st.integers(1, 6), wide_channels),
+                      kernel_heights=(1, 3, 5), kernel_widths=(1, 3, 5), multipliers=st.just(1))
+
+
+@SETTINGS
+@given(pair_kernel_depthwise_models())
+def test_depthwise_conv2d_pair_kernel_matches_tflm(check_bit_exact, blob: bytes) -> None:
+    assert check_bit_exact(blob) == 6
+
+
+def test_depthwise_chain_through_every_pair_kernel_path_matches_tflm(check_bit_exact) -> None:
+    from tinyhil.codegen.reader import read_tflite
+    from tinyhil.codegen.scratch import runs_depthwise_pairs
+
+    from .depthwise_chains import PAIR_KERNEL_CHAIN, depthwise_chain
+
+    for channels in (10, 4, 3):  # two 4-channel groups and a pair, one group, a tail only
+        blob = depthwise_chain(PAIR_KERNEL_CHAIN, 11, 13, channels, seed=channels)
+        graph = read_tflite(blob)
+        assert all(runs_depthwise_pairs(graph, op) for op in graph.operators)
+        assert check_bit_exact(blob) == 6

@@ -90,6 +90,7 @@ def test_a_pad_feeding_a_conv_is_folded_into_it_and_needs_no_buffer() -> None:
            Operator(1, "DEPTHWISE_CONV_2D", (2, 3, -1), (4,), {"stride_h": 2, "stride_w": 2})]
     plan = plan_memory(Graph(tensors, ops, (0,), (4,)))
     assert 2 not in plan.offsets  # the padded copy never exists
-    # input + output + the kernel's ring of 3 zero-point-padded rows (3 x 9 pixels x 4 channels, aligned)
-    assert list(plan.scratch_sizes.values()) == [3 * 9 * 4]
-    assert plan.arena_bytes == 256 + 64 + 112
+    # input + output + the pair kernel's ring of 3 q15 rows per channel (3 x 4 channels x 10 columns x 2 bytes:
+    # the 9 padded columns, and the tenth the last two-pixel step reads)
+    assert list(plan.scratch_sizes.values()) == [3 * 4 * 10 * 2]
+    assert plan.arena_bytes == 256 + 64 + 240

@@ -10,6 +10,9 @@ import numpy as np
 import pytest
 
 from . import keras_speed_nets
+from .depthwise_chains import PAIR_KERNEL_CHAIN, depthwise_chain
+
+PAIR_KERNELS = ("th_depthwise_conv2d_pairs_s8", "th_depthwise_conv2d_pairs_inplace_s8")
 
 
 def _both_builds(blob: bytes, tmp_path, runs: int = 3) -> tuple[list, dict]:
@@ -69,7 +72,7 @@ def test_k_by_1_depthwise_is_bit_exact_on_the_cortex_m7_emulator(tmp_path) -> No
     # 5x1, 1x3, 3x1 depthwise filters (the tap-list path) over 10 channels: two groups of 4 and a partial one
     model = keras_speed_nets.ds_cnn_audio(frames=15, bins=7, width=10, classes=5)
     layers, measured = _both_builds(keras_speed_nets.export_int8(model, seed=4), tmp_path)
-    depthwise = ("th_depthwise_conv2d_s8", "th_depthwise_conv2d_inplace_s8")
+    depthwise = ("th_depthwise_conv2d_s8", "th_depthwise_conv2d_inplace_s8", *PAIR_KERNELS)
     assert 0 < _latency(layers, measured[False], depthwise) < _latency(layers, measured[True], depthwise)
 
 
@@ -109,3 +112,13 @@ def test_few_input_channel_conv_is_bit_exact_on_the_cortex_m7_emulator(tmp_path,
     assert [layer.kernel for layer in layers] == [kernel_function]
     fast = (kernel_function,)
     assert 0 < _latency(layers, measured[False], fast) < _latency(layers, measured[True], fast)
+
+
+@pytest.mark.qemu
+@pytest.mark.slow
+def test_depthwise_pair_kernel_is_bit_exact_on_the_cortex_m7_emulator(tmp_path) -> None:
+    # 3x3 / 5x5 / 5x1 / 1x3, stride 1 and 2, SAME and VALID, clamped and not, odd widths, over 10 channels
+    # (two 4-channel groups of the ring fill and a pair): the hand-scheduled 3x3 loops and the generic steps
+    layers, measured = _both_builds(depthwise_chain(PAIR_KERNEL_CHAIN, 11, 13, 10, seed=10), tmp_path)
+    assert {layer.kernel for layer in layers} <= set(PAIR_KERNELS)
+    assert 0 < _latency(layers, measured[False], PAIR_KERNELS) < _latency(layers, measured[True], PAIR_KERNELS)

@@ -85,6 +85,11 @@ def _field_value(value: Any) -> str:
     return str(value)
 
 
+def in_place_kernel(function: str) -> str:
+    """The in-place twin of a depthwise kernel (planner._can_run_depthwise_in_place): th_X_s8 -> th_X_inplace_s8."""
+    return function.removesuffix("_s8") + "_inplace_s8"
+
+
 def _arena(offset: int) -> str:
     return f"tinyhil_arena + {offset}"
 
@@ -97,7 +102,7 @@ def _layer_context(graph: Graph, layer: Layer, plan: MemoryPlan) -> dict[str, An
                for t, o in zip(layer.inputs, in_offsets)]
     comment.append(f"out {out_t.shape} @ arena[{out_offset}..{out_offset + out_t.nbytes})")
     in_place = layer.index in plan.in_place_ops
-    kernel = "th_depthwise_conv2d_inplace_s8" if in_place else layer.function
+    kernel = in_place_kernel(layer.function) if in_place else layer.function
     comment.append(f"kernel {kernel}, {layer.macs} MACs; {plan.modes.get(layer.index, 'plain')}")
     args_name = f"layer{layer.index}_args"
     if layer.args_type is None:
@@ -163,7 +168,7 @@ def generate(src: bytes | Path, out_dir: Path, runtime: str = "native",
     if golden_input is not None:
         golden_path = _write_golden(env, context, blob, golden_input, out_dir)
     summaries = [LayerSummary(layer.index, layer.opcode,
-                              "th_depthwise_conv2d_inplace_s8" if layer.index in plan.in_place_ops else layer.function,
+                              in_place_kernel(layer.function) if layer.index in plan.in_place_ops else layer.function,
                               [graph.tensor(t).shape for t in layer.inputs], graph.tensor(layer.output).shape,
                               layer.macs, [plan.offsets[t] for t in layer.inputs], plan.offsets[layer.output],
                               plan.modes.get(layer.index, "plain"), plan.live_bytes_per_op[layer.index],

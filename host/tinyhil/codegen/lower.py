@@ -15,7 +15,7 @@ from . import tables
 from .quantize import (activation_range, conv_multipliers, f32, fast_requant, hard_swish_multipliers,
                        leaky_relu_multipliers, logistic_params, mean_multiplier, mul_multiplier, quantize_multiplier,
                        softmax_params)
-from .scratch import cascade_scratch, is_pointwise, round_up4, same_pad
+from .scratch import cascade_scratch, is_pointwise, round_up4, runs_depthwise_pairs, same_pad
 
 
 @dataclass
@@ -62,7 +62,9 @@ def _q(t: Tensor) -> tuple[float, int]:
     return t.quant.scale[0], t.quant.zero_point[0]
 
 
-def _conv_like(graph: Graph, op: Operator, depthwise: bool) -> Layer:
+def _conv_like(graph: Graph, op: Operator, depthwise: bool, pairs: bool = False) -> Layer:
+    """CONV_2D / DEPTHWISE_CONV_2D; pairs: a depthwise on th_depthwise_conv2d_pairs_s8 (scratch.runs_depthwise_pairs:
+    standalone layers only, the fused block's depthwise keeps the ring of tinyhil_depthwise.h)."""
     x, w = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1])
     bias = graph.tensor(op.inputs[2]) if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
     y = graph.tensor(op.outputs[0])
@@ -107,12 +109,19 @@ def _conv_like(graph: Graph, op: Operator, depthwise: bool) -> Layer:
         # channel arrays padded to groups of 4: the DSP path always runs 4 lanes
         pad = (-oc) % 4
         base = bias.data.astype(np.int64) if bias is not None else np.zeros(oc, np.int64)
-        widen = widen_depthwise_filter if fields["depth_multiplier"] == 1 else widen_depthwise_taps
-        arrays = [ConstArray(f"{p}_filter_q15", "int16_t", widen(w.data.reshape(kh * kw, oc))),
+        if pairs:
+            function = "th_depthwise_conv2d_pairs_s8"
+            widened = depthwise_pairs_records(widen_depthwise_pairs(w.data.reshape(kh, kw, oc), o["stride_w"]),
+                                              base, mults, shifts, yz)
+        elif fields["depth_multiplier"] == 1:
+            widened = widen_depthwise_filter(w.data.reshape(kh * kw, oc))
+        else:
+            widened = widen_depthwise_taps(w.data.reshape(kh * kw, oc))
+        arrays = [ConstArray(f"{p}_filter_q15", "int16_t", widened),
                   *[a for a in arrays if a.name in (f"{p}_multiplier", f"{p}_shift")],
                   ConstArray(f"{p}_bias", "int32_t", np.append(base, [0] * pad))]
         fields.update(filter="NULL", filter_q15=f"{p}_filter_q15", bias=f"{p}_bias")
-        requant = fast_requant(mults, shifts)
+        requant = None if pairs else fast_requant(mults, shifts)  # the pairs kernel's is in its records
         if requant is not None:
             arrays.append(ConstArray(f"{p}_requant", "int32_t", np.append(requant, [-(1 << 31), 31] * pad)))
             fields["requant"] = f"{p}_requant"
@@ -257,6 +266,52 @@ def widen_depthwise_filter(weights: np.ndarray) -> np.ndarray:
     padded[:, :oc] = weights
     groups = padded.reshape(taps, -1, 4)[:, :, [0, 2, 1, 3]]  # [tap][group][lane]
     return groups.transpose(1, 0, 2).reshape(-1)
+
+
+def widen_depthwise_pairs(weights: np.ndarray, stride_w: int) -> np.ndarray:
+    """[k_h][k_w][channels] int8 -> int16 [channels][k_h][words][2]: per channel and filter row the q15 weight
+    pairs of depthwise_conv2d_pairs.c, which does two output pixels per step with one SMLAD for two taps.
+    Stride 1 (k_w made odd, 2m + 1, with a zero tap): E_i = (w[2i], w[2i+1]) for i < m, then
+    O_i = (w[2i-1], w[2i]) for i = 1..m; k_w = 1: one word (w[0], w[0]). Stride 2: F_i = (w[2i], w[2i+1]),
+    i < ceil(k_w / 2), w zero-padded."""
+    kh, kw, channels = weights.shape
+    w = np.zeros((channels, kh, kw + 2), dtype=np.int64)
+    w[:, :, :kw] = weights.transpose(2, 0, 1)
+    if stride_w == 2:
+        words = [w[:, :, 2 * i:2 * i + 2] for i in range((kw + 1) // 2)]
+    else:
+        m = (kw | 1) // 2
+        if m == 0:
+            words = [w[:, :, [0, 0]]]
+        else:
+            words = ([w[:, :, 2 * i:2 * i + 2] for i in range(m)]
+                     + [w[:, :, 2 * i - 1:2 * i + 1] for i in range(1, m + 1)])
+    return np.stack(words, axis=2).reshape(-1)  # [channel][row][word][2]
+
+
+PAIRS_MAX_SHIFT = 24  # the folded requantisation's saturating sum is exact up to this right shift
+
+
+def depthwise_pairs_records(widened: np.ndarray, bias: np.ndarray, multipliers: list[int], shifts: list[int],
+                            output_offset: int) -> np.ndarray:
+    """widen_depthwise_pairs' weights -> int16 per channel record of depthwise_conv2d_pairs.c: its weight
+    words, then {bias, mult, K, e, channels} as int32 (low halfword first): mult = 2m - 2^32 (SMMLAR's
+    SRDHM), e the right shift and K = 2^(e-1) + output_offset * 2^e, the rounding and the offset of one
+    saturating add. A layer with a channel shifting left, by more than PAIRS_MAX_SHIFT or with multiplier 0
+    gets e = 0 everywhere (the kernel then runs its portable row on out_multiplier / out_shift)."""
+    channels = len(multipliers)
+    words = widened.reshape(channels, -1, 2).astype(np.int64)
+    words = (words[:, :, 0] & 0xFFFF) | ((words[:, :, 1] & 0xFFFF) << 16)  # [channel][word] as uint32
+    fast = all(m != 0 and -PAIRS_MAX_SHIFT <= s <= -1 for m, s in zip(multipliers, shifts))
+    params = np.zeros((channels, 5), dtype=np.int64)
+    params[:, 0] = bias[:channels]
+    params[:, 4] = channels
+    if fast:
+        for c, (m, s) in enumerate(zip(multipliers, shifts)):
+            e = -s
+            params[c, 1:4] = (2 * m - (1 << 32), (1 << (e - 1)) + output_offset * (1 << e), e)
+    records = np.concatenate([words, params & 0xFFFFFFFF], axis=1).astype("<u4")
+    return records.reshape(-1).view("<i2").astype(np.int64)  # little-endian, as the Cortex-M reads the words
 
 
 def widen_depthwise_taps(weights: np.ndarray) -> np.ndarray:
@@ -555,7 +610,7 @@ def _mul(graph: Graph, op: Operator) -> Layer:
 
 _LOWERINGS: dict[str, Callable[[Graph, Operator], Layer]] = {
     "CONV_2D": lambda g, op: _conv_like(g, op, depthwise=False),
-    "DEPTHWISE_CONV_2D": lambda g, op: _conv_like(g, op, depthwise=True),
+    "DEPTHWISE_CONV_2D": lambda g, op: _conv_like(g, op, depthwise=True, pairs=runs_depthwise_pairs(g, op)),
     "FULLY_CONNECTED": _fully_connected,
     "ADD": _add,
     "AVERAGE_POOL_2D": _pool,

@@ -106,6 +106,37 @@ def depthwise_ring_bytes(graph: Graph, op: Operator) -> int:
     return int(w.shape[1]) * padded_w * round_up4(int(x.shape[3]))
 
 
+def runs_depthwise_pairs(graph: Graph, op: Operator) -> bool:
+    """A standalone DEPTHWISE_CONV_2D that th_depthwise_conv2d_pairs_s8 runs (depthwise_conv2d_pairs.c):
+    depth multiplier 1, stride 1 or 2 and dilation 1 in W. By shape alone, so that the planner (which also
+    plans shape-only graphs) and the lowering agree; the fused block's depthwise keeps its own ring."""
+    if op.opcode != "DEPTHWISE_CONV_2D":
+        return False
+    x, w, y = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]], graph.tensors[op.outputs[0]]
+    o = op.options
+    return (len(x.shape) == 4 and len(w.shape) == 4 and len(y.shape) == 4 and int(x.shape[3]) == int(y.shape[3])
+            and o.get("depth_multiplier", 1) == 1 and o.get("stride_w", 1) in (1, 2)
+            and o.get("dilation_w", 1) == 1)
+
+
+def depthwise_pairs_ring_width(out_w: int, k_w: int, stride_w: int) -> int:
+    """Columns per ring row of th_depthwise_conv2d_pairs_s8 (th_dwp_ring_width): the padded input row, or what
+    the last two-pixel step reads when out_w is odd, if more; rounded up to even."""
+    out_w2 = out_w + out_w % 2
+    reach = out_w2 + (k_w | 1) - 1 if stride_w == 1 else 2 * out_w2 + 2 * ((k_w + 1) // 2) - 2
+    padded = (out_w - 1) * stride_w + k_w
+    width = max(reach, padded)
+    return width + width % 2
+
+
+def depthwise_pairs_ring_bytes(graph: Graph, op: Operator) -> int:
+    """k_h rows of in_c x depthwise_pairs_ring_width int16: the input widened to q15 per channel."""
+    x, w = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]]
+    out_w = int(graph.tensors[op.outputs[0]].shape[2])
+    width = depthwise_pairs_ring_width(out_w, int(w.shape[2]), op.options.get("stride_w", 1))
+    return int(w.shape[1]) * int(x.shape[3]) * width * 2
+
+
 def is_pointwise(graph: Graph, op: Operator) -> bool:
     """A CONV_2D that is a plain matrix product over pixels: 1x1, stride 1, no padding."""
     x, w, y = (graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]], graph.tensors[op.outputs[0]])
@@ -119,6 +150,7 @@ def kernel_scratch_bytes(graph: Graph, op: Operator) -> int:
     """th_conv2d_1x1_s8: q15 blocks of two pixels (4 bytes per padded input channel);
     th_conv2d_im2col_s8: the gathered row plus the q15 blocks of two pixels (5 bytes per padded K);
     th_depthwise_conv2d_s8 (and _inplace_): a ring of k_h zero-point-padded input rows;
+    th_depthwise_conv2d_pairs_s8 (and _inplace_): a ring of k_h q15 rows per channel (depthwise_pairs_ring_bytes);
     th_mbconv_fused_s8: mbconv_scratch."""
     if op.opcode == "FUSED_MBCONV":
         return cascade_scratch(graph, op).total
@@ -128,6 +160,6 @@ def kernel_scratch_bytes(graph: Graph, op: Operator) -> int:
     if len(x.shape) != 4 or len(w.shape) != 4:
         return 0
     if op.opcode == "DEPTHWISE_CONV_2D":
-        return depthwise_ring_bytes(graph, op)
+        return depthwise_pairs_ring_bytes(graph, op) if runs_depthwise_pairs(graph, op) else depthwise_ring_bytes(graph, op)
     k_padded = round_up4(int(w.shape[1]) * int(w.shape[2]) * int(w.shape[3]))
     return 4 * k_padded if is_pointwise(graph, op) else 5 * k_padded

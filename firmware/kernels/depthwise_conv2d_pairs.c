@@ -1,0 +1,444 @@
+/* DEPTHWISE_CONV_2D int8, depth multiplier 1, stride 1 or 2 and dilation 1 in W (TFLite
+ * reference_integer_ops::DepthwiseConvPerChannel): two output pixels of one channel per step, one SMLAD
+ * for two taps.
+ *
+ * SMLAD adds two products into one accumulator, so its operands must be two taps of one channel: the
+ * input rows come into a ring (as in tinyhil_depthwise.h: k_h slots, rows reused by later windows, safe
+ * in place) widened to q15 with the input offset added and laid out per channel, [channel][column]. A
+ * word at an even column is then the pair (x[col], x[col + 1]) of one channel, and padding is 0 (the
+ * zero point plus the input offset), so every window runs without bounds checks.
+ *
+ * Weights come from the host (lower.widen_depthwise_pairs) per channel and filter row as q15 pairs, for
+ * the two outputs ox (even) and ox + 1 of that step, with P_j the input pair at column ox * stride + 2j:
+ *   stride 1, k_w odd = 2m + 1 (an even k_w gets a zero tap), words E_0..E_{m-1}, O_1..O_m with
+ *     E_i = (w[2i], w[2i+1]), O_i = (w[2i-1], w[2i]):
+ *     out0 = sum_{i<m} SMLAD(P_i, E_i) + SMLABT(P_m, O_m)     (x[2m] * w[2m]: bottom of P_m, top of O_m)
+ *     out1 = SMLATB(P_0, E_0) + sum_{i=1..m} SMLAD(P_i, O_i)   (x[1] * w[0]: top of P_0, bottom of E_0)
+ *     k_w = 1 (m = 0): one word (w[0], w[0]) is E_0 and O_0;
+ *   stride 2, n = ceil(k_w / 2) words F_i = (w[2i], w[2i+1]) (w zero-padded):
+ *     out0 = sum_{i<n} SMLAD(P_i, F_i),  out1 = sum_{i<n} SMLAD(P_{i+1}, F_i).
+ * Each channel's words are followed by {bias, mult, K, e, out_c} (th_dwp_record): the requantisation
+ * th_requantise_fast computes, with the output offset folded in, for a right shift e of 1..24 (the host
+ * checks; e = 0 in every record means the layer takes the portable row): with y = h + (h < 0 ? -1 : 0),
+ * h = SMMLAR(acc, mult, acc) (SRDHM), RDBPOT(h, e) = (y + 2^(e-1)) >> e, so
+ *   RDBPOT(h, e) + offset = (y + K) >> e,  K = 2^(e-1) + offset * 2^e,
+ * the sum saturated (QADD: a saturated sum still saturates the output byte while e <= 24).
+ * A 3x3 stride-1 step is then 3 LDRD of inputs, 3 of weights, 12 multiplies and 10 instructions of
+ * requantisation for 18 MACs.
+ *
+ * Scratch: k_h ring slots of in_c x th_dwp_ring_width q15 (tinyhil_kernels.h; scratch.py computes the
+ * same). */
+#include "tinyhil_depthwise.h"
+
+/* Columns per ring row: the padded input row, plus what the last step's phantom odd output reads when
+ * out_w is odd, rounded up to even (word pairs). scratch.py's depthwise_pairs_ring_bytes mirrors it. */
+int32_t th_dwp_ring_width(const th_conv_args *a) {
+    const int32_t out_w2 = (a->out_w + 1) & ~1;
+    const int32_t reach = a->stride_w == 1 ? out_w2 + (a->k_w | 1) - 1 : 2 * out_w2 + 2 * ((a->k_w + 1) / 2) - 2;
+    const int32_t padded = th_dw_padded_width(a);
+    return ((reach > padded ? reach : padded) + 1) & ~1;
+}
+
+/* q15 words per channel and filter row (see the file comment) */
+static inline int32_t th_dwp_row_words(const th_conv_args *a) {
+    if (a->stride_w == 2) {
+        return (a->k_w + 1) / 2;
+    }
+    const int32_t m = (a->k_w | 1) / 2;
+    return m == 0 ? 1 : 2 * m;
+}
+
+#define TH_DWP_PARAMS 5 /* after each channel's weights: bias, mult, K, e, out_c */
+/* one channel's record: its k_h x th_dwp_row_words weight words, then TH_DWP_PARAMS words */
+static inline const int32_t *th_dwp_record(const th_conv_args *a, int32_t c) {
+    const int32_t words = a->k_h * th_dwp_row_words(a) + TH_DWP_PARAMS;
+    return (const int32_t *)(const void *)a->filter_q15 + (size_t)c * words;
+}
+
+typedef struct {
+    int16_t *rows;
+    int32_t width;                           /* th_dwp_ring_width */
+    int32_t held[TH_DEPTHWISE_MAX_KERNEL_H]; /* input row in each slot */
+} th_dwp_ring;
+
+#if TINYHIL_DSP_ASM
+static inline uint32_t th_dwp_pkhbt(uint32_t lo, uint32_t hi) { /* (lo16(lo), lo16(hi)) */
+    uint32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
+    return r;
+}
+static inline uint32_t th_dwp_pkhtb(uint32_t hi, uint32_t lo) { /* (hi16(lo), hi16(hi)) */
+    uint32_t r;
+    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(hi), "r"(lo));
+    return r;
+}
+#else
+static inline uint32_t th_dwp_pkhbt(uint32_t lo, uint32_t hi) { return (lo & 0xFFFFu) | (hi << 16); }
+static inline uint32_t th_dwp_pkhtb(uint32_t hi, uint32_t lo) { return (hi & 0xFFFF0000u) | (lo >> 16); }
+#endif
+
+/* Input row src (NULL: above / below the image) into a ring slot: per channel, its columns with the input
+ * offset added, 0 in the padding. With the DSP, 4 channels at a time, a word (two columns) per store: the
+ * padding's pairs 0, the image's pairs from two pixel words widened by SXTAB16 and paired by column
+ * (PKHBT / PKHTB), and an odd first / last image column with a zero partner. */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) /* 1-2 padding words: shorter than a memset call */
+#endif
+static void th_dwp_fill(const th_conv_args *a, int32_t width, const int8_t *src, int16_t *row) {
+    const int32_t in_c = a->in_c, first = a->pad_w;
+    const int32_t last = th_min_i32(width, a->pad_w + a->in_w); /* image columns [first, last) */
+    const int32_t offset = a->input_offset;
+    if (src == NULL || last <= first) {
+        memset(row, 0, (size_t)in_c * width * sizeof(int16_t));
+        return;
+    }
+    int32_t c = 0;
+#if TINYHIL_USE_DSP
+    const int32_t pair_first = (first + 1) & ~1;
+    const int32_t pairs = last > pair_first ? (last - pair_first) >> 1 : 0, pair_last = pair_first + 2 * pairs;
+    const int8_t *x0 = src + (size_t)(pair_first - first) * in_c;
+    const uint32_t offsets = ((uint32_t)(uint16_t)offset << 16) | (uint16_t)offset;
+    const int32_t lead_zeros = first >> 1, words = width >> 1;
+    const int32_t trail_zeros = words - (pair_last >> 1) - (pair_last < last);
+    for (; c + 4 <= in_c; c += 4) {
+        uint32_t *r0 = (uint32_t *)(void *)(row + (size_t)c * width);
+        uint32_t *r1 = r0 + words, *r2 = r1 + words, *r3 = r2 + words;
+        for (int32_t i = 0; i < lead_zeros; ++i) {
+            *r0++ = 0, *r1++ = 0, *r2++ = 0, *r3++ = 0;
+        }
+        if (first & 1) { /* (0, x[0]) */
+            const uint32_t x = th_read_s8x4(src + c);
+            const uint32_t e = th_sxtab16(offsets, x), o = th_sxtab16_ror8(offsets, x);
+            *r0++ = e << 16, *r2++ = e & 0xFFFF0000u, *r1++ = o << 16, *r3++ = o & 0xFFFF0000u;
+        }
+        const int8_t *x = x0 + c;
+        for (int32_t i = 0; i < pairs; ++i, x += 2 * in_c) {
+            const uint32_t xa = th_read_s8x4(x), xb = th_read_s8x4(x + in_c);
+            const uint32_t ae = th_sxtab16(offsets, xa), be = th_sxtab16(offsets, xb);
+            const uint32_t ao = th_sxtab16_ror8(offsets, xa), bo = th_sxtab16_ror8(offsets, xb);
+            *r0++ = th_dwp_pkhbt(ae, be);
+            *r2++ = th_dwp_pkhtb(be, ae);
+            *r1++ = th_dwp_pkhbt(ao, bo);
+            *r3++ = th_dwp_pkhtb(bo, ao);
+        }
+        if (pair_last < last) { /* (x[last], 0) */
+            const uint32_t xl = th_read_s8x4(x);
+            const uint32_t e = th_sxtab16(offsets, xl), o = th_sxtab16_ror8(offsets, xl);
+            *r0++ = e & 0xFFFFu, *r2++ = e >> 16, *r1++ = o & 0xFFFFu, *r3++ = o >> 16;
+        }
+        for (int32_t i = 0; i < trail_zeros; ++i) {
+            *r0++ = 0, *r1++ = 0, *r2++ = 0, *r3++ = 0;
+        }
+    }
+#endif
+    for (; c < in_c; ++c) { /* a tail of 1-3 channels (or every channel without the DSP): one column at a time */
+        int16_t *r = row + (size_t)c * width;
+        for (int32_t col = 0; col < width; ++col) {
+            r[col] = (int16_t)(col >= first && col < last ? src[(size_t)(col - first) * in_c + c] + offset : 0);
+        }
+    }
+}
+
+/* The weight of tap (ky, kx) of channel c in the host's pair layout (the portable path reads the same array) */
+static int32_t th_dwp_weight(const th_conv_args *a, int32_t c, int32_t ky, int32_t kx) {
+    const int32_t words = th_dwp_row_words(a);
+    const int16_t *w = (const int16_t *)(const void *)th_dwp_record(a, c) + (size_t)ky * words * 2;
+    if (a->stride_w == 2) {
+        return w[kx];
+    }
+    const int32_t m = (a->k_w | 1) / 2;
+    if (m == 0) {
+        return w[0];
+    }
+    return kx < 2 * m ? w[kx] : w[4 * m - 1]; /* w[2m]: the top half of O_m, the last word */
+}
+
+/* Plain C: any shape this kernel takes, one output at a time. */
+#if TINYHIL_USE_DSP && defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("Os"))) /* on a DSP core only the requantisation without a fast table: small, not fast */
+#endif
+static void th_dwp_row_portable(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row) {
+    for (int32_t ox = 0; ox < a->out_w; ++ox) {
+        for (int32_t c = 0; c < a->in_c; ++c) {
+            int32_t acc = a->bias[c];
+            for (int32_t ky = 0; ky < a->k_h; ++ky) {
+                const int16_t *x = rows[ky] + (size_t)c * width + (size_t)ox * a->stride_w;
+                for (int32_t kx = 0; kx < a->k_w; ++kx) {
+                    acc += x[kx] * th_dwp_weight(a, c, ky, kx);
+                }
+            }
+            out_row[(size_t)ox * a->out_c + c] = th_conv_output(a, acc, c);
+        }
+    }
+}
+
+#if TINYHIL_USE_DSP
+/* acc + lo16(a) * hi16(b), acc + hi16(a) * lo16(b): GCC emits SMLABT / SMLATB for these */
+static inline int32_t th_dwp_smlabt(uint32_t a, uint32_t b, int32_t acc) {
+    return (int32_t)((uint32_t)acc + (uint32_t)((int32_t)(int16_t)a * ((int32_t)b >> 16)));
+}
+static inline int32_t th_dwp_smlatb(uint32_t a, uint32_t b, int32_t acc) {
+    return (int32_t)((uint32_t)acc + (uint32_t)(((int32_t)a >> 16) * (int32_t)(int16_t)b));
+}
+
+/* QADD: a + b saturated to int32 */
+static inline int32_t th_dwp_qadd(int32_t a, int32_t b) {
+#if TINYHIL_DSP_ASM
+    int32_t result;
+    __asm__("qadd %0, %1, %2" : "=r"(result) : "r"(a), "r"(b));
+    return result;
+#else
+    const int64_t sum = (int64_t)a + b;
+    return sum > INT32_MAX ? INT32_MAX : (sum < INT32_MIN ? INT32_MIN : (int32_t)sum);
+#endif
+}
+
+/* accumulator -> output byte (the file comment's folded requantisation), then (clamp) the activation */
+static inline __attribute__((always_inline)) int8_t th_dwp_out(int32_t acc, const int32_t *q, int32_t clamp, int32_t lo,
+                                                              int32_t hi) {
+    const int32_t high = th_smmlar(acc, q[1], acc);
+    int32_t v = th_ssat8(th_dwp_qadd(high + (high >> 31), q[2]) >> q[3]);
+    if (clamp) {
+        v = v < lo ? lo : (v > hi ? hi : v);
+    }
+    return (int8_t)v;
+}
+
+/* One channel's outputs ox and ox + 1 over the k_h rows at word p[ky] (their column ox * stride). */
+static inline __attribute__((always_inline)) void th_dwp_step(const uint32_t *const *p, const uint32_t *w, int32_t k_h,
+                                                             int32_t stride, int32_t m, int32_t words, int32_t *s0,
+                                                             int32_t *s1) {
+    int32_t acc0 = *s0, acc1 = *s1;
+    for (int32_t ky = 0; ky < k_h; ++ky, w += words) {
+        const uint32_t *x = p[ky];
+        if (stride == 2) {
+            for (int32_t i = 0; i < words; ++i) {
+                acc0 = th_smlad(x[i], w[i], acc0);
+                acc1 = th_smlad(x[i + 1], w[i], acc1);
+            }
+        } else if (m == 0) {
+            acc0 = th_dwp_smlabt(x[0], w[0], acc0);
+            acc1 = th_dwp_smlatb(x[0], w[0], acc1);
+        } else {
+            for (int32_t i = 0; i < m; ++i) {
+                acc0 = th_smlad(x[i], w[i], acc0);
+            }
+            acc0 = th_dwp_smlabt(x[m], w[2 * m - 1], acc0);
+            acc1 = th_dwp_smlatb(x[0], w[0], acc1);
+            for (int32_t i = 1; i <= m; ++i) {
+                acc1 = th_smlad(x[i], w[m + i - 1], acc1);
+            }
+        }
+    }
+    *s0 = acc0, *s1 = acc1;
+}
+
+#if TINYHIL_DSP_ASM
+/* Requantise s0 and s1 (mult, K, e from the record at [k, #Q]) and store them at [y] and [y, out_c];
+ * y += 2 out_c. Clobbers the four temporaries. */
+#define TH_DWP_ASM_STORE(Q)                                  \
+    "ldrd   %[ta], %[tb], [%[k], #" #Q " + 4]\n\t"         \
+    "ldrd   %[wa], %[wb], [%[k], #" #Q " + 12]\n\t"        \
+    "smmlar %[s0], %[s0], %[ta], %[s0]\n\t"                 \
+    "smmlar %[s1], %[s1], %[ta], %[s1]\n\t"                 \
+    "add    %[s0], %[s0], %[s0], asr #31\n\t"               \
+    "add    %[s1], %[s1], %[s1], asr #31\n\t"               \
+    "qadd   %[s0], %[s0], %[tb]\n\t"                        \
+    "qadd   %[s1], %[s1], %[tb]\n\t"                        \
+    "asr    %[s0], %[s0], %[wa]\n\t"                        \
+    "asr    %[s1], %[s1], %[wa]\n\t"                        \
+    "ssat   %[s0], #8, %[s0]\n\t"                           \
+    "ssat   %[s1], #8, %[s1]\n\t"                           \
+    "strb   %[s0], [%[y]]\n\t"                              \
+    "strb   %[s1], [%[y], %[wb]]\n\t"                       \
+    "add    %[y], %[y], %[wb], lsl #1\n\t"
+#define TH_DWP_ASM_OPERANDS                                                                                     \
+    : [p0] "+r"(p0), [p1] "+r"(p1), [p2] "+r"(p2), [y] "+r"(y), [n] "+r"(n), [s0] "=&r"(s0), [s1] "=&r"(s1), \
+      [ta] "=&r"(ta), [tb] "=&r"(tb), [wa] "=&r"(wa), [wb] "=&r"(wb)                                          \
+    : [k] "r"(k)                                                                                             \
+    : "cc", "memory"
+
+/* 3x3, stride 1: per step and row one LDRD of (P0, P1) (post-incremented one word: the next step's P0 is this
+ * P1) and one of (E0, O1); the bias (record word 6) starts both sums. */
+static __attribute__((noinline)) void th_dwp_run_3x3_s1(const uint32_t *p0, const uint32_t *p1, const uint32_t *p2, const int32_t *k, int8_t *y,
+                              int32_t n) {
+    int32_t s0, s1;
+    uint32_t ta, tb, wa, wb;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldrd   %[ta], %[tb], [%[p0]], #4\n\t"
+        "ldrd   %[wa], %[wb], [%[k]]\n\t"
+        "ldr    %[s1], [%[k], #24]\n\t"
+        "smlad  %[s0], %[ta], %[wa], %[s1]\n\t"
+        "smlatb %[s1], %[ta], %[wa], %[s1]\n\t"
+        "smlabt %[s0], %[tb], %[wb], %[s0]\n\t"
+        "smlad  %[s1], %[tb], %[wb], %[s1]\n\t"
+        "ldrd   %[ta], %[tb], [%[p1]], #4\n\t"
+        "ldrd   %[wa], %[wb], [%[k], #8]\n\t"
+        "smlad  %[s0], %[ta], %[wa], %[s0]\n\t"
+        "smlatb %[s1], %[ta], %[wa], %[s1]\n\t"
+        "smlabt %[s0], %[tb], %[wb], %[s0]\n\t"
+        "smlad  %[s1], %[tb], %[wb], %[s1]\n\t"
+        "ldrd   %[ta], %[tb], [%[p2]], #4\n\t"
+        "ldrd   %[wa], %[wb], [%[k], #16]\n\t"
+        "smlad  %[s0], %[ta], %[wa], %[s0]\n\t"
+        "smlatb %[s1], %[ta], %[wa], %[s1]\n\t"
+        "smlabt %[s0], %[tb], %[wb], %[s0]\n\t"
+        "smlad  %[s1], %[tb], %[wb], %[s1]\n\t"
+        TH_DWP_ASM_STORE(24)
+        "subs   %[n], %[n], #1\n\t"
+        "bne    1b"
+        TH_DWP_ASM_OPERANDS);
+}
+
+/* 3x3, stride 2: per step and row (P0, P1) by one LDRD post-incremented two words, P2 by one LDR, and one
+ * LDRD of (F0, F1) (F1's top weight is 0). */
+static __attribute__((noinline)) void th_dwp_run_3x3_s2(const uint32_t *p0, const uint32_t *p1, const uint32_t *p2, const int32_t *k, int8_t *y,
+                              int32_t n) {
+    int32_t s0, s1;
+    uint32_t ta, tb, wa, wb;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldrd   %[ta], %[tb], [%[p0]], #8\n\t"
+        "ldrd   %[wa], %[wb], [%[k]]\n\t"
+        "ldr    %[s1], [%[k], #24]\n\t"
+        "smlad  %[s0], %[ta], %[wa], %[s1]\n\t"
+        "smlad  %[s0], %[tb], %[wb], %[s0]\n\t"
+        "smlad  %[s1], %[tb], %[wa], %[s1]\n\t"
+        "ldr    %[ta], [%[p0]]\n\t"
+        "smlad  %[s1], %[ta], %[wb], %[s1]\n\t"
+        "ldrd   %[ta], %[tb], [%[p1]], #8\n\t"
+        "ldrd   %[wa], %[wb], [%[k], #8]\n\t"
+        "smlad  %[s0], %[ta], %[wa], %[s0]\n\t"
+        "smlad  %[s0], %[tb], %[wb], %[s0]\n\t"
+        "smlad  %[s1], %[tb], %[wa], %[s1]\n\t"
+        "ldr    %[ta], [%[p1]]\n\t"
+        "smlad  %[s1], %[ta], %[wb], %[s1]\n\t"
+        "ldrd   %[ta], %[tb], [%[p2]], #8\n\t"
+        "ldrd   %[wa], %[wb], [%[k], #16]\n\t"
+        "smlad  %[s0], %[ta], %[wa], %[s0]\n\t"
+        "smlad  %[s0], %[tb], %[wb], %[s0]\n\t"
+        "smlad  %[s1], %[tb], %[wa], %[s1]\n\t"
+        "ldr    %[ta], [%[p2]]\n\t"
+        "smlad  %[s1], %[ta], %[wb], %[s1]\n\t"
+        TH_DWP_ASM_STORE(24)
+        "subs   %[n], %[n], #1\n\t"
+        "bne    1b"
+        TH_DWP_ASM_OPERANDS);
+}
+#endif
+
+/* Output columns [first_ox, out_w) of one row (first_ox even), channel by channel (each channel's record, its
+ * weights and requantisation, read along the row), two output pixels per step: any window this kernel
+ * takes, the shape in registers; the hand-scheduled loops' odd last column. */
+static void th_dwp_row_steps(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row,
+                             int32_t first_ox) {
+    const int32_t channels = a->in_c, out_w = a->out_w, lo = a->act_min, hi = a->act_max;
+    const int32_t k_h = a->k_h, stride = a->stride_w, m = (a->k_w | 1) / 2, words = th_dwp_row_words(a);
+    const size_t out_step = (size_t)channels;
+    for (int32_t c = 0; c < channels; ++c) {
+        const uint32_t *p[TH_DEPTHWISE_MAX_KERNEL_H];
+        for (int32_t ky = 0; ky < k_h; ++ky) {
+            p[ky] = (const uint32_t *)(const void *)(rows[ky] + (size_t)c * width) + (first_ox >> 1) * stride;
+        }
+        const int32_t *k = th_dwp_record(a, c);
+        const uint32_t *w = (const uint32_t *)(const void *)k;
+        const int32_t *q = k + k_h * words; /* bias, mult, K, e */
+        int8_t *y = out_row + (size_t)first_ox * out_step + c;
+        for (int32_t ox = first_ox; ox < out_w; ox += 2, y += 2 * out_step) {
+            int32_t s0 = q[0], s1 = q[0];
+            th_dwp_step(p, w, k_h, stride, m, words, &s0, &s1);
+            for (int32_t ky = 0; ky < k_h; ++ky) {
+                p[ky] += stride;
+            }
+            y[0] = th_dwp_out(s0, q, 1, lo, hi);
+            if (ox + 1 < out_w) { /* else the partner of an odd last pixel, from the ring's spare columns */
+                y[out_step] = th_dwp_out(s1, q, 1, lo, hi);
+            }
+        }
+    }
+}
+
+static void th_dwp_row_dsp(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row) {
+#if TINYHIL_DSP_ASM
+    const int full = a->act_min == -128 && a->act_max == 127; /* no activation clamp past SSAT */
+    const int32_t out_w = a->out_w, stride = a->stride_w;
+    if (full && a->k_h == 3 && a->k_w == 3 && out_w >= 2) { /* the hand-scheduled loops, then the odd column */
+        const uint32_t *p0 = (const uint32_t *)(const void *)rows[0], *p1 = (const uint32_t *)(const void *)rows[1];
+        const uint32_t *p2 = (const uint32_t *)(const void *)rows[2];
+        const int32_t *k = th_dwp_record(a, 0), words = width >> 1, n = out_w >> 1;
+        const int32_t record = 3 * 2 + TH_DWP_PARAMS; /* words of a 3x3 record, stride 1 or 2 */
+        int8_t *y = out_row, *end = out_row + a->in_c;
+        for (; y < end; ++y, p0 += words, p1 += words, p2 += words, k += record) {
+            if (stride == 1) {
+                th_dwp_run_3x3_s1(p0, p1, p2, k, y, n);
+            } else {
+                th_dwp_run_3x3_s2(p0, p1, p2, k, y, n);
+            }
+        }
+        if (out_w & 1) {
+            th_dwp_row_steps(a, width, rows, out_row, out_w - 1);
+        }
+        return;
+    }
+#endif
+    th_dwp_row_steps(a, width, rows, out_row, 0);
+}
+#endif
+
+static void th_dwp_row(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row) {
+#if TINYHIL_USE_DSP
+    if (th_dwp_record(a, 0)[a->k_h * th_dwp_row_words(a) + 3] != 0) { /* e = 0: no fast requantisation */
+        th_dwp_row_dsp(a, width, rows, out_row);
+    } else {
+        th_dwp_row_portable(a, width, rows, out_row);
+    }
+#else
+    th_dwp_row_portable(a, width, rows, out_row);
+#endif
+    if (a->table) { /* a folded activation, while the row is still in cache */
+        th_table_lookup_s8(a->table, a->out_w * a->out_c, out_row, out_row);
+    }
+}
+
+/* out_b may be in_b (in place, stride 1 in H): the ring holds every input row an output row needs
+ * before that output row overwrites its input row (tinyhil_depthwise.h) */
+static void th_dwp_image(const th_conv_args *a, const int8_t *in_b, int8_t *out_b, int8_t *scratch) {
+    const int16_t *rows[TH_DEPTHWISE_MAX_KERNEL_H];
+    const size_t out_row_bytes = (size_t)a->out_w * a->out_c;
+    th_dwp_ring ring;
+    ring.rows = (int16_t *)(void *)scratch;
+    ring.width = th_dwp_ring_width(a);
+    for (int32_t slot = 0; slot < TH_DEPTHWISE_MAX_KERNEL_H; ++slot) {
+        ring.held[slot] = INT32_MIN;
+    }
+    const size_t slot_size = (size_t)a->in_c * ring.width;
+    for (int32_t oy = 0; oy < a->out_h; ++oy) {
+        for (int32_t ky = 0; ky < a->k_h; ++ky) {
+            const int32_t iy = oy * a->stride_h - a->pad_h + ky * a->dil_h;
+            /* dilation 1: iy mod k_h keeps the rows later windows reuse */
+            const int32_t slot = a->dil_h == 1 ? (iy + a->pad_h) % a->k_h : ky;
+            int16_t *row = ring.rows + (size_t)slot * slot_size;
+            if (ring.held[slot] != iy) {
+                ring.held[slot] = iy;
+                th_dwp_fill(a, ring.width, iy < 0 || iy >= a->in_h ? NULL : in_b + (size_t)iy * a->in_w * a->in_c, row);
+            }
+            rows[ky] = row;
+        }
+        th_dwp_row(a, ring.width, rows, out_b + (size_t)oy * out_row_bytes);
+    }
+}
+
+void th_depthwise_conv2d_pairs_s8(const th_conv_args *a, const int8_t *input, int8_t *output, int8_t *scratch) {
+    for (int32_t b = 0; b < a->batches; ++b) {
+        th_dwp_image(a, input + (size_t)b * a->in_h * a->in_w * a->in_c,
+                     output + (size_t)b * a->out_h * a->out_w * a->out_c, scratch);
+    }
+}
+
+void th_depthwise_conv2d_pairs_inplace_s8(const th_conv_args *a, int8_t *buffer, int8_t *scratch) {
+    const size_t bytes = (size_t)a->in_h * a->in_w * a->in_c;
+    for (int32_t b = 0; b < a->batches; ++b) {
+        th_dwp_image(a, buffer + (size_t)b * bytes, buffer + (size_t)b * bytes, scratch);
+    }
+}
