@@ -17,7 +17,7 @@
  *     k_w = 1 (m = 0): one word (w[0], w[0]) is E_0 and O_0;
  *   stride 2, n = ceil(k_w / 2) words F_i = (w[2i], w[2i+1]) (w zero-padded):
  *     out0 = sum_{i<n} SMLAD(P_i, F_i),  out1 = sum_{i<n} SMLAD(P_{i+1}, F_i).
- * Each channel's words are followed by {bias, mult, K, e, out_c} (th_dwp_record): the requantisation
+ * Each channel's words are followed by {bias, mult, K, e} (th_dwp_record): the requantisation
  * th_requantise_fast computes, with the output offset folded in, for a right shift e of 1..24 (the host
  * checks; e = 0 in every record means the layer takes the portable row): with y = h + (h < 0 ? -1 : 0),
  * h = SMMLAR(acc, mult, acc) (SRDHM), RDBPOT(h, e) = (y + 2^(e-1)) >> e, so
@@ -48,7 +48,7 @@ static inline int32_t th_dwp_row_words(const th_conv_args *a) {
     return m == 0 ? 1 : 2 * m;
 }
 
-#define TH_DWP_PARAMS 5 /* after each channel's weights: bias, mult, K, e, out_c */
+#define TH_DWP_PARAMS 4 /* after each channel's weights: bias, mult, K, e */
 /* one channel's record: its k_h x th_dwp_row_words weight words, then TH_DWP_PARAMS words */
 static inline const int32_t *th_dwp_record(const th_conv_args *a, int32_t c) {
     const int32_t words = a->k_h * th_dwp_row_words(a) + TH_DWP_PARAMS;
@@ -59,6 +59,7 @@ typedef struct {
     int16_t *rows;
     int32_t width;                           /* th_dwp_ring_width */
     int32_t held[TH_DEPTHWISE_MAX_KERNEL_H]; /* input row in each slot */
+    uint8_t state[TH_DEPTHWISE_MAX_KERNEL_H]; /* what the slot holds: th_dwp_slot_state */
 } th_dwp_ring;
 
 #if TINYHIL_DSP_ASM
@@ -77,39 +78,86 @@ static inline uint32_t th_dwp_pkhbt(uint32_t lo, uint32_t hi) { return (lo & 0xF
 static inline uint32_t th_dwp_pkhtb(uint32_t hi, uint32_t lo) { return (hi & 0xFFFF0000u) | (lo >> 16); }
 #endif
 
-/* Input row src (NULL: above / below the image) into a ring slot: per channel, its columns with the input
- * offset added, 0 in the padding. With the DSP, 4 channels at a time, a word (two columns) per store: the
- * padding's pairs 0, the image's pairs from two pixel words widened by SXTAB16 and paired by column
- * (PKHBT / PKHTB), and an odd first / last image column with a zero partner. */
+/* the padding runs are 1-2 words: no loop may become a memset call */
 #if defined(__GNUC__) && !defined(__clang__)
-__attribute__((optimize("no-tree-loop-distribute-patterns"))) /* 1-2 padding words: shorter than a memset call */
+#define TH_DWP_NO_MEMSET __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define TH_DWP_NO_MEMSET
 #endif
-static void th_dwp_fill(const th_conv_args *a, int32_t width, const int8_t *src, int16_t *row) {
-    const int32_t in_c = a->in_c, first = a->pad_w;
-    const int32_t last = th_min_i32(width, a->pad_w + a->in_w); /* image columns [first, last) */
-    const int32_t offset = a->input_offset;
-    if (src == NULL || last <= first) {
-        memset(row, 0, (size_t)in_c * width * sizeof(int16_t));
-        return;
-    }
-    int32_t c = 0;
+
 #if TINYHIL_USE_DSP
+/* th_dwp_fill's image row for channels 0 .. 4 * (in_c / 4) - 1, column pair by column pair, 4 channels per
+ * step (many channels, few columns: the per-pair work is the inner loop): a pair's 4 words go to 4 channel
+ * rows `plane` bytes apart (p and q = p + 2 planes, both stepping 4 planes). pads: write the padding too. */
+TH_DWP_NO_MEMSET static void th_dwp_fill_by_pair(const th_conv_args *a, int32_t width, const int8_t *src, int16_t *row, int pads,
+                                uint32_t offsets) {
+    const int32_t in_c = a->in_c, first = a->pad_w, last = th_min_i32(width, a->pad_w + a->in_w);
+    const int32_t groups = in_c >> 2, plane = width * 2, words = width >> 1;
     const int32_t pair_first = (first + 1) & ~1;
     const int32_t pairs = last > pair_first ? (last - pair_first) >> 1 : 0, pair_last = pair_first + 2 * pairs;
+    uint8_t *base = (uint8_t *)(void *)row;
+    for (int32_t j = 0; j < words; ++j) {
+        const int32_t col = 2 * j;
+        uint8_t *p = base + 4 * (size_t)j, *q = p + 2 * plane;
+        const uint8_t *const end = p + (size_t)groups * 4 * plane;
+        if (col + 1 < first || col >= last + (last & 1)) { /* padding on both columns */
+            if (pads) {
+                for (; p < end; p += 4 * plane, q += 4 * plane) {
+                    *(uint32_t *)(void *)p = 0, *(uint32_t *)(void *)(p + plane) = 0;
+                    *(uint32_t *)(void *)q = 0, *(uint32_t *)(void *)(q + plane) = 0;
+                }
+            }
+        } else if (col + 1 == first) { /* (0, x[first]) */
+            const int8_t *x = src;
+            for (; p < end; p += 4 * plane, q += 4 * plane, x += 4) {
+                const uint32_t v = th_read_s8x4(x);
+                const uint32_t e = th_sxtab16(offsets, v), o = th_sxtab16_ror8(offsets, v);
+                *(uint32_t *)(void *)p = e << 16, *(uint32_t *)(void *)q = th_dwp_pkhtb(e, 0);
+                *(uint32_t *)(void *)(p + plane) = o << 16, *(uint32_t *)(void *)(q + plane) = th_dwp_pkhtb(o, 0);
+            }
+        } else if (col == pair_last && pair_last < last) { /* (x[last - 1], 0) */
+            const int8_t *x = src + (size_t)(col - first) * in_c;
+            for (; p < end; p += 4 * plane, q += 4 * plane, x += 4) {
+                const uint32_t v = th_read_s8x4(x);
+                const uint32_t e = th_sxtab16(offsets, v), o = th_sxtab16_ror8(offsets, v);
+                *(uint32_t *)(void *)p = e & 0xFFFFu, *(uint32_t *)(void *)q = e >> 16;
+                *(uint32_t *)(void *)(p + plane) = o & 0xFFFFu, *(uint32_t *)(void *)(q + plane) = o >> 16;
+            }
+        } else { /* two image columns */
+            const int8_t *xa = src + (size_t)(col - first) * in_c, *xb = xa + in_c;
+            for (; p < end; p += 4 * plane, q += 4 * plane, xa += 4, xb += 4) {
+                const uint32_t va = th_read_s8x4(xa), vb = th_read_s8x4(xb);
+                const uint32_t ae = th_sxtab16(offsets, va), be = th_sxtab16(offsets, vb);
+                const uint32_t ao = th_sxtab16_ror8(offsets, va), bo = th_sxtab16_ror8(offsets, vb);
+                *(uint32_t *)(void *)p = th_dwp_pkhbt(ae, be), *(uint32_t *)(void *)q = th_dwp_pkhtb(be, ae);
+                *(uint32_t *)(void *)(p + plane) = th_dwp_pkhbt(ao, bo);
+                *(uint32_t *)(void *)(q + plane) = th_dwp_pkhtb(bo, ao);
+            }
+        }
+    }
+}
+
+/* The same, 4 channels at a time, each group's column pairs in turn (few channels, many columns). */
+TH_DWP_NO_MEMSET static void th_dwp_fill_by_group(const th_conv_args *a, int32_t width, const int8_t *src, int16_t *row, int pads,
+                                 uint32_t offsets) {
+    const int32_t in_c = a->in_c, first = a->pad_w, last = th_min_i32(width, a->pad_w + a->in_w);
+    const int32_t pair_first = (first + 1) & ~1, words = width >> 1;
+    const int32_t pairs = last > pair_first ? (last - pair_first) >> 1 : 0, pair_last = pair_first + 2 * pairs;
+    const int32_t lead_zeros = first >> 1, trail_zeros = words - (pair_last >> 1) - (pair_last < last);
     const int8_t *x0 = src + (size_t)(pair_first - first) * in_c;
-    const uint32_t offsets = ((uint32_t)(uint16_t)offset << 16) | (uint16_t)offset;
-    const int32_t lead_zeros = first >> 1, words = width >> 1;
-    const int32_t trail_zeros = words - (pair_last >> 1) - (pair_last < last);
-    for (; c + 4 <= in_c; c += 4) {
+    for (int32_t c = 0; c + 4 <= in_c; c += 4) {
         uint32_t *r0 = (uint32_t *)(void *)(row + (size_t)c * width);
         uint32_t *r1 = r0 + words, *r2 = r1 + words, *r3 = r2 + words;
-        for (int32_t i = 0; i < lead_zeros; ++i) {
-            *r0++ = 0, *r1++ = 0, *r2++ = 0, *r3++ = 0;
+        if (pads) {
+            for (int32_t i = 0; i < lead_zeros; ++i) {
+                r0[i] = 0, r1[i] = 0, r2[i] = 0, r3[i] = 0;
+            }
         }
-        if (first & 1) { /* (0, x[0]) */
+        r0 += lead_zeros, r1 += lead_zeros, r2 += lead_zeros, r3 += lead_zeros;
+        if (first & 1) { /* (0, x[first]) */
             const uint32_t x = th_read_s8x4(src + c);
             const uint32_t e = th_sxtab16(offsets, x), o = th_sxtab16_ror8(offsets, x);
-            *r0++ = e << 16, *r2++ = e & 0xFFFF0000u, *r1++ = o << 16, *r3++ = o & 0xFFFF0000u;
+            *r0++ = e << 16, *r2++ = th_dwp_pkhtb(e, 0), *r1++ = o << 16, *r3++ = th_dwp_pkhtb(o, 0);
         }
         const int8_t *x = x0 + c;
         for (int32_t i = 0; i < pairs; ++i, x += 2 * in_c) {
@@ -121,15 +169,56 @@ static void th_dwp_fill(const th_conv_args *a, int32_t width, const int8_t *src,
             *r1++ = th_dwp_pkhbt(ao, bo);
             *r3++ = th_dwp_pkhtb(bo, ao);
         }
-        if (pair_last < last) { /* (x[last], 0) */
+        if (pair_last < last) { /* (x[last - 1], 0) */
             const uint32_t xl = th_read_s8x4(x);
             const uint32_t e = th_sxtab16(offsets, xl), o = th_sxtab16_ror8(offsets, xl);
             *r0++ = e & 0xFFFFu, *r2++ = e >> 16, *r1++ = o & 0xFFFFu, *r3++ = o >> 16;
         }
-        for (int32_t i = 0; i < trail_zeros; ++i) {
-            *r0++ = 0, *r1++ = 0, *r2++ = 0, *r3++ = 0;
+        if (pads) {
+            for (int32_t i = 0; i < trail_zeros; ++i) {
+                r0[i] = 0, r1[i] = 0, r2[i] = 0, r3[i] = 0;
+            }
         }
     }
+}
+#endif
+
+enum th_dwp_slot_state { TH_DWP_EMPTY, TH_DWP_ZERO, TH_DWP_IMAGE }; /* never filled, all 0, an image row */
+
+/* Input row src (NULL: above / below the image) into a ring slot: per channel, its columns with the input
+ * offset added, 0 in the padding. With the DSP, 4 channels at a time, a word (two columns) per store: the
+ * padding's pairs 0, the image's pairs from two pixel words widened by SXTAB16 and paired by column
+ * (PKHBT / PKHTB), and an odd first / last image column with a zero partner. The padding columns are 0
+ * from the slot's first fill on (a row outside the image zeroes all of it), so only that fill writes them.
+ * Returns the slot's new state. */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) /* 1-2 padding words: shorter than a memset call */
+#endif
+static uint8_t th_dwp_fill(const th_conv_args *a, int32_t width, const int8_t *src, int16_t *row, uint8_t state) {
+    const int32_t in_c = a->in_c, first = a->pad_w;
+    const int32_t last = th_min_i32(width, a->pad_w + a->in_w); /* image columns [first, last) */
+    const int32_t offset = a->input_offset;
+    if (src == NULL || last <= first) {
+        if (state != TH_DWP_ZERO) {
+            uint32_t *w = (uint32_t *)(void *)row, *end = w + (size_t)in_c * (width >> 1);
+            for (; w < end; w += 2) { /* width is even, so the slot is an even number of words */
+                w[0] = 0, w[1] = 0;
+            }
+        }
+        return TH_DWP_ZERO;
+    }
+    const int pads = state == TH_DWP_EMPTY; /* else they are 0 already (an image row or all zero before) */
+    int32_t c = 0;
+#if TINYHIL_USE_DSP
+    const uint32_t offsets = ((uint32_t)(uint16_t)offset << 16) | (uint16_t)offset;
+    const int32_t groups = in_c >> 2, pair_first = (first + 1) & ~1;
+    const int32_t pairs = last > pair_first ? (last - pair_first) >> 1 : 0;
+    if (groups > pairs) {
+        th_dwp_fill_by_pair(a, width, src, row, pads, offsets);
+    } else {
+        th_dwp_fill_by_group(a, width, src, row, pads, offsets);
+    }
+    c = 4 * groups;
 #endif
     for (; c < in_c; ++c) { /* a tail of 1-3 channels (or every channel without the DSP): one column at a time */
         int16_t *r = row + (size_t)c * width;
@@ -137,6 +226,8 @@ static void th_dwp_fill(const th_conv_args *a, int32_t width, const int8_t *src,
             r[col] = (int16_t)(col >= first && col < last ? src[(size_t)(col - first) * in_c + c] + offset : 0);
         }
     }
+    (void)pads;
+    return TH_DWP_IMAGE;
 }
 
 /* The weight of tap (ky, kx) of channel c in the host's pair layout (the portable path reads the same array) */
@@ -153,6 +244,15 @@ static int32_t th_dwp_weight(const th_conv_args *a, int32_t c, int32_t ky, int32
     return kx < 2 * m ? w[kx] : w[4 * m - 1]; /* w[2m]: the top half of O_m, the last word */
 }
 
+/* The record's requantisation as TFLite's MultiplyByQuantizedMultiplier: e = 0, {m, shift}; else {2m - 2^32, K}
+ * with the right shift e (the file comment) */
+static int8_t th_dwp_output(const th_conv_args *a, int32_t acc, int32_t c) {
+    const int32_t *q = th_dwp_record(a, c) + a->k_h * th_dwp_row_words(a);
+    const int32_t e = q[3];
+    const int32_t m = e ? (int32_t)((uint32_t)q[1] >> 1) : q[1], shift = e ? -e : q[2];
+    return th_clamp_s8(th_mbqm(acc, m, shift) + a->output_offset, a->act_min, a->act_max);
+}
+
 /* Plain C: any shape this kernel takes, one output at a time. */
 #if TINYHIL_USE_DSP && defined(__GNUC__) && !defined(__clang__)
 __attribute__((optimize("Os"))) /* on a DSP core only the requantisation without a fast table: small, not fast */
@@ -160,14 +260,14 @@ __attribute__((optimize("Os"))) /* on a DSP core only the requantisation without
 static void th_dwp_row_portable(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row) {
     for (int32_t ox = 0; ox < a->out_w; ++ox) {
         for (int32_t c = 0; c < a->in_c; ++c) {
-            int32_t acc = a->bias[c];
+            int32_t acc = th_dwp_record(a, c)[a->k_h * th_dwp_row_words(a)]; /* the bias */
             for (int32_t ky = 0; ky < a->k_h; ++ky) {
                 const int16_t *x = rows[ky] + (size_t)c * width + (size_t)ox * a->stride_w;
                 for (int32_t kx = 0; kx < a->k_w; ++kx) {
                     acc += x[kx] * th_dwp_weight(a, c, ky, kx);
                 }
             }
-            out_row[(size_t)ox * a->out_c + c] = th_conv_output(a, acc, c);
+            out_row[(size_t)ox * a->out_c + c] = th_dwp_output(a, acc, c);
         }
     }
 }
@@ -235,10 +335,10 @@ static inline __attribute__((always_inline)) void th_dwp_step(const uint32_t *co
 
 #if TINYHIL_DSP_ASM
 /* Requantise s0 and s1 (mult, K, e from the record at [k, #Q]) and store them at [y] and [y, out_c];
- * y += 2 out_c. Clobbers the four temporaries. */
-#define TH_DWP_ASM_STORE(Q)                                  \
+ * y += 2 out_c. Clobbers the temporaries. */
+#define TH_DWP_ASM_STORE2(Q)                                 \
     "ldrd   %[ta], %[tb], [%[k], #" #Q " + 4]\n\t"         \
-    "ldrd   %[wa], %[wb], [%[k], #" #Q " + 12]\n\t"        \
+    "ldr    %[wa], [%[k], #" #Q " + 12]\n\t"               \
     "smmlar %[s0], %[s0], %[ta], %[s0]\n\t"                 \
     "smmlar %[s1], %[s1], %[ta], %[s1]\n\t"                 \
     "add    %[s0], %[s0], %[s0], asr #31\n\t"               \
@@ -250,81 +350,73 @@ static inline __attribute__((always_inline)) void th_dwp_step(const uint32_t *co
     "ssat   %[s0], #8, %[s0]\n\t"                           \
     "ssat   %[s1], #8, %[s1]\n\t"                           \
     "strb   %[s0], [%[y]]\n\t"                              \
-    "strb   %[s1], [%[y], %[wb]]\n\t"                       \
-    "add    %[y], %[y], %[wb], lsl #1\n\t"
+    "strb   %[s1], [%[y], %[oc]]\n\t"                       \
+    "add    %[y], %[y], %[oc], lsl #1\n\t"
+/* the odd last pixel: s0 only */
+#define TH_DWP_ASM_STORE1(Q)                                 \
+    "ldrd   %[ta], %[tb], [%[k], #" #Q " + 4]\n\t"         \
+    "ldr    %[wa], [%[k], #" #Q " + 12]\n\t"               \
+    "smmlar %[s0], %[s0], %[ta], %[s0]\n\t"                 \
+    "add    %[s0], %[s0], %[s0], asr #31\n\t"               \
+    "qadd   %[s0], %[s0], %[tb]\n\t"                        \
+    "asr    %[s0], %[s0], %[wa]\n\t"                        \
+    "ssat   %[s0], #8, %[s0]\n\t"                           \
+    "strb   %[s0], [%[y]]\n\t"
+/* n = out_w: pairs while two or more pixels are left, then (flags of the last SUBS: zero) the odd one */
+#define TH_DWP_ASM_LOOP(BODY, Q)          \
+    "subs   %[n], %[n], #1\n\t"           \
+    "ble    2f\n\t"                       \
+    "1:\n\t" BODY TH_DWP_ASM_STORE2(Q)    \
+    "subs   %[n], %[n], #2\n\t"           \
+    "bgt    1b\n\t"                       \
+    "2:\n\t"                              \
+    "bne    3f\n\t" BODY TH_DWP_ASM_STORE1(Q) "3:"
 #define TH_DWP_ASM_OPERANDS                                                                                     \
     : [p0] "+r"(p0), [p1] "+r"(p1), [p2] "+r"(p2), [y] "+r"(y), [n] "+r"(n), [s0] "=&r"(s0), [s1] "=&r"(s1), \
       [ta] "=&r"(ta), [tb] "=&r"(tb), [wa] "=&r"(wa), [wb] "=&r"(wb)                                          \
-    : [k] "r"(k)                                                                                             \
+    : [k] "r"(k), [oc] "r"(out_c)                                                                            \
     : "cc", "memory"
 
 /* 3x3, stride 1: per step and row one LDRD of (P0, P1) (post-incremented one word: the next step's P0 is this
  * P1) and one of (E0, O1); the bias (record word 6) starts both sums. */
-static __attribute__((noinline)) void th_dwp_run_3x3_s1(const uint32_t *p0, const uint32_t *p1, const uint32_t *p2, const int32_t *k, int8_t *y,
-                              int32_t n) {
-    int32_t s0, s1;
-    uint32_t ta, tb, wa, wb;
-    __asm__ volatile(
-        "1:\n\t"
-        "ldrd   %[ta], %[tb], [%[p0]], #4\n\t"
-        "ldrd   %[wa], %[wb], [%[k]]\n\t"
-        "ldr    %[s1], [%[k], #24]\n\t"
-        "smlad  %[s0], %[ta], %[wa], %[s1]\n\t"
-        "smlatb %[s1], %[ta], %[wa], %[s1]\n\t"
-        "smlabt %[s0], %[tb], %[wb], %[s0]\n\t"
-        "smlad  %[s1], %[tb], %[wb], %[s1]\n\t"
-        "ldrd   %[ta], %[tb], [%[p1]], #4\n\t"
-        "ldrd   %[wa], %[wb], [%[k], #8]\n\t"
-        "smlad  %[s0], %[ta], %[wa], %[s0]\n\t"
-        "smlatb %[s1], %[ta], %[wa], %[s1]\n\t"
-        "smlabt %[s0], %[tb], %[wb], %[s0]\n\t"
-        "smlad  %[s1], %[tb], %[wb], %[s1]\n\t"
-        "ldrd   %[ta], %[tb], [%[p2]], #4\n\t"
-        "ldrd   %[wa], %[wb], [%[k], #16]\n\t"
-        "smlad  %[s0], %[ta], %[wa], %[s0]\n\t"
-        "smlatb %[s1], %[ta], %[wa], %[s1]\n\t"
-        "smlabt %[s0], %[tb], %[wb], %[s0]\n\t"
-        "smlad  %[s1], %[tb], %[wb], %[s1]\n\t"
-        TH_DWP_ASM_STORE(24)
-        "subs   %[n], %[n], #1\n\t"
-        "bne    1b"
-        TH_DWP_ASM_OPERANDS);
-}
+#define TH_DWP_3X3_S1_ROW(P, W, A0)                          \
+    "ldrd   %[ta], %[tb], [%[" P "]], #4\n\t"              \
+    "ldrd   %[wa], %[wb], [%[k], #" W "]\n\t"              \
+    "smlad  %[s0], %[ta], %[wa], %[" A0 "]\n\t"            \
+    "smlatb %[s1], %[ta], %[wa], %[s1]\n\t"                 \
+    "smlabt %[s0], %[tb], %[wb], %[s0]\n\t"                 \
+    "smlad  %[s1], %[tb], %[wb], %[s1]\n\t"
+#define TH_DWP_3X3_S1                                        \
+    "ldr    %[s1], [%[k], #24]\n\t"                        \
+    TH_DWP_3X3_S1_ROW("p0", "0", "s1") TH_DWP_3X3_S1_ROW("p1", "8", "s0") TH_DWP_3X3_S1_ROW("p2", "16", "s0")
 
 /* 3x3, stride 2: per step and row (P0, P1) by one LDRD post-incremented two words, P2 by one LDR, and one
  * LDRD of (F0, F1) (F1's top weight is 0). */
-static __attribute__((noinline)) void th_dwp_run_3x3_s2(const uint32_t *p0, const uint32_t *p1, const uint32_t *p2, const int32_t *k, int8_t *y,
-                              int32_t n) {
+#define TH_DWP_3X3_S2_ROW(P, W, A0)                          \
+    "ldrd   %[ta], %[tb], [%[" P "]], #8\n\t"              \
+    "ldrd   %[wa], %[wb], [%[k], #" W "]\n\t"              \
+    "smlad  %[s0], %[ta], %[wa], %[" A0 "]\n\t"            \
+    "smlad  %[s0], %[tb], %[wb], %[s0]\n\t"                 \
+    "smlad  %[s1], %[tb], %[wa], %[s1]\n\t"                 \
+    "ldr    %[ta], [%[" P "]]\n\t"                          \
+    "smlad  %[s1], %[ta], %[wb], %[s1]\n\t"
+#define TH_DWP_3X3_S2                                        \
+    "ldr    %[s1], [%[k], #24]\n\t"                        \
+    TH_DWP_3X3_S2_ROW("p0", "0", "s1") TH_DWP_3X3_S2_ROW("p1", "8", "s0") TH_DWP_3X3_S2_ROW("p2", "16", "s0")
+
+/* One channel's row: out_w pixels from the ring rows p0..p2 (at column 0), record k, to y (stride out_c). */
+static __attribute__((noinline)) void th_dwp_run_3x3_s1(const uint32_t *p0, const uint32_t *p1, const uint32_t *p2,
+                                                        const int32_t *k, int8_t *y, int32_t n, int32_t out_c) {
     int32_t s0, s1;
     uint32_t ta, tb, wa, wb;
-    __asm__ volatile(
-        "1:\n\t"
-        "ldrd   %[ta], %[tb], [%[p0]], #8\n\t"
-        "ldrd   %[wa], %[wb], [%[k]]\n\t"
-        "ldr    %[s1], [%[k], #24]\n\t"
-        "smlad  %[s0], %[ta], %[wa], %[s1]\n\t"
-        "smlad  %[s0], %[tb], %[wb], %[s0]\n\t"
-        "smlad  %[s1], %[tb], %[wa], %[s1]\n\t"
-        "ldr    %[ta], [%[p0]]\n\t"
-        "smlad  %[s1], %[ta], %[wb], %[s1]\n\t"
-        "ldrd   %[ta], %[tb], [%[p1]], #8\n\t"
-        "ldrd   %[wa], %[wb], [%[k], #8]\n\t"
-        "smlad  %[s0], %[ta], %[wa], %[s0]\n\t"
-        "smlad  %[s0], %[tb], %[wb], %[s0]\n\t"
-        "smlad  %[s1], %[tb], %[wa], %[s1]\n\t"
-        "ldr    %[ta], [%[p1]]\n\t"
-        "smlad  %[s1], %[ta], %[wb], %[s1]\n\t"
-        "ldrd   %[ta], %[tb], [%[p2]], #8\n\t"
-        "ldrd   %[wa], %[wb], [%[k], #16]\n\t"
-        "smlad  %[s0], %[ta], %[wa], %[s0]\n\t"
-        "smlad  %[s0], %[tb], %[wb], %[s0]\n\t"
-        "smlad  %[s1], %[tb], %[wa], %[s1]\n\t"
-        "ldr    %[ta], [%[p2]]\n\t"
-        "smlad  %[s1], %[ta], %[wb], %[s1]\n\t"
-        TH_DWP_ASM_STORE(24)
-        "subs   %[n], %[n], #1\n\t"
-        "bne    1b"
-        TH_DWP_ASM_OPERANDS);
+    __asm__ volatile(TH_DWP_ASM_LOOP(TH_DWP_3X3_S1, 24) TH_DWP_ASM_OPERANDS);
+}
+
+static __attribute__((noinline)) void th_dwp_run_3x3_s2(const uint32_t *p0, const uint32_t *p1, const uint32_t *p2,
+                                                        const int32_t *k, int8_t *y, int32_t n, int32_t out_c) {
+    int32_t s0, s1;
+    uint32_t ta, tb, wa, wb;
+    __asm__ volatile(TH_DWP_ASM_LOOP(TH_DWP_3X3_S2, 24) TH_DWP_ASM_OPERANDS);
 }
 #endif
 
@@ -363,21 +455,18 @@ static void th_dwp_row_dsp(const th_conv_args *a, int32_t width, const int16_t *
 #if TINYHIL_DSP_ASM
     const int full = a->act_min == -128 && a->act_max == 127; /* no activation clamp past SSAT */
     const int32_t out_w = a->out_w, stride = a->stride_w;
-    if (full && a->k_h == 3 && a->k_w == 3 && out_w >= 2) { /* the hand-scheduled loops, then the odd column */
+    if (full && a->k_h == 3 && a->k_w == 3) { /* the hand-scheduled loops */
         const uint32_t *p0 = (const uint32_t *)(const void *)rows[0], *p1 = (const uint32_t *)(const void *)rows[1];
         const uint32_t *p2 = (const uint32_t *)(const void *)rows[2];
-        const int32_t *k = th_dwp_record(a, 0), words = width >> 1, n = out_w >> 1;
+        const int32_t *k = th_dwp_record(a, 0), words = width >> 1, channels = a->in_c;
         const int32_t record = 3 * 2 + TH_DWP_PARAMS; /* words of a 3x3 record, stride 1 or 2 */
-        int8_t *y = out_row, *end = out_row + a->in_c;
+        int8_t *y = out_row, *end = out_row + channels;
         for (; y < end; ++y, p0 += words, p1 += words, p2 += words, k += record) {
             if (stride == 1) {
-                th_dwp_run_3x3_s1(p0, p1, p2, k, y, n);
+                th_dwp_run_3x3_s1(p0, p1, p2, k, y, out_w, channels);
             } else {
-                th_dwp_run_3x3_s2(p0, p1, p2, k, y, n);
+                th_dwp_run_3x3_s2(p0, p1, p2, k, y, out_w, channels);
             }
-        }
-        if (out_w & 1) {
-            th_dwp_row_steps(a, width, rows, out_row, out_w - 1);
         }
         return;
     }
@@ -411,6 +500,7 @@ static void th_dwp_image(const th_conv_args *a, const int8_t *in_b, int8_t *out_
     ring.width = th_dwp_ring_width(a);
     for (int32_t slot = 0; slot < TH_DEPTHWISE_MAX_KERNEL_H; ++slot) {
         ring.held[slot] = INT32_MIN;
+        ring.state[slot] = TH_DWP_EMPTY;
     }
     const size_t slot_size = (size_t)a->in_c * ring.width;
     for (int32_t oy = 0; oy < a->out_h; ++oy) {
@@ -421,7 +511,8 @@ static void th_dwp_image(const th_conv_args *a, const int8_t *in_b, int8_t *out_
             int16_t *row = ring.rows + (size_t)slot * slot_size;
             if (ring.held[slot] != iy) {
                 ring.held[slot] = iy;
-                th_dwp_fill(a, ring.width, iy < 0 || iy >= a->in_h ? NULL : in_b + (size_t)iy * a->in_w * a->in_c, row);
+                ring.state[slot] = th_dwp_fill(a, ring.width, iy < 0 || iy >= a->in_h ? NULL : in_b + (size_t)iy * a->in_w * a->in_c,
+                                               row, ring.state[slot]);
             }
             rows[ky] = row;
         }

@@ -47,7 +47,7 @@ def depthwise_chain(layers: tuple[Depthwise, ...], h: int, w: int, channels: int
 
 
 # 3x3 and 5x5, stride 1 and 2, SAME (odd and even left padding) and VALID, odd output widths, clamped and
-# unclamped activations, k x 1 and 1 x k: every path of the pair kernel
+# unclamped activations, a 3x5 and an even (2x2) window: every path of the pair kernel
 PAIR_KERNEL_CHAIN = (Depthwise(3, 3), Depthwise(3, 3, activation="RELU"), Depthwise(3, 3, 2),
-                     Depthwise(3, 3, 1, "VALID"), Depthwise(5, 5, activation="RELU6"), Depthwise(5, 1),
-                     Depthwise(1, 3, 2, "VALID"), Depthwise(5, 5, 2))
+                     Depthwise(3, 3, 1, "VALID"), Depthwise(5, 5, activation="RELU6"), Depthwise(3, 5),
+                     Depthwise(2, 2, 2, "VALID"), Depthwise(5, 5, 2))

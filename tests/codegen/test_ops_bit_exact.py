@@ -340,8 +340,9 @@ def test_one_column_windows_over_one_channel_match_tflm(check_bit_exact) -> None
 
 @st.composite
 def pair_kernel_depthwise_models(draw: st.DrawFn) -> bytes:
-    """Depth multiplier 1, stride 1 or 2 in W (th_depthwise_conv2d_pairs_s8): 3x3 and 5x5 windows, k x 1 and
-    1 x k, channel counts around its 4-channel fill and odd output widths, clamped and unclamped outputs."""
+    """Depth multiplier 1, stride 1 or 2 in W (th_depthwise_conv2d_pairs_s8): 3x3 and 5x5 windows (k x 1 and
+    1 x k: the tap list), channel counts around its 4-channel fill and odd output widths, clamped and
+    unclamped outputs."""
     return _conv_case(draw, depthwise=True, channels=st.one_of(st.integers(1, 6), wide_channels),
                       kernel_heights=(1, 3, 5), kernel_widths=(1, 3, 5), multipliers=st.just(1))
 

@@ -117,10 +117,15 @@ def _conv_like(graph: Graph, op: Operator, depthwise: bool, pairs: bool = False)
             widened = widen_depthwise_filter(w.data.reshape(kh * kw, oc))
         else:
             widened = widen_depthwise_taps(w.data.reshape(kh * kw, oc))
-        arrays = [ConstArray(f"{p}_filter_q15", "int16_t", widened),
-                  *[a for a in arrays if a.name in (f"{p}_multiplier", f"{p}_shift")],
-                  ConstArray(f"{p}_bias", "int32_t", np.append(base, [0] * pad))]
-        fields.update(filter="NULL", filter_q15=f"{p}_filter_q15", bias=f"{p}_bias")
+        if pairs:  # bias and requantisation live in the records
+            arrays = [ConstArray(f"{p}_filter_q15", "int16_t", widened)]
+            fields.update(filter="NULL", filter_q15=f"{p}_filter_q15", bias="NULL", out_multiplier="NULL",
+                          out_shift="NULL")
+        else:
+            arrays = [ConstArray(f"{p}_filter_q15", "int16_t", widened),
+                      *[a for a in arrays if a.name in (f"{p}_multiplier", f"{p}_shift")],
+                      ConstArray(f"{p}_bias", "int32_t", np.append(base, [0] * pad))]
+            fields.update(filter="NULL", filter_q15=f"{p}_filter_q15", bias=f"{p}_bias")
         requant = None if pairs else fast_requant(mults, shifts)  # the pairs kernel's is in its records
         if requant is not None:
             arrays.append(ConstArray(f"{p}_requant", "int32_t", np.append(requant, [-(1 << 31), 31] * pad)))
@@ -295,21 +300,19 @@ PAIRS_MAX_SHIFT = 24  # the folded requantisation's saturating sum is exact up t
 def depthwise_pairs_records(widened: np.ndarray, bias: np.ndarray, multipliers: list[int], shifts: list[int],
                             output_offset: int) -> np.ndarray:
     """widen_depthwise_pairs' weights -> int16 per channel record of depthwise_conv2d_pairs.c: its weight
-    words, then {bias, mult, K, e, channels} as int32 (low halfword first): mult = 2m - 2^32 (SMMLAR's
-    SRDHM), e the right shift and K = 2^(e-1) + output_offset * 2^e, the rounding and the offset of one
-    saturating add. A layer with a channel shifting left, by more than PAIRS_MAX_SHIFT or with multiplier 0
-    gets e = 0 everywhere (the kernel then runs its portable row on out_multiplier / out_shift)."""
+    words, then {bias, mult, K, e} as int32 (low halfword first): mult = 2m - 2^32 (SMMLAR's SRDHM), e the
+    right shift and K = 2^(e-1) + output_offset * 2^e, the rounding and the offset of one saturating add.
+    A layer with a channel shifting left, by more than PAIRS_MAX_SHIFT or with multiplier 0 gets
+    {bias, m, shift, 0} everywhere (e = 0: the kernel runs its portable row, MultiplyByQuantizedMultiplier)."""
     channels = len(multipliers)
     words = widened.reshape(channels, -1, 2).astype(np.int64)
     words = (words[:, :, 0] & 0xFFFF) | ((words[:, :, 1] & 0xFFFF) << 16)  # [channel][word] as uint32
     fast = all(m != 0 and -PAIRS_MAX_SHIFT <= s <= -1 for m, s in zip(multipliers, shifts))
-    params = np.zeros((channels, 5), dtype=np.int64)
+    params = np.zeros((channels, 4), dtype=np.int64)
     params[:, 0] = bias[:channels]
-    params[:, 4] = channels
-    if fast:
-        for c, (m, s) in enumerate(zip(multipliers, shifts)):
-            e = -s
-            params[c, 1:4] = (2 * m - (1 << 32), (1 << (e - 1)) + output_offset * (1 << e), e)
+    for c, (m, s) in enumerate(zip(multipliers, shifts)):
+        e = -s
+        params[c, 1:4] = (2 * m - (1 << 32), (1 << (e - 1)) + output_offset * (1 << e), e) if fast else (m, s, 0)
     records = np.concatenate([words, params & 0xFFFFFFFF], axis=1).astype("<u4")
     return records.reshape(-1).view("<i2").astype(np.int64)  # little-endian, as the Cortex-M reads the words
 
