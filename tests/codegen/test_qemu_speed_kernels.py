@@ -46,9 +46,10 @@ def _latency(layers: list, measured, functions: tuple[str, ...]) -> int:
 @pytest.mark.qemu
 @pytest.mark.slow
 def test_fully_connected_fast_path_is_bit_exact_on_the_cortex_m7_emulator(tmp_path) -> None:
-    # 70 inputs: 17 whole blocks of 4 (the asm loop's pairs, then one odd block) and a 2-input tail;
+    # 70 inputs: 17 whole blocks of 4 (the asm loop's 4 trips of 4 blocks, then one odd block) and a 2-input
+    # tail; 24 inputs: a trip of 4 blocks then the 2-block step; 11 and 8: the 2-block step alone;
     # 37, 11, 13 and 70 outputs: groups of 4 plus 1-3 rows left over
-    model = keras_speed_nets.dense_autoencoder(features=70, hidden=(37, 11, 8, 13))
+    model = keras_speed_nets.dense_autoencoder(features=70, hidden=(37, 24, 11, 8, 13))
     layers, measured = _both_builds(keras_speed_nets.export_int8(model, seed=2), tmp_path)
     assert {layer.kernel for layer in layers if layer.opcode == "FULLY_CONNECTED"} == {"th_fully_connected_folded_s8"}
     fc = ("th_fully_connected_folded_s8",)
