@@ -201,8 +201,11 @@ static uint8_t th_dwp_fill(const th_conv_args *a, int32_t width, const int8_t *s
     if (src == NULL || last <= first) {
         if (state != TH_DWP_ZERO) {
             uint32_t *w = (uint32_t *)(void *)row, *end = w + (size_t)in_c * (width >> 1);
-            for (; w < end; w += 2) { /* width is even, so the slot is an even number of words */
+            for (; w + 2 <= end; w += 2) {
                 w[0] = 0, w[1] = 0;
+            }
+            if (w < end) { /* an odd number of words (odd channels times an odd number of column pairs) */
+                *w = 0;
             }
         }
         return TH_DWP_ZERO;
@@ -248,7 +251,7 @@ static int32_t th_dwp_weight(const th_conv_args *a, int32_t c, int32_t ky, int32
  * with the right shift e (the file comment) */
 static int8_t th_dwp_output(const th_conv_args *a, int32_t acc, int32_t c) {
     const int32_t *q = th_dwp_record(a, c) + a->k_h * th_dwp_row_words(a);
-    const int32_t e = q[3];
+    const int32_t e = q[3] & 0xFF;
     const int32_t m = e ? (int32_t)((uint32_t)q[1] >> 1) : q[1], shift = e ? -e : q[2];
     return th_clamp_s8(th_mbqm(acc, m, shift) + a->output_offset, a->act_min, a->act_max);
 }
@@ -297,7 +300,7 @@ static inline int32_t th_dwp_qadd(int32_t a, int32_t b) {
 static inline __attribute__((always_inline)) int8_t th_dwp_out(int32_t acc, const int32_t *q, int32_t clamp, int32_t lo,
                                                               int32_t hi) {
     const int32_t high = th_smmlar(acc, q[1], acc);
-    int32_t v = th_ssat8(th_dwp_qadd(high + (high >> 31), q[2]) >> q[3]);
+    int32_t v = th_ssat8(th_dwp_qadd(high + (high >> 31), q[2]) >> (q[3] & 0xFF));
     if (clamp) {
         v = v < lo ? lo : (v > hi ? hi : v);
     }
@@ -362,15 +365,52 @@ static inline __attribute__((always_inline)) void th_dwp_step(const uint32_t *co
     "asr    %[s0], %[s0], %[wa]\n\t"                        \
     "ssat   %[s0], #8, %[s0]\n\t"                           \
     "strb   %[s0], [%[y]]\n\t"
+/* With an activation clamp: the record's e word also holds the bounds (bytes 1 and 2, signed), which replace
+ * SSAT (they lie inside int8) */
+#define TH_DWP_ASM_CLAMP(S)                                  \
+    "cmp    %[" S "], %[tb]\n\t"                           \
+    "it     lt\n\t"                                        \
+    "movlt  %[" S "], %[tb]\n\t"                           \
+    "cmp    %[" S "], %[wa]\n\t"                           \
+    "it     gt\n\t"                                        \
+    "movgt  %[" S "], %[wa]\n\t"
+#define TH_DWP_ASM_STORE2_CLAMP(Q)                           \
+    "ldrd   %[ta], %[tb], [%[k], #" #Q " + 4]\n\t"         \
+    "ldr    %[wa], [%[k], #" #Q " + 12]\n\t"               \
+    "smmlar %[s0], %[s0], %[ta], %[s0]\n\t"                 \
+    "smmlar %[s1], %[s1], %[ta], %[s1]\n\t"                 \
+    "add    %[s0], %[s0], %[s0], asr #31\n\t"               \
+    "add    %[s1], %[s1], %[s1], asr #31\n\t"               \
+    "qadd   %[s0], %[s0], %[tb]\n\t"                        \
+    "qadd   %[s1], %[s1], %[tb]\n\t"                        \
+    "asr    %[s0], %[s0], %[wa]\n\t"                        \
+    "asr    %[s1], %[s1], %[wa]\n\t"                        \
+    "sxtb   %[tb], %[wa], ror #8\n\t"                       \
+    "sxtb   %[wa], %[wa], ror #16\n\t"                      \
+    TH_DWP_ASM_CLAMP("s0") TH_DWP_ASM_CLAMP("s1")            \
+    "strb   %[s0], [%[y]]\n\t"                              \
+    "strb   %[s1], [%[y], %[oc]]\n\t"                       \
+    "add    %[y], %[y], %[oc], lsl #1\n\t"
+#define TH_DWP_ASM_STORE1_CLAMP(Q)                           \
+    "ldrd   %[ta], %[tb], [%[k], #" #Q " + 4]\n\t"         \
+    "ldr    %[wa], [%[k], #" #Q " + 12]\n\t"               \
+    "smmlar %[s0], %[s0], %[ta], %[s0]\n\t"                 \
+    "add    %[s0], %[s0], %[s0], asr #31\n\t"               \
+    "qadd   %[s0], %[s0], %[tb]\n\t"                        \
+    "asr    %[s0], %[s0], %[wa]\n\t"                        \
+    "sxtb   %[tb], %[wa], ror #8\n\t"                       \
+    "sxtb   %[wa], %[wa], ror #16\n\t"                      \
+    TH_DWP_ASM_CLAMP("s0")                                   \
+    "strb   %[s0], [%[y]]\n\t"
 /* n = out_w: pairs while two or more pixels are left, then (flags of the last SUBS: zero) the odd one */
-#define TH_DWP_ASM_LOOP(BODY, Q)          \
+#define TH_DWP_ASM_LOOP(BODY, STORE2, STORE1, Q) \
     "subs   %[n], %[n], #1\n\t"           \
     "ble    2f\n\t"                       \
-    "1:\n\t" BODY TH_DWP_ASM_STORE2(Q)    \
+    "1:\n\t" BODY STORE2(Q)               \
     "subs   %[n], %[n], #2\n\t"           \
     "bgt    1b\n\t"                       \
     "2:\n\t"                              \
-    "bne    3f\n\t" BODY TH_DWP_ASM_STORE1(Q) "3:"
+    "bne    3f\n\t" BODY STORE1(Q) "3:"
 #define TH_DWP_ASM_OPERANDS                                                                                     \
     : [p0] "+r"(p0), [p1] "+r"(p1), [p2] "+r"(p2), [y] "+r"(y), [n] "+r"(n), [s0] "=&r"(s0), [s1] "=&r"(s1), \
       [ta] "=&r"(ta), [tb] "=&r"(tb), [wa] "=&r"(wa), [wb] "=&r"(wb)                                          \
@@ -405,24 +445,23 @@ static inline __attribute__((always_inline)) void th_dwp_step(const uint32_t *co
     TH_DWP_3X3_S2_ROW("p0", "0", "s1") TH_DWP_3X3_S2_ROW("p1", "8", "s0") TH_DWP_3X3_S2_ROW("p2", "16", "s0")
 
 /* One channel's row: out_w pixels from the ring rows p0..p2 (at column 0), record k, to y (stride out_c). */
-static __attribute__((noinline)) void th_dwp_run_3x3_s1(const uint32_t *p0, const uint32_t *p1, const uint32_t *p2,
-                                                        const int32_t *k, int8_t *y, int32_t n, int32_t out_c) {
-    int32_t s0, s1;
-    uint32_t ta, tb, wa, wb;
-    __asm__ volatile(TH_DWP_ASM_LOOP(TH_DWP_3X3_S1, 24) TH_DWP_ASM_OPERANDS);
-}
-
-static __attribute__((noinline)) void th_dwp_run_3x3_s2(const uint32_t *p0, const uint32_t *p1, const uint32_t *p2,
-                                                        const int32_t *k, int8_t *y, int32_t n, int32_t out_c) {
-    int32_t s0, s1;
-    uint32_t ta, tb, wa, wb;
-    __asm__ volatile(TH_DWP_ASM_LOOP(TH_DWP_3X3_S2, 24) TH_DWP_ASM_OPERANDS);
-}
+#define TH_DWP_RUN(NAME, BODY, STORE2, STORE1)                                                                  \
+    static __attribute__((noinline)) void NAME(const uint32_t *p0, const uint32_t *p1, const uint32_t *p2,      \
+                                               const int32_t *k, int8_t *y, int32_t n, int32_t out_c) {         \
+        int32_t s0, s1;                                                                                       \
+        uint32_t ta, tb, wa, wb;                                                                              \
+        __asm__ volatile(TH_DWP_ASM_LOOP(BODY, STORE2, STORE1, 24) TH_DWP_ASM_OPERANDS);                      \
+    }
+TH_DWP_RUN(th_dwp_run_3x3_s1, TH_DWP_3X3_S1, TH_DWP_ASM_STORE2, TH_DWP_ASM_STORE1)
+TH_DWP_RUN(th_dwp_run_3x3_s2, TH_DWP_3X3_S2, TH_DWP_ASM_STORE2, TH_DWP_ASM_STORE1)
+TH_DWP_RUN(th_dwp_run_3x3_s1_clamp, TH_DWP_3X3_S1, TH_DWP_ASM_STORE2_CLAMP, TH_DWP_ASM_STORE1_CLAMP)
+TH_DWP_RUN(th_dwp_run_3x3_s2_clamp, TH_DWP_3X3_S2, TH_DWP_ASM_STORE2_CLAMP, TH_DWP_ASM_STORE1_CLAMP)
 #endif
 
+#if !TINYHIL_DSP_ASM
 /* Output columns [first_ox, out_w) of one row (first_ox even), channel by channel (each channel's record, its
  * weights and requantisation, read along the row), two output pixels per step: any window this kernel
- * takes, the shape in registers; the hand-scheduled loops' odd last column. */
+ * takes, the shape in registers; the C model of the hand-scheduled loops (the host's DSP-emulated build runs it). */
 static void th_dwp_row_steps(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row,
                              int32_t first_ox) {
     const int32_t channels = a->in_c, out_w = a->out_w, lo = a->act_min, hi = a->act_max;
@@ -451,33 +490,38 @@ static void th_dwp_row_steps(const th_conv_args *a, int32_t width, const int16_t
     }
 }
 
+#endif
+
+/* The DSP row: the hand-scheduled loops (one channel's row per call), 3x3 being all this kernel takes
+ * (scratch.runs_depthwise_pairs); the plain C row for any other window. */
 static void th_dwp_row_dsp(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row) {
 #if TINYHIL_DSP_ASM
     const int full = a->act_min == -128 && a->act_max == 127; /* no activation clamp past SSAT */
     const int32_t out_w = a->out_w, stride = a->stride_w;
-    if (full && a->k_h == 3 && a->k_w == 3) { /* the hand-scheduled loops */
-        const uint32_t *p0 = (const uint32_t *)(const void *)rows[0], *p1 = (const uint32_t *)(const void *)rows[1];
-        const uint32_t *p2 = (const uint32_t *)(const void *)rows[2];
-        const int32_t *k = th_dwp_record(a, 0), words = width >> 1, channels = a->in_c;
-        const int32_t record = 3 * 2 + TH_DWP_PARAMS; /* words of a 3x3 record, stride 1 or 2 */
-        int8_t *y = out_row, *end = out_row + channels;
-        for (; y < end; ++y, p0 += words, p1 += words, p2 += words, k += record) {
-            if (stride == 1) {
-                th_dwp_run_3x3_s1(p0, p1, p2, k, y, out_w, channels);
-            } else {
-                th_dwp_run_3x3_s2(p0, p1, p2, k, y, out_w, channels);
-            }
-        }
+    if (a->k_h != 3 || a->k_w != 3) {
+        th_dwp_row_portable(a, width, rows, out_row);
         return;
     }
-#endif
+    const uint32_t *p0 = (const uint32_t *)(const void *)rows[0], *p1 = (const uint32_t *)(const void *)rows[1];
+    const uint32_t *p2 = (const uint32_t *)(const void *)rows[2];
+    const int32_t *k = th_dwp_record(a, 0), words = width >> 1, channels = a->in_c;
+    const int32_t record = 3 * 2 + TH_DWP_PARAMS; /* words of a 3x3 record, stride 1 or 2 */
+    void (*run)(const uint32_t *, const uint32_t *, const uint32_t *, const int32_t *, int8_t *, int32_t, int32_t) =
+        stride == 1 ? (full ? th_dwp_run_3x3_s1 : th_dwp_run_3x3_s1_clamp)
+                    : (full ? th_dwp_run_3x3_s2 : th_dwp_run_3x3_s2_clamp);
+    int8_t *y = out_row, *end = out_row + channels;
+    for (; y < end; ++y, p0 += words, p1 += words, p2 += words, k += record) {
+        run(p0, p1, p2, k, y, out_w, channels);
+    }
+#else
     th_dwp_row_steps(a, width, rows, out_row, 0);
+#endif
 }
 #endif
 
 static void th_dwp_row(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row) {
 #if TINYHIL_USE_DSP
-    if (th_dwp_record(a, 0)[a->k_h * th_dwp_row_words(a) + 3] != 0) { /* e = 0: no fast requantisation */
+    if ((th_dwp_record(a, 0)[a->k_h * th_dwp_row_words(a) + 3] & 0xFF) != 0) { /* e = 0: no fast requantisation */
         th_dwp_row_dsp(a, width, rows, out_row);
     } else {
         th_dwp_row_portable(a, width, rows, out_row);

@@ -46,8 +46,8 @@ def depthwise_chain(layers: tuple[Depthwise, ...], h: int, w: int, channels: int
     return build_graph(tensors, ops, 0, len(tensors) - 1)
 
 
-# 3x3 and 5x5, stride 1 and 2, SAME (odd and even left padding) and VALID, odd output widths, clamped and
-# unclamped activations, a 3x5 and an even (2x2) window: every path of the pair kernel
-PAIR_KERNEL_CHAIN = (Depthwise(3, 3), Depthwise(3, 3, activation="RELU"), Depthwise(3, 3, 2),
-                     Depthwise(3, 3, 1, "VALID"), Depthwise(5, 5, activation="RELU6"), Depthwise(3, 5),
-                     Depthwise(2, 2, 2, "VALID"), Depthwise(5, 5, 2))
+# 3x3 at stride 1 and 2, SAME (odd and even left padding) and VALID, odd output widths (13, 3), clamped
+# (RELU: the zero point; RELU6) and unclamped activations: every loop of the pair kernel
+PAIR_KERNEL_CHAIN = (Depthwise(3, 3), Depthwise(3, 3, activation="RELU"), Depthwise(3, 3, 2, "VALID"),
+                     Depthwise(3, 3, activation="RELU6"), Depthwise(3, 3, 2, activation="RELU"), Depthwise(3, 3),
+                     Depthwise(3, 3, 2))

@@ -118,8 +118,8 @@ def test_few_input_channel_conv_is_bit_exact_on_the_cortex_m7_emulator(tmp_path,
 @pytest.mark.qemu
 @pytest.mark.slow
 def test_depthwise_pair_kernel_is_bit_exact_on_the_cortex_m7_emulator(tmp_path) -> None:
-    # 3x3 / 5x5 / 3x5 / 2x2, stride 1 and 2, SAME and VALID, clamped and not, odd widths, over 10 channels
-    # (two 4-channel groups of the ring fill and a pair): the hand-scheduled 3x3 loops and the generic steps
+    # 3x3 at stride 1 and 2, SAME and VALID, clamped and not, odd widths, over 10 channels (two 4-channel groups
+    # of the ring fill and a pair): the four hand-scheduled loops, their odd last pixel
     layers, measured = _both_builds(depthwise_chain(PAIR_KERNEL_CHAIN, 11, 13, 10, seed=10), tmp_path)
     assert {layer.kernel for layer in layers} <= set(PAIR_KERNELS)
     assert 0 < _latency(layers, measured[False], PAIR_KERNELS) < _latency(layers, measured[True], PAIR_KERNELS)

@@ -112,7 +112,7 @@ def _conv_like(graph: Graph, op: Operator, depthwise: bool, pairs: bool = False)
         if pairs:
             function = "th_depthwise_conv2d_pairs_s8"
             widened = depthwise_pairs_records(widen_depthwise_pairs(w.data.reshape(kh, kw, oc), o["stride_w"]),
-                                              base, mults, shifts, yz)
+                                              base, mults, shifts, yz, (act_min, act_max))
         elif fields["depth_multiplier"] == 1:
             widened = widen_depthwise_filter(w.data.reshape(kh * kw, oc))
         else:
@@ -298,10 +298,11 @@ PAIRS_MAX_SHIFT = 24  # the folded requantisation's saturating sum is exact up t
 
 
 def depthwise_pairs_records(widened: np.ndarray, bias: np.ndarray, multipliers: list[int], shifts: list[int],
-                            output_offset: int) -> np.ndarray:
+                            output_offset: int, bounds: tuple[int, int]) -> np.ndarray:
     """widen_depthwise_pairs' weights -> int16 per channel record of depthwise_conv2d_pairs.c: its weight
     words, then {bias, mult, K, e} as int32 (low halfword first): mult = 2m - 2^32 (SMMLAR's SRDHM), e the
-    right shift and K = 2^(e-1) + output_offset * 2^e, the rounding and the offset of one saturating add.
+    right shift and K = 2^(e-1) + output_offset * 2^e, the rounding and the offset of one saturating add;
+    the e word also carries the activation bounds (bytes 1 and 2: ASR by a register reads only byte 0).
     A layer with a channel shifting left, by more than PAIRS_MAX_SHIFT or with multiplier 0 gets
     {bias, m, shift, 0} everywhere (e = 0: the kernel runs its portable row, MultiplyByQuantizedMultiplier)."""
     channels = len(multipliers)
@@ -312,7 +313,9 @@ def depthwise_pairs_records(widened: np.ndarray, bias: np.ndarray, multipliers: 
     params[:, 0] = bias[:channels]
     for c, (m, s) in enumerate(zip(multipliers, shifts)):
         e = -s
-        params[c, 1:4] = (2 * m - (1 << 32), (1 << (e - 1)) + output_offset * (1 << e), e) if fast else (m, s, 0)
+        lo, hi = bounds
+        e_word = e | (lo & 0xFF) << 8 | (hi & 0xFF) << 16
+        params[c, 1:4] = (2 * m - (1 << 32), (1 << (e - 1)) + output_offset * (1 << e), e_word) if fast else (m, s, 0)
     records = np.concatenate([words, params & 0xFFFFFFFF], axis=1).astype("<u4")
     return records.reshape(-1).view("<i2").astype(np.int64)  # little-endian, as the Cortex-M reads the words
 

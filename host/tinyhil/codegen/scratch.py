@@ -108,8 +108,8 @@ def depthwise_ring_bytes(graph: Graph, op: Operator) -> int:
 
 def runs_depthwise_pairs(graph: Graph, op: Operator) -> bool:
     """A standalone DEPTHWISE_CONV_2D that th_depthwise_conv2d_pairs_s8 runs (depthwise_conv2d_pairs.c):
-    depth multiplier 1, stride 1 or 2 and dilation 1 in W, a window of 2 or more rows and columns (k x 1 and
-    1 x k filters stay on the tap list of depthwise_conv2d.c: one tap a row leaves SMLAD no pair). By shape
+    depth multiplier 1, stride 1 or 2 and dilation 1 in W, a 3x3 window (its hand-scheduled loops; 5x5 / 7x7
+    and k x 1 / 1 x k stay on the tap list of depthwise_conv2d.c, faster than the pair steps in C). By shape
     alone, so that the planner (which also plans shape-only graphs) and the lowering agree; the fused
     block's depthwise keeps its own ring."""
     if op.opcode != "DEPTHWISE_CONV_2D":
@@ -118,7 +118,7 @@ def runs_depthwise_pairs(graph: Graph, op: Operator) -> bool:
     o = op.options
     return (len(x.shape) == 4 and len(w.shape) == 4 and len(y.shape) == 4 and int(x.shape[3]) == int(y.shape[3])
             and o.get("depth_multiplier", 1) == 1 and o.get("stride_w", 1) in (1, 2)
-            and o.get("dilation_w", 1) == 1 and int(w.shape[1]) > 1 and int(w.shape[2]) > 1)
+            and o.get("dilation_w", 1) == 1 and int(w.shape[1]) == 3 and int(w.shape[2]) == 3)
 
 
 def depthwise_pairs_ring_width(out_w: int, k_w: int, stride_w: int) -> int:
