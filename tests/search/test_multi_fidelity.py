@@ -131,3 +131,19 @@ def test_promotions_due_when_the_evaluations_are_in_still_train_on(tmp_path: Pat
     assert len(at_last) == 2 == len(set(at_last))
     finished = [c for c in loop.store.candidates(EVALUATED) if c.metrics.get("rung") == 1]
     assert sorted(c.id for c in finished) == sorted(at_last)
+
+
+def test_train_subset_sets_the_proxy_training_images_and_the_rung_steps_above_the_default() -> None:
+    import types
+
+    from tinyhil.search.evaluation import Job, PipelineStages
+    from tinyhil.train import TrainConfig
+
+    default = TrainConfig.proxy()
+    stages = PipelineStages(dataset="fashion-mnist", board="qemu-m7", train_subset=20_000)
+    assert stages.train_config(1).train_subset == 20_000  # was capped at the proxy's 5000 images
+    assert PipelineStages(dataset="fashion-mnist", board="qemu-m7").train_config(1).train_subset == default.train_subset
+    job = Job(1, {}, seed=1, workdir="unused", rung=0, budget=Fidelity(3, 3).budget(0))
+    dataset = types.SimpleNamespace(train_y=range(54_000))
+    steps = default.epochs * -(-20_000 // default.batch_size)
+    assert stages.rung_config(job, dataset).max_steps == round(steps / 9)

@@ -48,7 +48,7 @@ def _seed_specs(paths: tuple[Path, ...], space_name: str) -> list[dict]:
 @click.option("--address", default=None, help="Ray cluster address (default: start a local Ray instance).")
 @click.option("--batch-size", type=options.BATCH_SIZE.click_type(), default=None, help="Candidates in flight at once [default 1].")
 @click.option("--proxy-epochs", type=options.PROXY_EPOCHS.click_type(), default=None, help="Epochs of proxy training [default: TrainConfig.proxy()].")
-@click.option("--train-subset", type=options.TRAIN_SUBSET.click_type(), default=None, help="Train on the first N training images.")
+@click.option("--train-subset", type=options.TRAIN_SUBSET.click_type(), default=None, help="Train on the first N training images [default: the proxy budget's 5000].")
 @click.option("--validation-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
               help="Part of the training split held out (stratified, seeded) to select on [default 0.1].")
 @click.option("--fidelity", type=click.Choice(["multi", "single"]), default=None,

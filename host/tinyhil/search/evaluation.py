@@ -189,6 +189,8 @@ class PipelineStages:
         if unknown:
             raise StageFailure("train", f"TrainConfig has no field(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
         values = dict(self.train_overrides)
+        if self.train_subset and "train_subset" in names:  # --train-subset N: N images, also above the proxy's default
+            values.setdefault("train_subset", self.train_subset)
         if "seed" in names:
             values["seed"] = seed % (2**31)
         return dataclasses.replace(config, **values)
