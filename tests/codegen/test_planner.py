@@ -90,7 +90,28 @@ def test_a_pad_feeding_a_conv_is_folded_into_it_and_needs_no_buffer() -> None:
            Operator(1, "DEPTHWISE_CONV_2D", (2, 3, -1), (4,), {"stride_h": 2, "stride_w": 2})]
     plan = plan_memory(Graph(tensors, ops, (0,), (4,)))
     assert 2 not in plan.offsets  # the padded copy never exists
-    # input + output + the pair kernel's ring of 3 q15 rows per channel (3 x 4 channels x 10 columns x 2 bytes:
-    # the 9 padded columns, and the tenth the last two-pixel step reads)
-    assert list(plan.scratch_sizes.values()) == [3 * 4 * 10 * 2]
-    assert plan.arena_bytes == 256 + 64 + 240
+    # input + output + the kernel's ring of 3 zero-point-padded rows (3 x 9 pixels x 4 channels, aligned): the
+    # tap list, as the pair kernel's ring (3 x 4 channels x 10 columns x 2 bytes) would raise the arena
+    assert list(plan.scratch_sizes.values()) == [3 * 9 * 4]
+    assert plan.arena_bytes == 256 + 64 + 112
+
+
+def test_the_pair_kernel_runs_where_its_ring_stays_under_the_arena_and_not_where_it_would_raise_it() -> None:
+    from dataclasses import replace
+
+    from tinyhil.codegen.reader import read_tflite
+    from tinyhil.codegen.scratch import TAP_LIST_OPTION, depthwise_pairs_ring_bytes, runs_depthwise_pairs
+
+    from .depthwise_chains import Depthwise, depthwise_chain
+
+    # a 24x24x8 map, then at stride 2 12x12 and 6x6: the first depthwise sets the peak (its ring on top of
+    # two 4.5 KB tensors), the later ones' rings fit under it
+    graph = read_tflite(depthwise_chain((Depthwise(3, 3, 2), Depthwise(3, 3), Depthwise(3, 3, 2), Depthwise(3, 3)),
+                                        24, 24, 8, seed=0))
+    plan = plan_memory(graph)
+    runs = [runs_depthwise_pairs(plan.graph, op) for op in plan.graph.operators]
+    assert runs == [False, True, True, True]
+    tap_list = replace(graph, operators=[replace(op, options={**op.options, TAP_LIST_OPTION: True})
+                                         for op in graph.operators])
+    assert plan.arena_bytes == plan_memory(tap_list).arena_bytes  # the pair kernel costs no arena
+    assert plan.scratch_sizes[0] < depthwise_pairs_ring_bytes(plan.graph, plan.graph.operators[0])

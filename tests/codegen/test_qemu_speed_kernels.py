@@ -120,6 +120,7 @@ def test_few_input_channel_conv_is_bit_exact_on_the_cortex_m7_emulator(tmp_path,
 def test_depthwise_pair_kernel_is_bit_exact_on_the_cortex_m7_emulator(tmp_path) -> None:
     # 3x3 at stride 1 and 2, SAME and VALID, clamped and not, odd widths, over 10 channels (two 4-channel groups
     # of the ring fill and a pair): the four hand-scheduled loops, their odd last pixel
+    # (the first three, at the arena's peak, take the tap list: planner.plan_memory)
     layers, measured = _both_builds(depthwise_chain(PAIR_KERNEL_CHAIN, 11, 13, 10, seed=10), tmp_path)
-    assert {layer.kernel for layer in layers} <= set(PAIR_KERNELS)
+    assert sum(layer.kernel in PAIR_KERNELS for layer in layers) == 4
     assert 0 < _latency(layers, measured[False], PAIR_KERNELS) < _latency(layers, measured[True], PAIR_KERNELS)

@@ -12,13 +12,14 @@ Works on any Graph, including shape-only graphs built by the cost model before t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..errors import ModelError
 from .fuse import (FUSED_MBCONV, MAX_CASCADE, MbconvChain, cascade, cascade_pairs, fuse_activations, fuse_mbconv,
                    fuse_pads, fuse_swish, mbconv_chains)
 from .ir import Graph, Operator
-from .scratch import kernel_scratch_bytes
+from .scratch import (TAP_LIST_OPTION, depthwise_pairs_ring_bytes, depthwise_ring_bytes, kernel_scratch_bytes,
+                      runs_depthwise_pairs)
 
 ALIGNMENT = 16  # bytes; every buffer starts on a 16-byte boundary of the 16-byte aligned arena
 _ALIASING_OPS = {"RESHAPE", "SQUEEZE", "EXPAND_DIMS"}
@@ -199,6 +200,42 @@ def plan_memory(graph: Graph, fusion: str = "auto") -> MemoryPlan:
     if fusion not in FUSION_MODES:
         raise ModelError(f"unknown fusion mode '{fusion}': use one of {', '.join(FUSION_MODES)}")
     graph = fuse_activations(fuse_swish(fuse_pads(graph)))
+    best = _plan_kernels(graph, fusion)
+    if fusion != "off" and any(runs_depthwise_pairs(graph, op) for op in graph.operators):
+        best.unfused_arena_bytes = _plan_kernels(graph, "off").arena_bytes  # what fusion "off" plans
+    return best
+
+
+def _plan_kernels(graph: Graph, fusion: str) -> MemoryPlan:
+    """_plan_fused with each eligible depthwise on the pair kernel unless its ring raises the arena."""
+    best = _plan_fused(graph, fusion)
+    eligible = [op.index for op in graph.operators if runs_depthwise_pairs(graph, op)]
+    if not eligible:
+        return best
+    # The pair kernel's q15 ring is twice the tap list's: where it would raise the arena, those layers take
+    # the tap list, the largest ring difference first, until the arena is what the tap list gives
+    taps = _plan_fused(_with_tap_list(graph, set(eligible)), fusion)
+    if best.arena_bytes <= taps.arena_bytes:
+        return best
+    growth = {j: depthwise_pairs_ring_bytes(graph, graph.operators[j]) - depthwise_ring_bytes(graph, graph.operators[j])
+              for j in eligible}
+    dropped: set[int] = set()
+    for j in sorted(eligible, key=lambda j: (-growth[j], j)):
+        dropped.add(j)
+        best = _plan_fused(_with_tap_list(graph, dropped), fusion)
+        if best.arena_bytes <= taps.arena_bytes:
+            break
+    return best
+
+
+def _with_tap_list(graph: Graph, ops: set[int]) -> Graph:
+    """graph with the DEPTHWISE_CONV_2D ops `ops` marked for the tap-list kernel (scratch.runs_depthwise_pairs)."""
+    return replace(graph, operators=[replace(op, options={**op.options, TAP_LIST_OPTION: True}) if op.index in ops
+                                     else op for op in graph.operators])
+
+
+def _plan_fused(graph: Graph, fusion: str) -> MemoryPlan:
+    """plan_memory's fusion search on the rewritten graph (see there)."""
     plain = _place(graph)
     plain.graph, plain.origin = graph, [(op.index,) for op in graph.operators]
     best = plain

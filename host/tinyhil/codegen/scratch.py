@@ -106,13 +106,17 @@ def depthwise_ring_bytes(graph: Graph, op: Operator) -> int:
     return int(w.shape[1]) * padded_w * round_up4(int(x.shape[3]))
 
 
+TAP_LIST_OPTION = "tap_list_kernel"  # set by the planner on a depthwise whose pair-kernel ring would raise the arena
+
+
 def runs_depthwise_pairs(graph: Graph, op: Operator) -> bool:
     """A standalone DEPTHWISE_CONV_2D that th_depthwise_conv2d_pairs_s8 runs (depthwise_conv2d_pairs.c):
     depth multiplier 1, stride 1 or 2 and dilation 1 in W, a 3x3 window (its hand-scheduled loops; 5x5 / 7x7
     and k x 1 / 1 x k stay on the tap list of depthwise_conv2d.c, faster than the pair steps in C). By shape
     alone, so that the planner (which also plans shape-only graphs) and the lowering agree; the fused
-    block's depthwise keeps its own ring."""
-    if op.opcode != "DEPTHWISE_CONV_2D":
+    block's depthwise keeps its own ring. The planner marks (TAP_LIST_OPTION) the layers whose ring, twice the
+    tap list's, would raise the arena (planner.plan_memory)."""
+    if op.opcode != "DEPTHWISE_CONV_2D" or op.options.get(TAP_LIST_OPTION):
         return False
     x, w, y = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]], graph.tensors[op.outputs[0]]
     o = op.options
