@@ -337,9 +337,9 @@ static inline __attribute__((always_inline)) void th_dwp_step(const uint32_t *co
 }
 
 #if TINYHIL_DSP_ASM
-/* Requantise s0 and s1 (mult, K, e from the record at [k, #Q]) and store them at [y] and [y, out_c];
- * y += 2 out_c. Clobbers the temporaries. */
-#define TH_DWP_ASM_STORE2(Q)                                 \
+/* Requantise s0 and s1 (mult, K, e from the record at [k, #Q]); the STORE macros below then saturate or
+ * clamp them and store them at [y] and [y, out_c], y += 2 out_c. Clobbers the temporaries. */
+#define TH_DWP_ASM_REQUANT2(Q)                               \
     "ldrd   %[ta], %[tb], [%[k], #" #Q " + 4]\n\t"         \
     "ldr    %[wa], [%[k], #" #Q " + 12]\n\t"               \
     "smmlar %[s0], %[s0], %[ta], %[s0]\n\t"                 \
@@ -349,20 +349,26 @@ static inline __attribute__((always_inline)) void th_dwp_step(const uint32_t *co
     "qadd   %[s0], %[s0], %[tb]\n\t"                        \
     "qadd   %[s1], %[s1], %[tb]\n\t"                        \
     "asr    %[s0], %[s0], %[wa]\n\t"                        \
-    "asr    %[s1], %[s1], %[wa]\n\t"                        \
-    "ssat   %[s0], #8, %[s0]\n\t"                           \
-    "ssat   %[s1], #8, %[s1]\n\t"                           \
-    "strb   %[s0], [%[y]]\n\t"                              \
-    "strb   %[s1], [%[y], %[oc]]\n\t"                       \
-    "add    %[y], %[y], %[oc], lsl #1\n\t"
+    "asr    %[s1], %[s1], %[wa]\n\t"
 /* the odd last pixel: s0 only */
-#define TH_DWP_ASM_STORE1(Q)                                 \
+#define TH_DWP_ASM_REQUANT1(Q)                               \
     "ldrd   %[ta], %[tb], [%[k], #" #Q " + 4]\n\t"         \
     "ldr    %[wa], [%[k], #" #Q " + 12]\n\t"               \
     "smmlar %[s0], %[s0], %[ta], %[s0]\n\t"                 \
     "add    %[s0], %[s0], %[s0], asr #31\n\t"               \
     "qadd   %[s0], %[s0], %[tb]\n\t"                        \
-    "asr    %[s0], %[s0], %[wa]\n\t"                        \
+    "asr    %[s0], %[s0], %[wa]\n\t"
+#define TH_DWP_ASM_PUT2                                      \
+    "strb   %[s0], [%[y]]\n\t"                              \
+    "strb   %[s1], [%[y], %[oc]]\n\t"                       \
+    "add    %[y], %[y], %[oc], lsl #1\n\t"
+#define TH_DWP_ASM_STORE2(Q)                                 \
+    TH_DWP_ASM_REQUANT2(Q)                                   \
+    "ssat   %[s0], #8, %[s0]\n\t"                           \
+    "ssat   %[s1], #8, %[s1]\n\t"                           \
+    TH_DWP_ASM_PUT2
+#define TH_DWP_ASM_STORE1(Q)                                 \
+    TH_DWP_ASM_REQUANT1(Q)                                   \
     "ssat   %[s0], #8, %[s0]\n\t"                           \
     "strb   %[s0], [%[y]]\n\t"
 /* With an activation clamp: the record's e word also holds the bounds (bytes 1 and 2, signed), which replace
@@ -374,32 +380,15 @@ static inline __attribute__((always_inline)) void th_dwp_step(const uint32_t *co
     "cmp    %[" S "], %[wa]\n\t"                           \
     "it     gt\n\t"                                        \
     "movgt  %[" S "], %[wa]\n\t"
+#define TH_DWP_ASM_BOUNDS                                    \
+    "sxtb   %[tb], %[wa], ror #8\n\t"                       \
+    "sxtb   %[wa], %[wa], ror #16\n\t"
 #define TH_DWP_ASM_STORE2_CLAMP(Q)                           \
-    "ldrd   %[ta], %[tb], [%[k], #" #Q " + 4]\n\t"         \
-    "ldr    %[wa], [%[k], #" #Q " + 12]\n\t"               \
-    "smmlar %[s0], %[s0], %[ta], %[s0]\n\t"                 \
-    "smmlar %[s1], %[s1], %[ta], %[s1]\n\t"                 \
-    "add    %[s0], %[s0], %[s0], asr #31\n\t"               \
-    "add    %[s1], %[s1], %[s1], asr #31\n\t"               \
-    "qadd   %[s0], %[s0], %[tb]\n\t"                        \
-    "qadd   %[s1], %[s1], %[tb]\n\t"                        \
-    "asr    %[s0], %[s0], %[wa]\n\t"                        \
-    "asr    %[s1], %[s1], %[wa]\n\t"                        \
-    "sxtb   %[tb], %[wa], ror #8\n\t"                       \
-    "sxtb   %[wa], %[wa], ror #16\n\t"                      \
+    TH_DWP_ASM_REQUANT2(Q) TH_DWP_ASM_BOUNDS                 \
     TH_DWP_ASM_CLAMP("s0") TH_DWP_ASM_CLAMP("s1")            \
-    "strb   %[s0], [%[y]]\n\t"                              \
-    "strb   %[s1], [%[y], %[oc]]\n\t"                       \
-    "add    %[y], %[y], %[oc], lsl #1\n\t"
+    TH_DWP_ASM_PUT2
 #define TH_DWP_ASM_STORE1_CLAMP(Q)                           \
-    "ldrd   %[ta], %[tb], [%[k], #" #Q " + 4]\n\t"         \
-    "ldr    %[wa], [%[k], #" #Q " + 12]\n\t"               \
-    "smmlar %[s0], %[s0], %[ta], %[s0]\n\t"                 \
-    "add    %[s0], %[s0], %[s0], asr #31\n\t"               \
-    "qadd   %[s0], %[s0], %[tb]\n\t"                        \
-    "asr    %[s0], %[s0], %[wa]\n\t"                        \
-    "sxtb   %[tb], %[wa], ror #8\n\t"                       \
-    "sxtb   %[wa], %[wa], ror #16\n\t"                      \
+    TH_DWP_ASM_REQUANT1(Q) TH_DWP_ASM_BOUNDS                 \
     TH_DWP_ASM_CLAMP("s0")                                   \
     "strb   %[s0], [%[y]]\n\t"
 /* n = out_w: pairs while two or more pixels are left, then (flags of the last SUBS: zero) the odd one */
