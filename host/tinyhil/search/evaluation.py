@@ -230,31 +230,29 @@ class PipelineStages:
         except Exception as exc:  # a candidate that cannot train is recorded; the search goes on
             raise StageFailure("train", failure_reason(exc)) from exc
         trained_at = time.monotonic()
-        split = getattr(dataset, "eval_split", "test")
-        if not job.exports:  # a middle rung: the float validation accuracy train() measured ranks it
-            return TrainedModel(checkpoint=str(result.checkpoint), tflite=None, float_accuracy=float(result.float_accuracy),
-                                int8_accuracy=None, timings={"train": trained_at - started, "export": 0.0},
-                                accuracy_split=split, accuracy_images=getattr(result, "test_images", None) or None)
-        try:
-            model = getattr(result, "model", None) or _model_from_checkpoint(spec, dataset, result.checkpoint)
-            if not job.final:  # the first of several rungs: an int8 file to measure, ranked by float accuracy
-                path = export_for_board(model, spec, dataset, tflite)
-                float_accuracy, int8_accuracy = float(result.float_accuracy), None
-                images = getattr(result, "test_images", None) or None
-            else:
-                # no QAT here: proxy accuracy ranks architectures; QAT is the deploy stage's fix for the winner
-                exported = export_int8(model, spec, dataset, tflite, qat_threshold=None)
-                path = exported.tflite_path
-                # float and int8 on the same evaluation images (export's), so their difference is quantisation's
-                float_accuracy = float(getattr(exported, "float_accuracy", getattr(result, "float_accuracy", 0.0)))
-                int8_accuracy = _optional_float(getattr(exported, "int8_accuracy", None))
-                images = getattr(exported, "test_images", None)
-        except Exception as exc:
-            raise StageFailure("export", failure_reason(exc)) from exc
+        # below the last rung the float validation accuracy train() measured ranks the candidate
+        path, int8_accuracy = None, None
+        float_accuracy, images = float(result.float_accuracy), getattr(result, "test_images", None) or None
+        if job.exports:  # a middle rung only trains on
+            try:
+                model = getattr(result, "model", None) or _model_from_checkpoint(spec, dataset, result.checkpoint)
+                if not job.final:  # the first of several rungs: an int8 file to measure on the board
+                    path = export_for_board(model, spec, dataset, tflite)
+                else:
+                    # no QAT here: proxy accuracy ranks architectures; QAT is the deploy stage's fix for the winner
+                    exported = export_int8(model, spec, dataset, tflite, qat_threshold=None)
+                    path = exported.tflite_path
+                    # float and int8 on the same evaluation images (export's), so their difference is quantisation's
+                    float_accuracy = float(getattr(exported, "float_accuracy", float_accuracy))
+                    int8_accuracy = _optional_float(getattr(exported, "int8_accuracy", None))
+                    images = getattr(exported, "test_images", None)
+            except Exception as exc:
+                raise StageFailure("export", failure_reason(exc)) from exc
         done = time.monotonic()
-        return TrainedModel(checkpoint=str(result.checkpoint), tflite=str(path), float_accuracy=float_accuracy,
-                            int8_accuracy=int8_accuracy, timings={"train": trained_at - started, "export": done - trained_at},
-                            accuracy_split=split, accuracy_images=images)
+        return TrainedModel(checkpoint=str(result.checkpoint), tflite=None if path is None else str(path),
+                            float_accuracy=float_accuracy, int8_accuracy=int8_accuracy,
+                            timings={"train": trained_at - started, "export": done - trained_at},
+                            accuracy_split=getattr(dataset, "eval_split", "test"), accuracy_images=images)
 
     def measure(self, job: Job, tflite: str) -> dict[str, Any]:
         from ..bench import measure
