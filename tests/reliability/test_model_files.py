@@ -4,27 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from ..codegen.tflite_builder import TensorSpec, build_model, conv_options
+from ..codegen.tflite_builder import small_conv_model
 from .cli_run import one_error_line, tinyhil
-
-
-def conv_model() -> bytes:
-    rng = np.random.default_rng(0)
-    tensors = [TensorSpec((1, 6, 6, 3), scale=(0.05,), zero_point=(-3,)),
-               TensorSpec((4, 3, 3, 3), scale=(0.01,) * 4, zero_point=(0,) * 4,
-                          data=rng.integers(-127, 128, (4, 3, 3, 3)).astype(np.int8)),
-               TensorSpec((1, 3, 3, 4), scale=(0.1,), zero_point=(5,))]
-    return build_model("CONV_2D", tensors, [0, 1], [2], conv_options((2, 2), (1, 1), "SAME", "RELU"))
 
 
 @pytest.mark.parametrize("command", ["codegen", "bench"])
 @pytest.mark.parametrize("fraction", [0.3, 0.9])
 def test_a_truncated_tflite_says_how_many_bytes_are_there_and_to_re_export_it(
         command: str, fraction: float, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    blob = conv_model()
+    blob = small_conv_model()
     model = tmp_path / "cut.tflite"
     model.write_bytes(blob[:int(len(blob) * fraction)])
     args = ["codegen", str(model), "-o", str(tmp_path / "out")] if command == "codegen" else \
@@ -39,7 +29,7 @@ def test_a_truncated_tflite_says_how_many_bytes_are_there_and_to_re_export_it(
 def test_inputs_that_are_not_a_npy_file_are_named_with_how_to_write_one(tmp_path: Path,
                                                                       capsys: pytest.CaptureFixture[str]) -> None:
     model = tmp_path / "conv.tflite"
-    model.write_bytes(conv_model())
+    model.write_bytes(small_conv_model())
     inputs = tmp_path / "inputs.csv"
     inputs.write_text("1,2,3\n4,5,6\n")
     ran = tinyhil(["bench", str(model), "--inputs-file", str(inputs), "--workdir", str(tmp_path / "w")], capsys)
