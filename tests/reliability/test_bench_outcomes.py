@@ -13,7 +13,7 @@ import pytest
 from tinyhil.boards import PROFILE_DIR
 
 from .cli_run import one_error_line, tinyhil
-from .test_model_files import conv_model
+from ..codegen.tflite_builder import small_conv_model
 
 pytestmark = pytest.mark.qemu
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.qemu
 def test_a_model_over_the_sram_budget_exits_non_zero_and_keeps_its_measurement(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     model = tmp_path / "conv.tflite"
-    model.write_bytes(conv_model())
+    model.write_bytes(small_conv_model())
     ran = tinyhil(["bench", str(model), "--inputs", "2", "--sram-budget", "100B", "--workdir", str(tmp_path / "w"),
                    "--json", str(tmp_path / "m.json")], capsys)
     line = one_error_line(ran)
@@ -36,7 +36,7 @@ def test_a_model_over_the_sram_budget_exits_non_zero_and_keeps_its_measurement(
 def test_an_emulator_that_fails_points_at_a_runner_log_that_still_exists(tmp_path: Path,
                                                                         capsys: pytest.CaptureFixture[str]) -> None:
     model = tmp_path / "conv.tflite"
-    model.write_bytes(conv_model())
+    model.write_bytes(small_conv_model())
     profile = tmp_path / "broken-qemu.toml"
     profile.write_text(re.sub(r'^binary = .*$', 'binary = "false"', (PROFILE_DIR / "qemu-m7.toml").read_text(),
                               flags=re.MULTILINE))
