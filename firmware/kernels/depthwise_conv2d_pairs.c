@@ -55,13 +55,6 @@ static inline const int32_t *th_dwp_record(const th_conv_args *a, int32_t c) {
     return (const int32_t *)(const void *)a->filter_q15 + (size_t)c * words;
 }
 
-typedef struct {
-    int16_t *rows;
-    int32_t width;                           /* th_dwp_ring_width */
-    int32_t held[TH_DEPTHWISE_MAX_KERNEL_H]; /* input row in each slot */
-    uint8_t state[TH_DEPTHWISE_MAX_KERNEL_H]; /* what the slot holds: th_dwp_slot_state */
-} th_dwp_ring;
-
 #if TINYHIL_DSP_ASM
 static inline uint32_t th_dwp_pkhbt(uint32_t lo, uint32_t hi) { /* (lo16(lo), lo16(hi)) */
     uint32_t r;
@@ -182,8 +175,6 @@ TH_DWP_NO_MEMSET static void th_dwp_fill_by_group(const th_conv_args *a, int32_t
     }
 }
 #endif
-
-enum th_dwp_slot_state { TH_DWP_EMPTY, TH_DWP_ZERO, TH_DWP_IMAGE }; /* never filled, all 0, an image row */
 
 /* Input row src (NULL: above / below the image) into a ring slot: per channel, its columns with the input
  * offset added, 0 in the padding. With the DSP, 4 channels at a time, a word (two columns) per store: the
@@ -508,7 +499,7 @@ static void th_dwp_row_dsp(const th_conv_args *a, int32_t width, const int16_t *
 }
 #endif
 
-static void th_dwp_row(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row) {
+void th_dwp_row(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row) {
 #if TINYHIL_USE_DSP
     if ((th_dwp_record(a, 0)[a->k_h * th_dwp_row_words(a) + 3] & 0xFF) != 0) { /* e = 0: no fast requantisation */
         th_dwp_row_dsp(a, width, rows, out_row);
@@ -523,31 +514,35 @@ static void th_dwp_row(const th_conv_args *a, int32_t width, const int16_t *cons
     }
 }
 
+void th_dwp_ring_init(th_dwp_ring *ring, const th_conv_args *a, int8_t *scratch) {
+    ring->rows = (int16_t *)(void *)scratch;
+    ring->width = th_dwp_ring_width(a);
+    for (int32_t slot = 0; slot < TH_DEPTHWISE_MAX_KERNEL_H; ++slot) {
+        ring->held[slot] = INT32_MIN;
+        ring->state[slot] = TH_DWP_EMPTY;
+    }
+}
+
+void th_dwp_ring_fill(th_dwp_ring *ring, const th_conv_args *a, int32_t slot, int32_t iy, const int8_t *src) {
+    ring->held[slot] = iy;
+    ring->state[slot] = th_dwp_fill(a, ring->width, src, th_dwp_slot_row(ring, a, slot), ring->state[slot]);
+}
+
 /* out_b may be in_b (in place, stride 1 in H): the ring holds every input row an output row needs
  * before that output row overwrites its input row (tinyhil_depthwise.h) */
 static void th_dwp_image(const th_conv_args *a, const int8_t *in_b, int8_t *out_b, int8_t *scratch) {
     const int16_t *rows[TH_DEPTHWISE_MAX_KERNEL_H];
     const size_t out_row_bytes = (size_t)a->out_w * a->out_c;
     th_dwp_ring ring;
-    ring.rows = (int16_t *)(void *)scratch;
-    ring.width = th_dwp_ring_width(a);
-    for (int32_t slot = 0; slot < TH_DEPTHWISE_MAX_KERNEL_H; ++slot) {
-        ring.held[slot] = INT32_MIN;
-        ring.state[slot] = TH_DWP_EMPTY;
-    }
-    const size_t slot_size = (size_t)a->in_c * ring.width;
+    th_dwp_ring_init(&ring, a, scratch);
     for (int32_t oy = 0; oy < a->out_h; ++oy) {
         for (int32_t ky = 0; ky < a->k_h; ++ky) {
             const int32_t iy = oy * a->stride_h - a->pad_h + ky * a->dil_h;
-            /* dilation 1: iy mod k_h keeps the rows later windows reuse */
-            const int32_t slot = a->dil_h == 1 ? (iy + a->pad_h) % a->k_h : ky;
-            int16_t *row = ring.rows + (size_t)slot * slot_size;
+            const int32_t slot = th_dwp_ring_slot(a, iy, ky);
             if (ring.held[slot] != iy) {
-                ring.held[slot] = iy;
-                ring.state[slot] = th_dwp_fill(a, ring.width, iy < 0 || iy >= a->in_h ? NULL : in_b + (size_t)iy * a->in_w * a->in_c,
-                                               row, ring.state[slot]);
+                th_dwp_ring_fill(&ring, a, slot, iy, iy < 0 || iy >= a->in_h ? NULL : in_b + (size_t)iy * a->in_w * a->in_c);
             }
-            rows[ky] = row;
+            rows[ky] = th_dwp_slot_row(&ring, a, slot);
         }
         th_dwp_row(a, ring.width, rows, out_b + (size_t)oy * out_row_bytes);
     }

@@ -34,7 +34,12 @@
  * The upstream block has its own ring; a downstream block has no residual (it would need its input's
  * rows again).
  *
- * Scratch (offsets from the generator): the ring | the depthwise row | the projected row (residual
+ * With a->depthwise_pairs (the planner's choice where it does not raise the arena) the ring is the q15 ring of
+ * depthwise_conv2d_pairs.c and the depthwise row its th_dwp_row (one SMLAD for two taps, two pixels per step):
+ * an expanded row is made into an int8 row at the expansion's output stride, then widened into its slot with
+ * the input offset added, as the plain pair kernel widens its input rows.
+ *
+ * Scratch (offsets from the generator): the ring | [the expanded row (q15 ring)] | the depthwise row | the projected row (residual
  * only) | the q15 blocks of two pixels (DSP path) | [SE: channel sums, pooled, squeezed, gate before and
  * after LOGISTIC] | [the upstream block's scratch | its output row]. */
 #include "tinyhil_depthwise.h"
@@ -65,21 +70,10 @@ static void activate(const th_fused_activation *act, const int8_t *input, int8_t
     }
 }
 
-/* Input row `src` (NULL: above / below the image) expanded into ring row `row`: the image's columns at the ring's channel stride, the
- * columns left and right of it (and rows above / below the image) the depthwise input's zero point. */
-static void expand_row(const th_conv_args *e, const th_fused_activation *act, const th_row_ring *ring,
-                       const th_conv_args *d, const int8_t *src, int8_t *row, uint32_t *xq) {
-    const int32_t stride = ring->channel_stride, in_c = e->in_c;
-    const int8_t pad = (int8_t)(-d->input_offset);
-    if (src == NULL) { /* above / below the image */
-        memset(row, pad, (size_t)ring->padded_w * stride);
-        return;
-    }
-    const int32_t first = d->pad_w, last = th_min_i32(ring->padded_w, d->pad_w + d->in_w);
-    memset(row, pad, (size_t)first * stride);
-    memset(row + (size_t)last * stride, pad, (size_t)(ring->padded_w - last) * stride);
-    int8_t *dst = row + (size_t)first * stride;
-    const int32_t pixels = last - first;
+/* `pixels` pixels of input row src expanded (and activated) into dst, one pixel every `stride` bytes. */
+static void expand_pixels(const th_conv_args *e, const th_fused_activation *act, const int8_t *src, int8_t *dst,
+                          int32_t stride, int32_t pixels, uint32_t *xq) {
+    const int32_t in_c = e->in_c;
     int32_t p = 0;
 #if TINYHIL_USE_DSP
     th_pair_loop loop; /* the product's state, made once per row */
@@ -105,7 +99,7 @@ static void expand_row(const th_conv_args *e, const th_fused_activation *act, co
         return;
     }
     const int32_t hidden = e->out_c;
-    if (hidden == stride) { /* the image's pixels are one contiguous run */
+    if (hidden == stride) { /* the pixels are one contiguous run */
         activate(act, dst, dst, pixels * hidden);
         return;
     }
@@ -114,12 +108,30 @@ static void expand_row(const th_conv_args *e, const th_fused_activation *act, co
     }
 }
 
+/* Input row `src` (NULL: above / below the image) expanded into int8 ring row `row`: the image's columns at the
+ * ring's channel stride, the columns left and right of it (and rows above / below the image) the depthwise
+ * input's zero point. */
+static void expand_row(const th_conv_args *e, const th_fused_activation *act, const th_row_ring *ring,
+                       const th_conv_args *d, const int8_t *src, int8_t *row, uint32_t *xq) {
+    const int32_t stride = ring->channel_stride;
+    const int8_t pad = (int8_t)(-d->input_offset);
+    if (src == NULL) { /* above / below the image */
+        memset(row, pad, (size_t)ring->padded_w * stride);
+        return;
+    }
+    const int32_t first = d->pad_w, last = th_min_i32(ring->padded_w, d->pad_w + d->in_w);
+    memset(row, pad, (size_t)first * stride);
+    memset(row + (size_t)last * stride, pad, (size_t)(ring->padded_w - last) * stride);
+    expand_pixels(e, act, src, row + (size_t)first * stride, stride, last - first, xq);
+}
+
 #define TH_MAX_CASCADE 4
 
 /* One block of a (possibly one-block) cascade, and where its input rows come from. */
 typedef struct th_stage {
     const th_mbconv_args *a;
-    th_row_ring ring;
+    th_row_ring ring;          /* the depthwise's int8 ring, or (a->depthwise_pairs) */
+    th_dwp_ring pairs;         /* its q15 ring */
     th_conv_args project;      /* the projection of one row: th_conv2d_1x1_s8 over out_w pixels */
     th_add_args add;           /* the residual ADD of one row */
     const int8_t *input;       /* the input tensor (first block), or NULL: rows from `upstream` */
@@ -129,12 +141,20 @@ typedef struct th_stage {
     int32_t rows_done;         /* output rows made so far */
 } th_stage;
 
+static void stage_ring_init(th_stage *s) {
+    if (s->a->depthwise_pairs) {
+        th_dwp_ring_init(&s->pairs, s->a->depthwise, s->scratch);
+    } else {
+        th_dw_ring_init(&s->ring, s->a->depthwise, s->scratch);
+    }
+}
+
 static void stage_init(th_stage *s, const th_mbconv_args *a, int8_t *scratch) {
     const th_conv_args *d = a->depthwise;
     s->a = a;
     s->scratch = scratch;
     s->rows_done = 0;
-    th_dw_ring_init(&s->ring, d, scratch);
+    stage_ring_init(s);
     if (a->project) {
         s->project = *a->project;
         s->project.batches = 1;
@@ -162,10 +182,40 @@ static const int8_t *stage_input_row(th_stage *s, int32_t iy) {
     return s->input + (size_t)iy * d->in_w * in_c;
 }
 
+/* The depthwise row oy on the q15 ring (depthwise_conv2d_pairs.c): a fresh row is expanded into the int8
+ * expanded row (only the columns the ring holds) and widened into its slot with the input offset added. */
+static void stage_depthwise_pairs_row(th_stage *s, int32_t oy, int8_t *dw_row) {
+    const th_mbconv_args *a = s->a;
+    const th_conv_args *d = a->depthwise;
+    const int16_t *rows[TH_DEPTHWISE_MAX_KERNEL_H];
+    for (int32_t ky = 0; ky < d->k_h; ++ky) {
+        const int32_t iy = oy * d->stride_h - d->pad_h + ky;
+        const int32_t slot = th_dwp_ring_slot(d, iy, ky);
+        if (s->pairs.held[slot] != iy) {
+            const int8_t *src = stage_input_row(s, iy);
+            if (src != NULL && a->expand) {
+                int8_t *expanded = s->scratch + a->expanded_row_offset;
+                const int32_t pixels = th_min_i32(d->in_w, s->pairs.width - d->pad_w);
+                expand_pixels(a->expand, &a->expand_act, src, expanded, d->in_c, pixels,
+                              (uint32_t *)(void *)(s->scratch + a->q15_offset));
+                src = expanded;
+            }
+            th_dwp_ring_fill(&s->pairs, d, slot, iy, src);
+        }
+        rows[ky] = th_dwp_slot_row(&s->pairs, d, slot);
+    }
+    th_dwp_row(d, s->pairs.width, rows, dw_row);
+}
+
 /* The depthwise row oy of the stage's block (after its activation) into dw_row. */
 static void stage_depthwise_row(th_stage *s, int32_t oy, int8_t *dw_row) {
     const th_mbconv_args *a = s->a;
     const th_conv_args *d = a->depthwise;
+    if (a->depthwise_pairs) {
+        stage_depthwise_pairs_row(s, oy, dw_row);
+        activate(&a->depthwise_act, dw_row, dw_row, d->out_w * d->out_c);
+        return;
+    }
     int8_t *q15 = s->scratch + a->q15_offset;
     const int8_t *rows[TH_DEPTHWISE_MAX_KERNEL_H];
     for (int32_t ky = 0; ky < d->k_h; ++ky) {
@@ -234,7 +284,7 @@ static void stage_squeeze_excitation(th_stage *s) {
         th_logistic_s8(a->se_gate, pre, s->scratch + a->se_gate_offset);
     }
     for (th_stage *t = s; t != NULL; t = t->upstream) { /* the second pass makes every row again */
-        th_dw_ring_init(&t->ring, t->a->depthwise, t->scratch);
+        stage_ring_init(t);
         t->rows_done = 0;
     }
 }

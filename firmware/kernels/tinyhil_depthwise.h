@@ -94,4 +94,31 @@ static inline const int8_t *th_dw_ring_row(th_row_ring *ring, const th_conv_args
 /* One output row (out_w pixels) from the k_h ring rows of its window (depthwise_conv2d.c). */
 void th_depthwise_row_s8(const th_conv_args *a, const int8_t *const *rows, int8_t *out_row);
 
+/* The q15 ring of depthwise_conv2d_pairs.c, shared with the fused block (mbconv_fused.c): k_h slots of
+ * in_c rows of th_dwp_ring_width columns, each the input with its offset added (padding 0), per channel. */
+enum th_dwp_slot_state { TH_DWP_EMPTY, TH_DWP_ZERO, TH_DWP_IMAGE }; /* never filled, all 0, an image row */
+typedef struct {
+    int16_t *rows;
+    int32_t width;                            /* th_dwp_ring_width */
+    int32_t held[TH_DEPTHWISE_MAX_KERNEL_H];  /* input row in each slot */
+    uint8_t state[TH_DEPTHWISE_MAX_KERNEL_H]; /* what the slot holds: th_dwp_slot_state */
+} th_dwp_ring;
+
+void th_dwp_ring_init(th_dwp_ring *ring, const th_conv_args *a, int8_t *scratch);
+
+/* The slot of input row iy (filter row ky): with dilation 1, iy mod k_h keeps the rows later windows reuse. */
+static inline int32_t th_dwp_ring_slot(const th_conv_args *a, int32_t iy, int32_t ky) {
+    return a->dil_h == 1 ? (iy + a->pad_h) % a->k_h : ky;
+}
+
+static inline int16_t *th_dwp_slot_row(const th_dwp_ring *ring, const th_conv_args *a, int32_t slot) {
+    return ring->rows + (size_t)slot * a->in_c * ring->width;
+}
+
+/* Input row iy (src: its in_w pixels of in_c channels, or NULL above / below the image) into `slot`. */
+void th_dwp_ring_fill(th_dwp_ring *ring, const th_conv_args *a, int32_t slot, int32_t iy, const int8_t *src);
+
+/* One output row (out_w pixels) from the k_h q15 ring rows of its window, then a folded table (depthwise_conv2d_pairs.c). */
+void th_dwp_row(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row);
+
 #endif

@@ -1,7 +1,8 @@
 """Fused inverted-residual execution (FUSED_MBCONV, mbconv_fused.c) gives the bytes of the unfused graph:
 randomised MBConv and depthwise-separable blocks (strides 1 / 2, kernels 3 / 5 / 7, residual on / off,
 SAME or explicit-PAD padding, odd sizes, edge zero points), built for the host with the portable kernels
-and with the DSP paths emulated, against the TFLM interpreter. And the planner's choices: fusion lowers
+and with the DSP paths emulated, against the TFLM interpreter, a fused 3x3 depthwise on the int8 ring and on
+the pair kernel's q15 ring. And the planner's choices: fusion lowers
 the arena where the block is the peak, runs stride-1 blocks in place, and never fuses for nothing."""
 
 from __future__ import annotations
@@ -155,6 +156,21 @@ def _check_fused(blob: bytes, check_fused_bit_exact) -> None:
     check_fused_bit_exact(blob)
 
 
+def every_fused_3x3_depthwise_on_the_q15_ring():
+    """A context in which the planner puts every fused 3x3 depthwise on the pair kernel's q15 ring, whatever it
+    does to the arena (its guard, planner._with_fused_q15_rings, off), so tests run that ring on every block."""
+    from unittest import mock
+
+    from tinyhil.codegen import planner
+    from tinyhil.codegen.scratch import FUSED_Q15_RING_OPTION, depthwise_pairs_shape
+
+    def every_one(graph, plan, chosen, cascades):
+        eligible = {c.depthwise for c in chosen if depthwise_pairs_shape(graph, graph.operators[c.depthwise])}
+        return planner._build(planner._with_option(graph, eligible, FUSED_Q15_RING_OPTION), chosen, cascades)
+
+    return mock.patch.object(planner, "_with_fused_q15_rings", every_one)
+
+
 @pytest.fixture(scope="module")
 def check_fused_bit_exact(runtime_workdir):
     import hashlib
@@ -163,8 +179,7 @@ def check_fused_bit_exact(runtime_workdir):
     from tinyhil.codegen.host import build_host_model
     from tinyhil.reference import ReferenceInterpreter
 
-    def check(blob: bytes) -> None:
-        out_dir = runtime_workdir / ("fused-" + hashlib.sha256(blob).hexdigest()[:16])
+    def check_ring(blob: bytes, out_dir) -> None:
         generated = generate(blob, out_dir, fusion="all")
         reference = ReferenceInterpreter(blob)
         rng = np.random.default_rng(0)
@@ -175,8 +190,16 @@ def check_fused_bit_exact(runtime_workdir):
                                      dsp_emulated=dsp)
             for k, x in enumerate(inputs):
                 ours, theirs = model.invoke(x), reference.invoke(x)
-                assert np.array_equal(ours, theirs), (f"{'dsp' if dsp else 'portable'} input {k}: "
+                assert np.array_equal(ours, theirs), (f"{out_dir.name} {'dsp' if dsp else 'portable'} input {k}: "
                                                       f"{int((ours != theirs).sum())} of {ours.size} differ")
+
+    def check(blob: bytes) -> None:
+        """As planned (a fused 3x3 depthwise on the q15 ring where that keeps the arena), and with every fused
+        3x3 depthwise on the q15 ring (the planner's arena guard off), so both rings run on every example."""
+        out_dir = runtime_workdir / ("fused-" + hashlib.sha256(blob).hexdigest()[:16])
+        check_ring(blob, out_dir)
+        with every_fused_3x3_depthwise_on_the_q15_ring():
+            check_ring(blob, out_dir.with_name(out_dir.name + "-q15"))
 
     return check
 
@@ -293,6 +316,34 @@ def test_fusion_lowers_the_planned_arena_of_a_mobilenetv2_like_net_and_keeps_it_
         "fused band", "fused band, in place"}
     _no_two_live_tensors_overlap(auto)
     _no_two_live_tensors_overlap(plan_memory(graph, fusion="all"))
+
+
+def test_a_fused_depthwise_takes_the_q15_ring_only_where_that_keeps_the_arena() -> None:
+    """Fusion auto on a MobileNetV2-like shape graph: the blocks away from the peak run their 3x3 depthwise on the
+    pair kernel's q15 ring (twice the int8 ring's bytes), the one at the peak keeps the int8 ring, and the arena
+    is the one every fused depthwise on the int8 ring gives (the fusion search's), not the larger all-q15 one."""
+    from unittest import mock
+
+    from tinyhil.codegen import planner
+    from tinyhil.codegen.scratch import FUSED_Q15_RING_OPTION
+
+    g = _ShapeGraph((1, 32, 32, 16))
+    x = 0
+    for cin, cout, stride in ((16, 16, 1), (16, 24, 2), (24, 24, 1), (24, 32, 2)):
+        p = g.conv(g.conv(g.conv(x, cin * 6, 1), cin * 6, 3, stride, depthwise=True), cout, 1)
+        x = g.op("ADD", (x, p), g.tensors[p].shape, fused_activation="NONE") if cin == cout and stride == 1 else p
+    graph = g.graph(x)
+    plan = plan_memory(graph, fusion="auto")
+    fused = [op for op in plan.graph.operators if op.opcode == "FUSED_MBCONV"]
+    on_q15 = [bool(op.options["depthwise"].options.get(FUSED_Q15_RING_OPTION)) for op in fused]
+    assert True in on_q15 and False in on_q15, on_q15
+    with mock.patch.object(planner, "_with_fused_q15_rings", lambda graph, plan, chosen, cascades: plan):
+        int8_rings = plan_memory(graph, fusion="auto")
+    assert plan.arena_bytes == int8_rings.arena_bytes
+    assert plan.origin == int8_rings.origin  # the same blocks fused
+    with every_fused_3x3_depthwise_on_the_q15_ring():
+        assert plan_memory(graph, fusion="auto").arena_bytes > plan.arena_bytes
+    _no_two_live_tensors_overlap(plan)
 
 
 def test_fusion_stays_off_where_it_would_not_lower_the_peak() -> None:

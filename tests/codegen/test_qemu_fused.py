@@ -1,6 +1,6 @@
-"""Fused blocks on the Cortex-M7 emulator (two cascades of two, fusion "all"; and all plain): the DSP (asm)
-kernel paths give the reference's bytes, and the arena the firmware measures (painted, high-water after
-each inference) is the planned one."""
+"""Fused blocks on the Cortex-M7 emulator (two cascades of two, fusion "all"; and all plain; and with every fused
+3x3 depthwise on the pair kernel's q15 ring): the DSP (asm) kernel paths give the reference's bytes, and the
+arena the firmware measures (painted, high-water after each inference) is the planned one."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 
 from tinyhil.codegen.planner import ALIGNMENT
 
-from .test_fused_blocks import four_block_nets, se_block_nets
+from .test_fused_blocks import every_fused_3x3_depthwise_on_the_q15_ring, four_block_nets, se_block_nets
 
 
 @pytest.mark.qemu
@@ -52,4 +52,24 @@ def test_squeeze_excitation_in_two_passes_is_bit_exact_on_the_emulator(blob: byt
     assert m.bit_exact
     assert [row["mode"] for row in m.memory_plan] == ["fused band, SE in two passes, in place",
                                                       "fused band, SE in two passes"]
+    assert m.planned_arena_bytes - ALIGNMENT < m.arena_bytes <= m.planned_arena_bytes
+
+
+@pytest.mark.qemu
+@settings(max_examples=1, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(blob=se_block_nets())
+def test_fused_depthwise_on_the_q15_ring_is_bit_exact_on_the_emulator(blob: bytes, tmp_path_factory) -> None:
+    """Its first block's 3x3 stride-1 depthwise (in place, SE in two passes) on the q15 ring, through the pair
+    kernel's asm rows."""
+    from tinyhil.bench import measure
+    from tinyhil.boards import load_profile
+
+    inputs = np.random.default_rng(3).integers(-128, 128, size=(2, 1, 9, 7, 4), dtype=np.int8)
+    inputs[0] = 127
+    workdir = tmp_path_factory.mktemp("q15")
+    with every_fused_3x3_depthwise_on_the_q15_ring():
+        m = measure(blob, load_profile("qemu-m7"), inputs, runtime="native", workdir=workdir, fusion="all")
+    assert any(".depthwise_pairs = 1," in c.read_text() for c in workdir.rglob("*.c"))
+    assert m.bit_exact
     assert m.planned_arena_bytes - ALIGNMENT < m.arena_bytes <= m.planned_arena_bytes

@@ -18,8 +18,8 @@ from ..errors import ModelError
 from .fuse import (FUSED_MBCONV, MAX_CASCADE, MbconvChain, cascade, cascade_pairs, fuse_activations, fuse_mbconv,
                    fuse_pads, fuse_swish, mbconv_chains)
 from .ir import Graph, Operator
-from .scratch import (TAP_LIST_OPTION, depthwise_pairs_ring_bytes, depthwise_ring_bytes, kernel_scratch_bytes,
-                      runs_depthwise_pairs)
+from .scratch import (FUSED_Q15_RING_OPTION, TAP_LIST_OPTION, depthwise_pairs_ring_bytes, depthwise_pairs_shape,
+                      depthwise_ring_bytes, kernel_scratch_bytes, runs_depthwise_pairs)
 
 ALIGNMENT = 16  # bytes; every buffer starts on a 16-byte boundary of the 16-byte aligned arena
 _ALIASING_OPS = {"RESHAPE", "SQUEEZE", "EXPAND_DIMS"}
@@ -230,8 +230,34 @@ def _plan_kernels(graph: Graph, fusion: str) -> MemoryPlan:
 
 def _with_tap_list(graph: Graph, ops: set[int]) -> Graph:
     """graph with the DEPTHWISE_CONV_2D ops `ops` marked for the tap-list kernel (scratch.runs_depthwise_pairs)."""
-    return replace(graph, operators=[replace(op, options={**op.options, TAP_LIST_OPTION: True}) if op.index in ops
+    return _with_option(graph, ops, TAP_LIST_OPTION)
+
+
+def _with_option(graph: Graph, ops: set[int], option: str) -> Graph:
+    return replace(graph, operators=[replace(op, options={**op.options, option: True}) if op.index in ops
                                      else op for op in graph.operators])
+
+
+def _with_fused_q15_rings(graph: Graph, plan: MemoryPlan, chosen: list[MbconvChain],
+                          cascades: list[Cascade]) -> MemoryPlan:
+    """plan (the fusion search's, every fused depthwise on its int8 ring) with each fused 3x3 depthwise on the
+    pair kernel's q15 ring (scratch.fused_depthwise_pairs: one SMLAD per two taps, its ring twice the bytes)
+    where that keeps plan's arena: all of them if they fit, else one by one, the most depthwise MACs first.
+    The blocks fused and cascaded stay those the search chose."""
+    eligible = [chain.depthwise for chain in chosen if depthwise_pairs_shape(graph, graph.operators[chain.depthwise])]
+    if not eligible:
+        return plan
+    arena = plan.arena_bytes
+    trial = _build(_with_option(graph, set(eligible), FUSED_Q15_RING_OPTION), chosen, cascades)
+    if trial.arena_bytes <= arena:
+        return trial
+    marked: set[int] = set()
+    for j in sorted(eligible, key=lambda j: (-_conv_macs(graph, graph.operators[j]), j)):
+        trial = _build(_with_option(graph, marked | {j}, FUSED_Q15_RING_OPTION), chosen, cascades)
+        if trial.arena_bytes <= arena:
+            marked.add(j)
+            plan = trial
+    return plan
 
 
 def _plan_fused(graph: Graph, fusion: str) -> MemoryPlan:
@@ -278,6 +304,8 @@ def _plan_fused(graph: Graph, fusion: str) -> MemoryPlan:
         if (arena, peak_live) >= (best.arena_bytes, best.peak_live_bytes):
             break
         chosen, cascades, best = chosen_next, cascades_next, trial
+    if chosen:
+        best = _with_fused_q15_rings(graph, best, chosen, cascades)
     best.unfused_arena_bytes = plain.arena_bytes
     return best
 

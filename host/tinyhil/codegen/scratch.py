@@ -33,8 +33,9 @@ def _align16(n: int) -> int:
 
 @dataclass(frozen=True)
 class MbconvScratch:
-    """th_mbconv_fused_s8's scratch: the depthwise's ring of k_h expanded rows, one depthwise output row,
-    one projected row (residual blocks only: the ADD reads it), the q15 blocks of two pixels."""
+    """th_mbconv_fused_s8's scratch: the depthwise's ring of k_h expanded rows (int8, or q15 per channel when
+    depthwise_pairs), [the int8 row the expansion makes before it is widened into the q15 ring], one depthwise
+    output row, one projected row (residual blocks only: the ADD reads it), the q15 blocks of two pixels."""
 
     ring: int
     dw_row_offset: int
@@ -48,14 +49,19 @@ class MbconvScratch:
     se_reduced_offset: int = 0
     se_pre_offset: int = 0
     se_gate_offset: int = 0
+    depthwise_pairs: bool = False  # the q15 ring of depthwise_conv2d_pairs.c (fused_depthwise_pairs)
+    expanded_row_offset: int = 0  # q15 ring with an expansion only
 
 
 def mbconv_scratch(graph: Graph, op: Operator) -> MbconvScratch:
     o = op.options
     dw, project = o["depthwise"], o["project"]
-    ring = depthwise_ring_bytes(graph, dw)
+    pairs = fused_depthwise_pairs(graph, dw)
+    ring = depthwise_pairs_ring_bytes(graph, dw) if pairs else depthwise_ring_bytes(graph, dw)
+    _, in_w, _, _ = (int(d) for d in graph.tensors[dw.inputs[0]].shape)
     _, _, out_w, hidden = (int(d) for d in graph.tensors[dw.outputs[0]].shape)
-    row_offset = _align16(ring)
+    expanded_row_offset = _align16(ring) if pairs and o["expand"] is not None else 0
+    row_offset = _align16(expanded_row_offset + in_w * hidden) if expanded_row_offset else _align16(ring)
     project_row_offset = _align16(row_offset + (out_w * hidden if project is not None else 0))
     out_c = int(graph.tensors[project.outputs[0]].shape[3]) if project is not None else 0
     q15_offset = _align16(project_row_offset + (out_w * out_c if o["add"] is not None else 0))
@@ -64,7 +70,8 @@ def mbconv_scratch(graph: Graph, op: Operator) -> MbconvScratch:
         q15 = max(q15, 4 * round_up4(int(graph.tensors[o["expand"].inputs[0]].shape[3])))
     end = q15_offset + q15
     if o.get("se_mul") is None:
-        return MbconvScratch(ring, row_offset, project_row_offset, q15_offset, end)
+        return MbconvScratch(ring, row_offset, project_row_offset, q15_offset, end, depthwise_pairs=pairs,
+                             expanded_row_offset=expanded_row_offset)
     squeezed = int(graph.tensors[o["se_reduce"].outputs[0]].shape[3])
     sums = _align16(end)
     pooled = _align16(sums + 4 * hidden)
@@ -72,7 +79,7 @@ def mbconv_scratch(graph: Graph, op: Operator) -> MbconvScratch:
     pre = _align16(reduced + squeezed)
     gate = _align16(pre + hidden) if o["se_gate"] is not None else pre  # a folded LOGISTIC: the conv makes the gate
     return MbconvScratch(ring, row_offset, project_row_offset, q15_offset, gate + hidden, sums, pooled, reduced, pre,
-                         gate)
+                         gate, pairs, expanded_row_offset)
 
 
 @dataclass(frozen=True)
@@ -107,22 +114,36 @@ def depthwise_ring_bytes(graph: Graph, op: Operator) -> int:
 
 
 TAP_LIST_OPTION = "tap_list_kernel"  # set by the planner on a depthwise whose pair-kernel ring would raise the arena
+# set by the planner on a fused block's depthwise that runs on the pair kernel's q15 ring (where it keeps the arena)
+FUSED_Q15_RING_OPTION = "fused_q15_ring"
 
 
-def runs_depthwise_pairs(graph: Graph, op: Operator) -> bool:
-    """A standalone DEPTHWISE_CONV_2D that th_depthwise_conv2d_pairs_s8 runs (depthwise_conv2d_pairs.c):
-    depth multiplier 1, stride 1 or 2 and dilation 1 in W, a 3x3 window (its hand-scheduled loops; 5x5 / 7x7
-    and k x 1 / 1 x k stay on the tap list of depthwise_conv2d.c, faster than the pair steps in C). By shape
-    alone, so that the planner (which also plans shape-only graphs) and the lowering agree; the fused
-    block's depthwise keeps its own ring. The planner marks (TAP_LIST_OPTION) the layers whose ring, twice the
-    tap list's, would raise the arena (planner.plan_memory)."""
-    if op.opcode != "DEPTHWISE_CONV_2D" or op.options.get(TAP_LIST_OPTION):
+def depthwise_pairs_shape(graph: Graph, op: Operator) -> bool:
+    """A DEPTHWISE_CONV_2D the q15 ring and rows of depthwise_conv2d_pairs.c take: depth multiplier 1, stride 1
+    or 2 and dilation 1 in W, a 3x3 window (its hand-scheduled loops; 5x5 / 7x7 and k x 1 / 1 x k stay on the
+    tap list of depthwise_conv2d.c, faster than the pair steps in C). By shape alone, so that the planner
+    (which also plans shape-only graphs) and the lowering agree."""
+    if op.opcode != "DEPTHWISE_CONV_2D":
         return False
     x, w, y = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]], graph.tensors[op.outputs[0]]
     o = op.options
     return (len(x.shape) == 4 and len(w.shape) == 4 and len(y.shape) == 4 and int(x.shape[3]) == int(y.shape[3])
             and o.get("depth_multiplier", 1) == 1 and o.get("stride_w", 1) in (1, 2)
             and o.get("dilation_w", 1) == 1 and int(w.shape[1]) == 3 and int(w.shape[2]) == 3)
+
+
+def runs_depthwise_pairs(graph: Graph, op: Operator) -> bool:
+    """A standalone DEPTHWISE_CONV_2D that th_depthwise_conv2d_pairs_s8 runs (depthwise_pairs_shape), unless the
+    planner marked it (TAP_LIST_OPTION) because its ring, twice the tap list's, would raise the arena
+    (planner.plan_memory)."""
+    return depthwise_pairs_shape(graph, op) and not op.options.get(TAP_LIST_OPTION)
+
+
+def fused_depthwise_pairs(graph: Graph, op: Operator) -> bool:
+    """A fused block's depthwise that mbconv_fused.c runs on the q15 ring and rows of depthwise_conv2d_pairs.c:
+    depthwise_pairs_shape, and chosen by the planner (FUSED_Q15_RING_OPTION) where that keeps the arena;
+    else the block's int8 ring (tinyhil_depthwise.h)."""
+    return depthwise_pairs_shape(graph, op) and bool(op.options.get(FUSED_Q15_RING_OPTION))
 
 
 def depthwise_pairs_ring_width(out_w: int, k_w: int, stride_w: int) -> int:
