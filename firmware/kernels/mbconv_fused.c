@@ -130,8 +130,10 @@ static void expand_row(const th_conv_args *e, const th_fused_activation *act, co
 /* One block of a (possibly one-block) cascade, and where its input rows come from. */
 typedef struct th_stage {
     const th_mbconv_args *a;
-    th_row_ring ring;          /* the depthwise's int8 ring, or (a->depthwise_pairs) */
-    th_dwp_ring pairs;         /* its q15 ring */
+    union {
+        th_row_ring s8;        /* the depthwise's int8 ring */
+        th_dwp_ring q15;       /* a->depthwise_pairs: its q15 ring */
+    } ring;
     th_conv_args project;      /* the projection of one row: th_conv2d_1x1_s8 over out_w pixels */
     th_add_args add;           /* the residual ADD of one row */
     const int8_t *input;       /* the input tensor (first block), or NULL: rows from `upstream` */
@@ -143,9 +145,9 @@ typedef struct th_stage {
 
 static void stage_ring_init(th_stage *s) {
     if (s->a->depthwise_pairs) {
-        th_dwp_ring_init(&s->pairs, s->a->depthwise, s->scratch);
+        th_dwp_ring_init(&s->ring.q15, s->a->depthwise, s->scratch);
     } else {
-        th_dw_ring_init(&s->ring, s->a->depthwise, s->scratch);
+        th_dw_ring_init(&s->ring.s8, s->a->depthwise, s->scratch);
     }
 }
 
@@ -182,54 +184,62 @@ static const int8_t *stage_input_row(th_stage *s, int32_t iy) {
     return s->input + (size_t)iy * d->in_w * in_c;
 }
 
-/* The depthwise row oy on the q15 ring (depthwise_conv2d_pairs.c): a fresh row is expanded into the int8
- * expanded row (only the columns the ring holds) and widened into its slot with the input offset added. */
-static void stage_depthwise_pairs_row(th_stage *s, int32_t oy, int8_t *dw_row) {
+/* The k_h q15 ring rows of output row oy's window (depthwise_conv2d_pairs.c's ring): a fresh row is expanded into
+ * the int8 expanded row (only the columns the ring holds) and widened into its slot with the input offset added. */
+static void stage_q15_window(th_stage *s, int32_t oy, const int16_t **rows) {
     const th_mbconv_args *a = s->a;
     const th_conv_args *d = a->depthwise;
-    const int16_t *rows[TH_DEPTHWISE_MAX_KERNEL_H];
     for (int32_t ky = 0; ky < d->k_h; ++ky) {
         const int32_t iy = oy * d->stride_h - d->pad_h + ky;
         const int32_t slot = th_dwp_ring_slot(d, iy, ky);
-        if (s->pairs.held[slot] != iy) {
+        if (s->ring.q15.held[slot] != iy) {
             const int8_t *src = stage_input_row(s, iy);
             if (src != NULL && a->expand) {
                 int8_t *expanded = s->scratch + a->expanded_row_offset;
-                const int32_t pixels = th_min_i32(d->in_w, s->pairs.width - d->pad_w);
+                const int32_t pixels = th_min_i32(d->in_w, s->ring.q15.width - d->pad_w);
                 expand_pixels(a->expand, &a->expand_act, src, expanded, d->in_c, pixels,
                               (uint32_t *)(void *)(s->scratch + a->q15_offset));
                 src = expanded;
             }
-            th_dwp_ring_fill(&s->pairs, d, slot, iy, src);
+            th_dwp_ring_fill(&s->ring.q15, d, slot, iy, src);
         }
-        rows[ky] = th_dwp_slot_row(&s->pairs, d, slot);
+        rows[ky] = th_dwp_slot_row(&s->ring.q15, d, slot);
     }
-    th_dwp_row(d, s->pairs.width, rows, dw_row);
+}
+
+/* The k_h int8 ring rows of output row oy's window, a fresh row expanded straight into its slot. */
+static void stage_s8_window(th_stage *s, int32_t oy, const int8_t **rows) {
+    const th_mbconv_args *a = s->a;
+    const th_conv_args *d = a->depthwise;
+    uint32_t *xq = (uint32_t *)(void *)(s->scratch + a->q15_offset);
+    for (int32_t ky = 0; ky < d->k_h; ++ky) {
+        const int32_t iy = oy * d->stride_h - d->pad_h + ky;
+        int fresh;
+        int8_t *row = th_dw_ring_slot(&s->ring.s8, d, iy, ky, &fresh);
+        if (fresh && a->expand) {
+            expand_row(a->expand, &a->expand_act, &s->ring.s8, d, stage_input_row(s, iy), row, xq);
+        } else if (fresh) {
+            th_dw_ring_fill(&s->ring.s8, d, stage_input_row(s, iy), row);
+        }
+        rows[ky] = row;
+    }
 }
 
 /* The depthwise row oy of the stage's block (after its activation) into dw_row. */
 static void stage_depthwise_row(th_stage *s, int32_t oy, int8_t *dw_row) {
     const th_mbconv_args *a = s->a;
     const th_conv_args *d = a->depthwise;
+    union { /* one window's ring rows (one array on the stack, which a cascade nests) */
+        const int8_t *s8[TH_DEPTHWISE_MAX_KERNEL_H];
+        const int16_t *q15[TH_DEPTHWISE_MAX_KERNEL_H];
+    } rows;
     if (a->depthwise_pairs) {
-        stage_depthwise_pairs_row(s, oy, dw_row);
-        activate(&a->depthwise_act, dw_row, dw_row, d->out_w * d->out_c);
-        return;
+        stage_q15_window(s, oy, rows.q15);
+        th_dwp_row(d, s->ring.q15.width, rows.q15, dw_row);
+    } else {
+        stage_s8_window(s, oy, rows.s8);
+        th_depthwise_row_s8(d, rows.s8, dw_row);
     }
-    int8_t *q15 = s->scratch + a->q15_offset;
-    const int8_t *rows[TH_DEPTHWISE_MAX_KERNEL_H];
-    for (int32_t ky = 0; ky < d->k_h; ++ky) {
-        const int32_t iy = oy * d->stride_h - d->pad_h + ky;
-        int fresh;
-        int8_t *row = th_dw_ring_slot(&s->ring, d, iy, ky, &fresh);
-        if (fresh && a->expand) {
-            expand_row(a->expand, &a->expand_act, &s->ring, d, stage_input_row(s, iy), row, (uint32_t *)(void *)q15);
-        } else if (fresh) {
-            th_dw_ring_fill(&s->ring, d, stage_input_row(s, iy), row);
-        }
-        rows[ky] = row;
-    }
-    th_depthwise_row_s8(d, rows, dw_row);
     activate(&a->depthwise_act, dw_row, dw_row, d->out_w * d->out_c);
 }
 
