@@ -4,6 +4,7 @@ dilations and quantisation parameters, edge zero points and edge inputs included
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -137,19 +138,23 @@ def pointwise_models(draw: st.DrawFn) -> bytes:
     return build_model("CONV_2D", tensors, [0, 1, 2], [3], conv_options((1, 1), (1, 1), "VALID", draw(activations)))
 
 
-@st.composite
-def fc_models(draw: st.DrawFn) -> bytes:
-    rng = np.random.default_rng(draw(st.integers(0, 2**31)))
-    n_in, n_out = draw(st.integers(1, 40)), draw(st.integers(1, 12))
-    w_scale = draw(st.floats(1e-3, 0.05))
-    in_scale = draw(scales)
-    tensors = [TensorSpec((1, n_in), scale=(in_scale,), zero_point=(draw(zero_points),)),
+def fc_model(n_in: int, n_out: int, seed: int, in_q: tuple[float, int], w_scale: float, out_q: tuple[float, int],
+             activation: str, batches: int = 1) -> bytes:
+    rng = np.random.default_rng(seed)
+    tensors = [TensorSpec((batches, n_in), scale=(in_q[0],), zero_point=(in_q[1],)),
                TensorSpec((n_out, n_in), scale=(w_scale,), zero_point=(0,),
                           data=rng.integers(-127, 128, size=(n_out, n_in)).astype(np.int8)),
-               TensorSpec((n_out,), "int32", scale=(in_scale * w_scale,), zero_point=(0,),
+               TensorSpec((n_out,), "int32", scale=(in_q[0] * w_scale,), zero_point=(0,),
                           data=rng.integers(-3000, 3000, size=n_out).astype(np.int32)),
-               TensorSpec((1, n_out), scale=(draw(scales),), zero_point=(draw(zero_points),))]
-    return build_model("FULLY_CONNECTED", tensors, [0, 1, 2], [3], fc_options(draw(activations)))
+               TensorSpec((batches, n_out), scale=(out_q[0],), zero_point=(out_q[1],))]
+    return build_model("FULLY_CONNECTED", tensors, [0, 1, 2], [3], fc_options(activation))
+
+
+@st.composite
+def fc_models(draw: st.DrawFn) -> bytes:
+    return fc_model(draw(st.integers(1, 40)), draw(st.integers(1, 12)), draw(st.integers(0, 2**31)),
+                    (draw(scales), draw(zero_points)), draw(st.floats(1e-3, 0.05)), (draw(scales), draw(zero_points)),
+                    draw(activations))
 
 
 @st.composite
@@ -278,6 +283,36 @@ def test_in_place_depthwise_conv2d_matches_tflm(check_bit_exact, blob: bytes) ->
 @given(fc_models())
 def test_fully_connected_matches_tflm(check_bit_exact, blob: bytes) -> None:
     assert check_bit_exact(blob) == 6
+
+
+# out_features 1-13 (every row-group size of fully_connected_folded.c and their mixes: 5 = 4 + 1,
+# 11 = 6 + 4 + 1, ...), 37 and 128; in_features below one block, odd, not a multiple of 4 or of 16 (the
+# zero-padded tail), a multiple of 16 (no tail), and large; two batch rows once; RELU6 takes the
+# generic requantisation instead of the inline one
+FC_SHAPES = [(1, 1, 1), (3, 2, 1), (5, 3, 1), (8, 4, 1), (13, 5, 1), (16, 6, 1), (17, 7, 1), (30, 8, 1),
+             (31, 9, 1), (64, 10, 1), (70, 11, 1), (96, 12, 1), (33, 13, 2), (7, 37, 1), (1283, 10, 1),
+             (640, 128, 1)]
+
+
+def test_fully_connected_row_groups_cover_every_row_with_at_most_one_group_under_four_rows() -> None:
+    from tinyhil.codegen.lower import fc_group_rows
+
+    for out_features in range(1, 200):
+        groups, left = [], out_features
+        while left:
+            groups.append(fc_group_rows(left))
+            left -= groups[-1]
+        assert set(groups) <= {1, 2, 4, 6}, out_features
+        assert sum(1 for g in groups if g < 4) <= (2 if out_features == 3 else 1), (out_features, groups)
+
+
+@pytest.mark.parametrize("n_in, n_out, batches", FC_SHAPES)
+@pytest.mark.parametrize("activation", ["NONE", "RELU6"])
+def test_fully_connected_row_groups_and_input_tails_match_tflm(check_bit_exact, n_in: int, n_out: int, batches: int,
+                                                               activation: str) -> None:
+    blob = fc_model(n_in, n_out, seed=n_in * 100 + n_out, in_q=(0.05, 3), w_scale=0.004, out_q=(0.08, -5),
+                    activation=activation, batches=batches)
+    assert check_bit_exact(blob, n_random=2) == 4
 
 
 @SETTINGS

@@ -1,5 +1,5 @@
-"""The Cortex-M7 fast paths of issue 13 (FULLY_CONNECTED as an interleaved 4-row SMLAD product, depthwise with a
-depth multiplier as tap-pair SMLADs, k x 1 / 1 x k depthwise on a tap list)
+"""The Cortex-M7 fast paths of issue 13 (FULLY_CONNECTED as an interleaved SMLAD product over groups of 1-6 rows,
+depthwise with a depth multiplier as tap-pair SMLADs, k x 1 / 1 x k depthwise on a tap list)
 cross-compiled and run on QEMU mps2-an500 through the HIL harness: the same bytes as the TFLM
 reference interpreter with the fast paths and with their portable C99 twins, and the fast paths
 take fewer instructions on the layers they serve."""
@@ -45,11 +45,18 @@ def _latency(layers: list, measured, functions: tuple[str, ...]) -> int:
 
 @pytest.mark.qemu
 @pytest.mark.slow
-def test_fully_connected_fast_path_is_bit_exact_on_the_cortex_m7_emulator(tmp_path) -> None:
-    # 70 inputs: 17 whole blocks of 4 (the asm loop's 4 trips of 4 blocks, then one odd block) and a 2-input
-    # tail; 24 inputs: a trip of 4 blocks then the 2-block step; 11 and 8: the 2-block step alone;
-    # 37, 11, 13 and 70 outputs: groups of 4 plus 1-3 rows left over
-    model = keras_speed_nets.dense_autoencoder(features=70, hidden=(37, 24, 11, 8, 13))
+@pytest.mark.parametrize("features, hidden", [
+    # 70 inputs: 4 trips of 4 blocks of 4, then a whole block and a 2-input tail from the padded copy; 24:
+    # one trip, then 2 blocks; 11, 8, 13: no trip, the copy only; 37 = 6 x 6 + 1, 24 = 6 x 4, 11 = 6 + 4 + 1,
+    # 8 = 4 + 4, 13 = 6 + 6 + 1, 70 = 6 x 11 + 4 rows
+    (70, (37, 24, 11, 8, 13)),
+    # 1283 inputs: 80 trips and a 3-input tail; 10 = 6 + 4, 5 = 4 + 1, 3 = 2 + 1, 2, 9 = 4 + 4 + 1 and
+    # 1283 = 6 x 213 + 4 + 1 rows
+    (1283, (10, 5, 3, 2, 9)),
+])
+def test_fully_connected_fast_path_is_bit_exact_on_the_cortex_m7_emulator(tmp_path, features: int,
+                                                                          hidden: tuple[int, ...]) -> None:
+    model = keras_speed_nets.dense_autoencoder(features=features, hidden=hidden)
     layers, measured = _both_builds(keras_speed_nets.export_int8(model, seed=2), tmp_path)
     assert {layer.kernel for layer in layers if layer.opcode == "FULLY_CONNECTED"} == {"th_fully_connected_folded_s8"}
     fc = ("th_fully_connected_folded_s8",)

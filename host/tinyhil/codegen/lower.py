@@ -384,17 +384,29 @@ def _fully_connected(graph: Graph, op: Operator) -> Layer:
                  op.outputs[0], batches * in_features * out_features)
 
 
+def fc_group_rows(left: int) -> int:
+    """Rows of the next group of the fully_connected_folded.c layout when `left` rows are still to group (the
+    twin of its th_fc_group_rows): the fewest groups of even size, 6 rows at most (the M7's registers), and
+    a single row for an odd out_features."""
+    if left >= 10 or left in (6, 7):
+        return 6
+    if left >= 4:
+        return 4
+    return 2 if left == 3 else left
+
+
 def interleave_fc_rows(weights: np.ndarray) -> np.ndarray:
     """[out][K] int8 -> the layout of fully_connected_folded.c: K zero-padded to a multiple of 4, rows in
-    groups of 4 (the last group holds the 1-3 rows left over), and per group and block of 4 k the 4
-    weights of each row of the group in turn."""
+    groups of fc_group_rows, and per group and block of 4 k the 4 weights of each row of the group in turn."""
     out, k = weights.shape
     padded = np.zeros((out, round_up4(k)), dtype=np.int64)
     padded[:, :k] = weights
-    groups = []
-    for start in range(0, out, 4):
-        group = padded[start:start + 4]  # [rows][K padded]
-        groups.append(group.reshape(len(group), -1, 4).transpose(1, 0, 2).reshape(-1))  # [block][row][4]
+    groups, start = [], 0
+    while start < out:
+        rows = fc_group_rows(out - start)
+        group = padded[start:start + rows]  # [rows][K padded]
+        groups.append(group.reshape(rows, -1, 4).transpose(1, 0, 2).reshape(-1))  # [block][row][4]
+        start += rows
     return np.concatenate(groups) if groups else padded.reshape(-1)
 
 
