@@ -80,22 +80,27 @@ typedef struct {
 #define TH_FC_ROWS2 TH_FC_TWO(a0, a1)
 #define TH_FC_ROWS4 TH_FC_TWO(a0, a1) TH_FC_TWO(a2, a3)
 #define TH_FC_ROWS6 TH_FC_ROWS4 TH_FC_TWO(a4, a5)
-#define TH_FC_ACCS1 [a0] "+r"(a0)
-#define TH_FC_ACCS2 TH_FC_ACCS1, [a1] "+r"(a1)
-#define TH_FC_ACCS4 TH_FC_ACCS2, [a2] "+r"(a2), [a3] "+r"(a3)
-#define TH_FC_ACCS6 TH_FC_ACCS4, [a4] "+r"(a4), [a5] "+r"(a5)
+#define TH_FC_ACCS1 [a0] "=&r"(a0)
+#define TH_FC_ACCS2 TH_FC_ACCS1, [a1] "=&r"(a1)
+#define TH_FC_ACCS4 TH_FC_ACCS2, [a2] "=&r"(a2), [a3] "=&r"(a3)
+#define TH_FC_ACCS6 TH_FC_ACCS4, [a4] "=&r"(a4), [a5] "=&r"(a5)
+/* the accumulators start from the group's folded biases (at %[t]) */
+#define TH_FC_BIAS1 "ldr    %[a0], [%[t]]\n\t"
+#define TH_FC_BIAS2 "ldrd   %[a0], %[a1], [%[t]]\n\t"
+#define TH_FC_BIAS4 TH_FC_BIAS2 "ldrd   %[a2], %[a3], [%[t], #8]\n\t"
+#define TH_FC_BIAS6 TH_FC_BIAS4 "ldrd   %[a4], %[a5], [%[t], #16]\n\t"
 #define TH_FC_TRIP1(R) TH_FC_X TH_FC_ROWS##R
 #define TH_FC_TRIP2(R) TH_FC_TRIP1(R) TH_FC_TRIP1(R)
 #define TH_FC_TRIP4(R) TH_FC_TRIP2(R) TH_FC_TRIP2(R)
-/* fc_dot<R>: acc[0 .. R) += the R rows of one group over the blocks of `span` (one asm statement, so the
- * accumulators stay in the same registers throughout); returns w past the group. */
+/* fc_dot<R>: acc[0 .. R) = bias[0 .. R) + the R rows of one group over the blocks of `span` (one asm
+ * statement, so the accumulators stay in the same registers throughout); returns w past the group. */
 #define TH_FC_DOT(R, trip)                                                                                     \
-    static inline __attribute__((always_inline)) const uint32_t *fc_dot##R(const int8_t *x, const uint32_t *w, \
-                                                                           const fc_span *span, int32_t *acc) { \
-        int32_t a0 = acc[0], a1 = R > 1 ? acc[1] : 0, a2 = R > 2 ? acc[2] : 0, a3 = R > 3 ? acc[3] : 0,       \
-                a4 = R > 4 ? acc[4] : 0, a5 = R > 5 ? acc[5] : 0;                                              \
-        uint32_t t, xe, xo, w0, w1;                                                                            \
-        __asm__ volatile("ldr    %[t], %[main_end]\n\t"                                                       \
+    static inline __attribute__((always_inline)) const uint32_t *fc_dot##R(                                   \
+        const int8_t *x, const uint32_t *w, const fc_span *span, const int32_t *bias, int32_t *acc) {         \
+        int32_t a0, a1, a2, a3, a4, a5;                                                                        \
+        uint32_t t = (uint32_t)(uintptr_t)bias, xe, xo, w0, w1;                                                \
+        __asm__ volatile(TH_FC_BIAS##R                                                                         \
+                         "ldr    %[t], %[main_end]\n\t"                                                       \
                          "cmp    %[x], %[t]\n\t"                                                               \
                          "beq    2f\n\t"                                                                       \
                          "1:\n\t" TH_FC_TRIP##trip(R) "ldr    %[t], %[main_end]\n\t"                          \
@@ -111,7 +116,7 @@ typedef struct {
                          "bne    3b\n\t"                                                                       \
                          "4:\n\t"                                                                              \
                          : TH_FC_ACCS##R, [x] "+r"(x), [w] "+r"(w), [xe] "=&r"(xe), [xo] "=&r"(xo),            \
-                           [t] "=&r"(t), [w0] "=&r"(w0), [w1] "=&r"(w1)                                        \
+                           [t] "+&r"(t), [w0] "=&r"(w0), [w1] "=&r"(w1)                                        \
                          : [main_end] "m"(span->main_end), [tail] "m"(span->tail), [tail_end] "m"(span->tail_end) \
                          : "cc", "memory");                                                                    \
         acc[0] = a0;                                                                                           \
@@ -172,8 +177,12 @@ static inline __attribute__((always_inline)) const uint32_t *fc_dot(const int8_t
     }
     return w;
 }
-#define TH_FC_DOT_C(R)                                                                                        \
-    static inline const uint32_t *fc_dot##R(const int8_t *x, const uint32_t *w, const fc_span *span, int32_t *acc) { \
+#define TH_FC_DOT_C(R)                                                                                    \
+    static inline const uint32_t *fc_dot##R(const int8_t *x, const uint32_t *w, const fc_span *span,          \
+                                            const int32_t *bias, int32_t *acc) {                              \
+        for (int32_t r = 0; r < (R); ++r) {                                                                   \
+            acc[r] = bias[r];                                                                                 \
+        }                                                                                                     \
         w = fc_dot(x, w, (int32_t)(span->main_end - x) / 4, R, acc);                                          \
         return fc_dot(span->tail, w, (int32_t)(span->tail_end - span->tail) / 4, R, acc);                     \
     }
@@ -198,10 +207,7 @@ static inline void fc_requant(const int32_t *acc, const int32_t *q, int32_t offs
 #define TH_FC_GROUP(R)                                                                                 \
     do {                                                                                               \
         int32_t acc[6];                                                                                \
-        _Pragma("GCC unroll 6") for (int32_t r = 0; r < (R); ++r) {                                    \
-            acc[r] = a->bias[o + r];                                                                   \
-        }                                                                                              \
-        w = fc_dot##R(x, w, &span, acc);                                              \
+        w = fc_dot##R(x, w, &span, a->bias + o, acc);                                                  \
         if (fast) {                                                                                    \
             fc_requant##R(acc, a->requant + 2 * o, offset, y + o);                                     \
         } else { /* a copy, so that acc itself never needs an address (it stays in registers) */      \
@@ -222,11 +228,14 @@ static void fc_row_dsp(const th_fc_args *a, const int8_t *x, int8_t *y) {
     union {
         uint32_t words[4];
         int8_t bytes[16];
-    } tail = {{0, 0, 0, 0}};
-    for (int32_t i = 4 * main; i < n; ++i) {
-        int32_t k = i - 4 * main;
-        TH_OPAQUE(k); /* a byte loop, not a memcpy call, for at most 15 bytes */
-        tail.bytes[k] = x[i];
+    } tail;
+    if (rest) {
+        tail.words[0] = tail.words[1] = tail.words[2] = tail.words[3] = 0;
+        for (int32_t i = 4 * main; i < n; ++i) {
+            int32_t k = i - 4 * main;
+            TH_OPAQUE(k); /* a byte loop, not a memcpy call, for at most 15 bytes */
+            tail.bytes[k] = x[i];
+        }
     }
     const fc_span span = {x + 4 * main, tail.bytes, tail.bytes + 4 * rest};
     const int32_t fast = a->requant && a->act_min == -128 && a->act_max == 127, offset = a->output_offset;
