@@ -58,7 +58,7 @@ def mbconv_scratch(graph: Graph, op: Operator) -> MbconvScratch:
     dw, project = o["depthwise"], o["project"]
     pairs = fused_depthwise_pairs(graph, dw)
     ring = depthwise_pairs_ring_bytes(graph, dw) if pairs else depthwise_ring_bytes(graph, dw)
-    _, in_w, _, _ = (int(d) for d in graph.tensors[dw.inputs[0]].shape)
+    in_w = int(graph.tensors[dw.inputs[0]].shape[2])
     _, _, out_w, hidden = (int(d) for d in graph.tensors[dw.outputs[0]].shape)
     expanded_row_offset = _align16(ring) if pairs and o["expand"] is not None else 0
     row_offset = _align16(expanded_row_offset + in_w * hidden) if expanded_row_offset else _align16(ring)
