@@ -251,12 +251,13 @@ static int8_t th_dwp_output(const th_conv_args *a, int32_t acc, int32_t c) {
 #if TINYHIL_USE_DSP && defined(__GNUC__) && !defined(__clang__)
 __attribute__((optimize("Os"))) /* on a DSP core only the requantisation without a fast table: small, not fast */
 #endif
-static void th_dwp_row_portable(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row) {
+static void th_dwp_row_portable(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row,
+                                int32_t first, int32_t count) {
     for (int32_t ox = 0; ox < a->out_w; ++ox) {
-        for (int32_t c = 0; c < a->in_c; ++c) {
+        for (int32_t c = first; c < first + count; ++c) {
             int32_t acc = th_dwp_record(a, c)[a->k_h * th_dwp_row_words(a)]; /* the bias */
             for (int32_t ky = 0; ky < a->k_h; ++ky) {
-                const int16_t *x = rows[ky] + (size_t)c * width + (size_t)ox * a->stride_w;
+                const int16_t *x = rows[ky] + (size_t)(c - first) * width + (size_t)ox * a->stride_w;
                 for (int32_t kx = 0; kx < a->k_w; ++kx) {
                     acc += x[kx] * th_dwp_weight(a, c, ky, kx);
                 }
@@ -439,24 +440,24 @@ TH_DWP_RUN(th_dwp_run_3x3_s2_clamp, TH_DWP_3X3_S2, TH_DWP_ASM_STORE2_CLAMP, TH_D
 #endif
 
 #if !TINYHIL_DSP_ASM
-/* Output columns [first_ox, out_w) of one row (first_ox even), channel by channel (each channel's record, its
- * weights and requantisation, read along the row), two output pixels per step: any window this kernel
+/* One row of channels [first, first + count) (rows[ky]: channel first's plane), channel by channel (each channel's
+ * record, its weights and requantisation, read along the row), two output pixels per step: any window this kernel
  * takes, the shape in registers; the C model of the hand-scheduled loops (the host's DSP-emulated build runs it). */
 static void th_dwp_row_steps(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row,
-                             int32_t first_ox) {
-    const int32_t channels = a->in_c, out_w = a->out_w, lo = a->act_min, hi = a->act_max;
+                             int32_t first, int32_t count) {
+    const int32_t out_w = a->out_w, lo = a->act_min, hi = a->act_max;
     const int32_t k_h = a->k_h, stride = a->stride_w, m = (a->k_w | 1) / 2, words = th_dwp_row_words(a);
-    const size_t out_step = (size_t)channels;
-    for (int32_t c = 0; c < channels; ++c) {
+    const size_t out_step = (size_t)a->in_c;
+    for (int32_t c = first; c < first + count; ++c) {
         const uint32_t *p[TH_DEPTHWISE_MAX_KERNEL_H];
         for (int32_t ky = 0; ky < k_h; ++ky) {
-            p[ky] = (const uint32_t *)(const void *)(rows[ky] + (size_t)c * width) + (first_ox >> 1) * stride;
+            p[ky] = (const uint32_t *)(const void *)(rows[ky] + (size_t)(c - first) * width);
         }
         const int32_t *k = th_dwp_record(a, c);
         const uint32_t *w = (const uint32_t *)(const void *)k;
         const int32_t *q = k + k_h * words; /* bias, mult, K, e */
-        int8_t *y = out_row + (size_t)first_ox * out_step + c;
-        for (int32_t ox = first_ox; ox < out_w; ox += 2, y += 2 * out_step) {
+        int8_t *y = out_row + c;
+        for (int32_t ox = 0; ox < out_w; ox += 2, y += 2 * out_step) {
             int32_t s0 = q[0], s1 = q[0];
             th_dwp_step(p, w, k_h, stride, m, words, &s0, &s1);
             for (int32_t ky = 0; ky < k_h; ++ky) {
@@ -472,45 +473,89 @@ static void th_dwp_row_steps(const th_conv_args *a, int32_t width, const int16_t
 
 #endif
 
-/* The DSP row: the hand-scheduled loops (one channel's row per call), 3x3 being all this kernel takes
- * (scratch.runs_depthwise_pairs); the plain C row for any other window. */
-static void th_dwp_row_dsp(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row) {
+/* The DSP row of channels [first, first + count): the hand-scheduled loops (one channel's row per call), 3x3 being
+ * all this kernel takes (scratch.depthwise_pairs_shape); the plain C row for any other window. */
+static void th_dwp_row_dsp(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row,
+                           int32_t first, int32_t count) {
 #if TINYHIL_DSP_ASM
     const int full = a->act_min == -128 && a->act_max == 127; /* no activation clamp past SSAT */
     const int32_t out_w = a->out_w, stride = a->stride_w;
     if (a->k_h != 3 || a->k_w != 3) {
-        th_dwp_row_portable(a, width, rows, out_row);
+        th_dwp_row_portable(a, width, rows, out_row, first, count);
         return;
     }
     const uint32_t *p0 = (const uint32_t *)(const void *)rows[0], *p1 = (const uint32_t *)(const void *)rows[1];
     const uint32_t *p2 = (const uint32_t *)(const void *)rows[2];
-    const int32_t *k = th_dwp_record(a, 0), words = width >> 1, channels = a->in_c;
+    const int32_t *k = th_dwp_record(a, first), words = width >> 1, channels = a->in_c;
     const int32_t record = 3 * 2 + TH_DWP_PARAMS; /* words of a 3x3 record, stride 1 or 2 */
     void (*run)(const uint32_t *, const uint32_t *, const uint32_t *, const int32_t *, int8_t *, int32_t, int32_t) =
         stride == 1 ? (full ? th_dwp_run_3x3_s1 : th_dwp_run_3x3_s1_clamp)
                     : (full ? th_dwp_run_3x3_s2 : th_dwp_run_3x3_s2_clamp);
-    int8_t *y = out_row, *end = out_row + channels;
+    int8_t *y = out_row + first, *end = y + count;
     for (; y < end; ++y, p0 += words, p1 += words, p2 += words, k += record) {
         run(p0, p1, p2, k, y, out_w, channels);
     }
 #else
-    th_dwp_row_steps(a, width, rows, out_row, 0);
+    th_dwp_row_steps(a, width, rows, out_row, first, count);
 #endif
 }
 #endif
 
-void th_dwp_row(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row) {
+void th_dwp_channels(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row, int32_t first,
+                     int32_t count) {
 #if TINYHIL_USE_DSP
     if ((th_dwp_record(a, 0)[a->k_h * th_dwp_row_words(a) + 3] & 0xFF) != 0) { /* e = 0: no fast requantisation */
-        th_dwp_row_dsp(a, width, rows, out_row);
+        th_dwp_row_dsp(a, width, rows, out_row, first, count);
     } else {
-        th_dwp_row_portable(a, width, rows, out_row);
+        th_dwp_row_portable(a, width, rows, out_row, first, count);
     }
 #else
-    th_dwp_row_portable(a, width, rows, out_row);
+    th_dwp_row_portable(a, width, rows, out_row, first, count);
 #endif
+}
+
+void th_dwp_row(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row) {
+    th_dwp_channels(a, width, rows, out_row, 0, a->in_c);
     if (a->table) { /* a folded activation, while the row is still in cache */
         th_table_lookup_s8(a->table, a->out_w * a->out_c, out_row, out_row);
+    }
+}
+
+/* tinyhil_depthwise.h: as th_dwp_fill_by_group, two pixel words -> 4 channels' column pairs per step */
+TH_DWP_NO_MEMSET void th_dwp_widen(const int8_t *src, int32_t stride, int32_t columns, int32_t count, int32_t offset,
+                                   int16_t *planes, int32_t width) {
+    int32_t c = 0;
+#if TINYHIL_USE_DSP
+    const uint32_t offsets = ((uint32_t)(uint16_t)offset << 16) | (uint16_t)offset;
+    const int32_t pairs = columns >> 1, words = width >> 1;
+    for (; c + 4 <= count; c += 4) {
+        uint32_t *r0 = (uint32_t *)(void *)(planes + (size_t)c * width);
+        uint32_t *r1 = r0 + words, *r2 = r1 + words, *r3 = r2 + words;
+        const int8_t *x = src + c;
+        int32_t i = 0;
+        for (; i < pairs; ++i, x += 2 * stride) {
+            const uint32_t xa = th_read_s8x4(x), xb = th_read_s8x4(x + stride);
+            const uint32_t ae = th_sxtab16(offsets, xa), be = th_sxtab16(offsets, xb);
+            const uint32_t ao = th_sxtab16_ror8(offsets, xa), bo = th_sxtab16_ror8(offsets, xb);
+            r0[i] = th_dwp_pkhbt(ae, be), r2[i] = th_dwp_pkhtb(be, ae);
+            r1[i] = th_dwp_pkhbt(ao, bo), r3[i] = th_dwp_pkhtb(bo, ao);
+        }
+        if (columns & 1) { /* (x[columns - 1], 0) */
+            const uint32_t xl = th_read_s8x4(x);
+            const uint32_t e = th_sxtab16(offsets, xl), o = th_sxtab16_ror8(offsets, xl);
+            r0[i] = e & 0xFFFFu, r2[i] = e >> 16, r1[i] = o & 0xFFFFu, r3[i] = o >> 16;
+            ++i;
+        }
+        for (; i < words; ++i) {
+            r0[i] = 0, r1[i] = 0, r2[i] = 0, r3[i] = 0;
+        }
+    }
+#endif
+    for (; c < count; ++c) { /* a tail of 1-3 channels (or every channel without the DSP) */
+        int16_t *r = planes + (size_t)c * width;
+        for (int32_t col = 0; col < width; ++col) {
+            r[col] = (int16_t)(col < columns ? src[(size_t)col * stride + c] + offset : 0);
+        }
     }
 }
 

@@ -39,6 +39,11 @@
  * an expanded row is made into an int8 row at the expansion's output stride, then widened into its slot with
  * the input offset added, as the plain pair kernel widens its input rows.
  *
+ * On the int8 ring (where the q15 ring would raise the arena), a 3x3 depthwise with strip_channels runs the same
+ * pair rows on q15 strips: each window's rows widened a few channels at a time into the q15 blocks' scratch, which
+ * is free between the expansion and the projection (each input row widened k_h / stride_h times, not once: no
+ * arena for it).
+ *
  * Scratch (offsets from the generator): the ring | [the expanded row (q15 ring)] | the depthwise row | the projected row (residual
  * only) | the q15 blocks of two pixels (DSP path) | [SE: channel sums, pooled, squeezed, gate before and
  * after LOGISTIC] | [the upstream block's scratch | its output row]. */
@@ -225,6 +230,29 @@ static void stage_s8_window(th_stage *s, int32_t oy, const int8_t **rows) {
     }
 }
 
+/* The depthwise row from its int8 window on the pair kernel's rows: strip_channels channels at a time widened to
+ * q15 strips (in the q15 blocks' scratch, free between the expansion and the projection). */
+static void stage_strips_row(const th_stage *s, const int8_t *const *window, int8_t *dw_row) {
+    const th_mbconv_args *a = s->a;
+    const th_conv_args *d = a->depthwise;
+    const int32_t width = th_dwp_ring_width(d), group = a->strip_channels;
+    int16_t *strips = (int16_t *)(void *)(s->scratch + a->q15_offset);
+    const int16_t *planes[3]; /* 3x3 only (scratch.strip_channels) */
+    for (int32_t c = 0; c < d->in_c; c += group) {
+        const int32_t count = th_min_i32(group, d->in_c - c);
+        for (int32_t ky = 0; ky < d->k_h; ++ky) {
+            int16_t *strip = strips + (size_t)ky * group * width;
+            th_dwp_widen(window[ky] + c, s->ring.s8.channel_stride, s->ring.s8.padded_w, count, d->input_offset, strip,
+                         width);
+            planes[ky] = strip;
+        }
+        th_dwp_channels(d, width, planes, dw_row, c, count);
+    }
+    if (d->table) { /* a folded activation */
+        th_table_lookup_s8(d->table, d->out_w * d->out_c, dw_row, dw_row);
+    }
+}
+
 /* The depthwise row oy of the stage's block (after its activation) into dw_row. */
 static void stage_depthwise_row(th_stage *s, int32_t oy, int8_t *dw_row) {
     const th_mbconv_args *a = s->a;
@@ -238,7 +266,11 @@ static void stage_depthwise_row(th_stage *s, int32_t oy, int8_t *dw_row) {
         th_dwp_row(d, s->ring.q15.width, rows.q15, dw_row);
     } else {
         stage_s8_window(s, oy, rows.s8);
-        th_depthwise_row_s8(d, rows.s8, dw_row);
+        if (a->strip_channels) {
+            stage_strips_row(s, rows.s8, dw_row);
+        } else {
+            th_depthwise_row_s8(d, rows.s8, dw_row);
+        }
     }
     activate(&a->depthwise_act, dw_row, dw_row, d->out_w * d->out_c);
 }

@@ -146,8 +146,10 @@ typedef struct th_mbconv_args {
     int32_t projection_is_input1;        /* the projection is the ADD's first operand */
     int32_t dw_row_offset, project_row_offset, q15_offset; /* scratch layout, bytes from its start */
     /* the depthwise on the q15 ring of depthwise_conv2d_pairs.c (filter_q15: its records), the expansion's
-     * rows made into the int8 row at expanded_row_offset and widened into it; else the int8 ring */
-    int32_t depthwise_pairs, expanded_row_offset;
+     * rows made into the int8 row at expanded_row_offset and widened into it; else the int8 ring, and with
+     * strip_channels > 0 (filter_q15: the pair records) each window widened that many channels at a time into
+     * q15 strips at q15_offset for the pair kernel's rows */
+    int32_t depthwise_pairs, expanded_row_offset, strip_channels;
 } th_mbconv_args;
 
 void th_conv2d_s8(const th_conv_args *a, const int8_t *input, int8_t *output);

@@ -217,6 +217,52 @@ def test_fused_depthwise_separable_block_is_bit_exact_with_the_reference(blob: b
 
 
 @st.composite
+def strip_blocks(draw: st.DrawFn) -> bytes:
+    """A 3x3 stride-1 MBConv block whose int8 ring runs the pair rows on q15 strips (16-18 columns, 120-138
+    expanded channels: a strip of 4 channels fits in the projection's q15 bytes), channels not always a multiple
+    of 4."""
+    h, w, cin = draw(st.integers(1, 3)), draw(st.integers(16, 18)), draw(st.integers(20, 23))
+    cout = cin if draw(st.booleans()) else draw(st.integers(1, 9))
+    b = _Blocks(draw, (1, h, w, cin))
+    out = b.block(b.input, 6, 3, 1, cout, explicit_pad=False, residual=cout == cin and draw(st.booleans()),
+                  acts=(draw(ACTIVATIONS), draw(ACTIVATIONS)))
+    return b.model(out)
+
+
+@st.composite
+def strip_block_nets(draw: st.DrawFn) -> bytes:
+    """Three 3x3 stride-1 MBConv blocks on q15 strips of their int8 rings (120, 120 and 126 expanded channels:
+    strips of 4), the first with a residual."""
+    b = _Blocks(draw, (1, 4, 16, 20))
+    x = b.block(b.input, 6, 3, 1, 20, explicit_pad=False, residual=True, acts=("HARD_SWISH", None))
+    x = b.block(x, 6, 3, 1, 21, explicit_pad=False, residual=False, acts=(None, "LEAKY_RELU"))
+    x = b.block(x, 6, 3, 1, 8, explicit_pad=False, residual=False, acts=(None, None))
+    return b.model(x)
+
+
+def strip_channels_of(plan) -> list[int]:
+    from tinyhil.codegen.scratch import mbconv_scratch
+
+    return [mbconv_scratch(plan.graph, op).strip_channels for op in plan.graph.operators]
+
+
+@SETTINGS
+@given(blob=strip_blocks())
+def test_fused_depthwise_on_q15_strips_of_its_int8_ring_is_bit_exact(blob: bytes, check_fused_bit_exact) -> None:
+    plan = plan_memory(read_tflite(blob), fusion="all")
+    assert [channels > 0 for channels in strip_channels_of(plan)] == [True]
+    check_fused_bit_exact(blob)
+
+
+@settings(max_examples=2, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(blob=strip_block_nets())
+def test_three_blocks_on_q15_strips_are_bit_exact(blob: bytes, check_fused_bit_exact) -> None:
+    assert all(channels > 0 for channels in strip_channels_of(plan_memory(read_tflite(blob), fusion="all")))
+    check_fused_bit_exact(blob)
+
+
+@st.composite
 def four_block_nets(draw: st.DrawFn) -> bytes:
     """On an odd-sized input: an MBConv stride-1 residual block (k3, LeakyReLU after the expansion), an
     MBConv stride-2 block with the exporter's PAD (k5, hard-swish after the depthwise), a depthwise-

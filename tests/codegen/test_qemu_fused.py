@@ -1,5 +1,5 @@
-"""Fused blocks on the Cortex-M7 emulator (two cascades of two, fusion "all"; and all plain; and with every fused
-3x3 depthwise on the pair kernel's q15 ring): the DSP (asm) kernel paths give the reference's bytes, and the
+"""Fused blocks on the Cortex-M7 emulator (two cascades of two, fusion "all"; and all plain; with every fused 3x3
+depthwise on the pair kernel's q15 ring; and on q15 strips of the int8 ring): the DSP (asm) kernel paths give the reference's bytes, and the
 arena the firmware measures (painted, high-water after each inference) is the planned one."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 
 from tinyhil.codegen.planner import ALIGNMENT
 
-from .test_fused_blocks import every_fused_3x3_depthwise_on_the_q15_ring, four_block_nets, se_block_nets
+from .test_fused_blocks import (every_fused_3x3_depthwise_on_the_q15_ring, four_block_nets, se_block_nets,
+                                strip_block_nets, strip_channels_of)
 
 
 @pytest.mark.qemu
@@ -71,5 +72,25 @@ def test_fused_depthwise_on_the_q15_ring_is_bit_exact_on_the_emulator(blob: byte
     with every_fused_3x3_depthwise_on_the_q15_ring():
         m = measure(blob, load_profile("qemu-m7"), inputs, runtime="native", workdir=workdir, fusion="all")
     assert any(".depthwise_pairs = 1," in c.read_text() for c in workdir.rglob("*.c"))
+    assert m.bit_exact
+    assert m.planned_arena_bytes - ALIGNMENT < m.arena_bytes <= m.planned_arena_bytes
+
+
+@pytest.mark.qemu
+@settings(max_examples=1, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(blob=strip_block_nets())
+def test_fused_depthwise_on_q15_strips_is_bit_exact_on_the_emulator(blob: bytes, tmp_path_factory) -> None:
+    """Blocks whose int8 rings run the pair kernel's asm rows on q15 strips."""
+    from tinyhil.bench import measure
+    from tinyhil.boards import load_profile
+    from tinyhil.codegen.planner import plan_memory
+    from tinyhil.codegen.reader import read_tflite
+
+    assert all(channels > 0 for channels in strip_channels_of(plan_memory(read_tflite(blob), fusion="all")))
+    inputs = np.random.default_rng(4).integers(-128, 128, size=(2, 1, 4, 16, 20), dtype=np.int8)
+    inputs[0] = -128
+    m = measure(blob, load_profile("qemu-m7"), inputs, runtime="native", workdir=tmp_path_factory.mktemp("strips"),
+                fusion="all")
     assert m.bit_exact
     assert m.planned_arena_bytes - ALIGNMENT < m.arena_bytes <= m.planned_arena_bytes

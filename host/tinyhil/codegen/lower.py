@@ -15,7 +15,7 @@ from . import tables
 from .quantize import (activation_range, conv_multipliers, f32, fast_requant, hard_swish_multipliers,
                        leaky_relu_multipliers, logistic_params, mean_multiplier, mul_multiplier, quantize_multiplier,
                        softmax_params)
-from .scratch import cascade_scratch, fused_depthwise_pairs, is_pointwise, round_up4, runs_depthwise_pairs, same_pad
+from .scratch import cascade_scratch, is_pointwise, round_up4, runs_depthwise_pairs, same_pad
 
 
 @dataclass
@@ -64,7 +64,8 @@ def _q(t: Tensor) -> tuple[float, int]:
 
 def _conv_like(graph: Graph, op: Operator, depthwise: bool, pairs: bool = False) -> Layer:
     """CONV_2D / DEPTHWISE_CONV_2D; pairs: a depthwise on the q15 ring of th_depthwise_conv2d_pairs_s8
-    (scratch.runs_depthwise_pairs), or a fused block's depthwise on that ring (scratch.fused_depthwise_pairs)."""
+    (scratch.runs_depthwise_pairs), or a fused block's depthwise on that ring or on q15 strips of its int8 ring
+    (scratch.MbconvScratch: depthwise_pairs, strip_channels)."""
     x, w = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1])
     bias = graph.tensor(op.inputs[2]) if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
     y = graph.tensor(op.outputs[0])
@@ -241,8 +242,8 @@ def _fused_block(graph: Graph, op: Operator, p: str
             main[struct_field] = "{TH_ACT_NONE, NULL}" if activation else "NULL"
             continue
         if role in ("expand", "depthwise", "project", "se_reduce", "se_expand"):
-            part = _conv_like(graph, sub, depthwise=role == "depthwise",
-                              pairs=role == "depthwise" and fused_depthwise_pairs(graph, sub))
+            part = _conv_like(graph, sub, depthwise=role == "depthwise",  # the pair records for the q15 ring or strips
+                              pairs=role == "depthwise" and bool(layout.own.depthwise_pairs or layout.own.strip_channels))
         else:
             part = _LOWERINGS[sub.opcode](graph, sub)
         if role in ("expand", "project", "se_reduce", "se_expand") and part.function != "th_conv2d_1x1_s8":
@@ -261,7 +262,7 @@ def _fused_block(graph: Graph, op: Operator, p: str
                 se_sums_offset=own.se_sums_offset, se_pooled_offset=own.se_pooled_offset,
                 se_reduced_offset=own.se_reduced_offset, se_pre_offset=own.se_pre_offset,
                 se_gate_offset=own.se_gate_offset, depthwise_pairs=int(own.depthwise_pairs),
-                expanded_row_offset=own.expanded_row_offset)
+                expanded_row_offset=own.expanded_row_offset, strip_channels=own.strip_channels)
     return arrays, structs, main, macs
 
 

@@ -243,7 +243,8 @@ def _with_fused_q15_rings(graph: Graph, plan: MemoryPlan, chosen: list[MbconvCha
     """plan (the fusion search's, every fused depthwise on its int8 ring) with each fused 3x3 depthwise on the
     pair kernel's q15 ring (scratch.fused_depthwise_pairs: one SMLAD per two taps, its ring twice the bytes)
     where that keeps plan's arena: all of them if they fit, else one by one, the most depthwise MACs first.
-    The blocks fused and cascaded stay those the search chose."""
+    The blocks fused and cascaded stay those the search chose; a 3x3 depthwise left on its int8 ring runs the same
+    pair rows on q15 strips where they fit in its block's scratch (scratch.strip_channels: no arena for it)."""
     eligible = [chain.depthwise for chain in chosen if depthwise_pairs_shape(graph, graph.operators[chain.depthwise])]
     if not eligible:
         return plan

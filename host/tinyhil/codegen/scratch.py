@@ -51,6 +51,7 @@ class MbconvScratch:
     se_gate_offset: int = 0
     depthwise_pairs: bool = False  # the q15 ring of depthwise_conv2d_pairs.c (fused_depthwise_pairs)
     expanded_row_offset: int = 0  # q15 ring with an expansion only
+    strip_channels: int = 0  # int8 ring, 3x3: channels per q15 strip in the q15 blocks' bytes (0: the tap list)
 
 
 def mbconv_scratch(graph: Graph, op: Operator) -> MbconvScratch:
@@ -68,10 +69,11 @@ def mbconv_scratch(graph: Graph, op: Operator) -> MbconvScratch:
     q15 = 4 * round_up4(hidden) if project is not None else 0
     if o["expand"] is not None:
         q15 = max(q15, 4 * round_up4(int(graph.tensors[o["expand"].inputs[0]].shape[3])))
+    strips = 0 if pairs else strip_channels(graph, dw, q15)
     end = q15_offset + q15
     if o.get("se_mul") is None:
         return MbconvScratch(ring, row_offset, project_row_offset, q15_offset, end, depthwise_pairs=pairs,
-                             expanded_row_offset=expanded_row_offset)
+                             expanded_row_offset=expanded_row_offset, strip_channels=strips)
     squeezed = int(graph.tensors[o["se_reduce"].outputs[0]].shape[3])
     sums = _align16(end)
     pooled = _align16(sums + 4 * hidden)
@@ -79,7 +81,29 @@ def mbconv_scratch(graph: Graph, op: Operator) -> MbconvScratch:
     pre = _align16(reduced + squeezed)
     gate = _align16(pre + hidden) if o["se_gate"] is not None else pre  # a folded LOGISTIC: the conv makes the gate
     return MbconvScratch(ring, row_offset, project_row_offset, q15_offset, gate + hidden, sums, pooled, reduced, pre,
-                         gate, pairs, expanded_row_offset)
+                         gate, pairs, expanded_row_offset, strips)
+
+
+# Strips pay for widening each input row k_h times and for a call per strip and channel: measured on QEMU (32px-6M,
+# instructions per fused block against the int8 tap list), 16 columns at stride 1 gain 3 %; 4 columns, or stride 2
+# (twice the columns widened per output), lose 4-6 %.
+STRIP_MIN_COLUMNS = 16
+
+
+def strip_channels(graph: Graph, dw: Operator, q15_bytes: int) -> int:
+    """Channels per q15 strip of a fused 3x3 depthwise on its int8 ring (mbconv_fused.c's stage_strips_row): as many
+    groups of 4 as k_h strips of th_dwp_ring_width int16 columns fit in the q15 blocks' bytes, at most the
+    channels rounded up to 4; 0 (the tap-list row) where not even 4 fit, the pair rows do not take the shape, or
+    the strips would not pay (stride 2, fewer than STRIP_MIN_COLUMNS output columns)."""
+    if not depthwise_pairs_shape(graph, dw) or dw.options.get("stride_w", 1) != 1:
+        return 0
+    w = graph.tensors[dw.inputs[1]]
+    _, _, out_w, channels = (int(d) for d in graph.tensors[dw.outputs[0]].shape)
+    if out_w < STRIP_MIN_COLUMNS:
+        return 0
+    strip_bytes = int(w.shape[1]) * depthwise_pairs_ring_width(out_w, int(w.shape[2]), dw.options.get("stride_w", 1)) * 2
+    groups = q15_bytes // strip_bytes // 4
+    return min(4 * groups, round_up4(channels)) if groups else 0
 
 
 @dataclass(frozen=True)
