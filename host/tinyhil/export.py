@@ -65,21 +65,27 @@ class ExportResult:
         return "\n".join(lines)
 
 
-def keras_to_int8_tflite(keras_model: Any, samples: Sequence[np.ndarray]) -> bytes:
+def keras_to_int8_tflite(keras_model: Any, samples: Sequence[np.ndarray], via_saved_model: bool = True) -> bytes:
     """Full-integer .tflite bytes (int8 weights, activations, input and output) for a Keras model, calibrated on
     `samples`, each one float32 NHWC batch of one image. The converter's console output is kept off the terminal;
-    its exceptions pass through with that output attached as a note."""
+    its exceptions pass through with that output attached as a note.
+
+    via_saved_model=False converts the model's traced, frozen graph instead of the SavedModel Keras writes and
+    reads back for from_keras_model (about 2 of the converter's 4-6 s on this machine): the operators, tensor
+    shapes, constants and quantisation come out the same, the tensor names and signature do not (tested in
+    tests/models/test_train_export_roundtrip.py). For files that are only measured on the board."""
     tf = tf_quiet.tensorflow()
-    converter = tf.lite.TFLiteConverter.from_keras_model(keras_model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: ([sample] for sample in samples)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
     with tf_quiet.captured_native_stderr() as native, warnings.catch_warnings():
         # "Statistics for quantized inputs were expected": the int8 input's scale comes from calibration
         warnings.simplefilter("ignore", UserWarning)
         try:
+            converter = (tf.lite.TFLiteConverter.from_keras_model(keras_model) if via_saved_model
+                         else _frozen_graph_converter(tf, keras_model, samples[0].shape))
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.representative_dataset = lambda: ([sample] for sample in samples)
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            converter.inference_input_type = tf.int8
+            converter.inference_output_type = tf.int8
             return converter.convert()
         except Exception as exc:
             native_error = exc
@@ -88,14 +94,28 @@ def keras_to_int8_tflite(keras_model: Any, samples: Sequence[np.ndarray]) -> byt
     raise native_error
 
 
-def convert_int8(model: torch.nn.Module, spec: ArchSpec, representative: torch.Tensor) -> bytes:
-    """The int8 .tflite bytes for `model`, calibrated on `representative` (float NCHW at spec.resolution)."""
+def _frozen_graph_converter(tf: Any, keras_model: Any, sample_shape: Sequence[int]) -> Any:
+    """A TFLiteConverter over the Keras model's graph traced for one batch-of-one input, its variables folded into
+    constants (what from_keras_model's SavedModel round trip also ends with)."""
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    signature = tf.TensorSpec([1, *sample_shape[1:]], tf.float32)
+    traced = tf.function(lambda x: keras_model(x, training=False), input_signature=[signature]).get_concrete_function()
+    # no trackable_obj: with one, TF converts concrete functions through a SavedModel again (as slow as
+    # from_keras_model); without, it converts the frozen GraphDef (it logs that this path is deprecated)
+    return tf.lite.TFLiteConverter.from_concrete_functions([convert_variables_to_constants_v2(traced)])
+
+
+def convert_int8(model: torch.nn.Module, spec: ArchSpec, representative: torch.Tensor,
+                 via_saved_model: bool = True) -> bytes:
+    """The int8 .tflite bytes for `model`, calibrated on `representative` (float NCHW at spec.resolution);
+    via_saved_model as in keras_to_int8_tflite."""
     from .keras_model import build_keras
 
     keras_model = build_keras(model.cpu().eval(), int(representative.shape[1]))
     samples = representative.permute(0, 2, 3, 1).contiguous().numpy().astype(np.float32)
     try:
-        return keras_to_int8_tflite(keras_model, [samples[i:i + 1] for i in range(len(samples))])
+        return keras_to_int8_tflite(keras_model, [samples[i:i + 1] for i in range(len(samples))], via_saved_model)
     except Exception as exc:
         notes = "".join(f"\n{note}" for note in getattr(exc, "__notes__", ()))
         raise ExportError(f"TFLiteConverter failed for spec {spec.canonical_hash()}: {exc}{notes}") from exc
@@ -140,11 +160,13 @@ def export_for_board(model: torch.nn.Module, spec: ArchSpec, dataset: Dataset, o
     """The int8 .tflite only, without evaluating it: for a multi-fidelity search's first rung, whose file is built
     and measured on the board (the measurement depends on the graph and the tensor sizes, not on the accuracy),
     while the rung is ranked by its float validation accuracy. Fewer calibration images than export_int8's: the
-    scales only have to be plausible here; a candidate that reaches the last rung is exported and evaluated again."""
+    scales only have to be plausible here; a candidate that reaches the last rung is exported and evaluated again.
+    Converted from the frozen graph (keras_to_int8_tflite's via_saved_model=False): the same operators, shapes
+    and quantisation, without the SavedModel round trip."""
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     representative = to_resolution(dataset.train_x[:representative_count], spec.resolution)
-    _write(convert_int8(model.cpu().eval(), spec, representative), out_path)
+    _write(convert_int8(model.cpu().eval(), spec, representative, via_saved_model=False), out_path)
     return out_path
 
 
