@@ -147,3 +147,21 @@ def test_train_subset_sets_the_proxy_training_images_and_the_rung_steps_above_th
     dataset = types.SimpleNamespace(train_y=range(54_000))
     steps = default.epochs * -(-20_000 // default.batch_size)
     assert stages.rung_config(job, dataset).max_steps == round(steps / 9)
+
+
+def test_evolution_ranks_parents_within_their_rung_the_highest_rung_first() -> None:
+    """A rung-0 accuracy (1/9 of the proxy budget) is not compared with a last-rung one: the candidates ASHA took
+    furthest are the first parents, each rung in NSGA-II order."""
+    from tinyhil.search.pareto import rank_for_selection
+    from tinyhil.search.proposers.evolution import parent_order
+    from tinyhil.search.store import Candidate
+
+    def measured(cid: int, rung: int, accuracy: float, macs: int) -> Candidate:
+        return Candidate(id=cid, step=cid, proposer="evolution", spec={}, spec_hash=str(cid), status="measured",
+                         metrics={**_m(accuracy, macs), "rung": rung})
+
+    # 0: tiny and, after 1/9 of the budget, inaccurate; 2 dominates 1 at rung 1; 3 went all the way
+    pool = [measured(0, 0, 0.30, 50), measured(1, 1, 0.60, 200), measured(2, 1, 0.70, 150), measured(3, 2, 0.80, 300)]
+    assert parent_order(pool) == [3, 2, 1, 0]
+    single = [measured(0, 0, 0.30, 50), measured(1, 0, 0.60, 200), measured(2, 0, 0.70, 150)]
+    assert parent_order(single) == rank_for_selection([c.metrics for c in single])  # single fidelity: unchanged
