@@ -91,4 +91,14 @@ def test_a_candidate_killed_mid_rung_trains_on_from_its_last_rung_and_is_measure
         assert {k: resumed_metrics[k] for k in BOARD_FIELDS} == {k: metrics[k] for k in BOARD_FIELDS}
         assert resumed_timings["measure"] == timings["measure"]
     done = {cid: row for cid, row in before.items() if cid not in pending}
-    assert {k: v for k, v in after.items() if k in done} == done
+    for cid, (spec_hash, status, metrics, timings) in done.items():
+        if after[cid][2].get("rung") == metrics.get("rung"):
+            assert after[cid] == done[cid]  # finished and not gone on: untouched
+            continue
+        # waiting at its rung when killed, promoted (ASHA) after the resume: its finished rungs are kept as they
+        # were, and its board numbers are still the ones measured once, before the kill
+        _, resumed_status, resumed_metrics, resumed_timings = after[cid]
+        assert resumed_status == status == "measured" and resumed_metrics["rung"] > metrics["rung"]
+        assert resumed_metrics["rung_history"][:len(metrics["rung_history"])] == metrics["rung_history"]
+        assert {k: resumed_metrics[k] for k in BOARD_FIELDS} == {k: metrics[k] for k in BOARD_FIELDS}
+        assert resumed_timings["measure"] == timings["measure"]
