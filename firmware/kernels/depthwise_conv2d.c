@@ -11,6 +11,10 @@
  * SMLABB / SMLATT per tap and 4 channels. */
 #include "tinyhil_depthwise.h"
 
+#define TH_DW_MAX_TAPS 64 /* the tap list, up to 8x8: the search spaces' 7x7 windows (49 taps) stay on it */
+#define TH_DW_MULT_MAX_PAIRS 32 /* depth multiplier > 1: tap pairs per window */
+#define TH_DW_WINDOW_MAX 7 /* rows of the fixed windows (th_dw_row_dsp_window) */
+
 static inline int32_t th_dw_q15_weight(const th_conv_args *a, int32_t oc, int32_t tap) {
     static const int8_t lane[4] = {0, 2, 1, 3}; /* channel within its group -> halfword */
     const int32_t taps = a->k_h * a->k_w;
@@ -56,10 +60,10 @@ static void th_dw_row_portable(const th_conv_args *a, const int8_t *const *rows,
         acc3 = th_smlatt(x_odd_, w_odd_, acc3);                                           \
     } while (0)
 
-/* the 4 accumulators of channels c..c+3 -> 4 output bytes (requantised, offset, clamped) */
-static inline __attribute__((always_inline)) uint32_t th_dw_output_s8x4(const th_conv_args *a, int32_t c, int32_t acc0,
-                                                                  int32_t acc1, int32_t acc2, int32_t acc3,
-                                                                  uint32_t lo4, uint32_t hi4) {
+/* the 4 accumulators of channels c..c+3 -> 4 output bytes (requantised, offset, saturated to int8) */
+static inline __attribute__((always_inline)) uint32_t th_dw_output_s8x4_saturated(const th_conv_args *a, int32_t c,
+                                                                            int32_t acc0, int32_t acc1,
+                                                                            int32_t acc2, int32_t acc3) {
     const int32_t offset = a->output_offset;
     if (a->requant) {
         const int32_t *q = a->requant + 2 * c;
@@ -75,9 +79,15 @@ static inline __attribute__((always_inline)) uint32_t th_dw_output_s8x4(const th
         acc2 = lanes > 2 ? th_mbqm(acc2, m[2], sh[2]) : 0;
         acc3 = lanes > 3 ? th_mbqm(acc3, m[3], sh[3]) : 0;
     }
-    return th_clamp_s8x4(th_pack_s8x4(th_ssat8(acc0 + offset), th_ssat8(acc1 + offset), th_ssat8(acc2 + offset),
-                                      th_ssat8(acc3 + offset)),
-                         lo4, hi4);
+    return th_pack_s8x4(th_ssat8(acc0 + offset), th_ssat8(acc1 + offset), th_ssat8(acc2 + offset),
+                        th_ssat8(acc3 + offset));
+}
+
+/* the same, clamped to the activation's bounds */
+static inline __attribute__((always_inline)) uint32_t th_dw_output_s8x4(const th_conv_args *a, int32_t c, int32_t acc0,
+                                                                  int32_t acc1, int32_t acc2, int32_t acc3,
+                                                                  uint32_t lo4, uint32_t hi4) {
+    return th_clamp_s8x4(th_dw_output_s8x4_saturated(a, c, acc0, acc1, acc2, acc3), lo4, hi4);
 }
 
 #if TINYHIL_DSP_ASM
@@ -135,11 +145,83 @@ static void th_dw_row_dsp_3x3(const th_conv_args *a, const int8_t *const *rows, 
     }
 }
 
+#if TINYHIL_DSP_ASM
+/* TH_DW_TAP_AT for the tap at [ptr_, at_], its weights the next two words at wp_ (post-incremented) */
+#define TH_DW_TAP_NEXT(ptr_, at_, wp_)                                                                        \
+    do {                                                                                                    \
+        uint32_t xv_, xe_, we_, wo_;                                                                        \
+        __asm__("ldr    %[xv], [%[p], %[s]]\n\t"                                                            \
+                "ldrd   %[we], %[wo], [%[w]], #8\n\t"                                                      \
+                "sxtab16 %[xe], %[off], %[xv]\n\t"                                                          \
+                "sxtab16 %[xv], %[off], %[xv], ror #8\n\t"                                                  \
+                "smlabb %[a0], %[xe], %[we], %[a0]\n\t"                                                    \
+                "smlatt %[a2], %[xe], %[we], %[a2]\n\t"                                                    \
+                "smlabb %[a1], %[xv], %[wo], %[a1]\n\t"                                                    \
+                "smlatt %[a3], %[xv], %[wo], %[a3]"                                                          \
+                : [a0] "+r"(acc0), [a1] "+r"(acc1), [a2] "+r"(acc2), [a3] "+r"(acc3), [xv] "=&r"(xv_),     \
+                  [xe] "=&r"(xe_), [we] "=&r"(we_), [wo] "=&r"(wo_), [w] "+r"(wp_)                          \
+                : [p] "r"(ptr_), [s] "r"(at_), [off] "r"(offsets)                                            \
+                : "memory");                                                                                \
+    } while (0)
+#else
+#define TH_DW_TAP_NEXT(ptr_, at_, wp_) \
+    do {                             \
+        TH_DW_TAP((ptr_) + (at_), wp_); \
+        (wp_) += 2;                  \
+    } while (0)
+#endif
+
+/* A fixed KH x KW window (the variant's constants: the taps unroll), dilation 1 in W, multiplier 1, channels
+ * a multiple of 4, requant set: per output pixel a pointer per tap, then all channel groups in turn, each tap
+ * one load (at the group's offset), two SXTAB16 and four multiplies, its weights read in order; the activation
+ * clamp only where the bounds lie inside int8. */
+static inline __attribute__((always_inline)) void th_dw_row_dsp_window(const th_conv_args *a, const int8_t *const *rows,
+                                                                      int8_t *out_row, int32_t KH, int32_t KW) {
+    const int32_t channels = a->in_c, px_step = a->stride_w * channels;
+    const uint32_t offsets = ((uint32_t)(uint16_t)a->input_offset << 16) | (uint16_t)a->input_offset;
+    const uint32_t lo4 = th_splat_s8x4(a->act_min), hi4 = th_splat_s8x4(a->act_max);
+    const int clamp = a->act_min > -128 || a->act_max < 127;
+    const int32_t offset = a->output_offset;
+    int8_t *out_px = out_row;
+    for (int32_t ox = 0; ox < a->out_w; ++ox) {
+        const int8_t *tap[TH_DW_WINDOW_MAX * TH_DW_WINDOW_MAX];
+        for (int32_t ky = 0; ky < KH; ++ky) {
+            for (int32_t kx = 0; kx < KW; ++kx) {
+                tap[ky * KW + kx] = rows[ky] + (size_t)ox * px_step + (size_t)kx * channels;
+            }
+        }
+        const uint32_t *w = (const uint32_t *)(const void *)a->filter_q15;
+        const int32_t *bias = a->bias, *q = a->requant;
+        for (int32_t c = 0; c < channels; c += 4, out_px += 4, bias += 4, q += 8) {
+            int32_t acc0 = bias[0], acc1 = bias[1], acc2 = bias[2], acc3 = bias[3];
+            for (int32_t t = 0; t < KH * KW; ++t) {
+                TH_DW_TAP_NEXT(tap[t], c, w);
+            }
+            const uint32_t packed = th_pack_s8x4(th_ssat8(th_requantise_fast(acc0, q[0], q[1]) + offset),
+                                                 th_ssat8(th_requantise_fast(acc1, q[2], q[3]) + offset),
+                                                 th_ssat8(th_requantise_fast(acc2, q[4], q[5]) + offset),
+                                                 th_ssat8(th_requantise_fast(acc3, q[6], q[7]) + offset));
+            th_write_s8x4(out_px, clamp ? th_clamp_s8x4(packed, lo4, hi4) : packed);
+        }
+    }
+}
+#define TH_DW_WINDOW_ROW(KH, KW)                                                                               \
+    static void th_dw_row_dsp_##KH##x##KW(const th_conv_args *a, const int8_t *const *rows, int8_t *out_row) {  \
+        th_dw_row_dsp_window(a, rows, out_row, KH, KW);                                                         \
+    }
+TH_DW_WINDOW_ROW(3, 1)
+TH_DW_WINDOW_ROW(5, 1)
+TH_DW_WINDOW_ROW(7, 1)
+TH_DW_WINDOW_ROW(1, 3)
+TH_DW_WINDOW_ROW(1, 5)
+TH_DW_WINDOW_ROW(1, 7)
+TH_DW_WINDOW_ROW(5, 5)
+TH_DW_WINDOW_ROW(7, 7)
+
 /* Depth multiplier 1, any window (k x 1, 1 x k, 5x5, dilated, channels not a multiple of 4):
  * 4 channels per step. The window's taps are a list of ring-row pointers made once per row, so
  * every tap is one pointer load plus TH_DW_TAP_AT's load, widen and 4 multiplies, whatever its
  * shape (a k x 1 filter no longer pays a row loop per tap). */
-#define TH_DW_MAX_TAPS 64 /* up to 8x8: the search spaces' 7x7 windows (49 taps) stay on this path */
 static void th_dw_row_dsp(const th_conv_args *a, const int8_t *const *rows, int8_t *out_row) {
     const int32_t channels = a->in_c, stride = th_round_up4(channels), taps = a->k_h * a->k_w;
     const int32_t tap_step = a->dil_w * stride, px_step = a->stride_w * stride;
@@ -178,7 +260,6 @@ static void th_dw_row_dsp(const th_conv_args *a, const int8_t *const *rows, int8
  * pixel and input channel, the window's taps (input offset added) are packed in pairs of q15 words;
  * each output channel's weights come in the same tap pairs from the host, so one SMLAD does two taps;
  * with a multiplier of 4, 8, ... four output channels share each window word and one packed store. */
-#define TH_DW_MULT_MAX_PAIRS 32
 /* out of line, -Os: one copy of the two requantisations (flash), shared with the portable fallback */
 static __attribute__((noinline, optimize("Os"))) int8_t th_dw_output(const th_conv_args *a, int32_t acc, int32_t oc) {
     return th_conv_output(a, acc, oc);
@@ -240,9 +321,23 @@ static void th_dw_row_dsp_multiplier(const th_conv_args *a, const int8_t *const 
 #endif
 
 
-/* One output row from the k_h ring rows of its window: the DSP paths where they apply, else portable. */
+#if !TINYHIL_USE_DSP /* every variant runs the portable row */
+#define th_dw_row_dsp_3x3 th_dw_row_portable
+#define th_dw_row_dsp_3x1 th_dw_row_portable
+#define th_dw_row_dsp_5x1 th_dw_row_portable
+#define th_dw_row_dsp_7x1 th_dw_row_portable
+#define th_dw_row_dsp_1x3 th_dw_row_portable
+#define th_dw_row_dsp_1x5 th_dw_row_portable
+#define th_dw_row_dsp_1x7 th_dw_row_portable
+#define th_dw_row_dsp_5x5 th_dw_row_portable
+#define th_dw_row_dsp_7x7 th_dw_row_portable
+#define th_dw_row_dsp th_dw_row_portable
+#define th_dw_row_dsp_multiplier th_dw_row_portable
+#endif
+
+/* One output row from the k_h ring rows of its window, the row loop chosen at run time: the fused block's
+ * depthwise (mbconv_fused.c), which is one function for every shape. */
 void th_depthwise_row_s8(const th_conv_args *a, const int8_t *const *rows, int8_t *out_row) {
-#if TINYHIL_USE_DSP
     if (a->depth_multiplier == 1) {
         const int32_t unrolled = a->k_h == 3 && a->k_w == 3 && a->dil_w == 1 && a->in_c % 4 == 0;
         if (unrolled) {
@@ -257,39 +352,57 @@ void th_depthwise_row_s8(const th_conv_args *a, const int8_t *const *rows, int8_
     } else {
         th_dw_row_portable(a, rows, out_row);
     }
-#else
-    th_dw_row_portable(a, rows, out_row);
-#endif
     if (a->table) { /* a folded activation, while the row is still in cache */
         th_table_lookup_s8(a->table, a->out_w * a->out_c, out_row, out_row);
     }
 }
 
+typedef void (*th_dw_row_fn)(const th_conv_args *a, const int8_t *const *rows, int8_t *out_row);
 
-/* out_b may be in_b (in place, stride 1 in H): see the file comment */
-static void depthwise(const th_conv_args *a, const int8_t *in_b, int8_t *out_b, int8_t *scratch) {
+/* out_b may be in_b (in place, stride 1 in H): see the file comment. Not cloned per variant: one copy of the
+ * ring code whichever row it runs; -Os, as the rows and the ring's memcpy are where the time goes (flash). */
+static __attribute__((noinline, noclone, optimize("Os"))) void depthwise(const th_conv_args *a, const int8_t *input,
+                                                                          int8_t *output, int8_t *scratch,
+                                                                          th_dw_row_fn row_fn) {
     const int8_t *rows[TH_DEPTHWISE_MAX_KERNEL_H];
     const size_t out_row_bytes = (size_t)a->out_w * a->out_c;
+    const size_t in_bytes = (size_t)a->in_h * a->in_w * a->in_c, out_bytes = (size_t)a->out_h * out_row_bytes;
     th_row_ring ring;
-    th_dw_ring_init(&ring, a, scratch);
-    for (int32_t oy = 0; oy < a->out_h; ++oy) {
-        for (int32_t ky = 0; ky < a->k_h; ++ky) {
-            rows[ky] = th_dw_ring_row(&ring, a, in_b, oy * a->stride_h - a->pad_h + ky * a->dil_h, ky);
+    for (int32_t b = 0; b < a->batches; ++b) {
+        const int8_t *in_b = input + (size_t)b * in_bytes;
+        int8_t *out_b = output + (size_t)b * out_bytes;
+        th_dw_ring_init(&ring, a, scratch);
+        for (int32_t oy = 0; oy < a->out_h; ++oy) {
+            for (int32_t ky = 0; ky < a->k_h; ++ky) {
+                rows[ky] = th_dw_ring_row(&ring, a, in_b, oy * a->stride_h - a->pad_h + ky * a->dil_h, ky);
+            }
+            int8_t *out_row = out_b + (size_t)oy * out_row_bytes;
+            row_fn(a, rows, out_row);
+            if (a->table) {
+                th_table_lookup_s8(a->table, a->out_w * a->out_c, out_row, out_row);
+            }
         }
-        th_depthwise_row_s8(a, rows, out_b + (size_t)oy * out_row_bytes);
     }
 }
 
-void th_depthwise_conv2d_s8(const th_conv_args *a, const int8_t *input, int8_t *output, int8_t *scratch) {
-    for (int32_t b = 0; b < a->batches; ++b) {
-        depthwise(a, input + (size_t)b * a->in_h * a->in_w * a->in_c, output + (size_t)b * a->out_h * a->out_w * a->out_c,
-                  scratch);
+/* The kernel variants (tinyhil_kernels.h); in place, the output is the input (the same shape) */
+#define TH_DW_KERNEL(VARIANT, ROW)                                                                             \
+    void th_depthwise_conv2d_##VARIANT##_s8(const th_conv_args *a, const int8_t *input, int8_t *output,        \
+                                            int8_t *scratch) {                                                 \
+        depthwise(a, input, output, scratch, ROW);                                                             \
+    }                                                                                                          \
+    void th_depthwise_conv2d_##VARIANT##_inplace_s8(const th_conv_args *a, int8_t *buffer, int8_t *scratch) {  \
+        depthwise(a, buffer, buffer, scratch, ROW);                                                            \
     }
-}
-
-void th_depthwise_conv2d_inplace_s8(const th_conv_args *a, int8_t *buffer, int8_t *scratch) {
-    const size_t bytes = (size_t)a->in_h * a->in_w * a->in_c;
-    for (int32_t b = 0; b < a->batches; ++b) {
-        depthwise(a, buffer + (size_t)b * bytes, buffer + (size_t)b * bytes, scratch);
-    }
-}
+TH_DW_KERNEL(3x3, th_dw_row_dsp_3x3)
+TH_DW_KERNEL(3x1, th_dw_row_dsp_3x1)
+TH_DW_KERNEL(5x1, th_dw_row_dsp_5x1)
+TH_DW_KERNEL(7x1, th_dw_row_dsp_7x1)
+TH_DW_KERNEL(1x3, th_dw_row_dsp_1x3)
+TH_DW_KERNEL(1x5, th_dw_row_dsp_1x5)
+TH_DW_KERNEL(1x7, th_dw_row_dsp_1x7)
+TH_DW_KERNEL(5x5, th_dw_row_dsp_5x5)
+TH_DW_KERNEL(7x7, th_dw_row_dsp_7x7)
+TH_DW_KERNEL(taps, th_dw_row_dsp)
+TH_DW_KERNEL(multiplier, th_dw_row_dsp_multiplier)
+TH_DW_KERNEL(portable, th_dw_row_portable)

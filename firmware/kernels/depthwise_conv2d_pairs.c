@@ -176,6 +176,15 @@ TH_DWP_NO_MEMSET static void th_dwp_fill_by_group(const th_conv_args *a, int32_t
 }
 #endif
 
+/* th_dwp_fill_by_pair or _by_group: the 4-channel groups of an image row */
+typedef void (*th_dwp_fill4_fn)(const th_conv_args *a, int32_t width, const int8_t *src, int16_t *row, int pads,
+                                uint32_t offsets);
+#if !TINYHIL_USE_DSP
+#define th_dwp_fill_by_pair NULL /* one column at a time, whatever the variant */
+#define th_dwp_fill_by_group NULL
+#endif
+
+
 /* Input row src (NULL: above / below the image) into a ring slot: per channel, its columns with the input
  * offset added, 0 in the padding. With the DSP, 4 channels at a time, a word (two columns) per store: the
  * padding's pairs 0, the image's pairs from two pixel words widened by SXTAB16 and paired by column
@@ -185,7 +194,8 @@ TH_DWP_NO_MEMSET static void th_dwp_fill_by_group(const th_conv_args *a, int32_t
 #if defined(__GNUC__) && !defined(__clang__)
 __attribute__((optimize("no-tree-loop-distribute-patterns"))) /* 1-2 padding words: shorter than a memset call */
 #endif
-static uint8_t th_dwp_fill(const th_conv_args *a, int32_t width, const int8_t *src, int16_t *row, uint8_t state) {
+static uint8_t th_dwp_fill(const th_conv_args *a, int32_t width, const int8_t *src, int16_t *row, uint8_t state,
+                           th_dwp_fill4_fn fill4) {
     const int32_t in_c = a->in_c, first = a->pad_w;
     const int32_t last = th_min_i32(width, a->pad_w + a->in_w); /* image columns [first, last) */
     const int32_t offset = a->input_offset;
@@ -205,13 +215,8 @@ static uint8_t th_dwp_fill(const th_conv_args *a, int32_t width, const int8_t *s
     int32_t c = 0;
 #if TINYHIL_USE_DSP
     const uint32_t offsets = ((uint32_t)(uint16_t)offset << 16) | (uint16_t)offset;
-    const int32_t groups = in_c >> 2, pair_first = (first + 1) & ~1;
-    const int32_t pairs = last > pair_first ? (last - pair_first) >> 1 : 0;
-    if (groups > pairs) {
-        th_dwp_fill_by_pair(a, width, src, row, pads, offsets);
-    } else {
-        th_dwp_fill_by_group(a, width, src, row, pads, offsets);
-    }
+    const int32_t groups = in_c >> 2;
+    fill4(a, width, src, row, pads, offsets); /* by pair where groups > pairs, else by group (the variant) */
     c = 4 * groups;
 #endif
     for (; c < in_c; ++c) { /* a tail of 1-3 channels (or every channel without the DSP): one column at a time */
@@ -220,7 +225,7 @@ static uint8_t th_dwp_fill(const th_conv_args *a, int32_t width, const int8_t *s
             r[col] = (int16_t)(col >= first && col < last ? src[(size_t)(col - first) * in_c + c] + offset : 0);
         }
     }
-    (void)pads;
+    (void)pads, (void)fill4;
     return TH_DWP_IMAGE;
 }
 
@@ -426,17 +431,57 @@ static inline __attribute__((always_inline)) void th_dwp_step(const uint32_t *co
     TH_DWP_3X3_S2_ROW("p0", "0", "s1") TH_DWP_3X3_S2_ROW("p1", "8", "s0") TH_DWP_3X3_S2_ROW("p2", "16", "s0")
 
 /* One channel's row: out_w pixels from the ring rows p0..p2 (at column 0), record k, to y (stride out_c). */
-#define TH_DWP_RUN(NAME, BODY, STORE2, STORE1)                                                                  \
+#define TH_DWP_RUN(NAME, BODY, STORE2, STORE1) TH_DWP_RUN_AT(NAME, BODY, STORE2, STORE1, 24)
+#define TH_DWP_RUN_AT(NAME, BODY, STORE2, STORE1, Q)                                                            \
     static __attribute__((noinline)) void NAME(const uint32_t *p0, const uint32_t *p1, const uint32_t *p2,      \
                                                const int32_t *k, int8_t *y, int32_t n, int32_t out_c) {         \
         int32_t s0, s1;                                                                                       \
         uint32_t ta, tb, wa, wb;                                                                              \
-        __asm__ volatile(TH_DWP_ASM_LOOP(BODY, STORE2, STORE1, 24) TH_DWP_ASM_OPERANDS);                      \
+        __asm__ volatile(TH_DWP_ASM_LOOP(BODY, STORE2, STORE1, Q) TH_DWP_ASM_OPERANDS);                       \
     }
 TH_DWP_RUN(th_dwp_run_3x3_s1, TH_DWP_3X3_S1, TH_DWP_ASM_STORE2, TH_DWP_ASM_STORE1)
 TH_DWP_RUN(th_dwp_run_3x3_s2, TH_DWP_3X3_S2, TH_DWP_ASM_STORE2, TH_DWP_ASM_STORE1)
 TH_DWP_RUN(th_dwp_run_3x3_s1_clamp, TH_DWP_3X3_S1, TH_DWP_ASM_STORE2_CLAMP, TH_DWP_ASM_STORE1_CLAMP)
 TH_DWP_RUN(th_dwp_run_3x3_s2_clamp, TH_DWP_3X3_S2, TH_DWP_ASM_STORE2_CLAMP, TH_DWP_ASM_STORE1_CLAMP)
+
+/* 1x3, stride 1: the 3x3 stride-1 row once (record: E0, O1, then bias at word 2) */
+#define TH_DWP_1X3_S1 "ldr    %[s1], [%[k], #8]\n\t" TH_DWP_3X3_S1_ROW("p0", "0", "s1")
+TH_DWP_RUN_AT(th_dwp_run_1x3_s1, TH_DWP_1X3_S1, TH_DWP_ASM_STORE2, TH_DWP_ASM_STORE1, 8)
+TH_DWP_RUN_AT(th_dwp_run_1x3_s1_clamp, TH_DWP_1X3_S1, TH_DWP_ASM_STORE2_CLAMP, TH_DWP_ASM_STORE1_CLAMP, 8)
+
+/* k x 1, stride 1: per step and row one word P0 = (x[ox], x[ox + 1]) (post-incremented one word) and the row's
+ * word (w, w): out0 += x[ox] * w (SMLABB), out1 += x[ox + 1] * w (SMLATB); the bias after the k_h words. */
+#define TH_DWP_KX1_ROW(P, W, A0)                              \
+    "ldr    %[ta], [%[" P "]], #4\n\t"                       \
+    "ldr    %[wa], [%[k], #" W "]\n\t"                       \
+    "smlabb %[s0], %[ta], %[wa], %[" A0 "]\n\t"              \
+    "smlatb %[s1], %[ta], %[wa], %[s1]\n\t"
+#define TH_DWP_3X1_S1                                         \
+    "ldr    %[s1], [%[k], #12]\n\t"                          \
+    TH_DWP_KX1_ROW("p0", "0", "s1") TH_DWP_KX1_ROW("p1", "4", "s0") TH_DWP_KX1_ROW("p2", "8", "s0")
+TH_DWP_RUN_AT(th_dwp_run_3x1_s1, TH_DWP_3X1_S1, TH_DWP_ASM_STORE2, TH_DWP_ASM_STORE1, 12)
+TH_DWP_RUN_AT(th_dwp_run_3x1_s1_clamp, TH_DWP_3X1_S1, TH_DWP_ASM_STORE2_CLAMP, TH_DWP_ASM_STORE1_CLAMP, 12)
+
+/* 5x1, stride 1: five row pointers, so no second weight register (every register is an operand) */
+#define TH_DWP_5X1_S1                                                                                   \
+    "ldr    %[s1], [%[k], #20]\n\t"                                                                    \
+    TH_DWP_KX1_ROW("p0", "0", "s1") TH_DWP_KX1_ROW("p1", "4", "s0") TH_DWP_KX1_ROW("p2", "8", "s0")     \
+    TH_DWP_KX1_ROW("p3", "12", "s0") TH_DWP_KX1_ROW("p4", "16", "s0")
+#define TH_DWP_RUN5(NAME, STORE2, STORE1)                                                                    \
+    static __attribute__((noinline)) void NAME(const uint32_t *const *p, const int32_t *k, int8_t *y, int32_t n, \
+                                               int32_t out_c) {                                             \
+        const uint32_t *p0 = p[0], *p1 = p[1], *p2 = p[2], *p3 = p[3], *p4 = p[4];                          \
+        int32_t s0, s1;                                                                                     \
+        uint32_t ta, tb, wa;                                                                                \
+        __asm__ volatile(TH_DWP_ASM_LOOP(TH_DWP_5X1_S1, STORE2, STORE1, 20)                                 \
+                         : [p0] "+r"(p0), [p1] "+r"(p1), [p2] "+r"(p2), [p3] "+r"(p3), [p4] "+r"(p4),          \
+                           [y] "+r"(y), [n] "+r"(n), [s0] "=&r"(s0), [s1] "=&r"(s1), [ta] "=&r"(ta),           \
+                           [tb] "=&r"(tb), [wa] "=&r"(wa)                                                    \
+                         : [k] "r"(k), [oc] "r"(out_c)                                                      \
+                         : "cc", "memory");                                                                 \
+    }
+TH_DWP_RUN5(th_dwp_run_5x1_s1, TH_DWP_ASM_STORE2, TH_DWP_ASM_STORE1)
+TH_DWP_RUN5(th_dwp_run_5x1_s1_clamp, TH_DWP_ASM_STORE2_CLAMP, TH_DWP_ASM_STORE1_CLAMP)
 #endif
 
 #if !TINYHIL_DSP_ASM
@@ -473,53 +518,97 @@ static void th_dwp_row_steps(const th_conv_args *a, int32_t width, const int16_t
 
 #endif
 
-/* The DSP row of channels [first, first + count): the hand-scheduled loops (one channel's row per call), 3x3 being
- * all this kernel takes (scratch.depthwise_pairs_shape); the plain C row for any other window. */
-static void th_dwp_row_dsp(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row,
-                           int32_t first, int32_t count) {
+#endif
+
+/* A row function: channels [first, first + count) of one output row from the k_h ring rows (rows[ky]: channel
+ * first's plane). The code generator names the kernel variant, so each firmware links only the rows its layers
+ * run (lower.depthwise_pairs_kernel). */
+typedef void (*th_dwp_row_fn)(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row,
+                              int32_t first, int32_t count);
+
 #if TINYHIL_DSP_ASM
-    const int full = a->act_min == -128 && a->act_max == 127; /* no activation clamp past SSAT */
-    const int32_t out_w = a->out_w, stride = a->stride_w;
-    if (a->k_h != 3 || a->k_w != 3) {
-        th_dwp_row_portable(a, width, rows, out_row, first, count);
-        return;
-    }
-    const uint32_t *p0 = (const uint32_t *)(const void *)rows[0], *p1 = (const uint32_t *)(const void *)rows[1];
-    const uint32_t *p2 = (const uint32_t *)(const void *)rows[2];
+typedef void (*th_dwp_run_fn)(const uint32_t *, const uint32_t *, const uint32_t *, const int32_t *, int8_t *, int32_t,
+                              int32_t);
+/* The hand-scheduled loop run over each channel's row (3x3 records, stride 1 or 2) */
+static inline __attribute__((always_inline)) void th_dwp_row_runs(const th_conv_args *a, int32_t width,
+                                                                  const int16_t *const *rows, int8_t *out_row,
+                                                                  int32_t first, int32_t count, th_dwp_run_fn run) {
+    const uint32_t *p0 = (const uint32_t *)(const void *)rows[0];
+    const uint32_t *p1 = (const uint32_t *)(const void *)rows[a->k_h > 1 ? 1 : 0]; /* 1 x k: p0 alone is read */
+    const uint32_t *p2 = (const uint32_t *)(const void *)rows[a->k_h > 2 ? 2 : 0];
     const int32_t *k = th_dwp_record(a, first), words = width >> 1, channels = a->in_c;
-    const int32_t record = 3 * 2 + TH_DWP_PARAMS; /* words of a 3x3 record, stride 1 or 2 */
-    void (*run)(const uint32_t *, const uint32_t *, const uint32_t *, const int32_t *, int8_t *, int32_t, int32_t) =
-        stride == 1 ? (full ? th_dwp_run_3x3_s1 : th_dwp_run_3x3_s1_clamp)
-                    : (full ? th_dwp_run_3x3_s2 : th_dwp_run_3x3_s2_clamp);
+    const int32_t record = a->k_h * th_dwp_row_words(a) + TH_DWP_PARAMS; /* words of a channel's record */
+    const int32_t out_w = a->out_w;
     int8_t *y = out_row + first, *end = y + count;
     for (; y < end; ++y, p0 += words, p1 += words, p2 += words, k += record) {
         run(p0, p1, p2, k, y, out_w, channels);
     }
-#else
-    th_dwp_row_steps(a, width, rows, out_row, first, count);
-#endif
 }
-#endif
-
-void th_dwp_channels(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row, int32_t first,
-                     int32_t count) {
-#if TINYHIL_USE_DSP
-    if ((th_dwp_record(a, 0)[a->k_h * th_dwp_row_words(a) + 3] & 0xFF) != 0) { /* e = 0: no fast requantisation */
-        th_dwp_row_dsp(a, width, rows, out_row, first, count);
-    } else {
-        th_dwp_row_portable(a, width, rows, out_row, first, count);
+#define TH_DWP_ROW(NAME, RUN)                                                                                  \
+    static void NAME(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row,        \
+                     int32_t first, int32_t count) {                                                           \
+        th_dwp_row_runs(a, width, rows, out_row, first, count, RUN);                                          \
     }
-#else
-    th_dwp_row_portable(a, width, rows, out_row, first, count);
-#endif
-}
-
-void th_dwp_row(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row) {
-    th_dwp_channels(a, width, rows, out_row, 0, a->in_c);
-    if (a->table) { /* a folded activation, while the row is still in cache */
-        th_table_lookup_s8(a->table, a->out_w * a->out_c, out_row, out_row);
+TH_DWP_ROW(th_dwp_row_3x3_s1, th_dwp_run_3x3_s1)
+TH_DWP_ROW(th_dwp_row_3x3_s2, th_dwp_run_3x3_s2)
+TH_DWP_ROW(th_dwp_row_3x3_s1_clamp, th_dwp_run_3x3_s1_clamp)
+TH_DWP_ROW(th_dwp_row_3x3_s2_clamp, th_dwp_run_3x3_s2_clamp)
+TH_DWP_ROW(th_dwp_row_1x3_s1, th_dwp_run_1x3_s1)
+TH_DWP_ROW(th_dwp_row_1x3_s1_clamp, th_dwp_run_1x3_s1_clamp)
+TH_DWP_ROW(th_dwp_row_3x1_s1, th_dwp_run_3x1_s1)
+TH_DWP_ROW(th_dwp_row_3x1_s1_clamp, th_dwp_run_3x1_s1_clamp)
+typedef void (*th_dwp_run5_fn)(const uint32_t *const *, const int32_t *, int8_t *, int32_t, int32_t);
+/* th_dwp_row_runs for the 5-row loops (their row pointers passed as an array) */
+static __attribute__((noinline)) void th_dwp_row_runs5(const th_conv_args *a, int32_t width, const int16_t *const *rows,
+                                                       int8_t *out_row, int32_t first, int32_t count,
+                                                       th_dwp_run5_fn run) {
+    const uint32_t *p[5];
+    for (int32_t ky = 0; ky < 5; ++ky) {
+        p[ky] = (const uint32_t *)(const void *)rows[ky];
+    }
+    const int32_t *k = th_dwp_record(a, first), words = width >> 1, channels = a->in_c;
+    const int32_t record = 5 + TH_DWP_PARAMS; /* 5x1: a word per row */
+    const int32_t out_w = a->out_w;
+    for (int32_t c = first; c < first + count; ++c, k += record) {
+        run(p, k, out_row + c, out_w, channels);
+        for (int32_t ky = 0; ky < 5; ++ky) {
+            p[ky] += words;
+        }
     }
 }
+static void th_dwp_row_5x1_s1(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row,
+                              int32_t first, int32_t count) {
+    th_dwp_row_runs5(a, width, rows, out_row, first, count, th_dwp_run_5x1_s1);
+}
+static void th_dwp_row_5x1_s1_clamp(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row,
+                                    int32_t first, int32_t count) {
+    th_dwp_row_runs5(a, width, rows, out_row, first, count, th_dwp_run_5x1_s1_clamp);
+}
+#elif TINYHIL_USE_DSP
+/* the C model of the hand-scheduled loops, for every variant (the host's DSP-emulated build) */
+#define th_dwp_row_model th_dwp_row_steps
+#define th_dwp_row_3x3_s1 th_dwp_row_model
+#define th_dwp_row_3x3_s2 th_dwp_row_model
+#define th_dwp_row_3x3_s1_clamp th_dwp_row_model
+#define th_dwp_row_3x3_s2_clamp th_dwp_row_model
+#define th_dwp_row_1x3_s1 th_dwp_row_model
+#define th_dwp_row_1x3_s1_clamp th_dwp_row_model
+#define th_dwp_row_3x1_s1 th_dwp_row_model
+#define th_dwp_row_3x1_s1_clamp th_dwp_row_model
+#define th_dwp_row_5x1_s1 th_dwp_row_model
+#define th_dwp_row_5x1_s1_clamp th_dwp_row_model
+#else
+#define th_dwp_row_3x3_s1 th_dwp_row_portable
+#define th_dwp_row_3x3_s2 th_dwp_row_portable
+#define th_dwp_row_3x3_s1_clamp th_dwp_row_portable
+#define th_dwp_row_3x3_s2_clamp th_dwp_row_portable
+#define th_dwp_row_1x3_s1 th_dwp_row_portable
+#define th_dwp_row_1x3_s1_clamp th_dwp_row_portable
+#define th_dwp_row_3x1_s1 th_dwp_row_portable
+#define th_dwp_row_3x1_s1_clamp th_dwp_row_portable
+#define th_dwp_row_5x1_s1 th_dwp_row_portable
+#define th_dwp_row_5x1_s1_clamp th_dwp_row_portable
+#endif
 
 /* tinyhil_depthwise.h: as th_dwp_fill_by_group, two pixel words -> 4 channels' column pairs per step */
 TH_DWP_NO_MEMSET void th_dwp_widen(const int8_t *src, int32_t stride, int32_t columns, int32_t count, int32_t offset,
@@ -562,20 +651,63 @@ TH_DWP_NO_MEMSET void th_dwp_widen(const int8_t *src, int32_t stride, int32_t co
 void th_dwp_ring_init(th_dwp_ring *ring, const th_conv_args *a, int8_t *scratch) {
     ring->rows = (int16_t *)(void *)scratch;
     ring->width = th_dwp_ring_width(a);
+    _Pragma("GCC unroll 1") /* once a layer: small, not unrolled (flash) */
     for (int32_t slot = 0; slot < TH_DEPTHWISE_MAX_KERNEL_H; ++slot) {
         ring->held[slot] = INT32_MIN;
         ring->state[slot] = TH_DWP_EMPTY;
     }
 }
 
+/* The ring fill for a layer's shape, chosen at run time (the fused block's; each kernel variant names its own,
+ * lower.pairs_fill_by_pair): pair by pair where the 4-channel groups outnumber the image's column pairs */
+static th_dwp_fill4_fn th_dwp_fill_for(const th_conv_args *a, int32_t width) {
+    const int32_t first = a->pad_w, last = th_min_i32(width, a->pad_w + a->in_w), pair_first = (first + 1) & ~1;
+    const int32_t pairs = last > pair_first ? (last - pair_first) >> 1 : 0;
+    return (a->in_c >> 2) > pairs ? th_dwp_fill_by_pair : th_dwp_fill_by_group;
+}
+
 void th_dwp_ring_fill(th_dwp_ring *ring, const th_conv_args *a, int32_t slot, int32_t iy, const int8_t *src) {
     ring->held[slot] = iy;
-    ring->state[slot] = th_dwp_fill(a, ring->width, src, th_dwp_slot_row(ring, a, slot), ring->state[slot]);
+    int16_t *row = th_dwp_slot_row(ring, a, slot);
+    if (th_dwp_fill_for(a, ring->width) == th_dwp_fill_by_pair) { /* constant fills: GCC may specialise */
+        ring->state[slot] = th_dwp_fill(a, ring->width, src, row, ring->state[slot], th_dwp_fill_by_pair);
+    } else {
+        ring->state[slot] = th_dwp_fill(a, ring->width, src, row, ring->state[slot], th_dwp_fill_by_group);
+    }
+}
+
+/* Channels [first, first + count) of one output row, the loop chosen at run time (the fused block's depthwise:
+ * one function for every shape), the variant lower.depthwise_pairs_kernel would name; no table. */
+void th_dwp_channels(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row, int32_t first,
+                     int32_t count) {
+#if TINYHIL_USE_DSP
+    const int folded = (th_dwp_record(a, 0)[a->k_h * th_dwp_row_words(a) + 3] & 0xFF) != 0; /* e = 0: not folded */
+    const int clamp = a->act_min > -128 || a->act_max < 127;
+    if (!folded || a->k_h != 3 || a->k_w != 3) {
+        th_dwp_row_portable(a, width, rows, out_row, first, count);
+    } else if (a->stride_w == 1) { /* direct calls: the rows inline here */
+        clamp ? th_dwp_row_3x3_s1_clamp(a, width, rows, out_row, first, count)
+              : th_dwp_row_3x3_s1(a, width, rows, out_row, first, count);
+    } else {
+        clamp ? th_dwp_row_3x3_s2_clamp(a, width, rows, out_row, first, count)
+              : th_dwp_row_3x3_s2(a, width, rows, out_row, first, count);
+    }
+#else
+    th_dwp_row_portable(a, width, rows, out_row, first, count);
+#endif
+}
+
+void th_dwp_row(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row) {
+    th_dwp_channels(a, width, rows, out_row, 0, a->in_c);
+    if (a->table) { /* a folded activation, while the row is still in cache */
+        th_table_lookup_s8(a->table, a->out_w * a->out_c, out_row, out_row);
+    }
 }
 
 /* out_b may be in_b (in place, stride 1 in H): the ring holds every input row an output row needs
  * before that output row overwrites its input row (tinyhil_depthwise.h) */
-static void th_dwp_image(const th_conv_args *a, const int8_t *in_b, int8_t *out_b, int8_t *scratch) {
+static __attribute__((optimize("Os"))) void th_dwp_image(const th_conv_args *a, const int8_t *in_b, int8_t *out_b,
+                                                          int8_t *scratch, th_dwp_row_fn row_fn, th_dwp_fill4_fn fill4) {
     const int16_t *rows[TH_DEPTHWISE_MAX_KERNEL_H];
     const size_t out_row_bytes = (size_t)a->out_w * a->out_c;
     th_dwp_ring ring;
@@ -585,24 +717,53 @@ static void th_dwp_image(const th_conv_args *a, const int8_t *in_b, int8_t *out_
             const int32_t iy = oy * a->stride_h - a->pad_h + ky * a->dil_h;
             const int32_t slot = th_dwp_ring_slot(a, iy, ky);
             if (ring.held[slot] != iy) {
-                th_dwp_ring_fill(&ring, a, slot, iy, iy < 0 || iy >= a->in_h ? NULL : in_b + (size_t)iy * a->in_w * a->in_c);
+                ring.held[slot] = iy;
+                ring.state[slot] = th_dwp_fill(a, ring.width, iy < 0 || iy >= a->in_h ? NULL : in_b + (size_t)iy * a->in_w * a->in_c,
+                                               th_dwp_slot_row(&ring, a, slot), ring.state[slot], fill4);
             }
             rows[ky] = th_dwp_slot_row(&ring, a, slot);
         }
-        th_dwp_row(a, ring.width, rows, out_b + (size_t)oy * out_row_bytes);
+        int8_t *out_row = out_b + (size_t)oy * out_row_bytes;
+        row_fn(a, ring.width, rows, out_row, 0, a->in_c);
+        if (a->table) { /* a folded activation, while the row is still in cache */
+            th_table_lookup_s8(a->table, a->out_w * a->out_c, out_row, out_row);
+        }
     }
 }
 
-void th_depthwise_conv2d_pairs_s8(const th_conv_args *a, const int8_t *input, int8_t *output, int8_t *scratch) {
+/* every batch, through one copy of the ring code whichever row the variant runs (in place: output == input,
+ * the same shape); -Os, as the rows and the fills are where the time goes (flash) */
+static __attribute__((noinline, noclone, optimize("Os"))) void th_dwp_batches(const th_conv_args *a,
+                                                                              const int8_t *input, int8_t *output,
+                                                                              int8_t *scratch, th_dwp_row_fn row_fn,
+                                                                              th_dwp_fill4_fn fill4) {
+    const size_t in_bytes = (size_t)a->in_h * a->in_w * a->in_c, out_bytes = (size_t)a->out_h * a->out_w * a->out_c;
     for (int32_t b = 0; b < a->batches; ++b) {
-        th_dwp_image(a, input + (size_t)b * a->in_h * a->in_w * a->in_c,
-                     output + (size_t)b * a->out_h * a->out_w * a->out_c, scratch);
+        th_dwp_image(a, input + (size_t)b * in_bytes, output + (size_t)b * out_bytes, scratch, row_fn, fill4);
     }
 }
 
-void th_depthwise_conv2d_pairs_inplace_s8(const th_conv_args *a, int8_t *buffer, int8_t *scratch) {
-    const size_t bytes = (size_t)a->in_h * a->in_w * a->in_c;
-    for (int32_t b = 0; b < a->batches; ++b) {
-        th_dwp_image(a, buffer + (size_t)b * bytes, buffer + (size_t)b * bytes, scratch);
+/* The kernel variants (tinyhil_kernels.h), each a row loop and a ring fill (by_pair: column pair by column
+ * pair, where 4-channel groups outnumber the pairs; by_group: group by group), so that a firmware links only
+ * what its layers run (lower.depthwise_pairs_kernel) */
+#define TH_DWP_KERNEL_FILL(VARIANT, ROW, FILL)                                                                \
+    void th_depthwise_conv2d_pairs_##VARIANT##_##FILL##_s8(const th_conv_args *a, const int8_t *input,        \
+                                                           int8_t *output, int8_t *scratch) {                 \
+        th_dwp_batches(a, input, output, scratch, ROW, th_dwp_fill_##FILL);                                   \
+    }                                                                                                         \
+    void th_depthwise_conv2d_pairs_##VARIANT##_##FILL##_inplace_s8(const th_conv_args *a, int8_t *buffer,     \
+                                                                   int8_t *scratch) {                         \
+        th_dwp_batches(a, buffer, buffer, scratch, ROW, th_dwp_fill_##FILL);                                  \
     }
-}
+#define TH_DWP_KERNEL(VARIANT, ROW) TH_DWP_KERNEL_FILL(VARIANT, ROW, by_pair) TH_DWP_KERNEL_FILL(VARIANT, ROW, by_group)
+TH_DWP_KERNEL(portable, th_dwp_row_portable)
+TH_DWP_KERNEL(3x3_s1, th_dwp_row_3x3_s1)
+TH_DWP_KERNEL(3x3_s2, th_dwp_row_3x3_s2)
+TH_DWP_KERNEL(3x3_s1_clamp, th_dwp_row_3x3_s1_clamp)
+TH_DWP_KERNEL(3x3_s2_clamp, th_dwp_row_3x3_s2_clamp)
+TH_DWP_KERNEL(1x3_s1, th_dwp_row_1x3_s1)
+TH_DWP_KERNEL(1x3_s1_clamp, th_dwp_row_1x3_s1_clamp)
+TH_DWP_KERNEL(3x1_s1, th_dwp_row_3x1_s1)
+TH_DWP_KERNEL(3x1_s1_clamp, th_dwp_row_3x1_s1_clamp)
+TH_DWP_KERNEL(5x1_s1, th_dwp_row_5x1_s1)
+TH_DWP_KERNEL(5x1_s1_clamp, th_dwp_row_5x1_s1_clamp)

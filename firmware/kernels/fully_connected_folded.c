@@ -219,8 +219,11 @@ static inline void fc_requant(const int32_t *acc, const int32_t *q, int32_t offs
         }                                                                                              \
     } while (0)
 
-/* one batch row: input x (n values), output y, group by group */
-static void fc_row_dsp(const th_fc_args *a, const int8_t *x, int8_t *y) {
+/* one batch row: input x (n values), output y, group by group; G6 .. G1: whether groups of 6, 4, 2, 1 rows
+ * occur (the variant's constants: the others' loops are not compiled in); FAST: requant set and no activation
+ * narrower than SSAT's bounds */
+static inline __attribute__((always_inline)) void fc_row_dsp(const th_fc_args *a, const int8_t *x, int8_t *y,
+                                                             int G6, int G4, int G2, int G1, int FAST) {
     const int32_t n = a->in_features, out_features = a->out_features;
     /* the whole blocks of 4 inputs in trips of 4 blocks straight from x; the last 0-3 whole blocks and the
      * partial one (n % 4 inputs) from a zero-padded copy, as the weights are padded */
@@ -238,23 +241,19 @@ static void fc_row_dsp(const th_fc_args *a, const int8_t *x, int8_t *y) {
         }
     }
     const fc_span span = {x + 4 * main, tail.bytes, tail.bytes + 4 * rest};
-    const int32_t fast = a->requant && a->act_min == -128 && a->act_max == 127, offset = a->output_offset;
+    /* FAST: the variant's promise that this holds (the generic requantisation is then not linked) */
+    const int32_t fast = FAST || (a->requant && a->act_min == -128 && a->act_max == 127), offset = a->output_offset;
     const uint32_t *w = (const uint32_t *)(const void *)a->filter; /* 4-byte aligned by the generator */
     for (int32_t o = 0, rows; o < out_features; o += rows) {
         rows = th_fc_group_rows(out_features - o);
-        switch (rows) {
-        case 6:
+        if (G6 && rows == 6) {
             TH_FC_GROUP(6);
-            break;
-        case 4:
+        } else if (G4 && rows == 4) {
             TH_FC_GROUP(4);
-            break;
-        case 2:
+        } else if (G2 && rows == 2) {
             TH_FC_GROUP(2);
-            break;
-        default:
+        } else if (G1) {
             TH_FC_GROUP(1);
-            break;
         }
     }
 }
@@ -277,14 +276,21 @@ static void fc_row_portable(const th_fc_args *a, const int8_t *x, int8_t *y) {
 }
 #endif
 
-void th_fully_connected_folded_s8(const th_fc_args *a, const int8_t *input, int8_t *output) {
-    for (int32_t b = 0; b < a->batches; ++b) {
-        const int8_t *x = input + (size_t)b * a->in_features;
-        int8_t *y = output + (size_t)b * a->out_features;
+/* The variants (tinyhil_kernels.h), one per set of group sizes a layer's rows make (lower.fully_connected_kernel
+ * names it, from fc_group_rows), so that a firmware links only the group loops it runs */
 #if TINYHIL_USE_DSP
-        fc_row_dsp(a, x, y);
+#define TH_FC_ROW_OF(G6, G4, G2, G1, FAST) fc_row_dsp(a, x, y, G6, G4, G2, G1, FAST)
 #else
-        fc_row_portable(a, x, y);
+#define TH_FC_ROW_OF(G6, G4, G2, G1, FAST) fc_row_portable(a, x, y)
 #endif
+#define TH_FC_FOLDED_ONE(VARIANT, G6, G4, G2, G1, FAST)                                                        \
+    void th_fully_connected_folded_##VARIANT##_s8(const th_fc_args *a, const int8_t *input, int8_t *output) { \
+        for (int32_t b = 0; b < a->batches; ++b) {                                                            \
+            const int8_t *x = input + (size_t)b * a->in_features;                                             \
+            int8_t *y = output + (size_t)b * a->out_features;                                                 \
+            TH_FC_ROW_OF(G6, G4, G2, G1, FAST);                                                               \
+        }                                                                                                     \
     }
-}
+#define TH_FC_FOLDED(VARIANT, G6, G4, G2, G1) \
+    TH_FC_FOLDED_ONE(VARIANT, G6, G4, G2, G1, 0) TH_FC_FOLDED_ONE(VARIANT##_fast, G6, G4, G2, G1, 1)
+TH_FC_FOLDED_VARIANTS(TH_FC_FOLDED)

@@ -158,21 +158,80 @@ void th_conv2d_1x1_s8(const th_conv_args *a, const int8_t *input, int8_t *output
 void th_conv2d_im2col_s8(const th_conv_args *a, const int8_t *input, int8_t *output, int8_t *scratch);
 #define TH_DEPTHWISE_MAX_KERNEL_H 16
 /* scratch: k_h rows of ((out_w - 1) * stride_w + (k_w - 1) * dil_w + 1) pixels of in_c rounded up to 4 bytes */
-void th_depthwise_conv2d_s8(const th_conv_args *a, const int8_t *input, int8_t *output, int8_t *scratch);
-/* stride 1 and dilation 1 in H, same input/output shape; the same scratch */
-void th_depthwise_conv2d_inplace_s8(const th_conv_args *a, int8_t *buffer, int8_t *scratch);
-/* depth multiplier 1, stride 1 or 2 and dilation 1 in W, requant set; filter_q15 in the pair layout of
- * depthwise_conv2d_pairs.c; scratch: k_h rows of in_c x th_dwp_ring_width(a) int16 */
+/* One function per row loop, named by the code generator (lower.depthwise_kernel), so a firmware links only the
+ * loops its layers run: _3x3_, _3x1_ ... _7x1_, _1x3_ ... _1x7_, _5x5_, _7x7_ (that window, dilation 1 in W,
+ * multiplier 1, channels a multiple of 4), _taps_ (multiplier
+ * 1, up to 64 taps), _multiplier_ (multiplier > 1, up to 64 taps), _portable_ (any). Each _inplace_ twin: stride 1
+ * and dilation 1 in H, same input/output shape; the same scratch. */
+#define TH_DEPTHWISE_VARIANT(VARIANT)                                                                            \
+    void th_depthwise_conv2d_##VARIANT##_s8(const th_conv_args *a, const int8_t *input, int8_t *output,          \
+                                            int8_t *scratch);                                                    \
+    void th_depthwise_conv2d_##VARIANT##_inplace_s8(const th_conv_args *a, int8_t *buffer, int8_t *scratch);
+TH_DEPTHWISE_VARIANT(3x3)
+TH_DEPTHWISE_VARIANT(3x1)
+TH_DEPTHWISE_VARIANT(5x1)
+TH_DEPTHWISE_VARIANT(7x1)
+TH_DEPTHWISE_VARIANT(1x3)
+TH_DEPTHWISE_VARIANT(1x5)
+TH_DEPTHWISE_VARIANT(1x7)
+TH_DEPTHWISE_VARIANT(5x5)
+TH_DEPTHWISE_VARIANT(7x7)
+TH_DEPTHWISE_VARIANT(taps)
+TH_DEPTHWISE_VARIANT(multiplier)
+TH_DEPTHWISE_VARIANT(portable)
+/* depth multiplier 1, stride 1 or 2 and dilation 1 in W; filter_q15 in the record layout of
+ * depthwise_conv2d_pairs.c; scratch: k_h rows of in_c x th_dwp_ring_width(a) int16. Variants (named by
+ * lower.depthwise_pairs_kernel): _portable_ any such shape and requantisation; _3x3_s1 / _3x3_s2 (with _clamp
+ * where the activation bounds lie inside int8) the hand-scheduled loops, for records with the folded
+ * requantisation (e != 0) */
 int32_t th_dwp_ring_width(const th_conv_args *a);
-void th_depthwise_conv2d_pairs_s8(const th_conv_args *a, const int8_t *input, int8_t *output, int8_t *scratch);
-void th_depthwise_conv2d_pairs_inplace_s8(const th_conv_args *a, int8_t *buffer, int8_t *scratch);
+#define TH_DEPTHWISE_PAIRS_FILL(VARIANT, FILL)                                                                   \
+    void th_depthwise_conv2d_pairs_##VARIANT##_##FILL##_s8(const th_conv_args *a, const int8_t *input,           \
+                                                           int8_t *output, int8_t *scratch);                     \
+    void th_depthwise_conv2d_pairs_##VARIANT##_##FILL##_inplace_s8(const th_conv_args *a, int8_t *buffer,        \
+                                                                   int8_t *scratch);
+/* each variant with the ring fill by_pair (4-channel groups outnumber the image's column pairs) or by_group */
+#define TH_DEPTHWISE_PAIRS_VARIANT(VARIANT) TH_DEPTHWISE_PAIRS_FILL(VARIANT, by_pair) TH_DEPTHWISE_PAIRS_FILL(VARIANT, by_group)
+TH_DEPTHWISE_PAIRS_VARIANT(portable)
+TH_DEPTHWISE_PAIRS_VARIANT(3x3_s1)
+TH_DEPTHWISE_PAIRS_VARIANT(3x3_s2)
+TH_DEPTHWISE_PAIRS_VARIANT(3x3_s1_clamp)
+TH_DEPTHWISE_PAIRS_VARIANT(3x3_s2_clamp)
+TH_DEPTHWISE_PAIRS_VARIANT(1x3_s1)
+TH_DEPTHWISE_PAIRS_VARIANT(1x3_s1_clamp)
+TH_DEPTHWISE_PAIRS_VARIANT(3x1_s1)
+TH_DEPTHWISE_PAIRS_VARIANT(3x1_s1_clamp)
+TH_DEPTHWISE_PAIRS_VARIANT(5x1_s1)
+TH_DEPTHWISE_PAIRS_VARIANT(5x1_s1_clamp)
 /* input may be output (in place: stride 1, same shape); skip: the residual operand or NULL. In a cascade,
  * input and skip are those of the first block. */
 void th_mbconv_fused_s8(const th_mbconv_args *a, const int8_t *input, const int8_t *skip, int8_t *output,
                         int8_t *scratch);
 void th_fully_connected_s8(const th_fc_args *a, const int8_t *input, int8_t *output);
 /* input offset folded into the bias, weights interleaved in groups of 4 rows (fully_connected_folded.c) */
-void th_fully_connected_folded_s8(const th_fc_args *a, const int8_t *input, int8_t *output);
+/* one variant per set of row-group sizes (6, 4, 2, 1) a layer makes, e.g. _g61_ for 7 rows, _g2_ for 2:
+ * X(VARIANT, G6, G4, G2, G1) (lower.fully_connected_kernel names it); each with a _fast twin for layers with
+ * requant set and no activation narrower than int8 (no generic requantisation linked) */
+#define TH_FC_FOLDED_VARIANTS(X) \
+    X(g1, 0, 0, 0, 1) \
+    X(g2, 0, 0, 1, 0) \
+    X(g21, 0, 0, 1, 1) \
+    X(g4, 0, 1, 0, 0) \
+    X(g41, 0, 1, 0, 1) \
+    X(g42, 0, 1, 1, 0) \
+    X(g421, 0, 1, 1, 1) \
+    X(g6, 1, 0, 0, 0) \
+    X(g61, 1, 0, 0, 1) \
+    X(g62, 1, 0, 1, 0) \
+    X(g621, 1, 0, 1, 1) \
+    X(g64, 1, 1, 0, 0) \
+    X(g641, 1, 1, 0, 1) \
+    X(g642, 1, 1, 1, 0) \
+    X(g6421, 1, 1, 1, 1)
+#define TH_FC_FOLDED_DECLARE(VARIANT, G6, G4, G2, G1)                                                     \
+    void th_fully_connected_folded_##VARIANT##_s8(const th_fc_args *a, const int8_t *input, int8_t *output); \
+    void th_fully_connected_folded_##VARIANT##_fast_s8(const th_fc_args *a, const int8_t *input, int8_t *output);
+TH_FC_FOLDED_VARIANTS(TH_FC_FOLDED_DECLARE)
 void th_add_s8(const th_add_args *a, const int8_t *input1, const int8_t *input2, int8_t *output);
 void th_avg_pool_s8(const th_pool_args *a, const int8_t *input, int8_t *output);
 void th_max_pool_s8(const th_pool_args *a, const int8_t *input, int8_t *output);

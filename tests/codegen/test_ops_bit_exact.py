@@ -404,3 +404,34 @@ def test_depthwise_chain_through_every_pair_kernel_path_matches_tflm(check_bit_e
     # odd channels x an odd number of column pairs (3 px: a 6-column ring row): a row below the image zeroes
     # an odd number of words, and must not write into the next slot
     assert check_bit_exact(depthwise_chain((Depthwise(3, 3), Depthwise(3, 3)), 3, 3, 1, seed=1)) == 6
+
+
+def test_depthwise_chain_through_every_fixed_window_matches_tflm(check_bit_exact, tmp_path) -> None:
+    from tinyhil.codegen import generate
+
+    from .depthwise_chains import WINDOW_CHAIN, WINDOW_KERNELS, depthwise_chain
+
+    for channels in (8, 4, 10):  # two 4-channel groups, one; 10: not a multiple of 4, the general tap list
+        blob = depthwise_chain(WINDOW_CHAIN, 15, 7, channels, seed=20 + channels)
+        kernels = [layer.kernel.replace("_inplace", "") for layer in generate(blob, tmp_path / str(channels)).layers]
+        windows = WINDOW_KERNELS if channels % 4 == 0 else ("taps",) * len(WINDOW_KERNELS)
+        assert kernels == [f"th_depthwise_conv2d_{window}_s8" for window in windows]
+        assert check_bit_exact(blob) == 6
+
+
+def test_depthwise_chain_through_every_pair_window_loop_matches_tflm(check_bit_exact, tmp_path) -> None:
+    from tinyhil.codegen import generate
+
+    from .depthwise_chains import PAIR_KERNEL_CHAIN, PAIR_WINDOW_CHAIN, depthwise_chain
+
+    loops = ("5x1_s1", "1x3_s1", "3x1_s1_clamp", "1x3_s1", "1x3_s1_clamp", "5x1_s1", "3x1_s1", "1x3_s1",
+             "5x1_s1_clamp", "3x1_s1_clamp")
+    for channels in (10, 4, 3):  # 4-channel groups and a tail, one group, a tail only
+        blob = depthwise_chain(PAIR_WINDOW_CHAIN, 24, 26, channels, seed=30 + channels)
+        kernels = [layer.kernel.replace("_inplace", "") for layer in generate(blob, tmp_path / str(channels)).layers]
+        assert kernels[1:] == [f"th_depthwise_conv2d_pairs_{loop}_by_group_s8" for loop in loops]
+        assert check_bit_exact(blob) == 6
+    # 24 channels over 5 columns: more 4-channel groups than column pairs, the ring filled pair by pair
+    blob = depthwise_chain(PAIR_KERNEL_CHAIN, 11, 5, 24, seed=1)
+    assert any("_by_pair" in layer.kernel for layer in generate(blob, tmp_path / "by-pair").layers)
+    assert check_bit_exact(blob) == 6

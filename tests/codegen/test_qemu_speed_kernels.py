@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 
 from . import keras_speed_nets
-from .depthwise_chains import PAIR_KERNEL_CHAIN, depthwise_chain
+from .depthwise_chains import PAIR_KERNEL_CHAIN, PAIR_WINDOW_CHAIN, WINDOW_CHAIN, WINDOW_KERNELS, depthwise_chain
 
-PAIR_KERNELS = ("th_depthwise_conv2d_pairs_s8", "th_depthwise_conv2d_pairs_inplace_s8")
+PAIR_KERNELS = tuple(f"th_depthwise_conv2d_pairs_{window}{clamp}_{fill}{place}_s8"
+                     for window in ("3x3_s1", "3x3_s2", "1x3_s1", "3x1_s1", "5x1_s1") for clamp in ("", "_clamp")
+                     for fill in ("by_pair", "by_group") for place in ("", "_inplace"))
 
 
 def _both_builds(blob: bytes, tmp_path, runs: int = 3) -> tuple[list, dict]:
@@ -58,8 +60,11 @@ def test_fully_connected_fast_path_is_bit_exact_on_the_cortex_m7_emulator(tmp_pa
                                                                           hidden: tuple[int, ...]) -> None:
     model = keras_speed_nets.dense_autoencoder(features=features, hidden=hidden)
     layers, measured = _both_builds(keras_speed_nets.export_int8(model, seed=2), tmp_path)
-    assert {layer.kernel for layer in layers if layer.opcode == "FULLY_CONNECTED"} == {"th_fully_connected_folded_s8"}
-    fc = ("th_fully_connected_folded_s8",)
+    # each layer on the variant of its row groups (lower.fully_connected_kernel)
+    from tinyhil.codegen.lower import fully_connected_kernel
+
+    fc = tuple({layer.kernel for layer in layers if layer.opcode == "FULLY_CONNECTED"})
+    assert set(fc) <= {fully_connected_kernel(rows, fast) for rows in (*hidden, features) for fast in (False, True)}
     assert 0 < _latency(layers, measured[False], fc) < _latency(layers, measured[True], fc)
 
 
@@ -80,7 +85,7 @@ def test_k_by_1_depthwise_is_bit_exact_on_the_cortex_m7_emulator(tmp_path) -> No
     # 5x1, 1x3, 3x1 depthwise filters (the tap-list path) over 10 channels: two groups of 4 and a partial one
     model = keras_speed_nets.ds_cnn_audio(frames=15, bins=7, width=10, classes=5)
     layers, measured = _both_builds(keras_speed_nets.export_int8(model, seed=4), tmp_path)
-    depthwise = ("th_depthwise_conv2d_s8", "th_depthwise_conv2d_inplace_s8", *PAIR_KERNELS)
+    depthwise = ("th_depthwise_conv2d_taps_s8", "th_depthwise_conv2d_taps_inplace_s8", *PAIR_KERNELS)
     assert 0 < _latency(layers, measured[False], depthwise) < _latency(layers, measured[True], depthwise)
 
 
@@ -130,4 +135,26 @@ def test_depthwise_pair_kernel_is_bit_exact_on_the_cortex_m7_emulator(tmp_path) 
     # (the first three, at the arena's peak, take the tap list: planner.plan_memory)
     layers, measured = _both_builds(depthwise_chain(PAIR_KERNEL_CHAIN, 11, 13, 10, seed=10), tmp_path)
     assert sum(layer.kernel in PAIR_KERNELS for layer in layers) == 4
+    assert 0 < _latency(layers, measured[False], PAIR_KERNELS) < _latency(layers, measured[True], PAIR_KERNELS)
+
+
+@pytest.mark.qemu
+@pytest.mark.slow
+def test_fixed_window_depthwise_is_bit_exact_on_the_cortex_m7_emulator(tmp_path) -> None:
+    # k x 1, 1 x k (k = 3, 5, 7), 5x5 and 7x7 over 8 channels: SAME on every edge, VALID, stride 2, odd widths,
+    # clamped and not; each window its own unrolled loop
+    layers, measured = _both_builds(depthwise_chain(WINDOW_CHAIN, 15, 7, 8, seed=28), tmp_path)
+    windows = tuple(f"th_depthwise_conv2d_{window}{place}_s8" for window in set(WINDOW_KERNELS)
+                    for place in ("", "_inplace"))
+    assert all(layer.kernel in windows for layer in layers)
+    assert 0 < _latency(layers, measured[False], windows) < _latency(layers, measured[True], windows)
+
+
+@pytest.mark.qemu
+@pytest.mark.slow
+def test_pair_kernel_window_loops_are_bit_exact_on_the_cortex_m7_emulator(tmp_path) -> None:
+    # 1x3, 3x1 and 5x1 at stride 1 over 10 channels (two 4-channel groups of the ring fill and a pair): SAME on
+    # every edge, VALID, odd widths, clamped and not, each loop's odd last pixel
+    layers, measured = _both_builds(depthwise_chain(PAIR_WINDOW_CHAIN, 24, 26, 10, seed=40), tmp_path)
+    assert sum(layer.kernel in PAIR_KERNELS for layer in layers) == len(PAIR_WINDOW_CHAIN) - 1
     assert 0 < _latency(layers, measured[False], PAIR_KERNELS) < _latency(layers, measured[True], PAIR_KERNELS)

@@ -15,7 +15,8 @@ from . import tables
 from .quantize import (activation_range, conv_multipliers, f32, fast_requant, hard_swish_multipliers,
                        leaky_relu_multipliers, logistic_params, mean_multiplier, mul_multiplier, quantize_multiplier,
                        softmax_params)
-from .scratch import cascade_scratch, is_pointwise, round_up4, runs_depthwise_pairs, same_pad
+from .scratch import (PAIRS_LOOPS, cascade_scratch, depthwise_pairs_ring_width, is_pointwise, round_up4,
+                      runs_depthwise_pairs, same_pad)
 
 
 @dataclass
@@ -101,7 +102,7 @@ def _conv_like(graph: Graph, op: Operator, depthwise: bool, pairs: bool = False)
               "filter": f"{p}_filter", "bias": f"{p}_bias" if bias is not None else "NULL",
               "out_multiplier": f"{p}_multiplier", "out_shift": f"{p}_shift"}
     if depthwise:
-        function, macs = "th_depthwise_conv2d_s8", n * oh * ow * oc * kh * kw
+        macs = n * oh * ow * oc * kh * kw
         if kh > 16:
             raise UnsupportedOpError(f"operator {op.index} (DEPTHWISE_CONV_2D) has a {kh}-row kernel; supported: up to 16")
         if oc != ic * fields["depth_multiplier"]:
@@ -111,13 +112,19 @@ def _conv_like(graph: Graph, op: Operator, depthwise: bool, pairs: bool = False)
         pad = (-oc) % 4
         base = bias.data.astype(np.int64) if bias is not None else np.zeros(oc, np.int64)
         if pairs:
-            function = "th_depthwise_conv2d_pairs_s8"
+            width = depthwise_pairs_ring_width(ow, kw, o["stride_w"])
+            function = depthwise_pairs_kernel(kh, kw, o["stride_w"], pairs_folded_requant(mults, shifts),
+                                              (act_min, act_max) != (-128, 127),
+                                              pairs_fill_by_pair(ic, iw, fields["pad_w"], width))
             widened = depthwise_pairs_records(widen_depthwise_pairs(w.data.reshape(kh, kw, oc), o["stride_w"]),
                                               base, mults, shifts, yz, (act_min, act_max))
-        elif fields["depth_multiplier"] == 1:
-            widened = widen_depthwise_filter(w.data.reshape(kh * kw, oc))
         else:
-            widened = widen_depthwise_taps(w.data.reshape(kh * kw, oc))
+            function = depthwise_kernel(kh, kw, o["dilation_w"], ic, fields["depth_multiplier"],
+                                        fast_requant(mults, shifts) is not None)
+            if fields["depth_multiplier"] == 1:
+                widened = widen_depthwise_filter(w.data.reshape(kh * kw, oc))
+            else:
+                widened = widen_depthwise_taps(w.data.reshape(kh * kw, oc))
         if pairs:  # bias and requantisation live in the records
             arrays = [ConstArray(f"{p}_filter_q15", "int16_t", widened)]
             fields.update(filter="NULL", filter_q15=f"{p}_filter_q15", bias="NULL", out_multiplier="NULL",
@@ -298,6 +305,52 @@ def widen_depthwise_pairs(weights: np.ndarray, stride_w: int) -> np.ndarray:
 
 
 PAIRS_MAX_SHIFT = 24  # the folded requantisation's saturating sum is exact up to this right shift
+DEPTHWISE_MAX_TAPS = 64  # depthwise_conv2d.c's TH_DW_MAX_TAPS and 2 x TH_DW_MULT_MAX_PAIRS
+# the fixed windows of depthwise_conv2d.c (3x3 and th_dw_row_dsp_window's)
+DEPTHWISE_WINDOWS = ((3, 3), (3, 1), (5, 1), (7, 1), (1, 3), (1, 5), (1, 7), (5, 5), (7, 7))
+
+
+def depthwise_kernel(k_h: int, k_w: int, dilation_w: int, in_c: int, depth_multiplier: int,
+                     fast_requant: bool) -> str:
+    """The row loop of depthwise_conv2d.c a layer runs, as its kernel's name (one function per loop, so the
+    firmware links only those its layers use): a fixed window unrolled (DEPTHWISE_WINDOWS, dilation 1 in W,
+    channels a multiple of 4; other than 3x3 only with fast_requant, quantize.fast_requant's multipliers), the
+    tap list (multiplier 1), tap pairs (multiplier > 1), up to DEPTHWISE_MAX_TAPS taps; else the portable row."""
+    if k_h * k_w > DEPTHWISE_MAX_TAPS:
+        variant = "portable"
+    elif depth_multiplier > 1:
+        variant = "multiplier"
+    elif ((k_h, k_w) in DEPTHWISE_WINDOWS and dilation_w == 1 and in_c % 4 == 0
+          and (fast_requant or (k_h, k_w) == (3, 3))):
+        variant = f"{k_h}x{k_w}"
+    else:
+        variant = "taps"
+    return f"th_depthwise_conv2d_{variant}_s8"
+
+
+def pairs_folded_requant(multipliers: list[int], shifts: list[int]) -> bool:
+    """Whether every channel takes depthwise_conv2d_pairs.c's folded requantisation (depthwise_pairs_records):
+    a right shift of 1..PAIRS_MAX_SHIFT and a non-zero multiplier."""
+    return all(m != 0 and -PAIRS_MAX_SHIFT <= s <= -1 for m, s in zip(multipliers, shifts))
+
+
+def pairs_fill_by_pair(in_c: int, in_w: int, pad_w: int, width: int) -> bool:
+    """Whether depthwise_conv2d_pairs.c fills its ring column pair by column pair (th_dwp_fill_by_pair: more
+    4-channel groups than whole image column pairs in a ring row of `width` columns) or group by group."""
+    first, last = pad_w, min(width, pad_w + in_w)  # the image's columns in the ring row
+    pair_first = (first + 1) & ~1
+    pairs = (last - pair_first) >> 1 if last > pair_first else 0
+    return in_c >> 2 > pairs
+
+
+def depthwise_pairs_kernel(k_h: int, k_w: int, stride_w: int, folded: bool, clamp: bool, by_pair: bool) -> str:
+    """The variant of depthwise_conv2d_pairs.c a layer runs, as its kernel's name: a hand-scheduled loop for its
+    window and stride, with the activation clamp (clamp: bounds inside int8) or SSAT's alone, where the records
+    hold the folded requantisation (folded), else the portable row; and its ring fill (pairs_fill_by_pair)."""
+    fill = "by_pair" if by_pair else "by_group"
+    if not folded or stride_w not in PAIRS_LOOPS.get((k_h, k_w), ()):
+        return f"th_depthwise_conv2d_pairs_portable_{fill}_s8"
+    return f"th_depthwise_conv2d_pairs_{k_h}x{k_w}_s{stride_w}{'_clamp' if clamp else ''}_{fill}_s8"
 
 
 def depthwise_pairs_records(widened: np.ndarray, bias: np.ndarray, multipliers: list[int], shifts: list[int],
@@ -311,7 +364,7 @@ def depthwise_pairs_records(widened: np.ndarray, bias: np.ndarray, multipliers: 
     channels = len(multipliers)
     words = widened.reshape(channels, -1, 2).astype(np.int64)
     words = (words[:, :, 0] & 0xFFFF) | ((words[:, :, 1] & 0xFFFF) << 16)  # [channel][word] as uint32
-    fast = all(m != 0 and -PAIRS_MAX_SHIFT <= s <= -1 for m, s in zip(multipliers, shifts))
+    fast = pairs_folded_requant(multipliers, shifts)
     params = np.zeros((channels, 4), dtype=np.int64)
     params[:, 0] = bias[:channels]
     for c, (m, s) in enumerate(zip(multipliers, shifts)):
@@ -370,7 +423,8 @@ def _fully_connected(graph: Graph, op: Operator) -> Layer:
     base = bias.data.astype(np.int64) if bias is not None else np.zeros(out_features, np.int64)
     folded = base + (-xz) * weights.sum(axis=1)  # the input offset folded in, as for the 1x1 convs
     if w.quant.zero_point[0] == 0 and np.abs(folded).max() < 2**31:
-        function = "th_fully_connected_folded_s8"
+        function = fully_connected_kernel(out_features, fast_requant(mults, shifts) is not None
+                                          and (act_min, act_max) == (-128, 127))
         arrays = [ConstArray(f"{p}_filter", "int8_t", interleave_fc_rows(weights)),
                   *[a for a in arrays if a.name in (f"{p}_multiplier", f"{p}_shift")],
                   ConstArray(f"{p}_bias", "int32_t", folded)]
@@ -394,6 +448,19 @@ def fc_group_rows(left: int) -> int:
     if left >= 4:
         return 4
     return 2 if left == 3 else left
+
+
+def fully_connected_kernel(out_features: int, fast: bool) -> str:
+    """The variant of fully_connected_folded.c for out_features rows, as its kernel's name: the sizes of the row
+    groups fc_group_rows makes (th_fully_connected_folded_g61_s8 for 7 rows), so a firmware links only those;
+    fast: quantize.fast_requant's multipliers and no activation narrower than int8 (the _fast twin)."""
+    sizes, o = set(), 0
+    while o < out_features:
+        rows = fc_group_rows(out_features - o)
+        sizes.add(rows)
+        o += rows
+    groups = "".join(str(r) for r in (6, 4, 2, 1) if r in sizes)
+    return f"th_fully_connected_folded_g{groups}{'_fast' if fast else ''}_s8"
 
 
 def interleave_fc_rows(weights: np.ndarray) -> np.ndarray:

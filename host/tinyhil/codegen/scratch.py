@@ -143,10 +143,9 @@ FUSED_Q15_RING_OPTION = "fused_q15_ring"
 
 
 def depthwise_pairs_shape(graph: Graph, op: Operator) -> bool:
-    """A DEPTHWISE_CONV_2D the q15 ring and rows of depthwise_conv2d_pairs.c take: depth multiplier 1, stride 1
-    or 2 and dilation 1 in W, a 3x3 window (its hand-scheduled loops; 5x5 / 7x7 and k x 1 / 1 x k stay on the
-    tap list of depthwise_conv2d.c, faster than the pair steps in C). By shape alone, so that the planner
-    (which also plans shape-only graphs) and the lowering agree."""
+    """A DEPTHWISE_CONV_2D the q15 ring and 3x3 rows of depthwise_conv2d_pairs.c take in a fused block
+    (fused_depthwise_pairs): depth multiplier 1, stride 1 or 2 and dilation 1 in W, a 3x3 window. By shape
+    alone, so that the planner (which also plans shape-only graphs) and the lowering agree."""
     if op.opcode != "DEPTHWISE_CONV_2D":
         return False
     x, w, y = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]], graph.tensors[op.outputs[0]]
@@ -156,11 +155,35 @@ def depthwise_pairs_shape(graph: Graph, op: Operator) -> bool:
             and o.get("dilation_w", 1) == 1 and int(w.shape[1]) == 3 and int(w.shape[2]) == 3)
 
 
+def standalone_pairs_shape(graph: Graph, op: Operator) -> bool:
+    """A standalone DEPTHWISE_CONV_2D a th_depthwise_conv2d_pairs_*_s8 variant takes: depth multiplier 1,
+    dilation 1 in W, a window and stride in W with a hand-scheduled loop (PAIRS_LOOPS; other windows stay on
+    the tap list of depthwise_conv2d.c, faster than the pair steps in C), k x 1 / 1 x k from PAIRS_MIN_OUT_W
+    output pixels a row. By shape alone, as depthwise_pairs_shape."""
+    if op.opcode != "DEPTHWISE_CONV_2D":
+        return False
+    x, w, y = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]], graph.tensors[op.outputs[0]]
+    o = op.options
+    return (len(x.shape) == 4 and len(w.shape) == 4 and len(y.shape) == 4 and int(x.shape[3]) == int(y.shape[3])
+            and o.get("depth_multiplier", 1) == 1 and o.get("dilation_w", 1) == 1
+            and o.get("stride_w", 1) in PAIRS_LOOPS.get((int(w.shape[1]), int(w.shape[2])), ())
+            and ((int(w.shape[1]), int(w.shape[2])) == (3, 3) or int(y.shape[2]) >= PAIRS_MIN_OUT_W))
+
+
+# the windows (k_h, k_w) depthwise_conv2d_pairs.c has hand-scheduled loops for, and their strides in W
+PAIRS_LOOPS = {(3, 3): (1, 2), (1, 3): (1,), (3, 1): (1,), (5, 1): (1,)}
+# k x 1 / 1 x k take the pair loops from this output width on: narrower rows pay more per channel row (a call,
+# the odd last pixel's partner) than the tap list per pixel (measured on QEMU, 64 channels at 5 px: 1x3 7.16 vs
+# 7.10, 3x1 8.44 vs 7.07, 5x1 6.43 vs 5.21 instructions / MAC; 16 channels at 24 px: 5.61 vs 7.67, 6.67 vs 7.65,
+# 4.92 vs 5.62)
+PAIRS_MIN_OUT_W = 8
+
+
 def runs_depthwise_pairs(graph: Graph, op: Operator) -> bool:
-    """A standalone DEPTHWISE_CONV_2D that th_depthwise_conv2d_pairs_s8 runs (depthwise_pairs_shape), unless the
-    planner marked it (TAP_LIST_OPTION) because its ring, twice the tap list's, would raise the arena
+    """A standalone DEPTHWISE_CONV_2D that a th_depthwise_conv2d_pairs_*_s8 variant runs (standalone_pairs_shape),
+    unless the planner marked it (TAP_LIST_OPTION) because its ring, twice the tap list's, would raise the arena
     (planner.plan_memory)."""
-    return depthwise_pairs_shape(graph, op) and not op.options.get(TAP_LIST_OPTION)
+    return standalone_pairs_shape(graph, op) and not op.options.get(TAP_LIST_OPTION)
 
 
 def fused_depthwise_pairs(graph: Graph, op: Operator) -> bool:
