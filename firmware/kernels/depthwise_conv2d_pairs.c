@@ -682,16 +682,18 @@ void th_dwp_channels(const th_conv_args *a, int32_t width, const int16_t *const 
                      int32_t count) {
 #if TINYHIL_USE_DSP
     const int folded = (th_dwp_record(a, 0)[a->k_h * th_dwp_row_words(a) + 3] & 0xFF) != 0; /* e = 0: not folded */
-    const int clamp = a->act_min > -128 || a->act_max < 127;
     if (!folded || a->k_h != 3 || a->k_w != 3) {
         th_dwp_row_portable(a, width, rows, out_row, first, count);
-    } else if (a->stride_w == 1) { /* direct calls: the rows inline here */
-        clamp ? th_dwp_row_3x3_s1_clamp(a, width, rows, out_row, first, count)
-              : th_dwp_row_3x3_s1(a, width, rows, out_row, first, count);
-    } else {
-        clamp ? th_dwp_row_3x3_s2_clamp(a, width, rows, out_row, first, count)
-              : th_dwp_row_3x3_s2(a, width, rows, out_row, first, count);
+        return;
     }
+#if TINYHIL_DSP_ASM /* the loop over channels inline here: the fused block's strips call this often */
+    const int full = a->act_min == -128 && a->act_max == 127;
+    th_dwp_row_runs(a, width, rows, out_row, first, count,
+                    a->stride_w == 1 ? (full ? th_dwp_run_3x3_s1 : th_dwp_run_3x3_s1_clamp)
+                                     : (full ? th_dwp_run_3x3_s2 : th_dwp_run_3x3_s2_clamp));
+#else
+    th_dwp_row_steps(a, width, rows, out_row, first, count);
+#endif
 #else
     th_dwp_row_portable(a, width, rows, out_row, first, count);
 #endif
