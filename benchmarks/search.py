@@ -227,7 +227,9 @@ def side_by_side(console: Console, args: argparse.Namespace) -> None:
     import sys
 
     out_dir = Path(tempfile.mkdtemp(prefix="tinyhil-bench-"))
-    passed = _without(sys.argv[1:], {"--side-by-side": 0, "--proposers": 1, "--seeds": 1, "--fidelities": 1})
+    # --out is the combined file this process writes; each child writes its own into out_dir
+    passed = _without(sys.argv[1:], {"--side-by-side": 0, "--proposers": 1, "--seeds": 1, "--fidelities": 1,
+                                     "--out": 1})
     for proposer in args.proposers.split(","):
         for seed in args.seeds.split(","):  # the two fidelities of one (proposer, seed) start and end together
             children = [subprocess.Popen([sys.executable, __file__, "--proposers", proposer, "--seeds", seed,
@@ -238,7 +240,10 @@ def side_by_side(console: Console, args: argparse.Namespace) -> None:
                 child.wait()
     files = sorted(out_dir.glob("*.json"))
     console.print(f"results: {', '.join(map(str, files))}")
-    report(console, [r for path in files for r in json.loads(path.read_text())], args)
+    results = [r for path in files for r in json.loads(path.read_text())]
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=2, default=str))
+    report(console, results, args)
 
 
 def _without(argv: list[str], options: dict[str, int]) -> list[str]:
