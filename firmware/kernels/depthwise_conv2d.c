@@ -14,14 +14,30 @@
 #define TH_DW_MAX_TAPS 64 /* the tap list, up to 8x8: the search spaces' 7x7 windows (49 taps) stay on it */
 #define TH_DW_MULT_MAX_PAIRS 32 /* depth multiplier > 1: tap pairs per window */
 #define TH_DW_WINDOW_MAX 7 /* rows of the fixed windows (th_dw_row_dsp_window) */
+#define TH_DW_RECORD_PARAMS 4 /* depth multiplier > 1: after each record's weight words, {bias, mult, K, e} */
+
+/* Depth multiplier > 1: output channel oc's record (lower.depthwise_multiplier_records), its taps in q15 pairs
+ * (the odd tap's partner 0), then {bias, mult, K, e} (tinyhil_depthwise.h's folded requantisation) */
+static inline const int32_t *th_dw_mult_record(const th_conv_args *a, int32_t oc) {
+    const int32_t words = ((a->k_h * a->k_w + 1) >> 1) + TH_DW_RECORD_PARAMS;
+    return (const int32_t *)(const void *)a->filter_q15 + (size_t)oc * words;
+}
 
 static inline int32_t th_dw_q15_weight(const th_conv_args *a, int32_t oc, int32_t tap) {
     static const int8_t lane[4] = {0, 2, 1, 3}; /* channel within its group -> halfword */
-    const int32_t taps = a->k_h * a->k_w;
-    if (a->depth_multiplier > 1) { /* per output channel, its taps in pairs (th_dw_row_dsp_multiplier) */
-        return a->filter_q15[(size_t)oc * ((taps + 1) & ~1) + tap];
+    if (a->depth_multiplier > 1) { /* little-endian: tap 2i is word i's low half */
+        return ((const int16_t *)(const void *)th_dw_mult_record(a, oc))[tap];
     }
-    return a->filter_q15[((size_t)(oc >> 2) * taps + tap) * 4 + lane[oc & 3]];
+    return a->filter_q15[((size_t)(oc >> 2) * a->k_h * a->k_w + tap) * 4 + lane[oc & 3]];
+}
+
+/* accumulator -> output byte: the record's requantisation (multiplier > 1) or the layer's arrays; out of line,
+ * -Os: one copy of the requantisations (flash) */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((noinline, optimize("Os")))
+#endif
+static int8_t th_dw_output(const th_conv_args *a, const int32_t *record, int32_t acc, int32_t oc) {
+    return record ? th_dw_record_output(a, record, acc) : th_conv_output(a, acc, oc);
 }
 
 /* Any depth multiplier, one output channel at a time. */
@@ -33,8 +49,9 @@ static void th_dw_row_portable(const th_conv_args *a, const int8_t *const *rows,
     for (int32_t ox = 0; ox < a->out_w; ++ox) {
         int8_t *out_px = out_row + (size_t)ox * a->out_c;
         for (int32_t oc = 0; oc < a->out_c; ++oc) {
-            const int32_t c = oc / mult;
-            int32_t acc = a->bias[oc];
+            const int32_t c = oc / mult, pairs = (a->k_h * a->k_w + 1) >> 1;
+            const int32_t *record = mult > 1 ? th_dw_mult_record(a, oc) + pairs : NULL;
+            int32_t acc = record ? record[0] : a->bias[oc];
             for (int32_t ky = 0; ky < a->k_h; ++ky) {
                 for (int32_t kx = 0; kx < a->k_w; ++kx) {
                     const int32_t col = ox * a->stride_w + kx * a->dil_w;
@@ -42,7 +59,7 @@ static void th_dw_row_portable(const th_conv_args *a, const int8_t *const *rows,
                     acc += (x + a->input_offset) * th_dw_q15_weight(a, oc, ky * a->k_w + kx);
                 }
             }
-            out_px[oc] = th_conv_output(a, acc, oc);
+            out_px[oc] = th_dw_output(a, record, acc, oc);
         }
     }
 }
@@ -91,23 +108,34 @@ static inline __attribute__((always_inline)) uint32_t th_dw_output_s8x4(const th
 }
 
 #if TINYHIL_DSP_ASM
-/* TH_DW_TAP with its loads inside the asm: the compiler otherwise hoists all 18 weight loads of
- * the unrolled window and spills them. ADDRESS: the input word's addressing mode. */
+/* One tap once its input word xv and weight words we, wo are loaded: widen (adding the input offsets), 4 multiplies.
+ * Volatile, as are the loads' asm (TH_DW_TAP_AT, TH_DW_TAP_NEXT): kept in order, the compiler does not hoist all
+ * 18 weight loads of an unrolled window and spill them. */
+static inline __attribute__((always_inline)) void th_dw_tap_macs(uint32_t xv, uint32_t we, uint32_t wo, uint32_t offsets,
+                                                                int32_t *acc0, int32_t *acc1, int32_t *acc2,
+                                                                int32_t *acc3) {
+    uint32_t xe;
+    __asm__ volatile("sxtab16 %[xe], %[off], %[xv]\n\t"
+                     "sxtab16 %[xv], %[off], %[xv], ror #8\n\t"
+                     "smlabb %[a0], %[xe], %[we], %[a0]\n\t"
+                     "smlatt %[a2], %[xe], %[we], %[a2]\n\t"
+                     "smlabb %[a1], %[xv], %[wo], %[a1]\n\t"
+                     "smlatt %[a3], %[xv], %[wo], %[a3]"
+                     : [a0] "+r"(*acc0), [a1] "+r"(*acc1), [a2] "+r"(*acc2), [a3] "+r"(*acc3), [xv] "+r"(xv),
+                       [xe] "=&r"(xe)
+                     : [we] "r"(we), [wo] "r"(wo), [off] "r"(offsets));
+}
+
+/* TH_DW_TAP with its loads in asm. ADDRESS: the input word's addressing mode. */
 #define TH_DW_TAP_AT(ADDRESS, ptr_, step_, wp_, WORD)                                                   \
-    do {                                                                                        \
-        uint32_t xv_, xe_, we_, wo_;                                                            \
-        __asm__("ldr    %[xv], " ADDRESS "\n\t"                                                 \
-                "ldrd   %[we], %[wo], [%[w], #" #WORD " * 4]\n\t"                              \
-                "sxtab16 %[xe], %[off], %[xv]\n\t"                                              \
-                "sxtab16 %[xv], %[off], %[xv], ror #8\n\t"                                      \
-                "smlabb %[a0], %[xe], %[we], %[a0]\n\t"                                        \
-                "smlatt %[a2], %[xe], %[we], %[a2]\n\t"                                        \
-                "smlabb %[a1], %[xv], %[wo], %[a1]\n\t"                                        \
-                "smlatt %[a3], %[xv], %[wo], %[a3]"                                              \
-                : [a0] "+r"(acc0), [a1] "+r"(acc1), [a2] "+r"(acc2), [a3] "+r"(acc3), [xv] "=&r"(xv_), \
-                  [xe] "=&r"(xe_), [we] "=&r"(we_), [wo] "=&r"(wo_)                             \
-                : [p] "r"(ptr_), [s] "r"(step_), [w] "r"(wp_), [off] "r"(offsets)                     \
-                : "memory");                                                                    \
+    do {                                                                                                \
+        uint32_t xv_, we_, wo_;                                                                         \
+        __asm__ volatile("ldr    %[xv], " ADDRESS "\n\t"                                                \
+                         "ldrd   %[we], %[wo], [%[w], #" #WORD " * 4]"                                  \
+                         : [xv] "=&r"(xv_), [we] "=&r"(we_), [wo] "=&r"(wo_)                            \
+                         : [p] "r"(ptr_), [s] "r"(step_), [w] "r"(wp_)                                  \
+                         : "memory");                                                                   \
+        th_dw_tap_macs(xv_, we_, wo_, offsets, &acc0, &acc1, &acc2, &acc3);                             \
     } while (0)
 #define TH_DW_ROW3(ptr_, step_, wp_, WORD0, WORD1, WORD2)                 \
     do {                                                                \
@@ -147,21 +175,15 @@ static void th_dw_row_dsp_3x3(const th_conv_args *a, const int8_t *const *rows, 
 
 #if TINYHIL_DSP_ASM
 /* TH_DW_TAP_AT for the tap at [ptr_, at_], its weights the next two words at wp_ (post-incremented) */
-#define TH_DW_TAP_NEXT(ptr_, at_, wp_)                                                                        \
-    do {                                                                                                    \
-        uint32_t xv_, xe_, we_, wo_;                                                                        \
-        __asm__("ldr    %[xv], [%[p], %[s]]\n\t"                                                            \
-                "ldrd   %[we], %[wo], [%[w]], #8\n\t"                                                      \
-                "sxtab16 %[xe], %[off], %[xv]\n\t"                                                          \
-                "sxtab16 %[xv], %[off], %[xv], ror #8\n\t"                                                  \
-                "smlabb %[a0], %[xe], %[we], %[a0]\n\t"                                                    \
-                "smlatt %[a2], %[xe], %[we], %[a2]\n\t"                                                    \
-                "smlabb %[a1], %[xv], %[wo], %[a1]\n\t"                                                    \
-                "smlatt %[a3], %[xv], %[wo], %[a3]"                                                          \
-                : [a0] "+r"(acc0), [a1] "+r"(acc1), [a2] "+r"(acc2), [a3] "+r"(acc3), [xv] "=&r"(xv_),     \
-                  [xe] "=&r"(xe_), [we] "=&r"(we_), [wo] "=&r"(wo_), [w] "+r"(wp_)                          \
-                : [p] "r"(ptr_), [s] "r"(at_), [off] "r"(offsets)                                            \
-                : "memory");                                                                                \
+#define TH_DW_TAP_NEXT(ptr_, at_, wp_)                                                   \
+    do {                                                                                \
+        uint32_t xv_, we_, wo_;                                                         \
+        __asm__ volatile("ldr    %[xv], [%[p], %[s]]\n\t"                               \
+                         "ldrd   %[we], %[wo], [%[w]], #8"                              \
+                         : [xv] "=&r"(xv_), [we] "=&r"(we_), [wo] "=&r"(wo_), [w] "+r"(wp_) \
+                         : [p] "r"(ptr_), [s] "r"(at_)                                  \
+                         : "memory");                                                   \
+        th_dw_tap_macs(xv_, we_, wo_, offsets, &acc0, &acc1, &acc2, &acc3);             \
     } while (0)
 #else
 #define TH_DW_TAP_NEXT(ptr_, at_, wp_) \
@@ -256,67 +278,68 @@ static void th_dw_row_dsp(const th_conv_args *a, const int8_t *const *rows, int8
     }
 }
 
-/* Depth multiplier > 1: each input channel's window is read once for all its outputs. Per output
- * pixel and input channel, the window's taps (input offset added) are packed in pairs of q15 words;
- * each output channel's weights come in the same tap pairs from the host, so one SMLAD does two taps;
- * with a multiplier of 4, 8, ... four output channels share each window word and one packed store. */
-/* out of line, -Os: one copy of the two requantisations (flash), shared with the portable fallback */
-static __attribute__((noinline, optimize("Os"))) int8_t th_dw_output(const th_conv_args *a, int32_t acc, int32_t oc) {
-    return th_conv_output(a, acc, oc);
-}
-
-static void th_dw_row_dsp_multiplier(const th_conv_args *a, const int8_t *const *rows, int8_t *out_row) {
-    const int32_t mult = a->depth_multiplier, in_c = a->in_c, out_c = a->out_c, stride = th_round_up4(in_c);
-    const int32_t k_h = a->k_h, k_w = a->k_w, taps = k_h * k_w, pairs = (taps + 1) >> 1;
+/* Depth multiplier > 1: each input channel's window is read once for all its outputs. Per output pixel and
+ * input channel, the window's taps (input offset added) are packed in q15 pairs, in registers for a fixed
+ * KH x KW; the channel's outputs then read their records (th_dw_mult_record) in order: one SMLAD per two taps
+ * and the folded requantisation (smmlar, add, qadd, asr, ssat), 4 outputs per packed clamp and store where the
+ * multiplier is a multiple of 4. Only for records with the folded requantisation (e > 0: lower.depthwise_kernel
+ * names the portable row for the others). */
+static inline __attribute__((always_inline)) void th_dw_mult_row(const th_conv_args *a, const int8_t *const *rows,
+                                                                int8_t *out_row, int32_t KH, int32_t KW) {
+    const int32_t mult = a->depth_multiplier, in_c = a->in_c, stride = th_round_up4(in_c);
+    const int32_t taps = KH * KW, pairs = (taps + 1) >> 1, words = pairs + TH_DW_RECORD_PARAMS;
     const int32_t tap_step = a->dil_w * stride, px_step = a->stride_w * stride, offset = a->input_offset;
-    int32_t window[2 * TH_DW_MULT_MAX_PAIRS + 1];
-    uint32_t xw[TH_DW_MULT_MAX_PAIRS];
-    window[taps] = 0; /* the odd tap's partner: its weight is 0 too */
+    const int32_t lo = a->act_min, hi = a->act_max;
+    const uint32_t lo4 = th_splat_s8x4(lo), hi4 = th_splat_s8x4(hi);
+    int8_t *y = out_row;
     for (int32_t ox = 0; ox < a->out_w; ++ox) {
+        const int32_t *k = th_dw_mult_record(a, 0);
         for (int32_t c = 0; c < in_c; ++c) {
+            uint32_t xw[TH_DW_MULT_MAX_PAIRS];
+            int32_t window[2 * TH_DW_MULT_MAX_PAIRS + 1];
             int32_t t = 0;
-            for (int32_t ky = 0; ky < k_h; ++ky) {
+            for (int32_t ky = 0; ky < KH; ++ky) {
                 const int8_t *x = rows[ky] + (size_t)ox * px_step + c;
-                for (int32_t kx = 0; kx < k_w; ++kx, x += tap_step) {
+                for (int32_t kx = 0; kx < KW; ++kx, x += tap_step) {
                     window[t++] = *x + offset;
                 }
             }
+            window[taps] = 0; /* the odd tap's partner: its weight is 0 too */
             for (int32_t i = 0; i < pairs; ++i) {
                 xw[i] = ((uint32_t)window[2 * i + 1] << 16) | ((uint32_t)window[2 * i] & 0xFFFFu);
             }
-            int32_t oc = c * mult;
-            const int32_t end = oc + mult;
-            const uint32_t *w = (const uint32_t *)(const void *)(a->filter_q15 + (size_t)oc * 2 * pairs);
-            int8_t *y = out_row + (size_t)ox * out_c;
-            if (mult % 4 == 0 && a->requant) { /* 4 output channels per window word, stored as one word */
-                const uint32_t lo4 = th_splat_s8x4(a->act_min), hi4 = th_splat_s8x4(a->act_max);
-                const int32_t out_offset = a->output_offset;
-                for (; oc < end; oc += 4, w += 4 * pairs) {
-                    int32_t acc0 = a->bias[oc], acc1 = a->bias[oc + 1], acc2 = a->bias[oc + 2], acc3 = a->bias[oc + 3];
-                    for (int32_t i = 0; i < pairs; ++i) {
-                        const uint32_t xv = xw[i];
-                        acc0 = th_smlad(xv, w[i], acc0);
-                        acc1 = th_smlad(xv, w[pairs + i], acc1);
-                        acc2 = th_smlad(xv, w[2 * pairs + i], acc2);
-                        acc3 = th_smlad(xv, w[3 * pairs + i], acc3);
+            if (mult % 4 == 0) {
+                for (int32_t j = 0; j < mult; j += 4, y += 4) {
+                    int32_t v[4];
+                    for (int32_t l = 0; l < 4; ++l, k += words) {
+                        int32_t acc = k[pairs];
+                        for (int32_t i = 0; i < pairs; ++i) {
+                            acc = th_smlad(xw[i], (uint32_t)k[i], acc);
+                        }
+                        v[l] = th_dwp_out_saturated(acc, k + pairs);
                     }
-                    const int32_t *q = a->requant + 2 * oc;
-                    const uint32_t packed = th_pack_s8x4(th_ssat8(th_requantise_fast(acc0, q[0], q[1]) + out_offset),
-                                                         th_ssat8(th_requantise_fast(acc1, q[2], q[3]) + out_offset),
-                                                         th_ssat8(th_requantise_fast(acc2, q[4], q[5]) + out_offset),
-                                                         th_ssat8(th_requantise_fast(acc3, q[6], q[7]) + out_offset));
-                    th_write_s8x4(y + oc, th_clamp_s8x4(packed, lo4, hi4));
+                    th_write_s8x4(y, th_clamp_s8x4(th_pack_s8x4(v[0], v[1], v[2], v[3]), lo4, hi4));
                 }
-            }
-            for (; oc < end; ++oc, w += pairs) { /* multipliers 2, 3, 5, ...: one output channel at a time */
-                int32_t acc = a->bias[oc];
-                for (int32_t i = 0; i < pairs; ++i) {
-                    acc = th_smlad(xw[i], w[i], acc);
+            } else {
+                for (int32_t j = 0; j < mult; ++j, ++y, k += words) { /* multipliers 2, 3, 5, ... */
+                    int32_t acc = k[pairs];
+                    for (int32_t i = 0; i < pairs; ++i) {
+                        acc = th_smlad(xw[i], (uint32_t)k[i], acc);
+                    }
+                    const int32_t v = th_dwp_out_saturated(acc, k + pairs);
+                    *y = (int8_t)(v < lo ? lo : (v > hi ? hi : v));
                 }
-                y[oc] = th_dw_output(a, acc, oc);
             }
         }
     }
+}
+
+/* 3x3 (the window in five registers) and any other window up to 2 x TH_DW_MULT_MAX_PAIRS taps */
+static void th_dw_row_dsp_multiplier_3x3(const th_conv_args *a, const int8_t *const *rows, int8_t *out_row) {
+    th_dw_mult_row(a, rows, out_row, 3, 3);
+}
+static void th_dw_row_dsp_multiplier(const th_conv_args *a, const int8_t *const *rows, int8_t *out_row) {
+    th_dw_mult_row(a, rows, out_row, a->k_h, a->k_w);
 }
 #endif
 
@@ -333,6 +356,7 @@ static void th_dw_row_dsp_multiplier(const th_conv_args *a, const int8_t *const 
 #define th_dw_row_dsp_7x7 th_dw_row_portable
 #define th_dw_row_dsp th_dw_row_portable
 #define th_dw_row_dsp_multiplier th_dw_row_portable
+#define th_dw_row_dsp_multiplier_3x3 th_dw_row_portable
 #endif
 
 /* One output row from the k_h ring rows of its window, the row loop chosen at run time: the fused block's
@@ -405,4 +429,5 @@ TH_DW_KERNEL(5x5, th_dw_row_dsp_5x5)
 TH_DW_KERNEL(7x7, th_dw_row_dsp_7x7)
 TH_DW_KERNEL(taps, th_dw_row_dsp)
 TH_DW_KERNEL(multiplier, th_dw_row_dsp_multiplier)
+TH_DW_KERNEL(multiplier_3x3, th_dw_row_dsp_multiplier_3x3)
 TH_DW_KERNEL(portable, th_dw_row_portable)

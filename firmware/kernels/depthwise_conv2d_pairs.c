@@ -246,10 +246,7 @@ static int32_t th_dwp_weight(const th_conv_args *a, int32_t c, int32_t ky, int32
 /* The record's requantisation as TFLite's MultiplyByQuantizedMultiplier: e = 0, {m, shift}; else {2m - 2^32, K}
  * with the right shift e (the file comment) */
 static int8_t th_dwp_output(const th_conv_args *a, int32_t acc, int32_t c) {
-    const int32_t *q = th_dwp_record(a, c) + a->k_h * th_dwp_row_words(a);
-    const int32_t e = q[3] & 0xFF;
-    const int32_t m = e ? (int32_t)((uint32_t)q[1] >> 1) : q[1], shift = e ? -e : q[2];
-    return th_clamp_s8(th_mbqm(acc, m, shift) + a->output_offset, a->act_min, a->act_max);
+    return th_dw_record_output(a, th_dwp_record(a, c) + a->k_h * th_dwp_row_words(a), acc);
 }
 
 /* Plain C: any shape this kernel takes, one output at a time. */
@@ -281,28 +278,6 @@ static inline int32_t th_dwp_smlatb(uint32_t a, uint32_t b, int32_t acc) {
     return (int32_t)((uint32_t)acc + (uint32_t)(((int32_t)a >> 16) * (int32_t)(int16_t)b));
 }
 
-/* QADD: a + b saturated to int32 */
-static inline int32_t th_dwp_qadd(int32_t a, int32_t b) {
-#if TINYHIL_DSP_ASM
-    int32_t result;
-    __asm__("qadd %0, %1, %2" : "=r"(result) : "r"(a), "r"(b));
-    return result;
-#else
-    const int64_t sum = (int64_t)a + b;
-    return sum > INT32_MAX ? INT32_MAX : (sum < INT32_MIN ? INT32_MIN : (int32_t)sum);
-#endif
-}
-
-/* accumulator -> output byte (the file comment's folded requantisation), then (clamp) the activation */
-static inline __attribute__((always_inline)) int8_t th_dwp_out(int32_t acc, const int32_t *q, int32_t clamp, int32_t lo,
-                                                              int32_t hi) {
-    const int32_t high = th_smmlar(acc, q[1], acc);
-    int32_t v = th_ssat8(th_dwp_qadd(high + (high >> 31), q[2]) >> (q[3] & 0xFF));
-    if (clamp) {
-        v = v < lo ? lo : (v > hi ? hi : v);
-    }
-    return (int8_t)v;
-}
 
 /* One channel's outputs ox and ox + 1 over the k_h rows at word p[ky] (their column ox * stride). */
 static inline __attribute__((always_inline)) void th_dwp_step(const uint32_t *const *p, const uint32_t *w, int32_t k_h,

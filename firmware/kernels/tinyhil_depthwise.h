@@ -72,6 +72,11 @@ static inline void th_dw_ring_fill(const th_row_ring *ring, const th_conv_args *
     memset(row, pad, (size_t)first * stride);
     if (in_c == stride) {
         memcpy(row + (size_t)first * stride, src, (size_t)(last - first) * in_c);
+    } else if (in_c == 1) { /* a grayscale stem: each pixel one word, its byte over the padding */
+        const uint32_t pad3 = 0x01010100u * (uint8_t)pad;
+        for (int32_t col = first; col < last; ++col) {
+            th_write_s8x4(row + (size_t)col * 4, pad3 | (uint8_t)src[col - first]);
+        }
     } else {
         for (int32_t col = first; col < last; ++col) {
             th_dw_pixel_fill(row + (size_t)col * stride, src + (size_t)(col - first) * in_c, in_c, stride, pad);
@@ -128,5 +133,46 @@ void th_dwp_channels(const th_conv_args *a, int32_t width, const int16_t *const 
  * row widened a few channels at a time for th_dwp_channels (the fused block's strips, mbconv_fused.c). */
 void th_dwp_widen(const int8_t *src, int32_t stride, int32_t columns, int32_t count, int32_t offset, int16_t *planes,
                   int32_t width);
+
+/* The folded requantisation records {bias, mult, K, e} of lower.depthwise_pairs_records (depthwise_conv2d_pairs.c's
+ * file comment), shared by the pairs kernel and depthwise_conv2d.c's multiplier rows. */
+
+/* record q -> the output byte as TFLite's MultiplyByQuantizedMultiplier: e = 0, {m, shift}; else {2m - 2^32, K} with
+ * the right shift e (the portable rows) */
+static inline int8_t th_dw_record_output(const th_conv_args *a, const int32_t *q, int32_t acc) {
+    const int32_t e = q[3] & 0xFF;
+    const int32_t m = e ? (int32_t)((uint32_t)q[1] >> 1) : q[1], shift = e ? -e : q[2];
+    return th_clamp_s8(th_mbqm(acc, m, shift) + a->output_offset, a->act_min, a->act_max);
+}
+
+#if TINYHIL_USE_DSP
+/* QADD: a + b saturated to int32 */
+static inline int32_t th_dwp_qadd(int32_t a, int32_t b) {
+#if TINYHIL_DSP_ASM
+    int32_t result;
+    __asm__("qadd %0, %1, %2" : "=r"(result) : "r"(a), "r"(b));
+    return result;
+#else
+    const int64_t sum = (int64_t)a + b;
+    return sum > INT32_MAX ? INT32_MAX : (sum < INT32_MIN ? INT32_MIN : (int32_t)sum);
+#endif
+}
+
+/* accumulator -> output byte in int8 (the folded requantisation, a record with e > 0), unclamped */
+static inline __attribute__((always_inline)) int32_t th_dwp_out_saturated(int32_t acc, const int32_t *q) {
+    const int32_t high = th_smmlar(acc, q[1], acc);
+    return th_ssat8(th_dwp_qadd(high + (high >> 31), q[2]) >> (q[3] & 0xFF));
+}
+
+/* the same, then (clamp) the activation */
+static inline __attribute__((always_inline)) int8_t th_dwp_out(int32_t acc, const int32_t *q, int32_t clamp, int32_t lo,
+                                                              int32_t hi) {
+    int32_t v = th_dwp_out_saturated(acc, q);
+    if (clamp) {
+        v = v < lo ? lo : (v > hi ? hi : v);
+    }
+    return (int8_t)v;
+}
+#endif
 
 #endif

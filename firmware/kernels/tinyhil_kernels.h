@@ -178,6 +178,7 @@ TH_DEPTHWISE_VARIANT(5x5)
 TH_DEPTHWISE_VARIANT(7x7)
 TH_DEPTHWISE_VARIANT(taps)
 TH_DEPTHWISE_VARIANT(multiplier)
+TH_DEPTHWISE_VARIANT(multiplier_3x3)
 TH_DEPTHWISE_VARIANT(portable)
 /* depth multiplier 1, stride 1 or 2 and dilation 1 in W; filter_q15 in the record layout of
  * depthwise_conv2d_pairs.c; scratch: k_h rows of in_c x th_dwp_ring_width(a) int16. Variants (named by

@@ -70,12 +70,17 @@ def test_fully_connected_fast_path_is_bit_exact_on_the_cortex_m7_emulator(tmp_pa
 
 @pytest.mark.qemu
 @pytest.mark.slow
-def test_depthwise_with_depth_multiplier_is_bit_exact_on_the_cortex_m7_emulator(tmp_path) -> None:
-    # 3 channels (ring pixels of 3 bytes in a 4-byte stride) x multiplier 4 (the packed 4-channel path;
-    # the host property test covers multipliers 2, 3, 8 too); 13 px: odd widths
-    model = keras_speed_nets.mono_multiplier_stem(resolution=13, multiplier=4, channels=3)
+@pytest.mark.parametrize("channels, multiplier, resolution", [(3, 4, 13), (1, 8, 13), (1, 2, 12)])
+def test_depthwise_with_depth_multiplier_is_bit_exact_on_the_cortex_m7_emulator(tmp_path, channels: int,
+                                                                                 multiplier: int,
+                                                                                 resolution: int) -> None:
+    # 3 channels (ring pixels of 3 bytes in a 4-byte stride) x multiplier 4 and a grayscale stem x 8 (the packed
+    # 4-channel path), a grayscale stem x 2 (one output at a time; the host property test covers multipliers 3
+    # and strides 1 too); 13 px: odd widths
+    model = keras_speed_nets.mono_multiplier_stem(resolution=resolution, multiplier=multiplier, channels=channels)
     layers, measured = _both_builds(keras_speed_nets.export_int8(model, seed=3), tmp_path)
     stem = [i for i, layer in enumerate(layers) if layer.opcode == "DEPTHWISE_CONV_2D"][0]
+    assert layers[stem].kernel == "th_depthwise_conv2d_multiplier_3x3_s8"
     assert measured[False].layer_latency[stem]["latency"] < measured[True].layer_latency[stem]["latency"]
 
 

@@ -120,12 +120,13 @@ def _conv_like(graph: Graph, op: Operator, depthwise: bool, pairs: bool = False)
                                               base, mults, shifts, yz, (act_min, act_max))
         else:
             function = depthwise_kernel(kh, kw, o["dilation_w"], ic, fields["depth_multiplier"],
-                                        fast_requant(mults, shifts) is not None)
+                                        fast_requant(mults, shifts) is not None, pairs_folded_requant(mults, shifts))
             if fields["depth_multiplier"] == 1:
                 widened = widen_depthwise_filter(w.data.reshape(kh * kw, oc))
-            else:
-                widened = widen_depthwise_taps(w.data.reshape(kh * kw, oc))
-        if pairs:  # bias and requantisation live in the records
+            else:  # per output channel its tap pairs, then the pairs kernel's requantisation record
+                widened = depthwise_pairs_records(widen_depthwise_taps(w.data.reshape(kh * kw, oc)), base, mults,
+                                                  shifts, yz, (act_min, act_max))
+        if pairs or fields["depth_multiplier"] > 1:  # bias and requantisation live in the records
             arrays = [ConstArray(f"{p}_filter_q15", "int16_t", widened)]
             fields.update(filter="NULL", filter_q15=f"{p}_filter_q15", bias="NULL", out_multiplier="NULL",
                           out_shift="NULL")
@@ -134,7 +135,8 @@ def _conv_like(graph: Graph, op: Operator, depthwise: bool, pairs: bool = False)
                       *[a for a in arrays if a.name in (f"{p}_multiplier", f"{p}_shift")],
                       ConstArray(f"{p}_bias", "int32_t", np.append(base, [0] * pad))]
             fields.update(filter="NULL", filter_q15=f"{p}_filter_q15", bias=f"{p}_bias")
-        requant = None if pairs else fast_requant(mults, shifts)  # the pairs kernel's is in its records
+        # the pairs kernel's and the multiplier rows' are in their records
+        requant = None if pairs or fields["depth_multiplier"] > 1 else fast_requant(mults, shifts)
         if requant is not None:
             arrays.append(ConstArray(f"{p}_requant", "int32_t", np.append(requant, [-(1 << 31), 31] * pad)))
             fields["requant"] = f"{p}_requant"
@@ -311,15 +313,16 @@ DEPTHWISE_WINDOWS = ((3, 3), (3, 1), (5, 1), (7, 1), (1, 3), (1, 5), (1, 7), (5,
 
 
 def depthwise_kernel(k_h: int, k_w: int, dilation_w: int, in_c: int, depth_multiplier: int,
-                     fast_requant: bool) -> str:
+                     fast_requant: bool, folded_requant: bool = False) -> str:
     """The row loop of depthwise_conv2d.c a layer runs, as its kernel's name (one function per loop, so the
     firmware links only those its layers use): a fixed window unrolled (DEPTHWISE_WINDOWS, dilation 1 in W,
     channels a multiple of 4; other than 3x3 only with fast_requant, quantize.fast_requant's multipliers), the
-    tap list (multiplier 1), tap pairs (multiplier > 1), up to DEPTHWISE_MAX_TAPS taps; else the portable row."""
-    if k_h * k_w > DEPTHWISE_MAX_TAPS:
+    tap list (multiplier 1), tap pairs (multiplier > 1 with folded_requant, pairs_folded_requant's records: 3x3
+    with its window in registers, or any), up to DEPTHWISE_MAX_TAPS taps; else the portable row."""
+    if k_h * k_w > DEPTHWISE_MAX_TAPS or (depth_multiplier > 1 and not folded_requant):
         variant = "portable"
     elif depth_multiplier > 1:
-        variant = "multiplier"
+        variant = "multiplier_3x3" if (k_h, k_w) == (3, 3) else "multiplier"
     elif ((k_h, k_w) in DEPTHWISE_WINDOWS and dilation_w == 1 and in_c % 4 == 0
           and (fast_requant or (k_h, k_w) == (3, 3))):
         variant = f"{k_h}x{k_w}"
