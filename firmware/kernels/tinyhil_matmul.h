@@ -24,6 +24,9 @@
 #include "tinyhil_kernels.h"
 #include "tinyhil_table.h"
 
+#define TH_STR_(x) #x
+#define TH_STR(x) TH_STR_(x)
+
 static inline int32_t th_round_up4(int32_t n) { return (n + 3) & ~3; }
 
 /* accumulator -> int8 output with the layer's requantisation, offset and activation clamp */
@@ -149,9 +152,8 @@ typedef struct {
     int8_t *y0_end;              /* 20: y0 past the last pair (at least one pair) */
     uint32_t lo4, hi4;           /* 24, 28: the activation bounds in every byte */
     const uint32_t *xq;          /* 32: the q15 blocks of the two pixels */
-    const uint32_t *x_quads_end; /* 36: xq past the last whole group of 4 blocks (the loop's trip) */
-    int32_t pair_left;           /* 40: blocks % 4 >= 2 (two more blocks after the groups of 4) */
-    int32_t odd_block;           /* 44: blocks is odd (one more block after those) */
+    int32_t entry_bytes;         /* 36: where the loop of 4 blocks is entered, so that its trips do all blocks */
+    const uint32_t *x_end;       /* 40: xq past the last block (the loop's end) */
     int32_t blocks;              /* K padded / 4 */
     int32_t clamp;               /* the activation bounds are narrower than int8 (else SSAT is the clamp) */
     int32_t pairs_only;          /* every output is the asm loop's: even out_c, the fast requantisation, no table */
@@ -159,17 +161,20 @@ typedef struct {
 #if TINYHIL_DSP_ASM
 /* the asm's offsets, checked at compile time (C99: a negative array size is the error) */
 typedef char th_pair_loop_offsets_match_the_asm[(offsetof(th_pair_loop, y0_end) == 20 && offsetof(th_pair_loop, xq) == 32
-                                                 && offsetof(th_pair_loop, odd_block) == 44) ? 1 : -1];
+                                                 && offsetof(th_pair_loop, x_end) == 40) ? 1 : -1];
 #endif
+
+/* bytes of one TH_DOT_2X2_ASM_BLOCK: 15 instructions that have only 32-bit Thumb encodings (the asm checks it) */
+#define TH_DOT_2X2_ASM_BLOCK_BYTES 60
 
 static inline void th_matmul_2px_prepare(const th_conv_args *a, const uint32_t *xq, int32_t blocks, th_pair_loop *c) {
     c->offset = a->output_offset;
     c->lo4 = th_splat_s8x4(a->act_min);
     c->hi4 = th_splat_s8x4(a->act_max);
     c->xq = xq;
-    c->x_quads_end = xq + 16 * (blocks >> 2);
-    c->pair_left = (blocks >> 1) & 1;
-    c->odd_block = blocks & 1;
+    /* blocks = 4q + r: with r > 0 the first trip starts at block 4 - r of the loop's 4 (Duff's device) */
+    c->entry_bytes = ((4 - (blocks & 3)) & 3) * TH_DOT_2X2_ASM_BLOCK_BYTES;
+    c->x_end = xq + 4 * blocks;
     c->blocks = blocks;
     c->clamp = a->act_min > -128 || a->act_max < 127;
     c->pairs_only = a->requant != NULL && a->out_c % 2 == 0 && a->out_c > 0 && a->table == NULL;
@@ -177,8 +182,10 @@ static inline void th_matmul_2px_prepare(const th_conv_args *a, const uint32_t *
 
 #if TINYHIL_DSP_ASM
 /* The channel-pair loop's asm, up to the clamp: bias, the dot product (TH_DOT_2X2_ASM_BLOCK, 4 blocks per
- * trip, then 2, then 1), requantisation (th_requantise_fast's four instructions, the offset, SSAT), the 4
- * bytes packed (BFI) into a00 */
+ * trip, the first trip entered part-way by a computed branch, so no per-pair tests for the K % 16 blocks
+ * left), requantisation (th_requantise_fast's four instructions, the offset, SSAT), the 4 bytes packed (BFI)
+ * into a00. ADD PC reads PC as its own address + 4: the NOP pads the 16-bit ADD to that, and the assembler
+ * checks both that and the block size the entry offsets assume. */
 #define TH_PAIRS_ASM_HEAD                           \
     "0:\n\t"                                        \
     "ldr    %[x], [%[c], #0]\n\t"                   \
@@ -186,21 +193,18 @@ static inline void th_matmul_2px_prepare(const th_conv_args *a, const uint32_t *
     "str    %[x], [%[c], #0]\n\t"                   \
     "mov    %[a10], %[a00]\n\t"                     \
     "mov    %[a11], %[a01]\n\t"                     \
-    "ldrd   %[x], %[x0], [%[c], #32]\n\t"           \
-    "cmp    %[x], %[x0]\n\t"                        \
-    "beq    2f\n\t"                                 \
+    "ldrd   %[x], %[w2], [%[c], #32]\n\t"           \
+    "6:\n\t"                                        \
+    "add    pc, %[w2]\n\t"                          \
+    "nop\n\t"                                       \
     "1:\n\t" TH_DOT_2X2_ASM_BLOCK TH_DOT_2X2_ASM_BLOCK TH_DOT_2X2_ASM_BLOCK TH_DOT_2X2_ASM_BLOCK \
-    "ldr    %[w2], [%[c], #36]\n\t" /* no register is left for the end: one load per 4 blocks */ \
+    "5:\n\t"                                        \
+    ".if (1b - 6b) != 4 || (5b - 1b) != 4 * " TH_STR(TH_DOT_2X2_ASM_BLOCK_BYTES) "\n\t" \
+    ".error \"th_matmul: the computed entry does not match the code\"\n\t" \
+    ".endif\n\t"                                    \
+    "ldr    %[w2], [%[c], #40]\n\t" /* no register is left for the end: one load per 4 blocks */ \
     "cmp    %[x], %[w2]\n\t"                        \
     "bne    1b\n\t"                                 \
-    "2:\n\t"                                        \
-    "ldr    %[w2], [%[c], #40]\n\t"                 \
-    "cmp    %[w2], #0\n\t"                          \
-    "beq    4f\n\t" TH_DOT_2X2_ASM_BLOCK TH_DOT_2X2_ASM_BLOCK \
-    "4:\n\t"                                        \
-    "ldr    %[w2], [%[c], #44]\n\t"                 \
-    "cmp    %[w2], #0\n\t"                          \
-    "beq    3f\n\t" TH_DOT_2X2_ASM_BLOCK            \
     "3:\n\t"                                        \
     "ldr    %[x], [%[c], #4]\n\t"                   \
     "ldrd   %[w0], %[w1], [%[x]], #8\n\t"           \
