@@ -16,14 +16,12 @@ void th_conv2d_1x1_s8(const th_conv_args *a, const int8_t *input, int8_t *output
     th_matmul_2px_prepare(a, xq, th_round_up4(in_c) / 4, &loop);
     for (; p + 2 <= pixels; p += 2) {
         const int8_t *x0 = input + (size_t)p * in_c;
-        th_q15_pixel(x0, in_c, xq);
-        th_q15_pixel(x0 + in_c, in_c, xq + 2);
+        th_q15_pixel_pair(x0, x0 + in_c, in_c, xq);
         int8_t *y0 = output + (size_t)p * out_c;
         th_matmul_2px_q15_prepared(a, &loop, y0, y0 + out_c);
     }
     if (p < pixels) {
-        th_q15_pixel(input + (size_t)p * in_c, in_c, xq);
-        th_q15_pixel(input + (size_t)p * in_c, in_c, xq + 2);
+        th_q15_pixel_pair(input + (size_t)p * in_c, input + (size_t)p * in_c, in_c, xq);
         th_matmul_2px_q15_prepared(a, &loop, output + (size_t)p * out_c, NULL);
         ++p;
     }

@@ -84,13 +84,11 @@ static void expand_pixels(const th_conv_args *e, const th_fused_activation *act,
     th_pair_loop loop; /* the product's state, made once per row */
     th_matmul_2px_prepare(e, xq, th_round_up4(in_c) / 4, &loop);
     for (; p + 2 <= pixels; p += 2) {
-        th_q15_pixel(src + (size_t)p * in_c, in_c, xq);
-        th_q15_pixel(src + (size_t)(p + 1) * in_c, in_c, xq + 2);
+        th_q15_pixel_pair(src + (size_t)p * in_c, src + (size_t)(p + 1) * in_c, in_c, xq);
         th_matmul_2px_q15_prepared(e, &loop, dst + (size_t)p * stride, dst + (size_t)(p + 1) * stride);
     }
     if (p < pixels) {
-        th_q15_pixel(src + (size_t)p * in_c, in_c, xq);
-        th_q15_pixel(src + (size_t)p * in_c, in_c, xq + 2);
+        th_q15_pixel_pair(src + (size_t)p * in_c, src + (size_t)p * in_c, in_c, xq);
         th_matmul_2px_q15_prepared(e, &loop, dst + (size_t)p * stride, NULL);
         ++p;
     }
