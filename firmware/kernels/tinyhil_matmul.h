@@ -228,10 +228,9 @@ static inline void th_matmul_2px_prepare(const th_conv_args *a, const uint32_t *
 #define TH_PAIRS_ASM_HEAD                           \
     "0:\n\t"                                        \
     "ldr    %[x], [%[c], #0]\n\t"                   \
-    "ldrd   %[a00], %[a01], [%[x]], #8\n\t"         \
+    "ldrd   %[a00], %[a01], [%[x]]\n\t" /* the biases loaded twice: one instruction less than two MOVs */ \
+    "ldrd   %[a10], %[a11], [%[x]], #8\n\t"         \
     "str    %[x], [%[c], #0]\n\t"                   \
-    "mov    %[a10], %[a00]\n\t"                     \
-    "mov    %[a11], %[a01]\n\t"                     \
     "ldrd   %[x], %[w2], [%[c], #32]\n\t"           \
     "6:\n\t"                                        \
     "add    pc, %[w2]\n\t"                          \
