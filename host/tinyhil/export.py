@@ -65,15 +65,16 @@ class ExportResult:
         return "\n".join(lines)
 
 
-def keras_to_int8_tflite(keras_model: Any, samples: Sequence[np.ndarray], via_saved_model: bool = True) -> bytes:
+def keras_to_int8_tflite(keras_model: Any, samples: Sequence[np.ndarray], via_saved_model: bool = False) -> bytes:
     """Full-integer .tflite bytes (int8 weights, activations, input and output) for a Keras model, calibrated on
     `samples`, each one float32 NHWC batch of one image. The converter's console output is kept off the terminal;
     its exceptions pass through with that output attached as a note.
 
-    via_saved_model=False converts the model's traced, frozen graph instead of the SavedModel Keras writes and
-    reads back for from_keras_model (about 2 of the converter's 4-6 s on this machine): the operators, tensor
-    shapes, constants and quantisation come out the same, the tensor names and signature do not (tested in
-    tests/models/test_train_export_roundtrip.py). For files that are only measured on the board."""
+    Converts the model's traced, frozen graph, not the SavedModel Keras writes and reads back for
+    from_keras_model (via_saved_model=True; that round trip was 4.1 of a 6.2 s export): the operators, their
+    options, tensor shapes, constants and quantisation come out the same, only the tensor names and the signature
+    differ (nothing here reads them; tested on the search space's blocks in
+    tests/models/test_train_export_roundtrip.py, with the int8 accuracy of the exported file)."""
     tf = tf_quiet.tensorflow()
     with tf_quiet.captured_native_stderr() as native, warnings.catch_warnings():
         # "Statistics for quantized inputs were expected": the int8 input's scale comes from calibration
@@ -107,7 +108,7 @@ def _frozen_graph_converter(tf: Any, keras_model: Any, sample_shape: Sequence[in
 
 
 def convert_int8(model: torch.nn.Module, spec: ArchSpec, representative: torch.Tensor,
-                 via_saved_model: bool = True) -> bytes:
+                 via_saved_model: bool = False) -> bytes:
     """The int8 .tflite bytes for `model`, calibrated on `representative` (float NCHW at spec.resolution);
     via_saved_model as in keras_to_int8_tflite."""
     from .keras_model import build_keras
@@ -160,13 +161,11 @@ def export_for_board(model: torch.nn.Module, spec: ArchSpec, dataset: Dataset, o
     """The int8 .tflite only, without evaluating it: for a multi-fidelity search's first rung, whose file is built
     and measured on the board (the measurement depends on the graph and the tensor sizes, not on the accuracy),
     while the rung is ranked by its float validation accuracy. Fewer calibration images than export_int8's: the
-    scales only have to be plausible here; a candidate that reaches the last rung is exported and evaluated again.
-    Converted from the frozen graph (keras_to_int8_tflite's via_saved_model=False): the same operators, shapes
-    and quantisation, without the SavedModel round trip."""
+    scales only have to be plausible here; a candidate that reaches the last rung is exported and evaluated again."""
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     representative = to_resolution(dataset.train_x[:representative_count], spec.resolution)
-    _write(convert_int8(model.cpu().eval(), spec, representative, via_saved_model=False), out_path)
+    _write(convert_int8(model.cpu().eval(), spec, representative), out_path)
     return out_path
 
 

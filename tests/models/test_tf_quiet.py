@@ -50,6 +50,7 @@ def test_native_stderr_is_captured_and_returned():
 def test_a_converter_failure_carries_its_native_output():
     done = _run("""
         import os
+        import numpy as np
         from tinyhil import tf_quiet
         from tinyhil.export import keras_to_int8_tflite
 
@@ -61,9 +62,10 @@ def test_a_converter_failure_carries_its_native_output():
                 raise RuntimeError("ConverterError")
 
         tf = tf_quiet.tensorflow()
-        tf.lite.TFLiteConverter.from_keras_model = staticmethod(lambda model: FailingConverter())
+        from tinyhil import export
+        export._frozen_graph_converter = lambda tf, model, sample_shape: FailingConverter()  # the default path
         try:
-            keras_to_int8_tflite(object(), [])
+            keras_to_int8_tflite(object(), [np.ones((1, 4, 4, 1), np.float32)])
         except RuntimeError as exc:
             print("raised", exc, "|", " ".join(getattr(exc, "__notes__", [])))
     """)

@@ -119,29 +119,37 @@ def test_the_first_rungs_board_export_has_the_graph_and_memory_plan_of_the_full_
     assert generate(path, out / "board_generated").arena_bytes == generate(exported.tflite_path, out / "g2").arena_bytes
 
 
-def test_the_frozen_graph_conversion_writes_the_saved_model_conversions_graph_and_constants(tmp_path):
-    """export_for_board converts the traced, frozen graph (no SavedModel round trip, ~2 s less per candidate):
-    operators, their options, tensor shapes, dtypes, quantisation and every constant must equal from_keras_model's
-    for the same model and calibration images; only tensor names may differ. A residual block and a
-    squeeze-excitation are in the net, with a hard-swish, as in the search space."""
-    from tinyhil.codegen.reader import read_tflite
-    from tinyhil.export import convert_int8
-    from tinyhil.train import build_torch
-
-    spec = ArchSpec.from_dict({**SPEC, "stages": [
+# nets of the search space with the paper's blocks, each exported whole (export_int8) and compared with the SavedModel
+# conversion: MBConv with SE and hard-swish (the deployed swish), stride 2, an identity residual at its second block;
+# depthwise-separable with SE and leaky relu, a residual through a projection, GAP + dense without a head conv;
+# the paper's depthwise block (ir, expand 1), a 5x5 / 7x7 MBConv with a projected residual, no stem conv
+EQUALITY_NETS = {  # name -> (spec, operators its blocks must have put in the file)
+    "mbconv_se_hswish": ({**SPEC, "stages": [
         {"block": "ir", "depth": 2, "out_channels": 24, "stride": 2, "kernel": 3, "expand": 3, "se_ratio": 0.25,
-         "activation": "hswish"},
-        SPEC["stages"][1]]})
-    torch.manual_seed(0)
-    model = build_torch(spec, 1, 10).eval()
-    representative = torch.rand(16, 1, 32, 32)
-    graphs = []
-    for via_saved_model in (True, False):
-        blob = convert_int8(model, spec, representative, via_saved_model=via_saved_model)
-        path = tmp_path / f"via_saved_model_{via_saved_model}.tflite"
-        path.write_bytes(blob)
-        graphs.append(read_tflite(path))
-    saved, frozen = graphs
+         "activation": "hswish"}, SPEC["stages"][1]]},
+        {"ADD", "MUL", "LOGISTIC", "HARD_SWISH", "DEPTHWISE_CONV_2D", "MEAN", "FULLY_CONNECTED"}),
+    "dws_se_leakyrelu_projection_gap_dense": ({**SPEC, "stem_stride": 1, "head_channels": 0, "stages": [
+        {"block": "dws", "depth": 1, "out_channels": 16, "stride": 2, "kernel": 5, "se_ratio": 0.5,
+         "activation": "leakyrelu"},
+        {"block": "dws", "depth": 2, "out_channels": 32, "stride": 1, "kernel": 3, "skip": "residual",
+         "activation": "relu6"}]},
+        {"ADD", "MUL", "LOGISTIC", "LEAKY_RELU", "DEPTHWISE_CONV_2D", "CONV_2D", "MEAN", "FULLY_CONNECTED"}),
+    "depthwise_and_mbconv_projection_no_stem": ({**SPEC, "stem_channels": 0, "head_channels": 256, "stages": [
+        {"block": "ir", "depth": 1, "out_channels": 8, "stride": 2, "kernel": 3, "expand": 1, "activation": "relu6"},
+        {"block": "ir", "depth": 2, "out_channels": 24, "stride": 1, "kernel": 7, "expand": 6, "skip": "residual",
+         "se_ratio": 0.25, "activation": "hswish"},
+        {"block": "ir", "depth": 1, "out_channels": 40, "stride": 2, "kernel": 5, "expand": 4,
+         "activation": "leakyrelu"}]},
+        {"ADD", "MUL", "LOGISTIC", "HARD_SWISH", "LEAKY_RELU", "DEPTHWISE_CONV_2D", "CONV_2D", "FULLY_CONNECTED"}),
+}
+
+
+def _assert_same_model(frozen_path, saved_path) -> None:
+    """What the code generator and the reference interpreter read is the same: operators, their options, tensor
+    shapes, dtypes, quantisation and every constant; only tensor names may differ."""
+    from tinyhil.codegen.reader import read_tflite
+
+    frozen, saved = read_tflite(frozen_path), read_tflite(saved_path)
     assert [(op.opcode, op.inputs, op.outputs, op.options) for op in frozen.operators] == \
         [(op.opcode, op.inputs, op.outputs, op.options) for op in saved.operators]
     assert (frozen.inputs, frozen.outputs) == (saved.inputs, saved.outputs)
@@ -149,4 +157,44 @@ def test_the_frozen_graph_conversion_writes_the_saved_model_conversions_graph_an
     for a, b in zip(frozen.tensors, saved.tensors):
         assert (a.shape, a.dtype, a.quant) == (b.shape, b.dtype, b.quant), (a.name, b.name)
         assert (a.data is None) == (b.data is None) and (a.data is None or np.array_equal(a.data, b.data)), a.name
-    assert {op.opcode for op in saved.operators} >= {"ADD", "MUL", "LOGISTIC", "HARD_SWISH", "DEPTHWISE_CONV_2D"}
+    assert frozen.tensor(frozen.inputs[0]).dtype == frozen.tensor(frozen.outputs[0]).dtype == "int8"
+
+
+def _assert_saved_model_conversion_is_the_export(model, spec, dataset, exported, out) -> None:
+    """export_int8's file (the frozen graph) equals the SavedModel conversion of the same model with the same
+    representative images, and its int8 evaluation (accuracy, agreement, input/output quantisation) too."""
+    from tinyhil.data import to_resolution
+    from tinyhil.export import _check_int8, _float_top1, convert_int8
+
+    representative = to_resolution(dataset.train_x[:200], spec.resolution)  # export_int8's default calibration
+    saved_path = out / "via_saved_model.tflite"
+    saved_path.write_bytes(convert_int8(model, spec, representative, via_saved_model=True))
+    _assert_same_model(exported.tflite_path, saved_path)
+    test = dataset.subset(test=exported.test_images)
+    saved = _check_int8(saved_path.read_bytes(), test, _float_top1(model, test, spec.resolution))
+    assert (saved.int8_accuracy, saved.agreement, saved.input_quant, saved.output_quant) == \
+        (exported.int8_accuracy, exported.agreement, exported.input_quant, exported.output_quant)
+
+
+def test_the_full_int8_export_writes_the_saved_model_conversions_model_and_accuracy(trained):
+    """export_int8 (last rung, single fidelity, tinyhil export, deploy) converts the traced, frozen graph: the
+    trained net's file and its int8 accuracy on all 360 test images must be the SavedModel conversion's."""
+    spec, dataset, result, exported, out = trained
+    _assert_saved_model_conversion_is_the_export(result.model, spec, dataset, exported, out)
+
+
+@pytest.mark.parametrize("net", sorted(EQUALITY_NETS))
+def test_the_frozen_graph_export_of_the_search_spaces_blocks_is_the_saved_model_conversions(net, tmp_path):
+    """For each net of EQUALITY_NETS the frozen-graph export (export_int8: 200 calibration images, int8 input and
+    output) equals from_keras_model's conversion, and so does its int8 evaluation."""
+    from tinyhil.codegen.reader import read_tflite
+    from tinyhil.train import build_torch
+
+    spec_dict, blocks_ops = EQUALITY_NETS[net]
+    spec = ArchSpec.from_dict(spec_dict)
+    dataset = load_dataset("digits")
+    torch.manual_seed(0)
+    model = build_torch(spec, 1, 10).eval()
+    exported = export_int8(model, spec, dataset, tmp_path / "model.tflite", test_count=100, qat_threshold=None)
+    _assert_saved_model_conversion_is_the_export(model, spec, dataset, exported, tmp_path)
+    assert {op.opcode for op in read_tflite(exported.tflite_path).operators} >= blocks_ops  # the blocks are there
