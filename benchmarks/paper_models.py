@@ -13,7 +13,10 @@ measured inputs: Fashion-MNIST images (real, the only offline image set here; gr
 resized to 160 px): CIFAR-100, the paper's data, is not available offline, so int8 accuracy is not measured.
 
     .venv/bin/python benchmarks/paper_models.py [--weights-dir DIR] [--workdir DIR] [--runs N] [--only NAME]
-                                                [--json OUT.json]
+                                                [--json OUT.json] [--runtime tflm]
+
+--runtime tflm also runs each model on the TFLM interpreter with CMSIS-NN's kernels on the same emulated board and
+inputs (it needs TFLM's sources, TFLM_SOURCE_DIR; without them the TFLM columns say why they are empty).
 
 Columns are data (COLUMNS): add one with its heading, how to read it from a row, and where it comes from.
 Each model is built and measured twice: with every block plain (fusion off, before) and with the planner's
@@ -83,6 +86,12 @@ COLUMNS = [
     Column("vs plain", lambda r: "n/a" if not r["instructions"] or not r["plain"].get("instructions")
            else f"{r['instructions'] / r['plain']['instructions']:.3f}",
            "instructions with fusion auto / with fusion off (measured on QEMU): fused execution's overhead"),
+    Column("TFLM instructions M", lambda r: _m(r.get("tflm_instructions")),
+           "measured on QEMU (-icount shift=0), median per inference: the TFLM interpreter with CMSIS-NN's kernels "
+           "(TFLM_SOURCE_DIR, -O2 -mcpu=cortex-m7), same inputs; n/a without --runtime tflm"),
+    Column("vs TFLM", lambda r: "n/a" if not r["instructions"] or not r.get("tflm_instructions")
+           else f"{r['instructions'] / r['tflm_instructions']:.2f}",
+           "tinyhil's instructions (fusion auto) / TFLM + CMSIS-NN's, measured in the same run"),
     Column("blocks fused", lambda r: r.get("fused_blocks", "n/a"),
            "planned ops run as th_mbconv_fused_s8 (a cascade of blocks counts once); peak at: see below"),
     Column("bit-exact", lambda r: r["bit_exact"],
@@ -135,7 +144,7 @@ def estimate_plain_arena(spec: Any) -> int:
     return int(plan_memory(graph, fusion="off").arena_bytes)
 
 
-def measure_model(name: str, weights_dir: Path | None, workdir: Path, runs: int) -> dict[str, Any]:
+def measure_model(name: str, weights_dir: Path | None, workdir: Path, runs: int, tflm: bool = False) -> dict[str, Any]:
     from tinyhil.bench import measure
     from tinyhil.boards import load_profile
     from tinyhil.cost import estimate, paper_sram_bytes
@@ -173,6 +182,15 @@ def measure_model(name: str, weights_dir: Path | None, workdir: Path, runs: int)
                    arena_measured=m.arena_bytes, stack_high_water=m.stack_high_water_bytes, provenance=m.provenance,
                    fused_blocks=sum(r["mode"].startswith("fused") for r in m.memory_plan),
                    peak_at=next((f"op {r['index']} {r['op']} ({r['mode']})" for r in m.memory_plan if r["peak"]), "?"))
+    if tflm:
+        try:
+            t = measure(blob, load_profile("qemu-m7"), model_inputs(images, blob), runtime="tflm",
+                        workdir=workdir / f"{name}-{kind}-bench-tflm")
+        except TinyhilError as exc:
+            row["tflm_error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+        else:
+            row.update(tflm_instructions=t.latency_median, tflm_bit_exact=t.bit_exact, tflm_flash=t.flash_bytes,
+                       tflm_peak_sram=t.peak_sram_bytes)
     row["seconds"] = round(time.perf_counter() - started, 1)
     return row
 
@@ -193,6 +211,11 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             print(f"    peak of the plan (fusion auto): {r['peak_at']}")
         if r.get("not_measured"):
             print(f"    not measured on QEMU: {r['not_measured']}")
+        if r.get("tflm_instructions"):
+            print(f"    TFLM + CMSIS-NN: bit-exact {r['tflm_bit_exact']}, flash {_kib(r['tflm_flash'])} KiB, "
+                  f"peak SRAM {_kib(r['tflm_peak_sram'])} KiB (measured on QEMU)")
+        if r.get("tflm_error"):
+            print(f"    TFLM not measured: {r['tflm_error']}")
         if r.get("tflm_arena_error"):
             print(f"    TFLM arena not probed: {r['tflm_arena_error']}")
     measured = next((r for r in rows if r.get("provenance")), None)
@@ -209,10 +232,22 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2, help="test images streamed per model")
     parser.add_argument("--only", choices=sorted(MODELS), action="append")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--runtime", choices=["tflm"], action="append", default=[],
+                        help="also measure TFLM + CMSIS-NN (needs TFLM_SOURCE_DIR)")
     args = parser.parse_args()
+    tflm = "tflm" in args.runtime
+    if tflm:
+        from tinyhil.errors import BuildError
+        from tinyhil.firmware import tflm_source_dir
+
+        try:
+            tflm_source_dir()
+        except BuildError as exc:  # TFLM's C++ sources are not installable; a tree is built beside the project
+            print(f"TFLM columns skipped: {exc}")
+            tflm = False
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="tinyhil-paper-models-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    rows = [measure_model(name, args.weights_dir, workdir, args.runs) for name in (args.only or list(MODELS))]
+    rows = [measure_model(name, args.weights_dir, workdir, args.runs, tflm) for name in (args.only or list(MODELS))]
     print_table(rows)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2, default=str))
