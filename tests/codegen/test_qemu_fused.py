@@ -14,9 +14,13 @@ from .test_fused_blocks import (every_fused_3x3_depthwise_on_the_q15_ring, four_
                                 strip_block_nets, strip_channels_of)
 
 
+# one firmware build and QEMU run per test: one drawn net, the same on every run
+ONE_EMULATOR_EXAMPLE = settings(max_examples=1, deadline=None, derandomize=True,
+                                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+
 @pytest.mark.qemu
-@settings(max_examples=1, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@ONE_EMULATOR_EXAMPLE
 @given(blob=four_block_nets())
 def test_fused_blocks_are_bit_exact_and_use_the_planned_arena_on_the_emulator(blob: bytes, tmp_path_factory) -> None:
     from tinyhil.bench import measure
@@ -40,8 +44,7 @@ def test_fused_blocks_are_bit_exact_and_use_the_planned_arena_on_the_emulator(bl
 
 
 @pytest.mark.qemu
-@settings(max_examples=1, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@ONE_EMULATOR_EXAMPLE
 @given(blob=se_block_nets())
 def test_squeeze_excitation_in_two_passes_is_bit_exact_on_the_emulator(blob: bytes, tmp_path_factory) -> None:
     from tinyhil.bench import measure
@@ -57,8 +60,7 @@ def test_squeeze_excitation_in_two_passes_is_bit_exact_on_the_emulator(blob: byt
 
 
 @pytest.mark.qemu
-@settings(max_examples=1, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@ONE_EMULATOR_EXAMPLE
 @given(blob=se_block_nets())
 def test_fused_depthwise_on_the_q15_ring_is_bit_exact_on_the_emulator(blob: bytes, tmp_path_factory) -> None:
     """Its first block's 3x3 stride-1 depthwise (in place, SE in two passes) on the q15 ring, through the pair
@@ -77,8 +79,7 @@ def test_fused_depthwise_on_the_q15_ring_is_bit_exact_on_the_emulator(blob: byte
 
 
 @pytest.mark.qemu
-@settings(max_examples=1, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@ONE_EMULATOR_EXAMPLE
 @given(blob=strip_block_nets())
 def test_fused_depthwise_on_q15_strips_is_bit_exact_on_the_emulator(blob: bytes, tmp_path_factory) -> None:
     """Blocks whose int8 rings run the pair kernel's asm rows on q15 strips."""
