@@ -142,17 +142,25 @@ TAP_LIST_OPTION = "tap_list_kernel"  # set by the planner on a depthwise whose p
 FUSED_Q15_RING_OPTION = "fused_q15_ring"
 
 
+def _pairs_window(graph: Graph, op: Operator) -> tuple[int, int, int, int] | None:
+    """(k_h, k_w, stride_w, out_w) of a DEPTHWISE_CONV_2D the pair kernel's q15 ring can hold: 4-D tensors,
+    depth multiplier 1, dilation 1 in W; None for any other op."""
+    if op.opcode != "DEPTHWISE_CONV_2D":
+        return None
+    x, w, y = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]], graph.tensors[op.outputs[0]]
+    o = op.options
+    if not (len(x.shape) == 4 and len(w.shape) == 4 and len(y.shape) == 4 and int(x.shape[3]) == int(y.shape[3])
+            and o.get("depth_multiplier", 1) == 1 and o.get("dilation_w", 1) == 1):
+        return None
+    return int(w.shape[1]), int(w.shape[2]), o.get("stride_w", 1), int(y.shape[2])
+
+
 def depthwise_pairs_shape(graph: Graph, op: Operator) -> bool:
     """A DEPTHWISE_CONV_2D the q15 ring and 3x3 rows of depthwise_conv2d_pairs.c take in a fused block
     (fused_depthwise_pairs): depth multiplier 1, stride 1 or 2 and dilation 1 in W, a 3x3 window. By shape
     alone, so that the planner (which also plans shape-only graphs) and the lowering agree."""
-    if op.opcode != "DEPTHWISE_CONV_2D":
-        return False
-    x, w, y = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]], graph.tensors[op.outputs[0]]
-    o = op.options
-    return (len(x.shape) == 4 and len(w.shape) == 4 and len(y.shape) == 4 and int(x.shape[3]) == int(y.shape[3])
-            and o.get("depth_multiplier", 1) == 1 and o.get("stride_w", 1) in (1, 2)
-            and o.get("dilation_w", 1) == 1 and int(w.shape[1]) == 3 and int(w.shape[2]) == 3)
+    window = _pairs_window(graph, op)
+    return window is not None and window[:2] == (3, 3) and window[2] in (1, 2)
 
 
 def standalone_pairs_shape(graph: Graph, op: Operator) -> bool:
@@ -160,14 +168,11 @@ def standalone_pairs_shape(graph: Graph, op: Operator) -> bool:
     dilation 1 in W, a window and stride in W with a hand-scheduled loop (PAIRS_LOOPS; other windows stay on
     the tap list of depthwise_conv2d.c, faster than the pair steps in C), k x 1 / 1 x k from PAIRS_MIN_OUT_W
     output pixels a row. By shape alone, as depthwise_pairs_shape."""
-    if op.opcode != "DEPTHWISE_CONV_2D":
+    window = _pairs_window(graph, op)
+    if window is None:
         return False
-    x, w, y = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]], graph.tensors[op.outputs[0]]
-    o = op.options
-    return (len(x.shape) == 4 and len(w.shape) == 4 and len(y.shape) == 4 and int(x.shape[3]) == int(y.shape[3])
-            and o.get("depth_multiplier", 1) == 1 and o.get("dilation_w", 1) == 1
-            and o.get("stride_w", 1) in PAIRS_LOOPS.get((int(w.shape[1]), int(w.shape[2])), ())
-            and ((int(w.shape[1]), int(w.shape[2])) == (3, 3) or int(y.shape[2]) >= PAIRS_MIN_OUT_W))
+    k_h, k_w, stride_w, out_w = window
+    return stride_w in PAIRS_LOOPS.get((k_h, k_w), ()) and ((k_h, k_w) == (3, 3) or out_w >= PAIRS_MIN_OUT_W)
 
 
 # the windows (k_h, k_w) depthwise_conv2d_pairs.c has hand-scheduled loops for, and their strides in W
