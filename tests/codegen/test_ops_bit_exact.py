@@ -295,13 +295,11 @@ FC_SHAPES = [(1, 1, 1), (3, 2, 1), (5, 3, 1), (8, 4, 1), (13, 5, 1), (16, 6, 1),
 
 
 def test_fully_connected_row_groups_cover_every_row_with_at_most_one_group_under_four_rows() -> None:
-    from tinyhil.codegen.lower import fc_group_rows
+    from tinyhil.codegen.lower import fc_row_groups
 
     for out_features in range(1, 200):
-        groups, left = [], out_features
-        while left:
-            groups.append(fc_group_rows(left))
-            left -= groups[-1]
+        groups = fc_row_groups(out_features)
+        assert sum(groups) == out_features, (out_features, groups)
         assert set(groups) <= {1, 2, 4, 6}, out_features
         assert sum(1 for g in groups if g < 4) <= (2 if out_features == 3 else 1), (out_features, groups)
 

@@ -453,15 +453,20 @@ def fc_group_rows(left: int) -> int:
     return 2 if left == 3 else left
 
 
+def fc_row_groups(out_features: int) -> list[int]:
+    """The row-group sizes of the fully_connected_folded.c layout, first to last (fc_group_rows each time)."""
+    groups, start = [], 0
+    while start < out_features:
+        groups.append(fc_group_rows(out_features - start))
+        start += groups[-1]
+    return groups
+
+
 def fully_connected_kernel(out_features: int, fast: bool) -> str:
     """The variant of fully_connected_folded.c for out_features rows, as its kernel's name: the sizes of the row
     groups fc_group_rows makes (th_fully_connected_folded_g61_s8 for 7 rows), so a firmware links only those;
     fast: quantize.fast_requant's multipliers and no activation narrower than int8 (the _fast twin)."""
-    sizes, o = set(), 0
-    while o < out_features:
-        rows = fc_group_rows(out_features - o)
-        sizes.add(rows)
-        o += rows
+    sizes = set(fc_row_groups(out_features))
     groups = "".join(str(r) for r in (6, 4, 2, 1) if r in sizes)
     return f"th_fully_connected_folded_g{groups}{'_fast' if fast else ''}_s8"
 
@@ -473,8 +478,7 @@ def interleave_fc_rows(weights: np.ndarray) -> np.ndarray:
     padded = np.zeros((out, round_up4(k)), dtype=np.int64)
     padded[:, :k] = weights
     groups, start = [], 0
-    while start < out:
-        rows = fc_group_rows(out - start)
+    for rows in fc_row_groups(out):
         group = padded[start:start + rows]  # [rows][K padded]
         groups.append(group.reshape(rows, -1, 4).transpose(1, 0, 2).reshape(-1))  # [block][row][4]
         start += rows
