@@ -161,7 +161,8 @@ void th_conv2d_im2col_s8(const th_conv_args *a, const int8_t *input, int8_t *out
 /* One function per row loop, named by the code generator (lower.depthwise_kernel), so a firmware links only the
  * loops its layers run: _3x3_, _3x1_ ... _7x1_, _1x3_ ... _1x7_, _5x5_, _7x7_ (that window, dilation 1 in W,
  * multiplier 1, channels a multiple of 4), _taps_ (multiplier
- * 1, up to 64 taps), _multiplier_ (multiplier > 1, up to 64 taps), _portable_ (any). Each _inplace_ twin: stride 1
+ * 1, up to 64 taps), _multiplier_ / _multiplier_3x3_ (multiplier > 1, up to 64
+ * taps, records with the folded requantisation), _portable_ (any). Each _inplace_ twin: stride 1
  * and dilation 1 in H, same input/output shape; the same scratch. */
 #define TH_DEPTHWISE_VARIANT(VARIANT)                                                                            \
     void th_depthwise_conv2d_##VARIANT##_s8(const th_conv_args *a, const int8_t *input, int8_t *output,          \
@@ -182,9 +183,9 @@ TH_DEPTHWISE_VARIANT(multiplier_3x3)
 TH_DEPTHWISE_VARIANT(portable)
 /* depth multiplier 1, stride 1 or 2 and dilation 1 in W; filter_q15 in the record layout of
  * depthwise_conv2d_pairs.c; scratch: k_h rows of in_c x th_dwp_ring_width(a) int16. Variants (named by
- * lower.depthwise_pairs_kernel): _portable_ any such shape and requantisation; _3x3_s1 / _3x3_s2 (with _clamp
- * where the activation bounds lie inside int8) the hand-scheduled loops, for records with the folded
- * requantisation (e != 0) */
+ * lower.depthwise_pairs_kernel): _portable_ any such shape and requantisation; _3x3_s1 / _3x3_s2, _1x3_s1,
+ * _3x1_s1, _5x1_s1 (with _clamp where the activation bounds lie inside int8) the hand-scheduled loops, for
+ * records with the folded requantisation (e != 0) */
 int32_t th_dwp_ring_width(const th_conv_args *a);
 #define TH_DEPTHWISE_PAIRS_FILL(VARIANT, FILL)                                                                   \
     void th_depthwise_conv2d_pairs_##VARIANT##_##FILL##_s8(const th_conv_args *a, const int8_t *input,           \
@@ -209,8 +210,8 @@ TH_DEPTHWISE_PAIRS_VARIANT(5x1_s1_clamp)
 void th_mbconv_fused_s8(const th_mbconv_args *a, const int8_t *input, const int8_t *skip, int8_t *output,
                         int8_t *scratch);
 void th_fully_connected_s8(const th_fc_args *a, const int8_t *input, int8_t *output);
-/* input offset folded into the bias, weights interleaved in groups of 4 rows (fully_connected_folded.c) */
-/* one variant per set of row-group sizes (6, 4, 2, 1) a layer makes, e.g. _g61_ for 7 rows, _g2_ for 2:
+/* input offset folded into the bias, weights interleaved in groups of 6, 4, 2 or 1 rows (fully_connected_folded.c,
+ * lower.fc_group_rows); one variant per set of row-group sizes (6, 4, 2, 1) a layer makes, e.g. _g61_ for 7 rows, _g2_ for 2:
  * X(VARIANT, G6, G4, G2, G1) (lower.fully_connected_kernel names it); each with a _fast twin for layers with
  * requant set and no activation narrower than int8 (no generic requantisation linked) */
 #define TH_FC_FOLDED_VARIANTS(X) \
