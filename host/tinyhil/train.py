@@ -41,6 +41,10 @@ class TrainConfig:
     progress: bool = False  # rich progress bar (CLI)
     check_memory: bool = True  # refuse a spec whose training step needs more memory than is available (train_guard)
     max_steps: int | None = None  # stop after this many optimiser steps (a multi-fidelity rung); the schedule spans them
+    # > 0: at the end, BatchNorm's running statistics are recomputed from this many training images (a multi-fidelity
+    # rung: after a few dozen steps the running averages still hold mostly their initial 0/1, and eval-mode
+    # accuracy is at chance level whatever the weights learnt)
+    recalibrate_bn_images: int = 0
 
     def check(self) -> None:
         """The ranges the CLI's options declare (tinyhil.options): 0 epochs would write an untrained checkpoint."""
@@ -48,6 +52,9 @@ class TrainConfig:
         options.TRAIN_BATCH.check(self.batch_size, "training configuration")
         if self.train_subset is not None:
             options.SUBSET.check(self.train_subset, "training configuration")
+        if not isinstance(self.recalibrate_bn_images, int) or self.recalibrate_bn_images < 0:
+            raise ConfigError(f"recalibrate_bn_images {self.recalibrate_bn_images!r} is not a whole number >= 0; "
+                              "0 keeps BatchNorm's running statistics as training left them")
 
     @classmethod
     def proxy(cls) -> "TrainConfig":
@@ -93,6 +100,30 @@ def evaluate(model: torch.nn.Module, dataset: Dataset, resolution: int, device: 
         x = to_resolution(dataset.test_x[start:start + batch_size], resolution).to(device)
         correct += int((model(x).argmax(1).cpu() == dataset.test_y[start:start + batch_size]).sum())
     return correct / max(1, len(dataset.test_y))
+
+
+def recalibrate_batchnorm(model: torch.nn.Module, dataset: Dataset, resolution: int,
+                          images: int, device: torch.device | str = "cpu", batch_size: int = 256) -> None:
+    """Replace every BatchNorm's running mean and variance by the average of their batch statistics over the first
+    `images` training images (no augmentation, no gradient; the weights are not touched). Short runs need it: with momentum 0.1 the
+    running averages after n steps still weigh their initial values by 0.9^n and lag the changing weights."""
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    momenta = [m.momentum for m in norms]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # a cumulative average over the batches below
+    model.train()
+    try:
+        with torch.no_grad():
+            count = min(images, len(dataset.train_y))
+            for start in range(0, count, batch_size):
+                model(to_resolution(dataset.train_x[start:min(count, start + batch_size)], resolution).to(device))
+    finally:
+        for norm, momentum in zip(norms, momenta):
+            norm.momentum = momentum
+        model.eval()
 
 
 @dataclass(frozen=True)
@@ -195,6 +226,8 @@ def train(spec_or_model: ArchSpec | torch.nn.Module, dataset: Dataset, config: T
                 images += len(y)
                 progress.advance(f"epoch {epoch + 1}/{epochs} loss {float(loss.detach()):.3f}")
             busy += time.perf_counter() - started
+            if config.recalibrate_bn_images and epoch == epochs - 1:
+                recalibrate_batchnorm(model, data, spec.resolution, config.recalibrate_bn_images, device)
             accuracy = evaluate(model, data, spec.resolution, device)
             history.append({"epoch": epoch + 1, "loss": total_loss / max(1, seen), "test_accuracy": accuracy})
             log.info("epoch %d: loss %.4f, float test accuracy %.4f (%s)", epoch + 1, history[-1]["loss"], accuracy,

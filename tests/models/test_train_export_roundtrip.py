@@ -1,11 +1,14 @@
 """Train on digits (real, offline), export int8, check it against the float net, the runtime and the cost model."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
 from tinyhil.cost import estimate
 from tinyhil.data import load_dataset
+from tinyhil.errors import ConfigError
 from tinyhil.export import export_int8
 from tinyhil.model_inputs import model_inputs
 from tinyhil.space import ArchSpec
@@ -102,6 +105,52 @@ def test_a_step_budget_ends_training_inside_an_epoch_and_a_checkpoint_trains_on(
                    checkpoint_dir=tmp_path / "rung1")
     assert [h["epoch"] for h in second.history] == [1]
     assert any(not torch.equal(b, a) for b, a in zip(before, second.model.parameters()))
+
+
+def test_batchnorm_recalibration_takes_the_exact_statistics_of_the_first_training_images():
+    """recalibrate_batchnorm: running mean and (unbiased) variance become those of the first N training images
+    (the average of equal batches' statistics); the momentum and the weights are left as they were."""
+    from tinyhil.train import recalibrate_batchnorm
+
+    dataset = load_dataset("digits").subset(train=300, test=16)
+    norm = torch.nn.BatchNorm2d(dataset.train_x.shape[1], momentum=0.1)
+    norm.weight.data.fill_(2.0)
+    recalibrate_bn = torch.nn.Sequential(norm)
+    recalibrate_batchnorm(recalibrate_bn, dataset, dataset.train_x.shape[-1], images=256, batch_size=64)
+    first = dataset.train_x[:256].double()
+    expected_mean = first.mean(dim=(0, 2, 3))
+    expected_var = first.var(dim=(0, 2, 3), unbiased=True)
+    assert torch.allclose(norm.running_mean.double(), expected_mean, atol=1e-5)
+    # a cumulative average of per-batch unbiased variances (what BatchNorm keeps), near the pooled one
+    assert torch.allclose(norm.running_var.double(), expected_var, rtol=0.05)
+    assert norm.momentum == 0.1 and not norm.training and torch.all(norm.weight == 2.0)
+
+
+def test_a_short_run_ends_with_the_batchnorm_statistics_of_its_final_weights(tmp_path):
+    """With recalibrate_bn_images the checkpoint and the returned model hold BatchNorm statistics recomputed from
+    the final weights (recomputing them again changes nothing); without it they are the running averages."""
+    from tinyhil.train import recalibrate_batchnorm
+
+    dataset = load_dataset("digits").subset(train=256, test=64)
+    config = TrainConfig(epochs=1, batch_size=32, train_subset=None, seed=0, max_steps=5, augment=False)
+    kept = train(ArchSpec.from_dict(SPEC), dataset, config, checkpoint_dir=tmp_path / "kept")
+    redone = train(ArchSpec.from_dict(SPEC), dataset, dataclasses.replace(config, recalibrate_bn_images=128),
+                   checkpoint_dir=tmp_path / "redone")
+
+    def stats(model):
+        return [b.clone() for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)
+                for b in (m.running_mean, m.running_var)]
+
+    saved, _ = load_checkpoint(redone.checkpoint)
+    assert all(torch.equal(a, b) for a, b in zip(stats(saved), stats(redone.model)))
+    again = load_checkpoint(redone.checkpoint)[0]
+    recalibrate_batchnorm(again, dataset, ArchSpec.from_dict(SPEC).resolution, 128)
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(stats(again), stats(redone.model)))
+    # the same seed and steps: the same weights, only the statistics differ
+    assert all(torch.equal(a, b) for a, b in zip(kept.model.parameters(), redone.model.parameters()))
+    assert not all(torch.allclose(a, b) for a, b in zip(stats(kept.model), stats(redone.model)))
+    with pytest.raises(ConfigError, match="recalibrate_bn_images"):
+        TrainConfig(recalibrate_bn_images=-1).check()
 
 
 def test_the_first_rungs_board_export_has_the_graph_and_memory_plan_of_the_full_export(trained):

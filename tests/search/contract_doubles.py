@@ -56,6 +56,7 @@ class TrainConfig:
     batch_size: int = 16
     train_subset: int | None = None
     max_steps: int | None = None
+    recalibrate_bn_images: int = 0
 
     @classmethod
     def proxy(cls) -> "TrainConfig":

@@ -149,6 +149,25 @@ def test_train_subset_sets_the_proxy_training_images_and_the_rung_steps_above_th
     assert stages.rung_config(job, dataset).max_steps == round(steps / 9)
 
 
+def test_a_rung_trains_on_its_own_data_order_and_recalibrates_batchnorm() -> None:
+    """Each rung's training ends with BatchNorm statistics of its final weights (a 13-step first rung was at chance
+    level in eval mode without them) and draws its batches in an order of its own, not the first rung's again;
+    single fidelity's proxy training is left as it was."""
+    import types
+
+    from tinyhil.search.evaluation import RUNG_BN_IMAGES, Job, PipelineStages
+
+    stages = PipelineStages(dataset="fashion-mnist", board="qemu-m7")
+    dataset = types.SimpleNamespace(train_y=range(54_000))
+    fidelity = Fidelity(3, 3)
+    configs = [stages.rung_config(Job(1, {}, seed=7, workdir="unused", rung=r, budget=fidelity.budget(r)), dataset)
+               for r in range(3)]
+    assert [c.recalibrate_bn_images for c in configs] == [RUNG_BN_IMAGES] * 3
+    assert len({c.seed for c in configs}) == 3
+    single = stages.rung_config(Job(1, {}, seed=7, workdir="unused", rung=0, budget=Fidelity(1, 3).budget(0)), dataset)
+    assert single.recalibrate_bn_images == 0 and single.max_steps is None and single.seed == configs[0].seed
+
+
 def test_evolution_ranks_parents_within_their_rung_the_highest_rung_first() -> None:
     """A rung-0 accuracy (1/9 of the proxy budget) is not compared with a last-rung one: the candidates ASHA took
     furthest are the first parents, each rung in NSGA-II order."""
