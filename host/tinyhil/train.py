@@ -105,8 +105,9 @@ def evaluate(model: torch.nn.Module, dataset: Dataset, resolution: int, device: 
 def recalibrate_batchnorm(model: torch.nn.Module, dataset: Dataset, resolution: int,
                           images: int, device: torch.device | str = "cpu", batch_size: int = 256) -> None:
     """Replace every BatchNorm's running mean and variance by the average of their batch statistics over the first
-    `images` training images (no augmentation, no gradient; the weights are not touched). Short runs need it: with momentum 0.1 the
-    running averages after n steps still weigh their initial values by 0.9^n and lag the changing weights."""
+    `images` training images (no augmentation, no gradient; the weights are not touched). Short runs need it: with
+    momentum 0.1 the running averages after n steps still weigh their initial values by 0.9^n and lag the changing
+    weights."""
     norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     if not norms:
         return

@@ -115,8 +115,8 @@ def test_batchnorm_recalibration_takes_the_exact_statistics_of_the_first_trainin
     dataset = load_dataset("digits").subset(train=300, test=16)
     norm = torch.nn.BatchNorm2d(dataset.train_x.shape[1], momentum=0.1)
     norm.weight.data.fill_(2.0)
-    recalibrate_bn = torch.nn.Sequential(norm)
-    recalibrate_batchnorm(recalibrate_bn, dataset, dataset.train_x.shape[-1], images=256, batch_size=64)
+    model = torch.nn.Sequential(norm)
+    recalibrate_batchnorm(model, dataset, dataset.train_x.shape[-1], images=256, batch_size=64)
     first = dataset.train_x[:256].double()
     expected_mean = first.mean(dim=(0, 2, 3))
     expected_var = first.var(dim=(0, 2, 3), unbiased=True)
@@ -143,9 +143,8 @@ def test_a_short_run_ends_with_the_batchnorm_statistics_of_its_final_weights(tmp
 
     saved, _ = load_checkpoint(redone.checkpoint)
     assert all(torch.equal(a, b) for a, b in zip(stats(saved), stats(redone.model)))
-    again = load_checkpoint(redone.checkpoint)[0]
-    recalibrate_batchnorm(again, dataset, ArchSpec.from_dict(SPEC).resolution, 128)
-    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(stats(again), stats(redone.model)))
+    recalibrate_batchnorm(saved, dataset, ArchSpec.from_dict(SPEC).resolution, 128)
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(stats(saved), stats(redone.model)))
     # the same seed and steps: the same weights, only the statistics differ
     assert all(torch.equal(a, b) for a, b in zip(kept.model.parameters(), redone.model.parameters()))
     assert not all(torch.allclose(a, b) for a, b in zip(stats(kept.model), stats(redone.model)))
