@@ -14,11 +14,13 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from .boards import BoardProfile
 from .errors import BuildError
+from .firmware_trees import free_tree, prune_idle_trees, shared_tree_root, stage
 from .units import format_bytes
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,7 @@ class FirmwareImage:
     toolchain: str
     cached: bool
     flash_span_bytes: int | None = None  # __flash_end__ - __flash_start__ of the ELF (sections.ld), when it has them
+    build_tree: Path | None = None  # the CMake tree that built it (None when taken from the cache)
 
     @property
     def flash_bytes(self) -> int:
@@ -175,10 +178,68 @@ def compiler_launcher() -> list[str]:
     return ["-DCMAKE_C_COMPILER_LAUNCHER=ccache", "-DCMAKE_CXX_COMPILER_LAUNCHER=ccache"]
 
 
+def _tree_key(profile: BoardProfile, harness_mode: str, layer_timing: bool, portable_kernels: bool,
+              runtime_kind: str) -> str:
+    """What a configured tree depends on besides the model's sources: the checkout (CMake's source dir and
+    the kernel path the generated CMakeLists.txt names), the firmware sources, the board, the flags."""
+    digest = hashlib.sha256(str(REPO_ROOT).encode())
+    for part in ("harness", "bsp", "cmake", "kernels") + (("tflm",) if runtime_kind == "tflm" else ()):
+        if (FIRMWARE_DIR / part).exists():
+            _tree_digest(FIRMWARE_DIR / part, digest)
+    digest.update((REPO_ROOT / "CMakeLists.txt").read_bytes())
+    digest.update(linker_script(profile).encode())
+    digest.update(json.dumps([profile.bsp, harness_mode, profile.baud_rate, layer_timing, portable_kernels, runtime_kind,
+                              compiler_launcher(), str(tflm_source_dir()) if runtime_kind == "tflm" else ""]).encode())
+    return digest.hexdigest()[:16]
+
+
+def _configure(tree: Path, model_dir: Path, profile: BoardProfile, harness_mode: str, layer_timing: bool,
+               portable_kernels: bool) -> None:
+    script = tree / "board.ld"
+    script.write_text(linker_script(profile))
+    generator = ["-G", "Ninja"] if shutil.which("ninja") else []
+    generator += compiler_launcher()
+    _run(["cmake", "-S", str(REPO_ROOT), "-B", str(tree), *generator,
+          f"-DCMAKE_TOOLCHAIN_FILE={TOOLCHAIN_FILE}", f"-DTINYHIL_BSP={profile.bsp}",
+          f"-DTINYHIL_MODEL_DIR={model_dir}", f"-DTINYHIL_LINKER_SCRIPT={script}",
+          f"-DTINYHIL_HARNESS_MODE={HARNESS_MODES[harness_mode]}",
+          f"-DTINYHIL_LAYER_TIMING={int(layer_timing)}", f"-DTINYHIL_BAUD_RATE={profile.baud_rate}",
+          f"-DTINYHIL_KERNELS_PORTABLE={'ON' if portable_kernels else 'OFF'}"], tree, profile, "cmake configure")
+
+
+def _build_in_shared_tree(model_dir: Path, profile: BoardProfile, out_dir: Path, root: Path, harness_mode: str,
+                          layer_timing: bool, portable_kernels: bool) -> Path:
+    """Build the model in a configured tree it shares with every other model of the same configuration
+    (tinyhil.firmware_trees), then copy the ELF and its map into out_dir."""
+    runtime_kind = "tflm" if (model_dir / TFLM_MODEL_SOURCE).exists() else "native"
+    prune_idle_trees(root, time.time())
+    with free_tree(root, _tree_key(profile, harness_mode, layer_timing, portable_kernels, runtime_kind)) as tree:
+        staged, configured = tree / "model", tree / ".configured"
+        stage(model_dir, staged)
+        if not configured.exists():
+            _configure(tree, staged, profile, harness_mode, layer_timing, portable_kernels)
+            configured.touch()
+        elf = tree / "firmware.elf"
+        try:
+            _run(["cmake", "--build", str(tree)], tree, profile, "firmware build")
+        except BuildError:
+            elf.unlink(missing_ok=True)  # the next model in this tree must not find this one's ELF
+            raise
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name in ("firmware.map", "firmware.elf"):  # the ELF last: its presence marks a finished build
+            partial = out_dir / f".{name}.partial"
+            shutil.copyfile(tree / name, partial)
+            os.replace(partial, out_dir / name)
+    return tree
+
+
 def build_firmware(model_dir: Path, profile: BoardProfile, build_root: Path, *,
                    harness_mode: str = "normal", layer_timing: bool = True,
                    portable_kernels: bool = False) -> FirmwareImage:
-    """Configure + build with CMake/Ninja into build_root/<board>-<key>/; reuse it when the key matches.
+    """Build the ELF into build_root/<board>-<key>/ (the key hashes the model's sources and everything else
+    the ELF depends on), or take the one already there. The build runs in a configured CMake/Ninja tree
+    shared by every model of the same configuration (tinyhil.firmware_trees), or, with TINYHIL_SHARED_TREES=0,
+    in a tree of its own configured in that folder.
 
     layer_timing: the harness records the platform ticks after each layer of a generated model (its
     TINYHIL_LAYER_DONE hook) and sends them with each result; False builds the hook empty (to measure
@@ -197,24 +258,22 @@ def build_firmware(model_dir: Path, profile: BoardProfile, build_root: Path, *,
     build_dir = Path(build_root).resolve() / f"{profile.name}-{harness_mode}-{key}"
     elf = build_dir / "firmware.elf"
     cached = elf.exists()
+    tree: Path | None = None
     if not cached:
-        build_dir.mkdir(parents=True, exist_ok=True)
-        script = build_dir / "board.ld"
-        script.write_text(linker_script(profile))
-        generator = ["-G", "Ninja"] if shutil.which("ninja") else []
-        generator += compiler_launcher()
-        _run(["cmake", "-S", str(REPO_ROOT), "-B", str(build_dir), *generator,
-              f"-DCMAKE_TOOLCHAIN_FILE={TOOLCHAIN_FILE}", f"-DTINYHIL_BSP={profile.bsp}",
-              f"-DTINYHIL_MODEL_DIR={model_dir}", f"-DTINYHIL_LINKER_SCRIPT={script}",
-              f"-DTINYHIL_HARNESS_MODE={HARNESS_MODES[harness_mode]}",
-              f"-DTINYHIL_LAYER_TIMING={int(layer_timing)}", f"-DTINYHIL_BAUD_RATE={profile.baud_rate}",
-              f"-DTINYHIL_KERNELS_PORTABLE={'ON' if portable_kernels else 'OFF'}"], build_dir, profile, "cmake configure")
-        try:
-            _run(["cmake", "--build", str(build_dir)], build_dir, profile, "firmware build")
-        except BuildError:
-            elf.unlink(missing_ok=True)  # never leave a half-built ELF that a later call would take as cached
-            raise
+        root = shared_tree_root()
+        if root is not None:
+            tree = _build_in_shared_tree(model_dir, profile, build_dir, root, harness_mode, layer_timing,
+                                         portable_kernels)
+        else:
+            tree = build_dir
+            build_dir.mkdir(parents=True, exist_ok=True)
+            _configure(build_dir, model_dir, profile, harness_mode, layer_timing, portable_kernels)
+            try:
+                _run(["cmake", "--build", str(build_dir)], build_dir, profile, "firmware build")
+            except BuildError:
+                elf.unlink(missing_ok=True)  # never leave a half-built ELF that a later call would take as cached
+                raise
     log.info("firmware %s (%s)", elf, "cached" if cached else "built")
     return FirmwareImage(elf=elf, sha256=hashlib.sha256(elf.read_bytes()).hexdigest(),
                          section_bytes=elf_section_bytes(elf), toolchain=toolchain_version(), cached=cached,
-                         flash_span_bytes=elf_flash_span(elf))
+                         flash_span_bytes=elf_flash_span(elf), build_tree=tree)

@@ -92,3 +92,22 @@ def test_pyocd_without_a_probe_fails_fast_with_a_clear_error(tmp_path: Path) -> 
     elf.write_bytes(b"\x7fELF")
     with pytest.raises(RunnerError, match=r"no debug probe attached"):
         runner.start(elf)  # before any `pyocd load`, which would wait for a probe
+
+
+def test_the_emulator_serial_link_is_a_two_way_socket_that_closes_its_end(tmp_path: Path) -> None:
+    import socket
+
+    from tinyhil.runners.emulator import LoopbackSerial
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    link = LoopbackSerial(f"socket://127.0.0.1:{port}", timeout=1.0)
+    peer, _ = server.accept()
+    with server, peer:
+        link.write(b"hello")
+        assert peer.recv(16) == b"hello"
+        peer.sendall(b"reply")
+        assert link.read(5) == b"reply"
+        link.close()
+        assert peer.recv(16) == b"" and not link.is_open  # the emulator's end sees the link closed
+        link.close()  # closing twice is harmless

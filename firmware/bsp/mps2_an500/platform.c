@@ -13,6 +13,13 @@
 #define UART_STATE_TX_FULL 0x1u
 #define UART_STATE_RX_FULL 0x2u
 #define UART_CTRL_TX_RX_ENABLE 0x3u
+#define UART_CTRL_RX_INTERRUPT 0x8u
+#define UART_INTCLEAR REG(UART0_BASE + 0x0Cu)
+#define UART_INT_RX 0x2u
+#define UART0_RX_IRQ_BIT (1u << 0) /* QEMU mps2-an500: UART0 RX is IRQ 0 */
+#define NVIC_ISER0 REG(0xE000E100u)
+#define NVIC_ICER0 REG(0xE000E180u)
+#define NVIC_ICPR0 REG(0xE000E280u)
 
 #define TIMER0_BASE 0x40000000u
 #define TIMER_CTRL REG(TIMER0_BASE + 0x00u)
@@ -37,7 +44,7 @@ void platform_init(void)
 {
     /* BAUDDIV = PCLK / baud, at least 16 (the CMSDK UART's minimum); QEMU ignores the rate. */
     UART_BAUDDIV = CPU_HZ / TINYHIL_BAUD_RATE >= 16u ? CPU_HZ / TINYHIL_BAUD_RATE : 16u;
-    UART_CTRL = UART_CTRL_TX_RX_ENABLE;
+    UART_CTRL = UART_CTRL_TX_RX_ENABLE | UART_CTRL_RX_INTERRUPT;
 }
 
 void platform_putc(uint8_t byte)
@@ -53,9 +60,23 @@ void platform_flush(void)
     }
 }
 
+/* A byte not there yet is waited for in WFI, woken by the UART's RX interrupt, instead of by polling the
+ * status register: QEMU delivers input bytes from its I/O thread, which a vCPU reading the UART in a tight
+ * loop keeps waiting (the first request after boot took ~1 s, a 14-byte one 0.7 s). The interrupt is enabled
+ * in the NVIC only around WFI, with PRIMASK set, so it wakes the core and is never taken (the vector table has
+ * no IRQ entries); a byte already there is read at once (bulk input arrives back to back). */
 uint8_t platform_getc(void)
 {
-    while (!(UART_STATE & UART_STATE_RX_FULL)) {
+    if (!(UART_STATE & UART_STATE_RX_FULL)) {
+        __asm__ volatile("cpsid i" ::: "memory");
+        UART_INTCLEAR = UART_INT_RX; /* forget the bytes already read */
+        NVIC_ICPR0 = UART0_RX_IRQ_BIT;
+        NVIC_ISER0 = UART0_RX_IRQ_BIT;
+        while (!(UART_STATE & UART_STATE_RX_FULL)) { /* a byte landing after the test is pending: WFI returns */
+            __asm__ volatile("dsb\n\twfi" ::: "memory");
+        }
+        NVIC_ICER0 = UART0_RX_IRQ_BIT;
+        __asm__ volatile("dsb\n\tisb\n\tcpsie i" ::: "memory");
     }
     return (uint8_t)UART_DATA;
 }
