@@ -344,6 +344,121 @@ static void th_dw_row_dsp_multiplier(const th_conv_args *a, const int8_t *const 
 #endif
 
 
+/* Line rows: a k x 1 or 1 x k window (k = 3, 5, 7), dilation 1, multiplier 1, channels a multiple of 4, the
+ * folded requantisation and SSAT's bounds (lower.depthwise_line). filter_q15 holds one record per group of 4
+ * channels in the order the loop reads it (lower.depthwise_line_records): the 4 biases with the input offset
+ * folded in (a padded tap holds the zero point, so it still adds nothing), per tap the weight words {c0, c2},
+ * {c1, c3}, then per channel {mult, K, e}, tinyhil_depthwise.h's folded requantisation. A step of 4 channels
+ * is then the biases, per tap one input word, one weight pair, two SXTB16 and four multiplies, and per output
+ * the five instructions of the folded requantisation, with one pointer into the records and no other. */
+#define TH_DW_LINE_MAX_TAPS 7
+
+/* one output of a record's {mult, K, e}: MultiplyByQuantizedMultiplier, the offset, the activation bounds */
+static inline int8_t th_dw_line_output(const th_conv_args *a, const int32_t *q, int32_t acc) {
+    return th_clamp_s8(th_mbqm(acc, (int32_t)((uint32_t)q[0] >> 1), -q[2]) + a->output_offset, a->act_min,
+                       a->act_max);
+}
+
+/* the line row in C, the twin of the asm rows below: vertical, a k x 1 window (a tap per ring row), else 1 x k
+ * (the taps along one row) */
+static void th_dw_line_row_portable(const th_conv_args *a, const int8_t *const *rows, int8_t *out_row, int32_t taps,
+                                    int vertical) {
+    static const int8_t lane[4] = {0, 2, 1, 3}; /* channel within its group -> halfword of its tap's words */
+    const int32_t channels = a->in_c, px_step = a->stride_w * channels, words = 4 + 2 * taps + 12;
+    for (int32_t ox = 0; ox < a->out_w; ++ox) {
+        for (int32_t c = 0; c < channels; ++c) {
+            const int32_t *record = (const int32_t *)(const void *)a->filter_q15 + (size_t)(c >> 2) * words;
+            const int16_t *w = (const int16_t *)(const void *)(record + 4);
+            int32_t acc = record[c & 3];
+            for (int32_t t = 0; t < taps; ++t) {
+                const int8_t *tap = vertical ? rows[t] : rows[0] + (size_t)t * channels;
+                acc += tap[(size_t)ox * px_step + c] * w[t * 4 + lane[c & 3]];
+            }
+            out_row[(size_t)ox * channels + c] = th_dw_line_output(a, record + 4 + 2 * taps + 3 * (c & 3), acc);
+        }
+    }
+}
+
+#if TINYHIL_DSP_ASM
+/* One tap of a line step once its input word is in x: its weight pair, widened input, four multiplies */
+#define TH_DW_LINE_MACS                                   \
+    "ldrd   %[we], %[wo], [%[q]], #8\n\t"                 \
+    "sxtb16 %[xe], %[x]\n\t"                              \
+    "sxtb16 %[x], %[x], ror #8\n\t"                       \
+    "smlabb %[a0], %[xe], %[we], %[a0]\n\t"               \
+    "smlatt %[a2], %[xe], %[we], %[a2]\n\t"               \
+    "smlabb %[a1], %[x], %[wo], %[a1]\n\t"                \
+    "smlatt %[a3], %[x], %[wo], %[a3]\n\t"
+/* a tap whose pointer is in a register, or on the stack (the loop has no register left for it) */
+#define TH_DW_LINE_TAP(P) "ldr    %[x], [%[" P "], %[c]]\n\t" TH_DW_LINE_MACS
+#define TH_DW_LINE_TAP_SPILLED(M) "ldr    %[wo], %[" M "]\n\t" "ldr    %[x], [%[wo], %[c]]\n\t" TH_DW_LINE_MACS
+/* accumulator A -> its output byte (sign-extended): the record's {mult, K, e}, th_dwp_out_saturated */
+#define TH_DW_LINE_OUT(A)                                 \
+    "ldrd   %[we], %[wo], [%[q]], #8\n\t"                 \
+    "ldr    %[xe], [%[q]], #4\n\t"                        \
+    "smmlar %[" A "], %[" A "], %[we], %[" A "]\n\t"      \
+    "add    %[" A "], %[" A "], %[" A "], asr #31\n\t"    \
+    "qadd   %[" A "], %[" A "], %[wo]\n\t"                \
+    "asr    %[" A "], %[" A "], %[xe]\n\t"                \
+    "ssat   %[" A "], #8, %[" A "]\n\t"
+/* every channel group of one output pixel: c counts from -channels up to 0 (the pointers point past the
+ * pixel's channels), so the loop's test is the flags of its increment */
+#define TH_DW_LINE_ASM(TAPS_ASM, ...)                                                                          \
+    __asm__ volatile("0:\n\t"                                                                               \
+                     "ldrd   %[a0], %[a1], [%[q]], #8\n\t"                                                  \
+                     "ldrd   %[a2], %[a3], [%[q]], #8\n\t" TAPS_ASM TH_DW_LINE_OUT("a0") TH_DW_LINE_OUT("a1") \
+                     TH_DW_LINE_OUT("a2") TH_DW_LINE_OUT("a3")                                              \
+                     "bfi    %[a0], %[a1], #8, #8\n\t"                                                      \
+                     "bfi    %[a0], %[a2], #16, #8\n\t"                                                     \
+                     "bfi    %[a0], %[a3], #24, #8\n\t"                                                     \
+                     "ldr    %[x], %[out]\n\t"                                                              \
+                     "str    %[a0], [%[x], %[c]]\n\t"                                                       \
+                     "adds   %[c], %[c], #4\n\t"                                                            \
+                     "bne    0b"                                                                            \
+                     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x] "=&r"(x),      \
+                       [xe] "=&r"(xe), [we] "=&r"(we), [wo] "=&r"(wo), [c] "+r"(c), [q] "+r"(q)          \
+                     : [p0] "r"(tap[0]), [p1] "r"(tap[1]), [p2] "r"(tap[2]), [out] "m"(out), __VA_ARGS__    \
+                     : "cc", "memory")
+
+static inline __attribute__((always_inline)) void th_dw_line_row(const th_conv_args *a, const int8_t *const *rows,
+                                                                int8_t *out_row, int32_t TAPS, int vertical) {
+    const int32_t channels = a->in_c, px_step = a->stride_w * channels;
+    for (int32_t ox = 0; ox < a->out_w; ++ox) {
+        const int8_t *tap[TH_DW_LINE_MAX_TAPS];
+        for (int32_t t = 0; t < TAPS; ++t) {
+            tap[t] = (vertical ? rows[t] : rows[0] + (size_t)t * channels) + (size_t)ox * px_step + channels;
+        }
+        int8_t *out = out_row + (size_t)(ox + 1) * channels;
+        const int32_t *q = (const int32_t *)(const void *)a->filter_q15;
+        int32_t c = -channels, a0, a1, a2, a3;
+        uint32_t x, xe, we, wo;
+        if (TAPS == 3) {
+            TH_DW_LINE_ASM(TH_DW_LINE_TAP("p0") TH_DW_LINE_TAP("p1") TH_DW_LINE_TAP("p2"), [t3] "m"(tap[0]));
+        } else if (TAPS == 5) {
+            TH_DW_LINE_ASM(TH_DW_LINE_TAP("p0") TH_DW_LINE_TAP("p1") TH_DW_LINE_TAP("p2") TH_DW_LINE_TAP_SPILLED("t3")
+                           TH_DW_LINE_TAP_SPILLED("t4"), [t3] "m"(tap[3]), [t4] "m"(tap[4]));
+        } else {
+            TH_DW_LINE_ASM(TH_DW_LINE_TAP("p0") TH_DW_LINE_TAP("p1") TH_DW_LINE_TAP("p2") TH_DW_LINE_TAP_SPILLED("t3")
+                           TH_DW_LINE_TAP_SPILLED("t4") TH_DW_LINE_TAP_SPILLED("t5") TH_DW_LINE_TAP_SPILLED("t6"),
+                           [t3] "m"(tap[3]), [t4] "m"(tap[4]), [t5] "m"(tap[5]), [t6] "m"(tap[6]));
+        }
+    }
+}
+#else
+#define th_dw_line_row th_dw_line_row_portable
+#endif
+
+#define TH_DW_LINE_ROW(KH, KW)                                                                                    \
+    static void th_dw_row_line_##KH##x##KW(const th_conv_args *a, const int8_t *const *rows, int8_t *out_row) {   \
+        th_dw_line_row(a, rows, out_row, (KH) * (KW), (KH) > 1);                                                 \
+    }
+TH_DW_LINE_ROW(3, 1)
+TH_DW_LINE_ROW(5, 1)
+TH_DW_LINE_ROW(7, 1)
+TH_DW_LINE_ROW(1, 3)
+TH_DW_LINE_ROW(1, 5)
+TH_DW_LINE_ROW(1, 7)
+
 #if !TINYHIL_USE_DSP /* every variant runs the portable row */
 #define th_dw_row_dsp_3x3 th_dw_row_portable
 #define th_dw_row_dsp_3x1 th_dw_row_portable
@@ -431,3 +546,9 @@ TH_DW_KERNEL(taps, th_dw_row_dsp)
 TH_DW_KERNEL(multiplier, th_dw_row_dsp_multiplier)
 TH_DW_KERNEL(multiplier_3x3, th_dw_row_dsp_multiplier_3x3)
 TH_DW_KERNEL(portable, th_dw_row_portable)
+TH_DW_KERNEL(line_3x1, th_dw_row_line_3x1)
+TH_DW_KERNEL(line_5x1, th_dw_row_line_5x1)
+TH_DW_KERNEL(line_7x1, th_dw_row_line_7x1)
+TH_DW_KERNEL(line_1x3, th_dw_row_line_1x3)
+TH_DW_KERNEL(line_1x5, th_dw_row_line_1x5)
+TH_DW_KERNEL(line_1x7, th_dw_row_line_1x7)

@@ -181,6 +181,12 @@ TH_DEPTHWISE_VARIANT(taps)
 TH_DEPTHWISE_VARIANT(multiplier)
 TH_DEPTHWISE_VARIANT(multiplier_3x3)
 TH_DEPTHWISE_VARIANT(portable)
+TH_DEPTHWISE_VARIANT(line_3x1) /* _line_: k x 1 / 1 x k, records of lower.depthwise_line_records */
+TH_DEPTHWISE_VARIANT(line_5x1)
+TH_DEPTHWISE_VARIANT(line_7x1)
+TH_DEPTHWISE_VARIANT(line_1x3)
+TH_DEPTHWISE_VARIANT(line_1x5)
+TH_DEPTHWISE_VARIANT(line_1x7)
 /* depth multiplier 1, stride 1 or 2 and dilation 1 in W; filter_q15 in the record layout of
  * depthwise_conv2d_pairs.c; scratch: k_h rows of in_c x th_dwp_ring_width(a) int16. Variants (named by
  * lower.depthwise_pairs_kernel): _portable_ any such shape and requantisation; _3x3_s1 / _3x3_s2, _1x3_s1,

@@ -52,15 +52,18 @@ PAIR_KERNEL_CHAIN = (Depthwise(3, 3), Depthwise(3, 3, activation="RELU"), Depthw
                      Depthwise(3, 3, activation="RELU6"), Depthwise(3, 3, 2, activation="RELU"), Depthwise(3, 3),
                      Depthwise(3, 3, 2))
 
-# The fixed windows of the tap-list kernel (depthwise_conv2d.c, th_dw_row_dsp_window): k x 1 and 1 x k for k = 3,
-# 5, 7, 5x5 and 7x7; SAME at stride 1 (padding on every edge), VALID, SAME at stride 2 (the far edges), odd
-# widths (7, 3, 1), clamped (RELU, RELU6) and unclamped. Under scratch.PAIRS_MIN_OUT_W columns, so no k x 1 /
-# 1 x k takes the pair kernel.
+# The fixed windows of the tap-list kernel (depthwise_conv2d.c, th_dw_row_dsp_window) and its line rows
+# (th_dw_line_row: k x 1 / 1 x k without a clamp): k x 1 and 1 x k for k = 3, 5, 7, 5x5 and 7x7; SAME at stride 1
+# (padding on every edge), VALID, SAME at stride 2 (the far edges), odd widths (7, 3, 1), clamped (RELU, RELU6:
+# the tap-list windows) and unclamped (the line rows where the channels are a multiple of 4). Under
+# scratch.PAIRS_MIN_OUT_W columns, so no k x 1 / 1 x k takes the pair kernel.
 WINDOW_CHAIN = (Depthwise(5, 1), Depthwise(1, 3, activation="RELU"), Depthwise(3, 1, activation="RELU6"),
                 Depthwise(1, 5), Depthwise(7, 1, activation="RELU"), Depthwise(1, 7), Depthwise(5, 5, activation="RELU6"),
                 Depthwise(7, 7), Depthwise(3, 1, 1, "VALID"), Depthwise(1, 5, 1, "VALID", "RELU"), Depthwise(5, 5, 2),
-                Depthwise(7, 7, 2, activation="RELU"))
-WINDOW_KERNELS = ("5x1", "1x3", "3x1", "1x5", "7x1", "1x7", "5x5", "7x7", "3x1", "1x5", "5x5", "7x7")
+                Depthwise(7, 7, 2, activation="RELU"), Depthwise(1, 3), Depthwise(7, 1), Depthwise(5, 1, 2),
+                Depthwise(1, 3, 2))
+WINDOW_KERNELS = ("line_5x1", "1x3", "3x1", "line_1x5", "7x1", "line_1x7", "5x5", "7x7", "line_3x1", "1x5", "5x5",
+                  "7x7", "line_1x3", "line_7x1", "line_5x1", "line_1x3")
 
 # The pair kernel's k x 1 / 1 x k loops (stride 1 in W, from scratch.PAIRS_MIN_OUT_W pixels), after a stride-2
 # 3x3 that holds the arena's peak (so their larger rings fit under it): SAME (padding on every edge), VALID, odd

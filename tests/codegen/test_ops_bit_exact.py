@@ -433,3 +433,45 @@ def test_depthwise_chain_through_every_pair_window_loop_matches_tflm(check_bit_e
     blob = depthwise_chain(PAIR_KERNEL_CHAIN, 11, 5, 24, seed=1)
     assert any("_by_pair" in layer.kernel for layer in generate(blob, tmp_path / "by-pair").layers)
     assert check_bit_exact(blob) == 6
+
+
+def test_k_by_1_depthwise_runs_its_line_rows_alone_and_the_tap_list_layout_inside_a_fused_block(
+        runtime_workdir, tmp_path) -> None:
+    from tinyhil.codegen import generate
+    from tinyhil.codegen.host import build_host_model
+    from tinyhil.reference import ReferenceInterpreter
+
+    from . import keras_speed_nets
+
+    # a DS-CNN-like net: 5x1, 1x3, 3x1, 5x1 depthwise filters over 8 channels, each followed by a 1x1 conv
+    blob = keras_speed_nets.export_int8(keras_speed_nets.ds_cnn_audio(frames=13, bins=7, width=8, classes=4), seed=0)
+    reference = ReferenceInterpreter(blob)
+    for fusion in ("off", "all"):
+        generated = generate(blob, tmp_path / fusion, fusion=fusion)
+        kernels = [layer.kernel for layer in generated.layers]
+        lines, fused = [k for k in kernels if "_line_" in k], [k for k in kernels if "mbconv" in k]
+        # alone: every k x 1 / 1 x k depthwise on its line row; fused: not those in a block (its rows read the tap
+        # list's layout)
+        if fusion == "off":
+            assert (len(lines), len(fused)) == (4, 0), kernels
+        else:
+            assert fused and len(lines) + len(fused) == 4, kernels
+        rng = np.random.default_rng(1)
+        for dsp in (False, True):
+            model = build_host_model(generated, tmp_path / fusion / "build", kernels_cache=runtime_workdir / "kernels",
+                                     dsp_emulated=dsp)
+            for x in [np.full(generated.input_shape, -128, np.int8)] + [
+                    rng.integers(-128, 128, size=generated.input_shape, dtype=np.int8) for _ in range(3)]:
+                assert np.array_equal(model.invoke(x), reference.invoke(x)), (fusion, dsp)
+
+
+def test_a_depthwise_takes_a_line_row_only_for_a_one_line_window_it_can_run() -> None:
+    from tinyhil.codegen.lower import depthwise_kernel, depthwise_line
+
+    assert depthwise_line(5, 1, 1, 1, 64, 1, folded_requant=True, clamp=False)
+    assert depthwise_kernel(5, 1, 1, 64, 1, True, True, line=True) == "th_depthwise_conv2d_line_5x1_s8"
+    for reason, args in {"square window": (3, 3, 1, 1, 64, 1, True, False), "channels not a multiple of 4":
+                         (1, 3, 1, 1, 10, 1, True, False), "a clamp": (1, 5, 1, 1, 8, 1, True, True),
+                         "no folded requantisation": (7, 1, 1, 1, 8, 1, False, False), "dilation":
+                         (3, 1, 2, 1, 8, 1, True, False), "a depth multiplier": (1, 3, 1, 1, 8, 2, True, False)}.items():
+        assert not depthwise_line(*args), reason

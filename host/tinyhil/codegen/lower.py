@@ -63,10 +63,11 @@ def _q(t: Tensor) -> tuple[float, int]:
     return t.quant.scale[0], t.quant.zero_point[0]
 
 
-def _conv_like(graph: Graph, op: Operator, depthwise: bool, pairs: bool = False) -> Layer:
+def _conv_like(graph: Graph, op: Operator, depthwise: bool, pairs: bool = False, fused: bool = False) -> Layer:
     """CONV_2D / DEPTHWISE_CONV_2D; pairs: a depthwise on the q15 ring of th_depthwise_conv2d_pairs_s8
     (scratch.runs_depthwise_pairs), or a fused block's depthwise on that ring or on q15 strips of its int8 ring
-    (scratch.MbconvScratch: depthwise_pairs, strip_channels)."""
+    (scratch.MbconvScratch: depthwise_pairs, strip_channels); fused: a fused block's part (its depthwise rows
+    read the tap-list layout: no line records)."""
     x, w = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1])
     bias = graph.tensor(op.inputs[2]) if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
     y = graph.tensor(op.outputs[0])
@@ -111,6 +112,7 @@ def _conv_like(graph: Graph, op: Operator, depthwise: bool, pairs: bool = False)
         # channel arrays padded to groups of 4: the DSP path always runs 4 lanes
         pad = (-oc) % 4
         base = bias.data.astype(np.int64) if bias is not None else np.zeros(oc, np.int64)
+        line = False  # a line row (depthwise_line)
         if pairs:
             width = depthwise_pairs_ring_width(ow, kw, o["stride_w"])
             function = depthwise_pairs_kernel(kh, kw, o["stride_w"], pairs_folded_requant(mults, shifts),
@@ -119,14 +121,20 @@ def _conv_like(graph: Graph, op: Operator, depthwise: bool, pairs: bool = False)
             widened = depthwise_pairs_records(widen_depthwise_pairs(w.data.reshape(kh, kw, oc), o["stride_w"]),
                                               base, mults, shifts, yz, (act_min, act_max))
         else:
+            line = not fused and depthwise_line(kh, kw, o["dilation_h"], o["dilation_w"], ic,
+                                                fields["depth_multiplier"], pairs_folded_requant(mults, shifts),
+                                                (act_min, act_max) != (-128, 127))
             function = depthwise_kernel(kh, kw, o["dilation_w"], ic, fields["depth_multiplier"],
-                                        fast_requant(mults, shifts) is not None, pairs_folded_requant(mults, shifts))
-            if fields["depth_multiplier"] == 1:
+                                        fast_requant(mults, shifts) is not None, pairs_folded_requant(mults, shifts),
+                                        line)
+            if line:
+                widened = depthwise_line_records(w.data.reshape(kh * kw, oc), base, -xz, mults, shifts, yz)
+            elif fields["depth_multiplier"] == 1:
                 widened = widen_depthwise_filter(w.data.reshape(kh * kw, oc))
             else:  # per output channel its tap pairs, then the pairs kernel's requantisation record
                 widened = depthwise_pairs_records(widen_depthwise_taps(w.data.reshape(kh * kw, oc)), base, mults,
                                                   shifts, yz, (act_min, act_max))
-        if pairs or fields["depth_multiplier"] > 1:  # bias and requantisation live in the records
+        if pairs or line or fields["depth_multiplier"] > 1:  # bias and requantisation live in the records
             arrays = [ConstArray(f"{p}_filter_q15", "int16_t", widened)]
             fields.update(filter="NULL", filter_q15=f"{p}_filter_q15", bias="NULL", out_multiplier="NULL",
                           out_shift="NULL")
@@ -136,7 +144,7 @@ def _conv_like(graph: Graph, op: Operator, depthwise: bool, pairs: bool = False)
                       ConstArray(f"{p}_bias", "int32_t", np.append(base, [0] * pad))]
             fields.update(filter="NULL", filter_q15=f"{p}_filter_q15", bias=f"{p}_bias")
         # the pairs kernel's and the multiplier rows' are in their records
-        requant = None if pairs or fields["depth_multiplier"] > 1 else fast_requant(mults, shifts)
+        requant = None if pairs or line or fields["depth_multiplier"] > 1 else fast_requant(mults, shifts)
         if requant is not None:
             arrays.append(ConstArray(f"{p}_requant", "int32_t", np.append(requant, [-(1 << 31), 31] * pad)))
             fields["requant"] = f"{p}_requant"
@@ -252,7 +260,8 @@ def _fused_block(graph: Graph, op: Operator, p: str
             continue
         if role in ("expand", "depthwise", "project", "se_reduce", "se_expand"):
             part = _conv_like(graph, sub, depthwise=role == "depthwise",  # the pair records for the q15 ring or strips
-                              pairs=role == "depthwise" and bool(layout.own.depthwise_pairs or layout.own.strip_channels))
+                              pairs=role == "depthwise" and bool(layout.own.depthwise_pairs or layout.own.strip_channels),
+                              fused=True)
         else:
             part = _LOWERINGS[sub.opcode](graph, sub)
         if role in ("expand", "project", "se_reduce", "se_expand") and part.function != "th_conv2d_1x1_s8":
@@ -285,6 +294,29 @@ def widen_depthwise_filter(weights: np.ndarray) -> np.ndarray:
     return groups.transpose(1, 0, 2).reshape(-1)
 
 
+# the one-line windows of depthwise_conv2d.c's line rows (th_dw_line_row): k x 1 and 1 x k
+DEPTHWISE_LINES = ((3, 1), (5, 1), (7, 1), (1, 3), (1, 5), (1, 7))
+
+
+def depthwise_line_records(weights: np.ndarray, bias: np.ndarray, input_offset: int, multipliers: list[int],
+                           shifts: list[int], output_offset: int) -> np.ndarray:
+    """[taps][channels] int8 (channels a multiple of 4) -> the records of depthwise_conv2d.c's line rows as int16
+    (low halfword first), one per group of 4 channels, in the order the loop reads them: the 4 biases with the
+    input offset folded in (b + input_offset * sum of the channel's taps: a padded tap holds the input zero
+    point, -input_offset, so it still adds nothing), per tap the weight words {c0, c2}, {c1, c3}
+    (widen_depthwise_filter's order), then per channel {mult, K, e}, depthwise_pairs_records' folded
+    requantisation (pairs_folded_requant must hold)."""
+    taps, channels = weights.shape
+    w = weights.astype(np.int64)
+    folded_bias = bias[:channels].astype(np.int64) + input_offset * w.sum(axis=0)
+    lanes = widen_depthwise_filter(weights).reshape(channels // 4, taps * 2, 2)
+    tap_words = (lanes[:, :, 0] & 0xFFFF) | ((lanes[:, :, 1] & 0xFFFF) << 16)  # [group][2 * taps]
+    params = np.array([(2 * m - (1 << 32), (1 << (-s - 1)) + output_offset * (1 << -s), -s)
+                       for m, s in zip(multipliers, shifts)], dtype=np.int64).reshape(channels // 4, 12)
+    records = np.concatenate([folded_bias.reshape(channels // 4, 4), tap_words, params], axis=1)
+    return (records & 0xFFFFFFFF).astype("<u4").reshape(-1).view("<i2").astype(np.int64)
+
+
 def widen_depthwise_pairs(weights: np.ndarray, stride_w: int) -> np.ndarray:
     """[k_h][k_w][channels] int8 -> int16 [channels][k_h][words][2]: per channel and filter row the q15 weight
     pairs of depthwise_conv2d_pairs.c, which does two output pixels per step with one SMLAD for two taps.
@@ -312,13 +344,24 @@ DEPTHWISE_MAX_TAPS = 64  # depthwise_conv2d.c's TH_DW_MAX_TAPS and 2 x TH_DW_MUL
 DEPTHWISE_WINDOWS = ((3, 3), (3, 1), (5, 1), (7, 1), (1, 3), (1, 5), (1, 7), (5, 5), (7, 7))
 
 
+def depthwise_line(k_h: int, k_w: int, dilation_h: int, dilation_w: int, in_c: int, depth_multiplier: int,
+                   folded_requant: bool, clamp: bool) -> bool:
+    """Whether a layer runs a line row of depthwise_conv2d.c: a k x 1 or 1 x k window (DEPTHWISE_LINES),
+    dilation 1, multiplier 1, channels a multiple of 4, the folded requantisation and SSAT's bounds."""
+    return ((k_h, k_w) in DEPTHWISE_LINES and dilation_h == dilation_w == 1 and depth_multiplier == 1
+            and in_c % 4 == 0 and folded_requant and not clamp)
+
+
 def depthwise_kernel(k_h: int, k_w: int, dilation_w: int, in_c: int, depth_multiplier: int,
-                     fast_requant: bool, folded_requant: bool = False) -> str:
+                     fast_requant: bool, folded_requant: bool = False, line: bool = False) -> str:
     """The row loop of depthwise_conv2d.c a layer runs, as its kernel's name (one function per loop, so the
     firmware links only those its layers use): a fixed window unrolled (DEPTHWISE_WINDOWS, dilation 1 in W,
     channels a multiple of 4; other than 3x3 only with fast_requant, quantize.fast_requant's multipliers), the
     tap list (multiplier 1), tap pairs (multiplier > 1 with folded_requant, pairs_folded_requant's records: 3x3
-    with its window in registers, or any), up to DEPTHWISE_MAX_TAPS taps; else the portable row."""
+    with its window in registers, or any), up to DEPTHWISE_MAX_TAPS taps; else the portable row. line
+    (depthwise_line): the line row of the window, its records from depthwise_line_records."""
+    if line:
+        return f"th_depthwise_conv2d_line_{k_h}x{k_w}_s8"
     if k_h * k_w > DEPTHWISE_MAX_TAPS or (depth_multiplier > 1 and not folded_requant):
         variant = "portable"
     elif depth_multiplier > 1:
