@@ -433,6 +433,7 @@ static inline __attribute__((always_inline)) void th_dw_line_row(const th_conv_a
         int32_t c = -channels, a0, a1, a2, a3;
         uint32_t x, xe, we, wo;
         if (TAPS == 3) {
+            /* no spilled tap: [t3] is unused, there because the macro's operand list takes at least one */
             TH_DW_LINE_ASM(TH_DW_LINE_TAP("p0") TH_DW_LINE_TAP("p1") TH_DW_LINE_TAP("p2"), [t3] "m"(tap[0]));
         } else if (TAPS == 5) {
             TH_DW_LINE_ASM(TH_DW_LINE_TAP("p0") TH_DW_LINE_TAP("p1") TH_DW_LINE_TAP("p2") TH_DW_LINE_TAP_SPILLED("t3")

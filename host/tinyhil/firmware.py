@@ -122,11 +122,13 @@ def _tree_digest(directory: Path, digest: "hashlib._Hash") -> None:
         digest.update(path.read_bytes())
 
 
-def build_key(model_dir: Path, profile: BoardProfile, harness_mode: str, layer_timing: bool = True,
-              portable_kernels: bool = False) -> str:
+def configuration_digest(profile: BoardProfile, harness_mode: str, layer_timing: bool = True,
+                         portable_kernels: bool = False, tflm: bool = False) -> str:
+    """What every ELF of one configuration depends on besides its model's sources: the firmware sources (with
+    the TFLM glue and the tree it builds from for a TFLM model), the top CMakeLists.txt, the linker script, the
+    board and the build flags. Read once per build: build_key and the shared tree's key both take it."""
     digest = hashlib.sha256()
-    _tree_digest(model_dir, digest)
-    if (Path(model_dir) / TFLM_MODEL_SOURCE).exists():  # the TFLM glue and the tree it builds from
+    if tflm:  # the TFLM glue and the tree it builds from
         _tree_digest(FIRMWARE_DIR / "tflm", digest)
         digest.update(str(tflm_source_dir()).encode())
     for part in ("harness", "bsp", "cmake", "kernels"):
@@ -136,6 +138,16 @@ def build_key(model_dir: Path, profile: BoardProfile, harness_mode: str, layer_t
     digest.update(linker_script(profile).encode())
     digest.update(json.dumps([profile.bsp, harness_mode, profile.baud_rate] + ([] if layer_timing else ["no-layer-timing"])
                              + (["portable-kernels"] if portable_kernels else [])).encode())
+    return digest.hexdigest()
+
+
+def build_key(model_dir: Path, profile: BoardProfile, harness_mode: str, layer_timing: bool = True,
+              portable_kernels: bool = False, configuration: str | None = None) -> str:
+    """The model's sources and its configuration (configuration_digest, computed here unless given)."""
+    digest = hashlib.sha256()
+    _tree_digest(model_dir, digest)
+    digest.update((configuration or configuration_digest(profile, harness_mode, layer_timing, portable_kernels,
+                                                         (Path(model_dir) / TFLM_MODEL_SOURCE).exists())).encode())
     return digest.hexdigest()[:16]
 
 
@@ -178,19 +190,10 @@ def compiler_launcher() -> list[str]:
     return ["-DCMAKE_C_COMPILER_LAUNCHER=ccache", "-DCMAKE_CXX_COMPILER_LAUNCHER=ccache"]
 
 
-def _tree_key(profile: BoardProfile, harness_mode: str, layer_timing: bool, portable_kernels: bool,
-              runtime_kind: str) -> str:
-    """What a configured tree depends on besides the model's sources: the checkout (CMake's source dir and
-    the kernel path the generated CMakeLists.txt names), the firmware sources, the board, the flags."""
-    digest = hashlib.sha256(str(REPO_ROOT).encode())
-    for part in ("harness", "bsp", "cmake", "kernels") + (("tflm",) if runtime_kind == "tflm" else ()):
-        if (FIRMWARE_DIR / part).exists():
-            _tree_digest(FIRMWARE_DIR / part, digest)
-    digest.update((REPO_ROOT / "CMakeLists.txt").read_bytes())
-    digest.update(linker_script(profile).encode())
-    digest.update(json.dumps([profile.bsp, harness_mode, profile.baud_rate, layer_timing, portable_kernels, runtime_kind,
-                              compiler_launcher(), str(tflm_source_dir()) if runtime_kind == "tflm" else ""]).encode())
-    return digest.hexdigest()[:16]
+def _tree_key(configuration: str) -> str:
+    """A configured tree's: its configuration (configuration_digest), the checkout (CMake's source dir and the
+    kernel path the generated CMakeLists.txt names) and the compiler launcher (in the CMake cache)."""
+    return hashlib.sha256(json.dumps([configuration, str(REPO_ROOT), compiler_launcher()]).encode()).hexdigest()[:16]
 
 
 def _configure(tree: Path, model_dir: Path, profile: BoardProfile, harness_mode: str, layer_timing: bool,
@@ -207,24 +210,28 @@ def _configure(tree: Path, model_dir: Path, profile: BoardProfile, harness_mode:
           f"-DTINYHIL_KERNELS_PORTABLE={'ON' if portable_kernels else 'OFF'}"], tree, profile, "cmake configure")
 
 
-def _build_in_shared_tree(model_dir: Path, profile: BoardProfile, out_dir: Path, root: Path, harness_mode: str,
-                          layer_timing: bool, portable_kernels: bool) -> Path:
+def _build(tree: Path, profile: BoardProfile) -> None:
+    """cmake --build in a configured tree; on failure no ELF is left there (a later build or cache look-up
+    would take it for this model's)."""
+    try:
+        _run(["cmake", "--build", str(tree)], tree, profile, "firmware build")
+    except BuildError:
+        (tree / "firmware.elf").unlink(missing_ok=True)
+        raise
+
+
+def _build_in_shared_tree(model_dir: Path, profile: BoardProfile, out_dir: Path, root: Path, configuration: str,
+                          harness_mode: str, layer_timing: bool, portable_kernels: bool) -> Path:
     """Build the model in a configured tree it shares with every other model of the same configuration
     (tinyhil.firmware_trees), then copy the ELF and its map into out_dir."""
-    runtime_kind = "tflm" if (model_dir / TFLM_MODEL_SOURCE).exists() else "native"
     prune_idle_trees(root, time.time())
-    with free_tree(root, _tree_key(profile, harness_mode, layer_timing, portable_kernels, runtime_kind)) as tree:
+    with free_tree(root, _tree_key(configuration)) as tree:
         staged, configured = tree / "model", tree / ".configured"
         stage(model_dir, staged)
         if not configured.exists():
             _configure(tree, staged, profile, harness_mode, layer_timing, portable_kernels)
             configured.touch()
-        elf = tree / "firmware.elf"
-        try:
-            _run(["cmake", "--build", str(tree)], tree, profile, "firmware build")
-        except BuildError:
-            elf.unlink(missing_ok=True)  # the next model in this tree must not find this one's ELF
-            raise
+        _build(tree, profile)
         out_dir.mkdir(parents=True, exist_ok=True)
         for name in ("firmware.map", "firmware.elf"):  # the ELF last: its presence marks a finished build
             partial = out_dir / f".{name}.partial"
@@ -248,13 +255,15 @@ def build_firmware(model_dir: Path, profile: BoardProfile, build_root: Path, *,
     Cortex-M7 fast paths save against them)."""
     if harness_mode not in HARNESS_MODES:
         raise BuildError(f"harness mode {harness_mode!r} unknown; known: {', '.join(HARNESS_MODES)}")
-    if (Path(model_dir) / TFLM_MODEL_SOURCE).exists():
+    tflm = (Path(model_dir) / TFLM_MODEL_SOURCE).exists()
+    if tflm:
         tflm_source_dir()  # one line saying what is missing, before any CMake configure log
     for tool in ("cmake", "arm-none-eabi-gcc"):
         if shutil.which(tool) is None:
             raise BuildError(f"{tool} not on PATH; scripts/install.sh installs the firmware toolchain")
     model_dir = Path(model_dir).resolve()
-    key = build_key(model_dir, profile, harness_mode, layer_timing, portable_kernels)
+    configuration = configuration_digest(profile, harness_mode, layer_timing, portable_kernels, tflm)
+    key = build_key(model_dir, profile, harness_mode, layer_timing, portable_kernels, configuration)
     build_dir = Path(build_root).resolve() / f"{profile.name}-{harness_mode}-{key}"
     elf = build_dir / "firmware.elf"
     cached = elf.exists()
@@ -262,17 +271,13 @@ def build_firmware(model_dir: Path, profile: BoardProfile, build_root: Path, *,
     if not cached:
         root = shared_tree_root()
         if root is not None:
-            tree = _build_in_shared_tree(model_dir, profile, build_dir, root, harness_mode, layer_timing,
-                                         portable_kernels)
+            tree = _build_in_shared_tree(model_dir, profile, build_dir, root, configuration, harness_mode,
+                                         layer_timing, portable_kernels)
         else:
             tree = build_dir
             build_dir.mkdir(parents=True, exist_ok=True)
             _configure(build_dir, model_dir, profile, harness_mode, layer_timing, portable_kernels)
-            try:
-                _run(["cmake", "--build", str(build_dir)], build_dir, profile, "firmware build")
-            except BuildError:
-                elf.unlink(missing_ok=True)  # never leave a half-built ELF that a later call would take as cached
-                raise
+            _build(build_dir, profile)
     log.info("firmware %s (%s)", elf, "cached" if cached else "built")
     return FirmwareImage(elf=elf, sha256=hashlib.sha256(elf.read_bytes()).hexdigest(),
                          section_bytes=elf_section_bytes(elf), toolchain=toolchain_version(), cached=cached,

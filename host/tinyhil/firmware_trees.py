@@ -1,7 +1,7 @@
 """Configured CMake trees shared by every firmware build of one configuration on this machine.
 
 Configuring a tree takes ~0.9 s and looking up the kernels' objects in ccache more, while a model only
-changes model.c: so each configuration (checkout, firmware sources, board, flags; firmware._tree_key) gets
+changes model.c: so each configuration (checkout, firmware sources, board, flags; firmware.configuration_digest) gets
 configured trees under <TINYHIL_CACHE or ~/.cache/tinyhil>/firmware-trees, and a build stages its model's
 sources into one of them, rebuilds (model.c and the link) and copies the ELF out. A tree is locked (flock,
 released however its holder ends) while a build uses it; parallel builds take further slots. Trees nobody
