@@ -31,7 +31,7 @@ def test_the_qemu_command_line_counts_instructions_and_serves_the_uart_on_loopba
     assert runner.command_line(Path("/fw/firmware.elf")) == [
         "qemu-system-arm", "-M", "mps2-an500", "-nographic", "-monitor", "none", "-icount", "shift=0,sleep=off",
         "-semihosting-config", "enable=on,target=native",
-        "-serial", "tcp:127.0.0.1:45678,server=on,wait=on", "-kernel", "/fw/firmware.elf"]
+        "-serial", "tcp:127.0.0.1:45678,server=on,wait=on,nodelay=on", "-kernel", "/fw/firmware.elf"]
 
 
 def test_pyocd_commands_are_bounded_and_name_the_target_explicitly(tmp_path: Path) -> None:
@@ -108,6 +108,8 @@ def test_the_emulator_serial_link_is_a_two_way_socket_that_closes_its_end(tmp_pa
         assert peer.recv(16) == b"hello"
         peer.sendall(b"reply")
         assert link.read(5) == b"reply"
+        # Nagle off: a reply's small segments must not wait for the emulator's delayed ACKs
+        assert link._socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
         link.close()
         assert peer.recv(16) == b"" and not link.is_open  # the emulator's end sees the link closed
         link.close()  # closing twice is harmless

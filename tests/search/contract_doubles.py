@@ -56,6 +56,7 @@ class TrainConfig:
     batch_size: int = 16
     train_subset: int | None = None
     max_steps: int | None = None
+    test_subset: int | None = None
     recalibrate_bn_images: int = 0
 
     @classmethod
@@ -98,8 +99,10 @@ def _load_checkpoint(path: Path) -> tuple[Any, dict]:
     return types.SimpleNamespace(spec=spec), {}
 
 
-def _export(model: Any, spec: ToySpec, dataset: FakeDataset, out_path: Path, qat_threshold: float | None = 1.0) -> Any:
+def _export(model: Any, spec: ToySpec, dataset: FakeDataset, out_path: Path, qat_threshold: float | None = 1.0,
+            test_count: int | None = 1000) -> Any:
     CALLS.setdefault("export_qat_threshold", []).append(qat_threshold)
+    CALLS.setdefault("export_test_count", []).append(test_count)
     Path(out_path).write_text(json.dumps(spec.to_dict()))
     # export measures float again on its own test images: a different value from training's, on purpose
     return types.SimpleNamespace(tflite_path=Path(out_path), float_accuracy=toy_accuracy(spec.to_dict()) + 0.02,

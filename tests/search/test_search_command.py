@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from tinyhil.cli import cli
+from tinyhil.search.evaluation import SEARCH_EVAL_IMAGES
 
 from . import contract_doubles
 
@@ -39,6 +40,9 @@ def test_search_prints_a_measured_front_with_units_and_writes_json_and_csv(tmp_p
     # the options reached the stages: epochs override and the seed, NHWC int8 inputs for the board
     assert all(config.epochs == 2 for config in contract_doubles.CALLS["train"])
     assert set(contract_doubles.CALLS["export_qat_threshold"]) == {None}  # proxy exports never pay for QAT
+    # every accuracy of the search (each epoch's float one, the int8 one at the end) on the same validation images
+    assert {config.test_subset for config in contract_doubles.CALLS["train"]} == {SEARCH_EVAL_IMAGES}
+    assert set(contract_doubles.CALLS["export_test_count"]) == {SEARCH_EVAL_IMAGES}
     # multi-fidelity by default: every spec is exported once to be measured (rung 0, no int8 evaluation), and
     # exported and evaluated in int8 again only when it reaches the last rung; every spec is measured once
     assert len(contract_doubles.CALLS["export_for_board"]) == 5 and len(contract_doubles.CALLS["measure"]) == 5

@@ -39,9 +39,16 @@ def _command_of(pid: int) -> str | None:
 
 
 class LoopbackSerial(SocketSerial):
-    """pyserial's socket:// port without the 0.3 s its close() sleeps "in case of quick reconnects": every
-    emulator run serves its own fresh port and nothing reconnects to a closed one, and that sleep was a
-    third of a small model's whole QEMU measurement."""
+    """pyserial's socket:// port with Nagle's algorithm off and without the 0.3 s its close() sleeps "in case of
+    quick reconnects": every emulator run serves its own fresh port and nothing reconnects to a closed one, and
+    that sleep was a third of a small model's whole QEMU measurement. The emulator writes the UART's bytes to its
+    socket one by one; with Nagle on at either end, a small segment waits for the other end's delayed ACK (40 ms
+    on Linux), once per reply (QEMU's side: its `nodelay=on`, tinyhil.runners.qemu)."""
+
+    def open(self) -> None:
+        super().open()
+        if self._socket is not None:
+            self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def close(self) -> None:
         if self.is_open and self._socket:

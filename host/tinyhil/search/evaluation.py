@@ -23,6 +23,11 @@ log = logging.getLogger(__name__)
 # proxy budget (13 steps by default) the running averages are mostly their initial values and eval-mode accuracy
 # was chance level (0.09-0.10 on Fashion-MNIST for four random specs; 0.26-0.45 recalibrated)
 RUNG_BN_IMAGES = 512
+# validation images every accuracy of a search is measured on (the first N of the seeded, stratified validation
+# part): every rung's float accuracy and the last rung's int8 one (export_int8's evaluation images) alike, so a
+# candidate's rungs compare on the same images. A float pass over all of a 60k dataset's 6,000 validation images
+# was ~12 % of a small first rung's time.
+SEARCH_EVAL_IMAGES = 1000
 
 
 @dataclass(frozen=True)
@@ -194,6 +199,8 @@ class PipelineStages:
         if unknown:
             raise StageFailure("train", f"TrainConfig has no field(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
         values = dict(self.train_overrides)
+        if "test_subset" in names:  # an explicit train override wins
+            values.setdefault("test_subset", SEARCH_EVAL_IMAGES)
         if self.train_subset and "train_subset" in names:  # --train-subset N: N images, also above the proxy's default
             values.setdefault("train_subset", self.train_subset)
         if "seed" in names:
@@ -247,7 +254,8 @@ class PipelineStages:
                     path = export_for_board(model, spec, dataset, tflite)
                 else:
                     # no QAT here: proxy accuracy ranks architectures; QAT is the deploy stage's fix for the winner
-                    exported = export_int8(model, spec, dataset, tflite, qat_threshold=None)
+                    exported = export_int8(model, spec, dataset, tflite, qat_threshold=None,
+                                           test_count=self.train_config(job.seed).test_subset)
                     path = exported.tflite_path
                     # float and int8 on the same evaluation images (export's), so their difference is quantisation's
                     float_accuracy = float(getattr(exported, "float_accuracy", float_accuracy))
