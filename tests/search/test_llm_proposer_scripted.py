@@ -14,7 +14,7 @@ from tinyhil.search.proposers.llm_reply import ReplyError, extract_spec
 from tinyhil.search.loop import EVALUATED
 
 from .scripted_llm_server import ScriptedLLM, serve
-from .search_doubles import build_toy_loop
+from .search_doubles import ToySpec, build_toy_loop, toy_estimate
 
 SECRET = "sk-test-never-stored-0123456789"
 
@@ -62,8 +62,8 @@ def test_bad_llm_replies_are_rejected_with_reasons_and_the_search_continues(tmp_
     repair_request = script.requests[1]["messages"]
     assert repair_request[-2]["role"] == "assistant" and "rejected" in repair_request[-1]["content"]
     # a duplicate is answered with what to change, and each repair round samples hotter
-    assert "evaluated already" in script.requests[6]["messages"][-1]["content"]
-    assert "evaluated already" not in repair_request[-1]["content"]
+    assert "proposed already" in script.requests[6]["messages"][-1]["content"]
+    assert "proposed already" not in repair_request[-1]["content"]
     temperatures = [r["temperature"] for r in script.requests[:3]]
     assert temperatures == sorted(temperatures) and temperatures[0] < temperatures[2]
     assert script.requests[5]["temperature"] < script.requests[6]["temperature"]
@@ -121,3 +121,36 @@ def test_endpoint_resolution_prefers_tinyhil_variables_then_openai_then_the_conf
     endpoint = resolve_endpoint(environ={"MY_KEY": "k3"}, default_config=config)
     assert (endpoint.base_url, endpoint.api_key, endpoint.source) == ("http://c/v1", "k3", str(config))
     assert resolve_endpoint(environ={}, default_config=tmp_path / "none.toml") is None
+
+
+OVER_BUDGET = spec(("conv", 64, 7), ("conv", 64, 7))  # 19.7 M MACs against the toy's 2 M budget
+
+
+def test_a_model_that_resends_an_over_budget_spec_is_told_why_and_its_spec_is_repaired_into_the_budget(
+        tmp_path: Path) -> None:
+    script = ScriptedLLM([], fallback=OVER_BUDGET)
+    with serve(script) as base_url:
+        loop = build_toy_loop(tmp_path / "run", LLMProposer(LLMEndpoint(base_url, "m", "k", source="test"),
+                                                            repair_rounds=2), iterations=2)
+        outcome = loop.run()
+
+    assert outcome.evaluated == 2 and not outcome.stopped_reason
+    evaluated = loop.store.candidates(EVALUATED)
+    assert {c.proposer for c in evaluated} == {"llm+repair"}
+    first = evaluated[0]
+    assert toy_estimate(ToySpec.from_dict(first.spec)).macs <= 2_000_000
+    assert "model's spec" in first.reasoning and "exceeds the macs budget" in first.reasoning
+    # a resent spec is a duplicate whose problem repeats why the first copy was rejected
+    resend = script.requests[2]["messages"][-1]["content"]
+    assert "duplicate of an earlier candidate" in resend and "rejected: macs" in resend and "proposed already" in resend
+
+
+def test_without_budget_repair_a_model_that_only_resends_an_over_budget_spec_loses_the_step(tmp_path: Path) -> None:
+    script = ScriptedLLM([], fallback=OVER_BUDGET)
+    with serve(script) as base_url:
+        proposer = LLMProposer(LLMEndpoint(base_url, "m", "k", source="test"), repair_rounds=1, budget_repair=False)
+        loop = build_toy_loop(tmp_path / "run", proposer, iterations=1)
+        loop.settings.max_proposal_failures = 1
+        outcome = loop.run()
+    assert outcome.evaluated == 0
+    assert any("no acceptable spec after 1 repair rounds" in c.reason for c in loop.store.candidates("rejected"))

@@ -93,7 +93,7 @@ class SearchLoop:
         self.board = board
         self.task = task
         self.on_change = on_change or (lambda store, event: None)
-        self.screener = Screener(spec_type, estimate, budgets, seen=lambda h: store.find_by_hash(h) is not None)
+        self.screener = Screener(spec_type, estimate, budgets, seen=lambda h: earlier_candidate(store, h))
 
     # --- the loop ----------------------------------------------------------------------------------------
     def run(self) -> SearchOutcome:
@@ -162,7 +162,7 @@ class SearchLoop:
                                      reason=str(exc))
             self.on_change(self.store, None)
             return None
-        candidate_id = self.store.add_candidate(step, self.proposer.name, accepted.spec_dict, accepted.spec_hash,
+        candidate_id = self.store.add_candidate(step, accepted.proposed_by or self.proposer.name, accepted.spec_dict, accepted.spec_hash,
                                                 metrics=_analytic(accepted.cost), reasoning=accepted.reasoning)
         self.on_change(self.store, None)
         return self._job(candidate_id, accepted.spec_dict or {}, accepted.spec_hash or "")
@@ -312,3 +312,16 @@ def _analytic(cost: dict[str, Any]) -> dict[str, Any]:
     for key, value in cost.items():
         metrics[key if key in ("macs", "params") else f"analytic_{key}"] = value
     return metrics
+
+
+EARLIER_REASON_CHARS = 240  # enough for one budget problem; a long training traceback is cut
+
+
+def earlier_candidate(store: RunStore, spec_hash: str) -> str | None:
+    """What became of the earlier candidate with this spec ("candidate 7, rejected: macs 26.8 M ... exceeds ..."),
+    None when the spec is new: the screener repeats it in the duplicate's problem."""
+    earlier = store.find_by_hash(spec_hash)
+    if earlier is None:
+        return None
+    reason = earlier.reason if len(earlier.reason) <= EARLIER_REASON_CHARS else earlier.reason[:EARLIER_REASON_CHARS] + "..."
+    return f"candidate {earlier.id}, {earlier.status}" + (f": {reason}" if reason else "")

@@ -44,10 +44,12 @@ def cost_to_dict(cost: Any) -> dict[str, Any]:
 
 
 class Screener:
-    """`check(spec_or_dict)` -> CheckResult. `spec_type` parses dicts (ArchSpec), `estimate` is the cost model."""
+    """`check(spec_or_dict)` -> CheckResult. `spec_type` parses dicts (ArchSpec), `estimate` is the cost model,
+    `seen(hash)` is falsy for a new spec, else True or a description of the earlier candidate (what became of it),
+    which the duplicate's problem repeats: a proposer told only "duplicate" resends a spec rejected for its budget."""
 
     def __init__(self, spec_type: Any, estimate: Callable[[Any], Any], budgets: Budgets,
-                 seen: Callable[[str], bool]):
+                 seen: Callable[[str], str | bool | None]):
         self.spec_type = spec_type
         self.estimate = estimate
         self.budgets = budgets
@@ -65,9 +67,11 @@ class Screener:
         else:
             spec = proposed
         spec_dict, spec_hash = spec.to_dict(), spec.canonical_hash()
-        if self.seen(spec_hash):
-            return CheckResult(spec, spec_dict, spec_hash, problems=[f"duplicate of an earlier candidate ({spec_hash[:12]})"],
-                               kind="duplicate")
+        earlier = self.seen(spec_hash)
+        if earlier:
+            what = f": {earlier}" if isinstance(earlier, str) else ""
+            return CheckResult(spec, spec_dict, spec_hash, kind="duplicate",
+                               problems=[f"duplicate of an earlier candidate ({spec_hash[:12]}){what}"])
         try:
             cost = cost_to_dict(self.estimate(spec))
         except TinyhilError as exc:

@@ -31,6 +31,7 @@ class CheckResult:
     problems: list[str] = field(default_factory=list)
     kind: str = "ok"  # ok | invalid | over_budget | duplicate
     reasoning: str = ""  # what the proposer said about the spec (the LLM's reasoning field), kept in the store
+    proposed_by: str = ""  # the store's proposer label when it is not the proposer's name ("llm+repair")
 
     @property
     def ok(self) -> bool:

@@ -8,7 +8,10 @@ operator of an evolutionary search, EvoPrompting / LLMatic style: one or two par
 candidates, one child). A call may ask for k specs; the extra accepted ones are proposed in the next steps,
 each checked again then. The reply is parsed as JSON, validated against the
 space and the analytic cost budget; the problems go back to the model in at most `repair_rounds` repair
-rounds. Every exchange is recorded in the run store (without the API key). Nothing the model writes is run.
+rounds. When those end without one, the spec the model sent last is moved into the budgets by a few mutations
+(budget_repair; stored as proposed by "llm+repair", the model's reasoning kept with a note saying so) unless
+`budget_repair` is off. Every exchange is recorded in the run store (without the API key). Nothing the model
+writes is run.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from ..layers import describe_layers
 from ..pareto import rank_for_selection
 from ..store import Candidate, LLMExchange
 from .base import CheckResult, ProposalContext, ProposalError
+from .budget_repair import REPAIRED_BY, nearest_acceptable
 from .llm_endpoint import LLMEndpoint
 from .llm_reply import ReplyError, extract_reply
 
@@ -88,7 +92,7 @@ class LLMProposer:
     def __init__(self, endpoint: LLMEndpoint, repair_rounds: int = 2, history_limit: int = 30,
                  temperature: float = 0.7, timeout_s: float = 300.0, client: Any = None,
                  schema_constrained: bool = True, specs_per_call: int = 1, mode: str = "propose",
-                 crossover_rate: float = 0.5, parent_pool: int = 8):
+                 crossover_rate: float = 0.5, parent_pool: int = 8, budget_repair: bool = True):
         if mode not in MODES:
             raise ConfigError(f"llm mode {mode!r} is not one of {', '.join(MODES)}")
         if not 1 <= specs_per_call <= MAX_SPECS_PER_CALL:
@@ -101,6 +105,7 @@ class LLMProposer:
         self.mode = mode
         self.crossover_rate = crossover_rate
         self.parent_pool = parent_pool
+        self.budget_repair = budget_repair
         self._env = _environment()
         self._queue: list[tuple[dict[str, Any], str]] = []  # further specs of a k-spec reply, proposed in later steps
         # ask for JSON constrained by the spec's schema; dropped for good once the endpoint rejects response_format
@@ -160,6 +165,7 @@ class LLMProposer:
         schema = context.space.json_schema()
         seed = rng.randrange(2**31)
         problems: list[str] = []
+        rejected: list[CheckResult] = []  # the parsed specs of the latest round, for the budget repair
         for round_index in range(self.repair_rounds + 1):
             started = time.monotonic()
             # each repair round samples hotter: small models otherwise repeat the spec they were told is taken
@@ -169,6 +175,7 @@ class LLMProposer:
             results = self.check_replies(context, reply)
             accepted = [r for r in results if r.ok]
             problems = [p for r in results if not r.ok for p in r.problems]
+            rejected = [r for r in results if r.spec is not None] or rejected
             context.record_exchange(LLMExchange(context.step, round_index, self.endpoint.base_url, self.endpoint.model,
                                                 messages, reply, problems, seconds))
             for result in results:
@@ -182,8 +189,25 @@ class LLMProposer:
             messages = messages + [{"role": "assistant", "content": reply},
                                    {"role": "user", "content": self._env.get_template("repair.j2").render(
                                        problems=problems, duplicate=duplicate, k=self.specs_per_call)}]
+        repaired = self.repair(context, rejected, rng) if self.budget_repair else None
+        if repaired is not None:
+            return repaired
         raise ProposalError(f"llm: no acceptable spec after {self.repair_rounds} repair rounds; last problems: "
                             + "; ".join(problems))
+
+    @staticmethod
+    def repair(context: ProposalContext, rejected: list[CheckResult], rng: random.Random) -> CheckResult | None:
+        """The nearest acceptable spec to one the model sent in its last round (see budget_repair), labelled."""
+        for result in rejected:
+            repaired = nearest_acceptable(context, result, rng)
+            if repaired is not None:
+                note = (f"[tinyhil: the model's spec {(result.spec_hash or '')[:12]} was rejected "
+                        f"({'; '.join(result.problems)}); this is the nearest acceptable spec found by mutating it]")
+                repaired.reasoning = f"{result.reasoning}\n{note}" if result.reasoning else note
+                repaired.proposed_by = REPAIRED_BY
+                log.info("LLM spec repaired into the budgets by mutation: %s", repaired.spec_hash)
+                return repaired
+        return None
 
     def check_reply(self, context: ProposalContext, reply: str) -> CheckResult:
         """The reply's first spec, parsed as JSON and checked like any proposal: in the space, within budget, new."""
