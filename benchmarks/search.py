@@ -137,7 +137,10 @@ def run_one(config: SearchConfig, run_dir: Path, test_images: int, hard_stop_s: 
     stage_seconds = {stage: sum(c.timings.get(stage, 0.0) for c in candidates) for stage in STAGES}
     stage_seconds["propose+screen+store"] = max(0.0, wall - sum(stage_seconds.values()))
     # counted at the budget: a run may overrun it by the candidate (and promotions) in flight when it ran out
-    evaluated = sum(c.status in EVALUATED and evaluated_at(c) - started_wall <= config.time_budget_s for c in candidates)
+    in_budget = [c for c in candidates if c.status in EVALUATED and evaluated_at(c) - started_wall <= config.time_budget_s]
+    evaluated = len(in_budget)
+    # the llm's candidates are its own specs ("llm") or the budget repair's of them ("llm+repair")
+    proposed_by = {label: sum(c.proposer == label for c in in_budget) for label in sorted({c.proposer for c in in_budget})}
     best = max(front, key=lambda c: c.metrics.get("accuracy") or 0.0, default=None)
     gap = None
     if best is not None and best.artefacts.get("tflite"):
@@ -146,7 +149,8 @@ def run_one(config: SearchConfig, run_dir: Path, test_images: int, hard_stop_s: 
         gap = {"validation": best.metrics["accuracy"], "test": test_accuracy(tflite, dataset, test_images),
                "rung": best.metrics.get("rung")}
     return {"proposer": config.proposer, "fidelity": "multi" if config.rungs > 1 else "single", "seed": config.seed,
-            "evaluated": evaluated, "rejected": sum(c.status == "rejected" for c in candidates), "wall_s": wall,
+            "evaluated": evaluated, "proposed_by": proposed_by,
+            "rejected": sum(c.status == "rejected" for c in candidates), "wall_s": wall,
             "candidates_per_hour": evaluated / config.time_budget_s * 3600, "stage_seconds": stage_seconds,
             "hypervolume": history, "hypervolume_at_half": at[0.5], "hypervolume_at_end": at[1.0],
             "best": gap, "rungs": [c.metrics.get("rung") for c in candidates if c.status == "measured"],
@@ -159,6 +163,13 @@ def mean_sd(values: list[float], digits: int = 3) -> str:
     mean = statistics.fmean(values)
     sd = statistics.stdev(values) if len(values) > 1 else 0.0
     return f"{mean:.{digits}f} ± {sd:.{digits}f}"
+
+
+def proposed_by_words(results: list[dict[str, Any]]) -> str:
+    """'llm 2.3, llm+repair 4.0' (mean per run; results saved before the column existed show '-')."""
+    counts = [r["proposed_by"] for r in results if "proposed_by" in r]
+    labels = sorted({label for c in counts for label in c})
+    return ", ".join(f"{label} {statistics.fmean(c.get(label, 0) for c in counts):.1f}" for label in labels) or "-"
 
 
 def main() -> None:
@@ -267,7 +278,7 @@ def report(console: Console, results: list[dict[str, Any]], args: argparse.Names
     table = Table(title=f"search, {args.time_budget:g} s wall-clock per run, seeds {args.seeds}: board {args.board}, "
                         f"dataset {args.dataset}; mean ± sd over seeds")
     for column in ("proposer", "fidelity", "evaluated", "candidates / h", "HV at half time", "HV at end",
-                   f"HV after {n} evaluations", "train", "export", "measure", "propose+screen+store",
+                   f"HV after {n} evaluations", "evaluated, proposed by", "train", "export", "measure", "propose+screen+store",
                    "front's best: validation → test (int8)"):
         table.add_column(column, justify="right")
     for (proposer, fidelity), rs in groups.items():
@@ -277,7 +288,7 @@ def report(console: Console, results: list[dict[str, Any]], args: argparse.Names
         table.add_row(proposer, fidelity, mean_sd([r["evaluated"] for r in rs], 1),
                       mean_sd([r["candidates_per_hour"] for r in rs], 1),
                       mean_sd([r["hypervolume_at_half"] for r in rs]), mean_sd([r["hypervolume_at_end"] for r in rs]),
-                      mean_sd([v for v in after_n if v is not None]),
+                      mean_sd([v for v in after_n if v is not None]), proposed_by_words(rs),
                       *(f"{100 * share[s]:.0f} %" for s in (*STAGES, "propose+screen+store")),
                       (f"{mean_sd([g['validation'] for g in gaps])} → {mean_sd([g['test'] for g in gaps])}"
                        if gaps else "-"))
