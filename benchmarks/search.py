@@ -2,7 +2,9 @@
 several seeds.
 
 For each proposer (evolution, random, and llm where an endpoint is configured or the local model is set up), each
-fidelity (single: every candidate trains for the whole proxy budget; multi: ASHA rungs) and each seed, the same
+fidelity (single: every candidate trains for the whole proxy budget; multi: ASHA rungs, the front's members
+trained on near the end of the budget; multi-plain: ASHA rungs without that, --fidelities single,multi,multi-plain)
+and each seed, the same
 search runs for the same wall-clock budget on the same board profile (default: the QEMU board) and dataset. Prints,
 as mean ± standard deviation over the seeds: candidates evaluated per hour, hypervolume at half and at the end of
 the budget (wall-clock) and after N evaluations, the share of wall time per stage, and the gap between the
@@ -115,6 +117,15 @@ def int8_of_last_rung(candidate: Candidate, run_dir: Path, dataset: Any) -> str:
     return str(export_for_board(model, ArchSpec.from_dict(candidate.spec), dataset, out))
 
 
+FIDELITIES = ("single", "multi", "multi-plain")
+
+
+def fidelity_name(config: SearchConfig) -> str:
+    if config.rungs == 1:
+        return "single"
+    return "multi" if config.finish_front else "multi-plain"
+
+
 def run_one(config: SearchConfig, run_dir: Path, test_images: int, hard_stop_s: float | None = None) -> dict[str, Any]:
     from tinyhil.data import load_dataset
 
@@ -148,7 +159,7 @@ def run_one(config: SearchConfig, run_dir: Path, test_images: int, hard_stop_s: 
         tflite = int8_of_last_rung(best, run_dir, dataset)
         gap = {"validation": best.metrics["accuracy"], "test": test_accuracy(tflite, dataset, test_images),
                "rung": best.metrics.get("rung")}
-    return {"proposer": config.proposer, "fidelity": "multi" if config.rungs > 1 else "single", "seed": config.seed,
+    return {"proposer": config.proposer, "fidelity": fidelity_name(config), "seed": config.seed,
             "evaluated": evaluated, "proposed_by": proposed_by,
             "rejected": sum(c.status == "rejected" for c in candidates), "wall_s": wall,
             "candidates_per_hour": evaluated / config.time_budget_s * 3600, "stage_seconds": stage_seconds,
@@ -182,7 +193,7 @@ def main() -> None:
     parser.add_argument("--train-subset", type=int, default=None)
     parser.add_argument("--budget-macs", type=int, default=DEFAULT_MAC_BUDGET)
     parser.add_argument("--proposers", default="evolution,random,llm")
-    parser.add_argument("--fidelities", default="single,multi")
+    parser.add_argument("--fidelities", default="single,multi", help=f"comma-separated, of {', '.join(FIDELITIES)}")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--test-images", type=int, default=1000)
     parser.add_argument("--torch-threads", type=int, default=None)
@@ -198,6 +209,9 @@ def main() -> None:
                         help="let the candidates in flight at the budget finish instead of cutting the run")
     parser.add_argument("--from-json", type=Path, nargs="*", default=None, help="print the tables of saved results")
     args = parser.parse_args()
+    unknown = sorted(set(args.fidelities.split(",")) - set(FIDELITIES))
+    if unknown:
+        parser.error(f"--fidelities: unknown {', '.join(unknown)}; choose from {', '.join(FIDELITIES)}")
     logging.basicConfig(level=logging.WARNING)
     console = Console(width=200)
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -219,7 +233,8 @@ def main() -> None:
                 config = SearchConfig(board=args.board, dataset=args.dataset, iterations=args.iterations,
                                       proposer=proposer, seed=seed, budget_macs=args.budget_macs,
                                       train_subset=args.train_subset, train_overrides=overrides,
-                                      rungs=3 if fidelity == "multi" else 1, time_budget_s=args.time_budget,
+                                      rungs=1 if fidelity == "single" else 3, time_budget_s=args.time_budget,
+                                      finish_front=fidelity != "multi-plain",
                                       torch_threads=args.torch_threads, llm_specs_per_call=args.llm_specs)
                 hard_stop = None if args.no_hard_stop else args.time_budget + args.grace
                 with tempfile.TemporaryDirectory(prefix=f"tinyhil-bench-{proposer}-{fidelity}-") as tmp:
@@ -293,15 +308,15 @@ def report(console: Console, results: list[dict[str, Any]], args: argparse.Names
                       (f"{mean_sd([g['validation'] for g in gaps])} → {mean_sd([g['test'] for g in gaps])}"
                        if gaps else "-"))
     console.print(table)
-    for proposer in {p for p, _ in groups}:
-        single, multi = groups.get((proposer, "single")), groups.get((proposer, "multi"))
-        if single and multi:
+    for (proposer, variant) in sorted(k for k in groups if k[1] != "single"):
+        single, multi = groups.get((proposer, "single")), groups[(proposer, variant)]
+        if single:
             single_rate = statistics.fmean(r["candidates_per_hour"] for r in single)
             multi_rate = statistics.fmean(r["candidates_per_hour"] for r in multi)
             ratio = f"{multi_rate / single_rate:.2f}x" if single_rate else f"{multi_rate:.1f} vs 0 per hour"
             hv_single = statistics.fmean(r["hypervolume_at_end"] for r in single)
             hv_multi = statistics.fmean(r["hypervolume_at_end"] for r in multi)
-            console.print(f"{proposer}: multi/single candidates per hour {ratio}; hypervolume at the end "
+            console.print(f"{proposer}: {variant}/single candidates per hour {ratio}; hypervolume at the end "
                           f"{hv_multi:.4f} vs {hv_single:.4f} ({'equal or better' if hv_multi >= hv_single else 'lower'})")
     if results:
         console.print(f"hypervolume: {results[0]['hypervolume_note']}; wall-clock on this machine; latency in the "

@@ -184,3 +184,62 @@ def test_evolution_ranks_parents_within_their_rung_the_highest_rung_first() -> N
     assert parent_order(pool) == [3, 2, 1, 0]
     single = [measured(0, 0, 0.30, 50), measured(1, 0, 0.60, 200), measured(2, 0, 0.70, 150)]
     assert parent_order(single) == rank_for_selection([c.metrics for c in single])  # single fidelity: unchanged
+
+
+def _front_member(candidate_id: int, rung: int, accuracy: float, train_s: float, **metrics: object) -> "Candidate":
+    from tinyhil.search.store import Candidate
+
+    return Candidate(candidate_id, candidate_id, "test", {}, f"h{candidate_id}", "measured",
+                     metrics={"rung": rung, "rung_pending": None, "accuracy": accuracy, "macs": 1000, **metrics},
+                     timings={"train": train_s, "export": 2.0})
+
+
+def test_the_front_is_finished_once_the_time_left_is_what_its_unfinished_members_need() -> None:
+    from tinyhil.search.endgame import next_to_finish, seconds_to_finish
+
+    fidelity = Fidelity(rungs=3, eta=3)
+    front = [_front_member(1, 0, 0.5, 1.0), _front_member(2, 1, 0.8, 3.0), _front_member(3, 2, 0.9, 9.0),
+             _front_member(4, 0, 0.95, 1.0, rung_pending=1), _front_member(5, 0, 0.99, 1.0, rung_failed=1)]
+    # 1/9 of the budget took 1 s: 8 s more, plus one export; 1/3 took 3 s: 6 s more, plus half the 2 s of exports
+    assert seconds_to_finish(front[0], fidelity) == pytest.approx(10.0)
+    assert seconds_to_finish(front[1], fidelity) == pytest.approx(7.0)
+    # the finished member, the one already promoted and the one whose rung failed are not counted
+    assert next_to_finish(front, fidelity, remaining_s=17.5) is None
+    candidate, why = next_to_finish(front, fidelity, remaining_s=17.0)
+    assert candidate.id == 2 and "promoted to rung 2: finishing the front" in why and "need ~17 s" in why
+    assert next_to_finish(front, Fidelity(rungs=1), remaining_s=0.0) is None
+
+
+class _SlowToyStages(ToyStages):
+    """Reports every rung's training as an hour (nothing sleeps): any time budget is then too short to finish."""
+
+    def train_export(self, job):  # noqa: ANN001, ANN201
+        import dataclasses
+
+        return dataclasses.replace(super().train_export(job), timings={"train": 3600.0, "export": 0.0})
+
+
+def test_near_the_end_of_a_time_budget_the_front_trains_on_before_new_candidates(tmp_path: Path, caplog) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO, logger="tinyhil.search.loop")
+    stages = _SlowToyStages()
+    loop = build_toy_loop(tmp_path / "run", RandomProposer(), iterations=2, stages=stages,
+                          fidelity=Fidelity(rungs=3, eta=3), time_budget_s=600.0)
+    loop.run()
+    first, second = loop.store.candidates(EVALUATED)
+    # the first candidate was the whole front: it trained to the last rung before the second was proposed (the
+    # second is the last evaluation the run asked for, and no ASHA promotion is due among two candidates)
+    assert [(job.candidate_id, job.rung) for job in stages.trained] == [(first.id, 0), (first.id, 1), (first.id, 2),
+                                                                        (second.id, 0)]
+    assert first.metrics["rung"] == 2
+    assert sum(f"candidate {first.id} promoted to rung" in r.message and "finishing the front" in r.message
+               for r in caplog.records) == 2
+
+
+def test_without_a_time_budget_no_candidate_is_promoted_to_finish_the_front(tmp_path: Path) -> None:
+    stages = _SlowToyStages()
+    loop = build_toy_loop(tmp_path / "run", RandomProposer(), iterations=2, stages=stages,
+                          fidelity=Fidelity(rungs=3, eta=3))
+    loop.run()
+    assert [job.rung for job in stages.trained] == [0, 0]

@@ -10,6 +10,7 @@ With multi-fidelity (fidelity.py) a candidate first trains for a small part of t
 measured; before each new proposal the loop looks for an ASHA promotion, and a promoted candidate trains on
 from its last rung instead. A candidate counts as evaluated once its first rung is measured; a promotion is
 stored (rung_pending) before the candidate trains on, so a resumed run continues it from its last finished rung.
+Near the end of a time budget the front's members below the last rung train on first (endgame.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .. import options
+from .endgame import next_to_finish
 from .evaluation import Job, StageEvent, Stages
 from .executors import Executor
 from .fidelity import Fidelity, RungRecord, next_promotion
@@ -45,6 +47,7 @@ class SearchSettings:
     objectives: tuple[Objective, ...] = DEFAULT_OBJECTIVES
     fidelity: Fidelity = field(default_factory=Fidelity)  # default: single fidelity
     time_budget_s: float | None = None  # no new proposals after this much wall-clock (in-flight ones finish)
+    finish_front: bool = True  # near the end of the time budget, train the front's members on first (endgame.py)
 
     def __post_init__(self) -> None:  # a batch of 0 would propose nothing, forever
         options.ITERATIONS.check(self.iterations, "search settings")
@@ -110,7 +113,7 @@ class SearchLoop:
                 log.info("search stopped: %s", stopped)
                 self.store.update_info(stopped_reason=stopped)
                 break
-            promoted = self._promote()
+            promoted = self._finish_front(started) or self._promote()
             if promoted is not None:  # ASHA: a promotion before a new candidate
                 self._evaluate([promoted])
                 continue
@@ -208,6 +211,24 @@ class SearchLoop:
             self._apply(event)
             self.on_change(self.store, event)
 
+    def _finish_front(self, started: float) -> Job | None:
+        """Near the end of a time budget, the front's next member to train on (endgame.py), written to the store."""
+        if self.settings.time_budget_s is None or not self.settings.fidelity.multi or not self.settings.finish_front:
+            return None
+        remaining = self.settings.time_budget_s - (time.monotonic() - started)
+        front = current_front(self.store, self.constraints, self.settings.objectives)
+        chosen = next_to_finish(front, self.settings.fidelity, remaining, self.settings.objectives)
+        if chosen is None:
+            return None
+        candidate, why = chosen
+        return self._promote_to(candidate.id, int(candidate.metrics["rung"]) + 1, why)
+
+    def _promote_to(self, candidate_id: int, rung: int, why: str) -> Job:
+        self.store.update_candidate(candidate_id, stage=f"rung {rung} promoted", metrics={"rung_pending": rung,
+                                                                                          "promotion": why})
+        log.info("candidate %d %s", candidate_id, why)
+        return self._next_rung_job(self.store.get_candidate(candidate_id))
+
     def _promote(self) -> Job | None:
         """The next ASHA promotion, written to the store (rung_pending) before the candidate trains on."""
         fidelity = self.settings.fidelity
@@ -224,11 +245,7 @@ class SearchLoop:
         chosen = next_promotion(records, fidelity, self.settings.objectives)
         if chosen is None:
             return None
-        candidate_id, rung, why = chosen
-        self.store.update_candidate(candidate_id, stage=f"rung {rung} promoted", metrics={"rung_pending": rung,
-                                                                                          "promotion": why})
-        log.info("candidate %d %s", candidate_id, why)
-        return self._next_rung_job(self.store.get_candidate(candidate_id))
+        return self._promote_to(*chosen)
 
     def _apply(self, event: StageEvent) -> None:
         """Write the event into the store (a rung's result in the same transaction as its rung record)."""

@@ -58,6 +58,7 @@ class SearchConfig:
     rungs: int = 3
     eta: int = 3
     time_budget_s: float | None = None  # stop proposing after this many seconds of wall-clock
+    finish_front: bool = True  # multi-fidelity with a time budget: train the front on before it ends (endgame.py)
     space: str = "tinyhil"  # search space preset (tinyhil.space.PRESETS): tinyhil | paper
     seed_specs: list[dict[str, Any]] = field(default_factory=list)  # known specs evaluated first (--seed-specs)
     llm_specs_per_call: int = 1  # k specs per LLM call (the extra ones are proposed in the next steps)
@@ -217,7 +218,8 @@ def _open_search(config: SearchConfig, run_dir: Path, resume: bool, on_change: C
                          functools.partial(estimate, input_shape=input_shape, num_classes=num_classes),
                          pipeline, executor, budgets, constraints,
                          SearchSettings(iterations=config.iterations, seed=config.seed, batch_size=config.batch_size,
-                                        fidelity=fidelity, time_budget_s=config.time_budget_s),
+                                        fidelity=fidelity, time_budget_s=config.time_budget_s,
+                                        finish_front=config.finish_front),
                          board_info(profile), task, on_change=on_change)
 
 
