@@ -22,7 +22,7 @@ void th_conv2d_1x1_s8(const th_conv_args *a, const int8_t *input, int8_t *output
     }
     if (p < pixels) {
         th_q15_pixel_pair(input + (size_t)p * in_c, input + (size_t)p * in_c, in_c, xq);
-        th_matmul_2px_q15_prepared(a, &loop, output + (size_t)p * out_c, NULL);
+        th_matmul_1px_q15_prepared(a, &loop, output + (size_t)p * out_c);
         ++p;
     }
 #else

@@ -211,11 +211,11 @@ void th_conv2d_im2col_s8(const th_conv_args *a, const int8_t *input, int8_t *out
             int8_t *y0 = out_b + (size_t)p * out_c;
             th_matmul_2px_q15_prepared(a, &loop, y0, y0 + out_c);
         }
-        if (p < pixels) { /* an odd last pixel: its blocks twice, the second product discarded */
+        if (p < pixels) { /* an odd last pixel: its blocks twice, the one product stored once per half */
             walk_gather(&walk, row);
             q15_row(row, blocks, xq);
             q15_row(row, blocks, xq + 2);
-            th_matmul_2px_q15_prepared(a, &loop, out_b + (size_t)p * out_c, NULL);
+            th_matmul_1px_q15_prepared(a, &loop, out_b + (size_t)p * out_c);
             ++p;
         }
 #endif

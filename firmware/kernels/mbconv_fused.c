@@ -89,7 +89,7 @@ static void expand_pixels(const th_conv_args *e, const th_fused_activation *act,
     }
     if (p < pixels) {
         th_q15_pixel_pair(src + (size_t)p * in_c, src + (size_t)p * in_c, in_c, xq);
-        th_matmul_2px_q15_prepared(e, &loop, dst + (size_t)p * stride, NULL);
+        th_matmul_1px_q15_prepared(e, &loop, dst + (size_t)p * stride);
         ++p;
     }
 #else

@@ -12,9 +12,11 @@ const uint32_t *th_matmul_pairs_asm(th_pair_loop *c, const uint32_t *w) {
     uint32_t w0, w1, w2, w3, x0, x1;
     const uint32_t *x;
     if (c->clamp) {
-        __asm__ volatile(TH_PAIRS_ASM_HEAD TH_PAIRS_ASM_CLAMP TH_PAIRS_ASM_TAIL TH_PAIRS_ASM_OPERANDS);
+        __asm__ volatile(TH_PAIRS_ASM_HEAD(TH_DOT_2X2_ASM_BLOCKS_4, TH_PAIRS_TRIP_BLOCKS_CLAMPED) TH_PAIRS_ASM_CLAMP
+                         TH_PAIRS_ASM_TAIL TH_PAIRS_ASM_OPERANDS);
     } else {
-        __asm__ volatile(TH_PAIRS_ASM_HEAD TH_PAIRS_ASM_TAIL TH_PAIRS_ASM_OPERANDS);
+        __asm__ volatile(TH_PAIRS_ASM_HEAD(TH_DOT_2X2_ASM_BLOCKS_16, TH_PAIRS_TRIP_BLOCKS) TH_PAIRS_ASM_TAIL
+                         TH_PAIRS_ASM_OPERANDS);
     }
     return w;
 }

@@ -191,7 +191,7 @@ typedef struct {
     int8_t *y0_end;              /* 20: y0 past the last pair (at least one pair) */
     uint32_t lo4, hi4;           /* 24, 28: the activation bounds in every byte */
     const uint32_t *xq;          /* 32: the q15 blocks of the two pixels */
-    int32_t entry_bytes;         /* 36: where the loop of 4 blocks is entered, so that its trips do all blocks */
+    int32_t entry_bytes;         /* 36: where the loop's trip is entered, so that its trips do all blocks */
     const uint32_t *x_end;       /* 40: xq past the last block (the loop's end) */
     int32_t blocks;              /* K padded / 4 */
     int32_t clamp;               /* the activation bounds are narrower than int8 (else SSAT is the clamp) */
@@ -205,27 +205,37 @@ typedef char th_pair_loop_offsets_match_the_asm[(offsetof(th_pair_loop, y0_end) 
 
 /* bytes of one TH_DOT_2X2_ASM_BLOCK: 15 instructions that have only 32-bit Thumb encodings (the asm checks it) */
 #define TH_DOT_2X2_ASM_BLOCK_BYTES 60
+/* blocks per trip of the channel-pair loop (powers of 2): each trip ends with 3 instructions of loop test, so
+ * long trips for the common loop without the clamp (16: 9 instructions less per channel pair at K = 64), short
+ * ones for the rare clamped copy (its code is in every firmware that has the loop, used or not) */
+#define TH_PAIRS_TRIP_BLOCKS 16
+#define TH_PAIRS_TRIP_BLOCKS_CLAMPED 4
+#define TH_DOT_2X2_ASM_BLOCKS_4 TH_DOT_2X2_ASM_BLOCK TH_DOT_2X2_ASM_BLOCK TH_DOT_2X2_ASM_BLOCK TH_DOT_2X2_ASM_BLOCK
+#define TH_DOT_2X2_ASM_BLOCKS_16 \
+    TH_DOT_2X2_ASM_BLOCKS_4 TH_DOT_2X2_ASM_BLOCKS_4 TH_DOT_2X2_ASM_BLOCKS_4 TH_DOT_2X2_ASM_BLOCKS_4
 
 static inline void th_matmul_2px_prepare(const th_conv_args *a, const uint32_t *xq, int32_t blocks, th_pair_loop *c) {
     c->offset = a->output_offset;
     c->lo4 = th_splat_s8x4(a->act_min);
     c->hi4 = th_splat_s8x4(a->act_max);
     c->xq = xq;
-    /* blocks = 4q + r: with r > 0 the first trip starts at block 4 - r of the loop's 4 (Duff's device) */
-    c->entry_bytes = ((4 - (blocks & 3)) & 3) * TH_DOT_2X2_ASM_BLOCK_BYTES;
+    c->clamp = a->act_min > -128 || a->act_max < 127;
+    /* blocks = Tq + r (T blocks a trip): with r > 0 the first trip starts at block T - r of the loop's T (Duff's
+     * device) */
+    const int32_t trip = c->clamp ? TH_PAIRS_TRIP_BLOCKS_CLAMPED : TH_PAIRS_TRIP_BLOCKS;
+    c->entry_bytes = ((trip - (blocks & (trip - 1))) & (trip - 1)) * TH_DOT_2X2_ASM_BLOCK_BYTES;
     c->x_end = xq + 4 * blocks;
     c->blocks = blocks;
-    c->clamp = a->act_min > -128 || a->act_max < 127;
     c->pairs_only = a->requant != NULL && a->out_c % 2 == 0 && a->out_c > 0 && a->table == NULL;
 }
 
 #if TINYHIL_DSP_ASM
-/* The channel-pair loop's asm, up to the clamp: bias, the dot product (TH_DOT_2X2_ASM_BLOCK, 4 blocks per
- * trip, the first trip entered part-way by a computed branch, so no per-pair tests for the K % 16 blocks
+/* The channel-pair loop's asm, up to the clamp: bias, the dot product (TH_DOT_2X2_ASM_BLOCK, TH_PAIRS_TRIP_BLOCKS
+ * blocks per trip, the first trip entered part-way by a computed branch, so no per-pair tests for the K % (4 T) blocks
  * left), requantisation (th_requantise_fast's four instructions, the offset, SSAT), the 4 bytes packed (BFI)
  * into a00. ADD PC reads PC as its own address + 4: the NOP pads the 16-bit ADD to that, and the assembler
  * checks both that and the block size the entry offsets assume. */
-#define TH_PAIRS_ASM_HEAD                           \
+#define TH_PAIRS_ASM_HEAD(TRIP_ASM, TRIP_BLOCKS)    \
     "0:\n\t"                                        \
     "ldr    %[x], [%[c], #0]\n\t"                   \
     "ldrd   %[a00], %[a01], [%[x]]\n\t" /* the biases loaded twice: one instruction less than two MOVs */ \
@@ -235,12 +245,12 @@ static inline void th_matmul_2px_prepare(const th_conv_args *a, const uint32_t *
     "6:\n\t"                                        \
     "add    pc, %[w2]\n\t"                          \
     "nop\n\t"                                       \
-    "1:\n\t" TH_DOT_2X2_ASM_BLOCK TH_DOT_2X2_ASM_BLOCK TH_DOT_2X2_ASM_BLOCK TH_DOT_2X2_ASM_BLOCK \
+    "1:\n\t" TRIP_ASM                               \
     "5:\n\t"                                        \
-    ".if (1b - 6b) != 4 || (5b - 1b) != 4 * " TH_STR(TH_DOT_2X2_ASM_BLOCK_BYTES) "\n\t" \
+    ".if (1b - 6b) != 4 || (5b - 1b) != " TH_STR(TRIP_BLOCKS) " * " TH_STR(TH_DOT_2X2_ASM_BLOCK_BYTES) "\n\t" \
     ".error \"th_matmul: the computed entry does not match the code\"\n\t" \
     ".endif\n\t"                                    \
-    "ldr    %[w2], [%[c], #40]\n\t" /* no register is left for the end: one load per 4 blocks */ \
+    "ldr    %[w2], [%[c], #40]\n\t" /* no register is left for the end: one load per trip */ \
     "cmp    %[x], %[w2]\n\t"                        \
     "bne    1b\n\t"                                 \
     "3:\n\t"                                        \
@@ -326,6 +336,13 @@ static inline __attribute__((always_inline)) void th_matmul_2px_q15_prepared(con
     }
 #endif
     th_matmul_2px_q15_general(a, c, y0, y1);
+}
+
+/* One pixel (its q15 block widened into both halves of the pair) through th_matmul_2px_q15_prepared: where the
+ * asm pair loop takes it, both halves are stored to the same bytes (the same values), cheaper than the general
+ * path's one-pixel tail; elsewhere (a table, odd channels) the general path with y1 NULL. */
+static inline void th_matmul_1px_q15_prepared(const th_conv_args *a, th_pair_loop *c, int8_t *y0) {
+    th_matmul_2px_q15_prepared(a, c, y0, c->pairs_only ? y0 : NULL);
 }
 
 /* th_matmul_2px_q15_prepared with the per-layer state made for this call */
