@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 LLAMA_CPP_REQUIREMENT = "llama-cpp-python[server]==0.3.36"
 MANIFEST_PATH = Path(__file__).parent / "data" / "llm_models.toml"
-SERVER_CONTEXT_TOKENS = 4096
+SERVER_CONTEXT_TOKENS = 8192  # tokens: the search prompt with a full history (~4,000) plus a k-spec reply and a repair round
 SERVER_START_TIMEOUT_S = 120.0
 
 

@@ -47,7 +47,7 @@ def test_manifest_pins_the_default_model():
 def test_serve_command_binds_localhost_only():
     cmd = llm_local.serve_command(Path("/v/bin/python"), Path("/m.gguf"), 8123)
     assert cmd == ["/v/bin/python", "-m", "llama_cpp.server", "--model", "/m.gguf",
-                   "--host", "127.0.0.1", "--port", "8123", "--n_ctx", "4096"]
+                   "--host", "127.0.0.1", "--port", "8123", "--n_ctx", "8192"]
 
 
 def test_not_set_up_names_the_fix(tmp_path):

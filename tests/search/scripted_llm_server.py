@@ -10,10 +10,12 @@ import contextlib
 
 
 class ScriptedLLM:
-    def __init__(self, replies: list[str], fallback: str | None = None, reject_response_format: bool = False):
+    def __init__(self, replies: list[str], fallback: str | None = None, reject_response_format: bool = False,
+                 context_chars: int | None = None):
         self.replies = list(replies)
         self.fallback = fallback
         self.reject_response_format = reject_response_format
+        self.context_chars = context_chars  # a request whose messages are longer gets llama.cpp's 400
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
 
@@ -41,6 +43,10 @@ def serve(script: ScriptedLLM) -> Iterator[str]:
                 return self._send(404, {"error": {"message": f"no route {self.path}"}})
             if script.reject_response_format and "response_format" in body:
                 return self._send(400, {"error": {"message": "response_format is not supported"}})
+            length = sum(len(m["content"]) for m in body["messages"])
+            if script.context_chars is not None and length > script.context_chars:
+                return self._send(400, {"error": {"message": f"Requested tokens ({length}) exceed context window of "
+                                                             f"{script.context_chars}"}})
             content = script.next_reply()
             return self._send(200, {"id": "scripted", "object": "chat.completion", "created": 0, "model": body["model"],
                                     "choices": [{"index": 0, "finish_reason": "stop",

@@ -69,7 +69,7 @@ def test_bad_llm_replies_are_rejected_with_reasons_and_the_search_continues(tmp_
     assert script.requests[5]["temperature"] < script.requests[6]["temperature"]
     # the prompt carries the schema, the budgets, the board and the history with failure reasons
     last_prompt = script.requests[-1]["messages"]
-    assert '"enum": ["conv", "dwconv"]' in last_prompt[0]["content"]
+    assert '"enum":["conv","dwconv"]' in last_prompt[0]["content"]
     assert "macs <= 2000000" in last_prompt[1]["content"] and "toy-emulator" in last_prompt[1]["content"]
     assert "kernel 9 not in" in last_prompt[1]["content"]
     assert script.requests[0]["response_format"]["type"] == "json_object"
@@ -154,3 +154,46 @@ def test_without_budget_repair_a_model_that_only_resends_an_over_budget_spec_los
         outcome = loop.run()
     assert outcome.evaluated == 0
     assert any("no acceptable spec after 1 repair rounds" in c.reason for c in loop.store.candidates("rejected"))
+
+
+def _toy_context(tmp_path: Path, history: int):
+    """A proposal context whose history holds `history` rejected candidates (long reasons, as budget problems are)."""
+    from tinyhil.search.proposers.base import ProposalContext
+    from tinyhil.search.store import Candidate
+    from .search_doubles import BOARD, TASK, ToySpace
+
+    loop = build_toy_loop(tmp_path / "run", None, iterations=1)
+    past = [Candidate(i, i, "llm", {"stages": [{"op": "conv", "width": 64, "kernel": 7}] * 4}, f"h{i}", "rejected",
+                      stage="screen (over_budget, llm round 0)", reason="macs 19.67 M MACs (analytic) exceeds the macs "
+                      "budget 2.00 M MACs") for i in range(1, history + 1)]
+    return ProposalContext(step=history + 1, space=ToySpace(), history=past, front=[], budgets=loop.budgets.as_dict(),
+                           board=BOARD, task=TASK, check=loop.screener.check,
+                           record_rejection=lambda result, by: None, record_exchange=lambda exchange: None)
+
+
+def test_the_prompt_keeps_within_its_character_budget_by_dropping_the_oldest_history(tmp_path: Path) -> None:
+    context = _toy_context(tmp_path, history=30)
+    proposer = LLMProposer(LLMEndpoint("http://127.0.0.1:9/v1", "m"), client=object(), prompt_chars=4000)
+    system, user = proposer.messages(context)
+    assert len(system["content"]) + len(user["content"]) <= 4000
+    assert "#30 rejected" in user["content"] and "#1 rejected" not in user["content"]
+    assert "older ones omitted" in user["content"]
+    # specs are written compactly (no spaces after the separators)
+    assert '{"kernel":7,"op":"conv","width":64}' in user["content"]
+    roomy = LLMProposer(LLMEndpoint("http://127.0.0.1:9/v1", "m"), client=object(), prompt_chars=10**6)
+    assert "#1 rejected" in roomy.messages(context)[1]["content"]
+
+
+def test_a_request_over_the_context_window_is_asked_again_with_half_the_history_keeping_the_schema(
+        tmp_path: Path) -> None:
+    context = _toy_context(tmp_path, history=30)
+    roomy = LLMProposer(LLMEndpoint("http://127.0.0.1:9/v1", "m"), client=object(), prompt_chars=10**6)
+    full = sum(len(m["content"]) for m in roomy.messages(context))
+    script = ScriptedLLM([], fallback=spec(("dwconv", 24, 5)), context_chars=full - 1)
+    with serve(script) as base_url:
+        proposer = LLMProposer(LLMEndpoint(base_url, "m", "k", source="test"), prompt_chars=10**6)
+        result = proposer.propose(context, __import__("random").Random(0))
+    assert result.ok and proposer.schema_constrained
+    assert len(script.requests) == 2 and all("response_format" in r for r in script.requests)
+    assert "#1 rejected" in script.requests[0]["messages"][1]["content"]
+    assert "#1 rejected" not in script.requests[1]["messages"][1]["content"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -43,9 +44,30 @@ MAX_TEMPERATURE = 1.3
 MAX_SPECS_PER_CALL = 8
 
 
+# characters of a request's prompts (system + user): about 4,000 tokens of JSON-heavy text, so that with a k-spec
+# reply and a repair round it fits an 8k-token context (the local server's); the oldest history goes first
+PROMPT_CHARS = 12_000
+
+
+def compact_json(value: Any, sort_keys: bool = True) -> str:
+    """JSON without the spaces after separators: a spec in the prompt costs ~15 % fewer tokens."""
+    return json.dumps(value, separators=(",", ":"), sort_keys=sort_keys)
+
+
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(PROMPT_DIR), undefined=jinja2.StrictUndefined,
-                              keep_trailing_newline=True, autoescape=False)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(PROMPT_DIR), undefined=jinja2.StrictUndefined,
+                             keep_trailing_newline=True, autoescape=False)
+    env.filters["compact"] = compact_json
+    return env
+
+
+class ContextOverflow(ProposalError):
+    """The endpoint refused the request for its length (the prompt and reply exceed the model's context)."""
+
+
+# what endpoints say when a request does not fit (llama.cpp: "Requested tokens (5000) exceed context window of
+# 4096"; OpenAI: "maximum context length is 8192 tokens", code context_length_exceeded)
+CONTEXT_OVERFLOW = re.compile(r"context[ _](window|length)|maximum context|too many tokens", re.IGNORECASE)
 
 
 def describe_metrics(candidate: Candidate) -> str:
@@ -92,7 +114,8 @@ class LLMProposer:
     def __init__(self, endpoint: LLMEndpoint, repair_rounds: int = 2, history_limit: int = 30,
                  temperature: float = 0.7, timeout_s: float = 300.0, client: Any = None,
                  schema_constrained: bool = True, specs_per_call: int = 1, mode: str = "propose",
-                 crossover_rate: float = 0.5, parent_pool: int = 8, budget_repair: bool = True):
+                 crossover_rate: float = 0.5, parent_pool: int = 8, budget_repair: bool = True,
+                 prompt_chars: int = PROMPT_CHARS):
         if mode not in MODES:
             raise ConfigError(f"llm mode {mode!r} is not one of {', '.join(MODES)}")
         if not 1 <= specs_per_call <= MAX_SPECS_PER_CALL:
@@ -106,6 +129,7 @@ class LLMProposer:
         self.crossover_rate = crossover_rate
         self.parent_pool = parent_pool
         self.budget_repair = budget_repair
+        self.prompt_chars = prompt_chars
         self._env = _environment()
         self._queue: list[tuple[dict[str, Any], str]] = []  # further specs of a k-spec reply, proposed in later steps
         # ask for JSON constrained by the spec's schema; dropped for good once the endpoint rejects response_format
@@ -116,18 +140,26 @@ class LLMProposer:
             client = OpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key, timeout=timeout_s, max_retries=1)
         self._client = client
 
-    def messages(self, context: ProposalContext, parents: list[Candidate] | None = None) -> list[dict[str, str]]:
+    def messages(self, context: ProposalContext, parents: list[Candidate] | None = None,
+                 history_limit: int | None = None) -> list[dict[str, str]]:
+        """The system and user prompts; the history is the most recent `history_limit` candidates (default the
+        proposer's), fewer while the two prompts would be longer than `prompt_chars` (the front always stays)."""
         schema = context.space.json_schema()
-        history = context.history[-self.history_limit:]
-        system = self._env.get_template("system.j2").render(schema_json=json.dumps(schema), k=self.specs_per_call)
+        system = self._env.get_template("system.j2").render(schema_json=compact_json(schema, sort_keys=False),
+                                                            k=self.specs_per_call)
         shared = dict(task=context.task, board=context.board, budgets=context.budgets, describe=describe_metrics,
                       layers=describe_hardware, k=self.specs_per_call)
         if parents:
             user = self._env.get_template("operator.j2").render(parents=parents, front=context.front, **shared)
-        else:
+            return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        count = min(len(context.history), self.history_limit if history_limit is None else history_limit)
+        while True:
+            history = context.history[len(context.history) - count:] if count else []
             user = self._env.get_template("propose.j2").render(front=context.front, history=history,
                                                                omitted=len(context.history) - len(history), **shared)
-        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+            if count == 0 or len(system) + len(user) <= self.prompt_chars:
+                return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+            count = count * 3 // 4  # a quarter fewer per try: a few renders even for a long history
 
     def parents(self, context: ProposalContext, rng: random.Random) -> list[Candidate] | None:
         """Operator mode: one parent (mutation) or two (crossover) by binary tournament on the NSGA-II order of the
@@ -161,7 +193,9 @@ class LLMProposer:
             if result.kind != "duplicate":
                 context.record_rejection(result, "llm (queued from an earlier reply)")
         parents = self.parents(context, rng)
-        messages = self.messages(context, parents)
+        history_limit = self.history_limit
+        base = self.messages(context, parents, history_limit)
+        messages = base
         schema = context.space.json_schema()
         seed = rng.randrange(2**31)
         problems: list[str] = []
@@ -170,7 +204,16 @@ class LLMProposer:
             started = time.monotonic()
             # each repair round samples hotter: small models otherwise repeat the spec they were told is taken
             temperature = min(self.temperature + REPAIR_TEMPERATURE_STEP * round_index, MAX_TEMPERATURE)
-            reply = self.complete(messages, schema, seed + round_index, temperature)
+            try:
+                reply = self.complete(messages, schema, seed + round_index, temperature)
+            except ContextOverflow as exc:  # this round again from a prompt with half the history
+                if history_limit == 0 or parents:
+                    raise
+                history_limit //= 2
+                log.info("%s; asking again with at most %d history entries", exc, history_limit)
+                problems = [str(exc)]
+                messages = base = self.messages(context, parents, history_limit)
+                continue
             seconds = time.monotonic() - started
             results = self.check_replies(context, reply)
             accepted = [r for r in results if r.ok]
@@ -186,9 +229,11 @@ class LLMProposer:
                 return accepted[0]
             log.info("LLM spec rejected (round %d): %s", round_index, "; ".join(problems))
             duplicate = all(r.kind == "duplicate" for r in results)
-            messages = messages + [{"role": "assistant", "content": reply},
-                                   {"role": "user", "content": self._env.get_template("repair.j2").render(
-                                       problems=problems, duplicate=duplicate, k=self.specs_per_call)}]
+            # the repair follows the first prompt and the latest reply only: the earlier rounds' replies would
+            # grow the request by a k-spec reply each (their problems are in the store and the next history)
+            messages = base + [{"role": "assistant", "content": reply},
+                               {"role": "user", "content": self._env.get_template("repair.j2").render(
+                                   problems=problems, duplicate=duplicate, k=self.specs_per_call)}]
         repaired = self.repair(context, rejected, rng) if self.budget_repair else None
         if repaired is not None:
             return repaired
@@ -244,14 +289,20 @@ class LLMProposer:
                     response = self._client.chat.completions.create(
                         response_format={"type": "json_object", "schema": wrapper}, **kwargs)
                 except APIStatusError as exc:
-                    if exc.status_code not in (400, 422):
+                    if exc.status_code not in (400, 422) or CONTEXT_OVERFLOW.search(str(exc)):
                         raise
                     log.info("endpoint rejected response_format (%s); asking for plain JSON from now on", exc.status_code)
                     self.schema_constrained = False
                     response = self._client.chat.completions.create(**kwargs)
             else:
                 response = self._client.chat.completions.create(**kwargs)
-        except (APIConnectionError, APITimeoutError, APIStatusError, APIError) as exc:
+        except APIStatusError as exc:
+            if CONTEXT_OVERFLOW.search(str(exc)):
+                raise ContextOverflow(f"llm endpoint {self.endpoint.base_url}: the request does not fit the model's "
+                                      f"context ({exc})") from None
+            raise ProposalError(f"llm endpoint {self.endpoint.base_url} failed: {exc}; check that it is running and "
+                                "TINYHIL_LLM_BASE_URL / TINYHIL_LLM_MODEL are right") from None
+        except (APIConnectionError, APITimeoutError, APIError) as exc:
             raise ProposalError(f"llm endpoint {self.endpoint.base_url} failed: {exc}; check that it is running and "
                                 "TINYHIL_LLM_BASE_URL / TINYHIL_LLM_MODEL are right") from None
         except ValueError as exc:  # json.JSONDecodeError, UnicodeDecodeError: a body that is not JSON
