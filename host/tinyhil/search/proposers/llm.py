@@ -66,7 +66,9 @@ class ContextOverflow(ProposalError):
 
 
 # what endpoints say when a request does not fit (llama.cpp: "Requested tokens (5000) exceed context window of
-# 4096"; OpenAI: "maximum context length is 8192 tokens", code context_length_exceeded)
+# 4096", which its server answers as OpenAI does: "This model's maximum context length is 4096 tokens", code
+# context_length_exceeded). A prompt that fits with too little room left gets a reply cut short instead (invalid
+# JSON): hence the prompt budget above.
 CONTEXT_OVERFLOW = re.compile(r"context[ _](window|length)|maximum context|too many tokens", re.IGNORECASE)
 
 
