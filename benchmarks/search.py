@@ -2,8 +2,8 @@
 several seeds.
 
 For each proposer (evolution, random, and llm where an endpoint is configured or the local model is set up), each
-fidelity (single: every candidate trains for the whole proxy budget; multi: ASHA rungs, the front's members
-trained on near the end of the budget; multi-plain: ASHA rungs without that, --fidelities single,multi,multi-plain)
+fidelity (single: every candidate trains for the whole proxy budget; multi: ASHA rungs; multi-finish: ASHA rungs
+and the front's members trained on near the end of the budget, --finish-front; --fidelities single,multi,multi-finish)
 and each seed, the same
 search runs for the same wall-clock budget on the same board profile (default: the QEMU board) and dataset. Prints,
 as mean ± standard deviation over the seeds: candidates evaluated per hour, hypervolume at half and at the end of
@@ -117,13 +117,13 @@ def int8_of_last_rung(candidate: Candidate, run_dir: Path, dataset: Any) -> str:
     return str(export_for_board(model, ArchSpec.from_dict(candidate.spec), dataset, out))
 
 
-FIDELITIES = ("single", "multi", "multi-plain")
+FIDELITIES = ("single", "multi", "multi-finish")
 
 
 def fidelity_name(config: SearchConfig) -> str:
     if config.rungs == 1:
         return "single"
-    return "multi" if config.finish_front else "multi-plain"
+    return "multi-finish" if config.finish_front else "multi"
 
 
 def run_one(config: SearchConfig, run_dir: Path, test_images: int, hard_stop_s: float | None = None) -> dict[str, Any]:
@@ -234,7 +234,7 @@ def main() -> None:
                                       proposer=proposer, seed=seed, budget_macs=args.budget_macs,
                                       train_subset=args.train_subset, train_overrides=overrides,
                                       rungs=1 if fidelity == "single" else 3, time_budget_s=args.time_budget,
-                                      finish_front=fidelity != "multi-plain",
+                                      finish_front=fidelity == "multi-finish",
                                       torch_threads=args.torch_threads, llm_specs_per_call=args.llm_specs)
                 hard_stop = None if args.no_hard_stop else args.time_budget + args.grace
                 with tempfile.TemporaryDirectory(prefix=f"tinyhil-bench-{proposer}-{fidelity}-") as tmp:

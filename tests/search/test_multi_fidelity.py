@@ -226,6 +226,7 @@ def test_near_the_end_of_a_time_budget_the_front_trains_on_before_new_candidates
     stages = _SlowToyStages()
     loop = build_toy_loop(tmp_path / "run", RandomProposer(), iterations=2, stages=stages,
                           fidelity=Fidelity(rungs=3, eta=3), time_budget_s=600.0)
+    loop.settings.finish_front = True
     loop.run()
     first, second = loop.store.candidates(EVALUATED)
     # the first candidate was the whole front: it trained to the last rung before the second was proposed (the
@@ -237,9 +238,12 @@ def test_near_the_end_of_a_time_budget_the_front_trains_on_before_new_candidates
                for r in caplog.records) == 2
 
 
-def test_without_a_time_budget_no_candidate_is_promoted_to_finish_the_front(tmp_path: Path) -> None:
+@pytest.mark.parametrize("time_budget_s, finish_front", [(None, True), (600.0, False)])
+def test_without_a_time_budget_or_finish_front_no_candidate_is_promoted_to_finish_the_front(
+        tmp_path: Path, time_budget_s: float | None, finish_front: bool) -> None:
     stages = _SlowToyStages()
     loop = build_toy_loop(tmp_path / "run", RandomProposer(), iterations=2, stages=stages,
-                          fidelity=Fidelity(rungs=3, eta=3))
+                          fidelity=Fidelity(rungs=3, eta=3), time_budget_s=time_budget_s)
+    loop.settings.finish_front = finish_front
     loop.run()
     assert [job.rung for job in stages.trained] == [0, 0]

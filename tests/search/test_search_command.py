@@ -69,6 +69,7 @@ def test_search_prints_a_measured_front_with_units_and_writes_json_and_csv(tmp_p
                 assert metrics["int8_accuracy"] is None and metrics["accuracy"] == metrics["float_accuracy"]
                 assert metrics["accuracy_kind"].startswith("float, validation split")
         assert store.config()["budget_macs"] == 2_000_000
+        assert store.config()["finish_front"] is False  # off unless asked for
         measured = store.candidates("measured")
         assert all({"train", "export", "measure", "measure.build"} <= set(c.timings) for c in measured)
 
@@ -128,3 +129,18 @@ def test_the_live_view_redraws_progress_and_the_front_on_a_terminal(tmp_path: Pa
         loop.run()
     text = buffer.getvalue()
     assert "evaluated 3/3" in text and "current Pareto front" in text and "instructions" in text
+
+
+def test_finish_front_is_stored_in_the_run_config_and_kept_on_resume(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    contract_doubles.install(monkeypatch)
+    common = ["--runs-dir", str(tmp_path), "--dataset", "digits", "--budget-macs", "2M", "--proxy-epochs", "1"]
+    code, output = run(["--board", "qemu-m7", "--iterations", "2", "--run-id", "f1", "--finish-front",
+                        "--time-budget", "600", *common])
+    assert code == 0, output
+    code, output = run(["--resume", str(tmp_path / "f1"), "--iterations", "3"])
+    assert code == 0, output
+    from tinyhil.search.store import RunStore
+
+    with RunStore.open(tmp_path / "f1") as store:
+        assert store.config()["finish_front"] is True and store.config()["time_budget_s"] == 600

@@ -47,7 +47,7 @@ class SearchSettings:
     objectives: tuple[Objective, ...] = DEFAULT_OBJECTIVES
     fidelity: Fidelity = field(default_factory=Fidelity)  # default: single fidelity
     time_budget_s: float | None = None  # no new proposals after this much wall-clock (in-flight ones finish)
-    finish_front: bool = True  # near the end of the time budget, train the front's members on first (endgame.py)
+    finish_front: bool = False  # near the end of the time budget, train the front's members on first (endgame.py)
 
     def __post_init__(self) -> None:  # a batch of 0 would propose nothing, forever
         options.ITERATIONS.check(self.iterations, "search settings")

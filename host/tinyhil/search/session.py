@@ -58,7 +58,7 @@ class SearchConfig:
     rungs: int = 3
     eta: int = 3
     time_budget_s: float | None = None  # stop proposing after this many seconds of wall-clock
-    finish_front: bool = True  # multi-fidelity with a time budget: train the front on before it ends (endgame.py)
+    finish_front: bool = False  # multi-fidelity with a time budget: train the front on before it ends (endgame.py)
     space: str = "tinyhil"  # search space preset (tinyhil.space.PRESETS): tinyhil | paper
     seed_specs: list[dict[str, Any]] = field(default_factory=list)  # known specs evaluated first (--seed-specs)
     llm_specs_per_call: int = 1  # k specs per LLM call (the extra ones are proposed in the next steps)
