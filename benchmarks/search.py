@@ -148,7 +148,8 @@ def run_one(config: SearchConfig, run_dir: Path, test_images: int, hard_stop_s: 
     stage_seconds = {stage: sum(c.timings.get(stage, 0.0) for c in candidates) for stage in STAGES}
     stage_seconds["propose+screen+store"] = max(0.0, wall - sum(stage_seconds.values()))
     # counted at the budget: a run may overrun it by the candidate (and promotions) in flight when it ran out
-    in_budget = [c for c in candidates if c.status in EVALUATED and evaluated_at(c) - started_wall <= config.time_budget_s]
+    in_budget = [c for c in candidates
+                 if c.status in EVALUATED and evaluated_at(c) - started_wall <= config.time_budget_s]
     evaluated = len(in_budget)
     # the llm's candidates are its own specs ("llm") or the budget repair's of them ("llm+repair")
     proposed_by = {label: sum(c.proposer == label for c in in_budget) for label in sorted({c.proposer for c in in_budget})}

@@ -9,7 +9,7 @@ them first (ASHA's own order). Promotions due by ASHA's rule and new candidates 
 is finished. Single-fidelity runs and runs without a time budget never enter it.
 
 Off by default (`tinyhil search --finish-front`): in the search benchmark (evolution, 480 s, seeds 5-7, side by
-side with plain ASHA) it changed the hypervolume after 480 s by -0.001, +0.000 and -0.020, as the small nets there
+side with plain ASHA) it changed the hypervolume after 480 s by -0.001, +0.001 and -0.020, as the small nets there
 train to the whole budget in seconds and the time it took went to fewer new candidates. It is for fronts whose
 accuracies should all be whole-budget ones when the time is up.
 """

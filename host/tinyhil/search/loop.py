@@ -340,5 +340,7 @@ def earlier_candidate(store: RunStore, spec_hash: str) -> str | None:
     earlier = store.find_by_hash(spec_hash)
     if earlier is None:
         return None
-    reason = earlier.reason if len(earlier.reason) <= EARLIER_REASON_CHARS else earlier.reason[:EARLIER_REASON_CHARS] + "..."
+    reason = earlier.reason
+    if len(reason) > EARLIER_REASON_CHARS:
+        reason = reason[:EARLIER_REASON_CHARS] + "..."
     return f"candidate {earlier.id}, {earlier.status}" + (f": {reason}" if reason else "")

@@ -49,7 +49,9 @@ def nearest_acceptable(context: ProposalContext, start: CheckResult, rng: random
             result = context.check(child)
             if result.ok:
                 return result
-            if result.kind != "invalid" and (best is None or overshoot(result, context.budgets) < overshoot(best, context.budgets)):
+            if result.kind == "invalid":
+                continue
+            if best is None or overshoot(result, context.budgets) < overshoot(best, context.budgets):
                 best = result
         if best is not None and overshoot(best, context.budgets) < current_overshoot:
             current, current_overshoot = best.spec, overshoot(best, context.budgets)
