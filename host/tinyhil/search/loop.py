@@ -165,8 +165,9 @@ class SearchLoop:
                                      reason=str(exc))
             self.on_change(self.store, None)
             return None
-        candidate_id = self.store.add_candidate(step, accepted.proposed_by or self.proposer.name, accepted.spec_dict, accepted.spec_hash,
-                                                metrics=_analytic(accepted.cost), reasoning=accepted.reasoning)
+        candidate_id = self.store.add_candidate(step, accepted.proposed_by or self.proposer.name, accepted.spec_dict,
+                                                accepted.spec_hash, metrics=_analytic(accepted.cost),
+                                                reasoning=accepted.reasoning)
         self.on_change(self.store, None)
         return self._job(candidate_id, accepted.spec_dict or {}, accepted.spec_hash or "")
 

@@ -42,17 +42,15 @@ def nearest_acceptable(context: ProposalContext, start: CheckResult, rng: random
         return None
     current, current_overshoot, checks = start.spec, overshoot(start, context.budgets), 0
     while checks < max_checks:
-        best: CheckResult | None = None
+        best, best_overshoot = None, math.inf
         for _ in range(MUTATIONS_PER_STEP):
             child = context.space.mutate(current, rng)
             checks += 1
             result = context.check(child)
             if result.ok:
                 return result
-            if result.kind == "invalid":
-                continue
-            if best is None or overshoot(result, context.budgets) < overshoot(best, context.budgets):
-                best = result
-        if best is not None and overshoot(best, context.budgets) < current_overshoot:
-            current, current_overshoot = best.spec, overshoot(best, context.budgets)
+            if result.kind != "invalid" and overshoot(result, context.budgets) < best_overshoot:
+                best, best_overshoot = result, overshoot(result, context.budgets)
+        if best is not None and best_overshoot < current_overshoot:
+            current, current_overshoot = best.spec, best_overshoot
     return None

@@ -298,13 +298,10 @@ class LLMProposer:
                     response = self._client.chat.completions.create(**kwargs)
             else:
                 response = self._client.chat.completions.create(**kwargs)
-        except APIStatusError as exc:
-            if CONTEXT_OVERFLOW.search(str(exc)):
+        except (APIConnectionError, APITimeoutError, APIStatusError, APIError) as exc:
+            if isinstance(exc, APIStatusError) and CONTEXT_OVERFLOW.search(str(exc)):
                 raise ContextOverflow(f"llm endpoint {self.endpoint.base_url}: the request does not fit the model's "
                                       f"context ({exc})") from None
-            raise ProposalError(f"llm endpoint {self.endpoint.base_url} failed: {exc}; check that it is running and "
-                                "TINYHIL_LLM_BASE_URL / TINYHIL_LLM_MODEL are right") from None
-        except (APIConnectionError, APITimeoutError, APIError) as exc:
             raise ProposalError(f"llm endpoint {self.endpoint.base_url} failed: {exc}; check that it is running and "
                                 "TINYHIL_LLM_BASE_URL / TINYHIL_LLM_MODEL are right") from None
         except ValueError as exc:  # json.JSONDecodeError, UnicodeDecodeError: a body that is not JSON
