@@ -1,6 +1,7 @@
 """Runtime benchmark: tinyhil's generated C on nets covering every op class (MobileNetV2-like nets, a
 dense-only autoencoder, a DS-CNN-like audio net with k x 1 depthwise filters, a 1-channel 96-px net
-with a depth-multiplier-8 depthwise stem), against the TFLM interpreter where its sources are at hand.
+with a depth-multiplier-8 depthwise stem, a SqueezeNet-like net of fire modules: concatenations, a
+standalone RELU6, a max pool), against the TFLM interpreter where its sources are at hand.
 
 For each net: our arena (static plan) vs the TFLM interpreter's arena (tflite-micro host interpreter,
 print_allocations), flash of the whole firmware ELF, instructions per inference on QEMU mps2-an500
@@ -47,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.codegen import keras_speed_nets  # noqa: E402
 from tests.codegen.keras_nets import NetConfig  # noqa: E402
+from tests.codegen.keras_nets import build_fire_keras, export_model_int8  # noqa: E402
 from tests.codegen.keras_nets import export_int8 as export_mobilenet  # noqa: E402
 
 
@@ -68,6 +70,7 @@ NETS: dict[str, Callable[[], bytes]] = {
     "dense-ae": _keras(keras_speed_nets.dense_autoencoder),
     "ds-cnn-kws": _keras(keras_speed_nets.ds_cnn_audio),
     "mono96-dm8": _keras(keras_speed_nets.mono_multiplier_stem),
+    "fire-32px": lambda: export_model_int8(build_fire_keras(resolution=32), seed=0),
 }
 
 OP_CLASSES = ("FULLY_CONNECTED", "conv 1x1", "conv C_in<=8", "conv kxk", "depthwise mult>1", "depthwise kx1/1xk",

@@ -90,6 +90,37 @@ typedef struct {
     const int8_t *table;                          /* [256] */
 } th_logistic_args;
 
+/* RELU: zp_out + (x - zp_in) * (input scale / output scale), clamped to [act_min, act_max] (TFLM ReluQuantized) */
+typedef struct {
+    int32_t size;
+    int32_t input_zero_point, output_zero_point;
+    int32_t output_multiplier, output_shift;
+    int32_t act_min, act_max;
+    const int8_t *table;                          /* [256] */
+} th_relu_args;
+
+/* RELU6: the input bytes clamped to [lower, upper], the input's zero point and quantised 6 (TFLM Relu6Quantized) */
+typedef struct {
+    int32_t size;
+    int32_t lower, upper;
+    const int8_t *table;                          /* [256]: only a conv that folds it in reads it */
+} th_relu6_args;
+
+/* QUANTIZE int8 -> int8: zp_out + (x - zp_in) * (input scale / output scale), saturated (TFLM Requantize) */
+typedef struct {
+    int32_t size;
+    int32_t input_zero_point, output_zero_point;
+    int32_t output_multiplier, output_shift;
+    const int8_t *table;                          /* [256] */
+} th_requantize_args;
+
+/* CONCATENATION: the output as [outer][row_bytes]; input i, [outer][chunk_bytes[i]], fills bytes
+ * sum(chunk_bytes[0..i)) .. + chunk_bytes[i] of each row (TFLM's int8 kernel: the quantisations are equal) */
+typedef struct {
+    int32_t outer, count, row_bytes;
+    const int32_t *chunk_bytes;                   /* [count] */
+} th_concatenation_args;
+
 typedef struct {
     int32_t outer, inner;                         /* input1 and output as [outer][inner]; input2 is [inner], the
                                                    * same for every outer index (SE: pixels x channels), or
@@ -254,6 +285,10 @@ void th_hard_swish_s8(const th_hard_swish_args *a, const int8_t *input, int8_t *
 void th_logistic_s8(const th_logistic_args *a, const int8_t *input, int8_t *output);
 void th_mul_s8(const th_mul_args *a, const int8_t *input1, const int8_t *input2, int8_t *output);
 void th_swish_s8(const th_swish_args *a, const int8_t *input, int8_t *output);
+void th_relu_s8(const th_relu_args *a, const int8_t *input, int8_t *output);
+void th_relu6_s8(const th_relu6_args *a, const int8_t *input, int8_t *output);
+void th_requantize_s8(const th_requantize_args *a, const int8_t *input, int8_t *output);
+void th_concatenation_s8(const th_concatenation_args *a, const int8_t *const *inputs, int8_t *output);
 void th_copy_s8(size_t bytes, const int8_t *input, int8_t *output);
 
 #endif

@@ -98,3 +98,28 @@ def estimate_macs(cfg: NetConfig) -> int:
             macs += res * res * hidden * 9 + res * res * hidden * cout
             cin = cout
     return macs + cin * cfg.classes
+
+
+def build_fire_keras(resolution: int = 24, seed: int = 0):
+    """A SqueezeNet-like net (fire modules: a 1x1 squeeze, then 1x1 and 3x3 expansions concatenated on the
+    channels), as TFLiteConverter sees it: ReLU after each conv (folded), a ReLU6 after a concatenation of two
+    fire modules (standalone), a max pool, a squeezed 1-D head. Ops: CONV_2D, CONCATENATION, RELU6,
+    MAX_POOL_2D, MEAN, RESHAPE (the converter writes tf.squeeze so), SOFTMAX."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+    from tensorflow import keras
+    L = keras.layers
+    tf.random.set_seed(seed)
+
+    def fire(x, squeeze: int, expand: int):
+        s = L.ReLU()(L.Conv2D(squeeze, 1)(x))
+        return L.Concatenate()([L.ReLU()(L.Conv2D(expand, 1)(s)), L.ReLU()(L.Conv2D(expand, 3, padding="same")(s))])
+
+    inp = keras.Input((resolution, resolution, 3), batch_size=1)
+    x = L.ReLU()(L.Conv2D(16, 3, strides=2, padding="same")(inp))
+    x = fire(x, 8, 16)
+    x = L.ReLU(6.0)(L.Concatenate()([x, fire(x, 8, 12)]))
+    x = L.MaxPooling2D(3, strides=2, padding="same")(x)
+    x = L.Conv2D(10, 1)(x)
+    x = L.Lambda(lambda t: tf.squeeze(t, axis=[1, 2]))(L.GlobalAveragePooling2D(keepdims=True)(x))
+    return keras.Model(inp, L.Softmax()(x))

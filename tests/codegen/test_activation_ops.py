@@ -9,6 +9,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tinyhil.codegen.fuse import TABLE_ACTIVATIONS
 from tinyhil.codegen.lower import lower
 from tinyhil.codegen.planner import plan_memory
 from tinyhil.codegen.reader import read_tflite
@@ -95,9 +96,9 @@ def swish_muls(draw: st.DrawFn) -> bytes:
 
 
 def _activation_ops(draw: st.DrawFn, tensors: list[TensorSpec], source: int, shape: tuple[int, ...]) -> list[OpSpec]:
-    """The activation of tensors[source] (its output tensor appended last): one op, or swish as the
-    converter writes it (LOGISTIC, then MUL by the source)."""
-    opcode = draw(st.sampled_from(sorted(UNARY) + ["SWISH"]))
+    """The activation of tensors[source] (its output tensor appended last): one op (RELU, RELU6 and an int8
+    QUANTIZE too, which fold as tables), or swish as the converter writes it (LOGISTIC, then MUL by the source)."""
+    opcode = draw(st.sampled_from(sorted(UNARY) + ["SWISH", "RELU", "RELU6", "QUANTIZE"]))
     in_scale = tensors[source].scale[0]
     if opcode in ("LOGISTIC", "SWISH"):
         tensors.append(TensorSpec(shape, scale=(1.0 / 256,), zero_point=(-128,)))
@@ -284,7 +285,7 @@ def test_keras_net_of_the_papers_blocks_is_bit_exact_and_runs_its_activations_in
 def test_activation_folded_into_its_conv_matches_tflm(check_bit_exact, blob: bytes) -> None:
     plan = plan_memory(read_tflite(blob))
     (conv,) = plan.graph.operators  # the activation runs in the conv's epilogue
-    assert conv.options["fused_table"]["opcode"] in (*UNARY, "SWISH")
+    assert conv.options["fused_table"]["opcode"] in TABLE_ACTIVATIONS
     assert check_bit_exact(blob) == 6
 
 

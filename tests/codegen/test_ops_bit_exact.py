@@ -170,7 +170,8 @@ def add_models(draw: st.DrawFn) -> bytes:
 @st.composite
 def pool_models(draw: st.DrawFn) -> bytes:
     opcode = draw(st.sampled_from(["AVERAGE_POOL_2D", "MAX_POOL_2D"]))
-    h, w, c = draw(st.integers(1, 9)), draw(st.integers(1, 9)), draw(st.integers(1, 4))
+    # channels past 4: the max pool's word path (4 channels per SSUB8/SEL) and its leftover channels
+    h, w, c = draw(st.integers(1, 9)), draw(st.integers(1, 9)), draw(st.one_of(st.integers(1, 4), st.sampled_from([8, 13])))
     fh, fw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
     stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     padding = draw(st.sampled_from(["SAME", "VALID"]))

@@ -28,3 +28,20 @@ def test_generated_model_is_bit_exact_on_the_cortex_m7_emulator(tmp_path) -> Non
     assert measurement.bit_exact
     assert measurement.latency_unit == "instructions" and measurement.latency_median > 0
     assert measurement.provenance["kind"] == "emulator"
+
+
+@pytest.mark.qemu
+@pytest.mark.slow
+def test_squeezenet_like_net_with_concatenations_is_bit_exact_on_the_cortex_m7_emulator(tmp_path) -> None:
+    """CONCATENATION, a standalone RELU6 and the max pool's word path on the M7, as the converter writes a
+    branchy net."""
+    from tinyhil.bench import measure
+    from tinyhil.boards import load_profile
+
+    from .keras_nets import build_fire_keras, export_model_int8
+
+    blob = export_model_int8(build_fire_keras(resolution=18), seed=2)
+    inputs = np.random.default_rng(6).integers(-128, 128, size=(3, 1, 18, 18, 3), dtype=np.int8)
+    inputs[0] = -128
+    measurement = measure(blob, load_profile("qemu-m7"), inputs, runtime="native", workdir=tmp_path)
+    assert measurement.bit_exact

@@ -27,6 +27,13 @@ def test_mobilenetv2_like_net_is_bit_exact_on_many_inputs(exported: bytes, check
 
 
 @pytest.mark.slow
+def test_squeezenet_like_net_with_concatenations_is_bit_exact_on_many_inputs(check_bit_exact) -> None:
+    from .keras_nets import build_fire_keras, export_model_int8
+
+    assert check_bit_exact(export_model_int8(build_fire_keras(), seed=1), n_random=20, seed=2) == 22
+
+
+@pytest.mark.slow
 def test_arena_is_at_most_0_7x_the_tflm_interpreter_arena(exported: bytes, runtime_workdir) -> None:
     from tinyhil.codegen import generate
 

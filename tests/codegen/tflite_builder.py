@@ -228,6 +228,24 @@ def mul_options(activation: str) -> OptionsWriter:
     return write
 
 
+def concatenation_options(axis: int, activation: str = "NONE") -> OptionsWriter:
+    def write(b: flatbuffers.Builder) -> tuple[int, int]:
+        tflite.ConcatenationOptionsStart(b)
+        tflite.ConcatenationOptionsAddAxis(b, axis)
+        tflite.ConcatenationOptionsAddFusedActivationFunction(b, _ACT[activation])
+        return tflite.BuiltinOptions.ConcatenationOptions, tflite.ConcatenationOptionsEnd(b)
+    return write
+
+
+def squeeze_options(dims: tuple[int, ...]) -> OptionsWriter:
+    def write(b: flatbuffers.Builder) -> tuple[int, int]:
+        vector = _vector(b, np.array(dims, dtype=np.int32))
+        tflite.SqueezeOptionsStart(b)
+        tflite.SqueezeOptionsAddSqueezeDims(b, vector)
+        return tflite.BuiltinOptions.SqueezeOptions, tflite.SqueezeOptionsEnd(b)
+    return write
+
+
 def small_conv_model() -> bytes:
     """A 6x6x3 -> 3x3x4 stride-2 CONV_2D with ReLU (per-channel weights, non-zero zero points): the smallest
     model the codegen and bench command tests build firmware for."""

@@ -114,7 +114,10 @@ def _layer_context(graph: Graph, layer: Layer, plan: MemoryPlan) -> dict[str, An
         call = f"{kernel}(&{args_name}, {_arena(out_offset)}, {_arena(scratch)})"
         comment.append(f"in place over its input; row scratch @ arena[{scratch}..{scratch + plan.scratch_sizes[layer.index]})")
     else:
-        arguments = [f"&{args_name}", *(_arena(o) for o in in_offsets), _arena(out_offset)]
+        inputs = [_arena(o) for o in in_offsets]
+        if layer.inputs_as_array:  # a C99 compound literal: the kernel takes `const int8_t *const *inputs`
+            inputs = ["(const int8_t *const[]){" + ", ".join(inputs) + "}"]
+        arguments = [f"&{args_name}", *inputs, _arena(out_offset)]
         if layer.function == "th_mbconv_fused_s8" and len(in_offsets) == 1:
             arguments.insert(2, "NULL")  # no residual operand
         if layer.takes_scratch:

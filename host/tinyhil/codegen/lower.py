@@ -4,14 +4,14 @@ picked from a registry."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
 from ..errors import UnsupportedOpError
 from .ir import Graph, Operator, Tensor
-from . import tables
+from .layer import ArgStruct, ConstArray, Layer, quant_params, shape4, table_layer, unary_tensors
+from . import lower_layout, lower_requant, tables
 from .quantize import (activation_range, conv_multipliers, f32, fast_requant, hard_swish_multipliers,
                        leaky_relu_multipliers, logistic_params, mean_multiplier, mul_multiplier, quantize_multiplier,
                        softmax_params)
@@ -19,48 +19,9 @@ from .scratch import (PAIRS_LOOPS, cascade_scratch, depthwise_pairs_ring_width, 
                       runs_depthwise_pairs, same_pad)
 
 
-@dataclass
-class ConstArray:
-    name: str
-    ctype: str  # "int8_t" | "int16_t" | "int32_t"
-    values: np.ndarray
-
-
-@dataclass
-class Layer:
-    index: int
-    opcode: str
-    function: str  # C kernel
-    args_type: str | None  # argument struct type, None for copies
-    fields: dict[str, int | list[int] | str]  # struct field -> integer, integer list, or array name
-    arrays: list[ConstArray]
-    inputs: tuple[int, ...]  # activation tensors read
-    output: int  # activation tensor written
-    macs: int = 0
-    alias_of_input: bool = False  # RESHAPE: the planner gives the output the input's bytes
-    takes_scratch: bool = False  # the kernel's last argument is its scratch buffer (planner.kernel_scratch_bytes)
-    structs: list["ArgStruct"] = field(default_factory=list)  # argument structs the main one points to
-
-
-@dataclass
-class ArgStruct:
-    ctype: str
-    name: str
-    fields: dict[str, int | list[int] | str]
-
-
-def _shape4(t: Tensor) -> tuple[int, int, int, int]:
-    if len(t.shape) != 4:
-        raise UnsupportedOpError(f"tensor '{t.name}' has shape {t.shape}; this op needs a 4-D NHWC tensor")
-    return tuple(int(d) for d in t.shape)  # type: ignore[return-value]
-
-
+_shape4 = shape4
 _same_pad = same_pad
-
-
-def _q(t: Tensor) -> tuple[float, int]:
-    assert t.quant is not None
-    return t.quant.scale[0], t.quant.zero_point[0]
+_q = quant_params
 
 
 def _conv_like(graph: Graph, op: Operator, depthwise: bool, pairs: bool = False, fused: bool = False) -> Layer:
@@ -615,28 +576,8 @@ def _softmax(graph: Graph, op: Operator) -> Layer:
     return Layer(op.index, op.opcode, "th_softmax_s8", "th_softmax_args", fields, [], (op.inputs[0],), op.outputs[0])
 
 
-def _reshape(graph: Graph, op: Operator) -> Layer:
-    x, y = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
-    if _q(x) != _q(y):
-        raise UnsupportedOpError(f"operator {op.index} (RESHAPE) changes quantisation; supported: pure reshapes")
-    return Layer(op.index, op.opcode, "th_copy_s8", None, {"bytes": y.nbytes}, [], (op.inputs[0],), op.outputs[0],
-                 alias_of_input=True)
-
-
-def _unary(graph: Graph, op: Operator) -> tuple[Tensor, Tensor]:
-    x, y = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
-    if x.shape != y.shape:
-        raise UnsupportedOpError(f"operator {op.index} ({op.opcode}) maps shape {x.shape} to {y.shape}; "
-                                 "an elementwise activation keeps its input's shape")
-    return x, y
-
-
-def _table_layer(op: Operator, function: str, args_type: str, fields: dict, values: np.ndarray) -> Layer:
-    """An elementwise activation: its reference parameters plus the 256-entry table of its fast path."""
-    p = f"layer{op.index}"
-    fields = {**fields, "table": f"{p}_table"}
-    return Layer(op.index, op.opcode, function, args_type, fields, [ConstArray(f"{p}_table", "int8_t", values)],
-                 (op.inputs[0],), op.outputs[0])
+_unary = unary_tensors
+_table_layer = table_layer
 
 
 def _leaky_relu(graph: Graph, op: Operator) -> Layer:
@@ -756,7 +697,13 @@ _LOWERINGS: dict[str, Callable[[Graph, Operator], Layer]] = {
     "MEAN": _mean,
     "PAD": _pad,
     "SOFTMAX": _softmax,
-    "RESHAPE": _reshape,
+    "RESHAPE": lower_layout.reshape,
+    "SQUEEZE": lower_layout.reshape,
+    "EXPAND_DIMS": lower_layout.reshape,
+    "CONCATENATION": lower_layout.concatenation,
+    "RELU": lower_requant.relu,
+    "RELU6": lower_requant.relu6,
+    "QUANTIZE": lower_requant.quantize,
     "LEAKY_RELU": _leaky_relu,
     "HARD_SWISH": _hard_swish,
     "LOGISTIC": _logistic,

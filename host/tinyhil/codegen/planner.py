@@ -23,7 +23,8 @@ from .scratch import (FUSED_Q15_RING_OPTION, TAP_LIST_OPTION, depthwise_pairs_ri
 
 ALIGNMENT = 16  # bytes; every buffer starts on a 16-byte boundary of the 16-byte aligned arena
 _ALIASING_OPS = {"RESHAPE", "SQUEEZE", "EXPAND_DIMS"}
-_IN_PLACE_OPS = {"ADD", "MUL", "LEAKY_RELU", "HARD_SWISH", "LOGISTIC", "SWISH"}  # output[i] depends on input[i] only
+# output[i] depends on input[i] only
+_IN_PLACE_OPS = {"ADD", "MUL", "LEAKY_RELU", "HARD_SWISH", "LOGISTIC", "SWISH", "RELU", "RELU6", "QUANTIZE"}
 EXECUTION_MODES = ("plain", "fused band", "fused band, in place", "fused band, SE in two passes",
                    "fused band, SE in two passes, in place", "fused band, cascade", "in place", "alias")
 # auto: fuse the blocks at the peak while that lowers it; off: every block plain; all: every fusable block

@@ -17,7 +17,7 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     if real == 0.0:
         return 0, 0
     mantissa, shift = math.frexp(real)
-    q_fixed = _round_away(mantissa * (1 << 31))
+    q_fixed = round_away(mantissa * (1 << 31))
     if q_fixed == (1 << 31):
         q_fixed //= 2
         shift += 1
@@ -26,7 +26,7 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     return int(q_fixed), int(shift)
 
 
-def _round_away(x: float) -> int:
+def round_away(x: float) -> int:
     """std::round: halves go away from zero (Python's round() goes to even)."""
     return int(math.floor(abs(x) + 0.5)) * (1 if x >= 0 else -1)
 
@@ -39,7 +39,7 @@ def f32(x: float) -> float:
 def activation_range(activation: str, scale: float, zero_point: int, op_index: int, opcode: str) -> tuple[int, int]:
     """TFLite CalculateActivationRangeQuantized for int8 (quantize done in float32)."""
     def quantize(value: float) -> int:
-        return zero_point + _round_away(float(np.float32(value) / np.float32(scale)))
+        return zero_point + round_away(float(np.float32(value) / np.float32(scale)))
 
     if activation == "NONE":
         return INT8_MIN, INT8_MAX
@@ -131,7 +131,7 @@ def logistic_params(input_scale: float) -> tuple[int, int, int]:
     The C++ rounds frexp's mantissa without QuantizeMultiplier's 2^31 correction; the int32 cast wraps."""
     integer_bits = 4
     mantissa, left_shift = math.frexp(f32(input_scale) * float(1 << (31 - integer_bits)))
-    multiplier = _round_away(mantissa * (1 << 31))
+    multiplier = round_away(mantissa * (1 << 31))
     multiplier = (multiplier + (1 << 31)) % (1 << 32) - (1 << 31)
     # CalculateInputRadius(4, left_shift, 31)
     radius = int(math.floor(math.ldexp(1.0 * ((1 << integer_bits) - 1) * (1 << (31 - integer_bits)), -left_shift)))

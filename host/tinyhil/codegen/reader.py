@@ -62,6 +62,13 @@ _OPTION_DECODERS: dict[str, tuple[type, Callable[[Any], dict[str, Any]]] | None]
     "SOFTMAX": (tflite.SoftmaxOptions, lambda o: {"beta": float(o.Beta())}),
     "MEAN": (tflite.ReducerOptions, lambda o: {"keep_dims": bool(o.KeepDims())}),
     "RESHAPE": None,
+    "SQUEEZE": None,
+    "EXPAND_DIMS": None,
+    "CONCATENATION": (tflite.ConcatenationOptions, lambda o: {"axis": int(o.Axis()),
+                                                             "fused_activation": _ACTIVATIONS[o.FusedActivationFunction()]}),
+    "RELU": None,
+    "RELU6": None,
+    "QUANTIZE": None,
     "PAD": None,
     "LEAKY_RELU": (tflite.LeakyReluOptions, lambda o: {"alpha": float(o.Alpha())}),
     "HARD_SWISH": None,
@@ -73,7 +80,6 @@ SUPPORTED_OPS = tuple(sorted(_OPTION_DECODERS))
 _HINTS = {
     "SHAPE": " (the converter emits SHAPE/STRIDED_SLICE/PACK for a Flatten with a dynamic batch: export with "
              "a fixed batch size, e.g. keras.Input(shape, batch_size=1), so it becomes one RESHAPE)",
-    "QUANTIZE": " (float or uint8 model edges: export with inference_input_type/output_type = int8)",
     "DEQUANTIZE": " (float or uint8 model edges: export with inference_input_type/output_type = int8)",
 }
 
@@ -189,6 +195,8 @@ def _check_int8(graph: Graph) -> None:
                 allowed = ("int8", "int32") if role == "input" else ("int8",)
                 if t.dtype not in allowed:
                     hint = " (a float model: export with int8 quantisation, `tinyhil export`)" if t.dtype == "float32" else ""
+                    if op.opcode in ("QUANTIZE", "DEQUANTIZE"):
+                        hint = _HINTS["DEQUANTIZE"]
                     raise UnsupportedOpError(f"operator {op.index} ({op.opcode}) {role} {k} is tensor "
                                              f"'{t.name}' of type {t.dtype}; tinyhil runs int8 activations with "
                                              f"int8 weights and int32 biases only{hint}")

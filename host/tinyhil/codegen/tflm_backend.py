@@ -23,7 +23,9 @@ RESOLVER_METHODS = {
     "CONV_2D": "AddConv2D", "DEPTHWISE_CONV_2D": "AddDepthwiseConv2D", "FULLY_CONNECTED": "AddFullyConnected",
     "ADD": "AddAdd", "MEAN": "AddMean", "AVERAGE_POOL_2D": "AddAveragePool2D", "MAX_POOL_2D": "AddMaxPool2D",
     "PAD": "AddPad", "RESHAPE": "AddReshape", "SOFTMAX": "AddSoftmax", "LEAKY_RELU": "AddLeakyRelu",
-    "HARD_SWISH": "AddHardSwish", "LOGISTIC": "AddLogistic", "MUL": "AddMul",
+    "HARD_SWISH": "AddHardSwish", "LOGISTIC": "AddLogistic", "MUL": "AddMul", "SQUEEZE": "AddSqueeze",
+    "EXPAND_DIMS": "AddExpandDims", "CONCATENATION": "AddConcatenation", "RELU": "AddRelu", "RELU6": "AddRelu6",
+    "QUANTIZE": "AddQuantize",
 }
 # op -> its kernel files under tensorflow/lite/micro/kernels/ (kernels/cmsis_nn/ where the tree has them there:
 # create_tflm_tree.py with OPTIMIZED_KERNEL_DIR=cmsis_nn drops the reference file of the same name). The TFLM
@@ -36,7 +38,9 @@ KERNEL_FILES = {
     "MAX_POOL_2D": ("pooling", "pooling_common"), "PAD": ("pad", "pad_common"),
     "RESHAPE": ("reshape", "reshape_common"), "SOFTMAX": ("softmax", "softmax_common"),
     "LEAKY_RELU": ("leaky_relu", "leaky_relu_common"), "HARD_SWISH": ("hard_swish", "hard_swish_common"),
-    "LOGISTIC": ("logistic", "logistic_common"), "MUL": ("mul", "mul_common"),
+    "LOGISTIC": ("logistic", "logistic_common"), "MUL": ("mul", "mul_common"), "SQUEEZE": ("squeeze",),
+    "EXPAND_DIMS": ("expand_dims",), "CONCATENATION": ("concatenation",), "RELU": ("activations",),
+    "RELU6": ("activations",), "QUANTIZE": ("quantize", "quantize_common"),
 }
 SHARED_KERNEL_FILES = ("kernel_util", "micro_tensor_utils", "activations", "activations_common")
 

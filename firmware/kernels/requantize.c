@@ -1,0 +1,17 @@
+/* QUANTIZE int8 -> int8 (TFLM Requantize): zp_out + MultiplyByQuantizedMultiplier(x - zp_in) by input scale /
+ * output scale, saturated to int8. Fast path: the host's table (tinyhil_table.h). */
+#include "tinyhil_fixedpoint.h"
+#include "tinyhil_kernels.h"
+#include "tinyhil_table.h"
+
+void th_requantize_s8(const th_requantize_args *a, const int8_t *input, int8_t *output) {
+#if TINYHIL_USE_TABLES
+    th_table_lookup_s8(a->table, a->size, input, output);
+#else
+    for (int32_t i = 0; i < a->size; ++i) {
+        const int32_t y = a->output_zero_point
+                          + th_mbqm(input[i] - a->input_zero_point, a->output_multiplier, a->output_shift);
+        output[i] = th_clamp_s8(y, -128, 127);
+    }
+#endif
+}

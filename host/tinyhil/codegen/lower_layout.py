@@ -1,0 +1,70 @@
+"""Lowerings of the ops that only move bytes: RESHAPE, SQUEEZE and EXPAND_DIMS (the output is the input's
+bytes: the planner aliases them) and CONCATENATION (each input's rows copied into its slice of the output)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import UnsupportedOpError
+from .ir import Graph, Operator
+from .layer import ConstArray, Layer, quant_params
+
+
+def reshape(graph: Graph, op: Operator) -> Layer:
+    """RESHAPE / SQUEEZE / EXPAND_DIMS: the same bytes under another shape (a shape or axis operand, if any, is
+    a constant and not read at run time)."""
+    x, y = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
+    if quant_params(x) != quant_params(y):
+        raise UnsupportedOpError(f"operator {op.index} ({op.opcode}) changes quantisation ({quant_params(x)} -> "
+                                 f"{quant_params(y)}); supported: pure reshapes, as the converter writes them")
+    if x.nbytes != y.nbytes:
+        raise UnsupportedOpError(f"operator {op.index} ({op.opcode}) maps {x.shape} ({x.nbytes} bytes) to {y.shape} "
+                                 f"({y.nbytes} bytes); a reshape keeps the element count: the model is corrupt")
+    return Layer(op.index, op.opcode, "th_copy_s8", None, {"bytes": y.nbytes}, [], (op.inputs[0],), op.outputs[0],
+                 alias_of_input=True)
+
+
+def concatenation_axis(graph: Graph, op: Operator) -> int:
+    """The concatenated axis, made non-negative (TFLite allows -rank..rank-1)."""
+    rank = len(graph.tensor(op.outputs[0]).shape)
+    axis = int(op.options.get("axis", 0))
+    if not -rank <= axis < rank:
+        raise UnsupportedOpError(f"operator {op.index} (CONCATENATION) axis {axis} is outside a rank-{rank} "
+                                 "tensor's axes: the model is corrupt; re-export it")
+    return axis % rank
+
+
+def concatenation(graph: Graph, op: Operator) -> Layer:
+    """CONCATENATION (TFLM's int8 kernel: a copy; every input has the output's scale and zero point). The output
+    seen as [outer][row_bytes], outer the product of the dims before the axis: input i fills bytes
+    [sum(chunk_bytes[:i]), + chunk_bytes[i]) of each row."""
+    y = graph.tensor(op.outputs[0])
+    if op.options.get("fused_activation", "NONE") != "NONE":
+        raise UnsupportedOpError(f"operator {op.index} (CONCATENATION) has a fused {op.options['fused_activation']}, "
+                                 "which TFLM's int8 CONCATENATION rejects; re-export with the activation as its own op")
+    axis = concatenation_axis(graph, op)
+    outer = math.prod(y.shape[:axis])
+    chunks = []
+    for k, t_index in enumerate(op.inputs):
+        x = graph.tensor(t_index)
+        if x.data is not None:
+            raise UnsupportedOpError(f"operator {op.index} (CONCATENATION) input {k} ('{x.name}') is a constant; "
+                                     "tinyhil concatenates activations only: fold the constant into the model")
+        if len(x.shape) != len(y.shape) or any(a != b for i, (a, b) in enumerate(zip(x.shape, y.shape)) if i != axis):
+            raise UnsupportedOpError(f"operator {op.index} (CONCATENATION) input {k} has shape {x.shape}, which does "
+                                     f"not fit output {y.shape} along axis {axis}: the model is corrupt")
+        if quant_params(x) != quant_params(y):
+            raise UnsupportedOpError(f"operator {op.index} (CONCATENATION) input {k} has scale/zero point "
+                                     f"{quant_params(x)}, the output {quant_params(y)}; TFLite's int8 CONCATENATION "
+                                     "needs them equal (what the converter writes): re-export the model")
+        chunks.append(math.prod(x.shape[axis:]))
+    if sum(chunks) != math.prod(y.shape[axis:]):
+        raise UnsupportedOpError(f"operator {op.index} (CONCATENATION): the inputs' sizes along axis {axis} do not add "
+                                 f"up to the output's {y.shape[axis]}: the model is corrupt")
+    name = f"layer{op.index}_chunk_bytes"
+    fields = {"outer": outer, "count": len(chunks), "row_bytes": sum(chunks), "chunk_bytes": name}
+    return Layer(op.index, op.opcode, "th_concatenation_s8", "th_concatenation_args", fields,
+                 [ConstArray(name, "int32_t", np.array(chunks, dtype=np.int64))], tuple(op.inputs), op.outputs[0],
+                 inputs_as_array=True)

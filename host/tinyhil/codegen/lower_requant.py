@@ -1,0 +1,54 @@
+"""Lowerings of the elementwise ops whose output byte is a clamp or a requantisation of its input byte: RELU,
+RELU6 and QUANTIZE from int8 to int8 (TFLM's int8 kernels, computed here as they compute their parameters). Each
+is also a 256-entry table, so fuse.fuse_activations folds it into the conv before it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import UnsupportedOpError
+from . import tables
+from .ir import Graph, Operator
+from .layer import Layer, quant_params, table_layer, unary_tensors
+from .quantize import quantize_multiplier, round_away
+
+INT8_MIN, INT8_MAX = -128, 127
+
+
+def relu(graph: Graph, op: Operator) -> Layer:
+    """RELU (TFLM CalculateReluOpData / ReluQuantized): zp_out + x * (input scale / output scale), clamped below
+    at the output's zero point; the scale ratio is taken in float32, as TFLM divides the two floats."""
+    x, y = unary_tensors(graph, op)
+    (xs, xz), (ys, yz) = quant_params(x), quant_params(y)
+    multiplier, shift = quantize_multiplier(float(np.float32(xs) / np.float32(ys)))
+    lo, hi = max(INT8_MIN, yz), INT8_MAX
+    fields = {"size": y.num_elements, "input_zero_point": xz, "output_zero_point": yz,
+              "output_multiplier": multiplier, "output_shift": shift, "act_min": lo, "act_max": hi}
+    values = tables.table(lambda v: max(lo, min(hi, yz + tables.mbqm(v - xz, multiplier, shift))))
+    return table_layer(op, "th_relu_s8", "th_relu_args", fields, values)
+
+
+def relu6(graph: Graph, op: Operator) -> Layer:
+    """RELU6 (TFLM Relu6Prepare / Relu6Quantized): a clamp of the input bytes to [zero point, quantised 6] of the
+    input's own quantisation (TFLM never rescales to the output's)."""
+    x, y = unary_tensors(graph, op)
+    xs, xz = quant_params(x)
+    six = max(INT8_MIN, min(INT8_MAX, round_away(float(np.float32(6.0) / np.float32(xs))) + xz))
+    fields = {"size": y.num_elements, "lower": xz, "upper": six}
+    values = tables.table(lambda v: six if v > six else (xz if v < xz else v))
+    return table_layer(op, "th_relu6_s8", "th_relu6_args", fields, values)
+
+
+def quantize(graph: Graph, op: Operator) -> Layer:
+    """QUANTIZE from int8 to int8 (TFLM's Requantize): zp_out + (x - zp_in) * (input scale / output scale), the
+    ratio in double as TFLM takes it. A float -> int8 QUANTIZE (a model with float inputs) is not this op."""
+    x, y = unary_tensors(graph, op)
+    if x.dtype != "int8" or y.dtype != "int8":
+        raise UnsupportedOpError(f"operator {op.index} (QUANTIZE) converts {x.dtype} to {y.dtype}; tinyhil runs "
+                                 "int8 -> int8 requantisation only (export with inference_input_type/output_type = int8)")
+    (xs, xz), (ys, yz) = quant_params(x), quant_params(y)
+    multiplier, shift = quantize_multiplier(float(np.float32(xs)) / float(np.float32(ys)))
+    fields = {"size": y.num_elements, "input_zero_point": xz, "output_zero_point": yz,
+              "output_multiplier": multiplier, "output_shift": shift}
+    values = tables.table(lambda v: max(INT8_MIN, min(INT8_MAX, yz + tables.mbqm(v - xz, multiplier, shift))))
+    return table_layer(op, "th_requantize_s8", "th_requantize_args", fields, values)
