@@ -138,6 +138,12 @@ static inline uint32_t th_max_s8x4(uint32_t a, uint32_t b) {
     __asm__("ssub8 %1, %0, %2\n\tsel %0, %0, %2" : "+&r"(a), "=&r"(scratch) : "r"(b));
     return a;
 }
+/* the smaller of each pair of signed bytes of a and b */
+static inline uint32_t th_min_s8x4(uint32_t a, uint32_t b) {
+    uint32_t scratch;
+    __asm__("ssub8 %1, %0, %2\n\tsel %0, %2, %0" : "+&r"(a), "=&r"(scratch) : "r"(b));
+    return a;
+}
 #else /* emulated: the Arm ARM pseudocode, in C */
 static inline int32_t th_lo16(uint32_t x) { return (int16_t)(x & 0xFFFFu); }
 static inline int32_t th_hi16(uint32_t x) { return (int16_t)(x >> 16); }
@@ -182,6 +188,14 @@ static inline uint32_t th_max_s8x4(uint32_t a, uint32_t b) {
     for (int byte = 0; byte < 32; byte += 8) {
         const int32_t x = (int8_t)(a >> byte), y = (int8_t)(b >> byte);
         out |= (uint32_t)(uint8_t)(x >= y ? x : y) << byte;
+    }
+    return out;
+}
+static inline uint32_t th_min_s8x4(uint32_t a, uint32_t b) {
+    uint32_t out = 0;
+    for (int byte = 0; byte < 32; byte += 8) {
+        const int32_t x = (int8_t)(a >> byte), y = (int8_t)(b >> byte);
+        out |= (uint32_t)(uint8_t)(x >= y ? y : x) << byte;
     }
     return out;
 }

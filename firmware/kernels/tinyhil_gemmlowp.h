@@ -70,4 +70,15 @@ static inline int32_t th_one_over_one_plus_x_for_x_in_0_1(int32_t a) {
     return th_sat_shift_left(x, 1);
 }
 
+/* gemmlowp one_minus_x_over_one_plus_x_for_x_in_0_1: (1 - a) / (1 + a), 0 integer bits in and out */
+static inline int32_t th_one_minus_x_over_one_plus_x_for_x_in_0_1(int32_t a) {
+    const int32_t half_denominator = th_rounding_half_sum(a, INT32_MAX);
+    int32_t x = 1515870810 + th_srdhm(half_denominator, -1010580540); /* 48/17 - 32/17 d, 2 integer bits */
+    for (int i = 0; i < 3; ++i) {
+        const int32_t one_minus = (1 << 29) - th_srdhm(half_denominator, x);
+        x = x + th_sat_shift_left(th_srdhm(x, one_minus), 2);
+    }
+    return th_sat_shift_left(x - (1 << 29), 2);
+}
+
 #endif

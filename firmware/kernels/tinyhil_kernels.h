@@ -39,6 +39,8 @@ typedef struct {
     int32_t input1_multiplier, input1_shift, input2_multiplier, input2_shift;
     int32_t output_multiplier, output_shift;
     int32_t act_min, act_max;
+    int32_t input2_inner;                         /* 0: input2 has input1's shape; else input2 is [input2_inner],
+                                                   * repeated over input1's size / input2_inner rows */
 } th_add_args;
 
 typedef struct {
@@ -90,6 +92,9 @@ typedef struct {
     const int8_t *table;                          /* [256] */
 } th_logistic_args;
 
+/* TANH: the same parameters as LOGISTIC (4 integer bits); the output is read as scale 1/128, zero point 0 */
+typedef th_logistic_args th_tanh_args;
+
 /* RELU: zp_out + (x - zp_in) * (input scale / output scale), clamped to [act_min, act_max] (TFLM ReluQuantized) */
 typedef struct {
     int32_t size;
@@ -113,6 +118,11 @@ typedef struct {
     int32_t output_multiplier, output_shift;
     const int8_t *table;                          /* [256] */
 } th_requantize_args;
+
+/* MAXIMUM / MINIMUM: input1 and output [outer][inner], input2 [inner] (outer 1: one shape; inner 1: a scalar) */
+typedef struct {
+    int32_t outer, inner;
+} th_maximum_minimum_args;
 
 /* CONCATENATION: the output as [outer][row_bytes]; input i, [outer][chunk_bytes[i]], fills bytes
  * sum(chunk_bytes[0..i)) .. + chunk_bytes[i] of each row (TFLM's int8 kernel: the quantisations are equal) */
@@ -272,6 +282,7 @@ void th_fully_connected_s8(const th_fc_args *a, const int8_t *input, int8_t *out
     void th_fully_connected_folded_##VARIANT##_fast_s8(const th_fc_args *a, const int8_t *input, int8_t *output);
 TH_FC_FOLDED_VARIANTS(TH_FC_FOLDED_DECLARE)
 void th_add_s8(const th_add_args *a, const int8_t *input1, const int8_t *input2, int8_t *output);
+void th_sub_s8(const th_add_args *a, const int8_t *input1, const int8_t *input2, int8_t *output);
 void th_avg_pool_s8(const th_pool_args *a, const int8_t *input, int8_t *output);
 void th_max_pool_s8(const th_pool_args *a, const int8_t *input, int8_t *output);
 void th_mean_s8(const th_mean_args *a, const int8_t *input, int8_t *output);
@@ -285,9 +296,12 @@ void th_hard_swish_s8(const th_hard_swish_args *a, const int8_t *input, int8_t *
 void th_logistic_s8(const th_logistic_args *a, const int8_t *input, int8_t *output);
 void th_mul_s8(const th_mul_args *a, const int8_t *input1, const int8_t *input2, int8_t *output);
 void th_swish_s8(const th_swish_args *a, const int8_t *input, int8_t *output);
+void th_tanh_s8(const th_tanh_args *a, const int8_t *input, int8_t *output);
 void th_relu_s8(const th_relu_args *a, const int8_t *input, int8_t *output);
 void th_relu6_s8(const th_relu6_args *a, const int8_t *input, int8_t *output);
 void th_requantize_s8(const th_requantize_args *a, const int8_t *input, int8_t *output);
+void th_maximum_s8(const th_maximum_minimum_args *a, const int8_t *input1, const int8_t *input2, int8_t *output);
+void th_minimum_s8(const th_maximum_minimum_args *a, const int8_t *input1, const int8_t *input2, int8_t *output);
 void th_concatenation_s8(const th_concatenation_args *a, const int8_t *const *inputs, int8_t *output);
 void th_copy_s8(size_t bytes, const int8_t *input, int8_t *output);
 

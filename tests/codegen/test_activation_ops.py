@@ -98,10 +98,12 @@ def swish_muls(draw: st.DrawFn) -> bytes:
 def _activation_ops(draw: st.DrawFn, tensors: list[TensorSpec], source: int, shape: tuple[int, ...]) -> list[OpSpec]:
     """The activation of tensors[source] (its output tensor appended last): one op (RELU, RELU6 and an int8
     QUANTIZE too, which fold as tables), or swish as the converter writes it (LOGISTIC, then MUL by the source)."""
-    opcode = draw(st.sampled_from(sorted(UNARY) + ["SWISH", "RELU", "RELU6", "QUANTIZE"]))
+    opcode = draw(st.sampled_from(sorted(UNARY) + ["SWISH", "RELU", "RELU6", "QUANTIZE", "TANH"]))
     in_scale = tensors[source].scale[0]
     if opcode in ("LOGISTIC", "SWISH"):
         tensors.append(TensorSpec(shape, scale=(1.0 / 256,), zero_point=(-128,)))
+    elif opcode == "TANH":
+        tensors.append(TensorSpec(shape, scale=(1.0 / 128,), zero_point=(0,)))
     else:
         tensors.append(TensorSpec(shape, scale=(in_scale * draw(st.floats(0.3, 1.5)),), zero_point=(draw(zero_points),)))
     if opcode == "SWISH":

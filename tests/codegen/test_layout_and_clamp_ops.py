@@ -1,4 +1,4 @@
-"""The ops public int8 models use beside convolutions and the paper's activations: RELU, RELU6 and QUANTIZE
+"""The ops public int8 models use beside convolutions and the paper's activations: RELU, RELU6, TANH and QUANTIZE
 (int8 -> int8) as their own operators, CONCATENATION along any axis (a branchy net's channel concat, two
 copies of one tensor, a negative axis), SQUEEZE and EXPAND_DIMS. Each is bit-exact with the TFLM interpreter
 in both kernel builds, the elementwise ones run in place, and a model TFLM would reject gets a one-line error."""
@@ -25,16 +25,19 @@ zero_points = st.one_of(st.sampled_from([-128, 127, 0]), st.integers(-128, 127))
 scales = st.floats(1e-3, 0.5)
 shapes = st.tuples(st.just(1), st.integers(1, 7), st.integers(1, 7), st.integers(1, 9))
 ALL_BYTES = np.arange(-128, 128, dtype=np.int8).reshape(1, 16, 16, 1)
+CLAMPS = ["RELU", "RELU6", "TANH", "QUANTIZE"]
 
 
 @st.composite
 def clamp_models(draw: st.DrawFn, opcode: str | None = None, shape: tuple[int, ...] | None = None) -> bytes:
-    """RELU / RELU6 / QUANTIZE alone; RELU6's output as the converter writes it (the input's quantisation),
+    """RELU / RELU6 / TANH / QUANTIZE alone; RELU6's output as the converter writes it (the input's quantisation),
     or another one, which TFLM ignores."""
-    opcode = opcode or draw(st.sampled_from(["RELU", "RELU6", "QUANTIZE"]))
+    opcode = opcode or draw(st.sampled_from(CLAMPS))
     shape = shape or draw(shapes)
     x = TensorSpec(shape, scale=(draw(st.floats(1e-3, 0.2)),), zero_point=(draw(zero_points),))
-    if opcode == "RELU6" and draw(st.booleans()):
+    if opcode == "TANH":  # the converter's output quantisation, which TFLM's kernel assumes
+        y = TensorSpec(shape, scale=(1.0 / 128,), zero_point=(0,))
+    elif opcode == "RELU6" and draw(st.booleans()):
         y = TensorSpec(shape, scale=x.scale, zero_point=x.zero_point)
     else:
         y = TensorSpec(shape, scale=(x.scale[0] * draw(st.floats(0.2, 3.0)),), zero_point=(draw(zero_points),))
@@ -86,20 +89,20 @@ def _assert_in_place(blob: bytes) -> None:
 
 @SETTINGS
 @given(clamp_models())
-def test_relu_relu6_and_requantize_match_tflm_in_place(check_bit_exact, blob: bytes) -> None:
+def test_relu_relu6_tanh_and_requantize_match_tflm_in_place(check_bit_exact, blob: bytes) -> None:
     _assert_in_place(blob)
     assert check_bit_exact(blob) == 6
 
 
 @settings(max_examples=3, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.sampled_from(["RELU", "RELU6", "QUANTIZE"]), st.data())
+@given(st.sampled_from(CLAMPS), st.data())
 def test_clamp_kernels_match_tflm_on_every_int8_input(check_bit_exact, opcode: str, data: st.DataObject) -> None:
     blob = data.draw(clamp_models(opcode, shape=(1, 16, 16, 1)))
     assert check_bit_exact(blob, n_random=0, extra_inputs=(ALL_BYTES,)) == 3
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)
-@given(st.sampled_from(["RELU", "RELU6", "QUANTIZE"]), st.data())
+@given(st.sampled_from(CLAMPS), st.data())
 def test_clamp_tables_equal_tflm_for_all_256_inputs(opcode: str, data: st.DataObject) -> None:
     """The table a conv applies when fuse.fuse_activations folds the op into it is, entry by entry, TFLM's."""
     blob = data.draw(clamp_models(opcode, shape=(1, 16, 16, 1)))
@@ -170,3 +173,137 @@ def test_a_float_input_quantize_says_how_to_export_int8_edges() -> None:
                        [0], [1])
     with pytest.raises(UnsupportedOpError, match="inference_input_type"):
         read_tflite(blob)
+
+
+@st.composite
+def broadcast_binary_models(draw: st.DrawFn) -> bytes:
+    """ADD / SUB / MUL / MAXIMUM / MINIMUM of an activation (1,H,W,C) and a second operand: an activation of the same
+    shape, or a constant or activation broadcast over the leading dims (per channel (C,) / (1,1,1,C), or a
+    scalar), in either operand order; MAXIMUM / MINIMUM operands share the output's quantisation (the
+    converter's rule)."""
+    from .tflite_builder import add_options, mean_options, mul_options, sub_options
+
+    opcode = draw(st.sampled_from(["ADD", "SUB", "MUL", "MAXIMUM", "MINIMUM"]))
+    h, w, c = draw(st.integers(1, 5)), draw(st.integers(1, 5)), draw(st.integers(1, 9))
+    shape = (1, h, w, c)
+    second_shape = draw(st.sampled_from([shape, (c,), (1, 1, 1, c), (1,), ()]))
+    constant = draw(st.booleans()) or second_shape in ((c,), (1,), ())
+    rng = np.random.default_rng(draw(st.integers(0, 2**31)))
+
+    def quant() -> dict:
+        return {"scale": (draw(scales),), "zero_point": (draw(zero_points),)}
+
+    shared = quant()
+    q = (lambda: shared) if opcode in ("MAXIMUM", "MINIMUM") else quant
+    tensors = [TensorSpec(shape, **q())]
+    ops = []
+    if constant:
+        tensors.append(TensorSpec(second_shape, **q(), data=rng.integers(-128, 128, second_shape).astype(np.int8)))
+    elif second_shape == shape:
+        tensors.append(TensorSpec(shape, **q()))
+        ops.append(OpSpec("RELU6", [0], [1]))  # a second activation, made from the input
+    else:  # an activation broadcast per channel: the input's spatial mean
+        tensors += [TensorSpec((2,), "int32", data=np.array([1, 2], dtype=np.int32)), TensorSpec((1, 1, 1, c), **q())]
+        ops.append(OpSpec("MEAN", [0, 1], [2], mean_options(True)))
+    second = len(tensors) - 1
+    tensors.append(TensorSpec(shape, **q()))
+    operands = [0, second] if draw(st.booleans()) or opcode == "SUB" else [second, 0]  # SUB: x - y only
+    options = {"ADD": add_options, "SUB": sub_options, "MUL": mul_options}.get(opcode)
+    ops.append(OpSpec(opcode, operands, [len(tensors) - 1],
+                      options(draw(st.sampled_from(["NONE", "RELU"]))) if options else None))
+    return build_graph(tensors, ops, 0, len(tensors) - 1)
+
+
+@SETTINGS
+@given(broadcast_binary_models())
+def test_elementwise_ops_with_broadcast_or_constant_operands_match_tflm(check_bit_exact, blob: bytes) -> None:
+    graph = read_tflite(blob)
+    layer = lower(plan_memory(graph).graph)[-1]
+    constants = [t for t in layer.inputs if graph.tensor(t).is_constant]
+    assert sorted(layer.const_inputs) == constants  # read from flash, never copied into the arena
+    assert check_bit_exact(blob) == 6
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["relu-max-value", "batchnorm-after-pool"])
+def test_converter_made_clip_and_standalone_batchnorm_are_bit_exact(check_bit_exact, kind: str) -> None:
+    """Keras' ReLU(max_value=1) exports as MINIMUM with a constant (and RELU); a BatchNormalization after a pool
+    (no conv to fold into) as MUL and ADD by per-channel constants."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from tensorflow import keras
+
+    from .keras_nets import export_model_int8
+    L = keras.layers
+    inp = keras.Input((12, 12, 3), batch_size=1)
+    x = L.MaxPooling2D(2)(L.Conv2D(8, 3, padding="same")(inp))
+    x = L.ReLU(max_value=1.0)(x) if kind == "relu-max-value" else L.BatchNormalization()(x)
+    blob = export_model_int8(keras.Model(inp, L.Dense(4)(L.Flatten()(x))), seed=3)
+    opcodes = {op.opcode for op in read_tflite(blob).operators}
+    assert ({"MINIMUM"} if kind == "relu-max-value" else {"MUL", "ADD"}) <= opcodes
+    assert check_bit_exact(blob, n_random=6) == 8
+
+
+def chain_of_new_ops_model() -> bytes:
+    """One graph through every op of this file, each on the output of the one before: RELU, QUANTIZE, TANH,
+    MINIMUM by a scalar constant, SUB of a per-channel constant, MUL by a (1,1,1,C) constant, ADD of the map's
+    own mean (an activation broadcast), CONCATENATION of a tensor with itself, MAXIMUM of two activations,
+    RELU6, MAX_POOL_2D (its word path: 12 channels)."""
+    from .tflite_builder import add_options, mean_options, mul_options, pool_options, sub_options
+
+    rng = np.random.default_rng(11)
+    h, w, c = 6, 5, 6
+    t = [TensorSpec((1, h, w, c), scale=(0.04,), zero_point=(-5,))]
+
+    def tensor(shape=(1, h, w, c), scale=0.03, zp=3, data=None) -> int:
+        t.append(TensorSpec(shape, scale=(scale,), zero_point=(zp,), data=data))
+        return len(t) - 1
+
+    ops = [OpSpec("RELU", [0], [relu := tensor(scale=0.05, zp=-128)])]
+    ops.append(OpSpec("QUANTIZE", [relu], [q := tensor(scale=0.02, zp=-20)]))
+    ops.append(OpSpec("TANH", [q], [th := tensor(scale=1 / 128, zp=0)]))
+    bound = tensor((1,), 1 / 128, 0, np.array([90], np.int8))
+    ops.append(OpSpec("MINIMUM", [th, bound], [mn := tensor(scale=1 / 128, zp=0)]))
+    mean_c = tensor((c,), 1 / 128, 0, rng.integers(-128, 128, c).astype(np.int8))
+    ops.append(OpSpec("SUB", [mn, mean_c], [sb := tensor(scale=0.015, zp=2)], sub_options("NONE")))
+    gain = tensor((1, 1, 1, c), 0.01, 0, rng.integers(-128, 128, (1, 1, 1, c)).astype(np.int8))
+    ops.append(OpSpec("MUL", [gain, sb], [ml := tensor(scale=0.01, zp=-1)], mul_options("NONE")))
+    t.append(TensorSpec((2,), "int32", data=np.array([1, 2], np.int32)))  # MEAN over H, W
+    axes = len(t) - 1
+    ops.append(OpSpec("MEAN", [ml, axes], [mean := tensor((1, 1, 1, c), 0.01, 0)], mean_options(True)))
+    ops.append(OpSpec("ADD", [mean, ml], [ad := tensor(scale=0.02, zp=4)], add_options("RELU")))
+    ops.append(OpSpec("CONCATENATION", [ad, ad], [cat := tensor((1, h, w, 2 * c), 0.02, 4)], concatenation_options(3)))
+    ops.append(OpSpec("RELU6", [cat], [r6 := tensor((1, h, w, 2 * c), 0.02, 4)]))
+    ops.append(OpSpec("MAXIMUM", [cat, r6], [mx := tensor((1, h, w, 2 * c), 0.02, 4)]))
+    ops.append(OpSpec("MAX_POOL_2D", [mx], [tensor((1, 3, 3, 2 * c), 0.02, 4)],
+                      pool_options((2, 2), (2, 2), "SAME", "NONE")))
+    return build_graph(t, ops, 0, len(t) - 1)
+
+
+def test_a_chain_of_every_new_op_matches_tflm(check_bit_exact) -> None:
+    opcodes = [op.opcode for op in read_tflite(chain_of_new_ops_model()).operators]
+    assert {"RELU", "QUANTIZE", "TANH", "MINIMUM", "SUB", "MUL", "ADD", "CONCATENATION", "MAXIMUM", "RELU6"} <= set(opcodes)
+    assert check_bit_exact(chain_of_new_ops_model(), n_random=8) == 10
+
+
+@pytest.mark.qemu
+@pytest.mark.slow
+def test_the_new_ops_are_bit_exact_on_the_cortex_m7_emulator_in_both_kernel_builds(tmp_path) -> None:
+    """The M7's SSUB8/SEL maxima, minima and clamps and the table paths on QEMU, and the portable twins."""
+    from tinyhil.bench import run_image, summarise
+    from tinyhil.boards import load_profile
+    from tinyhil.codegen import generate
+    from tinyhil.firmware import build_firmware
+
+    blob = chain_of_new_ops_model()
+    profile = load_profile("qemu-m7")
+    generated = generate(blob, tmp_path / "model")
+    inputs = np.random.default_rng(2).integers(-128, 128, size=(3, *generated.input_shape), dtype=np.int8)
+    inputs[0] = -128
+    reference = ReferenceInterpreter(blob)
+    expected = np.stack([reference.invoke(x) for x in inputs])
+    for portable in (False, True):
+        image = build_firmware(generated.out_dir, profile, tmp_path / f"build-{portable}", portable_kernels=portable)
+        outcome = run_image(image, profile, inputs, tmp_path / f"run-{portable}")
+        assert summarise(image, profile, outcome, expected, "native", generated.layers).bit_exact, portable

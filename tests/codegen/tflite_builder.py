@@ -196,6 +196,14 @@ def add_options(activation: str) -> OptionsWriter:
     return write
 
 
+def sub_options(activation: str) -> OptionsWriter:
+    def write(b: flatbuffers.Builder) -> tuple[int, int]:
+        tflite.SubOptionsStart(b)
+        tflite.SubOptionsAddFusedActivationFunction(b, _ACT[activation])
+        return tflite.BuiltinOptions.SubOptions, tflite.SubOptionsEnd(b)
+    return write
+
+
 def softmax_options(beta: float) -> OptionsWriter:
     def write(b: flatbuffers.Builder) -> tuple[int, int]:
         tflite.SoftmaxOptionsStart(b)

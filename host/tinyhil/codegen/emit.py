@@ -34,7 +34,7 @@ class LayerSummary:
     input_shapes: list[tuple[int, ...]]
     output_shape: tuple[int, ...]
     macs: int
-    input_offsets: list[int]
+    input_offsets: list[int]  # arena offsets; -1 for a constant operand read from flash
     output_offset: int
     mode: str = "plain"  # planner.EXECUTION_MODES: plain / fused band[, in place] / in place / alias
     live_bytes: int = 0  # arena bytes alive while it runs (activations + its scratch), from the plan
@@ -95,11 +95,12 @@ def _arena(offset: int) -> str:
 
 
 def _layer_context(graph: Graph, layer: Layer, plan: MemoryPlan) -> dict[str, Any]:
-    in_offsets = [plan.offsets[t] for t in layer.inputs]
+    in_offsets = [plan.offsets[t] for t in layer.inputs if t not in layer.const_inputs]
     out_offset = plan.offsets[layer.output]
     out_t = graph.tensor(layer.output)
-    comment = [f"in  {graph.tensor(t).shape} @ arena[{o}..{o + graph.tensor(t).nbytes})"
-               for t, o in zip(layer.inputs, in_offsets)]
+    comment = [f"in  {graph.tensor(t).shape} @ " + (f"flash {layer.const_inputs[t]}" if t in layer.const_inputs else
+                                                    f"arena[{plan.offsets[t]}..{plan.offsets[t] + graph.tensor(t).nbytes})")
+               for t in layer.inputs]
     comment.append(f"out {out_t.shape} @ arena[{out_offset}..{out_offset + out_t.nbytes})")
     in_place = layer.index in plan.in_place_ops
     kernel = in_place_kernel(layer.function) if in_place else layer.function
@@ -114,7 +115,7 @@ def _layer_context(graph: Graph, layer: Layer, plan: MemoryPlan) -> dict[str, An
         call = f"{kernel}(&{args_name}, {_arena(out_offset)}, {_arena(scratch)})"
         comment.append(f"in place over its input; row scratch @ arena[{scratch}..{scratch + plan.scratch_sizes[layer.index]})")
     else:
-        inputs = [_arena(o) for o in in_offsets]
+        inputs = [layer.const_inputs[t] if t in layer.const_inputs else _arena(plan.offsets[t]) for t in layer.inputs]
         if layer.inputs_as_array:  # a C99 compound literal: the kernel takes `const int8_t *const *inputs`
             inputs = ["(const int8_t *const[]){" + ", ".join(inputs) + "}"]
         arguments = [f"&{args_name}", *inputs, _arena(out_offset)]
@@ -173,7 +174,7 @@ def generate(src: bytes | Path, out_dir: Path, runtime: str = "native",
     summaries = [LayerSummary(layer.index, layer.opcode,
                               in_place_kernel(layer.function) if layer.index in plan.in_place_ops else layer.function,
                               [graph.tensor(t).shape for t in layer.inputs], graph.tensor(layer.output).shape,
-                              layer.macs, [plan.offsets[t] for t in layer.inputs], plan.offsets[layer.output],
+                              layer.macs, [plan.offsets.get(t, -1) for t in layer.inputs], plan.offsets[layer.output],
                               plan.modes.get(layer.index, "plain"), plan.live_bytes_per_op[layer.index],
                               _runs(graph.operators[layer.index]))
                  for layer in layers]

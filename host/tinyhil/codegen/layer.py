@@ -33,6 +33,7 @@ class Layer:
     takes_scratch: bool = False  # the kernel's last argument is its scratch buffer (planner.kernel_scratch_bytes)
     structs: list["ArgStruct"] = field(default_factory=list)  # argument structs the main one points to
     inputs_as_array: bool = False  # the kernel takes its inputs as one array of pointers (CONCATENATION)
+    const_inputs: dict[int, str] = field(default_factory=dict)  # input tensor -> the flash array it is read from
 
 
 @dataclass
@@ -40,6 +41,15 @@ class ArgStruct:
     ctype: str
     name: str
     fields: dict[str, int | list[int] | str]
+
+
+def constant_operand(graph, op: Operator, tensor: int, fields_name: str = "operand") -> ConstArray:
+    """A constant int8 operand of an elementwise op (a Rescaling's scale, a clip bound) as a flash array."""
+    t = graph.tensor(tensor)
+    if t.dtype != "int8" or t.data is None:
+        raise UnsupportedOpError(f"operator {op.index} ({op.opcode}) operand '{t.name}' is a constant of type "
+                                 f"{t.dtype}; tinyhil reads int8 constants only: re-export with full int8 quantisation")
+    return ConstArray(f"layer{op.index}_{fields_name}{tensor}", "int8_t", np.asarray(t.data).ravel().astype(np.int64))
 
 
 def shape4(t: Tensor) -> tuple[int, int, int, int]:
@@ -69,3 +79,38 @@ def table_layer(op: Operator, function: str, args_type: str, fields: dict, value
     fields = {**fields, "table": f"{p}_table"}
     return Layer(op.index, op.opcode, function, args_type, fields, [ConstArray(f"{p}_table", "int8_t", values)],
                  (op.inputs[0],), op.outputs[0])
+
+
+def broadcast_split(big: tuple[int, ...], small: tuple[int, ...]) -> int | None:
+    """inner size when `small` is `big` with leading dims set to 1 (so small repeats over the outer dims)."""
+    if len(small) > len(big):
+        return None
+    small = (1,) * (len(big) - len(small)) + tuple(small)
+    k = len(big)
+    while k > 0 and small[k - 1] == big[k - 1]:
+        k -= 1
+    if any(d != 1 for d in small[:k]):
+        return None
+    return int(np.prod(big[k:], dtype=np.int64))
+
+
+def commutative_operands(graph, op: Operator) -> tuple[int, int]:
+    """(first, second) of ADD / MUL / MAXIMUM / MINIMUM, both orders giving the same bytes: the big operand (the
+    one shaped as the output) first, so the second is the one broadcast; a constant goes second where shapes allow
+    (one constant at most: two are a constant the converter would have folded)."""
+    first, second = op.inputs[0], op.inputs[1]
+    a, b = graph.tensor(first), graph.tensor(second)
+    if a.num_elements < b.num_elements or (a.num_elements == b.num_elements and a.is_constant):
+        first, second = second, first
+    if graph.tensor(first).is_constant:
+        raise UnsupportedOpError(f"operator {op.index} ({op.opcode}) has constant operands only where an activation "
+                                 f"is needed ('{graph.tensor(first).name}'); supported: an activation shaped as "
+                                 "the output, and a second operand that is an activation or a constant")
+    return first, second
+
+
+def const_inputs_of(graph, op: Operator, tensors: tuple[int, ...]) -> tuple[list[ConstArray], dict[int, str]]:
+    """The flash arrays of the constant ones among `tensors`, and Layer.const_inputs for them."""
+    arrays = [constant_operand(graph, op, t) for t in tensors if graph.tensor(t).is_constant]
+    names = {t: a.name for t, a in zip([t for t in tensors if graph.tensor(t).is_constant], arrays)}
+    return arrays, names

@@ -10,8 +10,9 @@ import numpy as np
 
 from ..errors import UnsupportedOpError
 from .ir import Graph, Operator, Tensor
-from .layer import ArgStruct, ConstArray, Layer, quant_params, shape4, table_layer, unary_tensors
-from . import lower_layout, lower_requant, tables
+from .layer import (ArgStruct, ConstArray, Layer, broadcast_split, commutative_operands, const_inputs_of, quant_params,
+                    shape4, table_layer, unary_tensors)
+from . import lower_compare, lower_layout, lower_requant, tables
 from .quantize import (activation_range, conv_multipliers, f32, fast_requant, hard_swish_multipliers,
                        leaky_relu_multipliers, logistic_params, mean_multiplier, mul_multiplier, quantize_multiplier,
                        softmax_params)
@@ -489,22 +490,24 @@ def interleave_fc_rows(weights: np.ndarray) -> np.ndarray:
     return np.concatenate(groups) if groups else padded.reshape(-1)
 
 
-def _both_activations(graph: Graph, op: Operator) -> None:
-    """ADD and MUL read both operands from the arena: a constant operand (e.g. a Rescaling layer's) has no
-    bytes there."""
-    for k, t in enumerate(op.inputs[:2]):
-        if graph.tensor(t).is_constant:
-            raise UnsupportedOpError(f"operator {op.index} ({op.opcode}) input {k} is the constant tensor "
-                                     f"'{graph.tensor(t).name}'; supported: {op.opcode} of two activations (fold "
-                                     "a constant scale or offset into the neighbouring conv before export)")
-
-
 def _add(graph: Graph, op: Operator) -> Layer:
-    _both_activations(graph, op)
-    a, b, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
-    if a.shape != b.shape or a.shape != y.shape:
-        raise UnsupportedOpError(f"operator {op.index} (ADD) broadcasts {a.shape} + {b.shape}; "
-                                 "supported: ADD of two tensors of the same shape")
+    """ADD, and SUB (the same parameters; th_sub_s8 subtracts the rescaled input2). ADD's operands may come in
+    either order (each keeps its own rescaling: the sum is symmetric); SUB's minuend is its first operand, which
+    must be shaped as the output."""
+    if op.opcode == "SUB":
+        first, second = op.inputs[0], op.inputs[1]
+        if graph.tensor(first).is_constant or graph.tensor(first).shape != graph.tensor(op.outputs[0]).shape:
+            raise UnsupportedOpError(f"operator {op.index} (SUB) subtracts from '{graph.tensor(first).name}' "
+                                     f"{graph.tensor(first).shape}, a constant or a broadcast operand; supported: "
+                                     "an activation shaped as the output minus an activation or a constant")
+    else:
+        first, second = commutative_operands(graph, op)
+    a, b, y = graph.tensor(first), graph.tensor(second), graph.tensor(op.outputs[0])
+    inner = broadcast_split(tuple(y.shape), tuple(b.shape))
+    if tuple(a.shape) != tuple(y.shape) or inner is None:
+        raise UnsupportedOpError(f"operator {op.index} ({op.opcode}) broadcasts {graph.tensor(op.inputs[0]).shape} "
+                                 f"and {graph.tensor(op.inputs[1]).shape}; supported: two tensors of one shape, or "
+                                 "one broadcast over the leading dimensions (a per-channel or scalar operand)")
     (as_, az), (bs, bz), (ys, yz) = _q(a), _q(b), _q(y)
     left_shift = 20
     twice_max = 2 * max(f32(as_), f32(bs))
@@ -514,9 +517,12 @@ def _add(graph: Graph, op: Operator) -> Layer:
     act_min, act_max = activation_range(op.options["fused_activation"], ys, yz, op.index, op.opcode)
     fields = {"size": y.num_elements, "input1_offset": -az, "input2_offset": -bz, "output_offset": yz,
               "left_shift": left_shift, "input1_multiplier": m1, "input1_shift": s1, "input2_multiplier": m2,
-              "input2_shift": s2, "output_multiplier": mo, "output_shift": so, "act_min": act_min, "act_max": act_max}
-    return Layer(op.index, op.opcode, "th_add_s8", "th_add_args", fields, [], (op.inputs[0], op.inputs[1]),
-                 op.outputs[0])
+              "input2_shift": s2, "output_multiplier": mo, "output_shift": so, "act_min": act_min, "act_max": act_max,
+              "input2_inner": 0 if b.num_elements == y.num_elements else inner}
+    arrays, const_inputs = const_inputs_of(graph, op, (second,))
+    function = "th_sub_s8" if op.opcode == "SUB" else "th_add_s8"
+    return Layer(op.index, op.opcode, function, "th_add_args", fields, arrays, (first, second), op.outputs[0],
+                 const_inputs=const_inputs)
 
 
 def _pool(graph: Graph, op: Operator) -> Layer:
@@ -649,42 +655,28 @@ def _swish(graph: Graph, op: Operator) -> Layer:
                  structs=structs)
 
 
-def _broadcast_split(big: tuple[int, ...], small: tuple[int, ...]) -> int | None:
-    """inner size when `small` is `big` with leading dims set to 1 (so small repeats over the outer dims)."""
-    if len(small) > len(big):
-        return None
-    small = (1,) * (len(big) - len(small)) + tuple(small)
-    k = len(big)
-    while k > 0 and small[k - 1] == big[k - 1]:
-        k -= 1
-    if any(d != 1 for d in small[:k]):
-        return None
-    return int(np.prod(big[k:], dtype=np.int64))
-
-
 def _mul(graph: Graph, op: Operator) -> Layer:
-    _both_activations(graph, op)
-    a, b, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
-    first, second = op.inputs[0], op.inputs[1]
-    if a.num_elements < b.num_elements:  # (q1 + o1) * (q2 + o2) is symmetric: the big operand goes first
-        a, b, first, second = b, a, second, first
-    inner = _broadcast_split(tuple(y.shape), tuple(b.shape))
+    first, second = commutative_operands(graph, op)  # (q1 + o1) * (q2 + o2) is symmetric
+    a, b, y = graph.tensor(first), graph.tensor(second), graph.tensor(op.outputs[0])
+    inner = broadcast_split(tuple(y.shape), tuple(b.shape))
     if tuple(a.shape) != tuple(y.shape) or inner is None:
         raise UnsupportedOpError(f"operator {op.index} (MUL) of {graph.tensor(op.inputs[0]).shape} and "
                                  f"{graph.tensor(op.inputs[1]).shape}; supported: two tensors of one shape, or one "
-                                 "broadcast over the leading dimensions (squeeze-excitation's (1,H,W,C) * (1,1,1,C))")
+                                 "broadcast over the leading dimensions (squeeze-excitation's (1,H,W,C) * (1,1,1,C), "
+                                 "a per-channel or scalar constant)")
     (as_, az), (bs, bz), (ys, yz) = _q(a), _q(b), _q(y)
     multiplier, shift = mul_multiplier(as_, bs, ys)
     act_min, act_max = activation_range(op.options.get("fused_activation", "NONE"), ys, yz, op.index, op.opcode)
     fields = {"outer": y.num_elements // inner, "inner": inner, "input1_offset": -az, "input2_offset": -bz,
               "output_offset": yz, "output_multiplier": multiplier, "output_shift": shift,
               "act_min": act_min, "act_max": act_max, "requant": "NULL"}
-    arrays = []
+    arrays, const_inputs = const_inputs_of(graph, op, (second,))
     requant = fast_requant([multiplier], [shift])
     if requant is not None:
         arrays.append(ConstArray(f"layer{op.index}_requant", "int32_t", requant))
         fields["requant"] = f"layer{op.index}_requant"
-    return Layer(op.index, op.opcode, "th_mul_s8", "th_mul_args", fields, arrays, (first, second), op.outputs[0])
+    return Layer(op.index, op.opcode, "th_mul_s8", "th_mul_args", fields, arrays, (first, second), op.outputs[0],
+                 const_inputs=const_inputs)
 
 
 _LOWERINGS: dict[str, Callable[[Graph, Operator], Layer]] = {
@@ -692,6 +684,7 @@ _LOWERINGS: dict[str, Callable[[Graph, Operator], Layer]] = {
     "DEPTHWISE_CONV_2D": lambda g, op: _conv_like(g, op, depthwise=True, pairs=runs_depthwise_pairs(g, op)),
     "FULLY_CONNECTED": _fully_connected,
     "ADD": _add,
+    "SUB": _add,
     "AVERAGE_POOL_2D": _pool,
     "MAX_POOL_2D": _pool,
     "MEAN": _mean,
@@ -704,6 +697,9 @@ _LOWERINGS: dict[str, Callable[[Graph, Operator], Layer]] = {
     "RELU": lower_requant.relu,
     "RELU6": lower_requant.relu6,
     "QUANTIZE": lower_requant.quantize,
+    "TANH": lower_requant.tanh,
+    "MAXIMUM": lower_compare.maximum_minimum,
+    "MINIMUM": lower_compare.maximum_minimum,
     "LEAKY_RELU": _leaky_relu,
     "HARD_SWISH": _hard_swish,
     "LOGISTIC": _logistic,

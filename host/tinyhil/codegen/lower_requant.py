@@ -1,5 +1,5 @@
-"""Lowerings of the elementwise ops whose output byte is a clamp or a requantisation of its input byte: RELU,
-RELU6 and QUANTIZE from int8 to int8 (TFLM's int8 kernels, computed here as they compute their parameters). Each
+"""Lowerings of the elementwise ops whose output byte is a clamp, a requantisation or a fixed-point function of
+its input byte: RELU, RELU6, TANH and QUANTIZE from int8 to int8 (TFLM's int8 kernels, computed here as they compute their parameters). Each
 is also a 256-entry table, so fuse.fuse_activations folds it into the conv before it."""
 
 from __future__ import annotations
@@ -10,17 +10,19 @@ from ..errors import UnsupportedOpError
 from . import tables
 from .ir import Graph, Operator
 from .layer import Layer, quant_params, table_layer, unary_tensors
-from .quantize import quantize_multiplier, round_away
+from .quantize import logistic_params, quantize_multiplier, round_away
 
 INT8_MIN, INT8_MAX = -128, 127
 
 
 def relu(graph: Graph, op: Operator) -> Layer:
     """RELU (TFLM CalculateReluOpData / ReluQuantized): zp_out + x * (input scale / output scale), clamped below
-    at the output's zero point; the scale ratio is taken in float32, as TFLM divides the two floats."""
+    at the output's zero point. The ratio of the two float scales is taken in double: the reference interpreter
+    (the `tflite-micro` package) rounds halves as the double ratio does, not as a float32 one (checked: input
+    scale 0.15625, output 0.1875, x - zp = 3 gives 2.5 -> 3)."""
     x, y = unary_tensors(graph, op)
     (xs, xz), (ys, yz) = quant_params(x), quant_params(y)
-    multiplier, shift = quantize_multiplier(float(np.float32(xs) / np.float32(ys)))
+    multiplier, shift = quantize_multiplier(float(np.float32(xs)) / float(np.float32(ys)))
     lo, hi = max(INT8_MIN, yz), INT8_MAX
     fields = {"size": y.num_elements, "input_zero_point": xz, "output_zero_point": yz,
               "output_multiplier": multiplier, "output_shift": shift, "act_min": lo, "act_max": hi}
@@ -37,6 +39,21 @@ def relu6(graph: Graph, op: Operator) -> Layer:
     fields = {"size": y.num_elements, "lower": xz, "upper": six}
     values = tables.table(lambda v: six if v > six else (xz if v < xz else v))
     return table_layer(op, "th_relu6_s8", "th_relu6_args", fields, values)
+
+
+def tanh(graph: Graph, op: Operator) -> Layer:
+    """TANH (TFLM CalculateArithmeticOpData for int8: LOGISTIC's parameters, 4 integer bits; the output is read
+    as scale 1/128, zero point 0, whatever the tensor says, as TFLM's kernel does)."""
+    x, y = unary_tensors(graph, op)
+    xs, xz = quant_params(x)
+    multiplier, left_shift, radius = logistic_params(xs)
+    if left_shift < 0 or multiplier < 0:
+        raise UnsupportedOpError(f"operator {op.index} (TANH) input scale {xs} is outside what TFLite's int8 TANH "
+                                 "handles (its input multiplier overflows)")
+    fields = {"size": y.num_elements, "input_zero_point": xz, "input_range_radius": radius,
+              "input_multiplier": multiplier, "input_left_shift": left_shift}
+    values = tables.table(lambda v: tables.tanh(v, xz, radius, multiplier, left_shift))
+    return table_layer(op, "th_tanh_s8", "th_tanh_args", fields, values)
 
 
 def quantize(graph: Graph, op: Operator) -> Layer:

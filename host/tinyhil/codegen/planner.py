@@ -24,7 +24,8 @@ from .scratch import (FUSED_Q15_RING_OPTION, TAP_LIST_OPTION, depthwise_pairs_ri
 ALIGNMENT = 16  # bytes; every buffer starts on a 16-byte boundary of the 16-byte aligned arena
 _ALIASING_OPS = {"RESHAPE", "SQUEEZE", "EXPAND_DIMS"}
 # output[i] depends on input[i] only
-_IN_PLACE_OPS = {"ADD", "MUL", "LEAKY_RELU", "HARD_SWISH", "LOGISTIC", "SWISH", "RELU", "RELU6", "QUANTIZE"}
+_IN_PLACE_OPS = {"ADD", "SUB", "MUL", "LEAKY_RELU", "HARD_SWISH", "LOGISTIC", "SWISH", "RELU", "RELU6", "QUANTIZE", "TANH", "MAXIMUM",
+                 "MINIMUM"}
 EXECUTION_MODES = ("plain", "fused band", "fused band, in place", "fused band, SE in two passes",
                    "fused band, SE in two passes, in place", "fused band, cascade", "in place", "alias")
 # auto: fuse the blocks at the peak while that lowers it; off: every block plain; all: every fusable block

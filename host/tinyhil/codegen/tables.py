@@ -164,6 +164,35 @@ def one_over_one_plus_x_for_x_in_0_1(a: int) -> int:
     return sat_shift_left(x, 1)
 
 
+def one_minus_x_over_one_plus_x_for_x_in_0_1(a: int) -> int:
+    """gemmlowp one_minus_x_over_one_plus_x_for_x_in_0_1: (1 - a) / (1 + a), raw values with 0 integer bits."""
+    half_denominator = _rounding_half_sum(a, INT32_MAX)
+    x = wrap32(1515870810 + srdhm(half_denominator, -1010580540))
+    for _ in range(3):
+        one_minus = wrap32((1 << 29) - srdhm(half_denominator, x))
+        x = wrap32(x + sat_shift_left(srdhm(x, one_minus), 2))
+    return sat_shift_left(wrap32(x - (1 << 29)), 2)
+
+
+def tanh_q4(a: int) -> int:
+    """gemmlowp::tanh for FixedPoint<int32_t, 4>: raw result with 0 integer bits (exp of 2 * -|a|, read with
+    5 integer bits: ExactMulByPot<1> only relabels the raw value)."""
+    if a == 0:
+        return 0
+    t = one_minus_x_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(wrap32(-abs(a)), 5))
+    return wrap32(-t) if a < 0 else t
+
+
+def tanh(v: int, input_zero_point: int, input_range_radius: int, input_multiplier: int, input_left_shift: int) -> int:
+    """reference_integer_ops::Tanh for one int8 value (the output: scale 1/128, zero point 0, as TFLM assumes)."""
+    x = v - input_zero_point
+    if x <= -input_range_radius:
+        return -128
+    if x >= input_range_radius:
+        return 127
+    return _clamp8(rdbpot(tanh_q4(mbqm(x, input_multiplier, input_left_shift)), 31 - 7))
+
+
 def logistic_q4(a: int) -> int:
     """gemmlowp::logistic for FixedPoint<int32_t, 4>: raw result with 0 integer bits."""
     if a == 0:

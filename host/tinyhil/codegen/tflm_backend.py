@@ -25,7 +25,8 @@ RESOLVER_METHODS = {
     "PAD": "AddPad", "RESHAPE": "AddReshape", "SOFTMAX": "AddSoftmax", "LEAKY_RELU": "AddLeakyRelu",
     "HARD_SWISH": "AddHardSwish", "LOGISTIC": "AddLogistic", "MUL": "AddMul", "SQUEEZE": "AddSqueeze",
     "EXPAND_DIMS": "AddExpandDims", "CONCATENATION": "AddConcatenation", "RELU": "AddRelu", "RELU6": "AddRelu6",
-    "QUANTIZE": "AddQuantize",
+    "QUANTIZE": "AddQuantize", "TANH": "AddTanh", "MAXIMUM": "AddMaximum",
+    "MINIMUM": "AddMinimum", "SUB": "AddSub",
 }
 # op -> its kernel files under tensorflow/lite/micro/kernels/ (kernels/cmsis_nn/ where the tree has them there:
 # create_tflm_tree.py with OPTIMIZED_KERNEL_DIR=cmsis_nn drops the reference file of the same name). The TFLM
@@ -40,7 +41,9 @@ KERNEL_FILES = {
     "LEAKY_RELU": ("leaky_relu", "leaky_relu_common"), "HARD_SWISH": ("hard_swish", "hard_swish_common"),
     "LOGISTIC": ("logistic", "logistic_common"), "MUL": ("mul", "mul_common"), "SQUEEZE": ("squeeze",),
     "EXPAND_DIMS": ("expand_dims",), "CONCATENATION": ("concatenation",), "RELU": ("activations",),
-    "RELU6": ("activations",), "QUANTIZE": ("quantize", "quantize_common"),
+    "RELU6": ("activations",), "QUANTIZE": ("quantize", "quantize_common"), "TANH": ("tanh",),
+    "MAXIMUM": ("maximum_minimum",), "MINIMUM": ("maximum_minimum",),
+    "SUB": ("sub", "sub_common"),
 }
 SHARED_KERNEL_FILES = ("kernel_util", "micro_tensor_utils", "activations", "activations_common")
 
