@@ -307,3 +307,84 @@ def test_the_new_ops_are_bit_exact_on_the_cortex_m7_emulator_in_both_kernel_buil
         image = build_firmware(generated.out_dir, profile, tmp_path / f"build-{portable}", portable_kernels=portable)
         outcome = run_image(image, profile, inputs, tmp_path / f"run-{portable}")
         assert summarise(image, profile, outcome, expected, "native", generated.layers).bit_exact, portable
+
+
+def _float_edged(edges: tuple[str, ...]) -> bytes:
+    """QUANTIZE float32 -> int8, a 1x1 CONV_2D, DEQUANTIZE int8 -> float32, each edge op only where asked."""
+    rng = np.random.default_rng(5)
+    q_in = {"scale": (0.05,), "zero_point": (-7,)}
+    tensors = [TensorSpec((1, 4, 4, 3), **q_in)]
+    ops = []
+    if "input" in edges:
+        tensors = [TensorSpec((1, 4, 4, 3), "float32"), TensorSpec((1, 4, 4, 3), **q_in)]
+        ops.append(OpSpec("QUANTIZE", [0], [1]))
+    ops.append(_conv(rng, tensors, len(tensors) - 1, 6, TensorSpec((1, 4, 4, 6), scale=(0.08,), zero_point=(3,))))
+    if "output" in edges:
+        tensors.append(TensorSpec((1, 4, 4, 6), "float32"))
+        ops.append(OpSpec("DEQUANTIZE", [len(tensors) - 2], [len(tensors) - 1]))
+    return build_graph(tensors, ops, 0, len(tensors) - 1)
+
+
+@pytest.mark.parametrize("edges", [("input",), ("output",), ("input", "output")])
+def test_a_float_edged_model_runs_its_int8_core_bit_exact(check_bit_exact, edges: tuple[str, ...]) -> None:
+    """The converter's default without inference_input_type / output_type: the device runs the int8 core and
+    the reference compares it through the same quantisation."""
+    graph = read_tflite(_float_edged(edges))
+    assert graph.float_edges == edges
+    assert [op.opcode for op in graph.operators] == ["CONV_2D"]
+    assert graph.tensor(graph.inputs[0]).dtype == graph.tensor(graph.outputs[0]).dtype == "int8"
+    assert check_bit_exact(_float_edged(edges)) == 6
+
+
+def test_a_float_edged_model_is_refused_by_the_tflm_runtime_with_the_way_out(tmp_path) -> None:
+    from tinyhil.codegen.tflm_backend import generate_tflm
+    from tinyhil.errors import ModelError
+
+    with pytest.raises(ModelError, match="int8-edged models only; use the native runtime"):
+        generate_tflm(_float_edged(("input", "output")), tmp_path)
+
+
+def test_a_dequantize_inside_the_model_says_how_to_export_int8_edges() -> None:
+    """A DEQUANTIZE that is not the model's last op is not an edge: its float output is named."""
+    tensors = [TensorSpec((1, 4), scale=(0.1,), zero_point=(0,)), TensorSpec((1, 4), "float32"),
+               TensorSpec((1, 4), "float32")]
+    blob = build_graph(tensors, [OpSpec("DEQUANTIZE", [0], [1]), OpSpec("DEQUANTIZE", [0], [2])], 0, 2)
+    with pytest.raises(UnsupportedOpError, match="inference_input_type"):
+        read_tflite(blob)
+
+
+@pytest.mark.slow
+def test_a_converter_made_float_edged_model_is_bit_exact(check_bit_exact) -> None:
+    """TFLiteConverter with a representative dataset but no inference_input_type / output_type (a common way public
+    int8 models are published): float32 in and out, QUANTIZE / DEQUANTIZE at the edges."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+    from tensorflow import keras
+
+    L = keras.layers
+    inp = keras.Input((10, 10, 2), batch_size=1)
+    model = keras.Model(inp, L.Softmax()(L.Dense(5)(L.Flatten()(L.Conv2D(4, 3, strides=2, activation="relu")(inp)))))
+    rng = np.random.default_rng(1)
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([rng.standard_normal((1, 10, 10, 2)).astype(np.float32)]
+                                                for _ in range(8))
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    blob = converter.convert()
+    assert read_tflite(blob).float_edges == ("input", "output")
+    assert check_bit_exact(blob, n_random=6) == 8
+
+
+@pytest.mark.qemu
+def test_bench_of_a_float_edged_model_says_the_device_runs_its_int8_core(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from tinyhil.cli import cli
+
+    model = tmp_path / "float_edged.tflite"
+    model.write_bytes(_float_edged(("input", "output")))
+    result = CliRunner().invoke(cli, ["bench", str(model), "--inputs", "2", "--workdir", str(tmp_path / "work")])
+    assert result.exit_code == 0, result.output
+    assert "input and output are float32" in result.output and "its int8 core" in result.output

@@ -68,6 +68,8 @@ class Graph:
     inputs: tuple[int, ...]
     outputs: tuple[int, ...]
     name: str = "model"
+    # "input" / "output": the .tflite's edge there is float32 (QUANTIZE / DEQUANTIZE), and the graph is its int8 core
+    float_edges: tuple[str, ...] = ()
 
     def tensor(self, index: int) -> Tensor:
         return self.tensors[index]

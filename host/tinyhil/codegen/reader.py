@@ -3,6 +3,7 @@ schema classes (no hand-parsing of bytes)."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from pathlib import Path
@@ -73,13 +74,14 @@ _OPTION_DECODERS: dict[str, tuple[type, Callable[[Any], dict[str, Any]]] | None]
     "TANH": None,
     "MAXIMUM": None,
     "MINIMUM": None,
+    "DEQUANTIZE": None,  # read so that int8_core can drop a float output edge; nowhere else (_check_int8)
     "PAD": None,
     "LEAKY_RELU": (tflite.LeakyReluOptions, lambda o: {"alpha": float(o.Alpha())}),
     "HARD_SWISH": None,
     "LOGISTIC": None,
     "MUL": (tflite.MulOptions, lambda o: {"fused_activation": _ACTIVATIONS[o.FusedActivationFunction()]}),
 }
-SUPPORTED_OPS = tuple(sorted(_OPTION_DECODERS))
+SUPPORTED_OPS = tuple(sorted(k for k in _OPTION_DECODERS if k != "DEQUANTIZE"))
 # what to do when the converter emitted an op we do not run
 _HINTS = {
     "SHAPE": " (the converter emits SHAPE/STRIDED_SLICE/PACK for a Flatten with a dynamic batch: export with "
@@ -181,9 +183,42 @@ def read_tflite(src: bytes | Path) -> Graph:
                          or f"corrupt .tflite ({len(blob)} bytes): {type(exc).__name__}: {exc}; re-export the model") from exc
     graph = Graph(tensors=tensors, operators=operators, inputs=inputs, outputs=outputs,
                   name=(subgraph.Name() or b"model").decode(errors="replace"))
+    graph = int8_core(graph)
     _check_int8(graph)
     log.debug("read %d tensors, %d operators", len(tensors), len(operators))
     return graph
+
+
+def int8_core(graph: Graph) -> Graph:
+    """A float-edged int8 model (what the converter writes without inference_input_type / output_type = int8:
+    QUANTIZE float32 -> int8 first, DEQUANTIZE int8 -> float32 last) as its int8 core, the edge ops dropped and
+    named in `float_edges`. The device runs the core; the host quantises the images it sends with the core's
+    input quantisation, and the reference (reference.ReferenceInterpreter) runs the whole model through the
+    same dequantise / quantise, which round-trips every int8 value exactly."""
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        return graph
+    removed, edges = set(), []
+    inputs, outputs = graph.inputs, graph.outputs
+    x = graph.tensors[graph.inputs[0]]
+    users = [op for op in graph.operators if x.index in op.inputs]
+    if (x.dtype == "float32" and len(users) == 1 and users[0].opcode == "QUANTIZE"
+            and graph.tensors[users[0].outputs[0]].dtype == "int8" and users[0].outputs[0] not in graph.outputs):
+        removed.add(users[0].index)
+        inputs, edges = (users[0].outputs[0],), ["input"]
+    y = graph.tensors[graph.outputs[0]]
+    producers = [op for op in graph.operators if y.index in op.outputs]
+    if (y.dtype == "float32" and len(producers) == 1 and producers[0].opcode == "DEQUANTIZE"
+            and graph.tensors[producers[0].inputs[0]].dtype == "int8" and producers[0].index not in removed):
+        removed.add(producers[0].index)
+        outputs = (producers[0].inputs[0],)
+        edges.append("output")
+    if not removed:
+        return graph
+    operators = [dataclasses.replace(op, index=k)
+                 for k, op in enumerate(op for op in graph.operators if op.index not in removed)]
+    log.info("float-edged model: running its int8 core (%s dropped)", ", ".join(
+        op.opcode for op in graph.operators if op.index in removed))
+    return dataclasses.replace(graph, operators=operators, inputs=inputs, outputs=outputs, float_edges=tuple(edges))
 
 
 def _check_int8(graph: Graph) -> None:

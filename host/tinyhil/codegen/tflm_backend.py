@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import ModelError
 from .emit import GENERATOR_VERSION, GeneratedModel, _environment, _rows
 from .planner import plan_memory
 from .reader import _load_bytes, read_tflite
@@ -59,6 +60,10 @@ def generate_tflm(src: bytes | Path, out_dir: Path, arena_bytes: int | None = No
 
     blob = _load_bytes(src)
     graph = read_tflite(blob)
+    if graph.float_edges:  # the TFLM glue passes the harness's int8 bytes to the interpreter's own input tensor
+        raise ModelError(f"the model's {' and '.join(graph.float_edges)} are float32 (QUANTIZE / DEQUANTIZE at the "
+                         "edge): --runtime tflm runs int8-edged models only; use the native runtime, or export with "
+                         "inference_input_type/output_type = int8")
     if arena_bytes is None:
         arena_bytes = tflm_arena_bytes(blob) + ARENA_MARGIN_BYTES
     x, y = graph.tensor(graph.inputs[0]), graph.tensor(graph.outputs[0])

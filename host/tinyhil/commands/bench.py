@@ -157,6 +157,7 @@ def command(model: Path, board: str, runtime: str, count: int, inputs_file: Path
     else:
         measurement = _measure_in_temporary_dir(model, profile, inputs, runtime, fusion)
     render(measurement, profile.sram_budget_bytes, profile.flash_budget_bytes)
+    _note_float_edges(model)
     over = _over_budget(measurement, profile.sram_budget_bytes, profile.flash_budget_bytes)
     if json_path:
         data = measurement.to_dict()
@@ -168,6 +169,16 @@ def command(model: Path, board: str, runtime: str, count: int, inputs_file: Path
     if over:
         raise BudgetError(f"{model.name} does not fit {profile.name}: {'; '.join(over)} (measured); shrink the model "
                           "or raise --sram-budget / --flash-budget")
+
+
+def _note_float_edges(model: Path) -> None:
+    from ..codegen.reader import read_tflite
+
+    edges = read_tflite(model).float_edges
+    if edges:
+        click.echo(f"note: the model's {' and '.join(edges)} {'is' if len(edges) == 1 else 'are'} float32 (QUANTIZE / "
+                   "DEQUANTIZE at the edge): the device runs, and the figures above measure, its int8 core; inputs "
+                   "are quantised and outputs compared with the core's scale and zero point")
 
 
 def _measure_in_temporary_dir(model: Path, profile: object, inputs: np.ndarray, runtime: str,
