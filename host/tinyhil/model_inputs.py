@@ -49,22 +49,14 @@ class InputFormat:
             model = ReferenceInterpreter(Path(model) if isinstance(model, str) else model)
         shape = tuple(int(d) for d in model.input_shape)
         if len(shape) != 4:
-            raise ModelInputError(f"the model's input has shape {shape}; tinyhil models take one NHWC image (1, H, W, C)")
+            raise ModelInputError(f"the model's input has shape {shape}, not an image (1, H, W, C): tinyhil cannot "
+                                  "resize and quantise images for it; give int8 inputs of that shape (a .npy) instead")
         scale, zero_point = model.input_quant
         return cls(shape[1], shape[2], shape[3], float(scale), int(zero_point))
 
     def check(self, inputs: np.ndarray, source: str = "inputs") -> np.ndarray:
         """`inputs` as given if it is an int8 batch of this model's input shape, else a ModelInputError."""
-        inputs = np.asarray(inputs)
-        if inputs.dtype != np.int8:
-            raise ModelInputError(f"{source}: int8 inputs expected, got {inputs.dtype}")
-        if inputs.ndim == 3:
-            inputs = inputs[None]
-        if inputs.ndim != 4 or tuple(inputs.shape[1:]) != self.shape:
-            raise ModelInputError(
-                f"{source}: inputs of shape {tuple(inputs.shape)} but the model takes (N, {self.height}, {self.width}, "
-                f"{self.channels}) int8: give float NCHW images instead and tinyhil resizes and quantises them")
-        return inputs
+        return check_int8_inputs(inputs, self.shape, source)
 
     def quantise(self, images_nchw: torch.Tensor) -> np.ndarray:
         """Float NCHW images already at this resolution -> int8 NHWC (round half to even, saturate)."""
@@ -73,6 +65,33 @@ class InputFormat:
 
 
 ModelLike = Union[InputFormat, str, Path, bytes, Any]
+
+
+def input_dims(model: ModelLike) -> tuple[int, ...]:
+    """One input of the model without the batch, any rank (an image's (H, W, C), an audio net's (frames, features),
+    a dense net's (features,)): what the firmware receives."""
+    if isinstance(model, InputFormat):
+        return model.shape
+    if isinstance(model, (str, Path, bytes, bytearray)):
+        from .reference import ReferenceInterpreter
+
+        model = ReferenceInterpreter(Path(model) if isinstance(model, str) else model)
+    return tuple(int(d) for d in model.input_shape)[1:]
+
+
+def check_int8_inputs(inputs: np.ndarray, dims: tuple[int, ...], source: str = "inputs") -> np.ndarray:
+    """`inputs` as a batch (N, *dims) of int8 (one input without its batch axis is taken as N = 1), else a
+    ModelInputError that says what the model takes."""
+    inputs = np.asarray(inputs)
+    if inputs.dtype != np.int8:
+        raise ModelInputError(f"{source}: int8 inputs expected, got {inputs.dtype}")
+    if tuple(inputs.shape) == tuple(dims):
+        inputs = inputs[None]
+    if tuple(inputs.shape[1:]) != tuple(dims):
+        hint = ": give float NCHW images instead and tinyhil resizes and quantises them" if len(dims) == 3 else ""
+        raise ModelInputError(f"{source}: inputs of shape {tuple(inputs.shape)} but the model takes "
+                              f"(N, {', '.join(str(d) for d in dims)}) int8{hint}")
+    return inputs
 
 _CHUNK = 512  # images resized at a time: a 160-px test split would otherwise be gigabytes of float32
 

@@ -96,3 +96,19 @@ def test_bench_inputs_file_takes_float_images_for_the_model_and_refuses_int8_of_
     assert isinstance(result.exception, ModelInputError)
     assert "inputs of shape (2, 32, 32, 1) but the model takes (N, 48, 48, 1)" in str(result.exception)
     assert _inputs(3, 0, None, model).shape == (3, 48, 48, 1)  # seeded random inputs of the model's shape
+
+
+def test_a_model_whose_input_is_not_an_image_takes_int8_inputs_of_its_own_shape():
+    """An audio net's (1, 49, 10) or a dense net's (1, 640): random or given int8 inputs fit, float images cannot be
+    resized for it, and a wrong shape is named with the shape the model takes."""
+    pytest.importorskip("tflite_micro")
+    from tinyhil.model_inputs import check_int8_inputs, input_dims
+
+    tensors = [TensorSpec((1, 49, 10), scale=(0.1,), zero_point=(0,)), TensorSpec((1, 49, 10), scale=(0.2,), zero_point=(0,))]
+    blob = build_model("ADD", tensors, [0, 0], [1], add_options("NONE"))
+    assert input_dims(blob) == (49, 10)
+    assert check_int8_inputs(np.zeros((49, 10), np.int8), (49, 10)).shape == (1, 49, 10)
+    with pytest.raises(ModelInputError, match=r"takes \(N, 49, 10\) int8$"):
+        check_int8_inputs(np.zeros((2, 49, 11), np.int8), (49, 10), "x.npy")
+    with pytest.raises(ModelInputError, match="not an image"):
+        InputFormat.of(blob)

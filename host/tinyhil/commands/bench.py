@@ -23,21 +23,21 @@ from ..units import format_bytes
 def _inputs(count: int, seed: int, inputs_file: Path | None, model: Path) -> np.ndarray:
     """The inputs streamed to the board: the file's (int8 as the model takes them, or float NCHW images that
     model_inputs resizes and quantises for the model), else `count` seeded random int8 inputs."""
-    from ..model_inputs import InputFormat, model_inputs
+    from ..model_inputs import InputFormat, check_int8_inputs, input_dims, model_inputs
 
-    form = InputFormat.of(model)
+    dims = input_dims(model)  # any rank: an image, an audio feature map, a dense net's vector
     if inputs_file is not None:
         try:
             data = np.load(inputs_file, allow_pickle=False)
         except (OSError, ValueError) as exc:
             raise ConfigError(f"{inputs_file}: not a .npy array ({exc}): save one with numpy.save") from exc
         if data.dtype == np.int8:
-            return form.check(data, str(inputs_file))
+            return check_int8_inputs(data, dims, str(inputs_file))
         if np.issubdtype(data.dtype, np.floating):
-            return model_inputs(data.astype(np.float32), form)
+            return model_inputs(data.astype(np.float32), InputFormat.of(model))
         raise ConfigError(f"{inputs_file}: inputs must be int8 (quantised, N x H x W x C) or float images "
                           f"(N x C x H x W, tinyhil's normalisation to [-1, 1]); got {data.dtype}")
-    return np.random.default_rng(seed).integers(-128, 128, size=(count, *form.shape), dtype=np.int8)
+    return np.random.default_rng(seed).integers(-128, 128, size=(count, *dims), dtype=np.int8)
 
 
 def render(measurement: Measurement, sram_budget: int, flash_budget: int) -> None:
