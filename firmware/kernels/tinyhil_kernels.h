@@ -119,6 +119,13 @@ typedef struct {
     const int8_t *table;                          /* [256] */
 } th_requantize_args;
 
+/* RESIZE_NEAREST_NEIGHBOR: output pixel (y, x) is input pixel (source_rows[y], source_cols[x]) */
+typedef struct {
+    int32_t batches, in_h, in_w, out_h, out_w, channels;
+    const int32_t *source_rows;                   /* [out_h] */
+    const int32_t *source_cols;                   /* [out_w] */
+} th_resize_nearest_args;
+
 /* MAXIMUM / MINIMUM: input1 and output [outer][inner], input2 [inner] (outer 1: one shape; inner 1: a scalar) */
 typedef struct {
     int32_t outer, inner;
@@ -302,6 +309,7 @@ void th_relu6_s8(const th_relu6_args *a, const int8_t *input, int8_t *output);
 void th_requantize_s8(const th_requantize_args *a, const int8_t *input, int8_t *output);
 void th_maximum_s8(const th_maximum_minimum_args *a, const int8_t *input1, const int8_t *input2, int8_t *output);
 void th_minimum_s8(const th_maximum_minimum_args *a, const int8_t *input1, const int8_t *input2, int8_t *output);
+void th_resize_nearest_s8(const th_resize_nearest_args *a, const int8_t *input, int8_t *output);
 void th_concatenation_s8(const th_concatenation_args *a, const int8_t *const *inputs, int8_t *output);
 void th_copy_s8(size_t bytes, const int8_t *input, int8_t *output);
 

@@ -249,8 +249,8 @@ def chain_of_new_ops_model() -> bytes:
     """One graph through every op of this file, each on the output of the one before: RELU, QUANTIZE, TANH,
     MINIMUM by a scalar constant, SUB of a per-channel constant, MUL by a (1,1,1,C) constant, ADD of the map's
     own mean (an activation broadcast), CONCATENATION of a tensor with itself, MAXIMUM of two activations,
-    RELU6, MAX_POOL_2D (its word path: 12 channels)."""
-    from .tflite_builder import add_options, mean_options, mul_options, pool_options, sub_options
+    RELU6, MAX_POOL_2D (its word path: 12 channels), RESIZE_NEAREST_NEIGHBOR."""
+    from .tflite_builder import add_options, mean_options, mul_options, pool_options, resize_nearest_options, sub_options
 
     rng = np.random.default_rng(11)
     h, w, c = 6, 5, 6
@@ -276,14 +276,18 @@ def chain_of_new_ops_model() -> bytes:
     ops.append(OpSpec("CONCATENATION", [ad, ad], [cat := tensor((1, h, w, 2 * c), 0.02, 4)], concatenation_options(3)))
     ops.append(OpSpec("RELU6", [cat], [r6 := tensor((1, h, w, 2 * c), 0.02, 4)]))
     ops.append(OpSpec("MAXIMUM", [cat, r6], [mx := tensor((1, h, w, 2 * c), 0.02, 4)]))
-    ops.append(OpSpec("MAX_POOL_2D", [mx], [tensor((1, 3, 3, 2 * c), 0.02, 4)],
+    ops.append(OpSpec("MAX_POOL_2D", [mx], [pooled := tensor((1, 3, 3, 2 * c), 0.02, 4)],
                       pool_options((2, 2), (2, 2), "SAME", "NONE")))
+    t.append(TensorSpec((2,), "int32", data=np.array([5, 7], np.int32)))
+    ops.append(OpSpec("RESIZE_NEAREST_NEIGHBOR", [pooled, len(t) - 1], [tensor((1, 5, 7, 2 * c), 0.02, 4)],
+                      resize_nearest_options(False, True)))
     return build_graph(t, ops, 0, len(t) - 1)
 
 
 def test_a_chain_of_every_new_op_matches_tflm(check_bit_exact) -> None:
     opcodes = [op.opcode for op in read_tflite(chain_of_new_ops_model()).operators]
-    assert {"RELU", "QUANTIZE", "TANH", "MINIMUM", "SUB", "MUL", "ADD", "CONCATENATION", "MAXIMUM", "RELU6"} <= set(opcodes)
+    assert {"RELU", "QUANTIZE", "TANH", "MINIMUM", "SUB", "MUL", "ADD", "CONCATENATION", "MAXIMUM", "RELU6",
+            "RESIZE_NEAREST_NEIGHBOR"} <= set(opcodes)
     assert check_bit_exact(chain_of_new_ops_model(), n_random=8) == 10
 
 
@@ -388,3 +392,38 @@ def test_bench_of_a_float_edged_model_says_the_device_runs_its_int8_core(tmp_pat
     result = CliRunner().invoke(cli, ["bench", str(model), "--inputs", "2", "--workdir", str(tmp_path / "work")])
     assert result.exit_code == 0, result.output
     assert "input and output are float32" in result.output and "its int8 core" in result.output
+
+
+@SETTINGS
+@given(st.integers(1, 6), st.integers(1, 6), st.integers(1, 13), st.integers(1, 12), st.integers(1, 12),
+       st.sampled_from([(False, False), (True, False), (False, True)]))
+def test_resize_nearest_neighbor_up_or_down_matches_tflm(check_bit_exact, ih: int, iw: int, c: int, oh: int, ow: int,
+                                                         modes: tuple[bool, bool]) -> None:
+    """Any input and output size (upsampling by odd factors, downsampling), align_corners or half_pixel_centers."""
+    from .tflite_builder import resize_nearest_options
+
+    q = {"scale": (0.02,), "zero_point": (-4,)}
+    tensors = [TensorSpec((1, ih, iw, c), **q), TensorSpec((2,), "int32", data=np.array([oh, ow], np.int32)),
+               TensorSpec((1, oh, ow, c), **q)]
+    blob = build_model("RESIZE_NEAREST_NEIGHBOR", tensors, [0, 1], [2], resize_nearest_options(*modes))
+    assert check_bit_exact(blob) == 6
+
+
+@pytest.mark.slow
+def test_converter_made_nearest_upsampling_is_bit_exact(check_bit_exact) -> None:
+    """tf.image.resize(..., method='nearest') between convs (a segmentation / detection neck), as the converter
+    writes it: RESIZE_NEAREST_NEIGHBOR, half_pixel_centers on."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+    from tensorflow import keras
+
+    from .keras_nets import export_model_int8
+    L = keras.layers
+    inp = keras.Input((8, 8, 3), batch_size=1)
+    x = L.Conv2D(6, 3, strides=2, padding="same")(inp)
+    x = L.Lambda(lambda t: tf.image.resize(t, (8, 8), method="nearest"))(x)
+    blob = export_model_int8(keras.Model(inp, L.Conv2D(4, 1)(L.Concatenate()([x, inp]))), seed=2)
+    assert "RESIZE_NEAREST_NEIGHBOR" in {op.opcode for op in read_tflite(blob).operators}
+    assert check_bit_exact(blob, n_random=4) == 6

@@ -245,6 +245,15 @@ def concatenation_options(axis: int, activation: str = "NONE") -> OptionsWriter:
     return write
 
 
+def resize_nearest_options(align_corners: bool, half_pixel_centers: bool) -> OptionsWriter:
+    def write(b: flatbuffers.Builder) -> tuple[int, int]:
+        tflite.ResizeNearestNeighborOptionsStart(b)
+        tflite.ResizeNearestNeighborOptionsAddAlignCorners(b, align_corners)
+        tflite.ResizeNearestNeighborOptionsAddHalfPixelCenters(b, half_pixel_centers)
+        return tflite.BuiltinOptions.ResizeNearestNeighborOptions, tflite.ResizeNearestNeighborOptionsEnd(b)
+    return write
+
+
 def squeeze_options(dims: tuple[int, ...]) -> OptionsWriter:
     def write(b: flatbuffers.Builder) -> tuple[int, int]:
         vector = _vector(b, np.array(dims, dtype=np.int32))

@@ -1,5 +1,6 @@
 """Lowerings of the ops that only move bytes: RESHAPE, SQUEEZE and EXPAND_DIMS (the output is the input's
-bytes: the planner aliases them) and CONCATENATION (each input's rows copied into its slice of the output)."""
+bytes: the planner aliases them), CONCATENATION (each input's rows copied into its slice of the output) and
+RESIZE_NEAREST_NEIGHBOR (each output pixel a copy of one input pixel)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import numpy as np
 
 from ..errors import UnsupportedOpError
 from .ir import Graph, Operator
-from .layer import ConstArray, Layer, quant_params
+from .layer import ConstArray, Layer, quant_params, shape4
+from .quantize import round_away
 
 
 def reshape(graph: Graph, op: Operator) -> Layer:
@@ -68,3 +70,35 @@ def concatenation(graph: Graph, op: Operator) -> Layer:
     return Layer(op.index, op.opcode, "th_concatenation_s8", "th_concatenation_args", fields,
                  [ConstArray(name, "int32_t", np.array(chunks, dtype=np.int64))], tuple(op.inputs), op.outputs[0],
                  inputs_as_array=True)
+
+
+def resize_nearest_sources(out_size: int, in_size: int, align_corners: bool, half_pixel_centers: bool) -> list[int]:
+    """The input index each output index copies: TFLite's GetNearestNeighbor, in its float32 arithmetic."""
+    f32 = np.float32
+    scale = (f32(in_size - 1) / f32(out_size - 1) if align_corners and out_size > 1 else f32(in_size) / f32(out_size))
+    offset = f32(0.5 if half_pixel_centers else 0.0)
+    sources = []
+    for index in range(out_size):
+        value = f32(f32(index) + offset) * scale
+        source = min(round_away(float(value)) if align_corners else int(math.floor(float(value))), in_size - 1)
+        sources.append(max(0, source) if half_pixel_centers else source)
+    return sources
+
+
+def resize_nearest_neighbor(graph: Graph, op: Operator) -> Layer:
+    """RESIZE_NEAREST_NEIGHBOR (a copy: TFLM's int8 kernel never requantises); the output size is the constant
+    size operand, as TFLM requires."""
+    x, y = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
+    n, ih, iw, c = shape4(x)
+    _, oh, ow, oc = shape4(y)
+    if oc != c or y.shape[0] != n:
+        raise UnsupportedOpError(f"operator {op.index} (RESIZE_NEAREST_NEIGHBOR) maps {x.shape} to {y.shape}: a resize "
+                                 "keeps the batch and the channels; the model is corrupt")
+    align, half = bool(op.options.get("align_corners")), bool(op.options.get("half_pixel_centers"))
+    p = f"layer{op.index}"
+    arrays = [ConstArray(f"{p}_source_rows", "int32_t", np.array(resize_nearest_sources(oh, ih, align, half))),
+              ConstArray(f"{p}_source_cols", "int32_t", np.array(resize_nearest_sources(ow, iw, align, half)))]
+    fields = {"batches": n, "in_h": ih, "in_w": iw, "out_h": oh, "out_w": ow, "channels": c,
+              "source_rows": f"{p}_source_rows", "source_cols": f"{p}_source_cols"}
+    return Layer(op.index, op.opcode, "th_resize_nearest_s8", "th_resize_nearest_args", fields, arrays,
+                 (op.inputs[0],), op.outputs[0])

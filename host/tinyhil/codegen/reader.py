@@ -74,6 +74,9 @@ _OPTION_DECODERS: dict[str, tuple[type, Callable[[Any], dict[str, Any]]] | None]
     "TANH": None,
     "MAXIMUM": None,
     "MINIMUM": None,
+    "RESIZE_NEAREST_NEIGHBOR": (tflite.ResizeNearestNeighborOptions,
+                                lambda o: {"align_corners": bool(o.AlignCorners()),
+                                           "half_pixel_centers": bool(o.HalfPixelCenters())}),
     "DEQUANTIZE": None,  # read so that int8_core can drop a float output edge; nowhere else (_check_int8)
     "PAD": None,
     "LEAKY_RELU": (tflite.LeakyReluOptions, lambda o: {"alpha": float(o.Alpha())}),

@@ -27,7 +27,7 @@ RESOLVER_METHODS = {
     "HARD_SWISH": "AddHardSwish", "LOGISTIC": "AddLogistic", "MUL": "AddMul", "SQUEEZE": "AddSqueeze",
     "EXPAND_DIMS": "AddExpandDims", "CONCATENATION": "AddConcatenation", "RELU": "AddRelu", "RELU6": "AddRelu6",
     "QUANTIZE": "AddQuantize", "TANH": "AddTanh", "MAXIMUM": "AddMaximum",
-    "MINIMUM": "AddMinimum", "SUB": "AddSub",
+    "MINIMUM": "AddMinimum", "SUB": "AddSub", "RESIZE_NEAREST_NEIGHBOR": "AddResizeNearestNeighbor",
 }
 # op -> its kernel files under tensorflow/lite/micro/kernels/ (kernels/cmsis_nn/ where the tree has them there:
 # create_tflm_tree.py with OPTIMIZED_KERNEL_DIR=cmsis_nn drops the reference file of the same name). The TFLM
@@ -44,7 +44,7 @@ KERNEL_FILES = {
     "EXPAND_DIMS": ("expand_dims",), "CONCATENATION": ("concatenation",), "RELU": ("activations",),
     "RELU6": ("activations",), "QUANTIZE": ("quantize", "quantize_common"), "TANH": ("tanh",),
     "MAXIMUM": ("maximum_minimum",), "MINIMUM": ("maximum_minimum",),
-    "SUB": ("sub", "sub_common"),
+    "SUB": ("sub", "sub_common"), "RESIZE_NEAREST_NEIGHBOR": ("resize_nearest_neighbor",),
 }
 SHARED_KERNEL_FILES = ("kernel_util", "micro_tensor_utils", "activations", "activations_common")
 
