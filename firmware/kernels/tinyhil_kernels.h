@@ -119,6 +119,14 @@ typedef struct {
     const int8_t *table;                          /* [256] */
 } th_requantize_args;
 
+/* PRELU: input and output [outer][inner], alpha [inner] (per channel, or the input's whole shape with outer 1) */
+typedef struct {
+    int32_t outer, inner;
+    int32_t input_offset, alpha_offset, output_offset;
+    int32_t identity_multiplier, identity_shift;  /* input scale / output scale (x >= zero point) */
+    int32_t alpha_multiplier, alpha_shift;        /* input scale * alpha scale / output scale (x < zero point) */
+} th_prelu_args;
+
 /* RESIZE_NEAREST_NEIGHBOR: output pixel (y, x) is input pixel (source_rows[y], source_cols[x]) */
 typedef struct {
     int32_t batches, in_h, in_w, out_h, out_w, channels;
@@ -309,6 +317,7 @@ void th_relu6_s8(const th_relu6_args *a, const int8_t *input, int8_t *output);
 void th_requantize_s8(const th_requantize_args *a, const int8_t *input, int8_t *output);
 void th_maximum_s8(const th_maximum_minimum_args *a, const int8_t *input1, const int8_t *input2, int8_t *output);
 void th_minimum_s8(const th_maximum_minimum_args *a, const int8_t *input1, const int8_t *input2, int8_t *output);
+void th_prelu_s8(const th_prelu_args *a, const int8_t *input, const int8_t *alpha, int8_t *output);
 void th_resize_nearest_s8(const th_resize_nearest_args *a, const int8_t *input, int8_t *output);
 void th_concatenation_s8(const th_concatenation_args *a, const int8_t *const *inputs, int8_t *output);
 void th_copy_s8(size_t bytes, const int8_t *input, int8_t *output);

@@ -249,7 +249,7 @@ def chain_of_new_ops_model() -> bytes:
     """One graph through every op of this file, each on the output of the one before: RELU, QUANTIZE, TANH,
     MINIMUM by a scalar constant, SUB of a per-channel constant, MUL by a (1,1,1,C) constant, ADD of the map's
     own mean (an activation broadcast), CONCATENATION of a tensor with itself, MAXIMUM of two activations,
-    RELU6, MAX_POOL_2D (its word path: 12 channels), RESIZE_NEAREST_NEIGHBOR."""
+    RELU6, MAX_POOL_2D (its word path: 12 channels), RESIZE_NEAREST_NEIGHBOR, PRELU."""
     from .tflite_builder import add_options, mean_options, mul_options, pool_options, resize_nearest_options, sub_options
 
     rng = np.random.default_rng(11)
@@ -279,15 +279,17 @@ def chain_of_new_ops_model() -> bytes:
     ops.append(OpSpec("MAX_POOL_2D", [mx], [pooled := tensor((1, 3, 3, 2 * c), 0.02, 4)],
                       pool_options((2, 2), (2, 2), "SAME", "NONE")))
     t.append(TensorSpec((2,), "int32", data=np.array([5, 7], np.int32)))
-    ops.append(OpSpec("RESIZE_NEAREST_NEIGHBOR", [pooled, len(t) - 1], [tensor((1, 5, 7, 2 * c), 0.02, 4)],
+    ops.append(OpSpec("RESIZE_NEAREST_NEIGHBOR", [pooled, len(t) - 1], [resized := tensor((1, 5, 7, 2 * c), 0.02, 4)],
                       resize_nearest_options(False, True)))
+    slope = tensor((1, 1, 2 * c), 0.004, -10, rng.integers(-128, 128, (1, 1, 2 * c)).astype(np.int8))
+    ops.append(OpSpec("PRELU", [resized, slope], [tensor((1, 5, 7, 2 * c), 0.015, -2)]))
     return build_graph(t, ops, 0, len(t) - 1)
 
 
 def test_a_chain_of_every_new_op_matches_tflm(check_bit_exact) -> None:
     opcodes = [op.opcode for op in read_tflite(chain_of_new_ops_model()).operators]
     assert {"RELU", "QUANTIZE", "TANH", "MINIMUM", "SUB", "MUL", "ADD", "CONCATENATION", "MAXIMUM", "RELU6",
-            "RESIZE_NEAREST_NEIGHBOR"} <= set(opcodes)
+            "RESIZE_NEAREST_NEIGHBOR", "PRELU"} <= set(opcodes)
     assert check_bit_exact(chain_of_new_ops_model(), n_random=8) == 10
 
 
@@ -426,4 +428,38 @@ def test_converter_made_nearest_upsampling_is_bit_exact(check_bit_exact) -> None
     x = L.Lambda(lambda t: tf.image.resize(t, (8, 8), method="nearest"))(x)
     blob = export_model_int8(keras.Model(inp, L.Conv2D(4, 1)(L.Concatenate()([x, inp]))), seed=2)
     assert "RESIZE_NEAREST_NEIGHBOR" in {op.opcode for op in read_tflite(blob).operators}
+    assert check_bit_exact(blob, n_random=4) == 6
+
+
+@SETTINGS
+@given(st.integers(1, 5), st.integers(1, 5), st.integers(1, 9), st.sampled_from(["channel", "channel-3d", "full"]),
+       zero_points, zero_points, st.floats(1e-3, 0.5))
+def test_prelu_with_per_channel_or_full_alpha_matches_tflm(check_bit_exact, h: int, w: int, c: int, alpha_shape: str,
+                                                           zp_in: int, zp_alpha: int, alpha_scale: float) -> None:
+    shape = (1, h, w, c)
+    a_shape = {"channel": (c,), "channel-3d": (1, 1, c), "full": (h, w, c)}[alpha_shape]
+    rng = np.random.default_rng(h * 100 + w * 10 + c)
+    tensors = [TensorSpec(shape, scale=(0.05,), zero_point=(zp_in,)),
+               TensorSpec(a_shape, scale=(alpha_scale,), zero_point=(zp_alpha,),
+                          data=rng.integers(-128, 128, a_shape).astype(np.int8)),
+               TensorSpec(shape, scale=(0.04,), zero_point=(3,))]
+    blob = build_model("PRELU", tensors, [0, 1], [2])
+    _assert_in_place(blob)
+    assert check_bit_exact(blob) == 6
+
+
+@pytest.mark.slow
+def test_converter_made_prelu_is_bit_exact(check_bit_exact) -> None:
+    """Keras' PReLU (per channel, shared over H and W: a face-recognition net's activation)."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from tensorflow import keras
+
+    from .keras_nets import export_model_int8
+    L = keras.layers
+    inp = keras.Input((8, 8, 3), batch_size=1)
+    x = L.PReLU(shared_axes=[1, 2], alpha_initializer=keras.initializers.Constant(0.25))(L.Conv2D(6, 3)(inp))
+    blob = export_model_int8(keras.Model(inp, L.Dense(3)(L.Flatten()(x))), seed=1)
+    assert "PRELU" in {op.opcode for op in read_tflite(blob).operators}
     assert check_bit_exact(blob, n_random=4) == 6

@@ -701,6 +701,7 @@ _LOWERINGS: dict[str, Callable[[Graph, Operator], Layer]] = {
     "TANH": lower_requant.tanh,
     "MAXIMUM": lower_compare.maximum_minimum,
     "MINIMUM": lower_compare.maximum_minimum,
+    "PRELU": lower_compare.prelu,
     "LEAKY_RELU": _leaky_relu,
     "HARD_SWISH": _hard_swish,
     "LOGISTIC": _logistic,

@@ -1,12 +1,16 @@
-"""Lowering of MAXIMUM and MINIMUM (TFLM's int8 kernels compare the raw bytes; the converter gives both operands
-the output's quantisation): two tensors of one shape, or the second broadcast over the leading dims (a clip
-bound, as Keras' ReLU(max_value) exports, is a 1-element constant)."""
+"""Lowerings of the two-operand elementwise ops that pick or scale by sign: MAXIMUM and MINIMUM (TFLM's int8
+kernels compare the raw bytes; the converter gives both operands the output's quantisation), two tensors of one
+shape or the second broadcast over the leading dims (a clip bound, as Keras' ReLU(max_value) exports, is a
+1-element constant); PRELU, whose alpha is broadcast the same way."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..errors import UnsupportedOpError
 from .ir import Graph, Operator
-from .layer import Layer, broadcast_split, commutative_operands, const_inputs_of
+from .layer import Layer, broadcast_split, commutative_operands, const_inputs_of, quant_params
+from .quantize import quantize_multiplier
 
 
 def maximum_minimum(graph: Graph, op: Operator) -> Layer:
@@ -21,4 +25,24 @@ def maximum_minimum(graph: Graph, op: Operator) -> Layer:
     fields = {"outer": y.num_elements // inner, "inner": inner}
     function = "th_maximum_s8" if op.opcode == "MAXIMUM" else "th_minimum_s8"
     return Layer(op.index, op.opcode, function, "th_maximum_minimum_args", fields, arrays, (first, second),
+                 op.outputs[0], const_inputs=const_inputs)
+
+
+def prelu(graph: Graph, op: Operator) -> Layer:
+    """PRELU (TFLM CalculatePreluParams / BroadcastPrelu4DSlow): x - zp_in >= 0 rescaled by input scale / output
+    scale, else (x - zp_in) * (alpha - zp_alpha) rescaled by input scale * alpha scale / output scale; alpha (a
+    constant, per channel with Keras' shared_axes, or of the input's whole shape) broadcast over the leading dims."""
+    x, alpha, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
+    inner = broadcast_split(tuple(y.shape), tuple(alpha.shape))
+    if tuple(x.shape) != tuple(y.shape) or inner is None or x.is_constant:
+        raise UnsupportedOpError(f"operator {op.index} (PRELU) of {x.shape} with alpha {alpha.shape}; supported: alpha "
+                                 "broadcast over the input's leading dimensions (per channel, or the input's shape)")
+    (xs, xz), (as_, az), (ys, yz) = quant_params(x), quant_params(alpha), quant_params(y)
+    m1, s1 = quantize_multiplier(float(np.float32(xs)) / float(np.float32(ys)))
+    m2, s2 = quantize_multiplier(float(np.float32(xs)) * float(np.float32(as_)) / float(np.float32(ys)))
+    arrays, const_inputs = const_inputs_of(graph, op, (op.inputs[1],))
+    fields = {"outer": y.num_elements // inner, "inner": inner, "input_offset": -xz, "alpha_offset": -az,
+              "output_offset": yz, "identity_multiplier": m1, "identity_shift": s1, "alpha_multiplier": m2,
+              "alpha_shift": s2}
+    return Layer(op.index, op.opcode, "th_prelu_s8", "th_prelu_args", fields, arrays, (op.inputs[0], op.inputs[1]),
                  op.outputs[0], const_inputs=const_inputs)

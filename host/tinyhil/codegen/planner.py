@@ -25,7 +25,7 @@ ALIGNMENT = 16  # bytes; every buffer starts on a 16-byte boundary of the 16-byt
 _ALIASING_OPS = {"RESHAPE", "SQUEEZE", "EXPAND_DIMS"}
 # output[i] depends on input[i] only
 _IN_PLACE_OPS = {"ADD", "SUB", "MUL", "LEAKY_RELU", "HARD_SWISH", "LOGISTIC", "SWISH", "RELU", "RELU6", "QUANTIZE", "TANH", "MAXIMUM",
-                 "MINIMUM"}
+                 "MINIMUM", "PRELU"}
 EXECUTION_MODES = ("plain", "fused band", "fused band, in place", "fused band, SE in two passes",
                    "fused band, SE in two passes, in place", "fused band, cascade", "in place", "alias")
 # auto: fuse the blocks at the peak while that lowers it; off: every block plain; all: every fusable block

@@ -74,6 +74,7 @@ _OPTION_DECODERS: dict[str, tuple[type, Callable[[Any], dict[str, Any]]] | None]
     "TANH": None,
     "MAXIMUM": None,
     "MINIMUM": None,
+    "PRELU": None,
     "RESIZE_NEAREST_NEIGHBOR": (tflite.ResizeNearestNeighborOptions,
                                 lambda o: {"align_corners": bool(o.AlignCorners()),
                                            "half_pixel_centers": bool(o.HalfPixelCenters())}),
