@@ -98,3 +98,15 @@ def test_a_logistic_with_another_output_zero_point_is_refused(tmp_path) -> None:
 def test_an_unknown_runtime_is_refused(tmp_path) -> None:
     with pytest.raises(ModelError, match="unknown runtime"):
         generate(_tiny_conv(), tmp_path, runtime="onnx")
+
+
+def test_a_model_without_tensor_names_reads_and_runs(check_bit_exact) -> None:
+    """Stripped models (TFLM's keyword_scrambled benchmark model has no tensor or subgraph names) read as they
+    are: the tensors are named by index."""
+    from .tflite_builder import OpSpec, build_graph
+
+    tensors = [TensorSpec((1, 4, 4, 3), scale=(0.1,), zero_point=(2,)), TensorSpec((1, 4, 4, 3), scale=(0.1,), zero_point=(2,))]
+    blob = build_graph(tensors, [OpSpec("RELU6", [0], [1])], 0, 1, names=False)
+    graph = read_tflite(blob)
+    assert graph.tensor(0).name == "tensor0" and graph.name == "model"
+    assert check_bit_exact(blob) == 6

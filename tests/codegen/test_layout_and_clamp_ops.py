@@ -249,7 +249,7 @@ def chain_of_new_ops_model() -> bytes:
     """One graph through every op of this file, each on the output of the one before: RELU, QUANTIZE, TANH,
     MINIMUM by a scalar constant, SUB of a per-channel constant, MUL by a (1,1,1,C) constant, ADD of the map's
     own mean (an activation broadcast), CONCATENATION of a tensor with itself, MAXIMUM of two activations,
-    RELU6, MAX_POOL_2D (its word path: 12 channels), RESIZE_NEAREST_NEIGHBOR, PRELU."""
+    RELU6, MAX_POOL_2D (its word path: 12 channels), RESIZE_NEAREST_NEIGHBOR, PRELU, TRANSPOSE."""
     from .tflite_builder import add_options, mean_options, mul_options, pool_options, resize_nearest_options, sub_options
 
     rng = np.random.default_rng(11)
@@ -282,14 +282,16 @@ def chain_of_new_ops_model() -> bytes:
     ops.append(OpSpec("RESIZE_NEAREST_NEIGHBOR", [pooled, len(t) - 1], [resized := tensor((1, 5, 7, 2 * c), 0.02, 4)],
                       resize_nearest_options(False, True)))
     slope = tensor((1, 1, 2 * c), 0.004, -10, rng.integers(-128, 128, (1, 1, 2 * c)).astype(np.int8))
-    ops.append(OpSpec("PRELU", [resized, slope], [tensor((1, 5, 7, 2 * c), 0.015, -2)]))
+    ops.append(OpSpec("PRELU", [resized, slope], [prelu := tensor((1, 5, 7, 2 * c), 0.015, -2)]))
+    t.append(TensorSpec((4,), "int32", data=np.array([0, 3, 1, 2], np.int32)))  # NHWC -> NCHW
+    ops.append(OpSpec("TRANSPOSE", [prelu, len(t) - 1], [tensor((1, 2 * c, 5, 7), 0.015, -2)]))
     return build_graph(t, ops, 0, len(t) - 1)
 
 
 def test_a_chain_of_every_new_op_matches_tflm(check_bit_exact) -> None:
     opcodes = [op.opcode for op in read_tflite(chain_of_new_ops_model()).operators]
     assert {"RELU", "QUANTIZE", "TANH", "MINIMUM", "SUB", "MUL", "ADD", "CONCATENATION", "MAXIMUM", "RELU6",
-            "RESIZE_NEAREST_NEIGHBOR", "PRELU"} <= set(opcodes)
+            "RESIZE_NEAREST_NEIGHBOR", "PRELU", "TRANSPOSE"} <= set(opcodes)
     assert check_bit_exact(chain_of_new_ops_model(), n_random=8) == 10
 
 
@@ -463,3 +465,24 @@ def test_converter_made_prelu_is_bit_exact(check_bit_exact) -> None:
     blob = export_model_int8(keras.Model(inp, L.Dense(3)(L.Flatten()(x))), seed=1)
     assert "PRELU" in {op.opcode for op in read_tflite(blob).operators}
     assert check_bit_exact(blob, n_random=4) == 6
+
+
+@SETTINGS
+@given(st.lists(st.integers(1, 5), min_size=1, max_size=5), st.data())
+def test_transpose_of_any_rank_and_permutation_matches_tflm(check_bit_exact, shape: list[int], data) -> None:
+    perm = data.draw(st.permutations(range(len(shape))))
+    q = {"scale": (0.02,), "zero_point": (-4,)}
+    tensors = [TensorSpec(tuple(shape), **q), TensorSpec((len(shape),), "int32", data=np.array(perm, np.int32)),
+               TensorSpec(tuple(shape[p] for p in perm), **q)]
+    assert check_bit_exact(build_model("TRANSPOSE", tensors, [0, 1], [2])) == 6
+
+
+def test_a_pytorch_style_nchw_input_transposed_to_nhwc_runs_bit_exact(check_bit_exact) -> None:
+    """A PyTorch export starts with TRANSPOSE (0, 2, 3, 1) of its (1, C, H, W) input, then its convs."""
+    rng = np.random.default_rng(4)
+    q = {"scale": (0.03,), "zero_point": (1,)}
+    tensors = [TensorSpec((1, 3, 7, 6), **q), TensorSpec((4,), "int32", data=np.array([0, 2, 3, 1], np.int32)),
+               TensorSpec((1, 7, 6, 3), **q)]
+    ops = [OpSpec("TRANSPOSE", [0, 1], [2]),
+           _conv(rng, tensors, 2, 5, TensorSpec((1, 7, 6, 5), scale=(0.05,), zero_point=(-2,)))]
+    assert check_bit_exact(build_graph(tensors, ops, 0, len(tensors) - 1)) == 6

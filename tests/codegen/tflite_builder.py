@@ -45,8 +45,10 @@ def build_model(opcode: str, tensors: list[TensorSpec], op_inputs: list[int], op
     return build_graph(tensors, [OpSpec(opcode, op_inputs, op_outputs, options)], op_inputs[0], op_outputs[0])
 
 
-def build_graph(tensors: list[TensorSpec], ops: list[OpSpec], graph_input: int, graph_output: int) -> bytes:
-    """One subgraph running `ops` in order, with one graph input and one graph output tensor."""
+def build_graph(tensors: list[TensorSpec], ops: list[OpSpec], graph_input: int, graph_output: int,
+                names: bool = True) -> bytes:
+    """One subgraph running `ops` in order, with one graph input and one graph output tensor; names=False leaves
+    the tensors and the subgraph unnamed, as stripped models (TFLM's scrambled benchmark models) come."""
     b = flatbuffers.Builder(1024)
     codes = sorted({getattr(tflite.BuiltinOperator, op.opcode) for op in ops})
     # buffer 0 stays empty (the TFLite convention); each constant gets its own buffer
@@ -66,7 +68,7 @@ def build_graph(tensors: list[TensorSpec], ops: list[OpSpec], graph_input: int, 
 
     tensor_offsets = []
     for i, t in enumerate(tensors):
-        name = b.CreateString(f"t{i}")
+        name = b.CreateString(f"t{i}") if names else None
         shape = _vector(b, np.array(t.shape, dtype=np.int32))
         quant = None
         if t.scale is not None:
@@ -81,7 +83,8 @@ def build_graph(tensors: list[TensorSpec], ops: list[OpSpec], graph_input: int, 
         tflite.TensorAddShape(b, shape)
         tflite.TensorAddType(b, _DTYPES[t.dtype])
         tflite.TensorAddBuffer(b, buffer_of_tensor[i])
-        tflite.TensorAddName(b, name)
+        if name is not None:
+            tflite.TensorAddName(b, name)
         if quant is not None:
             tflite.TensorAddQuantization(b, quant)
         tensor_offsets.append(tflite.TensorEnd(b))
@@ -110,13 +113,14 @@ def build_graph(tensors: list[TensorSpec], ops: list[OpSpec], graph_input: int, 
     ops_vec = offsets_vector(tflite.SubGraphStartOperatorsVector, operators)
     sg_in = _vector(b, np.array([graph_input], dtype=np.int32))
     sg_out = _vector(b, np.array([graph_output], dtype=np.int32))
-    sg_name = b.CreateString("main")
+    sg_name = b.CreateString("main") if names else None
     tflite.SubGraphStart(b)
     tflite.SubGraphAddTensors(b, tensors_vec)
     tflite.SubGraphAddInputs(b, sg_in)
     tflite.SubGraphAddOutputs(b, sg_out)
     tflite.SubGraphAddOperators(b, ops_vec)
-    tflite.SubGraphAddName(b, sg_name)
+    if sg_name is not None:
+        tflite.SubGraphAddName(b, sg_name)
     subgraph = tflite.SubGraphEnd(b)
 
     code_tables = []

@@ -695,6 +695,7 @@ _LOWERINGS: dict[str, Callable[[Graph, Operator], Layer]] = {
     "EXPAND_DIMS": lower_layout.reshape,
     "CONCATENATION": lower_layout.concatenation,
     "RESIZE_NEAREST_NEIGHBOR": lower_layout.resize_nearest_neighbor,
+    "TRANSPOSE": lower_layout.transpose,
     "RELU": lower_requant.relu,
     "RELU6": lower_requant.relu6,
     "QUANTIZE": lower_requant.quantize,

@@ -1,6 +1,6 @@
 """Lowerings of the ops that only move bytes: RESHAPE, SQUEEZE and EXPAND_DIMS (the output is the input's
 bytes: the planner aliases them), CONCATENATION (each input's rows copied into its slice of the output) and
-RESIZE_NEAREST_NEIGHBOR (each output pixel a copy of one input pixel)."""
+RESIZE_NEAREST_NEIGHBOR (each output pixel a copy of one input pixel) and TRANSPOSE (a permuted copy)."""
 
 from __future__ import annotations
 
@@ -102,3 +102,37 @@ def resize_nearest_neighbor(graph: Graph, op: Operator) -> Layer:
               "source_rows": f"{p}_source_rows", "source_cols": f"{p}_source_cols"}
     return Layer(op.index, op.opcode, "th_resize_nearest_s8", "th_resize_nearest_args", fields, arrays,
                  (op.inputs[0],), op.outputs[0])
+
+
+TRANSPOSE_MAX_RANK = 5  # TFLM transposes 1-D to 5-D tensors (th_transpose_args loops over 6, padded with 1s)
+
+
+def transpose_strides(in_shape: tuple[int, ...], perm: tuple[int, ...]) -> tuple[list[int], list[int]]:
+    """(output dims, input stride in bytes of each output dim), padded on the left to the kernel's 6 dims with
+    dims of 1: output index (i0..i5) reads input byte sum(i_k * stride_k)."""
+    rank = len(in_shape)
+    row_major = [int(np.prod(in_shape[k + 1:], dtype=np.int64)) for k in range(rank)]
+    dims = [int(in_shape[p]) for p in perm]
+    strides = [row_major[p] for p in perm]
+    pad = 6 - rank
+    return [1] * pad + dims, [0] * pad + strides
+
+
+def transpose(graph: Graph, op: Operator) -> Layer:
+    """TRANSPOSE (a copy: TFLM's int8 kernel never requantises), the permutation a constant operand; a PyTorch
+    export's leading NCHW -> NHWC transpose, a channel shuffle."""
+    x, perm_t, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
+    if perm_t.data is None:
+        raise UnsupportedOpError(f"operator {op.index} (TRANSPOSE) takes its permutation at run time; tinyhil needs "
+                                 "it constant (what the converter writes)")
+    perm = tuple(int(p) for p in np.asarray(perm_t.data).ravel())
+    rank = len(x.shape)
+    if sorted(perm) != list(range(rank)) or rank > TRANSPOSE_MAX_RANK:
+        raise UnsupportedOpError(f"operator {op.index} (TRANSPOSE) permutation {perm} of a rank-{rank} tensor; "
+                                 f"supported: a permutation of at most {TRANSPOSE_MAX_RANK} dimensions")
+    if tuple(int(x.shape[p]) for p in perm) != tuple(int(d) for d in y.shape):
+        raise UnsupportedOpError(f"operator {op.index} (TRANSPOSE) of {x.shape} by {perm} gives {y.shape}: the model is "
+                                 "corrupt")
+    dims, strides = transpose_strides(tuple(int(d) for d in x.shape), perm)
+    return Layer(op.index, op.opcode, "th_transpose_s8", "th_transpose_args", {"dims": dims, "in_strides": strides},
+                 [], (op.inputs[0],), op.outputs[0])

@@ -75,6 +75,7 @@ _OPTION_DECODERS: dict[str, tuple[type, Callable[[Any], dict[str, Any]]] | None]
     "MAXIMUM": None,
     "MINIMUM": None,
     "PRELU": None,
+    "TRANSPOSE": None,
     "RESIZE_NEAREST_NEIGHBOR": (tflite.ResizeNearestNeighborOptions,
                                 lambda o: {"align_corners": bool(o.AlignCorners()),
                                            "half_pixel_centers": bool(o.HalfPixelCenters())}),
@@ -105,9 +106,11 @@ def _load_bytes(src: bytes | Path) -> bytes:
 
 def _read_tensor(model: Any, subgraph: Any, index: int) -> Tensor:
     t = subgraph.Tensors(index)
+    # stripped or scrambled models (TFLM's own benchmark models among them) carry no tensor names
+    name = t.Name().decode(errors="replace") if t.Name() is not None else f"tensor{index}"
     dtype = _TENSOR_TYPES.get(t.Type())
     if dtype is None:
-        raise UnsupportedOpError(f"tensor {index} ({t.Name().decode()}) has tensor type {t.Type()}, "
+        raise UnsupportedOpError(f"tensor {index} ({name}) has tensor type {t.Type()}, "
                                  f"which tinyhil does not read; supported: {sorted(set(_TENSOR_TYPES.values()))}")
     shape = tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else ()
     quant = None
@@ -121,7 +124,7 @@ def _read_tensor(model: Any, subgraph: Any, index: int) -> Tensor:
     if buffer is not None and buffer.DataLength() > 0:
         raw = buffer.DataAsNumpy().tobytes()
         data = np.frombuffer(raw, dtype=np.dtype(dtype)).reshape(shape).copy()
-    return Tensor(index=index, name=t.Name().decode(errors="replace"), shape=shape, dtype=dtype, quant=quant, data=data)
+    return Tensor(index=index, name=name, shape=shape, dtype=dtype, quant=quant, data=data)
 
 
 def _opcode_name(model: Any, op: Any) -> str:

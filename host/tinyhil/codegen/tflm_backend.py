@@ -28,7 +28,7 @@ RESOLVER_METHODS = {
     "EXPAND_DIMS": "AddExpandDims", "CONCATENATION": "AddConcatenation", "RELU": "AddRelu", "RELU6": "AddRelu6",
     "QUANTIZE": "AddQuantize", "TANH": "AddTanh", "MAXIMUM": "AddMaximum",
     "MINIMUM": "AddMinimum", "SUB": "AddSub", "RESIZE_NEAREST_NEIGHBOR": "AddResizeNearestNeighbor",
-    "PRELU": "AddPrelu",
+    "PRELU": "AddPrelu", "TRANSPOSE": "AddTranspose",
 }
 # op -> its kernel files under tensorflow/lite/micro/kernels/ (kernels/cmsis_nn/ where the tree has them there:
 # create_tflm_tree.py with OPTIMIZED_KERNEL_DIR=cmsis_nn drops the reference file of the same name). The TFLM
@@ -46,7 +46,7 @@ KERNEL_FILES = {
     "RELU6": ("activations",), "QUANTIZE": ("quantize", "quantize_common"), "TANH": ("tanh",),
     "MAXIMUM": ("maximum_minimum",), "MINIMUM": ("maximum_minimum",),
     "SUB": ("sub", "sub_common"), "RESIZE_NEAREST_NEIGHBOR": ("resize_nearest_neighbor",),
-    "PRELU": ("prelu", "prelu_common"),
+    "PRELU": ("prelu", "prelu_common"), "TRANSPOSE": ("transpose", "transpose_common"),
 }
 SHARED_KERNEL_FILES = ("kernel_util", "micro_tensor_utils", "activations", "activations_common")
 
