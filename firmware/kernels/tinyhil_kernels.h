@@ -95,15 +95,6 @@ typedef struct {
 /* TANH: the same parameters as LOGISTIC (4 integer bits); the output is read as scale 1/128, zero point 0 */
 typedef th_logistic_args th_tanh_args;
 
-/* RELU: zp_out + (x - zp_in) * (input scale / output scale), clamped to [act_min, act_max] (TFLM ReluQuantized) */
-typedef struct {
-    int32_t size;
-    int32_t input_zero_point, output_zero_point;
-    int32_t output_multiplier, output_shift;
-    int32_t act_min, act_max;
-    const int8_t *table;                          /* [256] */
-} th_relu_args;
-
 /* RELU6: the input bytes clamped to [lower, upper], the input's zero point and quantised 6 (TFLM Relu6Quantized) */
 typedef struct {
     int32_t size;
@@ -111,11 +102,13 @@ typedef struct {
     const int8_t *table;                          /* [256]: only a conv that folds it in reads it */
 } th_relu6_args;
 
-/* QUANTIZE int8 -> int8: zp_out + (x - zp_in) * (input scale / output scale), saturated (TFLM Requantize) */
+/* QUANTIZE int8 -> int8 and RELU: zp_out + (x - zp_in) * (input scale / output scale), clamped to
+ * [act_min, act_max]: -128..127 (TFLM Requantize), or from the output's zero point (TFLM ReluQuantized) */
 typedef struct {
     int32_t size;
     int32_t input_zero_point, output_zero_point;
     int32_t output_multiplier, output_shift;
+    int32_t act_min, act_max;
     const int8_t *table;                          /* [256] */
 } th_requantize_args;
 
@@ -318,7 +311,6 @@ void th_logistic_s8(const th_logistic_args *a, const int8_t *input, int8_t *outp
 void th_mul_s8(const th_mul_args *a, const int8_t *input1, const int8_t *input2, int8_t *output);
 void th_swish_s8(const th_swish_args *a, const int8_t *input, int8_t *output);
 void th_tanh_s8(const th_tanh_args *a, const int8_t *input, int8_t *output);
-void th_relu_s8(const th_relu_args *a, const int8_t *input, int8_t *output);
 void th_relu6_s8(const th_relu6_args *a, const int8_t *input, int8_t *output);
 void th_requantize_s8(const th_requantize_args *a, const int8_t *input, int8_t *output);
 void th_maximum_s8(const th_maximum_minimum_args *a, const int8_t *input1, const int8_t *input2, int8_t *output);

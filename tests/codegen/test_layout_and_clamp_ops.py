@@ -486,3 +486,28 @@ def test_a_pytorch_style_nchw_input_transposed_to_nhwc_runs_bit_exact(check_bit_
     ops = [OpSpec("TRANSPOSE", [0, 1], [2]),
            _conv(rng, tensors, 2, 5, TensorSpec((1, 7, 6, 5), scale=(0.05,), zero_point=(-2,)))]
     assert check_bit_exact(build_graph(tensors, ops, 0, len(tensors) - 1)) == 6
+
+
+@SETTINGS
+@given(st.sampled_from([(3, 3), (2, 2), (1, 5), (3, 1), (4, 4), (10, 8)]), st.integers(1, 8), st.integers(1, 2),
+       st.integers(0, 2**31))
+def test_a_depthwise_over_one_channel_runs_as_a_conv_bit_exact(check_bit_exact, window: tuple[int, int],
+                                                               multiplier: int, stride: int, seed: int) -> None:
+    """rewrites.depthwise_single_channel_as_conv: every window but the 3x3 multiplier kernel's becomes a CONV_2D
+    with C_in = 1 (micro_speech's 10x8 stem), bit for bit."""
+    rng = np.random.default_rng(seed)
+    kh, kw = window
+    h, w = kh + 9, kw + 7
+    ws = tuple(float(v) for v in rng.uniform(1e-3, 0.05, multiplier))
+    tensors = [TensorSpec((1, h, w, 1), scale=(0.05,), zero_point=(int(rng.integers(-128, 128)),)),
+               TensorSpec((1, kh, kw, multiplier), scale=ws, zero_point=(0,) * multiplier, axis=3,
+                          data=rng.integers(-127, 128, (1, kh, kw, multiplier)).astype(np.int8)),
+               TensorSpec((multiplier,), "int32", scale=tuple(0.05 * v for v in ws), zero_point=(0,) * multiplier,
+                          data=rng.integers(-3000, 3000, multiplier).astype(np.int32)),
+               TensorSpec((1, -(-h // stride), -(-w // stride), multiplier), scale=(0.1,), zero_point=(-2,))]
+    blob = build_model("DEPTHWISE_CONV_2D", tensors, [0, 1, 2], [3],
+                       conv_options((stride, stride), (1, 1), "SAME", "RELU6", depth_multiplier=multiplier))
+    (op,) = plan_memory(read_tflite(blob)).graph.operators
+    if window != (3, 3) or multiplier == 1:  # the 3x3 multiplier kernel keeps its layer where its requantisation fits
+        assert op.opcode == "CONV_2D"
+    assert check_bit_exact(blob) == 6

@@ -14,7 +14,7 @@ from .layer import (ArgStruct, ConstArray, Layer, broadcast_split, commutative_o
                     shape4, table_layer, unary_tensors)
 from . import lower_compare, lower_layout, lower_requant, tables
 from .quantize import (activation_range, conv_multipliers, f32, fast_requant, hard_swish_multipliers,
-                       leaky_relu_multipliers, logistic_params, mean_multiplier, mul_multiplier, quantize_multiplier,
+                       leaky_relu_multipliers, mean_multiplier, mul_multiplier, quantize_multiplier,
                        softmax_params)
 from .scratch import (PAIRS_LOOPS, cascade_scratch, depthwise_pairs_ring_width, is_pointwise, round_up4,
                       runs_depthwise_pairs, same_pad)
@@ -613,17 +613,13 @@ def _hard_swish(graph: Graph, op: Operator) -> Layer:
 
 def _logistic(graph: Graph, op: Operator) -> Layer:
     x, y = _unary(graph, op)
-    (xs, xz), (_, yz) = _q(x), _q(y)
+    xz, yz = _q(x)[1], _q(y)[1]
     if yz != -128:
         raise UnsupportedOpError(f"operator {op.index} (LOGISTIC) output zero point {yz}; TFLite's int8 LOGISTIC "
                                  "needs -128 (what the converter emits)")
-    multiplier, left_shift, radius = logistic_params(xs)
-    if left_shift < 0 or multiplier < 0:
-        raise UnsupportedOpError(f"operator {op.index} (LOGISTIC) input scale {xs} is outside what TFLite's int8 "
-                                 "LOGISTIC handles (its input multiplier overflows)")
-    fields = {"size": y.num_elements, "input_zero_point": xz, "input_range_radius": radius,
-              "input_multiplier": multiplier, "input_left_shift": left_shift}
-    values = tables.table(lambda v: tables.logistic(v, xz, radius, multiplier, left_shift))
+    fields = lower_requant.q4_input_fields(op, x, y)
+    values = tables.table(lambda v: tables.logistic(v, xz, fields["input_range_radius"], fields["input_multiplier"],
+                                                    fields["input_left_shift"]))
     return _table_layer(op, "th_logistic_s8", "th_logistic_args", fields, values)
 
 
