@@ -24,7 +24,7 @@ def _keeps_depthwise_kernel(graph: Graph, op) -> bool:
     from .quantize import conv_multipliers
 
     x, w, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
-    if tuple(int(d) for d in w.shape[1:3]) != (3, 3) or op.options.get("depth_multiplier", 1) == 1:
+    if tuple(int(d) for d in w.shape[1:3]) != (3, 3):
         return False
     if x.quant is None or y.quant is None or w.quant is None:
         return True  # a shape-only graph (the cost model's): the kernel choice is the same either way there
@@ -36,12 +36,14 @@ def _single_channel_depthwise(graph: Graph, op) -> bool:
     if op.opcode != "DEPTHWISE_CONV_2D" or len(op.inputs) < 2:
         return False
     x, w = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1])
+    # multiplier 1 (one output channel) stays: the fused blocks take such a depthwise, and a 1-channel conv
+    # leaves half of the product's 2x2 tile idle
     return (len(x.shape) == 4 and int(x.shape[3]) == 1 and w.data is not None and len(w.shape) == 4
-            and not _keeps_depthwise_kernel(graph, op))
+            and op.options.get("depth_multiplier", 1) > 1 and not _keeps_depthwise_kernel(graph, op))
 
 
 def depthwise_single_channel_as_conv(graph: Graph) -> Graph:
-    """A new Graph where each DEPTHWISE_CONV_2D whose input has one channel is a CONV_2D: its (1, kh, kw, M)
+    """A new Graph where each DEPTHWISE_CONV_2D whose input has one channel and a depth multiplier is a CONV_2D: its (1, kh, kw, M)
     filter becomes a (M, kh, kw, 1) conv filter (a new constant tensor; per-channel scales move from axis 3 to
     axis 0), its options lose the depth multiplier; bias and output stay. Every window but the 3x3 one the
     depthwise kernels keep in registers (_keeps_depthwise_kernel; micro_speech's 10x8 runs 15x faster so)."""
