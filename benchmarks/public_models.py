@@ -73,8 +73,11 @@ def print_table(rows: list[dict[str, Any]], tflm: dict[str, dict[str, Any]] | No
         print(f"{r['model'][:44]:<44} {r['macs']:>11,} {r['instructions']:>12,} "
               f"{r['instructions'] / max(r['macs'], 1):>9.2f} {r['arena_bytes']:>9,} {r['peak_sram_bytes']:>10,} "
               f"{r['flash_bytes']:>9,} {str(r['bit_exact']):>5} "
-              f"{format(theirs, ',') if theirs else t.get('error', '-')[:12]:>12} "
+              f"{format(theirs, ',') if theirs else ('not run' if 'error' in t else '-'):>12} "
               f"{format(r['instructions'] / theirs, '.2f') if theirs else '-':>9}")
+    for name, t in (tflm or {}).items():
+        if "error" in t:
+            print(f"  TFLM not run on {name}: {t['error'][:200]}")
     print("\nwhere the figures come from:")
     print("  MACs: analytic (tinyhil.codegen.lower); instr/inf: qemu-m7 (emulator), guest instructions counted by QEMU "
           "-icount shift=0, median of the runs after one warm-up, seeded random int8 inputs")

@@ -24,6 +24,9 @@ from .scratch import (FUSED_Q15_RING_OPTION, TAP_LIST_OPTION, depthwise_pairs_ri
 
 ALIGNMENT = 16  # bytes; every buffer starts on a 16-byte boundary of the 16-byte aligned arena
 _ALIASING_OPS = {"RESHAPE", "SQUEEZE", "EXPAND_DIMS"}
+# the stack th_mbconv_fused_s8 needs beyond the plain kernels' (measured on QEMU, benchmarks/runtime.py's fusion
+# table: painted stack high-water 564-656 B with every block plain, 1,776-1,864 B with blocks fused; 1,208 at most)
+FUSED_KERNEL_EXTRA_STACK_BYTES = 1216
 # output[i] depends on input[i] only
 _IN_PLACE_OPS = {"ADD", "SUB", "MUL", "LEAKY_RELU", "HARD_SWISH", "LOGISTIC", "SWISH", "RELU", "RELU6", "QUANTIZE", "TANH", "MAXIMUM",
                  "MINIMUM", "PRELU"}
@@ -199,11 +202,17 @@ def plan_memory(graph: Graph, fusion: str = "auto") -> MemoryPlan:
     live bytes belongs to a fusable block or a cascadable pair, take the step that lowers (arena, peak)
     most, among those recomputing at most RECOMPUTE_MAC_BUDGET of the graph's MACs (squeeze-excitation's
     first pass); stop when none does. Blocks away from the peak stay plain (no latency cost for nothing).
+    Fusing anything costs the fused kernel's deeper stack (FUSED_KERNEL_EXTRA_STACK_BYTES), so "auto" stays
+    plain where fusing saves less arena than that: the peak SRAM (arena + stack) would not go down.
     "off": none fused; "all": every fusable block fused, every cascadable pair cascaded."""
     if fusion not in FUSION_MODES:
         raise ModelError(f"unknown fusion mode '{fusion}': use one of {', '.join(FUSION_MODES)}")
     graph = fuse_activations(fuse_swish(fuse_pads(depthwise_single_channel_as_conv(graph))))
     best = _plan_kernels(graph, fusion)
+    if fusion == "auto" and any(op.opcode == FUSED_MBCONV for op in best.graph.operators):
+        plain = _plan_kernels(graph, "off")
+        if plain.arena_bytes - best.arena_bytes < FUSED_KERNEL_EXTRA_STACK_BYTES:
+            best = plain  # the fused kernel's deeper stack would take back what its arena saves, and it is slower
     if fusion != "off" and any(runs_depthwise_pairs(graph, op) for op in graph.operators):
         best.unfused_arena_bytes = _plan_kernels(graph, "off").arena_bytes  # what fusion "off" plans
     return best
