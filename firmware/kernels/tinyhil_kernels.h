@@ -112,11 +112,12 @@ typedef struct {
     const int8_t *table;                          /* [256] */
 } th_requantize_args;
 
-/* TRANSPOSE: output element (i0..i5), in order, is input byte sum(i_k * in_strides[k]) */
+/* TRANSPOSE, SLICE, STRIDED_SLICE: output element (i0..i5), in order, is input byte offset + sum(i_k * in_strides[k]) */
 typedef struct {
+    int32_t offset;                               /* the input byte of output element 0 (a slice's start) */
     int32_t dims[6];                              /* the output's dims, padded on the left with 1s */
-    int32_t in_strides[6];                        /* the input stride (bytes) of each output dim */
-} th_transpose_args;
+    int32_t in_strides[6];                        /* the input stride (bytes, negative for a reversed axis) */
+} th_strided_copy_args;
 
 /* PRELU: input and output [outer][inner], alpha [inner] (per channel, or the input's whole shape with outer 1) */
 typedef struct {
@@ -315,7 +316,7 @@ void th_relu6_s8(const th_relu6_args *a, const int8_t *input, int8_t *output);
 void th_requantize_s8(const th_requantize_args *a, const int8_t *input, int8_t *output);
 void th_maximum_s8(const th_maximum_minimum_args *a, const int8_t *input1, const int8_t *input2, int8_t *output);
 void th_minimum_s8(const th_maximum_minimum_args *a, const int8_t *input1, const int8_t *input2, int8_t *output);
-void th_transpose_s8(const th_transpose_args *a, const int8_t *input, int8_t *output);
+void th_strided_copy_s8(const th_strided_copy_args *a, const int8_t *input, int8_t *output);
 void th_prelu_s8(const th_prelu_args *a, const int8_t *input, const int8_t *alpha, int8_t *output);
 void th_resize_nearest_s8(const th_resize_nearest_args *a, const int8_t *input, int8_t *output);
 void th_concatenation_s8(const th_concatenation_args *a, const int8_t *const *inputs, int8_t *output);

@@ -249,8 +249,9 @@ def chain_of_new_ops_model() -> bytes:
     """One graph through every op of this file, each on the output of the one before: RELU, QUANTIZE, TANH,
     MINIMUM by a scalar constant, SUB of a per-channel constant, MUL by a (1,1,1,C) constant, ADD of the map's
     own mean (an activation broadcast), CONCATENATION of a tensor with itself, MAXIMUM of two activations,
-    RELU6, MAX_POOL_2D (its word path: 12 channels), RESIZE_NEAREST_NEIGHBOR, PRELU, TRANSPOSE."""
-    from .tflite_builder import add_options, mean_options, mul_options, pool_options, resize_nearest_options, sub_options
+    RELU6, MAX_POOL_2D (its word path: 12 channels), RESIZE_NEAREST_NEIGHBOR, PRELU, TRANSPOSE, STRIDED_SLICE."""
+    from .tflite_builder import (add_options, mean_options, mul_options, pool_options, resize_nearest_options,
+                                 strided_slice_options, sub_options)
 
     rng = np.random.default_rng(11)
     h, w, c = 6, 5, 6
@@ -284,14 +285,18 @@ def chain_of_new_ops_model() -> bytes:
     slope = tensor((1, 1, 2 * c), 0.004, -10, rng.integers(-128, 128, (1, 1, 2 * c)).astype(np.int8))
     ops.append(OpSpec("PRELU", [resized, slope], [prelu := tensor((1, 5, 7, 2 * c), 0.015, -2)]))
     t.append(TensorSpec((4,), "int32", data=np.array([0, 3, 1, 2], np.int32)))  # NHWC -> NCHW
-    ops.append(OpSpec("TRANSPOSE", [prelu, len(t) - 1], [tensor((1, 2 * c, 5, 7), 0.015, -2)]))
+    ops.append(OpSpec("TRANSPOSE", [prelu, len(t) - 1], [nchw := tensor((1, 2 * c, 5, 7), 0.015, -2)]))
+    for values in ([0, 1, 0, -1], [1, 2 * c, 5, -8], [1, 2, 1, -2]):  # every other channel from 1, W reversed by 2
+        t.append(TensorSpec((4,), "int32", data=np.array(values, np.int32)))
+    ops.append(OpSpec("STRIDED_SLICE", [nchw, len(t) - 3, len(t) - 2, len(t) - 1], [tensor((1, c, 5, 4), 0.015, -2)],
+                      strided_slice_options(0, 0, 0)))
     return build_graph(t, ops, 0, len(t) - 1)
 
 
 def test_a_chain_of_every_new_op_matches_tflm(check_bit_exact) -> None:
     opcodes = [op.opcode for op in read_tflite(chain_of_new_ops_model()).operators]
     assert {"RELU", "QUANTIZE", "TANH", "MINIMUM", "SUB", "MUL", "ADD", "CONCATENATION", "MAXIMUM", "RELU6",
-            "RESIZE_NEAREST_NEIGHBOR", "PRELU", "TRANSPOSE"} <= set(opcodes)
+            "RESIZE_NEAREST_NEIGHBOR", "PRELU", "TRANSPOSE", "STRIDED_SLICE"} <= set(opcodes)
     assert check_bit_exact(chain_of_new_ops_model(), n_random=8) == 10
 
 
@@ -511,3 +516,51 @@ def test_a_depthwise_over_one_channel_runs_as_a_conv_bit_exact(check_bit_exact, 
     if window != (3, 3):  # the 3x3 multiplier kernel keeps its layer where its requantisation fits
         assert op.opcode == "CONV_2D"
     assert check_bit_exact(blob) == 6
+
+
+@st.composite
+def strided_slices(draw: st.DrawFn) -> bytes:
+    """STRIDED_SLICE of a 1-D to 4-D tensor (TFLM's limit): begins and ends anywhere (negative ones counted from the end), steps of
+    either sign, begin / end masks, shrunk axes (which leave the output's shape)."""
+    from tinyhil.codegen.lower_layout import strided_slice_axes
+
+    from .tflite_builder import strided_slice_options
+
+    shape = tuple(draw(st.lists(st.integers(1, 6), min_size=1, max_size=4)))
+    rank = len(shape)
+    begin = [draw(st.integers(-n - 1, n)) for n in shape]
+    end = [draw(st.integers(-n - 1, n + 1)) for n in shape]
+    strides = [draw(st.sampled_from([1, 1, 2, 3, -1, -2])) for _ in shape]
+    masks = [draw(st.integers(0, 2**rank - 1)) for _ in range(3)]
+    begin_mask, end_mask, shrink = masks[0], masks[1], masks[2] & draw(st.integers(0, 2**rank - 1))
+    if shrink == 2**rank - 1:
+        shrink &= ~1  # keep one axis: a rank-0 output is not a tensor the harness sends back
+    axes = strided_slice_axes(shape, begin, end, strides, begin_mask, end_mask, shrink, False)
+    counts = [len(range(*axis)) for axis in axes]
+    if 0 in counts:  # an empty slice: the converter never writes one
+        counts = [1] * rank
+        begin, end, strides, begin_mask, end_mask, shrink = [0] * rank, [1] * rank, [1] * rank, 0, 0, 0
+    out_shape = tuple(c for k, c in enumerate(counts) if not shrink >> k & 1)
+    q = {"scale": (0.02,), "zero_point": (3,)}
+    tensors = [TensorSpec(shape, **q), TensorSpec((rank,), "int32", data=np.array(begin, np.int32)),
+               TensorSpec((rank,), "int32", data=np.array(end, np.int32)),
+               TensorSpec((rank,), "int32", data=np.array(strides, np.int32)), TensorSpec(out_shape, **q)]
+    return build_model("STRIDED_SLICE", tensors, [0, 1, 2, 3], [4], strided_slice_options(begin_mask, end_mask, shrink))
+
+
+@SETTINGS
+@given(strided_slices())
+def test_strided_slice_of_any_box_and_step_matches_tflm(check_bit_exact, blob: bytes) -> None:
+    assert check_bit_exact(blob) == 6
+
+
+@SETTINGS
+@given(st.lists(st.integers(1, 6), min_size=1, max_size=5), st.data())
+def test_slice_of_any_box_matches_tflm(check_bit_exact, shape: list[int], data) -> None:
+    begin = [data.draw(st.integers(0, n - 1)) for n in shape]
+    size = [data.draw(st.one_of(st.just(-1), st.integers(1, n - b))) for n, b in zip(shape, begin)]
+    out = tuple(n - b if s == -1 else s for n, b, s in zip(shape, begin, size))
+    q = {"scale": (0.02,), "zero_point": (3,)}
+    tensors = [TensorSpec(tuple(shape), **q), TensorSpec((len(shape),), "int32", data=np.array(begin, np.int32)),
+               TensorSpec((len(shape),), "int32", data=np.array(size, np.int32)), TensorSpec(out, **q)]
+    assert check_bit_exact(build_model("SLICE", tensors, [0, 1, 2], [3])) == 6

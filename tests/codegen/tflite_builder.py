@@ -258,6 +258,16 @@ def resize_nearest_options(align_corners: bool, half_pixel_centers: bool) -> Opt
     return write
 
 
+def strided_slice_options(begin_mask: int, end_mask: int, shrink_axis_mask: int) -> OptionsWriter:
+    def write(b: flatbuffers.Builder) -> tuple[int, int]:
+        tflite.StridedSliceOptionsStart(b)
+        tflite.StridedSliceOptionsAddBeginMask(b, begin_mask)
+        tflite.StridedSliceOptionsAddEndMask(b, end_mask)
+        tflite.StridedSliceOptionsAddShrinkAxisMask(b, shrink_axis_mask)
+        return tflite.BuiltinOptions.StridedSliceOptions, tflite.StridedSliceOptionsEnd(b)
+    return write
+
+
 def squeeze_options(dims: tuple[int, ...]) -> OptionsWriter:
     def write(b: flatbuffers.Builder) -> tuple[int, int]:
         vector = _vector(b, np.array(dims, dtype=np.int32))

@@ -692,6 +692,8 @@ _LOWERINGS: dict[str, Callable[[Graph, Operator], Layer]] = {
     "CONCATENATION": lower_layout.concatenation,
     "RESIZE_NEAREST_NEIGHBOR": lower_layout.resize_nearest_neighbor,
     "TRANSPOSE": lower_layout.transpose,
+    "STRIDED_SLICE": lower_layout.strided_slice,
+    "SLICE": lower_layout.slice_,
     "RELU": lower_requant.relu,
     "RELU6": lower_requant.relu6,
     "QUANTIZE": lower_requant.quantize,

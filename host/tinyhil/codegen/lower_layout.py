@@ -1,6 +1,7 @@
 """Lowerings of the ops that only move bytes: RESHAPE, SQUEEZE and EXPAND_DIMS (the output is the input's
 bytes: the planner aliases them), CONCATENATION (each input's rows copied into its slice of the output) and
-RESIZE_NEAREST_NEIGHBOR (each output pixel a copy of one input pixel) and TRANSPOSE (a permuted copy)."""
+RESIZE_NEAREST_NEIGHBOR (each output pixel a copy of one input pixel), and TRANSPOSE, SLICE and STRIDED_SLICE (one
+strided copy: th_strided_copy_s8)."""
 
 from __future__ import annotations
 
@@ -104,28 +105,43 @@ def resize_nearest_neighbor(graph: Graph, op: Operator) -> Layer:
                  (op.inputs[0],), op.outputs[0])
 
 
-TRANSPOSE_MAX_RANK = 5  # TFLM transposes 1-D to 5-D tensors (th_transpose_args loops over 6, padded with 1s)
+TRANSPOSE_MAX_RANK = 5  # TFLM transposes and slices 1-D to 5-D tensors (th_strided_copy_args: 6 dims, padded)
+STRIDED_SLICE_MAX_RANK = 4  # TFLM's STRIDED_SLICE: "input dim should not exceed 4"
 
 
-def transpose_strides(in_shape: tuple[int, ...], perm: tuple[int, ...]) -> tuple[list[int], list[int]]:
-    """(output dims, input stride in bytes of each output dim), padded on the left to the kernel's 6 dims with
-    dims of 1: output index (i0..i5) reads input byte sum(i_k * stride_k)."""
-    rank = len(in_shape)
-    row_major = [int(np.prod(in_shape[k + 1:], dtype=np.int64)) for k in range(rank)]
-    dims = [int(in_shape[p]) for p in perm]
-    strides = [row_major[p] for p in perm]
-    pad = 6 - rank
-    return [1] * pad + dims, [0] * pad + strides
+def row_major_strides(shape: tuple[int, ...]) -> list[int]:
+    return [int(np.prod(shape[k + 1:], dtype=np.int64)) for k in range(len(shape))]
+
+
+def strided_copy_fields(offset: int, dims: list[int], strides: list[int]) -> dict:
+    """th_strided_copy_args: dims and strides padded on the left to 6 with dims of 1."""
+    pad = 6 - len(dims)
+    return {"offset": int(offset), "dims": [1] * pad + [int(d) for d in dims],
+            "in_strides": [0] * pad + [int(s) for s in strides]}
+
+
+def _constant_ints(graph: Graph, op: Operator, position: int, what: str) -> list[int]:
+    t = graph.tensor(op.inputs[position])
+    if t.data is None:
+        raise UnsupportedOpError(f"operator {op.index} ({op.opcode}) takes its {what} at run time; tinyhil needs it "
+                                 "constant (what the converter writes)")
+    return [int(v) for v in np.asarray(t.data).ravel()]
+
+
+def _strided_copy_layer(graph: Graph, op: Operator, fields: dict, out_count: int) -> Layer:
+    y = graph.tensor(op.outputs[0])
+    if out_count != y.num_elements:
+        raise UnsupportedOpError(f"operator {op.index} ({op.opcode}) selects {out_count} elements but its output "
+                                 f"{y.shape} has {y.num_elements}: the model is corrupt")
+    return Layer(op.index, op.opcode, "th_strided_copy_s8", "th_strided_copy_args", fields, [], (op.inputs[0],),
+                 op.outputs[0])
 
 
 def transpose(graph: Graph, op: Operator) -> Layer:
     """TRANSPOSE (a copy: TFLM's int8 kernel never requantises), the permutation a constant operand; a PyTorch
     export's leading NCHW -> NHWC transpose, a channel shuffle."""
-    x, perm_t, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
-    if perm_t.data is None:
-        raise UnsupportedOpError(f"operator {op.index} (TRANSPOSE) takes its permutation at run time; tinyhil needs "
-                                 "it constant (what the converter writes)")
-    perm = tuple(int(p) for p in np.asarray(perm_t.data).ravel())
+    x, y = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
+    perm = tuple(_constant_ints(graph, op, 1, "permutation"))
     rank = len(x.shape)
     if sorted(perm) != list(range(rank)) or rank > TRANSPOSE_MAX_RANK:
         raise UnsupportedOpError(f"operator {op.index} (TRANSPOSE) permutation {perm} of a rank-{rank} tensor; "
@@ -133,6 +149,69 @@ def transpose(graph: Graph, op: Operator) -> Layer:
     if tuple(int(x.shape[p]) for p in perm) != tuple(int(d) for d in y.shape):
         raise UnsupportedOpError(f"operator {op.index} (TRANSPOSE) of {x.shape} by {perm} gives {y.shape}: the model is "
                                  "corrupt")
-    dims, strides = transpose_strides(tuple(int(d) for d in x.shape), perm)
-    return Layer(op.index, op.opcode, "th_transpose_s8", "th_transpose_args", {"dims": dims, "in_strides": strides},
-                 [], (op.inputs[0],), op.outputs[0])
+    rows = row_major_strides(tuple(int(d) for d in x.shape))
+    dims = [int(x.shape[p]) for p in perm]
+    return _strided_copy_layer(graph, op, strided_copy_fields(0, dims, [rows[p] for p in perm]), int(np.prod(dims)))
+
+
+def _clamp(v: int, lo: int, hi: int) -> int:
+    return hi if v > hi else (lo if v < lo else v)
+
+
+def strided_slice_axes(shape: tuple[int, ...], begin: list[int], end: list[int], strides: list[int], begin_mask: int,
+                       end_mask: int, shrink_mask: int, offset: bool) -> list[tuple[int, int, int]]:
+    """(start, stop, stride) per axis: TFLite's StartForAxis / EndForAxis (reference strided_slice.h)."""
+    axes = []
+    for axis, size in enumerate(shape):
+        stride = strides[axis]
+        start = begin[axis] + (size if begin[axis] < 0 else 0)
+        start = _clamp(start, 0, size) if stride > 0 else _clamp(start, -1, size - 1)
+        if begin_mask >> axis & 1:
+            start = 0 if stride > 0 else size - 1
+        if shrink_mask >> axis & 1:
+            stop = start if start >= size else start + 1
+        else:
+            stop = end[axis] + (start if offset else 0)
+            stop += size if stop < 0 else 0
+            stop = _clamp(stop, 0, size) if stride > 0 else _clamp(stop, -1, size - 1)
+            if end_mask >> axis & 1:
+                stop = size if stride > 0 else -1
+        axes.append((start, stop, stride))
+    return axes
+
+
+def strided_slice(graph: Graph, op: Operator) -> Layer:
+    """STRIDED_SLICE (TFLM: begin, end and strides constant; its kernel ignores the ellipsis and new-axis masks, and
+    so does this): one strided box of the input, a reversed axis included (a negative step)."""
+    x = graph.tensor(op.inputs[0])
+    shape = tuple(int(d) for d in x.shape)
+    begin, end, strides = (_constant_ints(graph, op, k, what) for k, what in ((1, "begin"), (2, "end"), (3, "strides")))
+    if len(shape) > STRIDED_SLICE_MAX_RANK or not len(begin) == len(end) == len(strides) == len(shape) or 0 in strides:
+        raise UnsupportedOpError(f"operator {op.index} (STRIDED_SLICE) of a rank-{len(shape)} tensor with begin {begin}, "
+                                 f"end {end}, strides {strides}; supported: one non-zero stride per axis, at most "
+                                 f"{STRIDED_SLICE_MAX_RANK} axes (as TFLM)")
+    o = op.options
+    axes = strided_slice_axes(shape, begin, end, strides, o.get("begin_mask", 0), o.get("end_mask", 0),
+                              o.get("shrink_axis_mask", 0), bool(o.get("offset", False)))
+    rows = row_major_strides(shape)
+    dims = [len(range(start, stop, stride)) for start, stop, stride in axes]
+    first = sum(start * row for (start, _, _), row in zip(axes, rows)) if all(dims) else 0
+    fields = strided_copy_fields(first, dims, [stride * row for (_, _, stride), row in zip(axes, rows)])
+    return _strided_copy_layer(graph, op, fields, int(np.prod(dims)))
+
+
+def slice_(graph: Graph, op: Operator) -> Layer:
+    """SLICE (begin and size constant; a size of -1 runs to the end of the axis): one box of the input."""
+    x = graph.tensor(op.inputs[0])
+    shape = tuple(int(d) for d in x.shape)
+    begin, size = _constant_ints(graph, op, 1, "begin"), _constant_ints(graph, op, 2, "size")
+    if len(shape) > TRANSPOSE_MAX_RANK or not len(begin) == len(size) == len(shape):
+        raise UnsupportedOpError(f"operator {op.index} (SLICE) of a rank-{len(shape)} tensor with begin {begin}, size "
+                                 f"{size}; supported: one begin and size per axis, at most {TRANSPOSE_MAX_RANK} axes")
+    dims = [n - b if s == -1 else s for n, b, s in zip(shape, begin, size)]
+    if any(b < 0 or d < 0 or b + d > n for b, d, n in zip(begin, dims, shape)):
+        raise UnsupportedOpError(f"operator {op.index} (SLICE) begin {begin}, size {size} leaves the input {shape}: "
+                                 "the model is corrupt")
+    rows = row_major_strides(shape)
+    return _strided_copy_layer(graph, op, strided_copy_fields(sum(b * r for b, r in zip(begin, rows)), dims, rows),
+                               int(np.prod(dims)))

@@ -1,14 +1,16 @@
-/* TRANSPOSE int8 (TFLite reference_ops::Transpose: a copy). The host pads the permutation to 6 dimensions and
- * gives, for each output dimension, the input stride it walks (lower_layout.transpose_strides), so the kernel is
- * one loop nest writing the output in order; where the innermost output dimension is contiguous in the input
- * too, it copies runs. */
+/* TRANSPOSE, SLICE and STRIDED_SLICE int8 (TFLite reference_ops: copies), one kernel: output element
+ * (i0..i5), written in order, is input byte offset + sum(i_k * in_strides[k]). The host computes the offset (a
+ * slice's start), the output's dims padded to 6 and, per output dim, the input stride it walks (a permuted row
+ * stride for TRANSPOSE, a row stride times the step, negative included, for STRIDED_SLICE:
+ * lower_layout.strided_copy_fields); where the innermost output dim is contiguous in the input, runs are copied. */
 #include <stddef.h>
 
 #include "tinyhil_copy.h"
 #include "tinyhil_kernels.h"
 
-void th_transpose_s8(const th_transpose_args *a, const int8_t *input, int8_t *output) {
+void th_strided_copy_s8(const th_strided_copy_args *a, const int8_t *input, int8_t *output) {
     const int32_t *d = a->dims, *s = a->in_strides;
+    input += a->offset;
     for (int32_t i0 = 0; i0 < d[0]; ++i0) {
         const int8_t *p0 = input + (ptrdiff_t)i0 * s[0];
         for (int32_t i1 = 0; i1 < d[1]; ++i1) {
