@@ -22,16 +22,7 @@ void th_logistic_s8(const th_logistic_args *a, const int8_t *input, int8_t *outp
 #if TINYHIL_USE_TABLES
     th_table_lookup_s8(a->table, a->size, input, output);
 #else
-    for (int32_t i = 0; i < a->size; ++i) {
-        const int32_t x = input[i] - a->input_zero_point;
-        if (x <= -a->input_range_radius) {
-            output[i] = -128;
-        } else if (x >= a->input_range_radius) {
-            output[i] = 127;
-        } else {
-            const int32_t q4 = th_mbqm(x, a->input_multiplier, a->input_left_shift);
-            output[i] = th_clamp_s8(th_rdbpot(logistic_q4(q4), 31 - 8) - 128, -128, 127);
-        }
-    }
+    th_q4_function_s8(a->size, a->input_zero_point, a->input_range_radius, a->input_multiplier, a->input_left_shift,
+                      input, output, logistic_q4, 8, -128);
 #endif
 }

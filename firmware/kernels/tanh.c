@@ -23,16 +23,7 @@ void th_tanh_s8(const th_tanh_args *a, const int8_t *input, int8_t *output) {
 #if TINYHIL_USE_TABLES
     th_table_lookup_s8(a->table, a->size, input, output);
 #else
-    for (int32_t i = 0; i < a->size; ++i) {
-        const int32_t x = input[i] - a->input_zero_point;
-        if (x <= -a->input_range_radius) {
-            output[i] = -128;
-        } else if (x >= a->input_range_radius) {
-            output[i] = 127;
-        } else {
-            const int32_t q4 = th_mbqm(x, a->input_multiplier, a->input_left_shift);
-            output[i] = th_clamp_s8(th_rdbpot(tanh_q4(q4), 31 - 7), -128, 127);
-        }
-    }
+    th_q4_function_s8(a->size, a->input_zero_point, a->input_range_radius, a->input_multiplier, a->input_left_shift,
+                      input, output, tanh_q4, 7, 0);
 #endif
 }

@@ -1,5 +1,5 @@
 /* gemmlowp's fixed-point exp and 1/(1+x), written out on plain int32 raw values (the arithmetic
- * of TFLite's SOFTMAX and LOGISTIC reference kernels). A FixedPoint<int32_t, N> is its raw int32;
+ * of TFLite's SOFTMAX, LOGISTIC and TANH reference kernels). A FixedPoint<int32_t, N> is its raw int32;
  * its multiplication is th_srdhm, its addition the plain int32 sum. */
 #ifndef TINYHIL_GEMMLOWP_H
 #define TINYHIL_GEMMLOWP_H
@@ -79,6 +79,27 @@ static inline int32_t th_one_minus_x_over_one_plus_x_for_x_in_0_1(int32_t a) {
         x = x + th_sat_shift_left(th_srdhm(x, one_minus), 2);
     }
     return th_sat_shift_left(x - (1 << 29), 2);
+}
+
+/* The reference loop of int8 LOGISTIC and TANH: x - zp_in beyond +-radius saturates; else x is rescaled to 4
+ * integer bits, `f` (gemmlowp's logistic or tanh, 0 integer bits out) is applied and the result rounded to
+ * `out_bits` fractional bits, plus `out_offset`. `f` is a constant at each call: inlined. */
+static inline __attribute__((always_inline)) void th_q4_function_s8(int32_t size, int32_t input_zero_point,
+                                                                     int32_t radius, int32_t multiplier,
+                                                                     int32_t left_shift, const int8_t *input,
+                                                                     int8_t *output, int32_t (*f)(int32_t),
+                                                                     int out_bits, int32_t out_offset) {
+    for (int32_t i = 0; i < size; ++i) {
+        const int32_t x = input[i] - input_zero_point;
+        if (x <= -radius) {
+            output[i] = -128;
+        } else if (x >= radius) {
+            output[i] = 127;
+        } else {
+            const int32_t q0 = f(th_mbqm(x, multiplier, left_shift));
+            output[i] = th_clamp_s8(th_rdbpot(q0, 31 - out_bits) + out_offset, -128, 127);
+        }
+    }
 }
 
 #endif

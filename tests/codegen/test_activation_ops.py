@@ -5,6 +5,8 @@ arithmetic, and the fast paths: table lookups, SMLAD-style MUL), edge zero point
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -15,6 +17,7 @@ from tinyhil.codegen.planner import plan_memory
 from tinyhil.codegen.reader import read_tflite
 from tinyhil.reference import ReferenceInterpreter
 
+from .test_layout_and_clamp_ops import CLAMPS, clamp_models
 from .tflite_builder import (OpSpec, TensorSpec, add_options, build_graph, build_model, conv_options,
                              leaky_relu_options, mean_options, mul_options)
 
@@ -54,7 +57,8 @@ def logistic_models(draw: st.DrawFn, shape: tuple[int, ...] | None = None) -> by
     return build_model("LOGISTIC", tensors, [0], [1])
 
 
-UNARY = {"LEAKY_RELU": leaky_relu_models, "HARD_SWISH": hard_swish_models, "LOGISTIC": logistic_models}
+UNARY = {"LEAKY_RELU": leaky_relu_models, "HARD_SWISH": hard_swish_models, "LOGISTIC": logistic_models,
+         **{opcode: partial(clamp_models, opcode) for opcode in CLAMPS}}  # RELU, RELU6, TANH, QUANTIZE
 
 
 @st.composite
@@ -98,7 +102,7 @@ def swish_muls(draw: st.DrawFn) -> bytes:
 def _activation_ops(draw: st.DrawFn, tensors: list[TensorSpec], source: int, shape: tuple[int, ...]) -> list[OpSpec]:
     """The activation of tensors[source] (its output tensor appended last): one op (RELU, RELU6 and an int8
     QUANTIZE too, which fold as tables), or swish as the converter writes it (LOGISTIC, then MUL by the source)."""
-    opcode = draw(st.sampled_from(sorted(UNARY) + ["SWISH", "RELU", "RELU6", "QUANTIZE", "TANH"]))
+    opcode = draw(st.sampled_from(sorted(UNARY) + ["SWISH"]))
     in_scale = tensors[source].scale[0]
     if opcode in ("LOGISTIC", "SWISH"):
         tensors.append(TensorSpec(shape, scale=(1.0 / 256,), zero_point=(-128,)))

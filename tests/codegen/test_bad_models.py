@@ -73,7 +73,7 @@ def test_a_mul_broadcast_other_than_over_leading_dims_is_named(tmp_path) -> None
                TensorSpec((1, 4, 4, 3), scale=(0.1,), zero_point=(0,))]
     blob = build_graph(tensors, [OpSpec("MEAN", [0, 1], [2], mean_options(True)),
                                  OpSpec("MUL", [0, 2], [3], mul_options("NONE"))], 0, 3)
-    with pytest.raises(UnsupportedOpError, match=r"operator 1 \(MUL\) of \(1, 4, 4, 3\) and \(1, 4, 1, 3\).*squeeze"):
+    with pytest.raises(UnsupportedOpError, match=r"operator 1 \(MUL\) broadcasts \(1, 4, 4, 3\) and \(1, 4, 1, 3\).*squeeze"):
         generate(blob, tmp_path / "out")
 
 

@@ -1,7 +1,9 @@
 """The ops public int8 models use beside convolutions and the paper's activations: RELU, RELU6, TANH and QUANTIZE
 (int8 -> int8) as their own operators, CONCATENATION along any axis (a branchy net's channel concat, two
 copies of one tensor, a negative axis), SQUEEZE and EXPAND_DIMS. Each is bit-exact with the TFLM interpreter
-in both kernel builds, the elementwise ones run in place, and a model TFLM would reject gets a one-line error."""
+in both kernel builds, the elementwise ones run in place (their tables against TFLM on all 256 inputs, and folded
+into a conv: test_activation_ops, whose UNARY takes clamp_models), and a model TFLM would reject gets a one-line
+error."""
 
 from __future__ import annotations
 
@@ -24,7 +26,6 @@ SETTINGS = settings(max_examples=10, deadline=None, derandomize=True,
 zero_points = st.one_of(st.sampled_from([-128, 127, 0]), st.integers(-128, 127))
 scales = st.floats(1e-3, 0.5)
 shapes = st.tuples(st.just(1), st.integers(1, 7), st.integers(1, 7), st.integers(1, 9))
-ALL_BYTES = np.arange(-128, 128, dtype=np.int8).reshape(1, 16, 16, 1)
 CLAMPS = ["RELU", "RELU6", "TANH", "QUANTIZE"]
 
 
@@ -92,24 +93,6 @@ def _assert_in_place(blob: bytes) -> None:
 def test_relu_relu6_tanh_and_requantize_match_tflm_in_place(check_bit_exact, blob: bytes) -> None:
     _assert_in_place(blob)
     assert check_bit_exact(blob) == 6
-
-
-@settings(max_examples=3, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.sampled_from(CLAMPS), st.data())
-def test_clamp_kernels_match_tflm_on_every_int8_input(check_bit_exact, opcode: str, data: st.DataObject) -> None:
-    blob = data.draw(clamp_models(opcode, shape=(1, 16, 16, 1)))
-    assert check_bit_exact(blob, n_random=0, extra_inputs=(ALL_BYTES,)) == 3
-
-
-@settings(max_examples=60, deadline=None, derandomize=True)
-@given(st.sampled_from(CLAMPS), st.data())
-def test_clamp_tables_equal_tflm_for_all_256_inputs(opcode: str, data: st.DataObject) -> None:
-    """The table a conv applies when fuse.fuse_activations folds the op into it is, entry by entry, TFLM's."""
-    blob = data.draw(clamp_models(opcode, shape=(1, 16, 16, 1)))
-    (layer,) = lower(read_tflite(blob))
-    table = np.asarray(layer.arrays[0].values, dtype=np.int64)
-    expected = ReferenceInterpreter(blob).invoke(ALL_BYTES).reshape(-1)
-    assert np.array_equal(table[ALL_BYTES.reshape(-1).view(np.uint8)], expected)
 
 
 @SETTINGS

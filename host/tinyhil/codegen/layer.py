@@ -94,6 +94,19 @@ def broadcast_split(big: tuple[int, ...], small: tuple[int, ...]) -> int | None:
     return int(np.prod(big[k:], dtype=np.int64))
 
 
+def broadcast_inner(graph, op: Operator, first: int, second: int) -> int:
+    """broadcast_split of an elementwise op whose `first` operand is shaped as the output and whose `second` is
+    that shape or a row repeated over its leading dims; else the one-line error naming both shapes."""
+    y = graph.tensor(op.outputs[0])
+    inner = broadcast_split(tuple(y.shape), tuple(graph.tensor(second).shape))
+    if tuple(graph.tensor(first).shape) != tuple(y.shape) or inner is None:
+        raise UnsupportedOpError(f"operator {op.index} ({op.opcode}) broadcasts {graph.tensor(op.inputs[0]).shape} and "
+                                 f"{graph.tensor(op.inputs[1]).shape}; supported: two tensors of one shape, or one "
+                                 "broadcast over the leading dimensions (a per-channel or scalar operand, "
+                                 "squeeze-excitation's (1,H,W,C) * (1,1,1,C))")
+    return inner
+
+
 def commutative_operands(graph, op: Operator) -> tuple[int, int]:
     """(first, second) of ADD / MUL / MAXIMUM / MINIMUM, both orders giving the same bytes: the big operand (the
     one shaped as the output) first, so the second is the one broadcast; a constant goes second where shapes allow

@@ -9,8 +9,8 @@ from typing import Callable
 import numpy as np
 
 from ..errors import UnsupportedOpError
-from .ir import Graph, Operator, Tensor
-from .layer import (ArgStruct, ConstArray, Layer, broadcast_split, commutative_operands, const_inputs_of, quant_params,
+from .ir import Graph, Operator
+from .layer import (ArgStruct, ConstArray, Layer, broadcast_inner, commutative_operands, const_inputs_of, quant_params,
                     shape4, table_layer, unary_tensors)
 from . import lower_compare, lower_layout, lower_requant, tables
 from .quantize import (activation_range, conv_multipliers, f32, fast_requant, hard_swish_multipliers,
@@ -503,11 +503,7 @@ def _add(graph: Graph, op: Operator) -> Layer:
     else:
         first, second = commutative_operands(graph, op)
     a, b, y = graph.tensor(first), graph.tensor(second), graph.tensor(op.outputs[0])
-    inner = broadcast_split(tuple(y.shape), tuple(b.shape))
-    if tuple(a.shape) != tuple(y.shape) or inner is None:
-        raise UnsupportedOpError(f"operator {op.index} ({op.opcode}) broadcasts {graph.tensor(op.inputs[0]).shape} "
-                                 f"and {graph.tensor(op.inputs[1]).shape}; supported: two tensors of one shape, or "
-                                 "one broadcast over the leading dimensions (a per-channel or scalar operand)")
+    inner = broadcast_inner(graph, op, first, second)
     (as_, az), (bs, bz), (ys, yz) = _q(a), _q(b), _q(y)
     left_shift = 20
     twice_max = 2 * max(f32(as_), f32(bs))
@@ -654,12 +650,7 @@ def _swish(graph: Graph, op: Operator) -> Layer:
 def _mul(graph: Graph, op: Operator) -> Layer:
     first, second = commutative_operands(graph, op)  # (q1 + o1) * (q2 + o2) is symmetric
     a, b, y = graph.tensor(first), graph.tensor(second), graph.tensor(op.outputs[0])
-    inner = broadcast_split(tuple(y.shape), tuple(b.shape))
-    if tuple(a.shape) != tuple(y.shape) or inner is None:
-        raise UnsupportedOpError(f"operator {op.index} (MUL) of {graph.tensor(op.inputs[0]).shape} and "
-                                 f"{graph.tensor(op.inputs[1]).shape}; supported: two tensors of one shape, or one "
-                                 "broadcast over the leading dimensions (squeeze-excitation's (1,H,W,C) * (1,1,1,C), "
-                                 "a per-channel or scalar constant)")
+    inner = broadcast_inner(graph, op, first, second)
     (as_, az), (bs, bz), (ys, yz) = _q(a), _q(b), _q(y)
     multiplier, shift = mul_multiplier(as_, bs, ys)
     act_min, act_max = activation_range(op.options.get("fused_activation", "NONE"), ys, yz, op.index, op.opcode)
