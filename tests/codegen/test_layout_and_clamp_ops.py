@@ -547,3 +547,60 @@ def test_slice_of_any_box_matches_tflm(check_bit_exact, shape: list[int], data) 
     tensors = [TensorSpec(tuple(shape), **q), TensorSpec((len(shape),), "int32", data=np.array(begin, np.int32)),
                TensorSpec((len(shape),), "int32", data=np.array(size, np.int32)), TensorSpec(out, **q)]
     assert check_bit_exact(build_model("SLICE", tensors, [0, 1, 2], [3])) == 6
+
+
+@SETTINGS
+@given(st.sampled_from(["SPLIT", "SPLIT_V"]), st.integers(2, 4), st.sampled_from([1, 2, 3, -1]), st.booleans(),
+       st.integers(0, 2**31))
+def test_split_and_split_v_run_as_slices_bit_exact(check_bit_exact, opcode: str, parts: int, axis: int,
+                                                   drop_one: bool, seed: int) -> None:
+    """A channel shuffle's split (ShuffleNet): the parts concatenated back in reverse order, one part possibly read
+    by nobody; SPLIT_V with parts of different sizes."""
+    from tinyhil.codegen.rewrites import split_as_slices
+
+    from .tflite_builder import split_options
+
+    rng = np.random.default_rng(seed)
+    shape = [1, 3, 4, 6]
+    sizes = ([int(v) for v in rng.multinomial(shape[axis] * parts - parts, [1 / parts] * parts) + 1]
+             if opcode == "SPLIT_V" else [shape[axis]] * parts)
+    shape[axis] = sum(sizes)
+    q = {"scale": (0.02,), "zero_point": (-1,)}
+    tensors = [TensorSpec(tuple(shape), **q), TensorSpec((1,), "int32", data=np.array([axis], np.int32)),
+               TensorSpec((parts,), "int32", data=np.array(sizes, np.int32))]
+    outs = []
+    for size in sizes:
+        part = list(shape)
+        part[axis] = size
+        tensors.append(TensorSpec(tuple(part), **q))
+        outs.append(len(tensors) - 1)
+    inputs = [1, 0] if opcode == "SPLIT" else [0, 2, 1]
+    kept = outs[1:] if drop_one else outs
+    out_shape = list(shape)
+    out_shape[axis] = sum(tensors[t].shape[axis] for t in kept)
+    tensors.append(TensorSpec(tuple(out_shape), **q))
+    ops = [OpSpec(opcode, inputs, outs, split_options(opcode, parts)),
+           OpSpec("CONCATENATION", kept[::-1], [len(tensors) - 1], concatenation_options(axis))]
+    blob = build_graph(tensors, ops, 0, len(tensors) - 1)
+    slices = [op for op in split_as_slices(read_tflite(blob)).operators if op.opcode == "SLICE"]
+    assert len(slices) == len(kept)
+    assert check_bit_exact(blob) == 6
+
+
+@pytest.mark.slow
+def test_converter_made_channel_split_is_bit_exact(check_bit_exact) -> None:
+    """tf.split on the channels, the halves convolved apart and concatenated (a ShuffleNetV2 unit's shape)."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+    from tensorflow import keras
+
+    from .keras_nets import export_model_int8
+    L = keras.layers
+    inp = keras.Input((8, 8, 8), batch_size=1)
+    a, b = L.Lambda(lambda t: tf.split(t, 2, axis=-1))(inp)
+    x = L.Concatenate()([a, L.ReLU()(L.Conv2D(4, 1)(b))])
+    blob = export_model_int8(keras.Model(inp, L.Conv2D(3, 1)(x)), seed=4)
+    assert "SPLIT" in {op.opcode for op in read_tflite(blob).operators}
+    assert check_bit_exact(blob, n_random=4) == 6

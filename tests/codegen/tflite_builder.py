@@ -268,6 +268,15 @@ def strided_slice_options(begin_mask: int, end_mask: int, shrink_axis_mask: int)
     return write
 
 
+def split_options(opcode: str, num_splits: int) -> OptionsWriter:
+    def write(b: flatbuffers.Builder) -> tuple[int, int]:
+        p = "SplitOptions" if opcode == "SPLIT" else "SplitVOptions"
+        getattr(tflite, p + "Start")(b)
+        getattr(tflite, p + "AddNumSplits")(b, num_splits)
+        return getattr(tflite.BuiltinOptions, p), getattr(tflite, p + "End")(b)
+    return write
+
+
 def squeeze_options(dims: tuple[int, ...]) -> OptionsWriter:
     def write(b: flatbuffers.Builder) -> tuple[int, int]:
         vector = _vector(b, np.array(dims, dtype=np.int32))

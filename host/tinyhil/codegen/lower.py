@@ -13,6 +13,7 @@ from .ir import Graph, Operator
 from .layer import (ArgStruct, ConstArray, Layer, broadcast_inner, commutative_operands, const_inputs_of, quant_params,
                     shape4, table_layer, unary_tensors)
 from . import lower_compare, lower_layout, lower_requant, tables
+from .rewrites import REWRITTEN_OPS
 from .quantize import (activation_range, conv_multipliers, f32, fast_requant, hard_swish_multipliers,
                        leaky_relu_multipliers, mean_multiplier, mul_multiplier, quantize_multiplier,
                        softmax_params)
@@ -699,7 +700,8 @@ _LOWERINGS: dict[str, Callable[[Graph, Operator], Layer]] = {
     "FUSED_MBCONV": _fused_mbconv,
     "SWISH": _swish,
 }
-SUPPORTED_OPS = tuple(sorted(k for k in _LOWERINGS if k not in ("FUSED_MBCONV", "SWISH")))  # the .tflite ops
+# the .tflite ops: those lowered, and those the planner's rewrites turn into them first
+SUPPORTED_OPS = tuple(sorted({*(k for k in _LOWERINGS if k not in ("FUSED_MBCONV", "SWISH")), *REWRITTEN_OPS}))
 
 
 def lower(graph: Graph) -> list[Layer]:

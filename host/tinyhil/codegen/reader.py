@@ -76,6 +76,8 @@ _OPTION_DECODERS: dict[str, tuple[type, Callable[[Any], dict[str, Any]]] | None]
     "MINIMUM": None,
     "PRELU": None,
     "TRANSPOSE": None,
+    "SPLIT": (tflite.SplitOptions, lambda o: {"num_splits": int(o.NumSplits())}),
+    "SPLIT_V": (tflite.SplitVOptions, lambda o: {"num_splits": int(o.NumSplits())}),
     "SLICE": None,
     "STRIDED_SLICE": (tflite.StridedSliceOptions,
                       lambda o: {"begin_mask": int(o.BeginMask()), "end_mask": int(o.EndMask()),

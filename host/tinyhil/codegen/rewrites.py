@@ -1,10 +1,13 @@
-"""Graph rewrites that put an operator on a faster kernel without changing a single output bit.
+"""Graph rewrites that put an operator on a faster kernel, or on one tinyhil has, without changing a single output
+bit.
 
 DEPTHWISE_CONV_2D over one input channel is a CONV_2D with C_in = 1: output channel m convolves the one input
 channel with filter m, and both reference kernels add (x - zero point) * w over the window, then bias, then the
 per-channel requantisation. Public audio models start so (TFLM's micro_speech: a 10x8 stride-2 depthwise with
 multiplier 8 over a 49x40 spectrogram); as a conv it runs on the im2col product over the whole window (K = 80
-there) instead of the depthwise kernels' tap loops."""
+there) instead of the depthwise kernels' tap loops.
+
+SPLIT / SPLIT_V, an op with several outputs, is one SLICE per output (the layers tinyhil lowers have one output)."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import dataclasses
 
 import numpy as np
 
-from .ir import Graph, Quantization, Tensor
+from .ir import Graph, Operator, Quantization, Tensor
 
 
 def _keeps_depthwise_kernel(graph: Graph, op) -> bool:
@@ -62,4 +65,57 @@ def depthwise_single_channel_as_conv(graph: Graph) -> Graph:
         options = {k: v for k, v in op.options.items() if k != "depth_multiplier"}
         operators.append(dataclasses.replace(op, opcode="CONV_2D", inputs=(op.inputs[0], conv_w.index, *op.inputs[2:]),
                                              options=options))
+    return dataclasses.replace(graph, tensors=tensors, operators=operators)
+
+
+# operators the rewrites below turn into others before lowering (lower.SUPPORTED_OPS lists them too)
+REWRITTEN_OPS = ("SPLIT", "SPLIT_V")
+
+
+def _split_sizes(graph: Graph, op) -> tuple[int, int, list[int]]:
+    """(input tensor, axis, size of each output along it) of a SPLIT (axis, input) or SPLIT_V (input, sizes, axis)."""
+    from ..errors import UnsupportedOpError
+
+    data_input, axis_input = (op.inputs[1], op.inputs[0]) if op.opcode == "SPLIT" else (op.inputs[0], op.inputs[2])
+    axis_t, x = graph.tensor(axis_input), graph.tensor(data_input)
+    if axis_t.data is None:
+        raise UnsupportedOpError(f"operator {op.index} ({op.opcode}) takes its axis at run time; tinyhil needs it "
+                                 "constant (what the converter writes)")
+    axis = int(np.asarray(axis_t.data).ravel()[0])
+    axis += len(x.shape) if axis < 0 else 0
+    sizes = [int(graph.tensor(t).shape[axis]) for t in op.outputs]
+    if not 0 <= axis < len(x.shape) or sum(sizes) != int(x.shape[axis]):
+        raise UnsupportedOpError(f"operator {op.index} ({op.opcode}) splits {x.shape} into "
+                                 f"{[graph.tensor(t).shape for t in op.outputs]}: the model is corrupt")
+    return data_input, axis, sizes
+
+
+def split_as_slices(graph: Graph) -> Graph:
+    """A new Graph where each SPLIT / SPLIT_V (a channel split: ShuffleNet, GhostNet) is one SLICE per output that
+    anything reads (its begin and size new constant tensors), renumbered in schedule order: TFLM's kernels copy
+    each output out of the input, as th_strided_copy_s8 does."""
+    if not any(op.opcode in REWRITTEN_OPS for op in graph.operators):
+        return graph
+    read = {t for op in graph.operators for t in op.inputs} | set(graph.outputs)
+    tensors, operators = list(graph.tensors), []
+
+    def constant(values: list[int], name: str) -> int:
+        tensors.append(Tensor(index=len(tensors), name=name, shape=(len(values),), dtype="int32",
+                              data=np.array(values, dtype=np.int32)))
+        return len(tensors) - 1
+
+    for op in graph.operators:
+        if op.opcode not in REWRITTEN_OPS:
+            operators.append(dataclasses.replace(op, index=len(operators)))
+            continue
+        data_input, axis, sizes = _split_sizes(graph, op)
+        rank, start = len(graph.tensor(data_input).shape), 0
+        for out, size in zip(op.outputs, sizes):
+            if out in read:
+                begin = [start if k == axis else 0 for k in range(rank)]
+                extent = [size if k == axis else -1 for k in range(rank)]
+                name = graph.tensor(out).name
+                operators.append(Operator(len(operators), "SLICE", (data_input, constant(begin, f"{name} begin"),
+                                                                     constant(extent, f"{name} size")), (out,), {}))
+            start += size
     return dataclasses.replace(graph, tensors=tensors, operators=operators)

@@ -29,7 +29,7 @@ RESOLVER_METHODS = {
     "QUANTIZE": "AddQuantize", "TANH": "AddTanh", "MAXIMUM": "AddMaximum",
     "MINIMUM": "AddMinimum", "SUB": "AddSub", "RESIZE_NEAREST_NEIGHBOR": "AddResizeNearestNeighbor",
     "PRELU": "AddPrelu", "TRANSPOSE": "AddTranspose",
-    "SLICE": "AddSlice", "STRIDED_SLICE": "AddStridedSlice",
+    "SLICE": "AddSlice", "STRIDED_SLICE": "AddStridedSlice", "SPLIT": "AddSplit", "SPLIT_V": "AddSplitV",
 }
 # op -> its kernel files under tensorflow/lite/micro/kernels/ (kernels/cmsis_nn/ where the tree has them there:
 # create_tflm_tree.py with OPTIMIZED_KERNEL_DIR=cmsis_nn drops the reference file of the same name). The TFLM
@@ -48,7 +48,8 @@ KERNEL_FILES = {
     "MAXIMUM": ("maximum_minimum",), "MINIMUM": ("maximum_minimum",),
     "SUB": ("sub", "sub_common"), "RESIZE_NEAREST_NEIGHBOR": ("resize_nearest_neighbor",),
     "PRELU": ("prelu", "prelu_common"), "TRANSPOSE": ("transpose", "transpose_common"),
-    "SLICE": ("slice",), "STRIDED_SLICE": ("strided_slice", "strided_slice_common"),
+    "SLICE": ("slice",), "STRIDED_SLICE": ("strided_slice", "strided_slice_common"), "SPLIT": ("split",),
+    "SPLIT_V": ("split_v",),
 }
 SHARED_KERNEL_FILES = ("kernel_util", "micro_tensor_utils", "activations", "activations_common")
 
