@@ -233,13 +233,28 @@ def measure(model: Path | bytes, profile: BoardProfile, inputs: np.ndarray | See
     return summarise(image, profile, outcome, expected, runtime, layers, generated)
 
 
+@dataclass(frozen=True)
+class _OperatorSummary:
+    opcode: str
+    macs: int
+
+
 def _operator_layers(model_bytes: bytes) -> list[Any]:
-    """The TFLM runtime stamps each .tflite operator: their op names and MACs (the layers tinyhil lowers them to,
-    before the planner's rewrites)."""
+    """The TFLM runtime stamps each .tflite operator: their op names and MACs (of the layer tinyhil lowers each to,
+    before the planner's rewrites; an op only the rewrites take, a SPLIT, has no MACs)."""
+    from .codegen.ir import Graph
     from .codegen.lower import lower
     from .codegen.reader import read_tflite
+    from .codegen.rewrites import REWRITTEN_OPS
 
-    return lower(read_tflite(model_bytes))
+    graph = read_tflite(model_bytes)
+    summaries: list[Any] = []
+    for op in graph.operators:
+        if op.opcode in REWRITTEN_OPS:
+            summaries.append(_OperatorSummary(op.opcode, 0))
+        else:
+            summaries.extend(lower(Graph(graph.tensors, [op], graph.inputs, graph.outputs)))
+    return summaries
 
 
 def _input_shape(model_bytes: bytes) -> tuple[int, ...]:

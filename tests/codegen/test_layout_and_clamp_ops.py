@@ -604,3 +604,19 @@ def test_converter_made_channel_split_is_bit_exact(check_bit_exact) -> None:
     blob = export_model_int8(keras.Model(inp, L.Conv2D(3, 1)(x)), seed=4)
     assert "SPLIT" in {op.opcode for op in read_tflite(blob).operators}
     assert check_bit_exact(blob, n_random=4) == 6
+
+
+def test_the_tflm_runtimes_per_operator_table_names_a_split_that_only_the_rewrites_take() -> None:
+    """TFLM stamps every .tflite operator; SPLIT has no layer of its own in tinyhil (rewrites.split_as_slices), so
+    bench labels it from the operator itself, with no MACs."""
+    from tinyhil.bench import _operator_layers
+
+    from .tflite_builder import split_options
+
+    q = {"scale": (0.02,), "zero_point": (-1,)}
+    tensors = [TensorSpec((1, 2, 2, 4), **q), TensorSpec((1,), "int32", data=np.array([3], np.int32)),
+               TensorSpec((1, 2, 2, 2), **q), TensorSpec((1, 2, 2, 2), **q), TensorSpec((1, 2, 2, 4), **q)]
+    ops = [OpSpec("SPLIT", [1, 0], [2, 3], split_options("SPLIT", 2)),
+           OpSpec("CONCATENATION", [3, 2], [4], concatenation_options(3))]
+    layers = _operator_layers(build_graph(tensors, ops, 0, 4))
+    assert [(layer.opcode, layer.macs) for layer in layers] == [("SPLIT", 0), ("CONCATENATION", 0)]
