@@ -476,3 +476,13 @@ def test_a_depthwise_takes_a_line_row_only_for_a_one_line_window_it_can_run() ->
                          "no folded requantisation": (7, 1, 1, 1, 8, 1, False, False), "dilation":
                          (3, 1, 2, 1, 8, 1, True, False), "a depth multiplier": (1, 3, 1, 1, 8, 2, True, False)}.items():
         assert not depthwise_line(*args), reason
+
+
+@pytest.mark.parametrize("window", [16, 17])
+def test_average_pool_over_a_window_at_and_past_the_16_bit_lanes_limit_matches_tflm(check_bit_exact, window: int) -> None:
+    """The DSP path sums four channels in 16-bit lanes, exact up to 256 taps (16x16 of -128 is -32768); 17x17
+    takes the reference loop. The all -128 and all 127 inputs check_bit_exact sends are the lanes' extremes."""
+    quant = dict(scale=(0.05,), zero_point=(3,))
+    tensors = [TensorSpec((1, window, window, 12), **quant), TensorSpec((1, 1, 1, 12), **quant)]
+    blob = build_model("AVERAGE_POOL_2D", tensors, [0], [1], pool_options((window, window), (1, 1), "VALID", "NONE"))
+    assert check_bit_exact(blob) == 6
