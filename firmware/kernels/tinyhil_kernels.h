@@ -112,6 +112,15 @@ typedef struct {
     const int8_t *table;                          /* [256] */
 } th_requantize_args;
 
+/* TRANSPOSE_CONV: filter [out_c][k_h][k_w][in_c]; padding as the conv it inverts has (lower_transpose_conv) */
+typedef struct {
+    int32_t batches, in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, stride_h, stride_w, pad_h, pad_w;
+    int32_t input_offset, output_offset, act_min, act_max;
+    const int8_t *filter;
+    const int32_t *bias;                          /* [out_c] or NULL */
+    const int32_t *multiplier, *shift;            /* [out_c] */
+} th_transpose_conv_args;
+
 /* TRANSPOSE, SLICE, STRIDED_SLICE: output element (i0..i5), in order, is input byte offset + sum(i_k * in_strides[k]) */
 typedef struct {
     int32_t offset;                               /* the input byte of output element 0 (a slice's start) */
@@ -316,6 +325,7 @@ void th_relu6_s8(const th_relu6_args *a, const int8_t *input, int8_t *output);
 void th_requantize_s8(const th_requantize_args *a, const int8_t *input, int8_t *output);
 void th_maximum_s8(const th_maximum_minimum_args *a, const int8_t *input1, const int8_t *input2, int8_t *output);
 void th_minimum_s8(const th_maximum_minimum_args *a, const int8_t *input1, const int8_t *input2, int8_t *output);
+void th_transpose_conv_s8(const th_transpose_conv_args *a, const int8_t *input, int8_t *output);
 void th_strided_copy_s8(const th_strided_copy_args *a, const int8_t *input, int8_t *output);
 void th_prelu_s8(const th_prelu_args *a, const int8_t *input, const int8_t *alpha, int8_t *output);
 void th_resize_nearest_s8(const th_resize_nearest_args *a, const int8_t *input, int8_t *output);

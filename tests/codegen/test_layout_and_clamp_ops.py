@@ -117,7 +117,8 @@ def _branchy_concat(axis: int = 3, activation: str = "NONE", second_scale: float
     tensors = [TensorSpec((1, 4, 4, 3), **q)]
     ops = [_conv(rng, tensors, 0, 5, TensorSpec((1, 4, 4, 5), scale=(second_scale,), zero_point=(2,)))]
     tensors.append(TensorSpec((1, 4, 4, 8), **q))
-    ops.append(OpSpec("CONCATENATION", [0, len(tensors) - 2], [len(tensors) - 1], concatenation_options(axis, activation)))
+    ops.append(OpSpec("CONCATENATION", [0, len(tensors) - 2], [len(tensors) - 1],
+                      concatenation_options(axis, activation)))
     return build_graph(tensors, ops, 0, len(tensors) - 1)
 
 
@@ -232,9 +233,10 @@ def chain_of_new_ops_model() -> bytes:
     """One graph through every op of this file, each on the output of the one before: RELU, QUANTIZE, TANH,
     MINIMUM by a scalar constant, SUB of a per-channel constant, MUL by a (1,1,1,C) constant, ADD of the map's
     own mean (an activation broadcast), CONCATENATION of a tensor with itself, MAXIMUM of two activations,
-    RELU6, MAX_POOL_2D (its word path: 12 channels), RESIZE_NEAREST_NEIGHBOR, PRELU, TRANSPOSE, STRIDED_SLICE."""
+    RELU6, MAX_POOL_2D (its word path: 12 channels), RESIZE_NEAREST_NEIGHBOR, PRELU, TRANSPOSE, STRIDED_SLICE,
+    TRANSPOSE_CONV."""
     from .tflite_builder import (add_options, mean_options, mul_options, pool_options, resize_nearest_options,
-                                 strided_slice_options, sub_options)
+                                 strided_slice_options, sub_options, transpose_conv_options)
 
     rng = np.random.default_rng(11)
     h, w, c = 6, 5, 6
@@ -271,15 +273,20 @@ def chain_of_new_ops_model() -> bytes:
     ops.append(OpSpec("TRANSPOSE", [prelu, len(t) - 1], [nchw := tensor((1, 2 * c, 5, 7), 0.015, -2)]))
     for values in ([0, 1, 0, -1], [1, 2 * c, 5, -8], [1, 2, 1, -2]):  # every other channel from 1, W reversed by 2
         t.append(TensorSpec((4,), "int32", data=np.array(values, np.int32)))
-    ops.append(OpSpec("STRIDED_SLICE", [nchw, len(t) - 3, len(t) - 2, len(t) - 1], [tensor((1, c, 5, 4), 0.015, -2)],
-                      strided_slice_options(0, 0, 0)))
+    ops.append(OpSpec("STRIDED_SLICE", [nchw, len(t) - 3, len(t) - 2, len(t) - 1],
+                      [sliced := tensor((1, c, 5, 4), 0.015, -2)], strided_slice_options(0, 0, 0)))
+    t.append(TensorSpec((4,), "int32", data=np.array([1, 2 * c, 10, 3], np.int32)))
+    shape_t = len(t) - 1
+    filt = tensor((3, 3, 3, 4), 0.01, 0, rng.integers(-127, 128, (3, 3, 3, 4)).astype(np.int8))
+    ops.append(OpSpec("TRANSPOSE_CONV", [shape_t, filt, sliced], [tensor((1, 2 * c, 10, 3), 0.05, 1)],
+                      transpose_conv_options((2, 2), "SAME", "NONE")))
     return build_graph(t, ops, 0, len(t) - 1)
 
 
 def test_a_chain_of_every_new_op_matches_tflm(check_bit_exact) -> None:
     opcodes = [op.opcode for op in read_tflite(chain_of_new_ops_model()).operators]
     assert {"RELU", "QUANTIZE", "TANH", "MINIMUM", "SUB", "MUL", "ADD", "CONCATENATION", "MAXIMUM", "RELU6",
-            "RESIZE_NEAREST_NEIGHBOR", "PRELU", "TRANSPOSE", "STRIDED_SLICE"} <= set(opcodes)
+            "RESIZE_NEAREST_NEIGHBOR", "PRELU", "TRANSPOSE", "STRIDED_SLICE", "TRANSPOSE_CONV"} <= set(opcodes)
     assert check_bit_exact(chain_of_new_ops_model(), n_random=8) == 10
 
 
@@ -503,8 +510,8 @@ def test_a_depthwise_over_one_channel_runs_as_a_conv_bit_exact(check_bit_exact, 
 
 @st.composite
 def strided_slices(draw: st.DrawFn) -> bytes:
-    """STRIDED_SLICE of a 1-D to 4-D tensor (TFLM's limit): begins and ends anywhere (negative ones counted from the end), steps of
-    either sign, begin / end masks, shrunk axes (which leave the output's shape)."""
+    """STRIDED_SLICE of a 1-D to 4-D tensor (TFLM's limit): begins and ends anywhere (negative ones counted from
+    the end), steps of either sign, begin / end masks, shrunk axes (which leave the output's shape)."""
     from tinyhil.codegen.lower_layout import strided_slice_axes
 
     from .tflite_builder import strided_slice_options
@@ -620,3 +627,47 @@ def test_the_tflm_runtimes_per_operator_table_names_a_split_that_only_the_rewrit
            OpSpec("CONCATENATION", [3, 2], [4], concatenation_options(3))]
     layers = _operator_layers(build_graph(tensors, ops, 0, 4))
     assert [(layer.opcode, layer.macs) for layer in layers] == [("SPLIT", 0), ("CONCATENATION", 0)]
+
+
+@SETTINGS
+@given(st.integers(1, 5), st.integers(1, 5), st.integers(1, 5), st.integers(1, 6), st.integers(1, 4), st.integers(1, 4),
+       st.integers(1, 3), st.sampled_from(["SAME", "VALID"]), st.sampled_from(["NONE", "RELU"]), st.booleans(),
+       st.integers(0, 2**31))
+def test_transpose_conv_matches_tflm(check_bit_exact, h: int, w: int, cin: int, cout: int, kh: int, kw: int,
+                                     stride: int, padding: str, activation: str, with_bias: bool, seed: int) -> None:
+    """Any size, filter and stride (a decoder's upsampling), SAME or VALID, with or without bias, per-channel scales."""
+    from .tflite_builder import transpose_conv_options
+
+    rng = np.random.default_rng(seed)
+    oh, ow = (h * stride, w * stride) if padding == "SAME" else ((h - 1) * stride + kh, (w - 1) * stride + kw)
+    ws = tuple(float(v) for v in rng.uniform(1e-3, 0.05, cout))
+    tensors = [TensorSpec((1, h, w, cin), scale=(0.05,), zero_point=(int(rng.integers(-128, 128)),)),
+               TensorSpec((4,), "int32", data=np.array([1, oh, ow, cout], np.int32)),
+               TensorSpec((cout, kh, kw, cin), scale=ws, zero_point=(0,) * cout,
+                          data=rng.integers(-127, 128, (cout, kh, kw, cin)).astype(np.int8)),
+               TensorSpec((1, oh, ow, cout), scale=(0.1,), zero_point=(-3,))]
+    inputs = [1, 2, 0]
+    if with_bias:
+        tensors.append(TensorSpec((cout,), "int32", scale=tuple(0.05 * v for v in ws), zero_point=(0,) * cout,
+                                  data=rng.integers(-3000, 3000, cout).astype(np.int32)))
+        inputs.append(4)
+    blob = build_graph(tensors, [OpSpec("TRANSPOSE_CONV", inputs, [3],
+                                        transpose_conv_options((stride, stride), padding, activation))], 0, 3)
+    assert check_bit_exact(blob) == 6
+
+
+@pytest.mark.slow
+def test_converter_made_conv2d_transpose_is_bit_exact(check_bit_exact) -> None:
+    """Keras' Conv2DTranspose, stride 2, SAME (an autoencoder's decoder)."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from tensorflow import keras
+
+    from .keras_nets import export_model_int8
+    L = keras.layers
+    inp = keras.Input((6, 6, 4), batch_size=1)
+    x = L.Conv2DTranspose(5, 3, strides=2, padding="same", activation="relu")(L.Conv2D(4, 3, padding="same")(inp))
+    blob = export_model_int8(keras.Model(inp, x), seed=6)
+    assert "TRANSPOSE_CONV" in {op.opcode for op in read_tflite(blob).operators}
+    assert check_bit_exact(blob, n_random=4) == 6

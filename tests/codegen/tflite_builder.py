@@ -277,6 +277,17 @@ def split_options(opcode: str, num_splits: int) -> OptionsWriter:
     return write
 
 
+def transpose_conv_options(stride: tuple[int, int], padding: str, activation: str) -> OptionsWriter:
+    def write(b: flatbuffers.Builder) -> tuple[int, int]:
+        tflite.TransposeConvOptionsStart(b)
+        tflite.TransposeConvOptionsAddPadding(b, _PAD[padding])
+        tflite.TransposeConvOptionsAddStrideH(b, stride[0])
+        tflite.TransposeConvOptionsAddStrideW(b, stride[1])
+        tflite.TransposeConvOptionsAddFusedActivationFunction(b, _ACT[activation])
+        return tflite.BuiltinOptions.TransposeConvOptions, tflite.TransposeConvOptionsEnd(b)
+    return write
+
+
 def squeeze_options(dims: tuple[int, ...]) -> OptionsWriter:
     def write(b: flatbuffers.Builder) -> tuple[int, int]:
         vector = _vector(b, np.array(dims, dtype=np.int32))

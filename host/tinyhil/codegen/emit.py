@@ -98,9 +98,12 @@ def _layer_context(graph: Graph, layer: Layer, plan: MemoryPlan) -> dict[str, An
     in_offsets = [plan.offsets[t] for t in layer.inputs if t not in layer.const_inputs]
     out_offset = plan.offsets[layer.output]
     out_t = graph.tensor(layer.output)
-    comment = [f"in  {graph.tensor(t).shape} @ " + (f"flash {layer.const_inputs[t]}" if t in layer.const_inputs else
-                                                    f"arena[{plan.offsets[t]}..{plan.offsets[t] + graph.tensor(t).nbytes})")
-               for t in layer.inputs]
+    def place(t: int) -> str:
+        if t in layer.const_inputs:
+            return f"flash {layer.const_inputs[t]}"
+        return f"arena[{plan.offsets[t]}..{plan.offsets[t] + graph.tensor(t).nbytes})"
+
+    comment = [f"in  {graph.tensor(t).shape} @ {place(t)}" for t in layer.inputs]
     comment.append(f"out {out_t.shape} @ arena[{out_offset}..{out_offset + out_t.nbytes})")
     in_place = layer.index in plan.in_place_ops
     kernel = in_place_kernel(layer.function) if in_place else layer.function
@@ -115,7 +118,7 @@ def _layer_context(graph: Graph, layer: Layer, plan: MemoryPlan) -> dict[str, An
         call = f"{kernel}(&{args_name}, {_arena(out_offset)}, {_arena(scratch)})"
         comment.append(f"in place over its input; row scratch @ arena[{scratch}..{scratch + plan.scratch_sizes[layer.index]})")
     else:
-        inputs = [layer.const_inputs[t] if t in layer.const_inputs else _arena(plan.offsets[t]) for t in layer.inputs]
+        inputs = [layer.const_inputs.get(t) or _arena(plan.offsets[t]) for t in layer.inputs]
         if layer.inputs_as_array:  # a C99 compound literal: the kernel takes `const int8_t *const *inputs`
             inputs = ["(const int8_t *const[]){" + ", ".join(inputs) + "}"]
         arguments = [f"&{args_name}", *inputs, _arena(out_offset)]

@@ -12,7 +12,7 @@ from ..errors import UnsupportedOpError
 from .ir import Graph, Operator
 from .layer import (ArgStruct, ConstArray, Layer, broadcast_inner, commutative_operands, const_inputs_of, quant_params,
                     shape4, table_layer, unary_tensors)
-from . import lower_compare, lower_layout, lower_requant, tables
+from . import lower_compare, lower_layout, lower_requant, lower_transpose_conv, tables
 from .rewrites import REWRITTEN_OPS
 from .quantize import (activation_range, conv_multipliers, f32, fast_requant, hard_swish_multipliers,
                        leaky_relu_multipliers, mean_multiplier, mul_multiplier, quantize_multiplier,
@@ -686,6 +686,7 @@ _LOWERINGS: dict[str, Callable[[Graph, Operator], Layer]] = {
     "TRANSPOSE": lower_layout.transpose,
     "STRIDED_SLICE": lower_layout.strided_slice,
     "SLICE": lower_layout.slice_,
+    "TRANSPOSE_CONV": lower_transpose_conv.transpose_conv,
     "RELU": lower_requant.relu,
     "RELU6": lower_requant.relu6,
     "QUANTIZE": lower_requant.quantize,

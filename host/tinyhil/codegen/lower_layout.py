@@ -147,8 +147,8 @@ def transpose(graph: Graph, op: Operator) -> Layer:
         raise UnsupportedOpError(f"operator {op.index} (TRANSPOSE) permutation {perm} of a rank-{rank} tensor; "
                                  f"supported: a permutation of at most {TRANSPOSE_MAX_RANK} dimensions")
     if tuple(int(x.shape[p]) for p in perm) != tuple(int(d) for d in y.shape):
-        raise UnsupportedOpError(f"operator {op.index} (TRANSPOSE) of {x.shape} by {perm} gives {y.shape}: the model is "
-                                 "corrupt")
+        raise UnsupportedOpError(f"operator {op.index} (TRANSPOSE) of {x.shape} by {perm} gives {y.shape}: the model "
+                                 "is corrupt")
     rows = row_major_strides(tuple(int(d) for d in x.shape))
     dims = [int(x.shape[p]) for p in perm]
     return _strided_copy_layer(graph, op, strided_copy_fields(0, dims, [rows[p] for p in perm]), int(np.prod(dims)))
@@ -187,9 +187,9 @@ def strided_slice(graph: Graph, op: Operator) -> Layer:
     shape = tuple(int(d) for d in x.shape)
     begin, end, strides = (_constant_ints(graph, op, k, what) for k, what in ((1, "begin"), (2, "end"), (3, "strides")))
     if len(shape) > STRIDED_SLICE_MAX_RANK or not len(begin) == len(end) == len(strides) == len(shape) or 0 in strides:
-        raise UnsupportedOpError(f"operator {op.index} (STRIDED_SLICE) of a rank-{len(shape)} tensor with begin {begin}, "
-                                 f"end {end}, strides {strides}; supported: one non-zero stride per axis, at most "
-                                 f"{STRIDED_SLICE_MAX_RANK} axes (as TFLM)")
+        raise UnsupportedOpError(f"operator {op.index} (STRIDED_SLICE) of a rank-{len(shape)} tensor with begin "
+                                 f"{begin}, end {end}, strides {strides}; supported: one non-zero stride per axis, at "
+                                 f"most {STRIDED_SLICE_MAX_RANK} axes (as TFLM)")
     o = op.options
     axes = strided_slice_axes(shape, begin, end, strides, o.get("begin_mask", 0), o.get("end_mask", 0),
                               o.get("shrink_axis_mask", 0), bool(o.get("offset", False)))

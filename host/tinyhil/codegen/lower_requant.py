@@ -1,6 +1,7 @@
 """Lowerings of the elementwise ops whose output byte is a clamp, a requantisation or a fixed-point function of
-its input byte: RELU, RELU6, TANH and QUANTIZE from int8 to int8 (TFLM's int8 kernels, computed here as they compute their parameters). Each
-is also a 256-entry table, so fuse.fuse_activations folds it into the conv before it."""
+its input byte: RELU, RELU6, TANH and QUANTIZE from int8 to int8 (TFLM's int8 kernels, computed here as they
+compute their parameters). Each is also a 256-entry table, so fuse.fuse_activations folds it into the conv
+before it."""
 
 from __future__ import annotations
 
@@ -75,6 +76,6 @@ def quantize(graph: Graph, op: Operator) -> Layer:
     this op."""
     x, y = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
     if x.dtype != "int8" or y.dtype != "int8":
-        raise UnsupportedOpError(f"operator {op.index} (QUANTIZE) converts {x.dtype} to {y.dtype}; tinyhil runs "
-                                 "int8 -> int8 requantisation only (export with inference_input_type/output_type = int8)")
+        raise UnsupportedOpError(f"operator {op.index} (QUANTIZE) converts {x.dtype} to {y.dtype}; tinyhil runs int8 "
+                                 "-> int8 requantisation only (export with inference_input_type/output_type = int8)")
     return _requantize(graph, op, lambda output_zero_point: INT8_MIN)

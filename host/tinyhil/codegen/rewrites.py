@@ -46,10 +46,10 @@ def _single_channel_depthwise(graph: Graph, op) -> bool:
 
 
 def depthwise_single_channel_as_conv(graph: Graph) -> Graph:
-    """A new Graph where each DEPTHWISE_CONV_2D whose input has one channel and a depth multiplier is a CONV_2D: its (1, kh, kw, M)
-    filter becomes a (M, kh, kw, 1) conv filter (a new constant tensor; per-channel scales move from axis 3 to
-    axis 0), its options lose the depth multiplier; bias and output stay. Every window but the 3x3 one the
-    depthwise kernels keep in registers (_keeps_depthwise_kernel; micro_speech's 10x8 runs 15x faster so)."""
+    """A new Graph where each DEPTHWISE_CONV_2D whose input has one channel and a depth multiplier is a CONV_2D: its
+    (1, kh, kw, M) filter becomes a (M, kh, kw, 1) conv filter (a new constant tensor; per-channel scales move
+    from axis 3 to axis 0), its options lose the depth multiplier; bias and output stay. Every window but the 3x3
+    one the depthwise kernels keep in registers (_keeps_depthwise_kernel; micro_speech's 10x8 runs 15x faster so)."""
     if not any(_single_channel_depthwise(graph, op) for op in graph.operators):
         return graph
     tensors, operators = list(graph.tensors), []
@@ -59,8 +59,9 @@ def depthwise_single_channel_as_conv(graph: Graph) -> Graph:
             continue
         w = graph.tensor(op.inputs[1])
         quant = w.quant and Quantization(scale=w.quant.scale, zero_point=w.quant.zero_point, axis=0)
-        conv_w = Tensor(index=len(tensors), name=f"{w.name} (as a conv filter)", shape=(w.shape[3], w.shape[1], w.shape[2], 1),
-                        dtype=w.dtype, quant=quant, data=np.ascontiguousarray(np.asarray(w.data).transpose(3, 1, 2, 0)))
+        conv_w = Tensor(index=len(tensors), name=f"{w.name} (as a conv filter)",
+                        shape=(w.shape[3], w.shape[1], w.shape[2], 1), dtype=w.dtype, quant=quant,
+                        data=np.ascontiguousarray(np.asarray(w.data).transpose(3, 1, 2, 0)))
         tensors.append(conv_w)
         options = {k: v for k, v in op.options.items() if k != "depth_multiplier"}
         operators.append(dataclasses.replace(op, opcode="CONV_2D", inputs=(op.inputs[0], conv_w.index, *op.inputs[2:]),

@@ -30,6 +30,7 @@ RESOLVER_METHODS = {
     "MINIMUM": "AddMinimum", "SUB": "AddSub", "RESIZE_NEAREST_NEIGHBOR": "AddResizeNearestNeighbor",
     "PRELU": "AddPrelu", "TRANSPOSE": "AddTranspose",
     "SLICE": "AddSlice", "STRIDED_SLICE": "AddStridedSlice", "SPLIT": "AddSplit", "SPLIT_V": "AddSplitV",
+    "TRANSPOSE_CONV": "AddTransposeConv",
 }
 # op -> its kernel files under tensorflow/lite/micro/kernels/ (kernels/cmsis_nn/ where the tree has them there:
 # create_tflm_tree.py with OPTIMIZED_KERNEL_DIR=cmsis_nn drops the reference file of the same name). The TFLM
@@ -49,7 +50,7 @@ KERNEL_FILES = {
     "SUB": ("sub", "sub_common"), "RESIZE_NEAREST_NEIGHBOR": ("resize_nearest_neighbor",),
     "PRELU": ("prelu", "prelu_common"), "TRANSPOSE": ("transpose", "transpose_common"),
     "SLICE": ("slice",), "STRIDED_SLICE": ("strided_slice", "strided_slice_common"), "SPLIT": ("split",),
-    "SPLIT_V": ("split_v",),
+    "SPLIT_V": ("split_v",), "TRANSPOSE_CONV": ("transpose_conv",),
 }
 SHARED_KERNEL_FILES = ("kernel_util", "micro_tensor_utils", "activations", "activations_common")
 
