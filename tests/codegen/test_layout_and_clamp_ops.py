@@ -671,3 +671,19 @@ def test_converter_made_conv2d_transpose_is_bit_exact(check_bit_exact) -> None:
     blob = export_model_int8(keras.Model(inp, x), seed=6)
     assert "TRANSPOSE_CONV" in {op.opcode for op in read_tflite(blob).operators}
     assert check_bit_exact(blob, n_random=4) == 6
+
+
+@SETTINGS
+@given(st.lists(st.integers(1, 5), min_size=1, max_size=4), st.booleans(), st.integers(-128, 127), st.data())
+def test_pad_and_padv2_of_any_rank_match_tflm(check_bit_exact, shape: list[int], v2: bool, value: int, data) -> None:
+    """PAD of 1-D to 4-D tensors (a causal Conv1D pads (1, T, C)), PADV2 with its own constant."""
+    pads = [[data.draw(st.integers(0, 3)), data.draw(st.integers(0, 3))] for _ in shape]
+    q = {"scale": (0.02,), "zero_point": (5,)}
+    out = tuple(n + a + b for n, (a, b) in zip(shape, pads))
+    tensors = [TensorSpec(tuple(shape), **q), TensorSpec((len(shape), 2), "int32", data=np.array(pads, np.int32)),
+               TensorSpec(out, **q)]
+    inputs = [0, 1]
+    if v2:
+        tensors.append(TensorSpec((1,), **q, data=np.array([value], np.int8)))
+        inputs.append(3)
+    assert check_bit_exact(build_model("PADV2" if v2 else "PAD", tensors, inputs, [2])) == 6

@@ -558,11 +558,24 @@ def _mean(graph: Graph, op: Operator) -> Layer:
 
 
 def _pad(graph: Graph, op: Operator) -> Layer:
+    """PAD and PADV2 of a 1-D to 4-D tensor (a causal Conv1D pads its (1, T, C) input), extended to 4-D with
+    leading 1s; the padding value is the output's zero point, or PADV2's constant (its raw int8, as TFLM takes it)."""
     x, pads, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
-    if len(x.shape) != 4 or pads.data is None:
-        raise UnsupportedOpError(f"operator {op.index} (PAD) needs a 4-D input and constant paddings")
-    before = [int(v) for v in np.asarray(pads.data).reshape(4, 2)[:, 0]]
-    fields = {"in_dims": list(_shape4(x)), "out_dims": list(_shape4(y)), "before": before, "pad_value": _q(y)[1]}
+    rank = len(x.shape)
+    if not 1 <= rank <= 4 or pads.data is None or np.asarray(pads.data).size != 2 * rank:
+        raise UnsupportedOpError(f"operator {op.index} ({op.opcode}) of a rank-{rank} tensor: supported, a 1-D to 4-D "
+                                 "input with constant paddings")
+    pad_value = _q(y)[1]
+    if op.opcode == "PADV2" and len(op.inputs) > 2 and op.inputs[2] >= 0:
+        value = graph.tensor(op.inputs[2])
+        if value.data is None or value.dtype != "int8":
+            raise UnsupportedOpError(f"operator {op.index} (PADV2) pads with '{value.name}', not an int8 constant; "
+                                     "supported: a constant padding value")
+        pad_value = int(np.asarray(value.data).ravel()[0])
+    lead = [1] * (4 - rank)
+    before = [0] * (4 - rank) + [int(v) for v in np.asarray(pads.data).reshape(rank, 2)[:, 0]]
+    fields = {"in_dims": lead + [int(d) for d in x.shape], "out_dims": lead + [int(d) for d in y.shape],
+              "before": before, "pad_value": pad_value}
     return Layer(op.index, op.opcode, "th_pad_s8", "th_pad_args", fields, [], (op.inputs[0],), op.outputs[0])
 
 
@@ -677,6 +690,7 @@ _LOWERINGS: dict[str, Callable[[Graph, Operator], Layer]] = {
     "MAX_POOL_2D": _pool,
     "MEAN": _mean,
     "PAD": _pad,
+    "PADV2": _pad,
     "SOFTMAX": _softmax,
     "RESHAPE": lower_layout.reshape,
     "SQUEEZE": lower_layout.reshape,

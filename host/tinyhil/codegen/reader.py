@@ -90,6 +90,7 @@ _OPTION_DECODERS: dict[str, tuple[type, Callable[[Any], dict[str, Any]]] | None]
                                            "half_pixel_centers": bool(o.HalfPixelCenters())}),
     "DEQUANTIZE": None,  # read so that int8_core can drop a float output edge; nowhere else (_check_int8)
     "PAD": None,
+    "PADV2": None,
     "LEAKY_RELU": (tflite.LeakyReluOptions, lambda o: {"alpha": float(o.Alpha())}),
     "HARD_SWISH": None,
     "LOGISTIC": None,

@@ -30,7 +30,7 @@ RESOLVER_METHODS = {
     "MINIMUM": "AddMinimum", "SUB": "AddSub", "RESIZE_NEAREST_NEIGHBOR": "AddResizeNearestNeighbor",
     "PRELU": "AddPrelu", "TRANSPOSE": "AddTranspose",
     "SLICE": "AddSlice", "STRIDED_SLICE": "AddStridedSlice", "SPLIT": "AddSplit", "SPLIT_V": "AddSplitV",
-    "TRANSPOSE_CONV": "AddTransposeConv",
+    "TRANSPOSE_CONV": "AddTransposeConv", "PADV2": "AddPadV2",
 }
 # op -> its kernel files under tensorflow/lite/micro/kernels/ (kernels/cmsis_nn/ where the tree has them there:
 # create_tflm_tree.py with OPTIMIZED_KERNEL_DIR=cmsis_nn drops the reference file of the same name). The TFLM
@@ -51,6 +51,7 @@ KERNEL_FILES = {
     "PRELU": ("prelu", "prelu_common"), "TRANSPOSE": ("transpose", "transpose_common"),
     "SLICE": ("slice",), "STRIDED_SLICE": ("strided_slice", "strided_slice_common"), "SPLIT": ("split",),
     "SPLIT_V": ("split_v",), "TRANSPOSE_CONV": ("transpose_conv",),
+    "PADV2": ("pad", "pad_common"),
 }
 SHARED_KERNEL_FILES = ("kernel_util", "micro_tensor_utils", "activations", "activations_common")
 
