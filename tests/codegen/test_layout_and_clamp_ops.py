@@ -687,3 +687,20 @@ def test_pad_and_padv2_of_any_rank_match_tflm(check_bit_exact, shape: list[int],
         tensors.append(TensorSpec((1,), **q, data=np.array([value], np.int8)))
         inputs.append(3)
     assert check_bit_exact(build_model("PADV2" if v2 else "PAD", tensors, inputs, [2])) == 6
+
+
+@SETTINGS
+@given(st.sampled_from(["DEPTH_TO_SPACE", "SPACE_TO_DEPTH"]), st.integers(1, 3), st.integers(1, 3), st.integers(1, 3),
+       st.integers(1, 5))
+def test_depth_to_space_and_space_to_depth_match_tflm(check_bit_exact, opcode: str, block: int, h: int, w: int,
+                                                      c: int) -> None:
+    """The pixel shuffle of a super-resolution head (DEPTH_TO_SPACE) and a detector's reorg (SPACE_TO_DEPTH)."""
+    from .tflite_builder import block_size_options
+
+    q = {"scale": (0.02,), "zero_point": (5,)}
+    if opcode == "DEPTH_TO_SPACE":
+        shapes = (1, h, w, c * block * block), (1, h * block, w * block, c)
+    else:
+        shapes = (1, h * block, w * block, c), (1, h, w, c * block * block)
+    tensors = [TensorSpec(shapes[0], **q), TensorSpec(shapes[1], **q)]
+    assert check_bit_exact(build_model(opcode, tensors, [0], [1], block_size_options(opcode, block))) == 6

@@ -288,6 +288,15 @@ def transpose_conv_options(stride: tuple[int, int], padding: str, activation: st
     return write
 
 
+def block_size_options(opcode: str, block: int) -> OptionsWriter:
+    def write(b: flatbuffers.Builder) -> tuple[int, int]:
+        p = "DepthToSpaceOptions" if opcode == "DEPTH_TO_SPACE" else "SpaceToDepthOptions"
+        getattr(tflite, p + "Start")(b)
+        getattr(tflite, p + "AddBlockSize")(b, block)
+        return getattr(tflite.BuiltinOptions, p), getattr(tflite, p + "End")(b)
+    return write
+
+
 def squeeze_options(dims: tuple[int, ...]) -> OptionsWriter:
     def write(b: flatbuffers.Builder) -> tuple[int, int]:
         vector = _vector(b, np.array(dims, dtype=np.int32))

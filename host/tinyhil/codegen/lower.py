@@ -700,6 +700,8 @@ _LOWERINGS: dict[str, Callable[[Graph, Operator], Layer]] = {
     "TRANSPOSE": lower_layout.transpose,
     "STRIDED_SLICE": lower_layout.strided_slice,
     "SLICE": lower_layout.slice_,
+    "DEPTH_TO_SPACE": lower_layout.depth_space,
+    "SPACE_TO_DEPTH": lower_layout.depth_space,
     "TRANSPOSE_CONV": lower_transpose_conv.transpose_conv,
     "RELU": lower_requant.relu,
     "RELU6": lower_requant.relu6,

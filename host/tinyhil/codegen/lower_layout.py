@@ -215,3 +215,26 @@ def slice_(graph: Graph, op: Operator) -> Layer:
     rows = row_major_strides(shape)
     return _strided_copy_layer(graph, op, strided_copy_fields(sum(b * r for b, r in zip(begin, rows)), dims, rows),
                                int(np.prod(dims)))
+
+
+def depth_space(graph: Graph, op: Operator) -> Layer:
+    """DEPTH_TO_SPACE / SPACE_TO_DEPTH with block b (TFLite's NHWC pixel shuffle, a copy): a 6-D transpose on the
+    strided-copy kernel. DEPTH_TO_SPACE writes (n, h, i, w, j, c) from input (n, h, w, (i * b + j) * C + c);
+    SPACE_TO_DEPTH writes (n, h, w, i, j, c) from input (n, h * b + i, w * b + j, c)."""
+    x, y = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
+    n, h, w, c = shape4(x)
+    b = int(op.options.get("block_size", 0))
+    if op.opcode == "DEPTH_TO_SPACE":
+        if b < 1 or c % (b * b) or shape4(y) != (n, h * b, w * b, c // (b * b)):
+            raise UnsupportedOpError(f"operator {op.index} (DEPTH_TO_SPACE) block {b} maps {x.shape} to {y.shape}: the "
+                                     "model is corrupt")
+        co = c // (b * b)
+        dims = [n, h, b, w, b, co]
+        strides = [h * w * c, w * c, b * co, c, co, 1]
+    else:
+        if b < 1 or h % b or w % b or shape4(y) != (n, h // b, w // b, c * b * b):
+            raise UnsupportedOpError(f"operator {op.index} (SPACE_TO_DEPTH) block {b} maps {x.shape} to {y.shape}: the "
+                                     "model is corrupt")
+        dims = [n, h // b, w // b, b, b, c]
+        strides = [h * w * c, b * w * c, b * c, w * c, c, 1]
+    return _strided_copy_layer(graph, op, strided_copy_fields(0, dims, strides), int(np.prod(dims)))

@@ -79,6 +79,8 @@ _OPTION_DECODERS: dict[str, tuple[type, Callable[[Any], dict[str, Any]]] | None]
     "SPLIT": (tflite.SplitOptions, lambda o: {"num_splits": int(o.NumSplits())}),
     "SPLIT_V": (tflite.SplitVOptions, lambda o: {"num_splits": int(o.NumSplits())}),
     "SLICE": None,
+    "DEPTH_TO_SPACE": (tflite.DepthToSpaceOptions, lambda o: {"block_size": int(o.BlockSize())}),
+    "SPACE_TO_DEPTH": (tflite.SpaceToDepthOptions, lambda o: {"block_size": int(o.BlockSize())}),
     "TRANSPOSE_CONV": (tflite.TransposeConvOptions,
                        lambda o: {"padding": _PADDINGS[o.Padding()], "stride_h": o.StrideH(), "stride_w": o.StrideW(),
                                   "fused_activation": _ACTIVATIONS[o.FusedActivationFunction()]}),
