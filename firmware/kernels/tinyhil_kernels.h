@@ -136,6 +136,13 @@ typedef struct {
     int32_t alpha_multiplier, alpha_shift;        /* input scale * alpha scale / output scale (x < zero point) */
 } th_prelu_args;
 
+/* RESIZE_BILINEAR: rows[3 * y] = {lower row, upper row, upper weight in 1/1024}, cols likewise */
+typedef struct {
+    int32_t batches, in_h, in_w, out_h, out_w, channels;
+    const int32_t *rows;                          /* [out_h][3] */
+    const int32_t *cols;                          /* [out_w][3] */
+} th_resize_bilinear_args;
+
 /* RESIZE_NEAREST_NEIGHBOR: output pixel (y, x) is input pixel (source_rows[y], source_cols[x]) */
 typedef struct {
     int32_t batches, in_h, in_w, out_h, out_w, channels;
@@ -328,6 +335,7 @@ void th_minimum_s8(const th_maximum_minimum_args *a, const int8_t *input1, const
 void th_transpose_conv_s8(const th_transpose_conv_args *a, const int8_t *input, int8_t *output);
 void th_strided_copy_s8(const th_strided_copy_args *a, const int8_t *input, int8_t *output);
 void th_prelu_s8(const th_prelu_args *a, const int8_t *input, const int8_t *alpha, int8_t *output);
+void th_resize_bilinear_s8(const th_resize_bilinear_args *a, const int8_t *input, int8_t *output);
 void th_resize_nearest_s8(const th_resize_nearest_args *a, const int8_t *input, int8_t *output);
 void th_concatenation_s8(const th_concatenation_args *a, const int8_t *const *inputs, int8_t *output);
 void th_copy_s8(size_t bytes, const int8_t *input, int8_t *output);

@@ -234,9 +234,9 @@ def chain_of_new_ops_model() -> bytes:
     MINIMUM by a scalar constant, SUB of a per-channel constant, MUL by a (1,1,1,C) constant, ADD of the map's
     own mean (an activation broadcast), CONCATENATION of a tensor with itself, MAXIMUM of two activations,
     RELU6, MAX_POOL_2D (its word path: 12 channels), RESIZE_NEAREST_NEIGHBOR, PRELU, TRANSPOSE, STRIDED_SLICE,
-    TRANSPOSE_CONV."""
-    from .tflite_builder import (add_options, mean_options, mul_options, pool_options, resize_nearest_options,
-                                 strided_slice_options, sub_options, transpose_conv_options)
+    TRANSPOSE_CONV, RESIZE_BILINEAR."""
+    from .tflite_builder import (add_options, mean_options, mul_options, pool_options, resize_bilinear_options,
+                                 resize_nearest_options, strided_slice_options, sub_options, transpose_conv_options)
 
     rng = np.random.default_rng(11)
     h, w, c = 6, 5, 6
@@ -278,15 +278,19 @@ def chain_of_new_ops_model() -> bytes:
     t.append(TensorSpec((4,), "int32", data=np.array([1, 2 * c, 10, 3], np.int32)))
     shape_t = len(t) - 1
     filt = tensor((3, 3, 3, 4), 0.01, 0, rng.integers(-127, 128, (3, 3, 3, 4)).astype(np.int8))
-    ops.append(OpSpec("TRANSPOSE_CONV", [shape_t, filt, sliced], [tensor((1, 2 * c, 10, 3), 0.05, 1)],
+    ops.append(OpSpec("TRANSPOSE_CONV", [shape_t, filt, sliced], [upsampled := tensor((1, 2 * c, 10, 3), 0.05, 1)],
                       transpose_conv_options((2, 2), "SAME", "NONE")))
+    t.append(TensorSpec((2,), "int32", data=np.array([7, 13], np.int32)))
+    ops.append(OpSpec("RESIZE_BILINEAR", [upsampled, len(t) - 1], [tensor((1, 7, 13, 3), 0.05, 1)],
+                      resize_bilinear_options(False, True)))
     return build_graph(t, ops, 0, len(t) - 1)
 
 
 def test_a_chain_of_every_new_op_matches_tflm(check_bit_exact) -> None:
     opcodes = [op.opcode for op in read_tflite(chain_of_new_ops_model()).operators]
     assert {"RELU", "QUANTIZE", "TANH", "MINIMUM", "SUB", "MUL", "ADD", "CONCATENATION", "MAXIMUM", "RELU6",
-            "RESIZE_NEAREST_NEIGHBOR", "PRELU", "TRANSPOSE", "STRIDED_SLICE", "TRANSPOSE_CONV"} <= set(opcodes)
+            "RESIZE_NEAREST_NEIGHBOR", "PRELU", "TRANSPOSE", "STRIDED_SLICE", "TRANSPOSE_CONV",
+            "RESIZE_BILINEAR"} <= set(opcodes)
     assert check_bit_exact(chain_of_new_ops_model(), n_random=8) == 10
 
 
@@ -704,3 +708,37 @@ def test_depth_to_space_and_space_to_depth_match_tflm(check_bit_exact, opcode: s
         shapes = (1, h * block, w * block, c), (1, h, w, c * block * block)
     tensors = [TensorSpec(shapes[0], **q), TensorSpec(shapes[1], **q)]
     assert check_bit_exact(build_model(opcode, tensors, [0], [1], block_size_options(opcode, block))) == 6
+
+
+@SETTINGS
+@given(st.integers(1, 6), st.integers(1, 6), st.integers(1, 5), st.integers(1, 13), st.integers(1, 13),
+       st.sampled_from([(False, False), (True, False), (False, True)]))
+def test_resize_bilinear_up_or_down_matches_tflm(check_bit_exact, ih: int, iw: int, c: int, oh: int, ow: int,
+                                                 modes: tuple[bool, bool]) -> None:
+    """Any input and output size, align_corners or half_pixel_centers (its border weights are negative)."""
+    from .tflite_builder import resize_bilinear_options
+
+    q = {"scale": (0.02,), "zero_point": (-4,)}
+    tensors = [TensorSpec((1, ih, iw, c), **q), TensorSpec((2,), "int32", data=np.array([oh, ow], np.int32)),
+               TensorSpec((1, oh, ow, c), **q)]
+    blob = build_model("RESIZE_BILINEAR", tensors, [0, 1], [2], resize_bilinear_options(*modes))
+    assert check_bit_exact(blob) == 6
+
+
+@pytest.mark.slow
+def test_converter_made_bilinear_upsampling_is_bit_exact(check_bit_exact) -> None:
+    """tf.image.resize(..., 'bilinear') in a segmentation head, as the converter writes it (half_pixel_centers)."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+    from tensorflow import keras
+
+    from .keras_nets import export_model_int8
+    L = keras.layers
+    inp = keras.Input((12, 12, 3), batch_size=1)
+    x = L.Conv2D(6, 3, strides=2, padding="same", activation="relu")(inp)
+    x = L.Lambda(lambda t: tf.image.resize(t, (12, 12), method="bilinear"))(x)
+    blob = export_model_int8(keras.Model(inp, L.Conv2D(2, 1)(x)), seed=5)
+    assert "RESIZE_BILINEAR" in {op.opcode for op in read_tflite(blob).operators}
+    assert check_bit_exact(blob, n_random=4) == 6

@@ -297,6 +297,15 @@ def block_size_options(opcode: str, block: int) -> OptionsWriter:
     return write
 
 
+def resize_bilinear_options(align_corners: bool, half_pixel_centers: bool) -> OptionsWriter:
+    def write(b: flatbuffers.Builder) -> tuple[int, int]:
+        tflite.ResizeBilinearOptionsStart(b)
+        tflite.ResizeBilinearOptionsAddAlignCorners(b, align_corners)
+        tflite.ResizeBilinearOptionsAddHalfPixelCenters(b, half_pixel_centers)
+        return tflite.BuiltinOptions.ResizeBilinearOptions, tflite.ResizeBilinearOptionsEnd(b)
+    return write
+
+
 def squeeze_options(dims: tuple[int, ...]) -> OptionsWriter:
     def write(b: flatbuffers.Builder) -> tuple[int, int]:
         vector = _vector(b, np.array(dims, dtype=np.int32))

@@ -697,6 +697,7 @@ _LOWERINGS: dict[str, Callable[[Graph, Operator], Layer]] = {
     "EXPAND_DIMS": lower_layout.reshape,
     "CONCATENATION": lower_layout.concatenation,
     "RESIZE_NEAREST_NEIGHBOR": lower_layout.resize_nearest_neighbor,
+    "RESIZE_BILINEAR": lower_layout.resize_bilinear,
     "TRANSPOSE": lower_layout.transpose,
     "STRIDED_SLICE": lower_layout.strided_slice,
     "SLICE": lower_layout.slice_,

@@ -238,3 +238,47 @@ def depth_space(graph: Graph, op: Operator) -> Layer:
         dims = [n, h // b, w // b, b, b, c]
         strides = [h * w * c, b * w * c, b * c, w * c, c, 1]
     return _strided_copy_layer(graph, op, strided_copy_fields(0, dims, strides), int(np.prod(dims)))
+
+
+def _trunc_div(a: int, b: int) -> int:
+    """C's integer division (toward zero)."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
+def resize_bilinear_sources(out_size: int, in_size: int, align_corners: bool,
+                            half_pixel_centers: bool) -> list[tuple[int, int, int]]:
+    """(lower index, upper index, weight of the upper one in 1/1024) per output index: TFLite's
+    ResizeBilinearInteger / ComputeInterpolationValuesInteger, whose weight may be negative at a half-pixel
+    border (then both indices are the same and the sum is the pixel)."""
+    scale_10 = _trunc_div((1 << 10) * in_size + out_size // 2, out_size)
+    if align_corners and out_size > 1:
+        scale_10 = _trunc_div((1 << 10) * (in_size - 1) + (out_size - 1) // 2, out_size - 1)
+    sources = []
+    for v in range(out_size):
+        scaled = v * scale_10 + scale_10 // 2 - (1 << 9) if half_pixel_centers else v * scale_10
+        low = max(_trunc_div(scaled, 1 << 10), 0)
+        high = min(_trunc_div(scaled + (1 << 10) - 1, 1 << 10), in_size - 1)
+        sources.append((low, high, scaled - (1 << 10) * low))
+    return sources
+
+
+def resize_bilinear(graph: Graph, op: Operator) -> Layer:
+    """RESIZE_BILINEAR (TFLite's integer kernel: no requantisation, weights in 1/1024, the 2^20-scaled sum rounded
+    half away from zero); the output size is the constant size operand."""
+    x, y = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
+    n, ih, iw, c = shape4(x)
+    _, oh, ow, oc = shape4(y)
+    align, half = bool(op.options.get("align_corners")), bool(op.options.get("half_pixel_centers"))
+    if oc != c or y.shape[0] != n or (align and half):
+        raise UnsupportedOpError(f"operator {op.index} (RESIZE_BILINEAR) maps {x.shape} to {y.shape} with "
+                                 f"align_corners {align}, half_pixel_centers {half}: a resize keeps the batch and the channels, and "
+                                 "TFLM takes one of the two options at most")
+    p = f"layer{op.index}"
+    rows = np.array(resize_bilinear_sources(oh, ih, align, half), dtype=np.int64).ravel()
+    cols = np.array(resize_bilinear_sources(ow, iw, align, half), dtype=np.int64).ravel()
+    arrays = [ConstArray(f"{p}_rows", "int32_t", rows), ConstArray(f"{p}_cols", "int32_t", cols)]
+    fields = {"batches": n, "in_h": ih, "in_w": iw, "out_h": oh, "out_w": ow, "channels": c, "rows": f"{p}_rows",
+              "cols": f"{p}_cols"}
+    return Layer(op.index, op.opcode, "th_resize_bilinear_s8", "th_resize_bilinear_args", fields, arrays,
+                 (op.inputs[0],), op.outputs[0])

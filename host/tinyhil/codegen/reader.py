@@ -90,6 +90,9 @@ _OPTION_DECODERS: dict[str, tuple[type, Callable[[Any], dict[str, Any]]] | None]
     "RESIZE_NEAREST_NEIGHBOR": (tflite.ResizeNearestNeighborOptions,
                                 lambda o: {"align_corners": bool(o.AlignCorners()),
                                            "half_pixel_centers": bool(o.HalfPixelCenters())}),
+    "RESIZE_BILINEAR": (tflite.ResizeBilinearOptions,
+                        lambda o: {"align_corners": bool(o.AlignCorners()),
+                                   "half_pixel_centers": bool(o.HalfPixelCenters())}),
     "DEQUANTIZE": None,  # read so that int8_core can drop a float output edge; nowhere else (_check_int8)
     "PAD": None,
     "PADV2": None,

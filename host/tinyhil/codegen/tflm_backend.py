@@ -31,7 +31,7 @@ RESOLVER_METHODS = {
     "PRELU": "AddPrelu", "TRANSPOSE": "AddTranspose",
     "SLICE": "AddSlice", "STRIDED_SLICE": "AddStridedSlice", "SPLIT": "AddSplit", "SPLIT_V": "AddSplitV",
     "TRANSPOSE_CONV": "AddTransposeConv", "PADV2": "AddPadV2",
-    "DEPTH_TO_SPACE": "AddDepthToSpace", "SPACE_TO_DEPTH": "AddSpaceToDepth",
+    "DEPTH_TO_SPACE": "AddDepthToSpace", "SPACE_TO_DEPTH": "AddSpaceToDepth", "RESIZE_BILINEAR": "AddResizeBilinear",
 }
 # op -> its kernel files under tensorflow/lite/micro/kernels/ (kernels/cmsis_nn/ where the tree has them there:
 # create_tflm_tree.py with OPTIMIZED_KERNEL_DIR=cmsis_nn drops the reference file of the same name). The TFLM
@@ -53,6 +53,7 @@ KERNEL_FILES = {
     "SLICE": ("slice",), "STRIDED_SLICE": ("strided_slice", "strided_slice_common"), "SPLIT": ("split",),
     "SPLIT_V": ("split_v",), "TRANSPOSE_CONV": ("transpose_conv",),
     "PADV2": ("pad", "pad_common"), "DEPTH_TO_SPACE": ("depth_to_space",), "SPACE_TO_DEPTH": ("space_to_depth",),
+    "RESIZE_BILINEAR": ("resize_bilinear",),
 }
 SHARED_KERNEL_FILES = ("kernel_util", "micro_tensor_utils", "activations", "activations_common")
 
