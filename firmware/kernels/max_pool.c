@@ -4,6 +4,7 @@
 #include "tinyhil_dsp.h"
 #include "tinyhil_fixedpoint.h"
 #include "tinyhil_kernels.h"
+#include "tinyhil_pool.h"
 
 /* channels [c_start, channels) of one output pixel: the reference arithmetic */
 static void max_pool_channels(const th_pool_args *a, const int8_t *window, int32_t rows, int32_t cols,
@@ -41,26 +42,15 @@ static int32_t max_pool_words(const th_pool_args *a, const int8_t *window, int32
 }
 #endif
 
-void th_max_pool_s8(const th_pool_args *a, const int8_t *input, int8_t *output) {
-    for (int32_t b = 0; b < a->batches; ++b) {
-        for (int32_t oy = 0; oy < a->out_h; ++oy) {
-            const int32_t y0 = oy * a->stride_h - a->pad_h;
-            const int32_t ky_start = th_max_i32(0, -y0);
-            const int32_t ky_end = th_min_i32(a->filter_h, a->in_h - y0);
-            for (int32_t ox = 0; ox < a->out_w; ++ox) {
-                const int32_t x0 = ox * a->stride_w - a->pad_w;
-                const int32_t kx_start = th_max_i32(0, -x0);
-                const int32_t kx_end = th_min_i32(a->filter_w, a->in_w - x0);
-                const int32_t rows = th_max_i32(0, ky_end - ky_start), cols = th_max_i32(0, kx_end - kx_start);
-                const int8_t *window =
-                    input + (((size_t)b * a->in_h + y0 + ky_start) * a->in_w + x0 + kx_start) * a->channels;
-                int8_t *out = output + (((size_t)b * a->out_h + oy) * a->out_w + ox) * a->channels;
-                int32_t c = 0;
+static void max_pool_pixel(const th_pool_args *a, const int8_t *window, int32_t rows, int32_t cols,
+                           int8_t *out) {
+    int32_t c = 0;
 #if TINYHIL_USE_DSP
-                c = max_pool_words(a, window, rows, cols, out);
+    c = max_pool_words(a, window, rows, cols, out);
 #endif
-                max_pool_channels(a, window, rows, cols, c, out);
-            }
-        }
-    }
+    max_pool_channels(a, window, rows, cols, c, out);
+}
+
+void th_max_pool_s8(const th_pool_args *a, const int8_t *input, int8_t *output) {
+    th_pool_windows(a, input, output, max_pool_pixel);
 }
