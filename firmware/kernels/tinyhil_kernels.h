@@ -150,6 +150,11 @@ typedef struct {
     const int32_t *source_cols;                   /* [out_w] */
 } th_resize_nearest_args;
 
+/* REDUCE_MAX / REDUCE_MIN: input [outer][reduce][inner] -> output [outer][inner] */
+typedef struct {
+    int32_t outer, reduce, inner;
+} th_reduce_args;
+
 /* MAXIMUM / MINIMUM: input1 and output [outer][inner], input2 [inner] (outer 1: one shape; inner 1: a scalar) */
 typedef struct {
     int32_t outer, inner;
@@ -330,6 +335,8 @@ void th_swish_s8(const th_swish_args *a, const int8_t *input, int8_t *output);
 void th_tanh_s8(const th_tanh_args *a, const int8_t *input, int8_t *output);
 void th_relu6_s8(const th_relu6_args *a, const int8_t *input, int8_t *output);
 void th_requantize_s8(const th_requantize_args *a, const int8_t *input, int8_t *output);
+void th_reduce_max_s8(const th_reduce_args *a, const int8_t *input, int8_t *output);
+void th_reduce_min_s8(const th_reduce_args *a, const int8_t *input, int8_t *output);
 void th_maximum_s8(const th_maximum_minimum_args *a, const int8_t *input1, const int8_t *input2, int8_t *output);
 void th_minimum_s8(const th_maximum_minimum_args *a, const int8_t *input1, const int8_t *input2, int8_t *output);
 void th_transpose_conv_s8(const th_transpose_conv_args *a, const int8_t *input, int8_t *output);

@@ -742,3 +742,25 @@ def test_converter_made_bilinear_upsampling_is_bit_exact(check_bit_exact) -> Non
     blob = export_model_int8(keras.Model(inp, L.Conv2D(2, 1)(x)), seed=5)
     assert "RESIZE_BILINEAR" in {op.opcode for op in read_tflite(blob).operators}
     assert check_bit_exact(blob, n_random=4) == 6
+
+
+@SETTINGS
+@given(st.sampled_from(["REDUCE_MAX", "REDUCE_MIN"]), st.lists(st.integers(1, 6), min_size=2, max_size=4),
+       st.booleans(), st.data())
+def test_reduce_max_and_min_over_contiguous_axes_match_tflm(check_bit_exact, opcode: str, shape: list[int],
+                                                            keep: bool, data) -> None:
+    """Keras' GlobalMaxPooling2D (axes 1, 2 of NHWC) and any other run of axes, negative ones included."""
+    from .tflite_builder import mean_options
+
+    rank = len(shape)
+    first = data.draw(st.integers(0, rank - 1))
+    last = data.draw(st.integers(first, rank - 1))
+    axes = [a - rank if data.draw(st.booleans()) else a for a in range(first, last + 1)]
+    out = [1 if first <= k <= last else n for k, n in enumerate(shape)] if keep else \
+        [n for k, n in enumerate(shape) if not first <= k <= last] or [1]
+    if not keep and len(out) == 1 and first == 0 and last == rank - 1:
+        keep, out = True, [1] * rank  # a rank-0 output is not a tensor the harness sends back
+    q = {"scale": (0.02,), "zero_point": (3,)}
+    tensors = [TensorSpec(tuple(shape), **q), TensorSpec((len(axes),), "int32", data=np.array(axes, np.int32)),
+               TensorSpec(tuple(out), **q)]
+    assert check_bit_exact(build_model(opcode, tensors, [0, 1], [2], mean_options(keep))) == 6

@@ -127,3 +127,20 @@ def const_inputs_of(graph, op: Operator, tensors: tuple[int, ...]) -> tuple[list
     arrays = [constant_operand(graph, op, t) for t in tensors if graph.tensor(t).is_constant]
     names = {t: a.name for t, a in zip([t for t in tensors if graph.tensor(t).is_constant], arrays)}
     return arrays, names
+
+
+def reduce_view(graph, op: Operator) -> tuple[int, int, int]:
+    """(outer, reduce, inner): a reduction's input seen as [outer][reduce][inner], its axes (a constant operand,
+    negative ones counted from the end) contiguous; else the one-line error."""
+    x, axis_t = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1])
+    rank = len(x.shape)
+    if axis_t.data is None or rank == 0:
+        raise UnsupportedOpError(f"operator {op.index} ({op.opcode}) takes its axes at run time; tinyhil needs them "
+                                 "constant (what the converter writes)")
+    axes = sorted({int(a) % rank for a in np.asarray(axis_t.data).ravel()})
+    if not axes or axes != list(range(axes[0], axes[-1] + 1)):
+        raise UnsupportedOpError(f"operator {op.index} ({op.opcode}) reduces axes {axes}; supported: contiguous axes "
+                                 "(e.g. [1, 2] of NHWC, the global pool)")
+    outer = int(np.prod(x.shape[:axes[0]], dtype=np.int64))
+    reduce = int(np.prod(x.shape[axes[0]:axes[-1] + 1], dtype=np.int64))
+    return outer, reduce, int(np.prod(x.shape[axes[-1] + 1:], dtype=np.int64))

@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import UnsupportedOpError
 from .ir import Graph, Operator
 from .layer import (ArgStruct, ConstArray, Layer, broadcast_inner, commutative_operands, const_inputs_of, quant_params,
-                    shape4, table_layer, unary_tensors)
+                    reduce_view, shape4, table_layer, unary_tensors)
 from . import lower_compare, lower_layout, lower_requant, lower_transpose_conv, tables
 from .rewrites import REWRITTEN_OPS
 from .quantize import (activation_range, conv_multipliers, f32, fast_requant, hard_swish_multipliers,
@@ -541,15 +541,8 @@ def _pool(graph: Graph, op: Operator) -> Layer:
 
 
 def _mean(graph: Graph, op: Operator) -> Layer:
-    x, axis_t, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
-    rank = len(x.shape)
-    axes = sorted({int(a) % rank for a in np.asarray(axis_t.data).ravel()})
-    if axes != list(range(axes[0], axes[-1] + 1)):
-        raise UnsupportedOpError(f"operator {op.index} (MEAN) reduces axes {axes}; supported: contiguous axes "
-                                 "(e.g. [1, 2] of NHWC, the global average pool)")
-    outer = int(np.prod(x.shape[:axes[0]], dtype=np.int64))
-    reduce = int(np.prod(x.shape[axes[0]:axes[-1] + 1], dtype=np.int64))
-    inner = int(np.prod(x.shape[axes[-1] + 1:], dtype=np.int64))
+    x, y = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
+    outer, reduce, inner = reduce_view(graph, op)
     (xs, xz), (ys, yz) = _q(x), _q(y)
     multiplier, shift = mean_multiplier(xs, ys, reduce)
     fields = {"outer": outer, "reduce": reduce, "inner": inner, "input_zero_point": xz, "output_zero_point": yz,
@@ -711,6 +704,8 @@ _LOWERINGS: dict[str, Callable[[Graph, Operator], Layer]] = {
     "MAXIMUM": lower_compare.maximum_minimum,
     "MINIMUM": lower_compare.maximum_minimum,
     "PRELU": lower_compare.prelu,
+    "REDUCE_MAX": lower_compare.reduce_max_min,
+    "REDUCE_MIN": lower_compare.reduce_max_min,
     "LEAKY_RELU": _leaky_relu,
     "HARD_SWISH": _hard_swish,
     "LOGISTIC": _logistic,

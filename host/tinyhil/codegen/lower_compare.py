@@ -1,7 +1,8 @@
 """Lowerings of the two-operand elementwise ops that pick or scale by sign: MAXIMUM and MINIMUM (TFLM's int8
 kernels compare the raw bytes; the converter gives both operands the output's quantisation), two tensors of one
 shape or the second broadcast over the leading dims (a clip bound, as Keras' ReLU(max_value) exports, is a
-1-element constant); PRELU, whose alpha is broadcast the same way."""
+1-element constant); REDUCE_MAX and REDUCE_MIN (Keras' GlobalMaxPooling2D), the same comparisons along axes;
+PRELU, whose alpha is broadcast the same way."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import numpy as np
 
 from ..errors import UnsupportedOpError
 from .ir import Graph, Operator
-from .layer import Layer, broadcast_inner, broadcast_split, commutative_operands, const_inputs_of, quant_params
+from .layer import (Layer, broadcast_inner, broadcast_split, commutative_operands, const_inputs_of, quant_params,
+                    reduce_view)
 from .quantize import quantize_multiplier
 
 
@@ -42,3 +44,16 @@ def prelu(graph: Graph, op: Operator) -> Layer:
               "alpha_shift": s2}
     return Layer(op.index, op.opcode, "th_prelu_s8", "th_prelu_args", fields, arrays, (op.inputs[0], op.inputs[1]),
                  op.outputs[0], const_inputs=const_inputs)
+
+
+def reduce_max_min(graph: Graph, op: Operator) -> Layer:
+    """REDUCE_MAX / REDUCE_MIN (TFLM's int8 kernels: the raw bytes compared, the output quantised as the input)
+    over contiguous axes: the input as [outer][reduce][inner], the output [outer][inner]."""
+    x, y = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
+    if quant_params(x) != quant_params(y):
+        raise UnsupportedOpError(f"operator {op.index} ({op.opcode}) requantises ({quant_params(x)} -> "
+                                 f"{quant_params(y)}); TFLM's int8 {op.opcode} needs the input's quantisation")
+    outer, reduce, inner = reduce_view(graph, op)
+    function = "th_reduce_max_s8" if op.opcode == "REDUCE_MAX" else "th_reduce_min_s8"
+    return Layer(op.index, op.opcode, function, "th_reduce_args", {"outer": outer, "reduce": reduce, "inner": inner},
+                 [], (op.inputs[0],), op.outputs[0])

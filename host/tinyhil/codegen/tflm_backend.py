@@ -32,6 +32,7 @@ RESOLVER_METHODS = {
     "SLICE": "AddSlice", "STRIDED_SLICE": "AddStridedSlice", "SPLIT": "AddSplit", "SPLIT_V": "AddSplitV",
     "TRANSPOSE_CONV": "AddTransposeConv", "PADV2": "AddPadV2",
     "DEPTH_TO_SPACE": "AddDepthToSpace", "SPACE_TO_DEPTH": "AddSpaceToDepth", "RESIZE_BILINEAR": "AddResizeBilinear",
+    "REDUCE_MAX": "AddReduceMax", "REDUCE_MIN": "AddReduceMin",
 }
 # op -> its kernel files under tensorflow/lite/micro/kernels/ (kernels/cmsis_nn/ where the tree has them there:
 # create_tflm_tree.py with OPTIMIZED_KERNEL_DIR=cmsis_nn drops the reference file of the same name). The TFLM
@@ -53,7 +54,8 @@ KERNEL_FILES = {
     "SLICE": ("slice",), "STRIDED_SLICE": ("strided_slice", "strided_slice_common"), "SPLIT": ("split",),
     "SPLIT_V": ("split_v",), "TRANSPOSE_CONV": ("transpose_conv",),
     "PADV2": ("pad", "pad_common"), "DEPTH_TO_SPACE": ("depth_to_space",), "SPACE_TO_DEPTH": ("space_to_depth",),
-    "RESIZE_BILINEAR": ("resize_bilinear",),
+    "RESIZE_BILINEAR": ("resize_bilinear",), "REDUCE_MAX": ("reduce", "reduce_common"),
+    "REDUCE_MIN": ("reduce", "reduce_common"),
 }
 SHARED_KERNEL_FILES = ("kernel_util", "micro_tensor_utils", "activations", "activations_common")
 
