@@ -61,15 +61,10 @@ static int32_t avg_pool_words(const th_pool_args *a, const int8_t *window, int32
 }
 #endif
 
-static void avg_pool_pixel(const th_pool_args *a, const int8_t *window, int32_t rows, int32_t cols,
-                           int8_t *out) {
-    int32_t c = 0;
-#if TINYHIL_USE_DSP
-    c = avg_pool_words(a, window, rows, cols, out);
-#endif
-    avg_pool_channels(a, window, rows, cols, c, out);
-}
-
 void th_avg_pool_s8(const th_pool_args *a, const int8_t *input, int8_t *output) {
-    th_pool_windows(a, input, output, avg_pool_pixel);
+#if TINYHIL_USE_DSP
+    th_pool_windows(a, input, output, avg_pool_words, avg_pool_channels);
+#else
+    th_pool_windows(a, input, output, NULL, avg_pool_channels);
+#endif
 }

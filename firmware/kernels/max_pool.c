@@ -42,15 +42,10 @@ static int32_t max_pool_words(const th_pool_args *a, const int8_t *window, int32
 }
 #endif
 
-static void max_pool_pixel(const th_pool_args *a, const int8_t *window, int32_t rows, int32_t cols,
-                           int8_t *out) {
-    int32_t c = 0;
-#if TINYHIL_USE_DSP
-    c = max_pool_words(a, window, rows, cols, out);
-#endif
-    max_pool_channels(a, window, rows, cols, c, out);
-}
-
 void th_max_pool_s8(const th_pool_args *a, const int8_t *input, int8_t *output) {
-    th_pool_windows(a, input, output, max_pool_pixel);
+#if TINYHIL_USE_DSP
+    th_pool_windows(a, input, output, max_pool_words, max_pool_channels);
+#else
+    th_pool_windows(a, input, output, NULL, max_pool_channels);
+#endif
 }

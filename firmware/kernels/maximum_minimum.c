@@ -10,23 +10,25 @@ static inline __attribute__((always_inline)) void compare_rows(const th_maximum_
                                                                 const int8_t *input1, const int8_t *input2,
                                                                 int8_t *output, int maximum) {
     const int32_t n = a->inner;
+#if TINYHIL_USE_DSP
+    if (n == 1) {  /* a scalar: the whole tensor is one row of outer values against one splatted word */
+        const uint32_t bound = th_splat_s8x4(input2[0]);
+        int32_t i = 0;
+        for (; i + 4 <= a->outer; i += 4) {
+            const uint32_t v = th_read_s8x4(input1 + i);
+            th_write_s8x4(output + i, maximum ? th_max_s8x4(v, bound) : th_min_s8x4(v, bound));
+        }
+        for (; i < a->outer; ++i) {
+            output[i] = maximum ? (int8_t)th_max_i32(input1[i], input2[0]) : (int8_t)th_min_i32(input1[i], input2[0]);
+        }
+        return;
+    }
+#endif
     for (int32_t o = 0; o < a->outer; ++o) {
         const int8_t *x = input1 + (size_t)o * n;
         int8_t *y = output + (size_t)o * n;
         int32_t i = 0;
 #if TINYHIL_USE_DSP
-        if (n == 1) {  /* a scalar: the whole tensor is one row of outer values against one splatted word */
-            const uint32_t bound = th_splat_s8x4(input2[0]);
-            const int32_t total = a->outer;
-            for (; i + 4 <= total; i += 4) {
-                const uint32_t v = th_read_s8x4(input1 + i);
-                th_write_s8x4(output + i, maximum ? th_max_s8x4(v, bound) : th_min_s8x4(v, bound));
-            }
-            for (; i < total; ++i) {
-                output[i] = maximum ? (int8_t)th_max_i32(input1[i], input2[0]) : (int8_t)th_min_i32(input1[i], input2[0]);
-            }
-            return;
-        }
         for (; i + 4 <= n; i += 4) {
             const uint32_t v = th_read_s8x4(x + i), w = th_read_s8x4(input2 + i);
             th_write_s8x4(y + i, maximum ? th_max_s8x4(v, w) : th_min_s8x4(v, w));

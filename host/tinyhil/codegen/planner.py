@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from ..errors import ModelError
-from .fuse import (FUSED_MBCONV, MAX_CASCADE, MbconvChain, cascade, cascade_pairs, fuse_activations, fuse_mbconv,
-                   fuse_pads, fuse_swish, mbconv_chains)
+from .fuse import (FUSED_MBCONV, MAX_CASCADE, TABLE_ACTIVATIONS, MbconvChain, cascade, cascade_pairs, fuse_activations,
+                   fuse_mbconv, fuse_pads, fuse_swish, mbconv_chains)
 from .rewrites import depthwise_single_channel_as_conv, split_as_slices
 from .ir import Graph, Operator
 from .scratch import (FUSED_Q15_RING_OPTION, TAP_LIST_OPTION, depthwise_pairs_ring_bytes, depthwise_pairs_shape,
@@ -28,8 +28,7 @@ _ALIASING_OPS = {"RESHAPE", "SQUEEZE", "EXPAND_DIMS"}
 # table: painted stack high-water 564-656 B with every block plain, 1,776-1,864 B with blocks fused; 1,208 at most)
 FUSED_KERNEL_EXTRA_STACK_BYTES = 1216
 # output[i] depends on input[i] only
-_IN_PLACE_OPS = {"ADD", "SUB", "MUL", "LEAKY_RELU", "HARD_SWISH", "LOGISTIC", "SWISH", "RELU", "RELU6", "QUANTIZE", "TANH", "MAXIMUM",
-                 "MINIMUM", "PRELU"}
+_IN_PLACE_OPS = {"ADD", "SUB", "MUL", "MAXIMUM", "MINIMUM", "PRELU", *TABLE_ACTIVATIONS}
 EXECUTION_MODES = ("plain", "fused band", "fused band, in place", "fused band, SE in two passes",
                    "fused band, SE in two passes, in place", "fused band, cascade", "in place", "alias")
 # auto: fuse the blocks at the peak while that lowers it; off: every block plain; all: every fusable block
