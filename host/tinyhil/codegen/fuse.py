@@ -45,13 +45,7 @@ def _rewritten(graph: Graph, removed: set[int], rewired: dict[int, Operator]) ->
     """`graph` without the `removed` operators, the `rewired` ones in their place, renumbered in schedule order."""
     if not removed:
         return graph
-    operators = []
-    for op in graph.operators:
-        if op.index in removed:
-            continue
-        op = rewired.get(op.index, op)
-        operators.append(dataclasses.replace(op, index=len(operators)))
-    return dataclasses.replace(graph, operators=operators)
+    return graph.with_operators([rewired.get(op.index, op) for op in graph.operators if op.index not in removed])
 
 
 def fuse_pads(graph: Graph) -> Graph:

@@ -6,7 +6,7 @@ Shapes are NHWC, as in TFLite. Constant tensors carry their data; activations do
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -73,6 +73,10 @@ class Graph:
 
     def tensor(self, index: int) -> Tensor:
         return self.tensors[index]
+
+    def with_operators(self, operators: list[Operator], **changes: Any) -> "Graph":
+        """A new Graph running `operators` in this order, renumbered (Operator.index is the schedule position)."""
+        return replace(self, operators=[replace(op, index=k) for k, op in enumerate(operators)], **changes)
 
     def activations(self) -> list[Tensor]:
         """Tensors that live in the arena: everything produced at run time or fed in."""

@@ -3,7 +3,6 @@ schema classes (no hand-parsing of bytes)."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
 from pathlib import Path
@@ -238,11 +237,10 @@ def int8_core(graph: Graph) -> Graph:
         edges.append("output")
     if not removed:
         return graph
-    operators = [dataclasses.replace(op, index=k)
-                 for k, op in enumerate(op for op in graph.operators if op.index not in removed)]
     log.info("float-edged model: running its int8 core (%s dropped)", ", ".join(
         op.opcode for op in graph.operators if op.index in removed))
-    return dataclasses.replace(graph, operators=operators, inputs=inputs, outputs=outputs, float_edges=tuple(edges))
+    return graph.with_operators([op for op in graph.operators if op.index not in removed], inputs=inputs,
+                                outputs=outputs, float_edges=tuple(edges))
 
 
 def _check_int8(graph: Graph) -> None:

@@ -107,7 +107,7 @@ def split_as_slices(graph: Graph) -> Graph:
 
     for op in graph.operators:
         if op.opcode not in REWRITTEN_OPS:
-            operators.append(dataclasses.replace(op, index=len(operators)))
+            operators.append(op)
             continue
         data_input, axis, sizes = _split_sizes(graph, op)
         rank, start = len(graph.tensor(data_input).shape), 0
@@ -116,7 +116,7 @@ def split_as_slices(graph: Graph) -> Graph:
                 begin = [start if k == axis else 0 for k in range(rank)]
                 extent = [size if k == axis else -1 for k in range(rank)]
                 name = graph.tensor(out).name
-                operators.append(Operator(len(operators), "SLICE", (data_input, constant(begin, f"{name} begin"),
-                                                                     constant(extent, f"{name} size")), (out,), {}))
+                operators.append(Operator(-1, "SLICE", (data_input, constant(begin, f"{name} begin"),
+                                                        constant(extent, f"{name} size")), (out,), {}))
             start += size
-    return dataclasses.replace(graph, tensors=tensors, operators=operators)
+    return graph.with_operators(operators, tensors=tensors)  # the slices numbered in schedule order
