@@ -40,7 +40,7 @@ NEW_OPS = ("LEAKY_RELU", "HARD_SWISH", "LOGISTIC", "SWISH", "MUL")
 
 
 def export(resolution: int, width: int) -> bytes:
-    from tinyhil.export import keras_to_int8_tflite
+    from tinyhil.ml.export import keras_to_int8_tflite
 
     model = build_keras(resolution, width=width, seed=0)
     rng = np.random.default_rng(0)
@@ -70,13 +70,13 @@ def _label(op) -> str:
 
 
 def run(resolution: int, width: int, runs: int, workdir: Path) -> dict:
-    from tinyhil import bench
-    from tinyhil.boards import load_profile
+    from tinyhil.hil import bench
+    from tinyhil.hil.boards import load_profile
     from tinyhil.codegen import generate
     from tinyhil.codegen.planner import plan_memory
     from tinyhil.codegen.reader import read_tflite
-    from tinyhil.firmware import build_firmware
-    from tinyhil.reference import ReferenceInterpreter, tflm_arena_bytes
+    from tinyhil.hil.firmware import build_firmware
+    from tinyhil.ml.reference import ReferenceInterpreter, tflm_arena_bytes
 
     blob = export(resolution, width)
     profile = load_profile("qemu-m7")
@@ -130,8 +130,8 @@ def run(resolution: int, width: int, runs: int, workdir: Path) -> dict:
 def run_block(resolution: int, channels: int, expansion: int, runs: int, workdir: Path) -> dict:
     """One of the paper's MBConv blocks with LeakyReLU: activations folded (the planner then runs the block
     as one fused band) vs separate in-place layers (the block's convs stay apart). Measured on QEMU."""
-    from tinyhil import bench
-    from tinyhil.boards import load_profile
+    from tinyhil.hil import bench
+    from tinyhil.hil.boards import load_profile
 
     blob = export_mbconv_block(resolution, channels, expansion, "leaky")
     inputs = np.random.default_rng(2).integers(-128, 128, size=(runs, 1, resolution, resolution, channels),

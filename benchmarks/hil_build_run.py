@@ -22,8 +22,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for hil_tests.keras_models
 
 from hil_tests.keras_models import mobilenet_like_tflite  # noqa: E402
-from tinyhil.bench import measure  # noqa: E402
-from tinyhil.boards import load_profile  # noqa: E402
+from tinyhil.hil.bench import measure  # noqa: E402
+from tinyhil.hil.boards import load_profile  # noqa: E402
 from tinyhil.codegen import generate  # noqa: E402
 
 

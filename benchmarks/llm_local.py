@@ -23,15 +23,15 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Iterator
 
-from tinyhil.boards import load_profile
-from tinyhil.cost import estimate
-from tinyhil.data import load_dataset
+from tinyhil.hil.boards import load_profile
+from tinyhil.spec.cost import estimate
+from tinyhil.ml.data import load_dataset
 from tinyhil.search.proposers.base import ProposalContext
 from tinyhil.search.proposers.llm import LLMProposer
 from tinyhil.search.proposers.llm_endpoint import LLMEndpoint, resolve_endpoint
 from tinyhil.search.screening import Screener
 from tinyhil.search.session import SearchConfig, board_info, budgets_for, task_info
-from tinyhil.space import ArchSpec, SearchSpace
+from tinyhil.spec.space import ArchSpec, SearchSpace
 
 OUTCOMES = ("valid", "not JSON", "invalid spec", "over budget", "duplicate")
 
@@ -60,7 +60,7 @@ def endpoint() -> Iterator[LLMEndpoint]:
     if configured is not None:
         yield configured
         return
-    from tinyhil import llm_local
+    from tinyhil.search import llm_local
 
     with llm_local.ensure_server() as (base_url, model):
         yield LLMEndpoint(base_url, model, source="local model (tinyhil llm setup)")

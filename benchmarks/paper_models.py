@@ -3,7 +3,7 @@
 Each of LMaNet-Core, QwNet-Core and LMaNet-Elite is imported from its candidate_config JSON (benchmarks/
 paper_models.json, written from the paper's repository; `tinyhil spec import` does the same from their files),
 exported to full int8 at 160x160x3 through tinyhil's exporter, turned into C and measured on QEMU mps2-an500
-(Cortex-M7, -icount shift=0) with `tinyhil.bench.measure`, outputs compared bit for bit with the tflite-micro
+(Cortex-M7, -icount shift=0) with `tinyhil.hil.bench.measure`, outputs compared bit for bit with the tflite-micro
 reference interpreter. Beside tinyhil's figures: the tflite-micro interpreter's own arena for the same .tflite
 and the paper's Table II figures (its SRAM is analytic: input + largest layer output, never measured).
 
@@ -101,7 +101,7 @@ COLUMNS = [
 
 def _images(count: int, split: str):
     """Fashion-MNIST float NCHW images, grey replicated to 3 channels (resized later to the model's side)."""
-    from tinyhil.data import load_dataset
+    from tinyhil.ml.data import load_dataset
 
     data = load_dataset("fashion-mnist")
     x = (data.train_x if split == "train" else data.test_x)[:count]
@@ -112,11 +112,11 @@ def export_model(name: str, weights_dir: Path | None, workdir: Path) -> tuple[An
     """(spec, int8 .tflite bytes, weights kind, calibration note) for one paper model."""
     import torch
 
-    from tinyhil.data import to_resolution
-    from tinyhil.export import convert_int8
-    from tinyhil.model import build_torch
-    from tinyhil.paper_config import load_paper_weights, spec_from_paper
-    from tinyhil.space import ArchSpec
+    from tinyhil.ml.data import to_resolution
+    from tinyhil.ml.export import convert_int8
+    from tinyhil.ml.model import build_torch
+    from tinyhil.spec.paper_config import load_paper_weights, spec_from_paper
+    from tinyhil.spec.space import ArchSpec
 
     entry = MODELS[name]
     spec = ArchSpec.from_dict(spec_from_paper(entry, source=name))
@@ -138,19 +138,19 @@ def export_model(name: str, weights_dir: Path | None, workdir: Path) -> tuple[An
 def estimate_plain_arena(spec: Any) -> int:
     """The planned arena of the spec's graph with every block plain (what the planner gave before fusion)."""
     from tinyhil.codegen.planner import plan_memory
-    from tinyhil.cost import spec_graph
+    from tinyhil.spec.cost import spec_graph
 
     graph, _ = spec_graph(spec, (160, 160, 3), 100)
     return int(plan_memory(graph, fusion="off").arena_bytes)
 
 
 def measure_model(name: str, weights_dir: Path | None, workdir: Path, runs: int, tflm: bool = False) -> dict[str, Any]:
-    from tinyhil.bench import measure
-    from tinyhil.boards import load_profile
-    from tinyhil.cost import estimate, paper_sram_bytes
+    from tinyhil.hil.bench import measure
+    from tinyhil.hil.boards import load_profile
+    from tinyhil.spec.cost import estimate, paper_sram_bytes
     from tinyhil.errors import TinyhilError
-    from tinyhil.model_inputs import model_inputs
-    from tinyhil.reference import tflm_arena_bytes
+    from tinyhil.ml.model_inputs import model_inputs
+    from tinyhil.ml.reference import tflm_arena_bytes
 
     started = time.perf_counter()
     spec, blob, kind, calibration = export_model(name, weights_dir, workdir)
@@ -238,7 +238,7 @@ def main() -> None:
     tflm = "tflm" in args.runtime
     if tflm:
         from tinyhil.errors import BuildError
-        from tinyhil.firmware import tflm_source_dir
+        from tinyhil.hil.firmware import tflm_source_dir
 
         try:
             tflm_source_dir()

@@ -37,8 +37,8 @@ def _macs(blob: bytes) -> int:
 
 def run_model(path: Path, workdir: Path, runs: int, runtime: str) -> dict[str, Any]:
     """One model on the QEMU board: its figures, or the one-line reason it does not run."""
-    from tinyhil.bench import SeededInputs, measure
-    from tinyhil.boards import load_profile
+    from tinyhil.hil.bench import SeededInputs, measure
+    from tinyhil.hil.boards import load_profile
     from tinyhil.codegen.reader import read_tflite
     from tinyhil.errors import TinyhilError
 

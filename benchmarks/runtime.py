@@ -143,11 +143,11 @@ def class_totals(stamped: list[tuple[str, int]], stamps: list[dict]) -> dict[str
 
 
 def measure_net(name: str, workdir: Path, runs: int, runtime: str = "native") -> dict:
-    from tinyhil.bench import measure
-    from tinyhil.boards import load_profile
+    from tinyhil.hil.bench import measure
+    from tinyhil.hil.boards import load_profile
     from tinyhil.codegen import generate
     from tinyhil.codegen.lower import lower
-    from tinyhil.reference import tflm_arena_bytes
+    from tinyhil.ml.reference import tflm_arena_bytes
 
     model_path = workdir / f"{name}.tflite"
     if not model_path.exists():
@@ -179,9 +179,9 @@ FUSION_NETS = ("32px-6M", "32px-50M", "96px-8M")  # the MobileNetV2-like nets, w
 
 def measure_fusion_modes(name: str, workdir: Path, runs: int) -> dict[str, dict]:
     """Per fusion mode: the arena measured and planned, static RAM, stack, peak SRAM and instructions on QEMU."""
-    from tinyhil.bench import measure
-    from tinyhil.boards import load_profile
-    from tinyhil.reference import ReferenceInterpreter, tflm_arena_bytes
+    from tinyhil.hil.bench import measure
+    from tinyhil.hil.boards import load_profile
+    from tinyhil.ml.reference import ReferenceInterpreter, tflm_arena_bytes
 
     blob = (workdir / f"{name}.tflite").read_bytes()
     tflm_arena = tflm_arena_bytes(blob)
@@ -226,12 +226,12 @@ def print_fusion_table(rows: list[dict]) -> None:
 
 def paper_specs_fit(count: int, budget: int = 320 * 1024, seed: int = 0) -> dict:
     """Of `count` random specs of the paper preset at 160 px, how many have a planned arena within `budget`
-    with plain planning vs with fused planning (analytic: tinyhil.cost.spec_graph + the memory planner)."""
+    with plain planning vs with fused planning (analytic: tinyhil.spec.cost.spec_graph + the memory planner)."""
     import random
 
     from tinyhil.codegen.planner import plan_memory
-    from tinyhil.cost import spec_graph
-    from tinyhil.space import space_preset
+    from tinyhil.spec.cost import spec_graph
+    from tinyhil.spec.space import space_preset
 
     space = space_preset("paper")
     rng = random.Random(seed)
@@ -244,7 +244,7 @@ def paper_specs_fit(count: int, budget: int = 320 * 1024, seed: int = 0) -> dict
             "fit_plain": sum(off <= budget for off, _ in arenas), "fit_fused": sum(auto <= budget for _, auto in arenas),
             "median_arena_plain": int(np.median([off for off, _ in arenas])),
             "median_arena_fused": int(np.median([auto for _, auto in arenas])),
-            "source": "analytic: planned arena (tinyhil memory planner) of tinyhil.cost.spec_graph, paper preset, "
+            "source": "analytic: planned arena (tinyhil memory planner) of tinyhil.spec.cost.spec_graph, paper preset, "
                       "160x160x3, 100 classes; stack and firmware statics not included"}
 
 
@@ -408,7 +408,7 @@ def main() -> None:
     skipped = None
     if "tflm" in args.runtime:
         from tinyhil.errors import BuildError
-        from tinyhil.firmware import tflm_source_dir
+        from tinyhil.hil.firmware import tflm_source_dir
 
         try:
             tflm_source_dir()

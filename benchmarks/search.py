@@ -32,7 +32,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from tinyhil import llm_local
+from tinyhil.search import llm_local
 from tinyhil.search.loop import EVALUATED, current_front, hypervolume_history
 from tinyhil.search.pareto import HypervolumeReference, reference_from_constraints
 from tinyhil.search.proposers.llm_endpoint import resolve_endpoint
@@ -67,8 +67,8 @@ def evaluated_at(candidate: Candidate) -> float:
 def test_accuracy(tflite: str, dataset: Any, count: int) -> float:
     """int8 top-1 on the first `count` test images (tflite-micro reference): the benchmark's check only, never
     seen by the search."""
-    from tinyhil.model_inputs import model_inputs
-    from tinyhil.reference import ReferenceInterpreter
+    from tinyhil.ml.model_inputs import model_inputs
+    from tinyhil.ml.reference import ReferenceInterpreter
 
     reference = ReferenceInterpreter(Path(tflite))
     x = model_inputs(dataset.test_x[:count], reference)
@@ -108,9 +108,9 @@ def int8_of_last_rung(candidate: Candidate, run_dir: Path, dataset: Any) -> str:
     last = history[-1] if history else {}
     if candidate.metrics.get("int8_accuracy") is not None or not last.get("checkpoint") or last.get("rung", 0) == 0:
         return candidate.artefacts["tflite"]
-    from tinyhil.export import export_for_board
-    from tinyhil.space import ArchSpec
-    from tinyhil.train import load_checkpoint
+    from tinyhil.ml.export import export_for_board
+    from tinyhil.spec.space import ArchSpec
+    from tinyhil.ml.train import load_checkpoint
 
     model, _ = load_checkpoint(Path(last["checkpoint"]))
     out = Path(run_dir) / "benchmark" / f"{candidate.id:05d}.rung{last['rung']}.tflite"
@@ -127,7 +127,7 @@ def fidelity_name(config: SearchConfig) -> str:
 
 
 def run_one(config: SearchConfig, run_dir: Path, test_images: int, hard_stop_s: float | None = None) -> dict[str, Any]:
-    from tinyhil.data import load_dataset
+    from tinyhil.ml.data import load_dataset
 
     started_wall, started = time.time(), time.monotonic()
     with open_search(config, run_dir, resume=False) as loop:

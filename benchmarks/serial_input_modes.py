@@ -25,12 +25,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.codegen.tflite_builder
 
 from tests.codegen.tflite_builder import TensorSpec, build_model, pool_options  # noqa: E402
-from tinyhil.bench import SeededInputs, run_image, summarise  # noqa: E402
-from tinyhil.boards import load_profile  # noqa: E402
+from tinyhil.hil.bench import SeededInputs, run_image, summarise  # noqa: E402
+from tinyhil.hil.boards import load_profile  # noqa: E402
 from tinyhil.codegen import generate  # noqa: E402
-from tinyhil.firmware import build_firmware  # noqa: E402
-from tinyhil.protocol import LAYER_STAMP, OUTPUT_CRC, RESULT_HEADER, SEED, FrameType, encode_frame  # noqa: E402
-from tinyhil.reference import ReferenceInterpreter  # noqa: E402
+from tinyhil.hil.firmware import build_firmware  # noqa: E402
+from tinyhil.hil.protocol import LAYER_STAMP, OUTPUT_CRC, RESULT_HEADER, SEED, FrameType, encode_frame  # noqa: E402
+from tinyhil.ml.reference import ReferenceInterpreter  # noqa: E402
 
 BAUDS = (115_200, 2_000_000)
 

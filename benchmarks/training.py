@@ -1,7 +1,7 @@
 """Proxy-training throughput (images/s, host CPU, measured) for ~10, ~50 and ~100 M-MAC nets, and export time.
 
 Run: .venv/bin/python benchmarks/training.py [--images 512] [--dataset fashion-mnist]
-MACs are analytic (tinyhil.cost); throughput and export seconds are wall-clock measurements on this host.
+MACs are analytic (tinyhil.spec.cost); throughput and export seconds are wall-clock measurements on this host.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from pathlib import Path
 
 import torch
 
-from tinyhil.cost import estimate
-from tinyhil.data import load_dataset
-from tinyhil.export import export_int8
-from tinyhil.space import ArchSpec
-from tinyhil.train import TrainConfig, train
+from tinyhil.spec.cost import estimate
+from tinyhil.ml.data import load_dataset
+from tinyhil.ml.export import export_int8
+from tinyhil.spec.space import ArchSpec
+from tinyhil.ml.train import TrainConfig, train
 
 
 def _spec(resolution: int, stem_stride: int, c1: int, c2: int, c3: int, expand: int, head: int) -> ArchSpec:

@@ -11,10 +11,10 @@ from typing import Iterator
 
 import pytest
 
-from tinyhil.boards import BoardProfile, load_profile
-from tinyhil.dut import Dut
-from tinyhil.firmware import EXAMPLE_MODEL_DIR, FirmwareImage, build_firmware
-from tinyhil.runners import runner_for
+from tinyhil.hil.boards import BoardProfile, load_profile
+from tinyhil.hil.dut import Dut
+from tinyhil.hil.firmware import EXAMPLE_MODEL_DIR, FirmwareImage, build_firmware
+from tinyhil.hil.runners import runner_for
 
 # runner type -> the marker whose skip rule (tests/conftest_plugin.py) applies
 RUNNER_MARKERS = {"qemu": "qemu", "pyocd": "board", "renode": "renode"}

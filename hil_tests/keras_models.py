@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyhil.export import keras_to_int8_tflite
+from tinyhil.ml.export import keras_to_int8_tflite
 
 
 def mobilenet_like_tflite(out_path: Path, input_hw: int = 32, in_channels: int = 3, width: int = 24,

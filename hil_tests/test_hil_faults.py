@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinyhil.dut import Dut
-from tinyhil.example_model import INPUT_BYTES, expected_output
-from tinyhil.faults import DeviceFaultError
-from tinyhil.protocol import DeviceReportedError
-from tinyhil.runners import runner_for
+from tinyhil.hil.dut import Dut
+from tinyhil.hil.example_model import INPUT_BYTES, expected_output
+from tinyhil.hil.faults import DeviceFaultError
+from tinyhil.hil.protocol import DeviceReportedError
+from tinyhil.hil.runners import runner_for
 
 
 BSP_CLOCKS_HZ = {"stm32h743": {480_000_000, 400_000_000}}

@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinyhil.bench import run_image
-from tinyhil.dut import Dut
+from tinyhil.hil.bench import run_image
+from tinyhil.hil.dut import Dut
 from tinyhil.errors import DeviceTimeoutError
-from tinyhil.protocol import seeded_input
-from tinyhil.runners import runner_for
+from tinyhil.hil.protocol import seeded_input
+from tinyhil.hil.runners import runner_for
 
-from tinyhil.example_model import INPUT_BYTES, MODEL_HASH, OUTPUT_BYTES, expected_output
+from tinyhil.hil.example_model import INPUT_BYTES, MODEL_HASH, OUTPUT_BYTES, expected_output
 
 
 def test_boot_sends_a_hello_with_the_model_identity(dut: Dut, build_image, profile) -> None:  # type: ignore[no-untyped-def]

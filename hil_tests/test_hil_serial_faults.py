@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinyhil.dut import Dut
-from tinyhil.example_model import INPUT_BYTES, expected_output
+from tinyhil.hil.dut import Dut
+from tinyhil.hil.example_model import INPUT_BYTES, expected_output
 from tinyhil.errors import DeviceTimeoutError
-from tinyhil.protocol import DeviceReportedError, FrameType, encode_frame
-from tinyhil.runners import runner_for
+from tinyhil.hil.protocol import DeviceReportedError, FrameType, encode_frame
+from tinyhil.hil.runners import runner_for
 
 
 def test_a_reset_mid_inference_is_seen_by_the_boot_hello_and_the_input_resent(profile, build_image,  # type: ignore[no-untyped-def]

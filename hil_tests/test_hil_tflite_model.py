@@ -1,5 +1,5 @@
 """End to end on the target: a real int8 .tflite -> generated C -> firmware -> outputs bit-exact
-with the tflite-micro reference, through tinyhil.bench.measure (contract B)."""
+with the tflite-micro reference, through tinyhil.hil.bench.measure (contract B)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinyhil.bench import measure
+from tinyhil.hil.bench import measure
 from tinyhil.errors import BuildError
 
 pytestmark = pytest.mark.slow

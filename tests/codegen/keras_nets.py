@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinyhil.export import keras_to_int8_tflite
+from tinyhil.ml.export import keras_to_int8_tflite
 
 
 @dataclass(frozen=True)

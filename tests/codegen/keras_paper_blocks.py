@@ -1,5 +1,5 @@
 """A small Keras net made of the paper's block ingredients, exported to int8 by the project's converter
-path (tinyhil.export.keras_to_int8_tflite): Conv + LeakyReLU(0.01), hard-swish written as
+path (tinyhil.ml.export.keras_to_int8_tflite): Conv + LeakyReLU(0.01), hard-swish written as
 x * relu6(x + 3) / 6 (the converter emits HARD_SWISH), squeeze-excitation (global average pool ->
 1x1 conv + ReLU -> 1x1 conv + sigmoid -> multiply: MEAN, CONV_2D on a 1x1 map, LOGISTIC, broadcast
 MUL), swish as x * sigmoid(x) (LOGISTIC + MUL), a residual ADD, and the classifier."""
@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from tinyhil.export import keras_to_int8_tflite
+from tinyhil.ml.export import keras_to_int8_tflite
 
 EXPECTED_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "LEAKY_RELU", "HARD_SWISH", "MEAN", "LOGISTIC", "MUL", "ADD",
                 "FULLY_CONNECTED"}

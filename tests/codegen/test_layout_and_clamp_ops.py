@@ -16,7 +16,7 @@ from tinyhil.codegen.lower import lower
 from tinyhil.codegen.planner import plan_memory
 from tinyhil.codegen.reader import read_tflite
 from tinyhil.errors import UnsupportedOpError
-from tinyhil.reference import ReferenceInterpreter
+from tinyhil.ml.reference import ReferenceInterpreter
 
 from .tflite_builder import (OpSpec, TensorSpec, build_graph, build_model, concatenation_options, conv_options,
                              squeeze_options)
@@ -298,10 +298,10 @@ def test_a_chain_of_every_new_op_matches_tflm(check_bit_exact) -> None:
 @pytest.mark.slow
 def test_the_new_ops_are_bit_exact_on_the_cortex_m7_emulator_in_both_kernel_builds(tmp_path) -> None:
     """The M7's SSUB8/SEL maxima, minima and clamps and the table paths on QEMU, and the portable twins."""
-    from tinyhil.bench import run_image, summarise
-    from tinyhil.boards import load_profile
+    from tinyhil.hil.bench import run_image, summarise
+    from tinyhil.hil.boards import load_profile
     from tinyhil.codegen import generate
-    from tinyhil.firmware import build_firmware
+    from tinyhil.hil.firmware import build_firmware
 
     blob = chain_of_new_ops_model()
     profile = load_profile("qemu-m7")
@@ -620,7 +620,7 @@ def test_converter_made_channel_split_is_bit_exact(check_bit_exact) -> None:
 def test_the_tflm_runtimes_per_operator_table_names_a_split_that_only_the_rewrites_take() -> None:
     """TFLM stamps every .tflite operator; SPLIT has no layer of its own in tinyhil (rewrites.split_as_slices), so
     bench labels it from the operator itself, with no MACs."""
-    from tinyhil.bench import _operator_layers
+    from tinyhil.hil.bench import _operator_layers
 
     from .tflite_builder import split_options
 

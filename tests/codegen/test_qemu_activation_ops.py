@@ -14,11 +14,11 @@ from .keras_paper_blocks import export_int8
 @pytest.mark.qemu
 @pytest.mark.slow
 def test_paper_blocks_are_bit_exact_on_the_cortex_m7_emulator_in_both_kernel_builds(tmp_path) -> None:
-    bench = pytest.importorskip("tinyhil.bench", reason="the HIL bench (tinyhil.bench) is not in this checkout")
-    from tinyhil.boards import load_profile
+    bench = pytest.importorskip("tinyhil.hil.bench", reason="the HIL bench (tinyhil.hil.bench) is not in this checkout")
+    from tinyhil.hil.boards import load_profile
     from tinyhil.codegen import generate
-    from tinyhil.firmware import build_firmware
-    from tinyhil.reference import ReferenceInterpreter
+    from tinyhil.hil.firmware import build_firmware
+    from tinyhil.ml.reference import ReferenceInterpreter
 
     blob = export_int8(resolution=14, seed=4)  # 14x14, then 7x7: odd sizes exercise the 4-wide loops' tails
     rng = np.random.default_rng(6)

@@ -12,8 +12,8 @@ from .keras_nets import NetConfig, export_int8
 @pytest.mark.qemu
 @pytest.mark.slow
 def test_generated_model_is_bit_exact_on_the_cortex_m7_emulator(tmp_path) -> None:
-    bench = pytest.importorskip("tinyhil.bench", reason="the HIL bench (tinyhil.bench) is not in this checkout")
-    from tinyhil.boards import load_profile
+    bench = pytest.importorskip("tinyhil.hil.bench", reason="the HIL bench (tinyhil.hil.bench) is not in this checkout")
+    from tinyhil.hil.boards import load_profile
 
     # odd pixel counts (9x9) and channel counts that are not multiples of 4 exercise the DSP
     # kernels' remainder loops as well as their 2x2 / 4-channel blocks
@@ -35,8 +35,8 @@ def test_generated_model_is_bit_exact_on_the_cortex_m7_emulator(tmp_path) -> Non
 def test_squeezenet_like_net_with_concatenations_is_bit_exact_on_the_cortex_m7_emulator(tmp_path) -> None:
     """CONCATENATION, a standalone RELU6 and the max pool's word path on the M7, as the converter writes a
     branchy net."""
-    from tinyhil.bench import measure
-    from tinyhil.boards import load_profile
+    from tinyhil.hil.bench import measure
+    from tinyhil.hil.boards import load_profile
 
     from .keras_nets import build_fire_keras, export_model_int8
 

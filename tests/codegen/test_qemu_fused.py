@@ -23,8 +23,8 @@ ONE_EMULATOR_EXAMPLE = settings(max_examples=1, deadline=None, derandomize=True,
 @ONE_EMULATOR_EXAMPLE
 @given(blob=four_block_nets())
 def test_fused_blocks_are_bit_exact_and_use_the_planned_arena_on_the_emulator(blob: bytes, tmp_path_factory) -> None:
-    from tinyhil.bench import measure
-    from tinyhil.boards import load_profile
+    from tinyhil.hil.bench import measure
+    from tinyhil.hil.boards import load_profile
 
     profile = load_profile("qemu-m7")
     rng = np.random.default_rng(1)
@@ -47,8 +47,8 @@ def test_fused_blocks_are_bit_exact_and_use_the_planned_arena_on_the_emulator(bl
 @ONE_EMULATOR_EXAMPLE
 @given(blob=se_block_nets())
 def test_squeeze_excitation_in_two_passes_is_bit_exact_on_the_emulator(blob: bytes, tmp_path_factory) -> None:
-    from tinyhil.bench import measure
-    from tinyhil.boards import load_profile
+    from tinyhil.hil.bench import measure
+    from tinyhil.hil.boards import load_profile
 
     inputs = np.random.default_rng(2).integers(-128, 128, size=(2, 1, 9, 7, 4), dtype=np.int8)
     m = measure(blob, load_profile("qemu-m7"), inputs, runtime="native", workdir=tmp_path_factory.mktemp("se"),
@@ -65,8 +65,8 @@ def test_squeeze_excitation_in_two_passes_is_bit_exact_on_the_emulator(blob: byt
 def test_fused_depthwise_on_the_q15_ring_is_bit_exact_on_the_emulator(blob: bytes, tmp_path_factory) -> None:
     """Its first block's 3x3 stride-1 depthwise (in place, SE in two passes) on the q15 ring, through the pair
     kernel's asm rows."""
-    from tinyhil.bench import measure
-    from tinyhil.boards import load_profile
+    from tinyhil.hil.bench import measure
+    from tinyhil.hil.boards import load_profile
 
     inputs = np.random.default_rng(3).integers(-128, 128, size=(2, 1, 9, 7, 4), dtype=np.int8)
     inputs[0] = 127
@@ -83,8 +83,8 @@ def test_fused_depthwise_on_the_q15_ring_is_bit_exact_on_the_emulator(blob: byte
 @given(blob=strip_block_nets())
 def test_fused_depthwise_on_q15_strips_is_bit_exact_on_the_emulator(blob: bytes, tmp_path_factory) -> None:
     """Blocks whose int8 rings run the pair kernel's asm rows on q15 strips."""
-    from tinyhil.bench import measure
-    from tinyhil.boards import load_profile
+    from tinyhil.hil.bench import measure
+    from tinyhil.hil.boards import load_profile
     from tinyhil.codegen.planner import plan_memory
     from tinyhil.codegen.reader import read_tflite
 

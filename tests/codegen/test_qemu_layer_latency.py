@@ -21,8 +21,8 @@ def small_net() -> bytes:
 @pytest.mark.qemu
 @pytest.mark.slow
 def test_per_layer_latencies_are_positive_one_per_layer_and_sum_to_the_total(small_net: bytes, tmp_path: Path) -> None:
-    from tinyhil import bench
-    from tinyhil.boards import load_profile
+    from tinyhil.hil import bench
+    from tinyhil.hil.boards import load_profile
     from tinyhil.codegen import generate
 
     layers = generate(small_net, tmp_path / "c").layers
@@ -42,10 +42,10 @@ def test_per_layer_latencies_are_positive_one_per_layer_and_sum_to_the_total(sma
 @pytest.mark.qemu
 @pytest.mark.slow
 def test_the_per_layer_hook_costs_a_tiny_fraction_of_the_total(small_net: bytes, tmp_path: Path) -> None:
-    from tinyhil import bench
-    from tinyhil.boards import load_profile
+    from tinyhil.hil import bench
+    from tinyhil.hil.boards import load_profile
     from tinyhil.codegen import generate
-    from tinyhil.firmware import build_firmware
+    from tinyhil.hil.firmware import build_firmware
 
     profile = load_profile("qemu-m7")
     generated = generate(small_net, tmp_path / "c")

@@ -18,11 +18,11 @@ PAIR_KERNELS = tuple(f"th_depthwise_conv2d_pairs_{window}{clamp}_{fill}{place}_s
 
 
 def _both_builds(blob: bytes, tmp_path, runs: int = 3) -> tuple[list, dict]:
-    bench = pytest.importorskip("tinyhil.bench", reason="the HIL bench (tinyhil.bench) is not in this checkout")
-    from tinyhil.boards import load_profile
+    bench = pytest.importorskip("tinyhil.hil.bench", reason="the HIL bench (tinyhil.hil.bench) is not in this checkout")
+    from tinyhil.hil.boards import load_profile
     from tinyhil.codegen import generate
-    from tinyhil.firmware import build_firmware
-    from tinyhil.reference import ReferenceInterpreter
+    from tinyhil.hil.firmware import build_firmware
+    from tinyhil.ml.reference import ReferenceInterpreter
 
     generated = generate(blob, tmp_path / "model")
     reference = ReferenceInterpreter(blob)

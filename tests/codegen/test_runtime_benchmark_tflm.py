@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tinyhil.errors import BuildError
-from tinyhil.firmware import tflm_source_dir
+from tinyhil.hil.firmware import tflm_source_dir
 
 from .tflite_builder import small_conv_model
 

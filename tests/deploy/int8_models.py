@@ -3,7 +3,7 @@ test_explain_saliency, converted with TFLite's int8 post-training quantisation."
 
 from __future__ import annotations
 
-from tinyhil.export import keras_to_int8_tflite
+from tinyhil.ml.export import keras_to_int8_tflite
 
 from .test_explain_saliency import synthetic
 

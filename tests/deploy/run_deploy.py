@@ -14,7 +14,7 @@ import time
 def main() -> None:
     pause_after = int(sys.argv[1])
     if pause_after:
-        from tinyhil import train
+        from tinyhil.ml import train
 
         save = train.save_checkpoint
 

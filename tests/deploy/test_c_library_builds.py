@@ -10,7 +10,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from tinyhil.deploy_stages import write_c_library
+from tinyhil.deploy.stages import write_c_library
 
 from .test_explain_saliency import synthetic
 
@@ -40,7 +40,7 @@ int main(void) {
 
 
 def test_c_library_builds_in_a_separate_project_and_matches_the_reference(tmp_path, square_tflite):
-    from tinyhil.reference import ReferenceInterpreter
+    from tinyhil.ml.reference import ReferenceInterpreter
 
     tflite = square_tflite
     lib = tmp_path / "deploy" / "c_library"

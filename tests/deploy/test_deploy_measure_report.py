@@ -10,10 +10,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from tinyhil import deploy_stages
-from tinyhil.deploy import DeployConfig, Deployment, summary_lines
-from tinyhil.report import render_report
-from tinyhil.report_collect import collect_run
+from tinyhil.deploy import stages as deploy_stages
+from tinyhil.deploy.pipeline import DeployConfig, Deployment, summary_lines
+from tinyhil.report.page import render_report
+from tinyhil.report.collect import collect_run
 from tinyhil.search.store import RunStore
 
 from .test_explain_saliency import fit_tiny_cnn, synthetic

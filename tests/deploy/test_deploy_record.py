@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from tinyhil import deploy_stages
-from tinyhil.deploy import DeployConfig, DeployRecord, Deployment, summary_lines
+from tinyhil.deploy import stages as deploy_stages
+from tinyhil.deploy.pipeline import DeployConfig, DeployRecord, Deployment, summary_lines
 from tinyhil.errors import BuildError, TinyhilError
 
 
@@ -72,7 +72,7 @@ def test_deploy_measures_int8_accuracy_on_the_whole_test_split(monkeypatch, tmp_
     training configuration for QAT."""
     import types
 
-    import tinyhil.export
+    import tinyhil.ml.export
 
     seen = {}
 
@@ -81,7 +81,7 @@ def test_deploy_measures_int8_accuracy_on_the_whole_test_split(monkeypatch, tmp_
         return types.SimpleNamespace(tflite_path=out_path, float_accuracy=0.9, int8_accuracy=0.89, test_images=10_000,
                                      qat_note="not needed")
 
-    monkeypatch.setattr(tinyhil.export, "export_int8", export_int8)
+    monkeypatch.setattr(tinyhil.ml.export, "export_int8", export_int8)
     dep = Deployment(tmp_path / "run", "3", DeployConfig(), out_dir=tmp_path / "out")
     dep.state.update(model=object(), spec=object(), dataset=object(), train_config="the student's")
     result = deploy_stages.export(dep)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tinyhil import deploy_stages
-from tinyhil.deploy import DeployConfig, DeployRecord, Deployment, file_sha256
+from tinyhil.deploy import stages as deploy_stages
+from tinyhil.deploy.pipeline import DeployConfig, DeployRecord, Deployment, file_sha256
 from tinyhil.errors import RunnerError, TinyhilError
 
 
@@ -166,8 +166,8 @@ def test_restart_runs_every_stage_again(doubles, tmp_path):
 
 
 def test_report_marks_a_deploy_that_stopped_before_measuring_as_not_deployed_and_says_how_to_finish(doubles, tmp_path):
-    from tinyhil.report import render_report
-    from tinyhil.report_collect import collect_run
+    from tinyhil.report.page import render_report
+    from tinyhil.report.collect import collect_run
     from tinyhil.search.store import RunStore
 
     RunStore.create(tmp_path, "run-resume", {"board": "qemu-m7", "dataset": "digits"}).close()
@@ -189,7 +189,7 @@ def test_report_marks_a_deploy_that_stopped_before_measuring_as_not_deployed_and
 
 
 def test_a_killed_deploy_is_reported_as_stopped_after_its_last_finished_stage(tmp_path):
-    from tinyhil.report_collect import winner_from_record
+    from tinyhil.report.collect import winner_from_record
 
     record = DeployRecord(str(tmp_path), "8", str(tmp_path), {}, stages={"load": {}, "train": {"float_accuracy": 0.9}},
                           command="tinyhil deploy runs/r --candidate 8")

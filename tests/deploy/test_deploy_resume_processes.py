@@ -90,10 +90,10 @@ def test_kill_9_during_training_resumes_from_the_last_epoch_and_measures_the_48p
 
 
 def test_an_error_after_training_is_finished_by_the_same_command_without_training_again(tmp_path):
-    from tinyhil.data import load_dataset
-    from tinyhil.model import build_torch
-    from tinyhil.space import ArchSpec
-    from tinyhil.train import save_checkpoint
+    from tinyhil.ml.data import load_dataset
+    from tinyhil.ml.model import build_torch
+    from tinyhil.spec.space import ArchSpec
+    from tinyhil.ml.train import save_checkpoint
 
     run_dir, candidate = _run_with_candidate(tmp_path)
     # the teacher: a tinyhil training checkpoint (deploy takes one as a teacher); its weights are untrained,
@@ -117,7 +117,7 @@ def test_an_error_after_training_is_finished_by_the_same_command_without_trainin
     checkpoints = {name: (out / "checkpoints" / name / "last.pt").read_bytes() for name in ("distilled", "baseline")}
     tflite = (out / "model.tflite").read_bytes()
 
-    from tinyhil.report_collect import collect_run
+    from tinyhil.report.collect import collect_run
 
     winner = collect_run(run_dir).winners[0]
     assert not winner.deployed and "stopped at stage 'measure'" in winner.stopped

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from tinyhil.cli import cli
-from tinyhil.deploy import DeployRecord
-from tinyhil.design_explanation import explain_design
+from tinyhil.deploy.pipeline import DeployRecord
+from tinyhil.report.design_explanation import explain_design
 from tinyhil.errors import LLMError
 from tinyhil.search.store import RunStore
 

@@ -12,8 +12,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from tinyhil.kd import CacheKey, Distiller, TeacherLogitsCache
-from tinyhil.teacher import describe_transform, finetune, load_teacher
+from tinyhil.ml.kd import CacheKey, Distiller, TeacherLogitsCache
+from tinyhil.ml.teacher import describe_transform, finetune, load_teacher
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 TEACHER_IMAGES, STUDENT_IMAGES, TEST_IMAGES = 4000, 500, 2000

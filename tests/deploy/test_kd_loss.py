@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 
 from tinyhil.errors import TinyhilError
-from tinyhil.kd import CacheKey, Distiller, TeacherLogitsCache, kd_loss
+from tinyhil.ml.kd import CacheKey, Distiller, TeacherLogitsCache, kd_loss
 
 STUDENT = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 0.3]])
 TEACHER = torch.tensor([[3.0, 1.0, -2.0], [-1.0, 0.0, 2.0]])

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from tinyhil.errors import TinyhilError
-from tinyhil.kd import Distiller, paper_alpha_schedule, resolve_kd
+from tinyhil.ml.kd import Distiller, paper_alpha_schedule, resolve_kd
 
 
 def test_the_paper_schedule_is_its_recursive_update_as_soft_weights():
@@ -43,8 +43,8 @@ class _Cache:
 
 
 def test_training_takes_each_epochs_weight_from_the_schedule(tmp_path):
-    from tinyhil.data import load_digits
-    from tinyhil.train import TrainConfig, train
+    from tinyhil.ml.data import load_digits
+    from tinyhil.ml.train import TrainConfig, train
 
     data = load_digits().subset(train=64, test=32)
     schedule = paper_alpha_schedule(3)

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tinyhil.model_inputs import InputFormat, ModelInputError, model_inputs
+from tinyhil.ml.model_inputs import InputFormat, ModelInputError, model_inputs
 
 from ..codegen.tflite_builder import TensorSpec, add_options, build_model
 
@@ -27,7 +27,7 @@ def _images(n: int, channels: int = 1, size: int = 32) -> torch.Tensor:
 
 def test_images_of_the_dataset_size_become_the_48px_models_input_resized_and_quantised_with_its_own_scale():
     pytest.importorskip("tflite_micro")
-    from tinyhil.reference import ReferenceInterpreter
+    from tinyhil.ml.reference import ReferenceInterpreter
 
     blob = _add_model(48, 48, 1, 2 / 255, -3)
     images = _images(3)
@@ -102,7 +102,7 @@ def test_a_model_whose_input_is_not_an_image_takes_int8_inputs_of_its_own_shape(
     """An audio net's (1, 49, 10) or a dense net's (1, 640): random or given int8 inputs fit, float images cannot be
     resized for it, and a wrong shape is named with the shape the model takes."""
     pytest.importorskip("tflite_micro")
-    from tinyhil.model_inputs import check_int8_inputs, input_dims
+    from tinyhil.ml.model_inputs import check_int8_inputs, input_dims
 
     tensors = [TensorSpec((1, 49, 10), scale=(0.1,), zero_point=(0,)), TensorSpec((1, 49, 10), scale=(0.2,), zero_point=(0,))]
     blob = build_model("ADD", tensors, [0, 0], [1], add_options("NONE"))

@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.image as mpimg  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 
-from tinyhil.report import CandidateRow, LayerRow, ReportData, Winner, render_report  # noqa: E402
+from tinyhil.report.page import CandidateRow, LayerRow, ReportData, Winner, render_report  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FRONT_ORANGE = (0xD9, 0x48, 0x0F)  # Pareto-front line colour in report.py

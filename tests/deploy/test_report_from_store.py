@@ -5,10 +5,10 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from tinyhil.cli import cli
-from tinyhil.deploy import DeployRecord
+from tinyhil.deploy.pipeline import DeployRecord
 from tinyhil.search.loop import hypervolume_history
 from tinyhil.search.pareto import Constraints, reference_from_constraints
-from tinyhil.report_collect import collect_run
+from tinyhil.report.collect import collect_run
 from tinyhil.search.store import RunStore
 
 

@@ -9,9 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tinyhil import teacher as teacher_mod
-from tinyhil.teacher import AdaptedTeacher, InputAdapter, TeacherError, load_pretrained, load_teacher, save_teacher
-from tinyhil.teacher_nets import EfficientNetLite0, VitB16
+from tinyhil.ml import teacher as teacher_mod
+from tinyhil.ml.teacher import AdaptedTeacher, InputAdapter, TeacherError, load_pretrained, load_teacher, save_teacher
+from tinyhil.ml.teacher_nets import EfficientNetLite0, VitB16
 
 IMAGENET_MILITARY_UNIFORM = 652
 
@@ -76,7 +76,7 @@ def test_vit_b16_weights_with_other_key_names_are_refused(tmp_path, monkeypatch)
 
 
 def test_input_adapter_recovers_pixels_from_any_normalisation():
-    from tinyhil.teacher import adapter_for
+    from tinyhil.ml.teacher import adapter_for
 
     pixels = torch.rand(8, 1, 6, 6)
     pixels[0, 0, 0, :2] = torch.tensor([0.0, 1.0])  # real images hold a black and a white pixel somewhere

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tinyhil.runners import pyocd_runner
+from tinyhil.hil.runners import pyocd_runner
 
 NUCLEO_UID = "066DFF535155878281151932"
 OTHER_UID = "0671FF3833354B5043184527"

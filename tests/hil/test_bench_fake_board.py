@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinyhil import bench
-from tinyhil.boards import PROFILE_DIR
-from tinyhil.firmware import FirmwareImage
-from tinyhil.reference import ReferenceInterpreter
-from tinyhil.runners.fake import FakeDevice, FakeRunner
+from tinyhil.hil import bench
+from tinyhil.hil.boards import PROFILE_DIR
+from tinyhil.hil.firmware import FirmwareImage
+from tinyhil.ml.reference import ReferenceInterpreter
+from tinyhil.hil.runners.fake import FakeDevice, FakeRunner
 
 from ..codegen.tflite_builder import TensorSpec, build_model, pool_options
 from ..reliability.cli_run import one_error_line, tinyhil

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tinyhil.boards import PROFILE_DIR, list_profiles, load_profile
+from tinyhil.hil.boards import PROFILE_DIR, list_profiles, load_profile
 from tinyhil.errors import ConfigError
-from tinyhil.firmware import linker_script
+from tinyhil.hil.firmware import linker_script
 
 QEMU_TOML = (PROFILE_DIR / "qemu-m7.toml").read_text()
 
@@ -103,7 +103,7 @@ def test_the_baud_rate_comes_from_the_profile_and_is_checked(tmp_path: Path) -> 
 def test_a_firmware_built_for_another_baud_rate_is_another_build() -> None:
     import dataclasses
 
-    from tinyhil.firmware import EXAMPLE_MODEL_DIR, build_key
+    from tinyhil.hil.firmware import EXAMPLE_MODEL_DIR, build_key
 
     profile = load_profile("nucleo-h743zi")
     slower = dataclasses.replace(profile, serial={**profile.serial, "baudrate": 115_200})

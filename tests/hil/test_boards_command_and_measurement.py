@@ -9,7 +9,7 @@ import numpy as np
 from click.testing import CliRunner
 
 from tinyhil.cli import cli
-from tinyhil.measurement import Measurement
+from tinyhil.hil.measurement import Measurement
 
 
 def test_boards_lists_every_profile_with_a_truthful_usable_line() -> None:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from tinyhil.boards import list_profiles
+from tinyhil.hil.boards import list_profiles
 from tinyhil.cli import cli
 
 from ..codegen.tflite_builder import TensorSpec, build_model, conv_options

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tinyhil.checks import Check
+from tinyhil.hil.checks import Check
 from tinyhil.cli import cli
 
 from .conftest import NUCLEO_UID

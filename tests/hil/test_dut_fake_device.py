@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinyhil.boards import load_profile
-from tinyhil.dut import Dut
+from tinyhil.hil.boards import load_profile
+from tinyhil.hil.dut import Dut
 from tinyhil.errors import DeviceTimeoutError, ProtocolError
-from tinyhil.protocol import encode_frame
-from tinyhil.runners.fake import FakeDevice, FakeRunner
+from tinyhil.hil.protocol import encode_frame
+from tinyhil.hil.runners.fake import FakeDevice, FakeRunner
 
 
 def doubled(x: np.ndarray) -> np.ndarray:

@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinyhil.boards import load_profile
-from tinyhil.dut import Dut
+from tinyhil.hil.boards import load_profile
+from tinyhil.hil.dut import Dut
 from tinyhil.errors import DeviceTimeoutError
-from tinyhil.example_model import INPUT_BYTES
-from tinyhil.firmware import EXAMPLE_MODEL_DIR, build_firmware
-from tinyhil.runners import runner_for
+from tinyhil.hil.example_model import INPUT_BYTES
+from tinyhil.hil.firmware import EXAMPLE_MODEL_DIR, build_firmware
+from tinyhil.hil.runners import runner_for
 
 pytestmark = pytest.mark.qemu
 

@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinyhil.boards import load_profile
-from tinyhil.dut import Dut
+from tinyhil.hil.boards import load_profile
+from tinyhil.hil.dut import Dut
 from tinyhil.errors import ProtocolError
-from tinyhil.faults import DeviceFaultError, Fault
-from tinyhil.protocol import DeviceError, DeviceReportedError, FrameType, Link, encode_frame
-from tinyhil.runners.fake import FakeDevice, FakeRunner, SocketStream
+from tinyhil.hil.faults import DeviceFaultError, Fault
+from tinyhil.hil.protocol import DeviceError, DeviceReportedError, FrameType, Link, encode_frame
+from tinyhil.hil.runners.fake import FakeDevice, FakeRunner, SocketStream
 
 UNDEFINSTR = 1 << 16
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tinyhil.boards import load_profile
+from tinyhil.hil.boards import load_profile
 from tinyhil.errors import BuildError
-from tinyhil.firmware import EXAMPLE_MODEL_DIR, build_firmware
-from tinyhil.firmware_trees import shared_tree_root
+from tinyhil.hil.firmware import EXAMPLE_MODEL_DIR, build_firmware
+from tinyhil.hil.firmware_trees import shared_tree_root
 
 pytestmark = pytest.mark.toolchain
 
@@ -53,7 +53,7 @@ def test_a_firmware_that_does_not_fit_names_the_region_and_the_overflow(tmp_path
 
 def test_ccache_compiles_the_firmware_when_installed_and_the_elf_is_the_same_without_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tinyhil.firmware import compiler_launcher
+    from tinyhil.hil.firmware import compiler_launcher
 
     if shutil.which("ccache") is None:
         pytest.skip("ccache not installed (scripts/install.sh installs it)")
@@ -109,7 +109,7 @@ def test_a_failed_build_in_the_shared_tree_leaves_it_usable_for_the_next_model(
 
 
 def test_a_busy_shared_tree_sends_the_next_build_to_another_slot(tmp_path: Path) -> None:
-    from tinyhil.firmware_trees import free_tree
+    from tinyhil.hil.firmware_trees import free_tree
 
     with free_tree(tmp_path, "key") as first:
         with free_tree(tmp_path, "key") as second:
@@ -119,7 +119,7 @@ def test_a_busy_shared_tree_sends_the_next_build_to_another_slot(tmp_path: Path)
 
 
 def test_staging_rewrites_only_what_changed_and_ignores_the_generator_stamp(tmp_path: Path) -> None:
-    from tinyhil.firmware_trees import stage
+    from tinyhil.hil.firmware_trees import stage
 
     source, staged = tmp_path / "model", tmp_path / "staged"
     source.mkdir()
@@ -144,7 +144,7 @@ def test_trees_idle_for_days_are_removed_and_busy_or_recent_ones_kept(tmp_path: 
     import os
     import time
 
-    from tinyhil.firmware_trees import SHARED_TREE_IDLE_DAYS, prune_idle_trees
+    from tinyhil.hil.firmware_trees import SHARED_TREE_IDLE_DAYS, prune_idle_trees
 
     now = time.time()
     for name, age_days in (("idle", SHARED_TREE_IDLE_DAYS + 1), ("recent", 0), ("busy", SHARED_TREE_IDLE_DAYS + 1)):

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from tinyhil.firmware import FIRMWARE_DIR
+from tinyhil.hil.firmware import FIRMWARE_DIR
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="host gcc not on PATH")
 

@@ -23,7 +23,7 @@ def pooled_model(side: int) -> bytes:
 
 
 def _reference(blob: bytes, inputs: np.ndarray) -> np.ndarray:
-    from tinyhil.reference import ReferenceInterpreter
+    from tinyhil.ml.reference import ReferenceInterpreter
 
     reference = ReferenceInterpreter(blob)
     return np.stack([np.asarray(reference.invoke(x), np.int8) for x in inputs])
@@ -33,8 +33,8 @@ def _reference(blob: bytes, inputs: np.ndarray) -> np.ndarray:
 def big(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """The 160x160x3 model: its blob, generated C and firmware for qemu-m7 (built once for the module)."""
     from tinyhil.codegen import generate
-    from tinyhil.firmware import build_firmware
-    from tinyhil.boards import load_profile
+    from tinyhil.hil.firmware import build_firmware
+    from tinyhil.hil.boards import load_profile
 
     root = tmp_path_factory.mktemp("big")
     blob = pooled_model(160)
@@ -43,8 +43,8 @@ def big(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-de
 
 
 def test_a_160px_input_runs_bit_exact_and_seeded_inputs_give_the_same_verdict_and_latency(big, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from tinyhil.bench import SeededInputs, run_image, summarise
-    from tinyhil.boards import load_profile
+    from tinyhil.hil.bench import SeededInputs, run_image, summarise
+    from tinyhil.hil.boards import load_profile
 
     (blob, _, image), profile = big, load_profile("qemu-m7")
     # one input: QEMU's UART model takes one byte per turn of its I/O loop: ~7 s for 76,800 B on a loaded 2-core host
@@ -69,9 +69,9 @@ def test_a_160px_input_runs_bit_exact_and_seeded_inputs_give_the_same_verdict_an
 
 
 def test_the_firmwares_static_ram_is_the_arena_plus_a_fixed_part_whatever_the_input_size(big, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from tinyhil.boards import load_profile
+    from tinyhil.hil.boards import load_profile
     from tinyhil.codegen import generate
-    from tinyhil.firmware import build_firmware
+    from tinyhil.hil.firmware import build_firmware
 
     small = generate(pooled_model(16), tmp_path / "c")
     builds = {16: (small, build_firmware(small.out_dir, load_profile("qemu-m7"), tmp_path / "build")),

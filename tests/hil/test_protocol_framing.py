@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinyhil.errors import ProtocolError
-from tinyhil.firmware import FIRMWARE_DIR
-from tinyhil.protocol import (HASH_CHARS, HELLO_FIXED, LAYER_STAMP, LENGTH_ESCAPE, MAGIC, MAX_PAYLOAD, OUTPUT_CRC,
+from tinyhil.hil.firmware import FIRMWARE_DIR
+from tinyhil.hil.protocol import (HASH_CHARS, HELLO_FIXED, LAYER_STAMP, LENGTH_ESCAPE, MAGIC, MAX_PAYLOAD, OUTPUT_CRC,
                               PROTOCOL_VERSION, RESULT_HEADER, FrameReader, FrameType, Hello, Result, encode_frame,
                               seeded_input)
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tinyhil.boards import load_profile
+from tinyhil.hil.boards import load_profile
 from tinyhil.errors import RunnerError
-from tinyhil.runners import pyocd_runner, runner_for
+from tinyhil.hil.runners import runner_for
+from tinyhil.hil.runners import pyocd_runner
 
 from .conftest import NUCLEO_UID, OTHER_UID
 

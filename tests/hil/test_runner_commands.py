@@ -7,11 +7,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from tinyhil.boards import load_profile
+from tinyhil.hil.boards import load_profile
 from tinyhil.errors import ConfigError, RunnerError
-from tinyhil.runners import runner_class, runner_for
-from tinyhil.runners.pyocd_runner import find_serial_port
-from tinyhil.runners.renode import resc_script
+from tinyhil.hil.runners import runner_class, runner_for
+from tinyhil.hil.runners.pyocd_runner import find_serial_port
+from tinyhil.hil.runners.renode import resc_script
 
 
 def test_the_profile_picks_its_runner_from_the_registry(tmp_path: Path) -> None:
@@ -83,7 +83,7 @@ def test_availability_gives_a_reason_either_way() -> None:
 
 
 def test_pyocd_without_a_probe_fails_fast_with_a_clear_error(tmp_path: Path) -> None:
-    from tinyhil.runners.pyocd_runner import connected_probe_ids
+    from tinyhil.hil.runners.pyocd_runner import connected_probe_ids
 
     if connected_probe_ids():
         pytest.skip("a debug probe is attached: this test checks the no-probe path")
@@ -97,7 +97,7 @@ def test_pyocd_without_a_probe_fails_fast_with_a_clear_error(tmp_path: Path) -> 
 def test_the_emulator_serial_link_is_a_two_way_socket_that_closes_its_end(tmp_path: Path) -> None:
     import socket
 
-    from tinyhil.runners.emulator import LoopbackSerial
+    from tinyhil.hil.runners.emulator import LoopbackSerial
 
     server = socket.create_server(("127.0.0.1", 0))
     port = server.getsockname()[1]

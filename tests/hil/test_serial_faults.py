@@ -1,4 +1,4 @@
-"""Serial and firmware faults against a simulated device (tinyhil.runners.fake on a socket pair and on a pty):
+"""Serial and firmware faults against a simulated device (tinyhil.hil.runners.fake on a socket pair and on a pty):
 each fault ends in the right recovery or in one clear error naming the problem and what to do, never a silent wrong
 result or a wait for the whole timeout when the device already said what happened."""
 
@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinyhil.boards import load_profile
-from tinyhil.dut import Dut
+from tinyhil.hil.boards import load_profile
+from tinyhil.hil.dut import Dut
 from tinyhil.errors import DeviceTimeoutError, ProtocolError
-from tinyhil.protocol import DeviceReportedError, DeviceResetError, FrameType, Link, seeded_input
-from tinyhil.runners.fake import FakeDevice, FakeRunner
+from tinyhil.hil.protocol import DeviceReportedError, DeviceResetError, FrameType, Link, seeded_input
+from tinyhil.hil.runners.fake import FakeDevice, FakeRunner
 
 
 def doubled(x: np.ndarray) -> np.ndarray:

@@ -63,8 +63,8 @@ def _two_conv_model() -> bytes:
                            "create_tflm_tree.py with OPTIMIZED_KERNEL_DIR=cmsis_nn, see firmware/tflm/CMakeLists.txt)")
 def test_tflm_runtime_on_qemu_is_bit_exact_and_stamps_every_operator(tmp_path: Path) -> None:
     pytest.importorskip("tflite_micro")
-    from tinyhil.bench import measure
-    from tinyhil.boards import load_profile
+    from tinyhil.hil.bench import measure
+    from tinyhil.hil.boards import load_profile
 
     inputs = np.random.default_rng(0).integers(-128, 128, size=(2, 1, 6, 6, 3), dtype=np.int8)
     m = measure(_two_conv_model(), load_profile("qemu-m7"), inputs, runtime="tflm", workdir=tmp_path)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tinyhil import llm_local
+from tinyhil.search import llm_local
 from tinyhil.errors import LLMError
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tinyhil import llm_local
+from tinyhil.search import llm_local
 
 READY, WHY = llm_local.is_set_up()
 

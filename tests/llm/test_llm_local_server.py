@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tinyhil import llm_local
+from tinyhil.search import llm_local
 
 READY, WHY = llm_local.is_set_up()
 
@@ -15,7 +15,7 @@ def test_local_server_answers_schema_constrained_specs_and_every_reply_is_judged
     from openai import OpenAI
 
     from tinyhil.errors import SpecError
-    from tinyhil.space import ArchSpec, SearchSpace
+    from tinyhil.spec.space import ArchSpec, SearchSpace
 
     schema = SearchSpace().json_schema()
     valid, rejected = 0, []

@@ -1,8 +1,8 @@
 import torch
 
-from tinyhil.cost import estimate, spec_graph
-from tinyhil.model import build_torch
-from tinyhil.space import ArchSpec
+from tinyhil.spec.cost import estimate, spec_graph
+from tinyhil.ml.model import build_torch
+from tinyhil.spec.space import ArchSpec
 
 from .test_torch_keras_parity import NEW_SPECS, SPECS
 
@@ -65,7 +65,7 @@ def _tflite_ops(blob: bytes) -> list[tuple[str, tuple[int, ...]]]:
 
 def test_cost_graph_has_the_exported_ops_in_the_exported_order():
     """SE, LeakyReLU, hard-swish and projection shortcuts: the planner sees the graph the converter writes."""
-    from tinyhil.export import convert_int8
+    from tinyhil.ml.export import convert_int8
 
     spec = ArchSpec.from_dict(NEW_SPECS[0])
     torch.manual_seed(0)
@@ -78,7 +78,7 @@ def test_cost_graph_has_the_exported_ops_in_the_exported_order():
 
 def test_each_choice_adds_exactly_the_operators_the_space_says_it_needs():
     """space.CHOICE_OPS (what runnable_with drops choices by) agrees with the cost graph."""
-    from tinyhil.space import CHOICE_OPS
+    from tinyhil.spec.space import CHOICE_OPS
 
     plain = ArchSpec.from_dict(SPECS[1])
     base = {op.opcode for op in spec_graph(plain, (32, 32, 3), 10)[0].operators}

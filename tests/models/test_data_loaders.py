@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from tinyhil import data
-from tinyhil.data import DataError, load_dataset
+from tinyhil.ml import data
+from tinyhil.ml.data import DataError, load_dataset
 
 needs_fashion = pytest.mark.skipif(not (data.FASHION_DIR / "t10k-images-idx3-ubyte.gz").exists(),
                                    reason="apt-get install dataset-fashion-mnist")

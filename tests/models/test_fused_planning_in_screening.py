@@ -8,10 +8,10 @@ import json
 from pathlib import Path
 
 from tinyhil.codegen.planner import plan_memory
-from tinyhil.cost import estimate, spec_graph
-from tinyhil.paper_config import spec_from_paper
+from tinyhil.spec.cost import estimate, spec_graph
+from tinyhil.spec.paper_config import spec_from_paper
 from tinyhil.search.screening import Budgets, Screener
-from tinyhil.space import ArchSpec
+from tinyhil.spec.space import ArchSpec
 
 MODELS = json.loads((Path(__file__).resolve().parents[2] / "benchmarks" / "paper_models.json").read_text())["models"]
 

@@ -10,10 +10,10 @@ import pytest
 import torch
 from torch import nn
 
-from tinyhil.cost import estimate
-from tinyhil.model import build_torch
-from tinyhil.paper_config import PaperImportError, read_spec_file, spec_from_paper, state_dict_from_paper
-from tinyhil.space import ArchSpec
+from tinyhil.spec.cost import estimate
+from tinyhil.ml.model import build_torch
+from tinyhil.spec.paper_config import PaperImportError, read_spec_file, spec_from_paper, state_dict_from_paper
+from tinyhil.spec.space import ArchSpec
 
 
 def _block(out, layers, kernel, stride, expand, use_se, ratio, conv, skip, act):

@@ -29,10 +29,10 @@ SPEC = {"resolution": 160, "stem_channels": 0, "stem_kernel": 1, "stem_stride": 
 
 def test_a_160px_paper_space_net_runs_bit_exact_through_tinyhil_bench(tmp_path: Path) -> None:
     from tinyhil.cli import cli
-    from tinyhil.cost import estimate
-    from tinyhil.export import convert_int8
-    from tinyhil.model import build_torch
-    from tinyhil.space import PAPER_SPACE
+    from tinyhil.spec.cost import estimate
+    from tinyhil.ml.export import convert_int8
+    from tinyhil.ml.model import build_torch
+    from tinyhil.spec.space import PAPER_SPACE
 
     spec = PAPER_SPACE.parse(SPEC)
     torch.manual_seed(0)

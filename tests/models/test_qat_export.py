@@ -21,11 +21,11 @@ import numpy as np
 import pytest
 import torch
 
-from tinyhil.data import load_dataset
-from tinyhil.export import export_int8
-from tinyhil.model_inputs import model_inputs
-from tinyhil.space import ArchSpec
-from tinyhil.train import TrainConfig, train
+from tinyhil.ml.data import load_dataset
+from tinyhil.ml.export import export_int8
+from tinyhil.ml.model_inputs import model_inputs
+from tinyhil.spec.space import ArchSpec
+from tinyhil.ml.train import TrainConfig, train
 
 SPEC = {"resolution": 32, "stem_channels": 8, "stem_kernel": 3, "stem_stride": 2, "head_channels": 0,
         "stages": [{"block": "ir", "depth": 3, "out_channels": 8, "stride": 2, "kernel": 3, "expand": 3}]}
@@ -65,7 +65,7 @@ def test_forced_qat_is_measured_and_the_better_int8_model_is_kept(qat_export):
 
 
 def test_the_written_tflite_is_the_kept_model(trained, qat_export):
-    from tinyhil.reference import ReferenceInterpreter
+    from tinyhil.ml.reference import ReferenceInterpreter
 
     spec, dataset, _, _ = trained
     reference = ReferenceInterpreter(qat_export.tflite_path)
@@ -76,7 +76,7 @@ def test_the_written_tflite_is_the_kept_model(trained, qat_export):
 
 
 def test_stripped_qat_weights_lie_on_a_per_channel_int8_grid(trained):
-    from tinyhil.qat import quantise, strip
+    from tinyhil.ml.qat import quantise, strip
 
     spec, dataset, model, _ = trained
     stripped = strip(quantise(model, dataset), dataset.input_shape[-1], dataset.num_classes)
@@ -96,14 +96,14 @@ def test_no_qat_below_the_threshold(trained):
 
 
 def test_a_qat_failure_keeps_the_post_training_export(trained, monkeypatch, caplog):
-    import tinyhil.qat
+    import tinyhil.ml.qat
 
     def broken(*args, **kwargs):
-        raise tinyhil.qat.QATError("nncf exploded")
+        raise tinyhil.ml.qat.QATError("nncf exploded")
 
-    monkeypatch.setattr(tinyhil.qat, "finetune", broken)
+    monkeypatch.setattr(tinyhil.ml.qat, "finetune", broken)
     spec, dataset, model, out = trained
-    with caplog.at_level(logging.WARNING, logger="tinyhil.export"):
+    with caplog.at_level(logging.WARNING, logger="tinyhil.ml.export"):
         result = export_int8(model, spec, dataset, out / "failed" / "model.tflite", test_count=100,
                              qat_threshold=FORCE)
     assert result.qat_ran and not result.qat_kept and result.qat_int8_accuracy is None

@@ -3,7 +3,7 @@ import random
 
 import pytest
 
-from tinyhil.space import ArchSpec, SearchSpace, SpecError
+from tinyhil.spec.space import ArchSpec, SearchSpace, SpecError
 
 GOOD = {"resolution": 32, "stem_channels": 16, "stem_kernel": 3, "stem_stride": 2, "head_channels": 0,
         "stages": [{"block": "ir", "depth": 1, "out_channels": 16, "stride": 1, "kernel": 3, "expand": 3},
@@ -109,7 +109,7 @@ def test_each_bad_new_field_is_named_and_the_error_points_to_the_schema_command(
 
 
 def test_the_paper_preset_is_the_papers_space():
-    from tinyhil.space import space_preset
+    from tinyhil.spec.space import space_preset
 
     paper = space_preset("paper")
     schema = paper.json_schema()

@@ -9,8 +9,8 @@ import torch
 from click.testing import CliRunner
 
 from tinyhil.cli import cli
-from tinyhil.paper_config import spec_from_paper
-from tinyhil.space import PRESETS, ArchSpec
+from tinyhil.spec.paper_config import spec_from_paper
+from tinyhil.spec.space import PRESETS, ArchSpec
 
 from .test_paper_import import PAPER_CONFIGS, RefNet, _config, _randomise
 
@@ -29,7 +29,7 @@ def test_schema_prints_each_presets_json_schema():
 
 
 def test_import_writes_the_equivalent_spec_and_the_weights_as_a_checkpoint_export_takes(tmp_path: Path):
-    from tinyhil.train import load_checkpoint
+    from tinyhil.ml.train import load_checkpoint
 
     config = tmp_path / "QwNet-Core.json"
     config.write_text(json.dumps(_config("QwNet-Core")))
@@ -86,7 +86,7 @@ def test_tinyhil_export_takes_the_imported_checkpoint(tmp_path: Path):
     import matplotlib.image as mpimg
     import numpy as np
 
-    from tinyhil.reference import ReferenceInterpreter
+    from tinyhil.ml.reference import ReferenceInterpreter
 
     rng = np.random.default_rng(0)
     for cls in ("a", "b"):
@@ -108,7 +108,7 @@ def test_tinyhil_export_takes_the_imported_checkpoint(tmp_path: Path):
 
 
 def test_train_reads_the_papers_json_as_its_equivalent_spec(tmp_path: Path):
-    from tinyhil.specfile import read_spec
+    from tinyhil.spec.specfile import read_spec
 
     path = tmp_path / "qwnet.json"
     path.write_text(json.dumps(_config("QwNet-Core")))

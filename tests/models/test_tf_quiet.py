@@ -19,8 +19,8 @@ def _run(code: str) -> subprocess.CompletedProcess:
 def test_import_and_int8_conversion_print_nothing_but_our_own_output():
     done = _run("""
         import numpy as np
-        from tinyhil import tf_quiet
-        from tinyhil.export import keras_to_int8_tflite
+        from tinyhil.ml import tf_quiet
+        from tinyhil.ml.export import keras_to_int8_tflite
         tf = tf_quiet.tensorflow()
         inputs = tf.keras.Input((8, 8, 1), batch_size=1)
         outputs = tf.keras.layers.Dense(3)(tf.keras.layers.Flatten()(tf.keras.layers.Conv2D(4, 3)(inputs)))
@@ -37,7 +37,7 @@ def test_import_and_int8_conversion_print_nothing_but_our_own_output():
 def test_native_stderr_is_captured_and_returned():
     done = _run("""
         import os
-        from tinyhil.tf_quiet import captured_native_stderr
+        from tinyhil.ml.tf_quiet import captured_native_stderr
         with captured_native_stderr() as native:
             os.write(2, b"written by C code\\n")
         print("captured:", native.tail())
@@ -51,8 +51,8 @@ def test_a_converter_failure_carries_its_native_output():
     done = _run("""
         import os
         import numpy as np
-        from tinyhil import tf_quiet
-        from tinyhil.export import keras_to_int8_tflite
+        from tinyhil.ml import tf_quiet
+        from tinyhil.ml.export import keras_to_int8_tflite
 
         class FailingConverter:
             target_spec = type("TargetSpec", (), {})()
@@ -62,7 +62,7 @@ def test_a_converter_failure_carries_its_native_output():
                 raise RuntimeError("ConverterError")
 
         tf = tf_quiet.tensorflow()
-        from tinyhil import export
+        from tinyhil.ml import export
         export._frozen_graph_converter = lambda tf, model, sample_shape: FailingConverter()  # the default path
         try:
             keras_to_int8_tflite(object(), [np.ones((1, 4, 4, 1), np.float32)])
@@ -80,7 +80,7 @@ def test_conversion_is_quiet_when_tensorflow_was_imported_first_by_someone_else(
         import numpy as np
         import tensorflow as tf  # a user's script or a test helper got there first
         print("---")
-        from tinyhil.export import keras_to_int8_tflite
+        from tinyhil.ml.export import keras_to_int8_tflite
         inputs = tf.keras.Input((4, 4, 1), batch_size=1)
         model = tf.keras.Model(inputs, tf.keras.layers.Dense(2)(tf.keras.layers.Flatten()(inputs)))
         keras_to_int8_tflite(model, [np.ones((1, 4, 4, 1), np.float32)])

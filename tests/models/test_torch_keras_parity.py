@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from tinyhil.model import build_torch
-from tinyhil.space import ArchSpec
+from tinyhil.ml.model import build_torch
+from tinyhil.spec.space import ArchSpec
 
 SPECS = [
     {"resolution": 32, "stem_channels": 16, "stem_kernel": 5, "stem_stride": 2, "head_channels": 128,
@@ -44,7 +44,7 @@ def _randomise_batchnorm(model, generator):
 @pytest.mark.parametrize("spec_dict", SPECS + NEW_SPECS,
                          ids=["ir-dws-head", "expand6-stride1-stem", "se-leaky-hswish-projection", "stem-projection-dws-leaky"])
 def test_keras_twin_matches_torch_within_1e_4(spec_dict):
-    from tinyhil.keras_model import build_keras
+    from tinyhil.ml.keras_model import build_keras
 
     torch.manual_seed(0)
     spec = ArchSpec.from_dict(spec_dict)

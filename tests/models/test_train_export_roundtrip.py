@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from tinyhil.cost import estimate
-from tinyhil.data import load_dataset
+from tinyhil.spec.cost import estimate
+from tinyhil.ml.data import load_dataset
 from tinyhil.errors import ConfigError
-from tinyhil.export import export_int8
-from tinyhil.model_inputs import model_inputs
-from tinyhil.space import ArchSpec
-from tinyhil.train import TrainConfig, load_checkpoint, train
+from tinyhil.ml.export import export_int8
+from tinyhil.ml.model_inputs import model_inputs
+from tinyhil.spec.space import ArchSpec
+from tinyhil.ml.train import TrainConfig, load_checkpoint, train
 
 SPEC = {"resolution": 32, "stem_channels": 16, "stem_kernel": 3, "stem_stride": 2, "head_channels": 128,
         "stages": [{"block": "ir", "depth": 1, "out_channels": 24, "stride": 2, "kernel": 3, "expand": 3},
@@ -51,7 +51,7 @@ def test_int8_model_agrees_with_float_on_98_percent_of_held_out_images(trained):
 
 
 def test_model_inputs_match_the_reference_interpreter_input(trained):
-    from tinyhil.reference import ReferenceInterpreter
+    from tinyhil.ml.reference import ReferenceInterpreter
 
     spec, dataset, _, exported, _ = trained
     reference = ReferenceInterpreter(exported.tflite_path)
@@ -79,7 +79,7 @@ def test_generated_c_runs_bit_exact_with_the_reference(trained, tmp_path):
         pytest.skip("gcc not installed")
     from tinyhil.codegen import generate
     from tinyhil.codegen.host import build_host_model
-    from tinyhil.reference import ReferenceInterpreter
+    from tinyhil.ml.reference import ReferenceInterpreter
 
     spec, dataset, _, exported, _ = trained
     host = build_host_model(generate(exported.tflite_path, tmp_path / "gen"), tmp_path / "build")
@@ -110,7 +110,7 @@ def test_a_step_budget_ends_training_inside_an_epoch_and_a_checkpoint_trains_on(
 def test_batchnorm_recalibration_takes_the_exact_statistics_of_the_first_training_images():
     """recalibrate_batchnorm: running mean and (unbiased) variance become those of the first N training images
     (the average of equal batches' statistics); the momentum and the weights are left as they were."""
-    from tinyhil.train import recalibrate_batchnorm
+    from tinyhil.ml.train import recalibrate_batchnorm
 
     dataset = load_dataset("digits").subset(train=300, test=16)
     norm = torch.nn.BatchNorm2d(dataset.train_x.shape[1], momentum=0.1)
@@ -129,7 +129,7 @@ def test_batchnorm_recalibration_takes_the_exact_statistics_of_the_first_trainin
 def test_a_short_run_ends_with_the_batchnorm_statistics_of_its_final_weights(tmp_path):
     """With recalibrate_bn_images the checkpoint and the returned model hold BatchNorm statistics recomputed from
     the final weights (recomputing them again changes nothing); without it they are the running averages."""
-    from tinyhil.train import recalibrate_batchnorm
+    from tinyhil.ml.train import recalibrate_batchnorm
 
     dataset = load_dataset("digits").subset(train=256, test=64)
     config = TrainConfig(epochs=1, batch_size=32, train_subset=None, seed=0, max_steps=5, augment=False)
@@ -157,7 +157,7 @@ def test_the_first_rungs_board_export_has_the_graph_and_memory_plan_of_the_full_
     calibration images); what the board measures (operators, tensor shapes, arena) must be the full export's."""
     from tinyhil.codegen import generate
     from tinyhil.codegen.reader import read_tflite
-    from tinyhil.export import export_for_board
+    from tinyhil.ml.export import export_for_board
 
     spec, dataset, result, exported, out = trained
     path = export_for_board(result.model, spec, dataset, out / "board.tflite")
@@ -211,8 +211,8 @@ def _assert_same_model(frozen_path, saved_path) -> None:
 def _assert_saved_model_conversion_is_the_export(model, spec, dataset, exported, out) -> None:
     """export_int8's file (the frozen graph) equals the SavedModel conversion of the same model with the same
     representative images, and its int8 evaluation (accuracy, agreement, input/output quantisation) too."""
-    from tinyhil.data import to_resolution
-    from tinyhil.export import _check_int8, _float_top1, convert_int8
+    from tinyhil.ml.data import to_resolution
+    from tinyhil.ml.export import _check_int8, _float_top1, convert_int8
 
     representative = to_resolution(dataset.train_x[:200], spec.resolution)  # export_int8's default calibration
     saved_path = out / "via_saved_model.tflite"
@@ -236,7 +236,7 @@ def test_the_frozen_graph_export_of_the_search_spaces_blocks_is_the_saved_model_
     """For each net of EQUALITY_NETS the frozen-graph export (export_int8: 200 calibration images, int8 input and
     output) equals from_keras_model's conversion, and so does its int8 evaluation."""
     from tinyhil.codegen.reader import read_tflite
-    from tinyhil.train import build_torch
+    from tinyhil.ml.train import build_torch
 
     spec_dict, blocks_ops = EQUALITY_NETS[net]
     spec = ArchSpec.from_dict(spec_dict)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tinyhil import train as train_module
-from tinyhil.data import load_dataset
-from tinyhil.space import ArchSpec
-from tinyhil.train import TrainConfig, resumable_epoch, train
+from tinyhil.ml import train as train_module
+from tinyhil.ml.data import load_dataset
+from tinyhil.spec.space import ArchSpec
+from tinyhil.ml.train import TrainConfig, resumable_epoch, train
 
 SPEC = {"resolution": 32, "stem_channels": 8, "stem_kernel": 3, "stem_stride": 2, "head_channels": 0,
         "stages": [{"block": "dws", "depth": 1, "out_channels": 16, "stride": 2, "kernel": 3, "expand": 1}]}
@@ -61,7 +61,7 @@ def test_a_checkpoint_of_other_inputs_is_not_continued(digits, tmp_path, monkeyp
         train(spec, digits, CONFIG, checkpoint_dir=tmp_path, resume_key="old inputs")
     monkeypatch.undo()
     assert resumable_epoch(tmp_path, "new inputs") is None
-    with caplog.at_level("INFO", logger="tinyhil.train"):
+    with caplog.at_level("INFO", logger="tinyhil.ml.train"):
         again = train(spec, digits, CONFIG, checkpoint_dir=tmp_path, resume_key="new inputs")
     assert "resuming" not in caplog.text and caplog.text.count("epoch ") == 3  # from the start, three epochs here
     assert [h["epoch"] for h in again.history] == [1, 2, 3]

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from tinyhil.boards import load_profile
+from tinyhil.hil.boards import load_profile
 from tinyhil.cli import main
-from tinyhil.runners import runner_for
+from tinyhil.hil.runners import runner_for
 
 from ..search import contract_doubles
 
-QEMU = load_profile("qemu-m7")  # the real profile, loaded before the doubles replace tinyhil.boards
+QEMU = load_profile("qemu-m7")  # the real profile, loaded before the doubles replace tinyhil.hil.boards
 
 
 def measuring_with_qemu(elf: Path, seconds: float):  # type: ignore[no-untyped-def]
@@ -39,6 +39,6 @@ def measuring_with_qemu(elf: Path, seconds: float):  # type: ignore[no-untyped-d
 if __name__ == "__main__":
     elf, seconds = Path(sys.argv[1]), float(sys.argv[2])
     contract_doubles.install(pytest.MonkeyPatch())
-    sys.modules["tinyhil.bench"].measure = measuring_with_qemu(elf, seconds)  # type: ignore[attr-defined]
+    sys.modules["tinyhil.hil.bench"].measure = measuring_with_qemu(elf, seconds)  # type: ignore[attr-defined]
     sys.argv = ["tinyhil", "search", "--no-live", *sys.argv[3:]]
     main()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tinyhil.boards import PROFILE_DIR
+from tinyhil.hil.boards import PROFILE_DIR
 
 from .cli_run import one_error_line, tinyhil
 from ..codegen.tflite_builder import small_conv_model

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tinyhil.boards import PROFILE_DIR, load_profile_file
+from tinyhil.hil.boards import PROFILE_DIR, load_profile_file
 from tinyhil.errors import ConfigError
 
 from .cli_run import one_error_line, tinyhil

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tinyhil import llm_local
+from tinyhil.search import llm_local
 from tinyhil.children import die_with_parent
 
 REPO = Path(__file__).resolve().parents[2]

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tinyhil.boards import load_profile
-from tinyhil.firmware import EXAMPLE_MODEL_DIR, build_firmware
-from tinyhil.runners import runner_for
+from tinyhil.hil.boards import load_profile
+from tinyhil.hil.firmware import EXAMPLE_MODEL_DIR, build_firmware
+from tinyhil.hil.runners import runner_for
 from tinyhil.search.loop import EVALUATED
 from tinyhil.search.store import RunStore
 

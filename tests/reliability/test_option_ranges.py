@@ -11,7 +11,7 @@ import pytest
 from tinyhil.errors import ConfigError
 from tinyhil.search.loop import SearchSettings
 from tinyhil.search.session import SearchConfig
-from tinyhil.train import TrainConfig
+from tinyhil.ml.train import TrainConfig
 
 from .cli_run import tinyhil
 

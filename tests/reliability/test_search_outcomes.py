@@ -39,7 +39,7 @@ def test_a_search_whose_every_measurement_fails_exits_3_naming_the_failures(
     def measure(*args: object, **kwargs: object) -> None:
         raise BuildError("arm-none-eabi-gcc: region RAM overflowed")
 
-    monkeypatch.setattr(sys.modules["tinyhil.bench"], "measure", measure, raising=False)
+    monkeypatch.setattr(sys.modules["tinyhil.hil.bench"], "measure", measure, raising=False)
     ran = tinyhil([*BASE, "--iterations", "2", "--runs-dir", str(tmp_path), "--run-id", "r"], capsys)
     line = one_error_line(ran)
     assert ran.status == 3
@@ -81,7 +81,7 @@ def test_an_unexpected_exception_is_one_line_and_a_log_file_with_the_traceback(
     def load_profile(name: str) -> None:
         raise KeyError("clock_hz")  # a bug, not a TinyhilError
 
-    monkeypatch.setattr(sys.modules["tinyhil.boards"], "load_profile", load_profile)
+    monkeypatch.setattr(sys.modules["tinyhil.hil.boards"], "load_profile", load_profile)
     monkeypatch.setenv("TINYHIL_LOG_DIR", str(tmp_path / "logs"))
     ran = tinyhil([*BASE, "--iterations", "1", "--runs-dir", str(tmp_path), "--run-id", "r"], capsys)
     line = one_error_line(ran)

@@ -31,7 +31,7 @@ def test_a_spec_beyond_the_mac_limit_is_refused_before_training(tmp_path: Path, 
     line = one_error_line(ran)
     assert ran.status == 2
     assert "76.27 G MACs per inference is over train's limit of 1.00 G" in line
-    assert "training needs about" in line and "(analytic, tinyhil.cost)" in line
+    assert "training needs about" in line and "(analytic, tinyhil.spec.cost)" in line
     assert "--force trains it anyway" in line and "lower --batch-size" in line
     assert not (tmp_path / "out").exists()
 
@@ -87,7 +87,7 @@ def test_a_dataset_folder_that_does_not_exist_is_named(tmp_path: Path, capsys: p
 
 def test_search_training_fails_the_one_candidate_that_needs_more_memory_than_is_available(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tinyhil import train_guard
+    from tinyhil.ml import train_guard
     from tinyhil.search.evaluation import Job, PipelineStages, StageFailure
 
     monkeypatch.setattr(train_guard, "available_memory_bytes", lambda: 256 * 2**20)  # a machine with 256 MiB free

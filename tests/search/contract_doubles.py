@@ -142,15 +142,15 @@ def install(monkeypatch: pytest.MonkeyPatch) -> None:
     CALLS.clear()
     images = np.linspace(0, 1, 16 * 64, dtype=np.float32).reshape(16, 1, 8, 8)  # NCHW, as torch tensors come
     modules = {
-        "tinyhil.boards": {"load_profile": lambda name: FakeProfile(), "list_profiles": lambda: [FakeProfile()]},
-        "tinyhil.space": {"ArchSpec": ToySpec, "SearchSpace": ToySpace, "space_preset": lambda name: ToySpace()},
-        "tinyhil.cost": {"estimate": lambda spec, input_shape, num_classes: toy_estimate(spec)},
-        "tinyhil.data": {"load_dataset": lambda name, data_dir=None: FakeDataset(test_x=images)},
-        "tinyhil.train": {"TrainConfig": TrainConfig, "train": _train, "load_checkpoint": _load_checkpoint},
-        "tinyhil.export": {"export_int8": _export, "export_for_board": _export_for_board},
-        "tinyhil.model_inputs": {"model_inputs": _model_inputs},
-        "tinyhil.reference": {"ReferenceInterpreter": _Reference},
-        "tinyhil.bench": {"measure": _measure},
+        "tinyhil.hil.boards": {"load_profile": lambda name: FakeProfile(), "list_profiles": lambda: [FakeProfile()]},
+        "tinyhil.spec.space": {"ArchSpec": ToySpec, "SearchSpace": ToySpace, "space_preset": lambda name: ToySpace()},
+        "tinyhil.spec.cost": {"estimate": lambda spec, input_shape, num_classes: toy_estimate(spec)},
+        "tinyhil.ml.data": {"load_dataset": lambda name, data_dir=None: FakeDataset(test_x=images)},
+        "tinyhil.ml.train": {"TrainConfig": TrainConfig, "train": _train, "load_checkpoint": _load_checkpoint},
+        "tinyhil.ml.export": {"export_int8": _export, "export_for_board": _export_for_board},
+        "tinyhil.ml.model_inputs": {"model_inputs": _model_inputs},
+        "tinyhil.ml.reference": {"ReferenceInterpreter": _Reference},
+        "tinyhil.hil.bench": {"measure": _measure},
     }
     for name, attributes in modules.items():
         module = types.ModuleType(name)

@@ -137,7 +137,7 @@ def test_train_subset_sets_the_proxy_training_images_and_the_rung_steps_above_th
     import types
 
     from tinyhil.search.evaluation import Job, PipelineStages
-    from tinyhil.train import TrainConfig
+    from tinyhil.ml.train import TrainConfig
 
     default = TrainConfig.proxy()
     stages = PipelineStages(dataset="fashion-mnist", board="qemu-m7", train_subset=20_000)

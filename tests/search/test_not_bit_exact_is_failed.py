@@ -1,5 +1,5 @@
 """A candidate whose board outputs are not bit-exact is recorded as failed with that reason, off the front:
-the verdict is bench's own (tinyhil.bench.summarise over a run whose output differs from the reference by
+the verdict is bench's own (tinyhil.hil.bench.summarise over a run whose output differs from the reference by
 one LSB), carried into the store by the record the real measure stage writes (measurement_record)."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from tinyhil.bench import RunOutcome, summarise
-from tinyhil.boards import load_profile
-from tinyhil.firmware import FirmwareImage
+from tinyhil.hil.bench import RunOutcome, summarise
+from tinyhil.hil.boards import load_profile
+from tinyhil.hil.firmware import FirmwareImage
 from tinyhil.search.evaluation import measurement_record
 from tinyhil.search.proposers import EvolutionProposer
 

@@ -84,12 +84,12 @@ def test_without_a_mac_budget_option_the_paper_budget_of_100m_macs_applies(tmp_p
 
 def test_a_board_that_cannot_be_reached_stops_the_search_before_any_training(tmp_path: Path,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    from tinyhil.boards import load_profile
-    from tinyhil.runners import pyocd_runner
+    from tinyhil.hil.boards import load_profile
+    from tinyhil.hil.runners import pyocd_runner
 
     nucleo = load_profile("stm32h7")
     contract_doubles.install(monkeypatch)
-    monkeypatch.setattr(__import__("sys").modules["tinyhil.boards"], "load_profile", lambda name: nucleo)
+    monkeypatch.setattr(__import__("sys").modules["tinyhil.hil.boards"], "load_profile", lambda name: nucleo)
     monkeypatch.setattr(pyocd_runner, "connected_probe_ids", lambda: [])  # no probe on the USB bus
     result = CliRunner().invoke(cli, ["search", "--no-live", "--board", "stm32h7", "--iterations", "1",
                                       "--runs-dir", str(tmp_path), "--run-id", "bench"])
@@ -102,7 +102,7 @@ def test_a_board_that_cannot_be_reached_stops_the_search_before_any_training(tmp
 def test_llm_proposer_without_an_endpoint_says_how_to_configure_one(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     contract_doubles.install(monkeypatch)
-    monkeypatch.setitem(__import__("sys").modules, "tinyhil.llm_local", None)  # not set up / not installed
+    monkeypatch.setitem(__import__("sys").modules, "tinyhil.search.llm_local", None)  # not set up / not installed
     result = CliRunner().invoke(cli, ["search", "--no-live", "--proposer", "llm", "--runs-dir", str(tmp_path),
                                       "--iterations", "1"])
     assert result.exit_code != 0

@@ -1,4 +1,4 @@
-"""The search loop with the real measurement stage: generated C, firmware and QEMU (tinyhil.bench), fed by
+"""The search loop with the real measurement stage: generated C, firmware and QEMU (tinyhil.hil.bench), fed by
 small int8 Keras models standing in for proxy training + export (MODELS' part is tested on its own)."""
 
 from __future__ import annotations
@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinyhil.export import keras_to_int8_tflite
+from tinyhil.ml.export import keras_to_int8_tflite
 from tinyhil.search.evaluation import Job, PipelineStages, TrainedModel
 from tinyhil.search.proposers import RandomProposer
 
 from .search_doubles import build_toy_loop, toy_accuracy
 
-pytest.importorskip("tinyhil.bench", reason="tinyhil.bench (the HIL part) is not in this tree yet")
+pytest.importorskip("tinyhil.hil.bench", reason="tinyhil.hil.bench (the HIL part) is not in this tree yet")
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-for part in ("tinyhil.space", "tinyhil.cost", "tinyhil.data", "tinyhil.train", "tinyhil.export", "tinyhil.bench",
-             "tinyhil.boards"):
+for part in ("tinyhil.spec.space", "tinyhil.spec.cost", "tinyhil.ml.data", "tinyhil.ml.train", "tinyhil.ml.export", "tinyhil.hil.bench",
+             "tinyhil.hil.boards"):
     pytest.importorskip(part, reason=f"{part} (another part of tinyhil) is not in this tree yet")
 
 from tinyhil.cli import cli  # noqa: E402
@@ -52,9 +52,9 @@ def _small_and_large_specs() -> tuple[dict, dict, int]:
     """A small spec, a larger one, and a MAC budget between them (analytic, on the digits input)."""
     import random
 
-    from tinyhil.cost import estimate
-    from tinyhil.data import load_dataset
-    from tinyhil.space import SearchSpace
+    from tinyhil.spec.cost import estimate
+    from tinyhil.ml.data import load_dataset
+    from tinyhil.spec.space import SearchSpace
 
     shape = load_dataset("digits").input_shape
     specs = sorted((SearchSpace().random_spec(random.Random(seed)) for seed in range(20)),

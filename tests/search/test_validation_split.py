@@ -19,7 +19,7 @@ from . import contract_doubles
 
 
 def test_the_validation_part_is_stratified_seeded_disjoint_from_training_and_never_the_test_split() -> None:
-    from tinyhil.data import DataError, load_dataset
+    from tinyhil.ml.data import DataError, load_dataset
 
     digits = load_dataset("digits")
     split = digits.hold_out_validation(0.2, seed=3)

@@ -13,6 +13,7 @@ import jinja2
 import numpy as np
 
 from ..errors import ModelError
+from ..paths import SOURCE_ROOT, TEMPLATE_DIR
 from .fuse import CHAIN_ROLES
 from .ir import Graph
 from .lower import Layer, lower
@@ -22,8 +23,8 @@ from .reader import _load_bytes, read_tflite
 log = logging.getLogger(__name__)
 
 GENERATOR_VERSION = "tinyhil-codegen 0.1"
-KERNELS_DIR = Path(__file__).resolve().parents[3] / "firmware" / "kernels"
-_TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "c"
+KERNELS_DIR = SOURCE_ROOT / "firmware" / "kernels"
+_TEMPLATES = TEMPLATE_DIR / "c"
 
 
 @dataclass
@@ -205,7 +206,7 @@ def _runs(op: Any) -> tuple[str, ...]:
 
 def _write_golden(env: jinja2.Environment, context: dict[str, Any], blob: bytes, golden_input: np.ndarray,
                   out_dir: Path) -> Path:
-    from ..reference import ReferenceInterpreter
+    from ..ml.reference import ReferenceInterpreter
 
     reference = ReferenceInterpreter(blob)
     x = np.asarray(golden_input, dtype=np.int8).reshape(reference.input_shape)

@@ -12,11 +12,12 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelError
+from ..paths import SOURCE_ROOT
 from .emit import GENERATOR_VERSION, GeneratedModel, _environment, _rows
 from .planner import plan_memory
 from .reader import _load_bytes, read_tflite
 
-TFLM_DIR = Path(__file__).resolve().parents[3] / "firmware" / "tflm"
+TFLM_DIR = SOURCE_ROOT / "firmware" / "tflm"
 ARENA_MARGIN_BYTES = 2048  # the host interpreter's 64-bit pointers differ from the MCU's; keep a margin
 
 # op -> MicroMutableOpResolver method
@@ -67,7 +68,7 @@ def tflm_kernel_files() -> list[str]:
 
 def generate_tflm(src: bytes | Path, out_dir: Path, arena_bytes: int | None = None) -> GeneratedModel:
     """Write tflm_model.cc, model_data.c, model.h and CMakeLists.txt (target tinyhil_model)."""
-    from ..reference import tflm_arena_bytes
+    from ..ml.reference import tflm_arena_bytes
 
     blob = _load_bytes(src)
     graph = read_tflite(blob)

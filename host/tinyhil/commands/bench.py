@@ -10,20 +10,20 @@ from pathlib import Path
 import click
 import numpy as np
 
-from ..bench import INPUT_MODES, RUNTIMES, SeededInputs, measure
-from ..codegen.planner import FUSION_MODES
-from ..boards import load_profile
 from .. import options
+from ..codegen.planner import FUSION_MODES
 from ..errors import BudgetError, ConfigError, TinyhilError
+from ..hil.bench import INPUT_MODES, RUNTIMES, SeededInputs, measure
+from ..hil.boards import load_profile
+from ..hil.measurement import Measurement
 from ..locks import exclusive
-from ..measurement import Measurement
 from ..units import format_bytes
 
 
 def _inputs(count: int, seed: int, inputs_file: Path | None, model: Path) -> np.ndarray:
     """The inputs streamed to the board: the file's (int8 as the model takes them, or float NCHW images that
     model_inputs resizes and quantises for the model), else `count` seeded random int8 inputs."""
-    from ..model_inputs import InputFormat, check_int8_inputs, input_dims, model_inputs
+    from ..ml.model_inputs import InputFormat, check_int8_inputs, input_dims, model_inputs
 
     dims = input_dims(model)  # any rank: an image, an audio feature map, a dense net's vector
     if inputs_file is not None:

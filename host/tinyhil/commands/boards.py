@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from ..boards import list_profiles
-from ..runners import runner_class
+from ..hil.boards import list_profiles
+from ..hil.runners import runner_class
 from ..units import format_bytes
 
 

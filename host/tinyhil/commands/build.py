@@ -17,10 +17,10 @@ import click
               help="native: generated C kernels; tflm: the TFLM interpreter (needs TFLM sources to build).")
 def command(model: Path, board: str, out_dir: Path, runtime: str) -> None:
     """Build the firmware for MODEL.tflite on BOARD: no probe or emulator needed."""
-    from ..artifacts import write_artifacts
-    from ..boards import load_profile
+    from ..hil.artifacts import write_artifacts
+    from ..hil.boards import load_profile
     from ..codegen import generate
-    from ..firmware import build_firmware
+    from ..hil.firmware import build_firmware
 
     profile = load_profile(board)
     generated = generate(model, out_dir / "model", runtime=runtime)

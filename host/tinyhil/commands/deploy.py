@@ -58,8 +58,8 @@ def command(run: Path, candidate_id: str, board: str | None, dataset: str | None
             explain: bool, design_explanation: str, out: Path | None, seed: int, restart: bool) -> None:
     """Full training (+ distillation), int8 export, C library, firmware measured on BOARD, explanations.
     Rerun the same command after a failure or a kill: finished stages are skipped, training resumes."""
-    from ..deploy import DeployConfig, deploy, summary_lines
-    from ..kd import resolve_kd
+    from ..deploy.pipeline import DeployConfig, deploy, summary_lines
+    from ..ml.kd import resolve_kd
 
     temperature, alpha, epochs = resolve_kd(kd_preset, temperature, alpha, epochs)
     config = DeployConfig(kd_preset=kd_preset, board=board, dataset=dataset, data_dir=data_dir, teacher=teacher, temperature=temperature,

@@ -17,8 +17,8 @@ import click
 @click.pass_context
 def command(ctx: click.Context, board: str, workdir: Path | None, timeout_s: float) -> None:
     """Probe, target, flash, hello, clock, cycle counter and a bit-exact round trip, each a line."""
-    from ..boards import load_profile
-    from ..doctor import run_doctor
+    from ..hil.boards import load_profile
+    from ..hil.doctor import run_doctor
 
     profile = load_profile(board)
     click.echo(f"tinyhil doctor: {profile.name} ({profile.kind}, runner {profile.runner['type']})")

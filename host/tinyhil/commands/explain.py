@@ -17,7 +17,7 @@ from .. import options
 def command(run: Path, candidate_id: str, per_class: int, out: Path | None) -> None:
     """Grad-CAM, Integrated Gradients and occlusion on the float model, occlusion through the host int8
     reference on the deployed model; per-class PNG grids; deletion/insertion AUC."""
-    from ..deploy import DeployConfig, DeployRecord, Deployment, default_out_dir
+    from ..deploy.pipeline import DeployConfig, DeployRecord, Deployment, default_out_dir
 
     folder = out or default_out_dir(run, candidate_id)
     previous = DeployRecord.load(folder / "metrics.json")

@@ -24,9 +24,9 @@ from .. import options
 def command(checkpoint: Path, out: Path | None, dataset: str | None, data_dir: Path | None, test_count: int,
             qat_threshold: str, qat_epochs: int) -> None:
     """Export CHECKPOINT to an int8 TFLite model (int8 input and output, logits)."""
-    from ..data import load_dataset
-    from ..export import export_int8
-    from ..train import load_checkpoint
+    from ..ml.data import load_dataset
+    from ..ml.export import export_int8
+    from ..ml.train import load_checkpoint
 
     threshold = _threshold(qat_threshold)
     model, payload = load_checkpoint(checkpoint)
@@ -59,7 +59,7 @@ def _train_config(payload: dict):
     """The checkpoint's TrainConfig (batch size, learning rate, subset, seed) for QAT; defaults if absent."""
     import dataclasses
 
-    from ..train import TrainConfig
+    from ..ml.train import TrainConfig
 
     saved = payload.get("config") or {}
     known = {f.name for f in dataclasses.fields(TrainConfig)}

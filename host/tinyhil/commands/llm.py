@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from tinyhil import llm_local
+from tinyhil.search import llm_local
 
 _cache_option = click.option("--cache-dir", type=click.Path(path_type=Path), default=None,
                              help="Cache folder (default: $TINYHIL_CACHE/llm or ~/.cache/tinyhil/llm).")

@@ -13,8 +13,8 @@ import click
               help="HTML file to write (default RUN/report.html).")
 def command(run: Path, out: Path | None) -> None:
     """Pareto front, hypervolume, measured winners with provenance, memory plans, saliency, distillation gain."""
-    from ..report import render_report
-    from ..report_collect import collect_run
+    from ..report.page import render_report
+    from ..report.collect import collect_run
 
     data = collect_run(run)
     page = render_report(data, out or run / "report.html")

@@ -17,8 +17,8 @@ _count = click_callback(positive_count)
 def _seed_specs(paths: tuple[Path, ...], space_name: str) -> list[dict]:
     """The specs in the seed files, each checked against the run's space before anything runs."""
     from ..errors import SpecError
-    from ..paper_config import read_spec_file
-    from ..space import space_preset
+    from ..spec.paper_config import read_spec_file
+    from ..spec.space import space_preset
 
     space, specs = space_preset(space_name), []
     for path in paths:

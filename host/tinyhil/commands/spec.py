@@ -25,7 +25,7 @@ def command() -> None:
 @_space_option
 def schema(space_name: str) -> None:
     """Print the JSON schema of a spec (every field and its allowed values)."""
-    from ..space import ACTIVATIONS, space_preset
+    from ..spec.space import ACTIVATIONS, space_preset
 
     space = space_preset(space_name)
     click.echo(json.dumps(space.json_schema(), indent=2))
@@ -49,8 +49,8 @@ def import_(config_json: Path, out: Path | None, resolution: int, weights: Path 
     """Turn the paper's candidate_config JSON into the equivalent tinyhil spec (and its weights into a checkpoint
     that `tinyhil export` takes)."""
     from ..errors import ConfigError
-    from ..paper_config import read_spec_file
-    from ..space import ArchSpec
+    from ..spec.paper_config import read_spec_file
+    from ..spec.space import ArchSpec
 
     if checkpoint is not None and weights is None:
         raise ConfigError("--checkpoint needs --weights FILE.pth (the weights to write into it)")
@@ -71,9 +71,9 @@ def import_(config_json: Path, out: Path | None, resolution: int, weights: Path 
 
 
 def _write_checkpoint(spec, weights: Path, checkpoint: Path, classes: int) -> None:
-    from ..model import build_torch
-    from ..paper_config import PAPER_RESOLUTION, load_paper_weights
-    from ..train import DatasetInfo, save_checkpoint
+    from ..ml.model import build_torch
+    from ..spec.paper_config import PAPER_RESOLUTION, load_paper_weights
+    from ..ml.train import DatasetInfo, save_checkpoint
 
     model = build_torch(spec, 3, classes)
     load_paper_weights(model, weights)
@@ -92,18 +92,18 @@ def _write_checkpoint(spec, weights: Path, checkpoint: Path, classes: int) -> No
 @click.option("--board", default="qemu-m7", show_default=True, help="Board profile whose stack reservation is added.")
 def cost(spec_json: Path, dataset: str | None, input_shape: str | None, classes: int | None, board: str) -> None:
     """MACs, params, planned arena, peak SRAM and flash of SPEC_JSON (tinyhil spec or the paper's JSON), analytic."""
-    from ..boards import load_profile
-    from ..cost import estimate, paper_sram_bytes
+    from ..hil.boards import load_profile
+    from ..spec.cost import estimate, paper_sram_bytes
     from ..errors import ConfigError
-    from ..paper_config import read_spec_file
-    from ..space import ArchSpec
+    from ..spec.paper_config import read_spec_file
+    from ..spec.space import ArchSpec
 
     specs = read_spec_file(spec_json)
     if not specs:
         raise ConfigError(f"{spec_json}: holds no spec")
     shape, num_classes = None, classes
     if dataset is not None:
-        from ..data import load_dataset
+        from ..ml.data import load_dataset
 
         data = load_dataset(dataset)
         shape, num_classes = tuple(int(d) for d in data.input_shape), classes or int(data.num_classes)

@@ -21,7 +21,7 @@ def command() -> None:
               help="ViT-B/16: download the weights when no local file is found.")
 def check(arch: str, download: bool) -> None:
     """Load the pretrained weights strictly and report missing/unexpected keys."""
-    from ..teacher import load_pretrained
+    from ..ml.teacher import load_pretrained
 
     model, report = load_pretrained(arch, allow_download=download)
     params = sum(p.numel() for p in model.parameters())
@@ -48,7 +48,7 @@ def finetune_command(arch: str, dataset: str, data_dir: Path | None, epochs: int
                      train_subset: int | None, batch_size: int, lr: float, freeze_blocks: int, seed: int,
                      out: Path | None) -> None:
     """Fine-tune an ImageNet-pretrained teacher on DATASET and save a teacher checkpoint."""
-    from ..teacher import finetune_on_dataset
+    from ..ml.teacher import finetune_on_dataset
 
     out = out or Path("teachers") / f"{arch}-{dataset.replace(':', '_').replace('/', '_')}.pt"
     result, provenance = finetune_on_dataset(arch, dataset, out, data_dir=data_dir, epochs=epochs,

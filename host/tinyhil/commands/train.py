@@ -35,11 +35,11 @@ def command(spec_json: Path, dataset: str, data_dir: Path | None, epochs: int | 
     to --memory-limit, so an oversized spec fails with a message instead of exhausting the machine."""
     import dataclasses
 
-    from .. import train_guard
-    from ..data import load_dataset
+    from ..ml import train_guard
+    from ..ml.data import load_dataset
     from ..errors import BudgetError
-    from ..specfile import read_spec
-    from ..train import TrainConfig, pick_device, train
+    from ..spec.specfile import read_spec
+    from ..ml.train import TrainConfig, pick_device, train
 
     spec = read_spec(spec_json)
     pick_device(device)  # no CUDA here: say so before loading any data

@@ -1,7 +1,7 @@
 """What happens to one accepted candidate: proxy-train -> int8 export -> measure on the board.
 
 `Job` is what an executor is handed, `StageEvent` what it gives back (the loop writes each into the store
-as one transaction). `PipelineStages` calls the real parts: tinyhil.train, tinyhil.export, tinyhil.bench.
+as one transaction). `PipelineStages` calls the real parts: tinyhil.ml.train, tinyhil.ml.export, tinyhil.hil.bench.
 It is picklable and loads the dataset lazily, so a Ray worker can run it.
 """
 
@@ -139,7 +139,7 @@ def measured_event(job: Job, measured: dict[str, Any], seconds: float) -> StageE
 
 
 def measurement_record(measurement: Any) -> dict[str, Any]:
-    """Store fields of a tinyhil.measurement.Measurement: its numbers with unit and provenance."""
+    """Store fields of a tinyhil.hil.measurement.Measurement: its numbers with unit and provenance."""
     data = measurement.to_dict() if hasattr(measurement, "to_dict") else dict(measurement)
     metrics = {key: data.get(key) for key in ("static_ram_bytes", "stack_high_water_bytes", "peak_sram_bytes",
                                               "arena_bytes", "flash_bytes", "bit_exact", "latency_runs")}
@@ -173,7 +173,7 @@ class PipelineStages:
 
     def load_data(self) -> Any:
         if "dataset" not in self._cache:
-            from ..data import load_dataset
+            from ..ml.data import load_dataset
 
             dataset = load_dataset(self.dataset, Path(self.data_dir) if self.data_dir else None)
             if self.validation_fraction is not None:
@@ -185,13 +185,13 @@ class PipelineStages:
 
     def profile(self) -> Any:
         if "profile" not in self._cache:
-            from ..boards import load_profile
+            from ..hil.boards import load_profile
 
             self._cache["profile"] = load_profile(self.board)
         return self._cache["profile"]
 
     def train_config(self, seed: int) -> Any:
-        from ..train import TrainConfig
+        from ..ml.train import TrainConfig
 
         config = TrainConfig.proxy()
         names = {f.name for f in dataclasses.fields(config)}
@@ -220,9 +220,9 @@ class PipelineStages:
                                    seed=(config.seed + job.rung) % (2**31), recalibrate_bn_images=RUNG_BN_IMAGES)
 
     def train_export(self, job: Job) -> TrainedModel:
-        from ..export import export_for_board, export_int8
-        from ..space import ArchSpec
-        from ..train import train
+        from ..ml.export import export_for_board, export_int8
+        from ..spec.space import ArchSpec
+        from ..ml.train import train
 
         if self.torch_threads:
             import torch
@@ -271,8 +271,8 @@ class PipelineStages:
                             accuracy_split=getattr(dataset, "eval_split", "test"), accuracy_images=images)
 
     def measure(self, job: Job, tflite: str) -> dict[str, Any]:
-        from ..bench import measure
-        from ..model_inputs import model_inputs
+        from ..hil.bench import measure
+        from ..ml.model_inputs import model_inputs
 
         inputs = model_inputs(self.load_data().test_x[:self.measure_inputs], tflite)
         substages: dict[str, float] = {}  # generate / build / run / reference seconds, as bench reports them
@@ -297,7 +297,7 @@ def _optional_float(value: Any) -> float | None:
 
 
 def _model_from_checkpoint(spec: Any, dataset: Any, checkpoint: Any) -> Any:
-    from ..train import load_checkpoint
+    from ..ml.train import load_checkpoint
 
     model, _ = load_checkpoint(Path(checkpoint))
     return model

@@ -1,6 +1,6 @@
 """Checks a proposed spec before any training: valid in the space, within the analytic budget, new.
 
-The analytic budget uses tinyhil.cost: MACs against the MAC budget, the planned peak activation bytes
+The analytic budget uses tinyhil.spec.cost: MACs against the MAC budget, the planned peak activation bytes
 (a lower bound on peak SRAM) against the SRAM budget, the estimated flash against the flash budget.
 """
 

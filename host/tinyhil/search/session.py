@@ -59,7 +59,7 @@ class SearchConfig:
     eta: int = 3
     time_budget_s: float | None = None  # stop proposing after this many seconds of wall-clock
     finish_front: bool = False  # multi-fidelity with a time budget: train the front on before it ends (endgame.py)
-    space: str = "tinyhil"  # search space preset (tinyhil.space.PRESETS): tinyhil | paper
+    space: str = "tinyhil"  # search space preset (tinyhil.spec.space.PRESETS): tinyhil | paper
     seed_specs: list[dict[str, Any]] = field(default_factory=list)  # known specs evaluated first (--seed-specs)
     llm_specs_per_call: int = 1  # k specs per LLM call (the extra ones are proposed in the next steps)
     llm_mode: str = "propose"  # propose | operator (the LLM mutates / crosses over parents from the measured ones)
@@ -128,7 +128,7 @@ def llm_endpoint(config: SearchConfig) -> Iterator[LLMEndpoint | None]:
         yield endpoint
         return
     try:
-        from .. import llm_local
+        from . import llm_local
     except ImportError:
         yield None
         return
@@ -164,9 +164,9 @@ def open_search(config: SearchConfig, run_dir: Path, resume: bool,
 @contextlib.contextmanager
 def _open_search(config: SearchConfig, run_dir: Path, resume: bool, on_change: Callable[..., None] | None,
                  stages: Any) -> Iterator[SearchLoop]:
-    from ..boards import load_profile
-    from ..cost import estimate
-    from ..space import space_preset
+    from ..hil.boards import load_profile
+    from ..spec.cost import estimate
+    from ..spec.space import space_preset
 
     if config.validation_fraction is None:
         raise ConfigError(f"{run_dir} was made before the search had a validation split: its candidates were selected on "
@@ -175,7 +175,7 @@ def _open_search(config: SearchConfig, run_dir: Path, resume: bool, on_change: C
     fidelity = Fidelity(config.rungs, config.eta)  # bad values stop here, before any store or training
     profile = load_profile(config.board)
     if not (config.executor == "ray" and config.address):  # a cluster's board sits on another node
-        from ..runners import require_usable
+        from ..hil.runners import require_usable
 
         require_usable(profile)  # before any training: an unplugged board must not cost a proxy-training run
     pipeline = stages or PipelineStages(dataset=config.dataset, board=config.board, data_dir=config.data_dir,

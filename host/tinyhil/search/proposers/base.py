@@ -41,7 +41,7 @@ class CheckResult:
 @dataclass
 class ProposalContext:
     step: int
-    space: Any  # tinyhil.space.SearchSpace
+    space: Any  # tinyhil.spec.space.SearchSpace
     history: list[Candidate]  # every finished candidate so far, oldest first
     front: list[Candidate]  # the current feasible Pareto front
     budgets: dict[str, int | None]  # macs, peak_sram_bytes, flash_bytes

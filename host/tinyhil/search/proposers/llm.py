@@ -21,12 +21,12 @@ import logging
 import random
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 import jinja2
 
 from ...errors import ConfigError
+from ...paths import TEMPLATE_DIR
 from ...units import format_count
 from ..layers import describe_layers
 from ..pareto import rank_for_selection
@@ -38,7 +38,7 @@ from .llm_reply import ReplyError, extract_reply
 
 log = logging.getLogger(__name__)
 
-PROMPT_DIR = Path(__file__).resolve().parents[2] / "templates" / "prompts"
+PROMPT_DIR = TEMPLATE_DIR / "prompts"
 REPAIR_TEMPERATURE_STEP = 0.3
 MAX_TEMPERATURE = 1.3
 MAX_SPECS_PER_CALL = 8
