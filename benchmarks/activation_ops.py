@@ -76,7 +76,7 @@ def run(resolution: int, width: int, runs: int, workdir: Path) -> dict:
     from tinyhil.codegen.planner import plan_memory
     from tinyhil.codegen.reader import read_tflite
     from tinyhil.hil.firmware import build_firmware
-    from tinyhil.ml.reference import ReferenceInterpreter, tflm_arena_bytes
+    from tinyhil.codegen.reference import ReferenceInterpreter, tflm_arena_bytes
 
     blob = export(resolution, width)
     profile = load_profile("qemu-m7")

@@ -150,7 +150,7 @@ def measure_model(name: str, weights_dir: Path | None, workdir: Path, runs: int,
     from tinyhil.spec.cost import estimate, paper_sram_bytes
     from tinyhil.errors import TinyhilError
     from tinyhil.ml.model_inputs import model_inputs
-    from tinyhil.ml.reference import tflm_arena_bytes
+    from tinyhil.codegen.reference import tflm_arena_bytes
 
     started = time.perf_counter()
     spec, blob, kind, calibration = export_model(name, weights_dir, workdir)

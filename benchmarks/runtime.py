@@ -147,7 +147,7 @@ def measure_net(name: str, workdir: Path, runs: int, runtime: str = "native") ->
     from tinyhil.hil.boards import load_profile
     from tinyhil.codegen import generate
     from tinyhil.codegen.lower import lower
-    from tinyhil.ml.reference import tflm_arena_bytes
+    from tinyhil.codegen.reference import tflm_arena_bytes
 
     model_path = workdir / f"{name}.tflite"
     if not model_path.exists():
@@ -181,7 +181,7 @@ def measure_fusion_modes(name: str, workdir: Path, runs: int) -> dict[str, dict]
     """Per fusion mode: the arena measured and planned, static RAM, stack, peak SRAM and instructions on QEMU."""
     from tinyhil.hil.bench import measure
     from tinyhil.hil.boards import load_profile
-    from tinyhil.ml.reference import ReferenceInterpreter, tflm_arena_bytes
+    from tinyhil.codegen.reference import ReferenceInterpreter, tflm_arena_bytes
 
     blob = (workdir / f"{name}.tflite").read_bytes()
     tflm_arena = tflm_arena_bytes(blob)

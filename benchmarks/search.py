@@ -68,7 +68,7 @@ def test_accuracy(tflite: str, dataset: Any, count: int) -> float:
     """int8 top-1 on the first `count` test images (tflite-micro reference): the benchmark's check only, never
     seen by the search."""
     from tinyhil.ml.model_inputs import model_inputs
-    from tinyhil.ml.reference import ReferenceInterpreter
+    from tinyhil.codegen.reference import ReferenceInterpreter
 
     reference = ReferenceInterpreter(Path(tflite))
     x = model_inputs(dataset.test_x[:count], reference)

@@ -30,7 +30,7 @@ from tinyhil.hil.boards import load_profile  # noqa: E402
 from tinyhil.codegen import generate  # noqa: E402
 from tinyhil.hil.firmware import build_firmware  # noqa: E402
 from tinyhil.hil.protocol import LAYER_STAMP, OUTPUT_CRC, RESULT_HEADER, SEED, FrameType, encode_frame  # noqa: E402
-from tinyhil.ml.reference import ReferenceInterpreter  # noqa: E402
+from tinyhil.codegen.reference import ReferenceInterpreter  # noqa: E402
 
 BAUDS = (115_200, 2_000_000)
 

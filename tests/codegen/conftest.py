@@ -23,7 +23,7 @@ def check_bit_exact(runtime_workdir: Path) -> Callable[..., int]:
     Returns the number of inputs checked."""
     from tinyhil.codegen import generate
     from tinyhil.codegen.host import build_host_model
-    from tinyhil.ml.reference import ReferenceInterpreter
+    from tinyhil.codegen.reference import ReferenceInterpreter
 
     def check(blob: bytes, n_random: int = 4, seed: int = 0, extra_inputs: tuple[np.ndarray, ...] = ()) -> int:
         out_dir = runtime_workdir / hashlib.sha256(blob).hexdigest()[:16]

@@ -15,7 +15,7 @@ from tinyhil.codegen.fuse import TABLE_ACTIVATIONS
 from tinyhil.codegen.lower import lower
 from tinyhil.codegen.planner import plan_memory
 from tinyhil.codegen.reader import read_tflite
-from tinyhil.ml.reference import ReferenceInterpreter
+from tinyhil.codegen.reference import ReferenceInterpreter
 
 from .test_layout_and_clamp_ops import CLAMPS, clamp_models
 from .tflite_builder import (OpSpec, TensorSpec, add_options, build_graph, build_model, conv_options,

@@ -177,7 +177,7 @@ def check_fused_bit_exact(runtime_workdir):
 
     from tinyhil.codegen import generate
     from tinyhil.codegen.host import build_host_model
-    from tinyhil.ml.reference import ReferenceInterpreter
+    from tinyhil.codegen.reference import ReferenceInterpreter
 
     def check_ring(blob: bytes, out_dir) -> None:
         generated = generate(blob, out_dir, fusion="all")

@@ -16,7 +16,7 @@ from tinyhil.codegen.lower import lower
 from tinyhil.codegen.planner import plan_memory
 from tinyhil.codegen.reader import read_tflite
 from tinyhil.errors import UnsupportedOpError
-from tinyhil.ml.reference import ReferenceInterpreter
+from tinyhil.codegen.reference import ReferenceInterpreter
 
 from .tflite_builder import (OpSpec, TensorSpec, build_graph, build_model, concatenation_options, conv_options,
                              squeeze_options)

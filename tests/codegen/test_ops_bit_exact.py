@@ -440,7 +440,7 @@ def test_k_by_1_depthwise_runs_its_line_rows_alone_and_the_tap_list_layout_insid
         runtime_workdir, tmp_path) -> None:
     from tinyhil.codegen import generate
     from tinyhil.codegen.host import build_host_model
-    from tinyhil.ml.reference import ReferenceInterpreter
+    from tinyhil.codegen.reference import ReferenceInterpreter
 
     from . import keras_speed_nets
 

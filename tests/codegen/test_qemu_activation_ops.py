@@ -18,7 +18,7 @@ def test_paper_blocks_are_bit_exact_on_the_cortex_m7_emulator_in_both_kernel_bui
     from tinyhil.hil.boards import load_profile
     from tinyhil.codegen import generate
     from tinyhil.hil.firmware import build_firmware
-    from tinyhil.ml.reference import ReferenceInterpreter
+    from tinyhil.codegen.reference import ReferenceInterpreter
 
     blob = export_int8(resolution=14, seed=4)  # 14x14, then 7x7: odd sizes exercise the 4-wide loops' tails
     rng = np.random.default_rng(6)

@@ -22,7 +22,7 @@ def _both_builds(blob: bytes, tmp_path, runs: int = 3) -> tuple[list, dict]:
     from tinyhil.hil.boards import load_profile
     from tinyhil.codegen import generate
     from tinyhil.hil.firmware import build_firmware
-    from tinyhil.ml.reference import ReferenceInterpreter
+    from tinyhil.codegen.reference import ReferenceInterpreter
 
     generated = generate(blob, tmp_path / "model")
     reference = ReferenceInterpreter(blob)

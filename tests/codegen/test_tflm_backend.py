@@ -13,7 +13,7 @@ import pytest
 from tinyhil.codegen import generate
 from tinyhil.codegen.lower import SUPPORTED_OPS
 from tinyhil.codegen.tflm_backend import KERNEL_FILES, RESOLVER_METHODS, tflm_kernel_files
-from tinyhil.ml.reference import tflm_arena_bytes
+from tinyhil.codegen.reference import tflm_arena_bytes
 
 from .tflite_builder import TensorSpec, build_model, softmax_options
 

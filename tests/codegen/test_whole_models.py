@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tinyhil.ml.reference import tflm_arena_bytes
+from tinyhil.codegen.reference import tflm_arena_bytes
 
 from .keras_nets import NetConfig, export_int8
 

@@ -40,7 +40,7 @@ int main(void) {
 
 
 def test_c_library_builds_in_a_separate_project_and_matches_the_reference(tmp_path, square_tflite):
-    from tinyhil.ml.reference import ReferenceInterpreter
+    from tinyhil.codegen.reference import ReferenceInterpreter
 
     tflite = square_tflite
     lib = tmp_path / "deploy" / "c_library"

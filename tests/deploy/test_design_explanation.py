@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from tinyhil.cli import cli
 from tinyhil.deploy.pipeline import DeployRecord
-from tinyhil.report.design_explanation import explain_design
+from tinyhil.explain.design import explain_design
 from tinyhil.errors import LLMError
 from tinyhil.search.store import RunStore
 

@@ -1,18 +1,18 @@
-"""Occlusion through the real int8 reference interpreter (tinyhil.ml.reference: tflite-micro, host build) on a real
+"""Occlusion through the real int8 reference interpreter (tinyhil.codegen.reference: tflite-micro, host build) on a real
 int8 .tflite: the int8 model's saliency sits on the discriminative square too."""
 
 from __future__ import annotations
 
 import pytest
 
-from tinyhil.report.explain import Int8Model, attribute, deletion_insertion_auc
+from tinyhil.explain.saliency import Int8Model, attribute, deletion_insertion_auc
 
 from .test_explain_saliency import pointing_hits, region_share, synthetic
 
 
 @pytest.fixture(scope="module")
 def int8_model(square_tflite) -> Int8Model:
-    from tinyhil.ml.reference import ReferenceInterpreter
+    from tinyhil.codegen.reference import ReferenceInterpreter
 
     reference = ReferenceInterpreter(square_tflite)
     (in_scale, in_zero), (out_scale, out_zero) = reference.input_quant, reference.output_quant

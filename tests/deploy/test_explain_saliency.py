@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from tinyhil.report.explain import Int8Model, attribute, deletion_insertion_auc, explain, map_correlation
+from tinyhil.explain.saliency import Int8Model, attribute, deletion_insertion_auc, explain, map_correlation
 
 SIDE, REGION = 16, (slice(2, 7), slice(9, 14))  # rows 2..6, cols 9..13: 25 of 256 pixels
 

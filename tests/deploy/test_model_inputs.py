@@ -27,7 +27,7 @@ def _images(n: int, channels: int = 1, size: int = 32) -> torch.Tensor:
 
 def test_images_of_the_dataset_size_become_the_48px_models_input_resized_and_quantised_with_its_own_scale():
     pytest.importorskip("tflite_micro")
-    from tinyhil.ml.reference import ReferenceInterpreter
+    from tinyhil.codegen.reference import ReferenceInterpreter
 
     blob = _add_model(48, 48, 1, 2 / 255, -3)
     images = _images(3)

@@ -17,7 +17,7 @@ import pytest
 from tinyhil.hil import bench
 from tinyhil.hil.boards import PROFILE_DIR
 from tinyhil.hil.firmware import FirmwareImage
-from tinyhil.ml.reference import ReferenceInterpreter
+from tinyhil.codegen.reference import ReferenceInterpreter
 from tinyhil.hil.runners.fake import FakeDevice, FakeRunner
 
 from ..codegen.tflite_builder import TensorSpec, build_model, pool_options

@@ -23,7 +23,7 @@ def pooled_model(side: int) -> bytes:
 
 
 def _reference(blob: bytes, inputs: np.ndarray) -> np.ndarray:
-    from tinyhil.ml.reference import ReferenceInterpreter
+    from tinyhil.codegen.reference import ReferenceInterpreter
 
     reference = ReferenceInterpreter(blob)
     return np.stack([np.asarray(reference.invoke(x), np.int8) for x in inputs])

@@ -65,7 +65,7 @@ def test_forced_qat_is_measured_and_the_better_int8_model_is_kept(qat_export):
 
 
 def test_the_written_tflite_is_the_kept_model(trained, qat_export):
-    from tinyhil.ml.reference import ReferenceInterpreter
+    from tinyhil.codegen.reference import ReferenceInterpreter
 
     spec, dataset, _, _ = trained
     reference = ReferenceInterpreter(qat_export.tflite_path)

@@ -86,7 +86,7 @@ def test_tinyhil_export_takes_the_imported_checkpoint(tmp_path: Path):
     import matplotlib.image as mpimg
     import numpy as np
 
-    from tinyhil.ml.reference import ReferenceInterpreter
+    from tinyhil.codegen.reference import ReferenceInterpreter
 
     rng = np.random.default_rng(0)
     for cls in ("a", "b"):

@@ -51,7 +51,7 @@ def test_int8_model_agrees_with_float_on_98_percent_of_held_out_images(trained):
 
 
 def test_model_inputs_match_the_reference_interpreter_input(trained):
-    from tinyhil.ml.reference import ReferenceInterpreter
+    from tinyhil.codegen.reference import ReferenceInterpreter
 
     spec, dataset, _, exported, _ = trained
     reference = ReferenceInterpreter(exported.tflite_path)
@@ -79,7 +79,7 @@ def test_generated_c_runs_bit_exact_with_the_reference(trained, tmp_path):
         pytest.skip("gcc not installed")
     from tinyhil.codegen import generate
     from tinyhil.codegen.host import build_host_model
-    from tinyhil.ml.reference import ReferenceInterpreter
+    from tinyhil.codegen.reference import ReferenceInterpreter
 
     spec, dataset, _, exported, _ = trained
     host = build_host_model(generate(exported.tflite_path, tmp_path / "gen"), tmp_path / "build")

@@ -149,7 +149,7 @@ def install(monkeypatch: pytest.MonkeyPatch) -> None:
         "tinyhil.ml.train": {"TrainConfig": TrainConfig, "train": _train, "load_checkpoint": _load_checkpoint},
         "tinyhil.ml.export": {"export_int8": _export, "export_for_board": _export_for_board},
         "tinyhil.ml.model_inputs": {"model_inputs": _model_inputs},
-        "tinyhil.ml.reference": {"ReferenceInterpreter": _Reference},
+        "tinyhil.codegen.reference": {"ReferenceInterpreter": _Reference},
         "tinyhil.hil.bench": {"measure": _measure},
     }
     for name, attributes in modules.items():

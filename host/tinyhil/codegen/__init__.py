@@ -1,4 +1,5 @@
-"""int8 .tflite -> graph IR -> static memory plan -> generated C (the default tinyhil runtime).
+"""int8 .tflite -> graph IR -> static memory plan -> generated C (the default tinyhil runtime), and the bit-exact
+reference the generated C is held to (reference: the TFLM interpreter compiled for the host).
 
 Public entry points: `read_tflite` (reader), `plan_memory` (planner), `generate` (emit),
 `build_host_model` (host)."""

@@ -206,7 +206,7 @@ def _runs(op: Any) -> tuple[str, ...]:
 
 def _write_golden(env: jinja2.Environment, context: dict[str, Any], blob: bytes, golden_input: np.ndarray,
                   out_dir: Path) -> Path:
-    from ..ml.reference import ReferenceInterpreter
+    from .reference import ReferenceInterpreter
 
     reference = ReferenceInterpreter(blob)
     x = np.asarray(golden_input, dtype=np.int8).reshape(reference.input_shape)

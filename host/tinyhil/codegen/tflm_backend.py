@@ -68,7 +68,7 @@ def tflm_kernel_files() -> list[str]:
 
 def generate_tflm(src: bytes | Path, out_dir: Path, arena_bytes: int | None = None) -> GeneratedModel:
     """Write tflm_model.cc, model_data.c, model.h and CMakeLists.txt (target tinyhil_model)."""
-    from ..ml.reference import tflm_arena_bytes
+    from .reference import tflm_arena_bytes
 
     blob = _load_bytes(src)
     graph = read_tflite(blob)

@@ -68,7 +68,7 @@ def _check_on_host(model: Path, generated) -> None:  # noqa: ANN001 - GeneratedM
     import numpy as np
 
     from ..codegen.host import build_host_model
-    from ..ml.reference import ReferenceInterpreter
+    from ..codegen.reference import ReferenceInterpreter
 
     host = build_host_model(generated, generated.out_dir / "host_build")
     reference = ReferenceInterpreter(model)

@@ -48,7 +48,7 @@ class DeployConfig:
     train_subset: int | None = None  # train on the first N training images (quick runs, tests)
     baseline: bool = True  # also train without the teacher, same epochs and seed: the distillation gain
     explain: bool = True
-    design_explanation: str = "auto"  # auto | llm | off (tinyhil.report.design_explanation)
+    design_explanation: str = "auto"  # auto | llm | off (tinyhil.explain.design)
     per_class: int = 2  # explained test images per class
     measure_inputs: int = 8  # test images streamed to the board
     seed: int = 0
@@ -186,7 +186,7 @@ class Deployment:
 
     def run(self) -> DeployRecord:
         from . import stages
-        from ..report.design_explanation import explain_design
+        from ..explain.design import explain_design
 
         self.stage("load", lambda: stages.load_candidate(self))
         if self.config.teacher:

@@ -317,8 +317,8 @@ def explain_inputs(dep: "Deployment") -> dict[str, Any]:
 
 def explain(dep: "Deployment") -> dict[str, Any]:
     from ..ml.data import to_resolution
-    from ..report.explain import Int8Model, explain as run_explain, pick_per_class
-    from ..ml.reference import ReferenceInterpreter
+    from ..explain.saliency import Int8Model, explain as run_explain, pick_per_class
+    from ..codegen.reference import ReferenceInterpreter
 
     dataset = dep.state["dataset"]
     reference = ReferenceInterpreter(dep.out / "model.tflite")

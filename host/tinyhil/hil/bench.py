@@ -162,7 +162,7 @@ def summarise(image: FirmwareImage, profile: BoardProfile, outcome: RunOutcome, 
         outputs=np.zeros((0,), np.int8) if seeded else outcome.outputs,
         provenance={"board": profile.name, "kind": profile.kind, "latency_meaning": profile.latency_meaning,
                     "firmware_sha256": image.sha256, "toolchain": image.toolchain, "runtime": runtime,
-                    "model_hash": outcome.model_hash, "compared_with": "tflite-micro host interpreter (tinyhil.ml.reference)"
+                    "model_hash": outcome.model_hash, "compared_with": "tflite-micro host interpreter (tinyhil.codegen.reference)"
                     if expected is not None else "nothing",
                     "input_mode": "seeded" if seeded else "stream",
                     "compared": "output CRC-32s" if seeded else "output tensors",
@@ -186,7 +186,7 @@ def _generate(model_bytes: bytes, runtime: str, out_dir: Path, fusion: str = "au
 
 
 def _reference_outputs(model_bytes: bytes, inputs: np.ndarray) -> np.ndarray:
-    from ..ml.reference import ReferenceInterpreter
+    from ..codegen.reference import ReferenceInterpreter
 
     reference = ReferenceInterpreter(model_bytes)
     return np.stack([np.asarray(reference.invoke(x), np.int8) for x in inputs])
@@ -258,6 +258,6 @@ def _operator_layers(model_bytes: bytes) -> list[Any]:
 
 
 def _input_shape(model_bytes: bytes) -> tuple[int, ...]:
-    from ..ml.reference import ReferenceInterpreter
+    from ..codegen.reference import ReferenceInterpreter
 
     return tuple(int(d) for d in ReferenceInterpreter(model_bytes).input_shape)

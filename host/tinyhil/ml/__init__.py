@@ -1,4 +1,3 @@
 """Machine learning on the host: datasets (data), spec -> torch model (model) and its Keras twin (keras_model),
 proxy and full training (train, train_guard), distillation (kd, teacher, teacher_nets), quantisation-aware
-fine-tuning (qat), int8 TFLite export (export), the bit-exact int8 reference interpreter (reference) and a
-dataset's images as a model's int8 inputs (model_inputs)."""
+fine-tuning (qat), int8 TFLite export (export) and a dataset's images as a model's int8 inputs (model_inputs)."""

@@ -132,7 +132,7 @@ class _Checked:
 
 def _check_int8(blob: bytes, test: Dataset, float_top1: np.ndarray) -> _Checked:
     """Top-1 accuracy of the int8 model with the TFLM reference interpreter, and agreement with `float_top1`."""
-    from .reference import ReferenceInterpreter
+    from ..codegen.reference import ReferenceInterpreter
 
     reference = ReferenceInterpreter(blob)
     x_int8 = model_inputs(test.test_x, reference)

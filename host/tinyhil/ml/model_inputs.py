@@ -44,7 +44,7 @@ class InputFormat:
         if isinstance(model, InputFormat):
             return model
         if isinstance(model, (str, Path, bytes, bytearray)):
-            from .reference import ReferenceInterpreter
+            from ..codegen.reference import ReferenceInterpreter
 
             model = ReferenceInterpreter(Path(model) if isinstance(model, str) else model)
         shape = tuple(int(d) for d in model.input_shape)
@@ -73,7 +73,7 @@ def input_dims(model: ModelLike) -> tuple[int, ...]:
     if isinstance(model, InputFormat):
         return model.shape
     if isinstance(model, (str, Path, bytes, bytearray)):
-        from .reference import ReferenceInterpreter
+        from ..codegen.reference import ReferenceInterpreter
 
         model = ReferenceInterpreter(Path(model) if isinstance(model, str) else model)
     return tuple(int(d) for d in model.input_shape)[1:]

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..codegen.reader import _load_bytes
 from ..errors import ModelError
+from .reader import _load_bytes
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class ReferenceInterpreter:
         try:
             self._interpreter = runtime.Interpreter.from_bytes(self._blob, arena_size=arena_bytes)
         except Exception as exc:  # the pybind layer raises RuntimeError with TFLM's own message
-            from ..codegen.reader import truncation_message
+            from .reader import truncation_message
 
             raise ModelError(truncation_message(len(self._blob), exc)
                              or f"the TFLM reference interpreter cannot load the model: {exc}") from exc
@@ -56,7 +56,7 @@ class ReferenceInterpreter:
 
     def _int8_core(self) -> tuple[tuple[float, int], tuple[float, int]]:
         """The (scale, zero point) of the int8 core's input and output (codegen.reader.int8_core)."""
-        from ..codegen.reader import read_tflite
+        from .reader import read_tflite
 
         graph = read_tflite(self._blob)
         missing = {"input", "output"} - set(graph.float_edges)
