@@ -442,21 +442,70 @@ TH_DWP_RUN_AT(th_dwp_run_3x1_s1_clamp, TH_DWP_3X1_S1, TH_DWP_ASM_STORE2_CLAMP, T
     "ldr    %[s1], [%[k], #20]\n\t"                                                                    \
     TH_DWP_KX1_ROW("p0", "0", "s1") TH_DWP_KX1_ROW("p1", "4", "s0") TH_DWP_KX1_ROW("p2", "8", "s0")     \
     TH_DWP_KX1_ROW("p3", "12", "s0") TH_DWP_KX1_ROW("p4", "16", "s0")
-#define TH_DWP_RUN5(NAME, STORE2, STORE1)                                                                    \
+
+/* 5x5, stride 1: per step and row (P0, P1) by one LDRD post-incremented one word (the next step's P0 is this
+ * P1), P2 by one LDR, and the row's words E0, E1, O1, O2 (at W .. W + 12) by LDR, LDRD, LDR, three
+ * registers being all the five row pointers leave: 11 instructions for 10 MACs; the bias at record word 20. */
+#define TH_DWP_5X5_S1_ROW(P, W, W4, W12, A0)                 \
+    "ldrd   %[ta], %[tb], [%[" P "]], #4\n\t"              \
+    "ldr    %[wa], [%[k], #" W "]\n\t"                     \
+    "smlad  %[s0], %[ta], %[wa], %[" A0 "]\n\t"            \
+    "smlatb %[s1], %[ta], %[wa], %[s1]\n\t"                 \
+    "ldrd   %[ta], %[wa], [%[k], #" W4 "]\n\t"             \
+    "smlad  %[s0], %[tb], %[ta], %[s0]\n\t"                 \
+    "smlad  %[s1], %[tb], %[wa], %[s1]\n\t"                 \
+    "ldr    %[ta], [%[" P "], #4]\n\t"                      \
+    "ldr    %[wa], [%[k], #" W12 "]\n\t"                    \
+    "smlabt %[s0], %[ta], %[wa], %[s0]\n\t"                 \
+    "smlad  %[s1], %[ta], %[wa], %[s1]\n\t"
+#define TH_DWP_5X5_S1                                                                                         \
+    "ldr    %[s1], [%[k], #80]\n\t"                                                                          \
+    TH_DWP_5X5_S1_ROW("p0", "0", "4", "12", "s1") TH_DWP_5X5_S1_ROW("p1", "16", "20", "28", "s0")              \
+    TH_DWP_5X5_S1_ROW("p2", "32", "36", "44", "s0") TH_DWP_5X5_S1_ROW("p3", "48", "52", "60", "s0")            \
+    TH_DWP_5X5_S1_ROW("p4", "64", "68", "76", "s0")
+
+/* 5x5, stride 2: per step and row (P0, P1) by one LDRD post-incremented two words, P2 and P3 by LDR, and the
+ * row's words F0, F1, F2 (F2's top weight is 0; at W .. W + 8) by LDR and LDRD: 11 instructions for 10 MACs;
+ * the bias at record word 15. */
+#define TH_DWP_5X5_S2_ROW(P, W, W4, A0)                      \
+    "ldrd   %[ta], %[tb], [%[" P "]], #8\n\t"              \
+    "ldr    %[wa], [%[k], #" W "]\n\t"                     \
+    "smlad  %[s0], %[ta], %[wa], %[" A0 "]\n\t"            \
+    "smlad  %[s1], %[tb], %[wa], %[s1]\n\t"                 \
+    "ldrd   %[ta], %[wa], [%[k], #" W4 "]\n\t"             \
+    "smlad  %[s0], %[tb], %[ta], %[s0]\n\t"                 \
+    "ldr    %[tb], [%[" P "]]\n\t"                          \
+    "smlad  %[s1], %[tb], %[ta], %[s1]\n\t"                 \
+    "smlad  %[s0], %[tb], %[wa], %[s0]\n\t"                 \
+    "ldr    %[tb], [%[" P "], #4]\n\t"                      \
+    "smlad  %[s1], %[tb], %[wa], %[s1]\n\t"
+#define TH_DWP_5X5_S2                                                                                         \
+    "ldr    %[s1], [%[k], #60]\n\t"                                                                          \
+    TH_DWP_5X5_S2_ROW("p0", "0", "4", "s1") TH_DWP_5X5_S2_ROW("p1", "12", "16", "s0")                          \
+    TH_DWP_5X5_S2_ROW("p2", "24", "28", "s0") TH_DWP_5X5_S2_ROW("p3", "36", "40", "s0")                        \
+    TH_DWP_5X5_S2_ROW("p4", "48", "52", "s0")
+
+/* The loops over five ring rows (5x1, 5x5): their row pointers passed as an array, as every register is an
+ * operand; Q: the record's bias offset in bytes */
+#define TH_DWP_RUN5(NAME, BODY, STORE2, STORE1, Q)                                                           \
     static __attribute__((noinline)) void NAME(const uint32_t *const *p, const int32_t *k, int8_t *y, int32_t n, \
                                                int32_t out_c) {                                             \
         const uint32_t *p0 = p[0], *p1 = p[1], *p2 = p[2], *p3 = p[3], *p4 = p[4];                          \
         int32_t s0, s1;                                                                                     \
         uint32_t ta, tb, wa;                                                                                \
-        __asm__ volatile(TH_DWP_ASM_LOOP(TH_DWP_5X1_S1, STORE2, STORE1, 20)                                 \
+        __asm__ volatile(TH_DWP_ASM_LOOP(BODY, STORE2, STORE1, Q)                                           \
                          : [p0] "+r"(p0), [p1] "+r"(p1), [p2] "+r"(p2), [p3] "+r"(p3), [p4] "+r"(p4),          \
                            [y] "+r"(y), [n] "+r"(n), [s0] "=&r"(s0), [s1] "=&r"(s1), [ta] "=&r"(ta),           \
                            [tb] "=&r"(tb), [wa] "=&r"(wa)                                                    \
                          : [k] "r"(k), [oc] "r"(out_c)                                                      \
                          : "cc", "memory");                                                                 \
     }
-TH_DWP_RUN5(th_dwp_run_5x1_s1, TH_DWP_ASM_STORE2, TH_DWP_ASM_STORE1)
-TH_DWP_RUN5(th_dwp_run_5x1_s1_clamp, TH_DWP_ASM_STORE2_CLAMP, TH_DWP_ASM_STORE1_CLAMP)
+TH_DWP_RUN5(th_dwp_run_5x1_s1, TH_DWP_5X1_S1, TH_DWP_ASM_STORE2, TH_DWP_ASM_STORE1, 20)
+TH_DWP_RUN5(th_dwp_run_5x1_s1_clamp, TH_DWP_5X1_S1, TH_DWP_ASM_STORE2_CLAMP, TH_DWP_ASM_STORE1_CLAMP, 20)
+TH_DWP_RUN5(th_dwp_run_5x5_s1, TH_DWP_5X5_S1, TH_DWP_ASM_STORE2, TH_DWP_ASM_STORE1, 80)
+TH_DWP_RUN5(th_dwp_run_5x5_s1_clamp, TH_DWP_5X5_S1, TH_DWP_ASM_STORE2_CLAMP, TH_DWP_ASM_STORE1_CLAMP, 80)
+TH_DWP_RUN5(th_dwp_run_5x5_s2, TH_DWP_5X5_S2, TH_DWP_ASM_STORE2, TH_DWP_ASM_STORE1, 60)
+TH_DWP_RUN5(th_dwp_run_5x5_s2_clamp, TH_DWP_5X5_S2, TH_DWP_ASM_STORE2_CLAMP, TH_DWP_ASM_STORE1_CLAMP, 60)
 #endif
 
 #if !TINYHIL_DSP_ASM
@@ -533,7 +582,7 @@ TH_DWP_ROW(th_dwp_row_1x3_s1_clamp, th_dwp_run_1x3_s1_clamp)
 TH_DWP_ROW(th_dwp_row_3x1_s1, th_dwp_run_3x1_s1)
 TH_DWP_ROW(th_dwp_row_3x1_s1_clamp, th_dwp_run_3x1_s1_clamp)
 typedef void (*th_dwp_run5_fn)(const uint32_t *const *, const int32_t *, int8_t *, int32_t, int32_t);
-/* th_dwp_row_runs for the 5-row loops (their row pointers passed as an array) */
+/* th_dwp_row_runs for the 5-row loops (their row pointers passed as an array: 5x1, 5x5) */
 static __attribute__((noinline)) void th_dwp_row_runs5(const th_conv_args *a, int32_t width, const int16_t *const *rows,
                                                        int8_t *out_row, int32_t first, int32_t count,
                                                        th_dwp_run5_fn run) {
@@ -542,7 +591,7 @@ static __attribute__((noinline)) void th_dwp_row_runs5(const th_conv_args *a, in
         p[ky] = (const uint32_t *)(const void *)rows[ky];
     }
     const int32_t *k = th_dwp_record(a, first), words = width >> 1, channels = a->in_c;
-    const int32_t record = 5 + TH_DWP_PARAMS; /* 5x1: a word per row */
+    const int32_t record = 5 * th_dwp_row_words(a) + TH_DWP_PARAMS; /* words of a channel's record */
     const int32_t out_w = a->out_w;
     for (int32_t c = first; c < first + count; ++c, k += record) {
         run(p, k, out_row + c, out_w, channels);
@@ -559,6 +608,15 @@ static void th_dwp_row_5x1_s1_clamp(const th_conv_args *a, int32_t width, const 
                                     int32_t first, int32_t count) {
     th_dwp_row_runs5(a, width, rows, out_row, first, count, th_dwp_run_5x1_s1_clamp);
 }
+#define TH_DWP_ROW5(NAME, RUN)                                                                                 \
+    static void NAME(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row,        \
+                     int32_t first, int32_t count) {                                                           \
+        th_dwp_row_runs5(a, width, rows, out_row, first, count, RUN);                                         \
+    }
+TH_DWP_ROW5(th_dwp_row_5x5_s1, th_dwp_run_5x5_s1)
+TH_DWP_ROW5(th_dwp_row_5x5_s1_clamp, th_dwp_run_5x5_s1_clamp)
+TH_DWP_ROW5(th_dwp_row_5x5_s2, th_dwp_run_5x5_s2)
+TH_DWP_ROW5(th_dwp_row_5x5_s2_clamp, th_dwp_run_5x5_s2_clamp)
 #elif TINYHIL_USE_DSP
 /* the C model of the hand-scheduled loops, for every variant (the host's DSP-emulated build) */
 #define th_dwp_row_model th_dwp_row_steps
@@ -572,6 +630,10 @@ static void th_dwp_row_5x1_s1_clamp(const th_conv_args *a, int32_t width, const 
 #define th_dwp_row_3x1_s1_clamp th_dwp_row_model
 #define th_dwp_row_5x1_s1 th_dwp_row_model
 #define th_dwp_row_5x1_s1_clamp th_dwp_row_model
+#define th_dwp_row_5x5_s1 th_dwp_row_model
+#define th_dwp_row_5x5_s1_clamp th_dwp_row_model
+#define th_dwp_row_5x5_s2 th_dwp_row_model
+#define th_dwp_row_5x5_s2_clamp th_dwp_row_model
 #else
 #define th_dwp_row_3x3_s1 th_dwp_row_portable
 #define th_dwp_row_3x3_s2 th_dwp_row_portable
@@ -583,6 +645,10 @@ static void th_dwp_row_5x1_s1_clamp(const th_conv_args *a, int32_t width, const 
 #define th_dwp_row_3x1_s1_clamp th_dwp_row_portable
 #define th_dwp_row_5x1_s1 th_dwp_row_portable
 #define th_dwp_row_5x1_s1_clamp th_dwp_row_portable
+#define th_dwp_row_5x5_s1 th_dwp_row_portable
+#define th_dwp_row_5x5_s1_clamp th_dwp_row_portable
+#define th_dwp_row_5x5_s2 th_dwp_row_portable
+#define th_dwp_row_5x5_s2_clamp th_dwp_row_portable
 #endif
 
 /* tinyhil_depthwise.h: as th_dwp_fill_by_group, two pixel words -> 4 channels' column pairs per step */
@@ -744,3 +810,7 @@ TH_DWP_KERNEL(3x1_s1, th_dwp_row_3x1_s1)
 TH_DWP_KERNEL(3x1_s1_clamp, th_dwp_row_3x1_s1_clamp)
 TH_DWP_KERNEL(5x1_s1, th_dwp_row_5x1_s1)
 TH_DWP_KERNEL(5x1_s1_clamp, th_dwp_row_5x1_s1_clamp)
+TH_DWP_KERNEL(5x5_s1, th_dwp_row_5x5_s1)
+TH_DWP_KERNEL(5x5_s1_clamp, th_dwp_row_5x5_s1_clamp)
+TH_DWP_KERNEL(5x5_s2, th_dwp_row_5x5_s2)
+TH_DWP_KERNEL(5x5_s2_clamp, th_dwp_row_5x5_s2_clamp)

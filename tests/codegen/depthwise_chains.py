@@ -52,6 +52,12 @@ PAIR_KERNEL_CHAIN = (Depthwise(3, 3), Depthwise(3, 3, activation="RELU"), Depthw
                      Depthwise(3, 3, activation="RELU6"), Depthwise(3, 3, 2, activation="RELU"), Depthwise(3, 3),
                      Depthwise(3, 3, 2))
 
+# 5x5 at stride 1 and 2 on the pair kernel: SAME (odd and even left padding) and VALID, odd output widths, clamped
+# (RELU, RELU6) and unclamped, after a stride-2 3x3 that holds the arena's peak (so their larger rings fit under it)
+PAIR_5X5_CHAIN = (Depthwise(3, 3, 2), Depthwise(5, 5), Depthwise(5, 5, activation="RELU"), Depthwise(5, 5, 1, "VALID"),
+                  Depthwise(5, 5, 2, activation="RELU6"), Depthwise(5, 5, 2))
+PAIR_5X5_LOOPS = ("5x5_s1", "5x5_s1_clamp", "5x5_s1", "5x5_s2_clamp", "5x5_s2")
+
 # The fixed windows of the tap-list kernel (depthwise_conv2d.c, th_dw_row_dsp_window) and its line rows
 # (th_dw_line_row: k x 1 / 1 x k without a clamp): k x 1 and 1 x k for k = 3, 5, 7, 5x5 and 7x7; SAME at stride 1
 # (padding on every edge), VALID, SAME at stride 2 (the far edges), odd widths (7, 3, 1), clamped (RELU, RELU6:

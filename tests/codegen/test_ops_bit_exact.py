@@ -374,11 +374,12 @@ def test_one_column_windows_over_one_channel_match_tflm(check_bit_exact) -> None
 
 @st.composite
 def pair_kernel_depthwise_models(draw: st.DrawFn) -> bytes:
-    """Depth multiplier 1, 3x3 (th_depthwise_conv2d_pairs_s8 at stride 1 or 2 in W; the tap list at other
+    """Depth multiplier 1, 3x3 or 5x5 (th_depthwise_conv2d_pairs_s8 at stride 1 or 2 in W; the tap list at other
     strides or dilations), channel counts around its 4-channel fill, odd output widths, clamped and unclamped
     outputs."""
+    k = draw(st.sampled_from((3, 5)))
     return _conv_case(draw, depthwise=True, channels=st.one_of(st.integers(1, 6), wide_channels),
-                      kernel_heights=(3,), kernel_widths=(3,), multipliers=st.just(1))
+                      kernel_heights=(k,), kernel_widths=(k,), multipliers=st.just(1))
 
 
 @SETTINGS
@@ -405,6 +406,42 @@ def test_depthwise_chain_through_every_pair_kernel_path_matches_tflm(check_bit_e
     assert check_bit_exact(depthwise_chain((Depthwise(3, 3), Depthwise(3, 3)), 3, 3, 1, seed=1)) == 6
 
 
+def test_depthwise_chain_through_every_5x5_pair_loop_matches_tflm(check_bit_exact, tmp_path) -> None:
+    from tinyhil.codegen import generate
+
+    from .depthwise_chains import PAIR_5X5_CHAIN, PAIR_5X5_LOOPS, depthwise_chain
+
+    fills = set()
+    for channels in (12, 4, 24):  # 4-channel groups, one group, more groups than column pairs (filled by pair)
+        blob = depthwise_chain(PAIR_5X5_CHAIN, 22, 21, channels, seed=50 + channels)
+        kernels = [layer.kernel.replace("_inplace", "") for layer in generate(blob, tmp_path / str(channels)).layers]
+        assert [k.rsplit("_by_", 1)[0] for k in kernels[1:]] == [f"th_depthwise_conv2d_pairs_{loop}" for loop in
+                                                                 PAIR_5X5_LOOPS]
+        fills |= {k.rsplit("_by_", 1)[1] for k in kernels[1:]}
+        assert check_bit_exact(blob) == 6
+    assert fills == {"pair_s8", "group_s8"}
+    # a tail of 1-3 channels beside the groups, and maps down to a pixel or two
+    for channels, size in ((7, 9), (2, 10), (5, 11)):  # down to 1x1 after the VALID 5x5
+        assert check_bit_exact(depthwise_chain(PAIR_5X5_CHAIN, size, size + 1, channels, seed=channels)) == 6
+
+
+def test_the_planner_keeps_the_pair_ring_of_layers_away_from_the_peak() -> None:
+    """The layer at the arena's peak (a stride-2 3x3 from 20x20x64) takes the tap list first; the four 5x5 after
+    it keep their larger pair rings, which fit under that peak (by ring size alone they went first, then all)."""
+    from tinyhil.codegen.planner import plan_memory
+    from tinyhil.codegen.reader import read_tflite
+    from tinyhil.codegen.scratch import runs_depthwise_pairs
+
+    from .depthwise_chains import Depthwise, depthwise_chain
+
+    chain = (Depthwise(3, 3, 2), Depthwise(5, 5, activation="RELU6"), Depthwise(5, 5), Depthwise(5, 5, 2),
+             Depthwise(5, 5, 2, activation="RELU6"))
+    blob = depthwise_chain(chain, 20, 20, 64, seed=3)
+    plan = plan_memory(read_tflite(blob))
+    assert [runs_depthwise_pairs(plan.graph, op) for op in plan.graph.operators] == [False] + [True] * 4
+    assert plan.arena_bytes <= plan_memory(read_tflite(depthwise_chain(chain[:1], 20, 20, 64, seed=3))).arena_bytes
+
+
 def test_depthwise_chain_through_every_fixed_window_matches_tflm(check_bit_exact, tmp_path) -> None:
     from tinyhil.codegen import generate
 
@@ -413,8 +450,11 @@ def test_depthwise_chain_through_every_fixed_window_matches_tflm(check_bit_exact
     for channels in (8, 4, 10):  # two 4-channel groups, one; 10: not a multiple of 4, the general tap list
         blob = depthwise_chain(WINDOW_CHAIN, 15, 7, channels, seed=20 + channels)
         kernels = [layer.kernel.replace("_inplace", "") for layer in generate(blob, tmp_path / str(channels)).layers]
-        windows = WINDOW_KERNELS if channels % 4 == 0 else ("taps",) * len(WINDOW_KERNELS)
-        assert kernels == [f"th_depthwise_conv2d_{window}_s8" for window in windows]
+        if channels % 4 == 0:
+            assert kernels == [f"th_depthwise_conv2d_{window}_s8" for window in WINDOW_KERNELS]
+        else:  # the 5x5 layers whose pair rings fit take the pair kernel (it has a channel tail), the rest the taps
+            assert all(k == "th_depthwise_conv2d_taps_s8" or (window == "5x5" and "_pairs_5x5_" in k)
+                       for k, window in zip(kernels, WINDOW_KERNELS))
         assert check_bit_exact(blob) == 6
 
 

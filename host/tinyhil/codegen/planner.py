@@ -224,19 +224,29 @@ def _plan_kernels(graph: Graph, fusion: str) -> MemoryPlan:
     if not eligible:
         return best
     # The pair kernel's q15 ring is twice the tap list's: where it would raise the arena, those layers take
-    # the tap list, the largest ring difference first, until the arena is what the tap list gives
+    # the tap list until the arena is what the tap list gives, the layers that need the most bytes while they run
+    # first (their input, output and ring: the ones at the peak), then the largest ring difference. By ring
+    # difference alone, a small late layer with a 5x5 ring went before the early layer at the peak, and every
+    # layer lost its ring (20x20x64 -> 10x10x64, then four 5x5 at 10x10x64).
     taps = _plan_fused(_with_tap_list(graph, set(eligible)), fusion)
     if best.arena_bytes <= taps.arena_bytes:
         return best
     growth = {j: depthwise_pairs_ring_bytes(graph, graph.operators[j]) - depthwise_ring_bytes(graph, graph.operators[j])
               for j in eligible}
+    need = {j: _activation_bytes(graph, graph.operators[j]) + depthwise_pairs_ring_bytes(graph, graph.operators[j])
+            for j in eligible}
     dropped: set[int] = set()
-    for j in sorted(eligible, key=lambda j: (-growth[j], j)):
+    for j in sorted(eligible, key=lambda j: (-need[j], -growth[j], j)):
         dropped.add(j)
         best = _plan_fused(_with_tap_list(graph, dropped), fusion)
         if best.arena_bytes <= taps.arena_bytes:
             break
     return best
+
+
+def _activation_bytes(graph: Graph, op: Operator) -> int:
+    """The bytes of an op's first input and its output."""
+    return sum(graph.tensors[t].nbytes for t in (op.inputs[0], op.outputs[0]))
 
 
 def _with_tap_list(graph: Graph, ops: set[int]) -> Graph:

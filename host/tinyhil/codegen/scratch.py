@@ -172,11 +172,11 @@ def standalone_pairs_shape(graph: Graph, op: Operator) -> bool:
     if window is None:
         return False
     k_h, k_w, stride_w, out_w = window
-    return stride_w in PAIRS_LOOPS.get((k_h, k_w), ()) and ((k_h, k_w) == (3, 3) or out_w >= PAIRS_MIN_OUT_W)
+    return stride_w in PAIRS_LOOPS.get((k_h, k_w), ()) and (k_h == k_w or out_w >= PAIRS_MIN_OUT_W)
 
 
 # the windows (k_h, k_w) depthwise_conv2d_pairs.c has hand-scheduled loops for, and their strides in W
-PAIRS_LOOPS = {(3, 3): (1, 2), (1, 3): (1,), (3, 1): (1,), (5, 1): (1,)}
+PAIRS_LOOPS = {(3, 3): (1, 2), (5, 5): (1, 2), (1, 3): (1,), (3, 1): (1,), (5, 1): (1,)}
 # k x 1 / 1 x k take the pair loops from this output width on: narrower rows pay more per channel row (a call,
 # the odd last pixel's partner) than the tap list per pixel (measured on QEMU, 64 channels at 5 px: 1x3 7.16 vs
 # 7.10, 3x1 8.44 vs 7.07, 5x1 6.43 vs 5.21 instructions / MAC; 16 channels at 24 px: 5.61 vs 7.67, 6.67 vs 7.65,

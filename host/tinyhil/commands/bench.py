@@ -6,9 +6,13 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import numpy as np
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 from .. import options
 from ..codegen.planner import FUSION_MODES
@@ -82,7 +86,7 @@ def render(measurement: Measurement, sram_budget: int, flash_budget: int) -> Non
         console.print(layer_table(measurement))
 
 
-def memory_plan_table(measurement: Measurement):  # type: ignore[no-untyped-def]
+def memory_plan_table(measurement: Measurement) -> "Table":
     """Per planned operator (a fused block is one): its execution mode, the bytes alive while it runs, the peak."""
     from rich.table import Table
 
@@ -98,7 +102,7 @@ def memory_plan_table(measurement: Measurement):  # type: ignore[no-untyped-def]
     return table
 
 
-def layer_table(measurement: Measurement):  # type: ignore[no-untyped-def]
+def layer_table(measurement: Measurement) -> "Table":
     """Per-layer latency as the device measured it, with MACs from the code generator."""
     from rich.table import Table
 

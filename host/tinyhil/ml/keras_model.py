@@ -8,10 +8,15 @@ FULLY_CONNECTED. cost.spec_graph builds the same graph from the spec."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from . import tf_quiet
 from .model import LEAKY_SLOPE, ConvBN, SqueezeExcite, TinyNet
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 
 def fold_bn(layer: ConvBN) -> tuple[np.ndarray, np.ndarray]:
@@ -76,7 +81,7 @@ def _squeeze_excite(x, se: SqueezeExcite):
     return layers.Multiply()([x, gate])
 
 
-def build_keras(model: TinyNet, in_channels: int):
+def build_keras(model: TinyNet, in_channels: int) -> "tf.keras.Model":
     """A tf.keras.Model (NHWC input) computing the same logits as `model` in eval mode."""
     tf = tf_quiet.tensorflow()
 

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import serial
 from serial.urlhandler.protocol_socket import Serial as SocketSerial
@@ -25,6 +26,9 @@ from ...children import die_with_parent
 from ...errors import RunnerError
 from ..protocol import ByteStream
 from .base import Runner
+
+if TYPE_CHECKING:
+    from ..boards import BoardProfile
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +74,7 @@ class EmulatorRunner(Runner):
     connect_poll_s = 0.02  # seconds between connection attempts
     stop_timeout_s = 5.0  # seconds to wait after SIGTERM before SIGKILL
 
-    def __init__(self, profile, workdir):  # type: ignore[no-untyped-def]
+    def __init__(self, profile: BoardProfile, workdir: Path) -> None:
         super().__init__(profile, workdir)
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None

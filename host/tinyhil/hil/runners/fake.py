@@ -13,7 +13,7 @@ import tty
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TYPE_CHECKING
 
 import numpy as np
 import serial
@@ -22,6 +22,9 @@ from ..protocol import (DEVICE_SEQ, HASH_CHARS, LAYER_STAMP, LENGTH_DETAIL, OUTP
                         RESULT_HEADER, SEED, STATUS_DETAIL, ByteStream, DeviceError, FrameReader, FrameType, Hello,
                         encode_frame, seeded_input)
 from .base import Runner, register
+
+if TYPE_CHECKING:
+    from ..boards import BoardProfile
 
 CONTROL_CAPACITY = 16  # as the firmware's harness: the payload of any frame but INFER
 
@@ -196,7 +199,7 @@ class FakeRunner(Runner):
 
     device: FakeDevice | None = None
 
-    def __init__(self, profile, workdir):  # type: ignore[no-untyped-def]
+    def __init__(self, profile: BoardProfile, workdir: Path) -> None:
         super().__init__(profile, workdir)
         self.starts = 0
         self._thread: threading.Thread | None = None
@@ -246,7 +249,7 @@ class FakeRunner(Runner):
         time.sleep(0)
 
     @classmethod
-    def availability(cls, profile) -> tuple[bool, str]:  # type: ignore[no-untyped-def]
+    def availability(cls, profile: BoardProfile) -> tuple[bool, str]:
         return True, "simulated device (unit tests)"
 
 

@@ -25,7 +25,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TYPE_CHECKING
 
 import serial
 import serial.tools.list_ports
@@ -34,6 +34,9 @@ from ...errors import RunnerError
 from ..checks import Check
 from ..protocol import ByteStream
 from .base import Runner, register
+
+if TYPE_CHECKING:
+    from ..boards import BoardProfile
 
 log = logging.getLogger(__name__)
 PYOCD_TIMEOUT_S = 120.0  # seconds for one load / reset (a 2 MiB flash erase + program fits)
@@ -148,7 +151,7 @@ def parse_probe_firmware(output: str) -> str:
 
 @register("pyocd")
 class PyocdRunner(Runner):
-    def __init__(self, profile, workdir):  # type: ignore[no-untyped-def]
+    def __init__(self, profile: BoardProfile, workdir: Path) -> None:
         super().__init__(profile, workdir)
         self.stream: serial.Serial | None = None
         self.probe_uid = str(self.settings.get("probe_uid") or "")  # the profile's, until resolved to a full UID
@@ -244,7 +247,7 @@ class PyocdRunner(Runner):
             self.stream = None
 
     @classmethod
-    def availability(cls, profile) -> tuple[bool, str]:  # type: ignore[no-untyped-def]
+    def availability(cls, profile: BoardProfile) -> tuple[bool, str]:
         try:
             probes = connected_probe_ids()
             uid = resolve_probe_uid(str(profile.runner.get("probe_uid") or ""), probes, profile.source)

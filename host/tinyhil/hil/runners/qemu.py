@@ -10,12 +10,16 @@ from __future__ import annotations
 import logging
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ...errors import RunnerError
 from ...ports import free_port
 from ..protocol import ByteStream
 from .base import register
 from .emulator import EmulatorRunner
+
+if TYPE_CHECKING:
+    from ..boards import BoardProfile
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +52,7 @@ class QemuRunner(EmulatorRunner):
         raise AssertionError("unreachable")
 
     @classmethod
-    def availability(cls, profile) -> tuple[bool, str]:  # type: ignore[no-untyped-def]
+    def availability(cls, profile: BoardProfile) -> tuple[bool, str]:
         binary = profile.runner.get("binary", "qemu-system-arm")
         missing = [tool for tool in (binary, "arm-none-eabi-gcc", "cmake") if shutil.which(tool) is None]
         if missing:

@@ -7,11 +7,15 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ...ports import free_port
 from ..protocol import ByteStream
 from .base import register
 from .emulator import EmulatorRunner
+
+if TYPE_CHECKING:
+    from ..boards import BoardProfile
 
 
 def resc_script(platform: str, uart: str, elf: Path, port: int) -> str:
@@ -35,7 +39,7 @@ class RenodeRunner(EmulatorRunner):
     connect_poll_s = 0.2
     stop_timeout_s = 10.0
 
-    def __init__(self, profile, workdir):  # type: ignore[no-untyped-def]
+    def __init__(self, profile: BoardProfile, workdir: Path) -> None:
         super().__init__(profile, workdir)
         self.script_path = self.workdir / "tinyhil.resc"
 
@@ -55,7 +59,7 @@ class RenodeRunner(EmulatorRunner):
         return self.connect()
 
     @classmethod
-    def availability(cls, profile) -> tuple[bool, str]:  # type: ignore[no-untyped-def]
+    def availability(cls, profile: BoardProfile) -> tuple[bool, str]:
         binary = profile.runner.get("binary", "renode")
         path = shutil.which(binary)
         if path is None:
