@@ -723,12 +723,19 @@ void th_dwp_channels(const th_conv_args *a, int32_t width, const int16_t *const 
                      int32_t count) {
 #if TINYHIL_USE_DSP
     const int folded = (th_dwp_record(a, 0)[a->k_h * th_dwp_row_words(a) + 3] & 0xFF) != 0; /* e = 0: not folded */
-    if (!folded || a->k_h != 3 || a->k_w != 3) {
+    const int window = a->k_h == a->k_w && (a->k_h == 3 || a->k_h == 5); /* scratch.FUSED_PAIRS_WINDOWS */
+    if (!folded || !window) {
         th_dwp_row_portable(a, width, rows, out_row, first, count);
         return;
     }
-#if TINYHIL_DSP_ASM /* the loop over channels inline here: the fused block's strips call this often */
+#if TINYHIL_DSP_ASM /* the 3x3 loop over channels inline here: the fused block's strips call this often */
     const int full = a->act_min == -128 && a->act_max == 127;
+    if (a->k_h == 5) {
+        th_dwp_row_runs5(a, width, rows, out_row, first, count,
+                         a->stride_w == 1 ? (full ? th_dwp_run_5x5_s1 : th_dwp_run_5x5_s1_clamp)
+                                          : (full ? th_dwp_run_5x5_s2 : th_dwp_run_5x5_s2_clamp));
+        return;
+    }
     th_dwp_row_runs(a, width, rows, out_row, first, count,
                     a->stride_w == 1 ? (full ? th_dwp_run_3x3_s1 : th_dwp_run_3x3_s1_clamp)
                                      : (full ? th_dwp_run_3x3_s2 : th_dwp_run_3x3_s2_clamp));

@@ -156,9 +156,9 @@ def _check_fused(blob: bytes, check_fused_bit_exact) -> None:
     check_fused_bit_exact(blob)
 
 
-def every_fused_3x3_depthwise_on_the_q15_ring():
-    """A context in which the planner puts every fused 3x3 depthwise on the pair kernel's q15 ring, whatever it
-    does to the arena (its guard, planner._with_fused_q15_rings, off), so tests run that ring on every block."""
+def every_fused_pair_window_depthwise_on_the_q15_ring():
+    """A context in which the planner puts every fused 3x3 / 5x5 depthwise on the pair kernel's q15 ring, whatever
+    it does to the arena (its guard, planner._with_fused_q15_rings, off), so tests run that ring on every block."""
     from unittest import mock
 
     from tinyhil.codegen import planner
@@ -198,7 +198,7 @@ def check_fused_bit_exact(runtime_workdir):
         3x3 depthwise on the q15 ring (the planner's arena guard off), so both rings run on every example."""
         out_dir = runtime_workdir / ("fused-" + hashlib.sha256(blob).hexdigest()[:16])
         check_ring(blob, out_dir)
-        with every_fused_3x3_depthwise_on_the_q15_ring():
+        with every_fused_pair_window_depthwise_on_the_q15_ring():
             check_ring(blob, out_dir.with_name(out_dir.name + "-q15"))
 
     return check
@@ -273,6 +273,16 @@ def four_block_nets(draw: st.DrawFn) -> bytes:
     x = b.block(x, 2, 5, 2, 6, explicit_pad=True, residual=False, acts=(None, "HARD_SWISH"))
     x = b.block(x, 1, 7, 1, 6, explicit_pad=False, residual=True, acts=(None, "LOGISTIC"))
     x = b.block(x, 2, 3, 1, None, explicit_pad=False, residual=False, acts=("LEAKY_RELU", None))
+    return b.model(x)
+
+
+@st.composite
+def k5_block_nets(draw: st.DrawFn) -> bytes:
+    """Two MBConv blocks with 5x5 depthwise layers: stride 1 with a residual and hard-swish (the unclamped loop
+    after a table), then stride 2 with the exporter's PAD and ReLU6 (clamped where its bounds lie inside int8)."""
+    b = _Blocks(draw, (1, 11, 9, 4))
+    x = b.block(b.input, 3, 5, 1, 4, explicit_pad=False, residual=True, acts=(None, "HARD_SWISH"))
+    x = b.block(x, 2, 5, 2, 6, explicit_pad=True, residual=False, acts=("LEAKY_RELU", None))
     return b.model(x)
 
 
@@ -387,7 +397,7 @@ def test_a_fused_depthwise_takes_the_q15_ring_only_where_that_keeps_the_arena() 
         int8_rings = plan_memory(graph, fusion="auto")
     assert plan.arena_bytes == int8_rings.arena_bytes
     assert plan.origin == int8_rings.origin  # the same blocks fused
-    with every_fused_3x3_depthwise_on_the_q15_ring():
+    with every_fused_pair_window_depthwise_on_the_q15_ring():
         assert plan_memory(graph, fusion="auto").arena_bytes > plan.arena_bytes
     _no_two_live_tensors_overlap(plan)
 

@@ -1,5 +1,5 @@
 """Fused blocks on the Cortex-M7 emulator (two cascades of two, fusion "all"; and all plain; with every fused 3x3
-depthwise on the pair kernel's q15 ring; and on q15 strips of the int8 ring): the DSP (asm) kernel paths give the reference's bytes, and the
+and 5x5 depthwise on the pair kernel's q15 ring; and on q15 strips of the int8 ring): the DSP (asm) kernel paths give the reference's bytes, and the
 arena the firmware measures (painted, high-water after each inference) is the planned one."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 
 from tinyhil.codegen.planner import ALIGNMENT
 
-from .test_fused_blocks import (every_fused_3x3_depthwise_on_the_q15_ring, four_block_nets, se_block_nets,
-                                strip_block_nets, strip_channels_of)
+from .test_fused_blocks import (every_fused_pair_window_depthwise_on_the_q15_ring, four_block_nets, k5_block_nets,
+                                se_block_nets, strip_block_nets, strip_channels_of)
 
 
 # one firmware build and QEMU run per test: one drawn net, the same on every run
@@ -71,9 +71,28 @@ def test_fused_depthwise_on_the_q15_ring_is_bit_exact_on_the_emulator(blob: byte
     inputs = np.random.default_rng(3).integers(-128, 128, size=(2, 1, 9, 7, 4), dtype=np.int8)
     inputs[0] = 127
     workdir = tmp_path_factory.mktemp("q15")
-    with every_fused_3x3_depthwise_on_the_q15_ring():
+    with every_fused_pair_window_depthwise_on_the_q15_ring():
         m = measure(blob, load_profile("qemu-m7"), inputs, runtime="native", workdir=workdir, fusion="all")
     assert any(".depthwise_pairs = 1," in c.read_text() for c in workdir.rglob("*.c"))
+    assert m.bit_exact
+    assert m.planned_arena_bytes - ALIGNMENT < m.arena_bytes <= m.planned_arena_bytes
+
+
+@pytest.mark.qemu
+@ONE_EMULATOR_EXAMPLE
+@given(blob=k5_block_nets())
+def test_fused_5x5_depthwise_on_the_q15_ring_is_bit_exact_on_the_emulator(blob: bytes, tmp_path_factory) -> None:
+    """Both blocks' 5x5 depthwise (stride 1 in place, stride 2) on the q15 ring, through the pair kernel's 5x5 asm
+    rows."""
+    from tinyhil.hil.bench import measure
+    from tinyhil.hil.boards import load_profile
+
+    inputs = np.random.default_rng(4).integers(-128, 128, size=(3, 1, 11, 9, 4), dtype=np.int8)
+    inputs[0], inputs[1] = 127, -128
+    workdir = tmp_path_factory.mktemp("q15-k5")
+    with every_fused_pair_window_depthwise_on_the_q15_ring():
+        m = measure(blob, load_profile("qemu-m7"), inputs, runtime="native", workdir=workdir, fusion="all")
+    assert sum(c.read_text().count(".depthwise_pairs = 1,") for c in workdir.rglob("model.c")) == 2
     assert m.bit_exact
     assert m.planned_arena_bytes - ALIGNMENT < m.arena_bytes <= m.planned_arena_bytes
 

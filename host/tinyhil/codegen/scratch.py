@@ -95,9 +95,9 @@ def strip_channels(graph: Graph, dw: Operator, q15_bytes: int) -> int:
     groups of 4 as k_h strips of th_dwp_ring_width int16 columns fit in the q15 blocks' bytes, at most the
     channels rounded up to 4; 0 (the tap-list row) where not even 4 fit, the pair rows do not take the shape, or
     the strips would not pay (stride 2, fewer than STRIP_MIN_COLUMNS output columns)."""
-    if not depthwise_pairs_shape(graph, dw) or dw.options.get("stride_w", 1) != 1:
-        return 0
     w = graph.tensors[dw.inputs[1]]
+    if not depthwise_pairs_shape(graph, dw) or dw.options.get("stride_w", 1) != 1 or tuple(w.shape[1:3]) != (3, 3):
+        return 0
     _, _, out_w, channels = (int(d) for d in graph.tensors[dw.outputs[0]].shape)
     if out_w < STRIP_MIN_COLUMNS:
         return 0
@@ -155,12 +155,16 @@ def _pairs_window(graph: Graph, op: Operator) -> tuple[int, int, int, int] | Non
     return int(w.shape[1]), int(w.shape[2]), o.get("stride_w", 1), int(y.shape[2])
 
 
+# the windows whose hand-scheduled pair loops a fused block's depthwise runs (th_dwp_channels)
+FUSED_PAIRS_WINDOWS = ((3, 3), (5, 5))
+
+
 def depthwise_pairs_shape(graph: Graph, op: Operator) -> bool:
-    """A DEPTHWISE_CONV_2D the q15 ring and 3x3 rows of depthwise_conv2d_pairs.c take in a fused block
-    (fused_depthwise_pairs): depth multiplier 1, stride 1 or 2 and dilation 1 in W, a 3x3 window. By shape
-    alone, so that the planner (which also plans shape-only graphs) and the lowering agree."""
+    """A DEPTHWISE_CONV_2D the q15 ring and 3x3 / 5x5 rows of depthwise_conv2d_pairs.c take in a fused block
+    (fused_depthwise_pairs): depth multiplier 1, stride 1 or 2 and dilation 1 in W, a FUSED_PAIRS_WINDOWS window.
+    By shape alone, so that the planner (which also plans shape-only graphs) and the lowering agree."""
     window = _pairs_window(graph, op)
-    return window is not None and window[:2] == (3, 3) and window[2] in (1, 2)
+    return window is not None and window[:2] in FUSED_PAIRS_WINDOWS and window[2] in (1, 2)
 
 
 def standalone_pairs_shape(graph: Graph, op: Operator) -> bool:
