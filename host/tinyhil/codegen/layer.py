@@ -140,7 +140,8 @@ def reduce_view(graph, op: Operator) -> tuple[int, int, int]:
     axes = sorted({int(a) % rank for a in np.asarray(axis_t.data).ravel()})
     if not axes or axes != list(range(axes[0], axes[-1] + 1)):
         raise UnsupportedOpError(f"operator {op.index} ({op.opcode}) reduces axes {axes}; supported: contiguous axes "
-                                 "(e.g. [1, 2] of NHWC, the global pool)")
+                                 "(e.g. [1, 2] of NHWC, the global pool): transpose the reduced axes next to each "
+                                 "other before the reduction and re-export")
     outer = int(np.prod(x.shape[:axes[0]], dtype=np.int64))
     reduce = int(np.prod(x.shape[axes[0]:axes[-1] + 1], dtype=np.int64))
     return outer, reduce, int(np.prod(x.shape[axes[-1] + 1:], dtype=np.int64))

@@ -113,9 +113,11 @@ def _conv_like(graph: Graph, op: Operator, depthwise: bool, pairs: bool = False,
             fields["requant"] = f"{p}_requant"
         takes_scratch = True
     else:
-        if w.shape[3] != ic:
-            raise UnsupportedOpError(f"operator {op.index} (CONV_2D): grouped convolution (filter depth "
-                                     f"{w.shape[3]} vs input channels {ic}) is not supported")
+        if w.shape[3] != ic:  # a grouped conv whose groups divide its channels runs as groups (rewrites.py)
+            what = (f"filter depth {w.shape[3]} does not divide the {ic} input channels" if ic % w.shape[3] else
+                    f"{ic // w.shape[3]} groups (input channels / filter depth) do not divide the {oc} output channels")
+            raise UnsupportedOpError(f"operator {op.index} (CONV_2D) is a grouped conv whose {what}: the model is "
+                                     "corrupt; re-export it")
         macs = n * oh * ow * oc * kh * kw * ic
         function = "th_conv2d_1x1_s8" if is_pointwise(graph, op) else "th_conv2d_im2col_s8"
         # fold the input offset into the bias: the kernels' inner loop is a plain int8 dot product

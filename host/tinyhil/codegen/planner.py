@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from ..errors import ModelError
 from .fuse import (FUSED_MBCONV, MAX_CASCADE, TABLE_ACTIVATIONS, MbconvChain, cascade, cascade_pairs, fuse_activations,
                    fuse_mbconv, fuse_pads, fuse_swish, mbconv_chains)
-from .rewrites import depthwise_single_channel_as_conv, split_as_slices
+from .rewrites import depthwise_single_channel_as_conv, grouped_conv_as_groups, split_as_slices
 from .ir import Graph, Operator
 from .scratch import (FUSED_Q15_RING_OPTION, TAP_LIST_OPTION, depthwise_pairs_ring_bytes, depthwise_pairs_shape,
                       depthwise_ring_bytes, kernel_scratch_bytes, runs_depthwise_pairs)
@@ -206,7 +206,8 @@ def plan_memory(graph: Graph, fusion: str = "auto") -> MemoryPlan:
     "off": none fused; "all": every fusable block fused, every cascadable pair cascaded."""
     if fusion not in FUSION_MODES:
         raise ModelError(f"unknown fusion mode '{fusion}': use one of {', '.join(FUSION_MODES)}")
-    graph = fuse_activations(fuse_swish(fuse_pads(depthwise_single_channel_as_conv(split_as_slices(graph)))))
+    graph = split_as_slices(graph)
+    graph = fuse_activations(fuse_swish(fuse_pads(depthwise_single_channel_as_conv(grouped_conv_as_groups(graph)))))
     best = _plan_kernels(graph, fusion)
     if fusion == "auto" and any(op.opcode == FUSED_MBCONV for op in best.graph.operators):
         plain = _plan_kernels(graph, "off")

@@ -28,6 +28,7 @@ class ReferenceInterpreter:
         self._blob = _load_bytes(src)
         if len(self._blob) < 8 or self._blob[4:8] != b"TFL3":
             raise ModelError(f"not a .tflite flatbuffer ({len(self._blob)} bytes, no 'TFL3' identifier): re-export it")
+        _refuse_what_tflm_crashes_on(self._blob)
         # the interpreter runs any model TFLM supports, not only the ops of tinyhil's own runtime
         try:
             self._interpreter = runtime.Interpreter.from_bytes(self._blob, arena_size=arena_bytes)
@@ -81,6 +82,32 @@ class ReferenceInterpreter:
             scale, zero_point = self.output_quant
             y = np.clip(np.round(y.astype(np.float32) / np.float32(scale)) + zero_point, -128, 127)
         return np.array(y, dtype=np.int8).reshape(self.output_shape)
+
+
+def _refuse_what_tflm_crashes_on(blob: bytes) -> None:
+    """One line instead of a dead process: this TFLM build segfaults in AllocateTensors on a DEPTHWISE_CONV_2D whose
+    bias is marked omitted (input index -1; with two inputs it runs). The converter always writes a bias."""
+    import tflite
+
+    try:
+        model = tflite.Model.GetRootAsModel(blob, 0)
+        omitted = [i for s in range(model.SubgraphsLength()) for i, op in enumerate(_operators(model.Subgraphs(s)))
+                   if _builtin(model, op) == tflite.BuiltinOperator.DEPTHWISE_CONV_2D and op.InputsLength() > 2
+                   and int(op.Inputs(2)) < 0]
+    except Exception:  # a corrupt flatbuffer: TFLM's loader says what is wrong with it
+        return
+    if omitted:
+        raise ModelError(f"operator {omitted[0]} (DEPTHWISE_CONV_2D) marks its bias omitted (input -1), which crashes "
+                         "the TFLM interpreter: give it an all-zero int32 bias, or only two inputs, and re-export")
+
+
+def _operators(subgraph) -> list:
+    return [subgraph.Operators(i) for i in range(subgraph.OperatorsLength())]
+
+
+def _builtin(model, op) -> int:
+    code = model.OperatorCodes(op.OpcodeIndex())
+    return max(int(code.BuiltinCode()), int(code.DeprecatedBuiltinCode()))
 
 
 def _quant(details: dict) -> tuple[float, int]:

@@ -7,7 +7,10 @@ per-channel requantisation. Public audio models start so (TFLM's micro_speech: a
 multiplier 8 over a 49x40 spectrogram); as a conv it runs on the im2col product over the whole window (K = 80
 there) instead of the depthwise kernels' tap loops.
 
-SPLIT / SPLIT_V, an op with several outputs, is one SLICE per output (the layers tinyhil lowers have one output)."""
+SPLIT / SPLIT_V, an op with several outputs, is one SLICE per output (the layers tinyhil lowers have one output).
+
+A grouped CONV_2D (Keras Conv2D(groups=G)) is a DEPTHWISE_CONV_2D when its filter depth is 1, else one SLICE, one
+plain CONV_2D per group and a CONCATENATION."""
 
 from __future__ import annotations
 
@@ -120,3 +123,83 @@ def split_as_slices(graph: Graph) -> Graph:
                                                         constant(extent, f"{name} size")), (out,), {}))
             start += size
     return graph.with_operators(operators, tensors=tensors)  # the slices numbered in schedule order
+
+
+def _conv_groups(graph: Graph, op) -> int:
+    """The groups of a CONV_2D (TFLM's: input channels / filter depth; 1 for a plain conv), or 0 for one whose
+    channels the groups do not divide (lower refuses it), or a shape-only graph's (no filter data)."""
+    if op.opcode != "CONV_2D" or len(op.inputs) < 2:
+        return 1
+    x, w, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
+    if len(x.shape) != 4 or len(w.shape) != 4 or int(w.shape[3]) == int(x.shape[3]):
+        return 1
+    groups, remainder = divmod(int(x.shape[3]), int(w.shape[3]))
+    if remainder or int(y.shape[3]) % groups or w.data is None:
+        return 0
+    return groups
+
+
+def _channel_slice(quant: Quantization | None, start: int, stop: int) -> Quantization | None:
+    """A per-channel quantisation's channels [start, stop) (a per-tensor one as it is)."""
+    if quant is None or not quant.per_channel:
+        return quant
+    return Quantization(scale=quant.scale[start:stop], zero_point=quant.zero_point[start:stop], axis=quant.axis)
+
+
+def grouped_conv_as_groups(graph: Graph) -> Graph:
+    """A new Graph where each grouped CONV_2D (Keras Conv2D(groups=G): filter depth C_in / G; TFLM's reference
+    kernel convolves output channel o with input channels [g * C_in / G, (g + 1) * C_in / G), g = o // (C_out / G))
+    runs on the kernels tinyhil has, every output bit unchanged:
+    - filter depth 1 (G = C_in) is a DEPTHWISE_CONV_2D with depth multiplier C_out / C_in: its output channel
+      c * M + m reads input channel c, as the grouped conv's does; the (C_out, kh, kw, 1) filter becomes
+      (1, kh, kw, C_out), per-channel scales from axis 0 to 3;
+    - else one SLICE of each group's input channels, one plain CONV_2D per group (its filter, bias and scales
+      the group's rows, the conv's options and output quantisation), and a CONCATENATION of their outputs on the
+      channels (a copy: every input has the output's quantisation)."""
+    if all(_conv_groups(graph, op) == 1 for op in graph.operators):
+        return graph
+    tensors, operators = list(graph.tensors), []
+
+    def new_tensor(name: str, shape: tuple[int, ...], dtype: str, quant: Quantization | None,
+                   data: np.ndarray | None = None) -> int:
+        tensors.append(Tensor(index=len(tensors), name=name, shape=shape, dtype=dtype, quant=quant, data=data))
+        return len(tensors) - 1
+
+    for op in graph.operators:
+        groups = _conv_groups(graph, op)
+        if groups in (0, 1):
+            operators.append(op)
+            continue
+        x, w, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
+        bias = graph.tensor(op.inputs[2]) if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
+        n, h, width, in_c = (int(d) for d in x.shape)
+        out_c, kh, kw, depth = (int(d) for d in w.shape)
+        if depth == 1:
+            quant = w.quant and Quantization(scale=w.quant.scale, zero_point=w.quant.zero_point, axis=3)
+            filt = new_tensor(f"{w.name} (as a depthwise filter)", (1, kh, kw, out_c), w.dtype, quant,
+                              np.ascontiguousarray(np.asarray(w.data).transpose(3, 1, 2, 0)))
+            operators.append(dataclasses.replace(op, opcode="DEPTHWISE_CONV_2D",
+                                                 inputs=(op.inputs[0], filt, *op.inputs[2:]),
+                                                 options={**op.options, "depth_multiplier": out_c // in_c}))
+            continue
+        per_group = out_c // groups
+        parts = []
+        for g in range(groups):
+            lo, hi = g * per_group, (g + 1) * per_group
+            begin = new_tensor(f"{x.name} group {g} begin", (4,), "int32", None,
+                               np.array([0, 0, 0, g * depth], dtype=np.int32))
+            size = new_tensor(f"{x.name} group {g} size", (4,), "int32", None, np.array([-1, -1, -1, depth], np.int32))
+            sliced = new_tensor(f"{x.name} group {g}", (n, h, width, depth), x.dtype, x.quant)
+            operators.append(Operator(-1, "SLICE", (x.index, begin, size), (sliced,), {}))
+            filt = new_tensor(f"{w.name} group {g}", (per_group, kh, kw, depth), w.dtype,
+                              _channel_slice(w.quant, lo, hi), np.ascontiguousarray(np.asarray(w.data)[lo:hi]))
+            inputs = [sliced, filt]
+            if bias is not None:
+                inputs.append(new_tensor(f"{bias.name} group {g}", (per_group,), bias.dtype,
+                                         _channel_slice(bias.quant, lo, hi), np.ascontiguousarray(bias.data[lo:hi])))
+            part = new_tensor(f"{y.name} group {g}", (*y.shape[:3], per_group), y.dtype, y.quant)
+            operators.append(Operator(-1, "CONV_2D", tuple(inputs), (part,), dict(op.options)))
+            parts.append(part)
+        operators.append(Operator(-1, "CONCATENATION", tuple(parts), op.outputs[:1],
+                                  {"axis": 3, "fused_activation": "NONE"}))
+    return graph.with_operators(operators, tensors=tensors)
