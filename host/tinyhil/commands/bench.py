@@ -144,6 +144,8 @@ def command(model: Path, board: str, runtime: str, count: int, inputs_file: Path
             json_path: Path | None) -> None:
     """Build firmware for MODEL, run it on BOARD, and report latency, SRAM, flash and bit-exactness."""
     profile = load_profile(board).with_budgets(sram_budget, flash_budget)
+    if json_path is not None:
+        options.output_path(json_path, "--json")  # before the measurement, which a failed write would lose
     if input_mode == "seeded":
         if inputs_file is not None:
             raise ConfigError("--inputs-file streams the given tensors: it cannot be combined with "
@@ -163,6 +165,7 @@ def command(model: Path, board: str, runtime: str, count: int, inputs_file: Path
         data = measurement.to_dict()
         data["budgets"] = {"sram_bytes": profile.sram_budget_bytes, "flash_bytes": profile.flash_budget_bytes,
                            "fits": not over}
+        json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(data, indent=2))
     if not measurement.bit_exact:
         raise click.ClickException("outputs differ from the tflite-micro reference (see --json for the runs)")
