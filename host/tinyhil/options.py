@@ -83,6 +83,7 @@ TRAIN_BATCH = Bound("--batch-size", "images per training step", 1, 65_536)
 DEVICES = ("auto", "cpu", "cuda")
 # --- bench -----------------------------------------------------------------------------------------------
 BENCH_INPUTS = Bound("--inputs", "random int8 inputs streamed to the board", 1, 100_000)
+BENCH_SEED = Bound("--seed", "seed of the random inputs, a 32-bit unsigned number", 0, 2**32 - 1)
 # --- deploy, export, explain, teacher ----------------------------------------------------------------------
 TEMPERATURE = click.FloatRange(min=0, min_open=True)  # distillation temperature T > 0
 ALPHA = click.FloatRange(0, 1)  # a weight between the hard and the soft term

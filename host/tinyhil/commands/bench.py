@@ -23,7 +23,7 @@ from ..units import format_bytes
 def _inputs(count: int, seed: int, inputs_file: Path | None, model: Path) -> np.ndarray:
     """The inputs streamed to the board: the file's (int8 as the model takes them, or float NCHW images that
     model_inputs resizes and quantises for the model), else `count` seeded random int8 inputs."""
-    from ..ml.model_inputs import InputFormat, check_int8_inputs, input_dims, model_inputs
+    from ..ml.model_inputs import InputFormat, ModelInputError, check_int8_inputs, input_dims, model_inputs
 
     dims = input_dims(model)  # any rank: an image, an audio feature map, a dense net's vector
     if inputs_file is not None:
@@ -34,7 +34,10 @@ def _inputs(count: int, seed: int, inputs_file: Path | None, model: Path) -> np.
         if data.dtype == np.int8:
             return check_int8_inputs(data, dims, str(inputs_file))
         if np.issubdtype(data.dtype, np.floating):
-            return model_inputs(data.astype(np.float32), InputFormat.of(model))
+            try:
+                return model_inputs(data.astype(np.float32), InputFormat.of(model))
+            except ModelInputError as exc:
+                raise ModelInputError(f"{inputs_file}: {exc}") from None
         raise ConfigError(f"{inputs_file}: inputs must be int8 (quantised, N x H x W x C) or float images "
                           f"(N x C x H x W, tinyhil's normalisation to [-1, 1]); got {data.dtype}")
     return np.random.default_rng(seed).integers(-128, 128, size=(count, *dims), dtype=np.int8)
@@ -128,7 +131,8 @@ def layer_table(measurement: Measurement):  # type: ignore[no-untyped-def]
               help="How many random int8 inputs to run.")
 @click.option("--inputs-file", type=click.Path(exists=True, path_type=Path),
               help=".npy: int8 (N, H, W, C) as the model takes it, or float NCHW images in [-1, 1] (resized, quantised).")
-@click.option("--seed", default=0, show_default=True, help="Seed of the random inputs.")
+@click.option("--seed", type=options.BENCH_SEED.click_type(), default=0, show_default=True,
+              help="Seed of the random inputs.")
 @click.option("--input-mode", type=click.Choice(tuple(INPUT_MODES)), default="stream", show_default=True,
               help="; ".join(f"{name}: {meaning}" for name, meaning in INPUT_MODES.items()) + ".")
 @click.option("--sram-budget", help="Override the profile's SRAM budget, e.g. 256KiB.")
