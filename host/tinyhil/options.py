@@ -4,7 +4,9 @@ same values with the same words when they come from elsewhere (a stored run conf
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import click
@@ -81,6 +83,7 @@ TRAIN_BATCH = Bound("--batch-size", "images per training step", 1, 65_536)
 DEVICES = ("auto", "cpu", "cuda")
 # --- bench -----------------------------------------------------------------------------------------------
 BENCH_INPUTS = Bound("--inputs", "random int8 inputs streamed to the board", 1, 100_000)
+BENCH_SEED = Bound("--seed", "seed of the random inputs, a 32-bit unsigned number", 0, 2**32 - 1)
 # --- deploy, export, explain, teacher ----------------------------------------------------------------------
 TEMPERATURE = click.FloatRange(min=0, min_open=True)  # distillation temperature T > 0
 ALPHA = click.FloatRange(0, 1)  # a weight between the hard and the soft term
@@ -121,3 +124,22 @@ def click_callback(parse: Any) -> Any:
             raise click.BadParameter(str(exc).split(": ", 1)[-1], ctx, param) from None
 
     return callback
+
+
+def output_path(path: Path, option: str, folder: bool = False) -> Path:
+    """`path` when a command can write it (a file, or with `folder` a folder, whose parents it may create), checked
+    before any training or measuring: a path that cannot be written fails first, not after the work is done."""
+    path = Path(path)
+    kind = "a folder" if folder else "a file"
+    if path.exists() and path.is_dir() != folder:
+        raise ConfigError(f"cannot write {option} {path}: it is {'a file' if folder else 'a folder'}; give {kind} path")
+    parent = path if folder and path.exists() else path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"cannot write {option} {path}: {parent} is a file, so {kind} cannot be made under it; give "
+                          "another path")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"cannot write {option} {path}: {parent} is not writable here; give a path in a folder you "
+                          "can write")
+    return path

@@ -59,3 +59,40 @@ def test_the_shipped_profiles_pass_the_typed_loader() -> None:
     for path in sorted(PROFILE_DIR.glob("*.toml")):
         profile = load_profile_file(path)
         assert isinstance(profile.clock_hz, int) and isinstance(profile.runner.get("timeout_s", 1.0), float)
+
+
+@pytest.mark.parametrize("pattern, replacement, words", [
+    (r'^origin = 0x20000000$', "origin = 0x00100000",
+     "[[memory]] regions FLASH (0x00000000..0x00400000) and RAM (0x00100000..0x00500000) overlap; fix their origin"),
+    (r'^length = "4MiB"$', "length = 0", "[memory #1] key 'length' is 0 bytes at 0x00000000; a region must hold at least one byte"),
+    (r'^length = "4MiB"$', 'length = "100GiB"', "end inside the 32-bit address space"),
+    (r'^origin = 0x20000000$', "origin = -5", "[memory #2] key 'origin' is -5; it must be an integer address"),
+    (r'^holds = \["data", "bss", "stack"\]$', "holds = 5", "[memory #2] key 'holds' is 5; it must be a list of section names"),
+    (r'^holds = \["data", "bss", "stack"\]$', 'holds = ["data", "bss", "stack", "text"]',
+     "sections ['text'] are held by both [[memory]] regions FLASH and RAM; list each section in one region's holds"),
+    (r'^name = "RAM"$', 'name = "FLASH"', "two [[memory]] regions are named 'FLASH'; give each its own name"),
+    (r'^stack_bytes = .*$', 'stack_bytes = "64MiB"', "key 'stack_bytes' is 67,108,864 bytes, more than region RAM"),
+    (r'^sram_budget = .*$', "sram_budget = 0", "key 'sram_budget' is 0, which no model fits"),
+    (r'^type = "qemu"$', 'type = "jlink"', "[runner] key 'type' is 'jlink'; it must be one of qemu, pyocd, renode, fake"),
+    (r'^bsp = .*$', 'bsp = "nosuch"', "key 'bsp' is 'nosuch', which is not a folder of"),
+], ids=["overlap", "length-0", "past-4GiB", "origin-negative", "holds-not-a-list", "section-twice", "same-name",
+        "stack-over-region", "budget-0", "runner-type", "bsp"])
+def test_a_profile_whose_memory_map_or_names_cannot_work_fails_at_load_naming_what_to_fix(
+        pattern: str, replacement: str, words: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = profile_with(tmp_path, pattern, replacement)
+    ran = tinyhil(["spec", "cost", str(Path(__file__).with_name("tiny_spec.json")), "--board", str(path)], capsys)
+    line = one_error_line(ran)
+    assert ran.status == 2 and line.startswith(f"error: {path}: ") and words in line
+
+
+def test_a_profile_path_that_is_a_folder_or_binary_is_named_not_a_crash(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    spec = str(Path(__file__).with_name("tiny_spec.json"))
+    folder = tmp_path / "my boards"
+    folder.mkdir()
+    ran = tinyhil(["spec", "cost", spec, "--board", str(folder)], capsys)
+    assert ran.status == 2 and f"board profile {folder} is a folder; give a .toml file" in one_error_line(ran)
+    binary = tmp_path / "board.toml"
+    binary.write_bytes(b"\xff\xfe\x00\x89PNG")
+    ran = tinyhil(["spec", "cost", spec, "--board", str(binary)], capsys)
+    assert ran.status == 2 and f"{binary}: not a TOML text file (byte 0 is not UTF-8)" in one_error_line(ran)

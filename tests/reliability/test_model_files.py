@@ -49,3 +49,32 @@ def test_a_spec_error_points_at_the_command_that_prints_the_schema(tmp_path: Pat
     assert "`tinyhil spec schema` prints the allowed values" in line and "json_schema()" not in line
     schema = tinyhil(["spec", "schema"], capsys)
     assert schema.status == 0 and '"resolution"' in schema.out
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")], ids=["nan", "inf"])
+def test_float_inputs_holding_nan_or_inf_are_refused_before_any_build(value: float, tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    import numpy as np
+
+    model = tmp_path / "conv.tflite"
+    model.write_bytes(small_conv_model())
+    images = np.zeros((2, 3, 6, 6), np.float32)
+    images[1, 0, 2, 3] = value
+    inputs = tmp_path / "images.npy"
+    np.save(inputs, images)
+    ran = tinyhil(["bench", str(model), "--inputs-file", str(inputs), "--workdir", str(tmp_path / "w")], capsys)
+    line = one_error_line(ran)
+    assert ran.status == 2
+    assert f"{inputs}: images hold 1 NaN or infinite value(s)" in line and "numpy.nan_to_num" in line
+    assert not (tmp_path / "w").exists()  # it used to measure, exit 0, on whatever int8 NaN became
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**32)])
+def test_a_bench_seed_out_of_the_32_bit_range_is_a_usage_error(seed: str, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    model = tmp_path / "conv.tflite"
+    model.write_bytes(small_conv_model())
+    ran = tinyhil(["bench", str(model), "--seed", seed, "--workdir", str(tmp_path / "w")], capsys)
+    assert ran.status == 2 and "Traceback" not in ran.err
+    assert "Invalid value for '--seed': must be between 0 and 4294967295" in ran.err
+    assert not (tmp_path / "w").exists()

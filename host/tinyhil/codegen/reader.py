@@ -4,6 +4,7 @@ schema classes (no hand-parsing of bytes)."""
 from __future__ import annotations
 
 import logging
+import math
 import re
 from pathlib import Path
 from typing import Any, Callable
@@ -199,17 +200,68 @@ def read_tflite(src: bytes | Path) -> Graph:
                                       options=_read_options(name, i, op)))
         inputs = tuple(int(x) for x in subgraph.InputsAsNumpy())
         outputs = tuple(int(x) for x in subgraph.OutputsAsNumpy())
+        name = (subgraph.Name() or b"model").decode(errors="replace")
     except ModelError:
         raise
     except Exception as exc:  # the flatbuffer accessors fail with IndexError/struct.error on corrupt data
         raise ModelError(truncation_message(len(blob), exc)
                          or f"corrupt .tflite ({len(blob)} bytes): {type(exc).__name__}: {exc}; re-export the model") from exc
-    graph = Graph(tensors=tensors, operators=operators, inputs=inputs, outputs=outputs,
-                  name=(subgraph.Name() or b"model").decode(errors="replace"))
+    graph = Graph(tensors=tensors, operators=operators, inputs=inputs, outputs=outputs, name=name)
+    _check_structure(graph, len(blob))
     graph = int8_core(graph)
     _check_int8(graph)
     log.debug("read %d tensors, %d operators", len(tensors), len(operators))
     return graph
+
+
+# operator -> (filter input, output axis of the filter that counts the output channels); a corrupt file can
+# disagree with its own output tensor, which the lowering would otherwise meet as a reshape error
+_FILTER_CHANNEL_AXIS = {"CONV_2D": 0, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 0}
+
+
+def _check_structure(graph: Graph, size: int) -> None:
+    """ModelError unless every tensor index the graph uses exists and each filter agrees with its output: what a
+    bit flip or a cut inside the file breaks while the flatbuffer itself still parses."""
+    def corrupt(detail: str) -> ModelError:
+        return ModelError(f"corrupt .tflite ({size:,} bytes): {detail}; re-export the model (or copy it again)")
+
+    count = len(graph.tensors)
+    for role, indices in (("input", graph.inputs), ("output", graph.outputs)):
+        for t_index in indices:
+            if not 0 <= t_index < count:
+                raise corrupt(f"the model's {role} is tensor {t_index}, but it has {count} tensors")
+    for op in graph.operators:
+        if not op.outputs:
+            raise corrupt(f"operator {op.index} ({op.opcode}) has no output tensor")
+        for role, indices in (("input", op.inputs), ("output", op.outputs)):
+            for k, t_index in enumerate(indices):
+                if not (0 <= t_index < count or (role == "input" and t_index == -1)):  # -1: an omitted optional input
+                    raise corrupt(f"operator {op.index} ({op.opcode}) {role} {k} is tensor {t_index}, but the model "
+                                  f"has {count} tensors")
+    for tensor in graph.tensors:
+        if any(d < 0 for d in tensor.shape) and tensor.data is not None:
+            raise corrupt(f"tensor {tensor.index} ('{tensor.name}') is a constant of shape {tensor.shape}")
+        bad_scales = [s for s in (tensor.quant.scale if tensor.quant else ()) if not (math.isfinite(s) and s >= 0)]
+        if tensor.quant is not None and len(tensor.quant.zero_point) != len(tensor.quant.scale):
+            raise corrupt(f"tensor {tensor.index} ('{tensor.name}') has {len(tensor.quant.scale)} quantisation "
+                          f"scales and {len(tensor.quant.zero_point)} zero points")
+        if bad_scales:
+            raise corrupt(f"tensor {tensor.index} ('{tensor.name}') has quantisation scale {bad_scales[0]}, where a "
+                          "scale is a finite number, zero or more")
+    for op in graph.operators:
+        axis = _FILTER_CHANNEL_AXIS.get(op.opcode)
+        if axis is None:
+            continue
+        if len(op.inputs) < 2 or min(op.inputs[:2]) < 0:
+            raise corrupt(f"operator {op.index} ({op.opcode}) has inputs {list(op.inputs)}; it needs an input "
+                          "tensor and a filter")
+        w, y = graph.tensors[op.inputs[1]], graph.tensors[op.outputs[0]]
+        if w.data is None:
+            raise UnsupportedOpError(f"operator {op.index} ({op.opcode}) takes its filter '{w.name}' from a tensor "
+                                     "computed at run time; tinyhil runs constant (trained) filters only")
+        if len(w.shape) > axis and y.shape and y.shape[-1] != w.shape[axis]:
+            raise corrupt(f"operator {op.index} ({op.opcode}) has a filter of shape {w.shape} for an output of "
+                          f"shape {y.shape}")
 
 
 def int8_core(graph: Graph) -> Graph:

@@ -27,7 +27,7 @@ from ..units import format_bytes
 def _inputs(count: int, seed: int, inputs_file: Path | None, model: Path) -> np.ndarray:
     """The inputs streamed to the board: the file's (int8 as the model takes them, or float NCHW images that
     model_inputs resizes and quantises for the model), else `count` seeded random int8 inputs."""
-    from ..ml.model_inputs import InputFormat, check_int8_inputs, input_dims, model_inputs
+    from ..ml.model_inputs import InputFormat, ModelInputError, check_int8_inputs, input_dims, model_inputs
 
     dims = input_dims(model)  # any rank: an image, an audio feature map, a dense net's vector
     if inputs_file is not None:
@@ -38,7 +38,10 @@ def _inputs(count: int, seed: int, inputs_file: Path | None, model: Path) -> np.
         if data.dtype == np.int8:
             return check_int8_inputs(data, dims, str(inputs_file))
         if np.issubdtype(data.dtype, np.floating):
-            return model_inputs(data.astype(np.float32), InputFormat.of(model))
+            try:
+                return model_inputs(data.astype(np.float32), InputFormat.of(model))
+            except ModelInputError as exc:
+                raise ModelInputError(f"{inputs_file}: {exc}") from None
         raise ConfigError(f"{inputs_file}: inputs must be int8 (quantised, N x H x W x C) or float images "
                           f"(N x C x H x W, tinyhil's normalisation to [-1, 1]); got {data.dtype}")
     return np.random.default_rng(seed).integers(-128, 128, size=(count, *dims), dtype=np.int8)
@@ -132,7 +135,8 @@ def layer_table(measurement: Measurement) -> "Table":
               help="How many random int8 inputs to run.")
 @click.option("--inputs-file", type=click.Path(exists=True, path_type=Path),
               help=".npy: int8 (N, H, W, C) as the model takes it, or float NCHW images in [-1, 1] (resized, quantised).")
-@click.option("--seed", default=0, show_default=True, help="Seed of the random inputs.")
+@click.option("--seed", type=options.BENCH_SEED.click_type(), default=0, show_default=True,
+              help="Seed of the random inputs.")
 @click.option("--input-mode", type=click.Choice(tuple(INPUT_MODES)), default="stream", show_default=True,
               help="; ".join(f"{name}: {meaning}" for name, meaning in INPUT_MODES.items()) + ".")
 @click.option("--sram-budget", help="Override the profile's SRAM budget, e.g. 256KiB.")
@@ -148,6 +152,8 @@ def command(model: Path, board: str, runtime: str, count: int, inputs_file: Path
             json_path: Path | None) -> None:
     """Build firmware for MODEL, run it on BOARD, and report latency, SRAM, flash and bit-exactness."""
     profile = load_profile(board).with_budgets(sram_budget, flash_budget)
+    if json_path is not None:
+        options.output_path(json_path, "--json")  # before the measurement, which a failed write would lose
     if input_mode == "seeded":
         if inputs_file is not None:
             raise ConfigError("--inputs-file streams the given tensors: it cannot be combined with "
@@ -167,6 +173,7 @@ def command(model: Path, board: str, runtime: str, count: int, inputs_file: Path
         data = measurement.to_dict()
         data["budgets"] = {"sram_bytes": profile.sram_budget_bytes, "flash_bytes": profile.flash_budget_bytes,
                            "fits": not over}
+        json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(data, indent=2))
     if not measurement.bit_exact:
         raise click.ClickException("outputs differ from the tflite-micro reference (see --json for the runs)")

@@ -28,10 +28,12 @@ def command(checkpoint: Path, out: Path | None, dataset: str | None, data_dir: P
     from ..ml.export import export_int8
     from ..ml.train import load_checkpoint
 
+    from .. import options
+
     threshold = _threshold(qat_threshold)
     model, payload = load_checkpoint(checkpoint)
+    out = options.output_path(out or checkpoint.with_name("model.tflite"), "--out")
     data = load_dataset(dataset or payload.get("dataset", "fashion-mnist"), data_dir)
-    out = out or checkpoint.with_name("model.tflite")
     result = export_int8(model, model.spec, data, out, test_count=test_count, qat_threshold=threshold,
                          qat_epochs=qat_epochs, train_config=_train_config(payload))
     click.echo(f"dataset: {data.provenance}")

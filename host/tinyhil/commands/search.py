@@ -109,7 +109,7 @@ def command(board: str, iterations: int | None, proposer: str | None, dataset: s
             raise ConfigError("--fidelity / --rungs / --eta: a resumed run keeps the rungs it was started with; "
                               "start a new run to change them")
         with RunStore.open(run_dir) as stored:
-            config = SearchConfig.from_dict(stored.config())
+            config = SearchConfig.from_dict(stored.config(), f"run store {stored.path}: the stored search configuration")
     else:
         config = SearchConfig(board=board)
         if space_name:

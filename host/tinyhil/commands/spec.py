@@ -48,6 +48,7 @@ def import_(config_json: Path, out: Path | None, resolution: int, weights: Path 
             classes: int) -> None:
     """Turn the paper's candidate_config JSON into the equivalent tinyhil spec (and its weights into a checkpoint
     that `tinyhil export` takes)."""
+    from .. import options
     from ..errors import ConfigError
     from ..spec.paper_config import read_spec_file
     from ..spec.space import ArchSpec
@@ -58,7 +59,10 @@ def import_(config_json: Path, out: Path | None, resolution: int, weights: Path 
     if len(specs) != 1:
         raise ConfigError(f"{config_json}: holds {len(specs)} specs; import takes a file with one")
     spec = ArchSpec.from_dict(specs[0])
-    out = out or config_json.with_suffix(".spec.json")
+    out = options.output_path(out or config_json.with_suffix(".spec.json"), "--out")
+    if weights is not None:
+        options.output_path(checkpoint or out.with_suffix(".pt"), "--checkpoint")
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(spec.to_dict(), indent=2) + "\n")
     for line in spec.describe():
         click.echo(line)

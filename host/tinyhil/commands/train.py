@@ -41,7 +41,10 @@ def command(spec_json: Path, dataset: str, data_dir: Path | None, epochs: int | 
     from ..spec.specfile import read_spec
     from ..ml.train import TrainConfig, pick_device, train
 
+    from .. import options
+
     spec = read_spec(spec_json)
+    options.output_path(out, "--out", folder=True)  # before training, not at its first checkpoint
     pick_device(device)  # no CUDA here: say so before loading any data
     config = TrainConfig.full() if full else TrainConfig.proxy()
     changes = {"seed": seed, "device": device, "progress": True, "check_memory": False}  # checked here, with --force

@@ -233,7 +233,18 @@ class Deployment:
 
 def deploy(run_dir: Path, candidate_id: str, config: DeployConfig | None = None, out_dir: Path | None = None,
            progress: Callable[[str], None] | None = None, progress_bars: bool = False, command: str = "") -> DeployRecord:
+    check_candidate(run_dir, candidate_id)
     return Deployment(run_dir, candidate_id, config or DeployConfig(), out_dir, progress, progress_bars, command).run()
+
+
+def check_candidate(run_dir: Path, candidate_id: str) -> None:
+    """The run store opens and holds `candidate_id`, checked before a deploy folder is made for it: a mistyped id
+    or a damaged store is an error to fix, not a failed stage to rerun."""
+    from ..search.store import RunStore
+
+    with RunStore.open(run_dir) as store:
+        store.config()
+        store.get_candidate(candidate_id)
 
 
 def copy_tree(src: Path, dst: Path) -> None:

@@ -17,6 +17,7 @@ from ..paths import SOURCE_ROOT
 from ..units import parse_bytes
 
 PROFILE_DIR = SOURCE_ROOT / "board_profiles"
+BSP_DIR = SOURCE_ROOT / "firmware" / "bsp"  # one folder per BSP a profile's bsp names
 SECTIONS = ("text", "rodata", "data", "bss", "stack")
 KINDS = ("board", "emulator")
 LATENCY_UNITS = ("cycles", "instructions")
@@ -133,17 +134,44 @@ def _table(data: dict[str, Any], name: str, checks: dict[str, Any], source: Path
     return dict(table)
 
 
+ADDRESS_SPACE = 1 << 32  # a Cortex-M's 32-bit address space: every region lies inside it
+
+
 def _region(raw: dict[str, Any], index: int, source: Path) -> MemoryRegion:
     where = f"memory #{index + 1}"
-    holds = tuple(_require(raw, "holds", source, where))
+    holds = _require(raw, "holds", source, where)
+    if not isinstance(holds, list) or not all(isinstance(s, str) for s in holds):
+        raise _bad(source, "holds", where, holds, f'a list of section names, e.g. ["data", "bss", "stack"]')
     unknown = [s for s in holds if s not in SECTIONS]
     if unknown:
         raise ConfigError(f"{source}: [{where}] holds unknown sections {unknown}; known: {', '.join(SECTIONS)}")
     origin = _require(raw, "origin", source, where)
-    if not isinstance(origin, int):
-        raise ConfigError(f"{source}: [{where}] key 'origin' must be an integer address such as 0x20000000")
+    if isinstance(origin, bool) or not isinstance(origin, int) or not 0 <= origin < ADDRESS_SPACE:
+        raise ConfigError(f"{source}: [{where}] key 'origin' is {origin!r}; it must be an integer address in the "
+                          "32-bit address space, such as 0x20000000")
+    length = _size(_require(raw, "length", source, where), "length", source, where)
+    if length == 0 or origin + length > ADDRESS_SPACE:
+        raise ConfigError(f"{source}: [{where}] key 'length' is {length:,} bytes at 0x{origin:08x}; a region must "
+                          "hold at least one byte and end inside the 32-bit address space (at or below 0x100000000)")
     return MemoryRegion(name=_text(_require(raw, "name", source, where), "name", source, where), origin=origin,
-                        length=_size(_require(raw, "length", source, where), "length", source, where), holds=holds)
+                        length=length, holds=tuple(holds))
+
+
+def _check_regions(regions: tuple[MemoryRegion, ...], source: Path) -> None:
+    """No two regions share a name or an address, and each section lives in one region: the linker script takes
+    them as written, and overlapping regions link firmware that overwrites itself."""
+    for k, a in enumerate(regions):
+        for b in regions[k + 1:]:
+            if a.name == b.name:
+                raise ConfigError(f"{source}: two [[memory]] regions are named {a.name!r}; give each its own name")
+            if a.origin < b.origin + b.length and b.origin < a.origin + a.length:
+                raise ConfigError(f"{source}: [[memory]] regions {a.name} (0x{a.origin:08x}..0x{a.origin + a.length:08x})"
+                                  f" and {b.name} (0x{b.origin:08x}..0x{b.origin + b.length:08x}) overlap; fix their "
+                                  "origin or length")
+            shared = [s for s in a.holds if s in b.holds]
+            if shared:
+                raise ConfigError(f"{source}: sections {shared} are held by both [[memory]] regions {a.name} and "
+                                  f"{b.name}; list each section in one region's holds")
 
 
 def parse_profile(data: dict[str, Any], source: Path) -> BoardProfile:
@@ -153,6 +181,7 @@ def parse_profile(data: dict[str, Any], source: Path) -> BoardProfile:
         raise ConfigError(f"{source}: memory must be [[memory]] tables (name, origin, length, holds); see "
                           "board_profiles/qemu-m7.toml")
     regions = tuple(_region(r, i, source) for i, r in enumerate(memory))
+    _check_regions(regions, source)
     _require(data, "runner", source)
     runner = _table(data, "runner", RUNNER_KEYS, source)
     _require(runner, "type", source, "runner")
@@ -180,7 +209,30 @@ def parse_profile(data: dict[str, Any], source: Path) -> BoardProfile:
     for section in SECTIONS:
         profile.region_for(section)
     _check_baud_rate(profile.serial.get("baudrate", DEFAULT_BAUD_RATE), source)
+    _check_runner_and_bsp(profile, source)
+    stack_region = profile.region_for("stack")
+    if profile.stack_bytes > stack_region.length:
+        raise ConfigError(f"{source}: key 'stack_bytes' is {profile.stack_bytes:,} bytes, more than region "
+                          f"{stack_region.name} that holds the stack ({stack_region.length:,} bytes); lower it")
+    for key, value in (("sram_budget", profile.sram_budget_bytes), ("flash_budget", profile.flash_budget_bytes)):
+        if value == 0:
+            raise ConfigError(f"{source}: key {key!r} is 0, which no model fits; give the budget in bytes or with its "
+                              'unit, e.g. "320KiB"')
     return profile
+
+
+def _check_runner_and_bsp(profile: BoardProfile, source: Path) -> None:
+    """The runner type names a registered runner and the bsp a folder of firmware/bsp/, so a typo fails at load
+    rather than after a firmware build (an unknown runner) or inside CMake (an unknown BSP)."""
+    from .runners.base import RUNNER_MODULES
+
+    if profile.runner["type"] not in RUNNER_MODULES:
+        raise ConfigError(f"{source}: [runner] key 'type' is {profile.runner['type']!r}; it must be one of "
+                          f"{', '.join(RUNNER_MODULES)}")
+    bsps = sorted(p.name for p in BSP_DIR.iterdir() if p.is_dir()) if BSP_DIR.is_dir() else []
+    if bsps and profile.bsp not in bsps:
+        raise ConfigError(f"{source}: key 'bsp' is {profile.bsp!r}, which is not a folder of {BSP_DIR}; known: "
+                          f"{', '.join(bsps)}")
 
 
 def _check_baud_rate(value: Any, source: Path) -> None:
@@ -192,9 +244,17 @@ def _check_baud_rate(value: Any, source: Path) -> None:
 
 def load_profile_file(path: Path) -> BoardProfile:
     try:
-        data = tomllib.loads(Path(path).read_text())
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ConfigError(f"board profile {path} does not exist; `tinyhil boards` lists the known ones") from exc
+    except IsADirectoryError as exc:
+        raise ConfigError(f"board profile {path} is a folder; give a .toml file in it, or a board name "
+                          "(`tinyhil boards` lists them)") from exc
+    except OSError as exc:
+        raise ConfigError(f"board profile {path} cannot be read ({exc.strerror}); check its permissions") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a TOML text file (byte {exc.start} is not UTF-8); give a board profile "
+                          "such as board_profiles/qemu-m7.toml") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix the file") from exc
     return parse_profile(data, Path(path))

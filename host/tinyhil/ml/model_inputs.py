@@ -114,5 +114,9 @@ def model_inputs(images: torch.Tensor | np.ndarray, model: ModelLike) -> np.ndar
         raise ModelInputError(f"the model's input is {form.height}x{form.width}: tinyhil resizes to square inputs only")
     if len(x) == 0:
         return np.zeros((0, *form.shape), np.int8)
+    if not bool(torch.isfinite(x).all()):
+        bad = int((~torch.isfinite(x)).sum())
+        raise ModelInputError(f"images hold {bad:,} NaN or infinite value(s), which quantise to no int8 value: "
+                              "replace them (e.g. numpy.nan_to_num) or drop those images")
     return np.concatenate([form.quantise(to_resolution(x[i:i + _CHUNK].float(), form.height))
                            for i in range(0, len(x), _CHUNK)])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -14,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import options
-from ..errors import ConfigError
+from ..errors import ConfigError, ModelError
 from ..spec.space import ArchSpec
 from .data import Dataset, to_resolution
 from .model import build_torch
@@ -244,9 +245,26 @@ def train(spec_or_model: ArchSpec | torch.nn.Module, dataset: Dataset, config: T
 
 def load_checkpoint(path: Path) -> tuple[torch.nn.Module, dict]:
     """(model in eval mode, checkpoint payload) from a tinyhil training checkpoint."""
-    payload = torch.load(path, map_location="cpu", weights_only=False)
+    how = "give OUT/checkpoints/last.pt from `tinyhil train` (or a candidate's checkpoints/last.pt in a run folder)"
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+    except FileNotFoundError:
+        raise ModelError(f"checkpoint {path} does not exist; {how}") from None
+    except (pickle.UnpicklingError, EOFError, OSError, RuntimeError, ValueError, AttributeError, ImportError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"{path}: not a torch checkpoint, or a truncated one ({type(exc).__name__}: {first}); "
+                         f"{how}") from None
+    missing = [key for key in ("spec", "in_channels", "num_classes", "state_dict")
+               if not isinstance(payload, dict) or key not in payload]
+    if missing:
+        raise ModelError(f"{path}: a torch file but not a tinyhil training checkpoint (no {', '.join(missing)}); {how}")
     model = build_torch(ArchSpec.from_dict(payload["spec"]), int(payload["in_channels"]), int(payload["num_classes"]))
-    model.load_state_dict(payload["state_dict"])
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise ModelError(f"{path}: its weights do not fit its own spec ({first}); the checkpoint was edited or "
+                         f"damaged: {how}") from None
     return model.eval(), payload
 
 

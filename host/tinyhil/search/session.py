@@ -91,12 +91,37 @@ class SearchConfig:
             options.positive_count(self.budget_macs, "--budget-macs")
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "SearchConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
+    def from_dict(cls, data: dict[str, Any], source: str = "search configuration") -> "SearchConfig":
+        """The config a run stored; a value of the wrong JSON type (an edited or damaged store) is a ConfigError
+        naming the key, not a TypeError wherever the value is first used."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: a JSON {type(data).__name__}, not an object; restore the run store from a "
+                              "backup or start a new run")
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in fields}
+        for key, value in values.items():
+            allowed = _json_types(fields[key].type)
+            if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+                names = " or ".join(sorted({_TYPE_WORDS[t] for t in allowed}))
+                raise ConfigError(f"{source}: key {key!r} is {value!r}; it must be {names}: the stored configuration "
+                                  "was edited or damaged; restore the run store from a backup or start a new run")
         values.setdefault("validation_fraction", None)  # a stored config without it predates the validation split
         values.setdefault("rungs", 1)  # ... and one without rungs ran every candidate on the whole proxy budget
         return cls(**values)
+
+
+_TYPE_WORDS = {str: "a string", int: "a whole number", float: "a number", bool: "true or false", dict: "an object",
+               list: "a list", type(None): "null"}
+
+
+def _json_types(annotation: str) -> tuple[type, ...]:
+    """The JSON value types a field annotated `annotation` ("int | None", "dict[str, Any]") takes."""
+    names = {"str": (str,), "int": (int,), "float": (float, int), "bool": (bool,), "None": (type(None),),
+             "dict": (dict,), "list": (list,)}
+    allowed: tuple[type, ...] = ()
+    for part in str(annotation).split("|"):
+        allowed += names.get(part.strip().split("[")[0], ())
+    return allowed or (object,)
 
 
 def new_run_id() -> str:

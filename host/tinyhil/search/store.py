@@ -158,7 +158,11 @@ class RunStore:
         return str(self._db.execute("SELECT id FROM run").fetchone()["id"])
 
     def config(self) -> dict[str, Any]:
-        return json.loads(self._db.execute("SELECT config FROM run").fetchone()["config"])
+        config = json.loads(self._db.execute("SELECT config FROM run").fetchone()["config"])
+        if not isinstance(config, dict):
+            raise StoreError(f"run store {self.path}: the run's configuration is a JSON {type(config).__name__}, not "
+                             f"an object; {_what_to_do(self.path)}")
+        return config
 
     def info(self) -> dict[str, Any]:
         return json.loads(self._db.execute("SELECT info FROM run").fetchone()["info"])
@@ -211,12 +215,15 @@ class RunStore:
             raise ConfigError(f"candidate id {candidate_id!r} is not a number; `tinyhil search` prints the ids") from None
         row = self._db.execute("SELECT * FROM candidates WHERE id = ?", (key,)).fetchone()
         if row is None:
-            raise ConfigError(f"candidate {candidate_id} is not in {self.path}; the front JSON lists the ids")
-        return _candidate(row)
+            low, high = self._db.execute("SELECT MIN(id), MAX(id) FROM candidates").fetchone()
+            held = f"it holds candidates {low} to {high}" if low is not None else "it holds no candidates yet"
+            raise ConfigError(f"candidate {candidate_id} is not in {self.path} ({held}); `tinyhil report {self.run_dir}` "
+                              f"lists them and {self.run_dir / 'front.json'} the front's ids")
+        return _candidate(row, self.path)
 
     def find_by_hash(self, spec_hash: str) -> Candidate | None:
         row = self._db.execute("SELECT * FROM candidates WHERE spec_hash = ?", (spec_hash,)).fetchone()
-        return None if row is None else _candidate(row)
+        return None if row is None else _candidate(row, self.path)
 
     def candidates(self, status: str | tuple[str, ...] | None = None) -> list[Candidate]:
         if status is None:
@@ -225,7 +232,7 @@ class RunStore:
             wanted = (status,) if isinstance(status, str) else tuple(status)
             marks = ",".join("?" * len(wanted))
             rows = self._db.execute(f"SELECT * FROM candidates WHERE status IN ({marks}) ORDER BY id", wanted).fetchall()
-        return [_candidate(row) for row in rows]
+        return [_candidate(row, self.path) for row in rows]
 
     def selected_on_test_split(self) -> bool:
         """True for a run made before the validation split: its accuracies (and so its front) are test-split ones."""
@@ -268,8 +275,7 @@ class RunStore:
 def check_readable(path: Path) -> None:
     """StoreError unless `path` is a readable run store holding its run record. Read-only: a damaged store is
     left exactly as it was, for `sqlite3 store.sqlite .recover` or a backup."""
-    what_to_do = (f"restore it from a backup, or salvage it with `sqlite3 {path} .recover | sqlite3 recovered.sqlite`; "
-                  "a new search starts a fresh run")
+    what_to_do = _what_to_do(path)
     if path.stat().st_size == 0:
         raise StoreError(f"run store {path} is empty (0 bytes): the run's record is gone; {what_to_do}")
     try:
@@ -292,17 +298,34 @@ def check_readable(path: Path) -> None:
         db.close()
 
 
+def _what_to_do(path: Path) -> str:
+    return (f"restore it from a backup, or salvage it with `sqlite3 {path} .recover | sqlite3 recovered.sqlite`; "
+            "a new search starts a fresh run")
+
+
 class StoreError(ConfigError):
     """A run store is damaged, truncated or not a run store; nothing was written to it."""
 
 
-def _candidate(row: sqlite3.Row) -> Candidate:
-    return Candidate(id=row["id"], step=row["step"], proposer=row["proposer"],
-                     spec=None if row["spec"] is None else json.loads(row["spec"]), spec_hash=row["spec_hash"],
-                     status=row["status"], stage=row["stage"], reason=row["reason"], metrics=json.loads(row["metrics"]),
-                     provenance=json.loads(row["provenance"]), artefacts=json.loads(row["artefacts"]),
-                     timings=json.loads(row["timings"]), created=row["created"], updated=row["updated"],
-                     reasoning=row["reasoning"])
+_JSON_COLUMNS = {"spec": (dict, type(None)), "metrics": (dict,), "provenance": (dict,), "artefacts": (dict,),
+                 "timings": (dict,)}
+
+
+def _candidate(row: sqlite3.Row, path: Path) -> Candidate:
+    fields: dict[str, Any] = {}
+    for column, types in _JSON_COLUMNS.items():
+        try:
+            value = None if row[column] is None else json.loads(row[column])
+        except ValueError as exc:
+            value, problem = None, f"is not readable JSON ({exc})"
+        else:
+            problem = "" if isinstance(value, types) else f"is a JSON {type(value).__name__}, not an object"
+        if problem:
+            raise StoreError(f"run store {path}: candidate {row['id']}'s {column} {problem}; {_what_to_do(path)}")
+        fields[column] = value
+    return Candidate(id=row["id"], step=row["step"], proposer=row["proposer"], spec_hash=row["spec_hash"],
+                     status=row["status"], stage=row["stage"], reason=row["reason"], created=row["created"],
+                     updated=row["updated"], reasoning=row["reasoning"], **fields)
 
 
 def iter_runs(runs_dir: Path) -> Iterator[Path]:

@@ -48,6 +48,10 @@ def spec_from_paper(data: dict[str, Any], resolution: int = PAPER_RESOLUTION, so
     stages, problems = [], []
     for i, block in enumerate(config["blocks"], start=1):
         where = f"{source}: block {i}"
+        if not isinstance(block, dict):
+            problems.append(f"{where}: is {block!r}; each block is an object with output_channels, num_layers, "
+                            "kernel_size, stride and conv_type")
+            continue
         missing = [k for k in ("output_channels", "num_layers", "kernel_size", "stride", "conv_type") if k not in block]
         if missing:
             problems.append(f"{where}: missing {', '.join(missing)}")
@@ -69,6 +73,9 @@ def spec_from_paper(data: dict[str, Any], resolution: int = PAPER_RESOLUTION, so
             problems.append(f"{where}: activation {block.get('activation')!r} not in {{{', '.join(ACTIVATION_MAP)}}}")
             continue
         ratio = block.get("se_ratio") or 0
+        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)):
+            problems.append(f"{where}: se_ratio {ratio!r} is not a number (the paper's: 0.25, or 0 for no SE)")
+            continue
         stages.append({"block": "ir", "depth": block["num_layers"], "out_channels": block["output_channels"],
                        "stride": block["stride"], "kernel": block["kernel_size"], "expand": expand,
                        "se_ratio": ratio if block.get("use_se") and ratio > 0 else 0.0,
