@@ -506,6 +506,84 @@ TH_DWP_RUN5(th_dwp_run_5x5_s1, TH_DWP_5X5_S1, TH_DWP_ASM_STORE2, TH_DWP_ASM_STOR
 TH_DWP_RUN5(th_dwp_run_5x5_s1_clamp, TH_DWP_5X5_S1, TH_DWP_ASM_STORE2_CLAMP, TH_DWP_ASM_STORE1_CLAMP, 80)
 TH_DWP_RUN5(th_dwp_run_5x5_s2, TH_DWP_5X5_S2, TH_DWP_ASM_STORE2, TH_DWP_ASM_STORE1, 60)
 TH_DWP_RUN5(th_dwp_run_5x5_s2_clamp, TH_DWP_5X5_S2, TH_DWP_ASM_STORE2_CLAMP, TH_DWP_ASM_STORE1_CLAMP, 60)
+
+/* 7x7: seven row pointers and the loop's registers leave too few for the taps, so the row pointers stay in memory
+ * (at [q]: the channel's planes) and each row loads its own, plus the step's column offset (c: words from the
+ * row's start). Stride 1, per row: (P0, P1) and (P2, P3) by LDRD, E0 .. E2 and O1 .. O3 (at W .. W + 20) by
+ * three LDRD: 15 instructions for 14 MACs; the bias at record word 42. */
+#define TH_DWP_7X7_S1_ROW(R, W, W8, W16, A0)                 \
+    "ldr    %[r], [%[q], #" R "]\n\t"                       \
+    "add    %[r], %[r], %[c]\n\t"                           \
+    "ldrd   %[ta], %[tb], [%[r]]\n\t"                       \
+    "ldrd   %[wa], %[wb], [%[k], #" W "]\n\t"              \
+    "smlad  %[s0], %[ta], %[wa], %[" A0 "]\n\t"            \
+    "smlatb %[s1], %[ta], %[wa], %[s1]\n\t"                 \
+    "smlad  %[s0], %[tb], %[wb], %[s0]\n\t"                 \
+    "ldrd   %[ta], %[wa], [%[k], #" W8 "]\n\t"             \
+    "smlad  %[s1], %[tb], %[wa], %[s1]\n\t"                 \
+    "ldrd   %[tb], %[wb], [%[r], #8]\n\t"                   \
+    "smlad  %[s0], %[tb], %[ta], %[s0]\n\t"                 \
+    "ldrd   %[ta], %[wa], [%[k], #" W16 "]\n\t"            \
+    "smlad  %[s1], %[tb], %[ta], %[s1]\n\t"                 \
+    "smlabt %[s0], %[wb], %[wa], %[s0]\n\t"                 \
+    "smlad  %[s1], %[wb], %[wa], %[s1]\n\t"
+#define TH_DWP_7X7_S1                                                                                         \
+    "ldr    %[s1], [%[k], #168]\n\t"                                                                         \
+    TH_DWP_7X7_S1_ROW("0", "0", "8", "16", "s1") \
+    TH_DWP_7X7_S1_ROW("4", "24", "32", "40", "s0") \
+    TH_DWP_7X7_S1_ROW("8", "48", "56", "64", "s0") \
+    TH_DWP_7X7_S1_ROW("12", "72", "80", "88", "s0") \
+    TH_DWP_7X7_S1_ROW("16", "96", "104", "112", "s0") \
+    TH_DWP_7X7_S1_ROW("20", "120", "128", "136", "s0") \
+    TH_DWP_7X7_S1_ROW("24", "144", "152", "160", "s0")                                                                                                 \
+    "add    %[c], %[c], #4\n\t"
+
+/* 7x7, stride 2, per row: (P0, P1), (P2, P3) by LDRD, P4 by LDR, F0 .. F3 (F3's top weight is 0; at W .. W + 12)
+ * by two LDRD: 15 instructions for 14 MACs; the bias at record word 28. */
+#define TH_DWP_7X7_S2_ROW(R, W, W8, A0)                      \
+    "ldr    %[r], [%[q], #" R "]\n\t"                       \
+    "add    %[r], %[r], %[c]\n\t"                           \
+    "ldrd   %[ta], %[tb], [%[r]]\n\t"                       \
+    "ldrd   %[wa], %[wb], [%[k], #" W "]\n\t"              \
+    "smlad  %[s0], %[ta], %[wa], %[" A0 "]\n\t"            \
+    "smlad  %[s1], %[tb], %[wa], %[s1]\n\t"                 \
+    "smlad  %[s0], %[tb], %[wb], %[s0]\n\t"                 \
+    "ldrd   %[ta], %[tb], [%[r], #8]\n\t"                   \
+    "smlad  %[s1], %[ta], %[wb], %[s1]\n\t"                 \
+    "ldrd   %[wa], %[wb], [%[k], #" W8 "]\n\t"             \
+    "smlad  %[s0], %[ta], %[wa], %[s0]\n\t"                 \
+    "smlad  %[s1], %[tb], %[wa], %[s1]\n\t"                 \
+    "smlad  %[s0], %[tb], %[wb], %[s0]\n\t"                 \
+    "ldr    %[ta], [%[r], #16]\n\t"                         \
+    "smlad  %[s1], %[ta], %[wb], %[s1]\n\t"
+#define TH_DWP_7X7_S2                                                                                         \
+    "ldr    %[s1], [%[k], #112]\n\t"                                                                         \
+    TH_DWP_7X7_S2_ROW("0", "0", "8", "s1") \
+    TH_DWP_7X7_S2_ROW("4", "16", "24", "s0") \
+    TH_DWP_7X7_S2_ROW("8", "32", "40", "s0") \
+    TH_DWP_7X7_S2_ROW("12", "48", "56", "s0") \
+    TH_DWP_7X7_S2_ROW("16", "64", "72", "s0") \
+    TH_DWP_7X7_S2_ROW("20", "80", "88", "s0") \
+    TH_DWP_7X7_S2_ROW("24", "96", "104", "s0")                                                                                                 \
+    "add    %[c], %[c], #8\n\t"
+
+/* The 7x7 loops: q, the channel's seven row pointers; Q: the record's bias offset in bytes */
+#define TH_DWP_RUN7(NAME, BODY, STORE2, STORE1, Q)                                                           \
+    static __attribute__((noinline)) void NAME(const uint32_t *const *q, const int32_t *k, int8_t *y, int32_t n, \
+                                               int32_t out_c) {                                             \
+        int32_t s0, s1, c = 0;                                                                              \
+        uint32_t ta, tb, wa, wb;                                                                            \
+        const uint32_t *r;                                                                                  \
+        __asm__ volatile(TH_DWP_ASM_LOOP(BODY, STORE2, STORE1, Q)                                           \
+                         : [r] "=&r"(r), [c] "+r"(c), [y] "+r"(y), [n] "+r"(n), [s0] "=&r"(s0), [s1] "=&r"(s1), \
+                           [ta] "=&r"(ta), [tb] "=&r"(tb), [wa] "=&r"(wa), [wb] "=&r"(wb)                    \
+                         : [q] "r"(q), [k] "r"(k), [oc] "r"(out_c)                                          \
+                         : "cc", "memory");                                                                 \
+    }
+TH_DWP_RUN7(th_dwp_run_7x7_s1, TH_DWP_7X7_S1, TH_DWP_ASM_STORE2, TH_DWP_ASM_STORE1, 168)
+TH_DWP_RUN7(th_dwp_run_7x7_s1_clamp, TH_DWP_7X7_S1, TH_DWP_ASM_STORE2_CLAMP, TH_DWP_ASM_STORE1_CLAMP, 168)
+TH_DWP_RUN7(th_dwp_run_7x7_s2, TH_DWP_7X7_S2, TH_DWP_ASM_STORE2, TH_DWP_ASM_STORE1, 112)
+TH_DWP_RUN7(th_dwp_run_7x7_s2_clamp, TH_DWP_7X7_S2, TH_DWP_ASM_STORE2_CLAMP, TH_DWP_ASM_STORE1_CLAMP, 112)
 #endif
 
 #if !TINYHIL_DSP_ASM
@@ -582,20 +660,21 @@ TH_DWP_ROW(th_dwp_row_1x3_s1_clamp, th_dwp_run_1x3_s1_clamp)
 TH_DWP_ROW(th_dwp_row_3x1_s1, th_dwp_run_3x1_s1)
 TH_DWP_ROW(th_dwp_row_3x1_s1_clamp, th_dwp_run_3x1_s1_clamp)
 typedef void (*th_dwp_run5_fn)(const uint32_t *const *, const int32_t *, int8_t *, int32_t, int32_t);
-/* th_dwp_row_runs for the 5-row loops (their row pointers passed as an array: 5x1, 5x5) */
+/* th_dwp_row_runs for the loops that take their k_h row pointers as an array (5x1, 5x5, 7x7) */
 static __attribute__((noinline)) void th_dwp_row_runs5(const th_conv_args *a, int32_t width, const int16_t *const *rows,
                                                        int8_t *out_row, int32_t first, int32_t count,
                                                        th_dwp_run5_fn run) {
-    const uint32_t *p[5];
-    for (int32_t ky = 0; ky < 5; ++ky) {
+    const uint32_t *p[TH_DEPTHWISE_MAX_KERNEL_H];
+    const int32_t k_h = a->k_h;
+    for (int32_t ky = 0; ky < k_h; ++ky) {
         p[ky] = (const uint32_t *)(const void *)rows[ky];
     }
     const int32_t *k = th_dwp_record(a, first), words = width >> 1, channels = a->in_c;
-    const int32_t record = 5 * th_dwp_row_words(a) + TH_DWP_PARAMS; /* words of a channel's record */
+    const int32_t record = k_h * th_dwp_row_words(a) + TH_DWP_PARAMS; /* words of a channel's record */
     const int32_t out_w = a->out_w;
     for (int32_t c = first; c < first + count; ++c, k += record) {
         run(p, k, out_row + c, out_w, channels);
-        for (int32_t ky = 0; ky < 5; ++ky) {
+        for (int32_t ky = 0; ky < k_h; ++ky) {
             p[ky] += words;
         }
     }
@@ -617,6 +696,10 @@ TH_DWP_ROW5(th_dwp_row_5x5_s1, th_dwp_run_5x5_s1)
 TH_DWP_ROW5(th_dwp_row_5x5_s1_clamp, th_dwp_run_5x5_s1_clamp)
 TH_DWP_ROW5(th_dwp_row_5x5_s2, th_dwp_run_5x5_s2)
 TH_DWP_ROW5(th_dwp_row_5x5_s2_clamp, th_dwp_run_5x5_s2_clamp)
+TH_DWP_ROW5(th_dwp_row_7x7_s1, th_dwp_run_7x7_s1)
+TH_DWP_ROW5(th_dwp_row_7x7_s1_clamp, th_dwp_run_7x7_s1_clamp)
+TH_DWP_ROW5(th_dwp_row_7x7_s2, th_dwp_run_7x7_s2)
+TH_DWP_ROW5(th_dwp_row_7x7_s2_clamp, th_dwp_run_7x7_s2_clamp)
 #elif TINYHIL_USE_DSP
 /* the C model of the hand-scheduled loops, for every variant (the host's DSP-emulated build) */
 #define th_dwp_row_model th_dwp_row_steps
@@ -634,6 +717,10 @@ TH_DWP_ROW5(th_dwp_row_5x5_s2_clamp, th_dwp_run_5x5_s2_clamp)
 #define th_dwp_row_5x5_s1_clamp th_dwp_row_model
 #define th_dwp_row_5x5_s2 th_dwp_row_model
 #define th_dwp_row_5x5_s2_clamp th_dwp_row_model
+#define th_dwp_row_7x7_s1 th_dwp_row_model
+#define th_dwp_row_7x7_s1_clamp th_dwp_row_model
+#define th_dwp_row_7x7_s2 th_dwp_row_model
+#define th_dwp_row_7x7_s2_clamp th_dwp_row_model
 #else
 #define th_dwp_row_3x3_s1 th_dwp_row_portable
 #define th_dwp_row_3x3_s2 th_dwp_row_portable
@@ -649,6 +736,10 @@ TH_DWP_ROW5(th_dwp_row_5x5_s2_clamp, th_dwp_run_5x5_s2_clamp)
 #define th_dwp_row_5x5_s1_clamp th_dwp_row_portable
 #define th_dwp_row_5x5_s2 th_dwp_row_portable
 #define th_dwp_row_5x5_s2_clamp th_dwp_row_portable
+#define th_dwp_row_7x7_s1 th_dwp_row_portable
+#define th_dwp_row_7x7_s1_clamp th_dwp_row_portable
+#define th_dwp_row_7x7_s2 th_dwp_row_portable
+#define th_dwp_row_7x7_s2_clamp th_dwp_row_portable
 #endif
 
 /* tinyhil_depthwise.h: as th_dwp_fill_by_group, two pixel words -> 4 channels' column pairs per step */
@@ -723,7 +814,7 @@ void th_dwp_channels(const th_conv_args *a, int32_t width, const int16_t *const 
                      int32_t count) {
 #if TINYHIL_USE_DSP
     const int folded = (th_dwp_record(a, 0)[a->k_h * th_dwp_row_words(a) + 3] & 0xFF) != 0; /* e = 0: not folded */
-    const int window = a->k_h == a->k_w && (a->k_h == 3 || a->k_h == 5); /* scratch.FUSED_PAIRS_WINDOWS */
+    const int window = a->k_h == a->k_w && (a->k_h == 3 || a->k_h == 5 || a->k_h == 7); /* FUSED_PAIRS_WINDOWS */
     if (!folded || !window) {
         th_dwp_row_portable(a, width, rows, out_row, first, count);
         return;
@@ -734,6 +825,12 @@ void th_dwp_channels(const th_conv_args *a, int32_t width, const int16_t *const 
         th_dwp_row_runs5(a, width, rows, out_row, first, count,
                          a->stride_w == 1 ? (full ? th_dwp_run_5x5_s1 : th_dwp_run_5x5_s1_clamp)
                                           : (full ? th_dwp_run_5x5_s2 : th_dwp_run_5x5_s2_clamp));
+        return;
+    }
+    if (a->k_h == 7) {
+        th_dwp_row_runs5(a, width, rows, out_row, first, count,
+                         a->stride_w == 1 ? (full ? th_dwp_run_7x7_s1 : th_dwp_run_7x7_s1_clamp)
+                                          : (full ? th_dwp_run_7x7_s2 : th_dwp_run_7x7_s2_clamp));
         return;
     }
     th_dwp_row_runs(a, width, rows, out_row, first, count,
@@ -821,3 +918,7 @@ TH_DWP_KERNEL(5x5_s1, th_dwp_row_5x5_s1)
 TH_DWP_KERNEL(5x5_s1_clamp, th_dwp_row_5x5_s1_clamp)
 TH_DWP_KERNEL(5x5_s2, th_dwp_row_5x5_s2)
 TH_DWP_KERNEL(5x5_s2_clamp, th_dwp_row_5x5_s2_clamp)
+TH_DWP_KERNEL(7x7_s1, th_dwp_row_7x7_s1)
+TH_DWP_KERNEL(7x7_s1_clamp, th_dwp_row_7x7_s1_clamp)
+TH_DWP_KERNEL(7x7_s2, th_dwp_row_7x7_s2)
+TH_DWP_KERNEL(7x7_s2_clamp, th_dwp_row_7x7_s2_clamp)

@@ -267,7 +267,7 @@ TH_DEPTHWISE_VARIANT(line_1x7)
 /* depth multiplier 1, stride 1 or 2 and dilation 1 in W; filter_q15 in the record layout of
  * depthwise_conv2d_pairs.c; scratch: k_h rows of in_c x th_dwp_ring_width(a) int16. Variants (named by
  * lower.depthwise_pairs_kernel): _portable_ any such shape and requantisation; _3x3_s1 / _3x3_s2, _5x5_s1 /
- * _5x5_s2, _1x3_s1, _3x1_s1, _5x1_s1 (with _clamp where the activation bounds lie inside int8) the hand-scheduled loops, for
+ * _5x5_s2, _7x7_s1 / _7x7_s2, _1x3_s1, _3x1_s1, _5x1_s1 (with _clamp where the activation bounds lie inside int8) the hand-scheduled loops, for
  * records with the folded requantisation (e != 0) */
 int32_t th_dwp_ring_width(const th_conv_args *a);
 #define TH_DEPTHWISE_PAIRS_FILL(VARIANT, FILL)                                                                   \
@@ -292,6 +292,10 @@ TH_DEPTHWISE_PAIRS_VARIANT(5x5_s1)
 TH_DEPTHWISE_PAIRS_VARIANT(5x5_s1_clamp)
 TH_DEPTHWISE_PAIRS_VARIANT(5x5_s2)
 TH_DEPTHWISE_PAIRS_VARIANT(5x5_s2_clamp)
+TH_DEPTHWISE_PAIRS_VARIANT(7x7_s1)
+TH_DEPTHWISE_PAIRS_VARIANT(7x7_s1_clamp)
+TH_DEPTHWISE_PAIRS_VARIANT(7x7_s2)
+TH_DEPTHWISE_PAIRS_VARIANT(7x7_s2_clamp)
 /* input may be output (in place: stride 1, same shape); skip: the residual operand or NULL. In a cascade,
  * input and skip are those of the first block. */
 void th_mbconv_fused_s8(const th_mbconv_args *a, const int8_t *input, const int8_t *skip, int8_t *output,

@@ -8,6 +8,7 @@ import importlib
 import importlib.util
 import logging
 import os
+import re
 import sys
 import tempfile
 import traceback
@@ -60,9 +61,14 @@ CRASH_LOG_DIR_ENV = "TINYHIL_LOG_DIR"  # where tracebacks of unexpected errors g
 INTERNAL_ERROR_EXIT = 70  # EX_SOFTWARE: a bug in tinyhil, not in what the user gave it
 
 
+_BULLET = re.compile(r"^\s*-\s+")
+
+
 def one_line(message: str) -> str:
     """A multi-line error message (spec problems, last serial bytes) as one line for the terminal."""
-    lines = [line.strip(" -") for line in str(message).splitlines() if line.strip(" -")]
+    # a list item's "- " goes, an option's "--" stays ("--model X ..." used to read "model X ...")
+    lines = [_BULLET.sub("", line).strip() for line in str(message).splitlines()]
+    lines = [line for line in lines if line.strip("-")]
     if not lines:
         return "(no message)"
     head, rest = lines[0], "; ".join(lines[1:])

@@ -52,11 +52,14 @@ PAIR_KERNEL_CHAIN = (Depthwise(3, 3), Depthwise(3, 3, activation="RELU"), Depthw
                      Depthwise(3, 3, activation="RELU6"), Depthwise(3, 3, 2, activation="RELU"), Depthwise(3, 3),
                      Depthwise(3, 3, 2))
 
-# 5x5 at stride 1 and 2 on the pair kernel: SAME (odd and even left padding) and VALID, odd output widths, clamped
+# 5x5 (and the same with 7x7) at stride 1 and 2 on the pair kernel: SAME (odd and even left padding) and VALID, odd output widths, clamped
 # (RELU, RELU6) and unclamped, after a stride-2 3x3 that holds the arena's peak (so their larger rings fit under it)
 PAIR_5X5_CHAIN = (Depthwise(3, 3, 2), Depthwise(5, 5), Depthwise(5, 5, activation="RELU"), Depthwise(5, 5, 1, "VALID"),
                   Depthwise(5, 5, 2, activation="RELU6"), Depthwise(5, 5, 2))
 PAIR_5X5_LOOPS = ("5x5_s1", "5x5_s1_clamp", "5x5_s1", "5x5_s2_clamp", "5x5_s2")
+PAIR_7X7_CHAIN = tuple(Depthwise(7, 7, layer.stride, layer.padding, layer.activation) if layer.k_h == 5 else layer
+                       for layer in PAIR_5X5_CHAIN)
+PAIR_7X7_LOOPS = tuple(loop.replace("5x5", "7x7") for loop in PAIR_5X5_LOOPS)
 
 # The fixed windows of the tap-list kernel (depthwise_conv2d.c, th_dw_row_dsp_window) and its line rows
 # (th_dw_line_row: k x 1 / 1 x k without a clamp): k x 1 and 1 x k for k = 3, 5, 7, 5x5 and 7x7; SAME at stride 1

@@ -374,10 +374,10 @@ def test_one_column_windows_over_one_channel_match_tflm(check_bit_exact) -> None
 
 @st.composite
 def pair_kernel_depthwise_models(draw: st.DrawFn) -> bytes:
-    """Depth multiplier 1, 3x3 or 5x5 (th_depthwise_conv2d_pairs_s8 at stride 1 or 2 in W; the tap list at other
+    """Depth multiplier 1, 3x3, 5x5 or 7x7 (th_depthwise_conv2d_pairs_s8 at stride 1 or 2 in W; the tap list at other
     strides or dilations), channel counts around its 4-channel fill, odd output widths, clamped and unclamped
     outputs."""
-    k = draw(st.sampled_from((3, 5)))
+    k = draw(st.sampled_from((3, 5, 7)))
     return _conv_case(draw, depthwise=True, channels=st.one_of(st.integers(1, 6), wide_channels),
                       kernel_heights=(k,), kernel_widths=(k,), multipliers=st.just(1))
 
@@ -406,23 +406,27 @@ def test_depthwise_chain_through_every_pair_kernel_path_matches_tflm(check_bit_e
     assert check_bit_exact(depthwise_chain((Depthwise(3, 3), Depthwise(3, 3)), 3, 3, 1, seed=1)) == 6
 
 
-def test_depthwise_chain_through_every_5x5_pair_loop_matches_tflm(check_bit_exact, tmp_path) -> None:
+@pytest.mark.parametrize("window", ["5x5", "7x7"])
+def test_depthwise_chain_through_every_5x5_and_7x7_pair_loop_matches_tflm(check_bit_exact, tmp_path, window) -> None:
     from tinyhil.codegen import generate
 
-    from .depthwise_chains import PAIR_5X5_CHAIN, PAIR_5X5_LOOPS, depthwise_chain
+    from . import depthwise_chains
+    from .depthwise_chains import depthwise_chain
 
+    chain = getattr(depthwise_chains, f"PAIR_{window.upper()}_CHAIN")
+    loops = getattr(depthwise_chains, f"PAIR_{window.upper()}_LOOPS")
     fills = set()
     for channels in (12, 4, 24):  # 4-channel groups, one group, more groups than column pairs (filled by pair)
-        blob = depthwise_chain(PAIR_5X5_CHAIN, 22, 21, channels, seed=50 + channels)
+        blob = depthwise_chain(chain, 30, 29, channels, seed=50 + channels)
         kernels = [layer.kernel.replace("_inplace", "") for layer in generate(blob, tmp_path / str(channels)).layers]
-        assert [k.rsplit("_by_", 1)[0] for k in kernels[1:]] == [f"th_depthwise_conv2d_pairs_{loop}" for loop in
-                                                                 PAIR_5X5_LOOPS]
+        assert [k.rsplit("_by_", 1)[0] for k in kernels[1:]] == [f"th_depthwise_conv2d_pairs_{loop}" for loop in loops]
         fills |= {k.rsplit("_by_", 1)[1] for k in kernels[1:]}
         assert check_bit_exact(blob) == 6
     assert fills == {"pair_s8", "group_s8"}
-    # a tail of 1-3 channels beside the groups, and maps down to a pixel or two
-    for channels, size in ((7, 9), (2, 10), (5, 11)):  # down to 1x1 after the VALID 5x5
-        assert check_bit_exact(depthwise_chain(PAIR_5X5_CHAIN, size, size + 1, channels, seed=channels)) == 6
+    # a tail of 1-3 channels beside the groups, and maps down to a pixel or two (1x1 after the VALID layer)
+    k = int(window[0])
+    for channels, size in ((7, 2 * k - 1), (2, 2 * k), (5, 2 * k + 1)):
+        assert check_bit_exact(depthwise_chain(chain, size, size + 1, channels, seed=channels)) == 6
 
 
 def test_the_planner_keeps_the_pair_ring_of_layers_away_from_the_peak() -> None:
@@ -452,8 +456,9 @@ def test_depthwise_chain_through_every_fixed_window_matches_tflm(check_bit_exact
         kernels = [layer.kernel.replace("_inplace", "") for layer in generate(blob, tmp_path / str(channels)).layers]
         if channels % 4 == 0:
             assert kernels == [f"th_depthwise_conv2d_{window}_s8" for window in WINDOW_KERNELS]
-        else:  # the 5x5 layers whose pair rings fit take the pair kernel (it has a channel tail), the rest the taps
-            assert all(k == "th_depthwise_conv2d_taps_s8" or (window == "5x5" and "_pairs_5x5_" in k)
+        else:  # the 5x5 / 7x7 layers whose pair rings fit take the pair kernel (it has a channel tail), the rest
+            # the taps
+            assert all(k == "th_depthwise_conv2d_taps_s8" or (window in ("5x5", "7x7") and f"_pairs_{window}_" in k)
                        for k, window in zip(kernels, WINDOW_KERNELS))
         assert check_bit_exact(blob) == 6
 

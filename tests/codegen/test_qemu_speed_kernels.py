@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 
 from . import keras_speed_nets
-from .depthwise_chains import (PAIR_5X5_CHAIN, PAIR_KERNEL_CHAIN, PAIR_WINDOW_CHAIN, WINDOW_CHAIN, WINDOW_KERNELS,
+from .depthwise_chains import (PAIR_5X5_CHAIN, PAIR_7X7_CHAIN, PAIR_KERNEL_CHAIN, PAIR_WINDOW_CHAIN, WINDOW_CHAIN, WINDOW_KERNELS,
                                depthwise_chain)
 
 PAIR_KERNELS = tuple(f"th_depthwise_conv2d_pairs_{window}{clamp}_{fill}{place}_s8"
-                     for window in ("3x3_s1", "3x3_s2", "5x5_s1", "5x5_s2", "1x3_s1", "3x1_s1", "5x1_s1")
+                     for window in ("3x3_s1", "3x3_s2", "5x5_s1", "5x5_s2", "7x7_s1", "7x7_s2", "1x3_s1", "3x1_s1",
+                                    "5x1_s1")
                      for clamp in ("", "_clamp")
                      for fill in ("by_pair", "by_group") for place in ("", "_inplace"))
 
@@ -169,9 +170,10 @@ def test_pair_kernel_window_loops_are_bit_exact_on_the_cortex_m7_emulator(tmp_pa
 
 @pytest.mark.qemu
 @pytest.mark.slow
-def test_depthwise_5x5_pair_loops_are_bit_exact_on_the_cortex_m7_emulator(tmp_path) -> None:
-    # 5x5 at stride 1 and 2 over 14 channels (three 4-channel groups of the ring fill and a pair): SAME, VALID,
-    # odd widths, clamped and not, each loop's odd last pixel; faster than their portable twins
-    layers, measured = _both_builds(depthwise_chain(PAIR_5X5_CHAIN, 22, 21, 14, seed=60), tmp_path)
-    assert sum(layer.kernel in PAIR_KERNELS for layer in layers) == len(PAIR_5X5_CHAIN) - 1
+@pytest.mark.parametrize("chain", [PAIR_5X5_CHAIN, PAIR_7X7_CHAIN], ids=["5x5", "7x7"])
+def test_depthwise_5x5_and_7x7_pair_loops_are_bit_exact_on_the_cortex_m7_emulator(tmp_path, chain) -> None:
+    # 5x5 / 7x7 at stride 1 and 2 over 14 channels (three 4-channel groups of the ring fill and a pair): SAME,
+    # VALID, odd widths, clamped and not, each loop's odd last pixel; faster than their portable twins
+    layers, measured = _both_builds(depthwise_chain(chain, 30, 29, 14, seed=60), tmp_path)
+    assert sum(layer.kernel in PAIR_KERNELS for layer in layers) == len(chain) - 1
     assert 0 < _latency(layers, measured[False], PAIR_KERNELS) < _latency(layers, measured[True], PAIR_KERNELS)

@@ -156,11 +156,11 @@ def _pairs_window(graph: Graph, op: Operator) -> tuple[int, int, int, int] | Non
 
 
 # the windows whose hand-scheduled pair loops a fused block's depthwise runs (th_dwp_channels)
-FUSED_PAIRS_WINDOWS = ((3, 3), (5, 5))
+FUSED_PAIRS_WINDOWS = ((3, 3), (5, 5), (7, 7))
 
 
 def depthwise_pairs_shape(graph: Graph, op: Operator) -> bool:
-    """A DEPTHWISE_CONV_2D the q15 ring and 3x3 / 5x5 rows of depthwise_conv2d_pairs.c take in a fused block
+    """A DEPTHWISE_CONV_2D the q15 ring and 3x3 / 5x5 / 7x7 rows of depthwise_conv2d_pairs.c take in a fused block
     (fused_depthwise_pairs): depth multiplier 1, stride 1 or 2 and dilation 1 in W, a FUSED_PAIRS_WINDOWS window.
     By shape alone, so that the planner (which also plans shape-only graphs) and the lowering agree."""
     window = _pairs_window(graph, op)
@@ -180,7 +180,7 @@ def standalone_pairs_shape(graph: Graph, op: Operator) -> bool:
 
 
 # the windows (k_h, k_w) depthwise_conv2d_pairs.c has hand-scheduled loops for, and their strides in W
-PAIRS_LOOPS = {(3, 3): (1, 2), (5, 5): (1, 2), (1, 3): (1,), (3, 1): (1,), (5, 1): (1,)}
+PAIRS_LOOPS = {(3, 3): (1, 2), (5, 5): (1, 2), (7, 7): (1, 2), (1, 3): (1,), (3, 1): (1,), (5, 1): (1,)}
 # k x 1 / 1 x k take the pair loops from this output width on: narrower rows pay more per channel row (a call,
 # the odd last pixel's partner) than the tap list per pixel (measured on QEMU, 64 channels at 5 px: 1x3 7.16 vs
 # 7.10, 3x1 8.44 vs 7.07, 5x1 6.43 vs 5.21 instructions / MAC; 16 channels at 24 px: 5.61 vs 7.67, 6.67 vs 7.65,

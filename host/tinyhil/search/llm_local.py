@@ -161,13 +161,13 @@ def assemble_default(cache: Path, model: ModelEntry) -> Path:
 def setup(cache: Path | None = None, model_path: Path | None = None) -> Path:
     """Install the server venv and put a verified GGUF in place; returns the GGUF path."""
     cache = cache_dir(cache)
+    if model_path is not None:  # checked before the server's install (minutes)
+        model_path = Path(model_path).resolve()
+        check_gguf(model_path)
     cache.mkdir(parents=True, exist_ok=True)
     install_server(cache)
     reg = _registered_path(cache)
     if model_path is not None:
-        model_path = Path(model_path).resolve()
-        if not model_path.is_file():
-            raise LLMError(f"--model {model_path} does not exist")
         reg.parent.mkdir(parents=True, exist_ok=True)
         reg.write_text(json.dumps({"path": str(model_path), "size_bytes": model_path.stat().st_size,
                                    "sha256": sha256_of(model_path)}))
@@ -182,6 +182,20 @@ def setup(cache: Path | None = None, model_path: Path | None = None) -> Path:
         except LLMError as err:
             log.warning("%s; assembling again", err)
     return assemble_default(cache, entry)
+
+
+GGUF_MAGIC = b"GGUF"  # the first four bytes of every GGUF file (llama.cpp's gguf.h)
+
+
+def check_gguf(path: Path) -> None:
+    """Refuse a --model that is not a readable GGUF file, before anything is installed or recorded."""
+    if not path.is_file():
+        raise LLMError(f"--model {path} does not exist or is not a file; give a .gguf model file")
+    with open(path, "rb") as f:
+        head = f.read(len(GGUF_MAGIC))
+    if head != GGUF_MAGIC:
+        raise LLMError(f"--model {path} is not a GGUF file (it starts {head!r}, not {GGUF_MAGIC!r}); give a .gguf "
+                       f"model, e.g. one converted with llama.cpp's convert_hf_to_gguf.py")
 
 
 def serve_command(python: Path, model: Path, port: int, n_ctx: int = SERVER_CONTEXT_TOKENS) -> list[str]:

@@ -278,4 +278,14 @@ def resolve_run_dir(runs_dir: Path, resume: str | None, run_id: str | None) -> t
             if (path / STORE_FILE).is_file():
                 return path, True
         raise ConfigError(f"--resume {resume}: no run store there nor under {runs_dir}/; give the run folder")
+    if run_id is not None:
+        check_run_id(run_id)
     return runs_dir / (run_id or new_run_id()), False
+
+
+def check_run_id(run_id: str) -> None:
+    """A run id names one folder under --runs-dir: no path separators, no '..', not empty or hidden (else the run
+    would land outside --runs-dir, or nested in it)."""
+    if not run_id or run_id.startswith(".") or any(sep in run_id for sep in ("/", "\\")) or "\0" in run_id:
+        raise ConfigError(f"--run-id {run_id!r}: a run id is one folder name under --runs-dir, without '/', '\\' "
+                          f"or a leading '.'; e.g. --run-id fashion-k5")
