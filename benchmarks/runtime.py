@@ -67,6 +67,9 @@ NETS: dict[str, Callable[[], bytes]] = {
                                                        (256, 1, 1)), expansion=6)),
     "96px-8M": _mobilenet(NetConfig(resolution=96, width=8, stages=((8, 1, 1), (16, 2, 2), (24, 2, 2), (32, 2, 2),
                                                                     (64, 2, 2)), expansion=6)),
+    # the search space's and the paper's windows: 5x5 and 7x7 depthwise at stride 1 and 2
+    "32px-k357": _mobilenet(NetConfig(width=16, stages=((16, 1, 1), (24, 2, 2), (32, 2, 2), (64, 2, 2), (96, 1, 1)),
+                                      expansion=4, kernels=(3, 5, 7, 5, 3))),
     "dense-ae": _keras(keras_speed_nets.dense_autoencoder),
     "ds-cnn-kws": _keras(keras_speed_nets.ds_cnn_audio),
     "mono96-dm8": _keras(keras_speed_nets.mono_multiplier_stem),

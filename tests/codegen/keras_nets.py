@@ -21,17 +21,21 @@ class NetConfig:
     stages: tuple[tuple[int, int, int], ...] = ((8, 1, 1), (16, 2, 2), (24, 2, 2))  # (out channels, blocks, stride)
     classes: int = 10
     softmax: bool = True
+    kernels: tuple[int, ...] = ()  # depthwise window per stage (3x3 where not given)
+
+    def kernel(self, stage: int) -> int:
+        return self.kernels[stage] if stage < len(self.kernels) else 3
 
 
-def _block(x, cin: int, cout: int, stride: int, expansion: int):
+def _block(x, cin: int, cout: int, stride: int, expansion: int, kernel: int = 3):
     from tensorflow import keras
     L = keras.layers
     h = x
     if expansion != 1:
         h = L.ReLU(6.0)(L.BatchNormalization()(L.Conv2D(cin * expansion, 1, use_bias=False)(h)))
     if stride == 2:
-        h = L.ZeroPadding2D(((1, 1), (1, 1)))(h)
-    h = L.DepthwiseConv2D(3, strides=stride, padding="valid" if stride == 2 else "same", use_bias=False)(h)
+        h = L.ZeroPadding2D(((kernel // 2, kernel // 2), (kernel // 2, kernel // 2)))(h)
+    h = L.DepthwiseConv2D(kernel, strides=stride, padding="valid" if stride == 2 else "same", use_bias=False)(h)
     h = L.ReLU(6.0)(L.BatchNormalization()(h))
     h = L.BatchNormalization()(L.Conv2D(cout, 1, use_bias=False)(h))
     return L.Add()([x, h]) if stride == 1 and cin == cout else h
@@ -47,9 +51,10 @@ def build_keras(cfg: NetConfig, seed: int = 0):
     x = L.ZeroPadding2D(((1, 1), (1, 1)))(inp)
     x = L.ReLU(6.0)(L.BatchNormalization()(L.Conv2D(cfg.width, 3, strides=2, use_bias=False)(x)))
     cin = cfg.width
-    for cout, blocks, stride in cfg.stages:
+    for stage, (cout, blocks, stride) in enumerate(cfg.stages):
         for b in range(blocks):
-            x = _block(x, cin, cout, stride if b == 0 else 1, 1 if cin == cfg.width and b == 0 else cfg.expansion)
+            x = _block(x, cin, cout, stride if b == 0 else 1, 1 if cin == cfg.width and b == 0 else cfg.expansion,
+                       cfg.kernel(stage))
             cin = cout
     x = L.Flatten()(L.GlobalAveragePooling2D(keepdims=True)(x))
     x = L.Dense(cfg.classes)(x)
@@ -88,14 +93,14 @@ def estimate_macs(cfg: NetConfig) -> int:
     res = cfg.resolution // 2
     macs = res * res * 9 * cfg.channels * cfg.width
     cin = cfg.width
-    for cout, blocks, stride in cfg.stages:
+    for stage, (cout, blocks, stride) in enumerate(cfg.stages):
         for b in range(blocks):
             expansion = 1 if cin == cfg.width and b == 0 else cfg.expansion
             hidden = cin * expansion
             if expansion != 1:
                 macs += res * res * cin * hidden
             res = res // (stride if b == 0 else 1)
-            macs += res * res * hidden * 9 + res * res * hidden * cout
+            macs += res * res * hidden * cfg.kernel(stage) ** 2 + res * res * hidden * cout
             cin = cout
     return macs + cin * cfg.classes
 

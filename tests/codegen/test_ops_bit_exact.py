@@ -429,6 +429,28 @@ def test_depthwise_chain_through_every_5x5_and_7x7_pair_loop_matches_tflm(check_
         assert check_bit_exact(depthwise_chain(chain, size, size + 1, channels, seed=channels)) == 6
 
 
+def test_a_depthwise_whose_requantisation_shifts_left_keeps_the_tap_list(check_bit_exact, tmp_path) -> None:
+    """The pair loops fold a right shift into their requantisation; a layer whose scales shift left (an output
+    scale below input x filter) would run the pair kernel's portable row, 10x slower than the tap list (LMaNet-Core's
+    7x7: 30.6 instructions per MAC), so it keeps the tap list."""
+    from tinyhil.codegen import generate
+
+    from .tflite_builder import OpSpec, TensorSpec, build_graph, conv_options
+
+    rng = np.random.default_rng(9)
+    tensors = [TensorSpec((1, 12, 12, 8), scale=(0.5,), zero_point=(3,)),
+               TensorSpec((1, 7, 7, 8), scale=(0.04,) * 8, zero_point=(0,) * 8, axis=3,
+                          data=rng.integers(-127, 128, size=(1, 7, 7, 8)).astype(np.int8)),
+               TensorSpec((8,), "int32", scale=(0.02,) * 8, zero_point=(0,) * 8,
+                          data=rng.integers(-300, 300, size=8).astype(np.int32)),
+               TensorSpec((1, 12, 12, 8), scale=(0.004,), zero_point=(-5,))]  # 0.5 * 0.04 / 0.004 = 5: a left shift
+    blob = build_graph(tensors, [OpSpec("DEPTHWISE_CONV_2D", [0, 1, 2], [3],
+                                        conv_options((1, 1), (1, 1), "SAME", "NONE", depth_multiplier=1))], 0, 3)
+    (layer,) = generate(blob, tmp_path / "g").layers
+    assert layer.kernel.startswith("th_depthwise_conv2d_") and "_pairs_" not in layer.kernel
+    assert check_bit_exact(blob) == 6
+
+
 def test_the_planner_keeps_the_pair_ring_of_layers_away_from_the_peak() -> None:
     """The layer at the arena's peak (a stride-2 3x3 from 20x20x64) takes the tap list first; the four 5x5 after
     it keep their larger pair rings, which fit under that peak (by ring size alone they went first, then all)."""

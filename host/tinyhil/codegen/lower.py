@@ -17,8 +17,8 @@ from .rewrites import REWRITTEN_OPS
 from .quantize import (activation_range, conv_multipliers, f32, fast_requant, hard_swish_multipliers,
                        leaky_relu_multipliers, mean_multiplier, mul_multiplier, quantize_multiplier,
                        softmax_params)
-from .scratch import (PAIRS_LOOPS, cascade_scratch, depthwise_pairs_ring_width, is_pointwise, round_up4,
-                      runs_depthwise_pairs, same_pad)
+from .scratch import (PAIRS_LOOPS, cascade_scratch, depthwise_pairs_ring_width, is_pointwise,
+                      pairs_folded_requant, round_up4, runs_depthwise_pairs, same_pad)
 
 
 _shape4 = shape4
@@ -303,7 +303,6 @@ def widen_depthwise_pairs(weights: np.ndarray, stride_w: int) -> np.ndarray:
     return np.stack(words, axis=2).reshape(-1)  # [channel][row][word][2]
 
 
-PAIRS_MAX_SHIFT = 24  # the folded requantisation's saturating sum is exact up to this right shift
 DEPTHWISE_MAX_TAPS = 64  # depthwise_conv2d.c's TH_DW_MAX_TAPS and 2 x TH_DW_MULT_MAX_PAIRS
 # the fixed windows of depthwise_conv2d.c (3x3 and th_dw_row_dsp_window's)
 DEPTHWISE_WINDOWS = ((3, 3), (3, 1), (5, 1), (7, 1), (1, 3), (1, 5), (1, 7), (5, 5), (7, 7))
@@ -339,12 +338,6 @@ def depthwise_kernel(k_h: int, k_w: int, dilation_w: int, in_c: int, depth_multi
     return f"th_depthwise_conv2d_{variant}_s8"
 
 
-def pairs_folded_requant(multipliers: list[int], shifts: list[int]) -> bool:
-    """Whether every channel takes depthwise_conv2d_pairs.c's folded requantisation (depthwise_pairs_records):
-    a right shift of 1..PAIRS_MAX_SHIFT and a non-zero multiplier."""
-    return all(m != 0 and -PAIRS_MAX_SHIFT <= s <= -1 for m, s in zip(multipliers, shifts))
-
-
 def pairs_fill_by_pair(in_c: int, in_w: int, pad_w: int, width: int) -> bool:
     """Whether depthwise_conv2d_pairs.c fills its ring column pair by column pair (th_dwp_fill_by_pair: more
     4-channel groups than whole image column pairs in a ring row of `width` columns) or group by group."""
@@ -370,7 +363,7 @@ def depthwise_pairs_records(widened: np.ndarray, bias: np.ndarray, multipliers: 
     words, then {bias, mult, K, e} as int32 (low halfword first): mult = 2m - 2^32 (SMMLAR's SRDHM), e the
     right shift and K = 2^(e-1) + output_offset * 2^e, the rounding and the offset of one saturating add;
     the e word also carries the activation bounds (bytes 1 and 2: ASR by a register reads only byte 0).
-    A layer with a channel shifting left, by more than PAIRS_MAX_SHIFT or with multiplier 0 gets
+    A layer with a channel shifting left, by more than scratch.PAIRS_MAX_SHIFT or with multiplier 0 gets
     {bias, m, shift, 0} everywhere (e = 0: the kernel runs its portable row, MultiplyByQuantizedMultiplier)."""
     channels = len(multipliers)
     words = widened.reshape(channels, -1, 2).astype(np.int64)

@@ -20,7 +20,7 @@ from .fuse import (FUSED_MBCONV, MAX_CASCADE, TABLE_ACTIVATIONS, MbconvChain, ca
 from .rewrites import depthwise_single_channel_as_conv, grouped_conv_as_groups, split_as_slices
 from .ir import Graph, Operator
 from .scratch import (FUSED_Q15_RING_OPTION, TAP_LIST_OPTION, depthwise_pairs_ring_bytes, depthwise_pairs_shape,
-                      depthwise_ring_bytes, kernel_scratch_bytes, runs_depthwise_pairs)
+                      depthwise_ring_bytes, folded_requant_of, kernel_scratch_bytes, runs_depthwise_pairs)
 
 ALIGNMENT = 16  # bytes; every buffer starts on a 16-byte boundary of the 16-byte aligned arena
 _ALIASING_OPS = {"RESHAPE", "SQUEEZE", "EXPAND_DIMS"}
@@ -267,7 +267,8 @@ def _with_fused_q15_rings(graph: Graph, plan: MemoryPlan, chosen: list[MbconvCha
     where that keeps plan's arena: all of them if they fit, else one by one, the most depthwise MACs first.
     The blocks fused and cascaded stay those the search chose; a 3x3 depthwise left on its int8 ring runs the same
     pair rows on q15 strips where they fit in its block's scratch (scratch.strip_channels: no arena for it)."""
-    eligible = [chain.depthwise for chain in chosen if depthwise_pairs_shape(graph, graph.operators[chain.depthwise])]
+    eligible = [chain.depthwise for chain in chosen if depthwise_pairs_shape(graph, graph.operators[chain.depthwise])
+                and folded_requant_of(graph, graph.operators[chain.depthwise])]
     if not eligible:
         return plan
     arena = plan.arena_bytes
@@ -300,6 +301,7 @@ def _plan_fused(graph: Graph, fusion: str) -> MemoryPlan:
             cascades.append(candidates[0])
         best = _build(graph, chosen, cascades) if chosen else plain
         chains = []
+    steps_taken: list[tuple[list[MbconvChain], list[Cascade], MemoryPlan]] = [(chosen, cascades, best)]
     while chains:
         peak = best.peak_live_bytes
         at_peak = {j for i, live in enumerate(best.live_bytes_per_op) if live == peak for j in best.origin[i]}
@@ -327,6 +329,11 @@ def _plan_fused(graph: Graph, fusion: str) -> MemoryPlan:
         if (arena, peak_live) >= (best.arena_bytes, best.peak_live_bytes):
             break
         chosen, cascades, best = chosen_next, cascades_next, trial
+        steps_taken.append((chosen, cascades, best))
+    # a step that lowered only the peak's live bytes leads on to one that lowers the arena, or to nothing: the plan
+    # is the first state with the lowest arena, without the fused blocks after it (slower, no byte saved)
+    lowest = min(state[2].arena_bytes for state in steps_taken)
+    chosen, cascades, best = next(state for state in steps_taken if state[2].arena_bytes == lowest)
     if chosen:
         best = _with_fused_q15_rings(graph, best, chosen, cascades)
     best.unfused_arena_bytes = plain.arena_bytes

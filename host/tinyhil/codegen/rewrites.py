@@ -23,19 +23,13 @@ from .ir import Graph, Operator, Quantization, Tensor
 
 def _keeps_depthwise_kernel(graph: Graph, op) -> bool:
     """The one window the depthwise kernels run faster than im2col does: 3x3 with a multiplier, its window in
-    registers (lower.depthwise_kernel's multiplier_3x3, which needs pairs_folded_requant's multipliers).
+    registers (lower.depthwise_kernel's multiplier_3x3, which needs scratch.pairs_folded_requant's multipliers).
     Measured on QEMU, a 32x32 stride-2 multiplier-8 stem: 3x3 72,240 instructions as a depthwise, 87,960 as a
     conv; 2x2, 1x5, 3x1, 5x1, 4x4, 5x5 all about half as a conv (e.g. 5x5: 287,560 vs 148,480)."""
-    from .lower import pairs_folded_requant
-    from .quantize import conv_multipliers
+    from .scratch import folded_requant_of
 
-    x, w, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
-    if tuple(int(d) for d in w.shape[1:3]) != (3, 3):
-        return False
-    if x.quant is None or y.quant is None or w.quant is None:
-        return True  # a shape-only graph (the cost model's): the kernel choice is the same either way there
-    mults, shifts = conv_multipliers(x.quant.scale[0], w.quant.scale, y.quant.scale[0], int(w.shape[3]))
-    return pairs_folded_requant(mults, shifts)
+    w = graph.tensor(op.inputs[1])
+    return tuple(int(d) for d in w.shape[1:3]) == (3, 3) and folded_requant_of(graph, op)
 
 
 def _single_channel_depthwise(graph: Graph, op) -> bool:

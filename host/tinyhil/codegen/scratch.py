@@ -137,6 +137,30 @@ def depthwise_ring_bytes(graph: Graph, op: Operator) -> int:
     return int(w.shape[1]) * padded_w * round_up4(int(x.shape[3]))
 
 
+PAIRS_MAX_SHIFT = 24  # the folded requantisation's saturating sum is exact up to this right shift
+
+
+def pairs_folded_requant(multipliers: list[int], shifts: list[int]) -> bool:
+    """Whether every channel takes depthwise_conv2d_pairs.c's folded requantisation (lower.depthwise_pairs_records):
+    a right shift of 1..PAIRS_MAX_SHIFT and a non-zero multiplier."""
+    return all(m != 0 and -PAIRS_MAX_SHIFT <= s <= -1 for m, s in zip(multipliers, shifts))
+
+
+def folded_requant_of(graph: Graph, op: Operator) -> bool:
+    """pairs_folded_requant for a depthwise's scales (its output's, or a folded activation's input's): without it
+    the pair kernel runs its portable row, ~10x slower than the tap list. True for a shape-only graph (the cost
+    model's), where the kernel choice does not change the memory either way."""
+    from .quantize import conv_multipliers
+
+    x, w = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]]
+    table = op.options.get("fused_table")
+    y = graph.tensors[table["input"]] if table else graph.tensors[op.outputs[0]]
+    if x.quant is None or y.quant is None or w.quant is None:
+        return True
+    mults, shifts = conv_multipliers(x.quant.scale[0], w.quant.scale, y.quant.scale[0], int(w.shape[3]))
+    return pairs_folded_requant(mults, shifts)
+
+
 TAP_LIST_OPTION = "tap_list_kernel"  # set by the planner on a depthwise whose pair-kernel ring would raise the arena
 # set by the planner on a fused block's depthwise that runs on the pair kernel's q15 ring (where it keeps the arena)
 FUSED_Q15_RING_OPTION = "fused_q15_ring"
@@ -189,10 +213,10 @@ PAIRS_MIN_OUT_W = 8
 
 
 def runs_depthwise_pairs(graph: Graph, op: Operator) -> bool:
-    """A standalone DEPTHWISE_CONV_2D that a th_depthwise_conv2d_pairs_*_s8 variant runs (standalone_pairs_shape),
-    unless the planner marked it (TAP_LIST_OPTION) because its ring, twice the tap list's, would raise the arena
-    (planner.plan_memory)."""
-    return standalone_pairs_shape(graph, op) and not op.options.get(TAP_LIST_OPTION)
+    """A standalone DEPTHWISE_CONV_2D that a th_depthwise_conv2d_pairs_*_s8 loop runs (standalone_pairs_shape, its
+    scales folding into the loop's requantisation: folded_requant_of), unless the planner marked it
+    (TAP_LIST_OPTION) because its ring, twice the tap list's, would raise the arena (planner.plan_memory)."""
+    return standalone_pairs_shape(graph, op) and not op.options.get(TAP_LIST_OPTION) and folded_requant_of(graph, op)
 
 
 def fused_depthwise_pairs(graph: Graph, op: Operator) -> bool:
