@@ -141,7 +141,7 @@ def _region(raw: dict[str, Any], index: int, source: Path) -> MemoryRegion:
     where = f"memory #{index + 1}"
     holds = _require(raw, "holds", source, where)
     if not isinstance(holds, list) or not all(isinstance(s, str) for s in holds):
-        raise _bad(source, "holds", where, holds, f'a list of section names, e.g. ["data", "bss", "stack"]')
+        raise _bad(source, "holds", where, holds, 'a list of section names, e.g. ["data", "bss", "stack"]')
     unknown = [s for s in holds if s not in SECTIONS]
     if unknown:
         raise ConfigError(f"{source}: [{where}] holds unknown sections {unknown}; known: {', '.join(SECTIONS)}")
