@@ -259,8 +259,9 @@ def print_paper_specs(result: dict) -> None:
 
 
 def measure_baseline(rev: str, names: list[str], workdir: Path, runs: int) -> tuple[str, dict[str, dict]]:
-    """The same nets measured with commit `rev`'s code generator and kernels: this script run in a
-    subprocess on a detached worktree of `rev` (its tinyhil package, hence its firmware/)."""
+    """The same nets measured with commit `rev`'s code generator and kernels: rev's copy of this script run in a
+    subprocess on a detached worktree of `rev` (its tinyhil package, hence its firmware/), on this run's .tflite
+    files; a net rev's script does not know keeps an empty column."""
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", rev], check=True, capture_output=True,
                             text=True).stdout.strip()
     tree = workdir / f"baseline-{commit}"
@@ -275,10 +276,12 @@ def measure_baseline(rev: str, names: list[str], workdir: Path, runs: int) -> tu
         if model.exists() and not (runs_dir / model.name).exists():
             (runs_dir / model.name).write_bytes(model.read_bytes())
     measured: dict[str, dict] = {}
+    # rev's own copy of this script: its imports name rev's modules (tinyhil's layout changed at 4d2aa30)
+    script = tree / "benchmarks" / Path(__file__).name
     try:
         env = {**os.environ, "PYTHONPATH": str(tree / "host")}
         for name in names:  # one run per net: a net the older code cannot run (an op it lacks) only loses its column
-            done = subprocess.run([sys.executable, __file__, "--workdir", str(runs_dir), "--runs", str(runs), "--json",
+            done = subprocess.run([sys.executable, str(script), "--workdir", str(runs_dir), "--runs", str(runs), "--json",
                                    str(out), "--no-fusion-modes", "--paper-specs", "0", "--only", name],
                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             if done.returncode != 0:

@@ -679,19 +679,13 @@ static __attribute__((noinline)) void th_dwp_row_runs5(const th_conv_args *a, in
         }
     }
 }
-static void th_dwp_row_5x1_s1(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row,
-                              int32_t first, int32_t count) {
-    th_dwp_row_runs5(a, width, rows, out_row, first, count, th_dwp_run_5x1_s1);
-}
-static void th_dwp_row_5x1_s1_clamp(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row,
-                                    int32_t first, int32_t count) {
-    th_dwp_row_runs5(a, width, rows, out_row, first, count, th_dwp_run_5x1_s1_clamp);
-}
 #define TH_DWP_ROW5(NAME, RUN)                                                                                 \
     static void NAME(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row,        \
                      int32_t first, int32_t count) {                                                           \
         th_dwp_row_runs5(a, width, rows, out_row, first, count, RUN);                                         \
     }
+TH_DWP_ROW5(th_dwp_row_5x1_s1, th_dwp_run_5x1_s1)
+TH_DWP_ROW5(th_dwp_row_5x1_s1_clamp, th_dwp_run_5x1_s1_clamp)
 TH_DWP_ROW5(th_dwp_row_5x5_s1, th_dwp_run_5x5_s1)
 TH_DWP_ROW5(th_dwp_row_5x5_s1_clamp, th_dwp_run_5x5_s1_clamp)
 TH_DWP_ROW5(th_dwp_row_5x5_s2, th_dwp_run_5x5_s2)
