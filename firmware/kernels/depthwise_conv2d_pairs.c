@@ -802,44 +802,63 @@ void th_dwp_ring_fill(th_dwp_ring *ring, const th_conv_args *a, int32_t slot, in
     }
 }
 
-/* Channels [first, first + count) of one output row, the loop chosen at run time (the fused block's depthwise:
- * one function for every shape), the variant lower.depthwise_pairs_kernel would name; no table. */
-void th_dwp_channels(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row, int32_t first,
-                     int32_t count) {
-#if TINYHIL_USE_DSP
-    const int folded = (th_dwp_record(a, 0)[a->k_h * th_dwp_row_words(a) + 3] & 0xFF) != 0; /* e = 0: not folded */
-    const int window = a->k_h == a->k_w && (a->k_h == 3 || a->k_h == 5 || a->k_h == 7); /* FUSED_PAIRS_WINDOWS */
-    if (!folded || !window) {
+/* Channels [first, first + count) of one output row for a fused block's depthwise (th_mbconv_args.dw_channels):
+ * one function per window, named by the code generator (lower.fused_pairs_channels), so that a firmware links only
+ * the loops its blocks run; the stride and the clamp chosen at run time; records without the folded requantisation
+ * (e = 0) take the portable row. No table. */
+#if TINYHIL_DSP_ASM
+static inline __attribute__((always_inline)) int th_dwp_folded(const th_conv_args *a) {
+    return (th_dwp_record(a, 0)[a->k_h * th_dwp_row_words(a) + 3] & 0xFF) != 0; /* e = 0: not folded */
+}
+void th_dwp_channels_3x3(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row,
+                         int32_t first, int32_t count) {
+    if (!th_dwp_folded(a)) {
         th_dwp_row_portable(a, width, rows, out_row, first, count);
         return;
     }
-#if TINYHIL_DSP_ASM /* the 3x3 loop over channels inline here: the fused block's strips call this often */
-    const int full = a->act_min == -128 && a->act_max == 127;
-    if (a->k_h == 5) {
-        th_dwp_row_runs5(a, width, rows, out_row, first, count,
-                         a->stride_w == 1 ? (full ? th_dwp_run_5x5_s1 : th_dwp_run_5x5_s1_clamp)
-                                          : (full ? th_dwp_run_5x5_s2 : th_dwp_run_5x5_s2_clamp));
-        return;
-    }
-    if (a->k_h == 7) {
-        th_dwp_row_runs5(a, width, rows, out_row, first, count,
-                         a->stride_w == 1 ? (full ? th_dwp_run_7x7_s1 : th_dwp_run_7x7_s1_clamp)
-                                          : (full ? th_dwp_run_7x7_s2 : th_dwp_run_7x7_s2_clamp));
-        return;
-    }
+    const int full = a->act_min == -128 && a->act_max == 127; /* the loop inline: the strips call this often */
     th_dwp_row_runs(a, width, rows, out_row, first, count,
                     a->stride_w == 1 ? (full ? th_dwp_run_3x3_s1 : th_dwp_run_3x3_s1_clamp)
                                      : (full ? th_dwp_run_3x3_s2 : th_dwp_run_3x3_s2_clamp));
-#else
-    th_dwp_row_steps(a, width, rows, out_row, first, count);
-#endif
-#else
-    th_dwp_row_portable(a, width, rows, out_row, first, count);
-#endif
 }
+#define TH_DWP_CHANNELS_ARRAY(WINDOW)                                                                             \
+    void th_dwp_channels_##WINDOW(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row, \
+                                  int32_t first, int32_t count) {                                                 \
+        if (!th_dwp_folded(a)) {                                                                                  \
+            th_dwp_row_portable(a, width, rows, out_row, first, count);                                           \
+            return;                                                                                               \
+        }                                                                                                         \
+        const int full = a->act_min == -128 && a->act_max == 127;                                                 \
+        th_dwp_row_runs5(a, width, rows, out_row, first, count,                                                   \
+                         a->stride_w == 1 ? (full ? th_dwp_run_##WINDOW##_s1 : th_dwp_run_##WINDOW##_s1_clamp)    \
+                                          : (full ? th_dwp_run_##WINDOW##_s2 : th_dwp_run_##WINDOW##_s2_clamp));  \
+    }
+TH_DWP_CHANNELS_ARRAY(5x5)
+TH_DWP_CHANNELS_ARRAY(7x7)
+#elif TINYHIL_USE_DSP /* the C model of the loops (the host's DSP-emulated build) */
+#define TH_DWP_CHANNELS_MODEL(WINDOW)                                                                             \
+    void th_dwp_channels_##WINDOW(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row, \
+                                  int32_t first, int32_t count) {                                                 \
+        const int folded = (th_dwp_record(a, 0)[a->k_h * th_dwp_row_words(a) + 3] & 0xFF) != 0;                   \
+        (folded ? th_dwp_row_steps : th_dwp_row_portable)(a, width, rows, out_row, first, count);                 \
+    }
+TH_DWP_CHANNELS_MODEL(3x3)
+TH_DWP_CHANNELS_MODEL(5x5)
+TH_DWP_CHANNELS_MODEL(7x7)
+#else
+#define TH_DWP_CHANNELS_PORTABLE(WINDOW)                                                                          \
+    void th_dwp_channels_##WINDOW(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row, \
+                                  int32_t first, int32_t count) {                                                 \
+        th_dwp_row_portable(a, width, rows, out_row, first, count);                                               \
+    }
+TH_DWP_CHANNELS_PORTABLE(3x3)
+TH_DWP_CHANNELS_PORTABLE(5x5)
+TH_DWP_CHANNELS_PORTABLE(7x7)
+#endif
 
-void th_dwp_row(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row) {
-    th_dwp_channels(a, width, rows, out_row, 0, a->in_c);
+void th_dwp_row(const th_conv_args *a, th_dwp_channels_fn channels, int32_t width, const int16_t *const *rows,
+                int8_t *out_row) {
+    channels(a, width, rows, out_row, 0, a->in_c);
     if (a->table) { /* a folded activation, while the row is still in cache */
         th_table_lookup_s8(a->table, a->out_w * a->out_c, out_row, out_row);
     }

@@ -244,7 +244,7 @@ static void stage_strips_row(const th_stage *s, const int8_t *const *window, int
                          width);
             planes[ky] = strip;
         }
-        th_dwp_channels(d, width, planes, dw_row, c, count);
+        a->dw_channels(d, width, planes, dw_row, c, count);
     }
     if (d->table) { /* a folded activation */
         th_table_lookup_s8(d->table, d->out_w * d->out_c, dw_row, dw_row);
@@ -261,7 +261,7 @@ static void stage_depthwise_row(th_stage *s, int32_t oy, int8_t *dw_row) {
     } rows;
     if (a->depthwise_pairs) {
         stage_q15_window(s, oy, rows.q15);
-        th_dwp_row(d, s->ring.q15.width, rows.q15, dw_row);
+        th_dwp_row(d, a->dw_channels, s->ring.q15.width, rows.q15, dw_row);
     } else {
         stage_s8_window(s, oy, rows.s8);
         if (a->strip_channels) {

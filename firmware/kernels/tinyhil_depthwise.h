@@ -123,14 +123,12 @@ static inline int16_t *th_dwp_slot_row(const th_dwp_ring *ring, const th_conv_ar
 /* Input row iy (src: its in_w pixels of in_c channels, or NULL above / below the image) into `slot`. */
 void th_dwp_ring_fill(th_dwp_ring *ring, const th_conv_args *a, int32_t slot, int32_t iy, const int8_t *src);
 
-/* One output row (out_w pixels) from the k_h q15 ring rows of its window, then a folded table (depthwise_conv2d_pairs.c). */
-void th_dwp_row(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row);
-/* th_dwp_row's channels [first, first + count) only (rows[ky]: channel first's plane), without the table. */
-void th_dwp_channels(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row, int32_t first,
-                     int32_t count);
+/* One output row (out_w pixels): every channel through `channels`, then a folded table (depthwise_conv2d_pairs.c). */
+void th_dwp_row(const th_conv_args *a, th_dwp_channels_fn channels, int32_t width, const int16_t *const *rows,
+                int8_t *out_row);
 /* Channels [0, count) of `columns` int8 pixels (channel c of column x at src[x * stride + c]) into q15 planes of
  * `width` columns (channel c's at planes + c * width), the offset added, 0 from column `columns` on: an int8 ring
- * row widened a few channels at a time for th_dwp_channels (the fused block's strips, mbconv_fused.c). */
+ * row widened a few channels at a time for th_dwp_channels_3x3 (the fused block's strips, mbconv_fused.c). */
 void th_dwp_widen(const int8_t *src, int32_t stride, int32_t columns, int32_t count, int32_t offset, int16_t *planes,
                   int32_t width);
 

@@ -195,6 +195,18 @@ typedef struct {
 #define TH_ACT_LEAKY_RELU 1
 #define TH_ACT_HARD_SWISH 2
 #define TH_ACT_LOGISTIC 3
+/* Channels [first, first + count) of one output row of a depthwise on the pair kernel's q15 rows of its window
+ * (rows[ky]: channel first's plane), without a table: one per window (depthwise_conv2d_pairs.c), named by the
+ * code generator in th_mbconv_args.dw_channels so that a firmware links only the loops its blocks run. */
+typedef void (*th_dwp_channels_fn)(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row,
+                                   int32_t first, int32_t count);
+void th_dwp_channels_3x3(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row,
+                         int32_t first, int32_t count);
+void th_dwp_channels_5x5(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row,
+                         int32_t first, int32_t count);
+void th_dwp_channels_7x7(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row,
+                         int32_t first, int32_t count);
+
 typedef struct {
     int32_t kind;                        /* TH_ACT_* */
     const void *args;                    /* th_leaky_relu_args / th_hard_swish_args / th_logistic_args, or NULL */
@@ -227,6 +239,8 @@ typedef struct th_mbconv_args {
      * strip_channels > 0 (filter_q15: the pair records) each window widened that many channels at a time into
      * q15 strips at q15_offset for the pair kernel's rows */
     int32_t depthwise_pairs, expanded_row_offset, strip_channels;
+    /* the pair rows of that depthwise's window (th_dwp_channels_3x3 / _5x5 / _7x7), NULL on the int8 ring alone */
+    th_dwp_channels_fn dw_channels;
 } th_mbconv_args;
 
 void th_conv2d_s8(const th_conv_args *a, const int8_t *input, int8_t *output);

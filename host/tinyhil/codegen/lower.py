@@ -17,7 +17,7 @@ from .rewrites import REWRITTEN_OPS
 from .quantize import (activation_range, conv_multipliers, f32, fast_requant, hard_swish_multipliers,
                        leaky_relu_multipliers, mean_multiplier, mul_multiplier, quantize_multiplier,
                        softmax_params)
-from .scratch import (PAIRS_LOOPS, cascade_scratch, depthwise_pairs_ring_width, is_pointwise,
+from .scratch import (FUSED_PAIRS_WINDOWS, PAIRS_LOOPS, cascade_scratch, depthwise_pairs_ring_width, is_pointwise,
                       pairs_folded_requant, round_up4, runs_depthwise_pairs, same_pad)
 
 
@@ -245,8 +245,21 @@ def _fused_block(graph: Graph, op: Operator, p: str
                 se_sums_offset=own.se_sums_offset, se_pooled_offset=own.se_pooled_offset,
                 se_reduced_offset=own.se_reduced_offset, se_pre_offset=own.se_pre_offset,
                 se_gate_offset=own.se_gate_offset, depthwise_pairs=int(own.depthwise_pairs),
-                expanded_row_offset=own.expanded_row_offset, strip_channels=own.strip_channels)
+                expanded_row_offset=own.expanded_row_offset, strip_channels=own.strip_channels,
+                dw_channels=fused_pairs_channels(graph, o["depthwise"]) if own.depthwise_pairs or own.strip_channels
+                else "NULL")
     return arrays, structs, main, macs
+
+
+def fused_pairs_channels(graph: Graph, depthwise: Operator) -> str:
+    """The pair rows a fused block's depthwise runs on its q15 ring or strips, one function per window
+    (depthwise_conv2d_pairs.c's th_dwp_channels_3x3 / _5x5 / _7x7: scratch.FUSED_PAIRS_WINDOWS), so that a
+    firmware links only the loops of the windows its blocks have."""
+    k_h, k_w = (int(d) for d in graph.tensor(depthwise.inputs[1]).shape[1:3])
+    if (k_h, k_w) not in FUSED_PAIRS_WINDOWS:
+        raise UnsupportedOpError(f"operator {depthwise.index} ({depthwise.opcode}): a {k_h}x{k_w} depthwise has no "
+                                 f"pair rows in a fused block (scratch.FUSED_PAIRS_WINDOWS); a tinyhil bug: report it")
+    return f"th_dwp_channels_{k_h}x{k_w}"
 
 
 def widen_depthwise_filter(weights: np.ndarray) -> np.ndarray:

@@ -179,7 +179,7 @@ def _pairs_window(graph: Graph, op: Operator) -> tuple[int, int, int, int] | Non
     return int(w.shape[1]), int(w.shape[2]), o.get("stride_w", 1), int(y.shape[2])
 
 
-# the windows whose hand-scheduled pair loops a fused block's depthwise runs (th_dwp_channels)
+# the windows whose hand-scheduled pair loops a fused block's depthwise runs (th_dwp_channels_3x3 / _5x5 / _7x7)
 FUSED_PAIRS_WINDOWS = ((3, 3), (5, 5), (7, 7))
 
 
