@@ -95,6 +95,22 @@ typedef struct {
 /* TANH: the same parameters as LOGISTIC (4 integer bits); the output is read as scale 1/128, zero point 0 */
 typedef th_logistic_args th_tanh_args;
 
+/* ELU and FLOAT_UNARY (the converter's DEQUANTIZE -> float ops -> QUANTIZE): TFLM's table of a float function,
+ * filled by the host as TFLM fills it; both paths index it */
+typedef struct {
+    int32_t size;
+    const int8_t *table;                          /* [256] */
+} th_lookup_args;
+
+/* RSQRT (TFLM RsqrtEvalQuantized): 1 / sqrt(x - zp_in) by integer Newton steps, rescaled by
+ * 1 / (sqrt(input scale) * output scale) */
+typedef struct {
+    int32_t size;
+    int32_t input_zero_point, output_zero_point;
+    int32_t output_multiplier, output_shift;
+    const int8_t *table;                          /* [256] */
+} th_rsqrt_args;
+
 /* RELU6: the input bytes clamped to [lower, upper], the input's zero point and quantised 6 (TFLM Relu6Quantized) */
 typedef struct {
     int32_t size;
@@ -333,6 +349,8 @@ void th_logistic_s8(const th_logistic_args *a, const int8_t *input, int8_t *outp
 void th_mul_s8(const th_mul_args *a, const int8_t *input1, const int8_t *input2, int8_t *output);
 void th_swish_s8(const th_swish_args *a, const int8_t *input, int8_t *output);
 void th_tanh_s8(const th_tanh_args *a, const int8_t *input, int8_t *output);
+void th_lookup_s8(const th_lookup_args *a, const int8_t *input, int8_t *output);
+void th_rsqrt_s8(const th_rsqrt_args *a, const int8_t *input, int8_t *output);
 void th_relu6_s8(const th_relu6_args *a, const int8_t *input, int8_t *output);
 void th_requantize_s8(const th_requantize_args *a, const int8_t *input, int8_t *output);
 void th_reduce_max_s8(const th_reduce_args *a, const int8_t *input, int8_t *output);

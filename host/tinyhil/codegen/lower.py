@@ -12,8 +12,8 @@ from ..errors import UnsupportedOpError
 from .ir import Graph, Operator
 from .layer import (ArgStruct, ConstArray, Layer, broadcast_inner, commutative_operands, const_inputs_of, quant_params,
                     reduce_view, shape4, table_layer, unary_tensors)
-from . import lower_compare, lower_layout, lower_requant, lower_transpose_conv, tables
-from .rewrites import REWRITTEN_OPS
+from . import lower_compare, lower_layout, lower_lookup, lower_requant, lower_transpose_conv, tables
+from .rewrites import ISLAND_OPS, REWRITTEN_OPS
 from .quantize import (activation_range, conv_multipliers, f32, fast_requant, hard_swish_multipliers,
                        leaky_relu_multipliers, mean_multiplier, mul_multiplier, quantize_multiplier,
                        softmax_params)
@@ -701,6 +701,9 @@ _LOWERINGS: dict[str, Callable[[Graph, Operator], Layer]] = {
     "RELU6": lower_requant.relu6,
     "QUANTIZE": lower_requant.quantize,
     "TANH": lower_requant.tanh,
+    "ELU": lower_lookup.elu,
+    "RSQRT": lower_lookup.rsqrt,
+    lower_lookup.FLOAT_UNARY: lower_lookup.float_unary,
     "MAXIMUM": lower_compare.maximum_minimum,
     "MINIMUM": lower_compare.maximum_minimum,
     "PRELU": lower_compare.prelu,
@@ -714,7 +717,8 @@ _LOWERINGS: dict[str, Callable[[Graph, Operator], Layer]] = {
     "SWISH": _swish,
 }
 # the .tflite ops: those lowered, and those the planner's rewrites turn into them first
-SUPPORTED_OPS = tuple(sorted({*(k for k in _LOWERINGS if k not in ("FUSED_MBCONV", "SWISH")), *REWRITTEN_OPS}))
+SUPPORTED_OPS = tuple(sorted({*(k for k in _LOWERINGS if k not in ("FUSED_MBCONV", "SWISH", lower_lookup.FLOAT_UNARY)),
+                              *REWRITTEN_OPS, *ISLAND_OPS}))
 
 
 def lower(graph: Graph) -> list[Layer]:

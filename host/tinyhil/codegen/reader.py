@@ -13,6 +13,7 @@ import tflite
 
 from ..errors import ModelError, UnsupportedOpError
 from .ir import Graph, Operator, Quantization, Tensor
+from .rewrites import float_islands
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,9 @@ _OPTION_DECODERS: dict[str, tuple[type, Callable[[Any], dict[str, Any]]] | None]
     "RELU6": None,
     "QUANTIZE": None,
     "TANH": None,
+    "ELU": None,
+    "NEG": None,  # in a float island only (rewrites.float_islands)
+    "RSQRT": None,
     "MAXIMUM": None,
     "MINIMUM": None,
     "PRELU": None,
@@ -206,7 +210,7 @@ def read_tflite(src: bytes | Path) -> Graph:
                          or f"corrupt .tflite ({len(blob)} bytes): {type(exc).__name__}: {exc}; re-export the model") from exc
     graph = Graph(tensors=tensors, operators=operators, inputs=inputs, outputs=outputs,
                   name=(subgraph.Name() or b"model").decode(errors="replace"))
-    graph = int8_core(graph)
+    graph = float_islands(int8_core(graph))
     _check_int8(graph)
     log.debug("read %d tensors, %d operators", len(tensors), len(operators))
     return graph

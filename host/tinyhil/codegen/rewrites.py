@@ -7,7 +7,11 @@ per-channel requantisation. Public audio models start so (TFLM's micro_speech: a
 multiplier 8 over a 49x40 spectrogram); as a conv it runs on the im2col product over the whole window (K = 80
 there) instead of the depthwise kernels' tap loops.
 
-SPLIT / SPLIT_V, an op with several outputs, is one SLICE per output (the layers tinyhil lowers have one output)."""
+SPLIT / SPLIT_V, an op with several outputs, is one SLICE per output (the layers tinyhil lowers have one output).
+
+DEQUANTIZE -> float elementwise ops -> QUANTIZE, what the converter writes for an op it does not quantise (a Keras
+ELU; LayerNormalization's negated mean, a float NEG), maps each int8 byte to one int8 byte through TFLM's float
+kernels: one FLOAT_UNARY, a 256-entry table of that float arithmetic (lower_lookup.float_unary)."""
 
 from __future__ import annotations
 
@@ -120,3 +124,46 @@ def split_as_slices(graph: Graph) -> Graph:
                                                         constant(extent, f"{name} size")), (out,), {}))
             start += size
     return graph.with_operators(operators, tensors=tensors)  # the slices numbered in schedule order
+
+
+# float elementwise ops a float island may hold (tables.FLOAT_FUNCTIONS computes them); the reader reads them
+ISLAND_OPS = ("DEQUANTIZE", "NEG", "ELU")
+
+
+def float_islands(graph: Graph) -> Graph:
+    """A new Graph where each DEQUANTIZE int8 -> float32, its float32 result passed through elementwise ops of
+    ISLAND_OPS (each the only reader of the one before, none a graph output) to a QUANTIZE float32 -> int8, is one
+    FLOAT_UNARY at the QUANTIZE's place: options {"float_ops": the ops between, "source_ops": all of them (what the
+    TFLM runtime registers)}."""
+    from .lower_lookup import FLOAT_UNARY
+
+    readers: dict[int, list[Operator]] = {}
+    for op in graph.operators:
+        for t in op.inputs:
+            readers.setdefault(t, []).append(op)
+
+    def only_reader(tensor: int) -> Operator | None:
+        users = readers.get(tensor, [])
+        return users[0] if len(users) == 1 and tensor not in graph.outputs else None
+
+    removed: set[int] = set()
+    rewired: dict[int, Operator] = {}
+    for dq in graph.operators:
+        if (dq.opcode != "DEQUANTIZE" or graph.tensor(dq.inputs[0]).dtype != "int8"
+                or graph.tensor(dq.outputs[0]).dtype != "float32"):
+            continue
+        chain, op = [], only_reader(dq.outputs[0])
+        while op is not None and op.opcode in ISLAND_OPS[1:] and len(op.inputs) == 1 \
+                and graph.tensor(op.outputs[0]).shape == graph.tensor(dq.inputs[0]).shape:
+            chain.append(op)
+            op = only_reader(op.outputs[0])
+        if (op is None or op.opcode != "QUANTIZE" or graph.tensor(op.outputs[0]).dtype != "int8"
+                or graph.tensor(op.outputs[0]).shape != graph.tensor(dq.inputs[0]).shape):
+            continue
+        float_ops = tuple(o.opcode for o in chain)
+        rewired[op.index] = Operator(op.index, FLOAT_UNARY, (dq.inputs[0],), op.outputs,
+                                     {"float_ops": float_ops, "source_ops": ("DEQUANTIZE", *float_ops, "QUANTIZE")})
+        removed |= {dq.index, *(o.index for o in chain)}
+    if not removed:
+        return graph
+    return graph.with_operators([rewired.get(op.index, op) for op in graph.operators if op.index not in removed])
