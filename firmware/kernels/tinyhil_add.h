@@ -9,6 +9,7 @@
 #ifndef TINYHIL_ADD_H
 #define TINYHIL_ADD_H
 
+#include "tinyhil_broadcast.h"
 #include "tinyhil_fixedpoint.h"
 #include "tinyhil_kernels.h"
 
@@ -104,9 +105,42 @@ static void add_same_shape(const th_add_args *a, int32_t size, const int8_t *inp
     }
 }
 
-/* input2 of input1's shape, or (input2_inner) a row repeated over input1's leading dims */
+/* one row of a general broadcast: rows where both operands step 1 take add_same_shape's fast form */
+static inline __attribute__((always_inline)) void add_broadcast_row(const th_add_args *a, int32_t n, const int8_t *x1,
+                                                                     int32_t step1, const int8_t *x2, int32_t step2,
+                                                                     int8_t *y, int subtract) {
+    if (step1 == 1 && step2 == 1) {
+        add_same_shape(a, n, x1, x2, y, subtract);
+        return;
+    }
+    for (int32_t i = 0; i < n; ++i) {
+        const int32_t v1 = (int32_t)((uint32_t)(x1[i * step1] + a->input1_offset) << a->left_shift);
+        const int32_t v2 = (int32_t)((uint32_t)(x2[i * step2] + a->input2_offset) << a->left_shift);
+        const int32_t s1 = th_mbqm(v1, a->input1_multiplier, a->input1_shift);
+        const int32_t s2 = th_mbqm(v2, a->input2_multiplier, a->input2_shift);
+        const int32_t sum = th_mbqm(subtract ? s1 - s2 : s1 + s2, a->output_multiplier, a->output_shift)
+                            + a->output_offset;
+        y[i] = th_clamp_s8(sum, a->act_min, a->act_max);
+    }
+}
+
+static void add_row(const void *args, int32_t n, const int8_t *x1, int32_t step1, const int8_t *x2, int32_t step2,
+                    int8_t *y) {
+    add_broadcast_row((const th_add_args *)args, n, x1, step1, x2, step2, y, 0);
+}
+
+static void sub_row(const void *args, int32_t n, const int8_t *x1, int32_t step1, const int8_t *x2, int32_t step2,
+                    int8_t *y) {
+    add_broadcast_row((const th_add_args *)args, n, x1, step1, x2, step2, y, 1);
+}
+
+/* input2 of input1's shape, or (input2_inner) a row repeated over input1's leading dims, or any broadcast */
 static inline __attribute__((always_inline)) void th_add_or_sub(const th_add_args *a, const int8_t *input1,
                                                                  const int8_t *input2, int8_t *output, int subtract) {
+    if (a->broadcast != NULL) {
+        th_broadcast_rows(a->broadcast, a, input1, input2, output, subtract ? sub_row : add_row);
+        return;
+    }
     const int32_t inner = a->input2_inner;
     if (inner <= 0 || inner >= a->size) {
         add_same_shape(a, a->size, input1, input2, output, subtract);

@@ -764,3 +764,82 @@ def test_reduce_max_and_min_over_contiguous_axes_match_tflm(check_bit_exact, opc
     tensors = [TensorSpec(tuple(shape), **q), TensorSpec((len(axes),), "int32", data=np.array(axes, np.int32)),
                TensorSpec(tuple(out), **q)]
     assert check_bit_exact(build_model(opcode, tensors, [0, 1], [2], mean_options(keep))) == 6
+
+
+@st.composite
+def general_broadcast_models(draw: st.DrawFn, opcode: str) -> bytes:
+    """ADD / SUB / MUL / SQUARED_DIFFERENCE with any broadcast of up to 4 dims, as LayerNormalization writes them:
+    x and its mean over trailing axes (keep dims; (1,T,C) - (1,T,1)), either order; or x against a constant
+    where each repeats along dims of its own ((1,T,1) * (1,1,C), the outer product of gamma and 1 / sigma)."""
+    from .tflite_builder import add_options, mean_options, mul_options, sub_options
+
+    out = draw(st.lists(st.integers(1, 6), min_size=1, max_size=4))
+    rank = len(out)
+
+    def quant() -> dict:
+        return {"scale": (draw(scales),), "zero_point": (draw(zero_points),)}
+
+    ops = []
+    if draw(st.booleans()):  # x and its mean
+        first = draw(st.integers(0, rank - 1))
+        reduced = [1 if k >= first else n for k, n in enumerate(out)]
+        tensors = [TensorSpec(tuple(out), **quant()),
+                   TensorSpec((rank - first,), "int32", data=np.arange(first, rank, dtype=np.int32)),
+                   TensorSpec(tuple(reduced), **quant())]
+        ops.append(OpSpec("MEAN", [0, 1], [2], mean_options(True)))
+        operands = [0, 2]
+    else:  # x and a constant, each repeating along dims of its own
+        owner = [draw(st.sampled_from(["both", "x", "constant"])) for _ in range(rank)]
+        x_shape = tuple(1 if o == "constant" else n for o, n in zip(owner, out))
+        c_shape = tuple(1 if o == "x" else n for o, n in zip(owner, out))
+        out = [max(a, b) for a, b in zip(x_shape, c_shape)]
+        if draw(st.booleans()):  # the converter drops the constant's leading 1s
+            c_shape = c_shape[next((k for k, n in enumerate(c_shape) if n != 1), rank - 1):]
+        rng = np.random.default_rng(draw(st.integers(0, 2**31)))
+        tensors = [TensorSpec(x_shape, **quant()),
+                   TensorSpec(c_shape, **quant(), data=rng.integers(-128, 128, c_shape).astype(np.int8))]
+        operands = [0, 1]
+    tensors.append(TensorSpec(tuple(out), **quant()))
+    options = {"ADD": add_options, "SUB": sub_options, "MUL": mul_options}.get(opcode)
+    ops.append(OpSpec(opcode, draw(st.permutations(operands)), [len(tensors) - 1],
+                      options(draw(st.sampled_from(["NONE", "RELU"]))) if options else None))
+    return build_graph(tensors, ops, 0, len(tensors) - 1)
+
+
+@pytest.mark.parametrize("opcode", ["ADD", "SUB", "MUL", "SQUARED_DIFFERENCE"])
+@settings(max_examples=15, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_add_sub_mul_and_squared_difference_with_any_broadcast_match_tflm(check_bit_exact, opcode: str,
+                                                                          data: st.DataObject) -> None:
+    blob = data.draw(general_broadcast_models(opcode))
+    assert check_bit_exact(blob) == 6
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["sequence", "image"])
+def test_converter_made_layer_normalization_is_bit_exact(check_bit_exact, kind: str) -> None:
+    """Keras' LayerNormalization converts to MEAN over the last axis, a float NEG of it (DEQUANTIZE -> NEG ->
+    QUANTIZE: one FLOAT_UNARY), SQUARED_DIFFERENCE (x - mean broadcast over C), MEAN, ADD of epsilon, RSQRT, and
+    MULs / ADDs whose operands broadcast either way ((1,T,1) * (1,1,C) gamma): the whole model runs bit-exact."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from tensorflow import keras
+
+    from .keras_nets import export_model_int8
+    L = keras.layers
+    if kind == "sequence":  # a transformer block's (1, T, C)
+        inp = keras.Input((5, 6), batch_size=1)
+        x = L.LayerNormalization()(L.Dense(8)(inp))
+        model = keras.Model(inp, L.Dense(4)(x))
+    else:  # after a conv, over the channels
+        inp = keras.Input((6, 6, 3), batch_size=1)
+        model = keras.Model(inp, L.LayerNormalization()(L.Conv2D(8, 3, padding="same")(inp)))
+    layer = model.layers[2] if kind == "sequence" else model.layers[-1]
+    rng = np.random.default_rng(1)
+    layer.set_weights([rng.uniform(0.5, 1.5, 8).astype(np.float32), rng.normal(0, 0.3, 8).astype(np.float32)])
+    blob = export_model_int8(model, seed=1)
+    opcodes = {op.opcode for op in read_tflite(blob).operators}
+    assert {"MEAN", "FLOAT_UNARY", "SQUARED_DIFFERENCE", "RSQRT", "MUL", "ADD"} <= opcodes
+    assert check_bit_exact(blob, n_random=6) == 8

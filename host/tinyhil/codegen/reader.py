@@ -77,6 +77,7 @@ _OPTION_DECODERS: dict[str, tuple[type, Callable[[Any], dict[str, Any]]] | None]
     "ELU": None,
     "NEG": None,  # in a float island only (rewrites.float_islands)
     "RSQRT": None,
+    "SQUARED_DIFFERENCE": None,
     "MAXIMUM": None,
     "MINIMUM": None,
     "PRELU": None,
