@@ -58,6 +58,16 @@ static void mul_broadcast_row(const void *args, int32_t n, const int8_t *x1, int
         return;
     }
 #endif
+#if TINYHIL_USE_DSP
+    if (a->requant != NULL) { /* the requantisation a right shift: th_requantise_fast's four instructions */
+        for (int32_t i = 0; i < n; ++i) {
+            const int32_t product = (x1[i * step1] + a->input1_offset) * (x2[i * step2] + a->input2_offset);
+            y[i] = th_clamp_s8(th_requantise_fast(product, a->requant[0], a->requant[1]) + a->output_offset,
+                               a->act_min, a->act_max);
+        }
+        return;
+    }
+#endif
     for (int32_t i = 0; i < n; ++i) {
         y[i] = th_clamp_s8(mul_one(a, x1[i * step1], x2[i * step2]), a->act_min, a->act_max);
     }

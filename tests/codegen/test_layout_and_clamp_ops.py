@@ -843,3 +843,78 @@ def test_converter_made_layer_normalization_is_bit_exact(check_bit_exact, kind: 
     opcodes = {op.opcode for op in read_tflite(blob).operators}
     assert {"MEAN", "FLOAT_UNARY", "SQUARED_DIFFERENCE", "RSQRT", "MUL", "ADD"} <= opcodes
     assert check_bit_exact(blob, n_random=6) == 8
+
+
+def chain_of_layer_norm_ops_model() -> bytes:
+    """One graph through the ops public models added here, each on the output of the one before: ELU, a float
+    island (DEQUANTIZE -> NEG -> QUANTIZE), MEAN over the channels, SQUARED_DIFFERENCE against it (a broadcast
+    walk), MEAN, ADD of epsilon, RSQRT, MUL by gamma ((1,H,W,1) * (C,): both operands repeat), MUL and SUB with
+    the (1,H,W,1) statistics, ADD, SUB of the mean (a layer normalisation written out as the converter writes
+    Keras', its last steps walking both broadcast directions)."""
+    from .tflite_builder import add_options, mean_options, mul_options, sub_options
+
+    rng = np.random.default_rng(12)
+    h, w, c = 4, 6, 12
+    full, stat = (1, h, w, c), (1, h, w, 1)
+    t = [TensorSpec(full, scale=(0.05,), zero_point=(-3,))]
+
+    def tensor(shape=full, scale=0.03, zp=3, data=None, dtype="int8") -> int:
+        t.append(TensorSpec(shape, dtype, scale=None if dtype == "float32" else (scale,),
+                            zero_point=None if dtype == "float32" else (zp,), data=data))
+        return len(t) - 1
+
+    ops = [OpSpec("ELU", [0], [elu := tensor(scale=0.04, zp=-40)])]
+    ops.append(OpSpec("DEQUANTIZE", [elu], [f := tensor(dtype="float32")]))
+    ops.append(OpSpec("NEG", [f], [neg := tensor(dtype="float32")]))
+    ops.append(OpSpec("QUANTIZE", [neg], [x := tensor(scale=0.04, zp=39)]))
+    axis = tensor((1,), data=np.array([3], np.int32), dtype="int32")
+    ops.append(OpSpec("MEAN", [x, axis], [mean := tensor(stat, 0.02, 10)], mean_options(True)))
+    ops.append(OpSpec("SQUARED_DIFFERENCE", [x, mean], [sq := tensor(scale=0.05, zp=-128)]))
+    ops.append(OpSpec("MEAN", [sq, axis], [var := tensor(stat, 0.015, -128)], mean_options(True)))
+    eps = tensor((), 4e-6, -128, np.array(-127, np.int8))
+    ops.append(OpSpec("ADD", [var, eps], [var_eps := tensor(stat, 0.015, -128)], add_options("NONE")))
+    ops.append(OpSpec("RSQRT", [var_eps], [inv := tensor(stat, 0.03, -128)]))
+    gamma = tensor((c,), 0.004, -128, rng.integers(-128, 128, c).astype(np.int8))
+    ops.append(OpSpec("MUL", [inv, gamma], [g := tensor(scale=0.03, zp=-128)], mul_options("NONE")))
+    ops.append(OpSpec("MUL", [x, g], [xg := tensor(scale=0.05, zp=2)], mul_options("NONE")))
+    ops.append(OpSpec("MUL", [mean, g], [mg := tensor(scale=0.02, zp=-5)], mul_options("NONE")))
+    ops.append(OpSpec("ADD", [xg, mg], [total := tensor(scale=0.06, zp=1)], add_options("NONE")))
+    ops.append(OpSpec("SUB", [total, mean], [tensor(scale=0.06, zp=-1)], sub_options("NONE")))
+    return build_graph(t, ops, 0, len(t) - 1)
+
+
+LAYER_NORM_OPS = {"ELU", "FLOAT_UNARY", "MEAN", "SQUARED_DIFFERENCE", "ADD", "RSQRT", "MUL", "SUB"}
+
+
+def test_a_chain_of_the_layer_norm_ops_matches_tflm(check_bit_exact) -> None:
+    graph = plan_memory(read_tflite(chain_of_layer_norm_ops_model())).graph
+    assert LAYER_NORM_OPS <= {op.opcode for op in graph.operators}
+    walks = [layer.opcode for layer in lower(graph) if "broadcast" in layer.fields]
+    assert walks == ["SQUARED_DIFFERENCE", "MUL", "MUL", "SUB"]
+    assert check_bit_exact(chain_of_layer_norm_ops_model(), n_random=8) == 10
+
+
+@pytest.mark.qemu
+@pytest.mark.slow
+def test_the_layer_norm_ops_are_bit_exact_on_the_cortex_m7_emulator_in_both_kernel_builds(tmp_path) -> None:
+    """ELU's and the float island's tables, RSQRT's Newton steps (portable) and table (fast), the broadcast walks
+    of SQUARED_DIFFERENCE, MUL and SUB on QEMU; each layer's instructions are printed (pytest -s)."""
+    from tinyhil.hil.bench import run_image, summarise
+    from tinyhil.hil.boards import load_profile
+    from tinyhil.codegen import generate
+    from tinyhil.hil.firmware import build_firmware
+
+    blob = chain_of_layer_norm_ops_model()
+    profile = load_profile("qemu-m7")
+    generated = generate(blob, tmp_path / "model")
+    inputs = np.random.default_rng(3).integers(-128, 128, size=(3, *generated.input_shape), dtype=np.int8)
+    inputs[0] = 127
+    reference = ReferenceInterpreter(blob)
+    expected = np.stack([reference.invoke(x) for x in inputs])
+    for portable in (False, True):
+        image = build_firmware(generated.out_dir, profile, tmp_path / f"build-{portable}", portable_kernels=portable,
+                               layer_timing=True)
+        outcome = run_image(image, profile, inputs, tmp_path / f"run-{portable}")
+        m = summarise(image, profile, outcome, expected, "native", generated.layers)
+        assert m.bit_exact, portable
+        print("portable" if portable else "fast", [(row["op"], row["latency"]) for row in m.layer_latency])
