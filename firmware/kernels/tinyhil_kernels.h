@@ -114,6 +114,17 @@ typedef struct {
 /* TANH: the same parameters as LOGISTIC (4 integer bits); the output is read as scale 1/128, zero point 0 */
 typedef th_logistic_args th_tanh_args;
 
+/* BATCH_MATMUL: per batch (b0, b1, b2: the output's dense batch dims), output [rows][cols] of lhs [rows][depth] times
+ * rhs [depth][cols], each operand read through its strides (adj_x / adj_y; a batch stride 0 broadcasts) */
+typedef struct {
+    int32_t batch[3];
+    int32_t lhs_batch_stride[3], rhs_batch_stride[3];
+    int32_t rows, cols, depth;
+    int32_t lhs_row_stride, lhs_k_stride, rhs_col_stride, rhs_k_stride;
+    int32_t lhs_offset, rhs_offset, output_offset;
+    int32_t output_multiplier, output_shift;
+} th_batch_matmul_args;
+
 /* ELU and FLOAT_UNARY (the converter's DEQUANTIZE -> float ops -> QUANTIZE): TFLM's table of a float function,
  * filled by the host as TFLM fills it; both paths index it */
 typedef struct {
@@ -371,6 +382,7 @@ void th_swish_s8(const th_swish_args *a, const int8_t *input, int8_t *output);
 void th_tanh_s8(const th_tanh_args *a, const int8_t *input, int8_t *output);
 void th_lookup_s8(const th_lookup_args *a, const int8_t *input, int8_t *output);
 void th_rsqrt_s8(const th_rsqrt_args *a, const int8_t *input, int8_t *output);
+void th_batch_matmul_s8(const th_batch_matmul_args *a, const int8_t *lhs, const int8_t *rhs, int8_t *output);
 void th_squared_difference_s8(const th_squared_difference_args *a, const int8_t *input1, const int8_t *input2,
                               int8_t *output);
 void th_relu6_s8(const th_relu6_args *a, const int8_t *input, int8_t *output);

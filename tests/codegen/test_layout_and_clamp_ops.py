@@ -845,13 +845,14 @@ def test_converter_made_layer_normalization_is_bit_exact(check_bit_exact, kind: 
     assert check_bit_exact(blob, n_random=6) == 8
 
 
-def chain_of_layer_norm_ops_model() -> bytes:
+def chain_of_transformer_ops_model() -> bytes:
     """One graph through the ops public models added here, each on the output of the one before: ELU, a float
     island (DEQUANTIZE -> NEG -> QUANTIZE), MEAN over the channels, SQUARED_DIFFERENCE against it (a broadcast
     walk), MEAN, ADD of epsilon, RSQRT, MUL by gamma ((1,H,W,1) * (C,): both operands repeat), MUL and SUB with
     the (1,H,W,1) statistics, ADD, SUB of the mean (a layer normalisation written out as the converter writes
-    Keras', its last steps walking both broadcast directions)."""
-    from .tflite_builder import add_options, mean_options, mul_options, sub_options
+    Keras', its last steps walking both broadcast directions), then BATCH_MATMUL of the result by itself (x x^T,
+    adj_y: attention's scores, K = 12 on the SMLAD path)."""
+    from .tflite_builder import add_options, batch_matmul_options, mean_options, mul_options, sub_options
 
     rng = np.random.default_rng(12)
     h, w, c = 4, 6, 12
@@ -879,32 +880,34 @@ def chain_of_layer_norm_ops_model() -> bytes:
     ops.append(OpSpec("MUL", [x, g], [xg := tensor(scale=0.05, zp=2)], mul_options("NONE")))
     ops.append(OpSpec("MUL", [mean, g], [mg := tensor(scale=0.02, zp=-5)], mul_options("NONE")))
     ops.append(OpSpec("ADD", [xg, mg], [total := tensor(scale=0.06, zp=1)], add_options("NONE")))
-    ops.append(OpSpec("SUB", [total, mean], [tensor(scale=0.06, zp=-1)], sub_options("NONE")))
+    ops.append(OpSpec("SUB", [total, mean], [normed := tensor(scale=0.06, zp=-1)], sub_options("NONE")))
+    ops.append(OpSpec("BATCH_MATMUL", [normed, normed], [tensor((1, h, w, w), 0.5, 3)], batch_matmul_options(False, True)))
     return build_graph(t, ops, 0, len(t) - 1)
 
 
-LAYER_NORM_OPS = {"ELU", "FLOAT_UNARY", "MEAN", "SQUARED_DIFFERENCE", "ADD", "RSQRT", "MUL", "SUB"}
+TRANSFORMER_OPS = {"ELU", "FLOAT_UNARY", "MEAN", "SQUARED_DIFFERENCE", "ADD", "RSQRT", "MUL", "SUB", "BATCH_MATMUL"}
 
 
-def test_a_chain_of_the_layer_norm_ops_matches_tflm(check_bit_exact) -> None:
-    graph = plan_memory(read_tflite(chain_of_layer_norm_ops_model())).graph
-    assert LAYER_NORM_OPS <= {op.opcode for op in graph.operators}
+def test_a_chain_of_the_transformer_ops_matches_tflm(check_bit_exact) -> None:
+    graph = plan_memory(read_tflite(chain_of_transformer_ops_model())).graph
+    assert TRANSFORMER_OPS <= {op.opcode for op in graph.operators}
     walks = [layer.opcode for layer in lower(graph) if "broadcast" in layer.fields]
     assert walks == ["SQUARED_DIFFERENCE", "MUL", "MUL", "SUB"]
-    assert check_bit_exact(chain_of_layer_norm_ops_model(), n_random=8) == 10
+    assert check_bit_exact(chain_of_transformer_ops_model(), n_random=8) == 10
 
 
 @pytest.mark.qemu
 @pytest.mark.slow
-def test_the_layer_norm_ops_are_bit_exact_on_the_cortex_m7_emulator_in_both_kernel_builds(tmp_path) -> None:
+def test_the_transformer_ops_are_bit_exact_on_the_cortex_m7_emulator_in_both_kernel_builds(tmp_path) -> None:
     """ELU's and the float island's tables, RSQRT's Newton steps (portable) and table (fast), the broadcast walks
-    of SQUARED_DIFFERENCE, MUL and SUB on QEMU; each layer's instructions are printed (pytest -s)."""
+    of SQUARED_DIFFERENCE, MUL and SUB, BATCH_MATMUL's SMLAD dot products on QEMU; each layer's instructions are
+    printed (pytest -s)."""
     from tinyhil.hil.bench import run_image, summarise
     from tinyhil.hil.boards import load_profile
     from tinyhil.codegen import generate
     from tinyhil.hil.firmware import build_firmware
 
-    blob = chain_of_layer_norm_ops_model()
+    blob = chain_of_transformer_ops_model()
     profile = load_profile("qemu-m7")
     generated = generate(blob, tmp_path / "model")
     inputs = np.random.default_rng(3).integers(-128, 128, size=(3, *generated.input_shape), dtype=np.int8)
@@ -918,3 +921,86 @@ def test_the_layer_norm_ops_are_bit_exact_on_the_cortex_m7_emulator_in_both_kern
         m = summarise(image, profile, outcome, expected, "native", generated.layers)
         assert m.bit_exact, portable
         print("portable" if portable else "fast", [(row["op"], row["latency"]) for row in m.layer_latency])
+
+
+@pytest.mark.qemu
+@pytest.mark.slow
+@pytest.mark.skipif(not __import__("os").environ.get("TFLM_SOURCE_DIR"),
+                    reason="TFLM_SOURCE_DIR is not set: the TFLM runtime needs TFLM's C++ sources")
+def test_the_tflm_runtime_runs_the_transformer_ops_on_qemu_and_stamps_each_tflite_operator(tmp_path) -> None:
+    """The TFLM glue registers ELU, DEQUANTIZE, NEG, SQUARED_DIFFERENCE, RSQRT and BATCH_MATMUL; its per-operator
+    table has one row per .tflite operator, a float island's three included."""
+    from tinyhil.hil.bench import measure
+    from tinyhil.hil.boards import load_profile
+
+    blob = chain_of_transformer_ops_model()
+    inputs = np.random.default_rng(4).integers(-128, 128, size=(2, 1, 4, 6, 12), dtype=np.int8)
+    m = measure(blob, load_profile("qemu-m7"), inputs, runtime="tflm", workdir=tmp_path)
+    assert m.bit_exact
+    ops = [row["op"] for row in m.layer_latency]
+    assert ops[:5] == ["ELU", "DEQUANTIZE", "NEG", "QUANTIZE", "MEAN"] and "RSQRT" in ops
+    assert len(ops) == 15 and ops[-1] == "BATCH_MATMUL"
+
+
+@st.composite
+def batch_matmul_models(draw: st.DrawFn) -> bytes:
+    """BATCH_MATMUL of 2-D to 4-D operands, either adjoint, batch dims broadcast either way: the input times a
+    constant, a constant times the input, or the input times itself (x x^T, adj_y: attention's Q K^T of one
+    tensor); K around the fast path's 4-term step."""
+    from .tflite_builder import batch_matmul_options
+
+    rank = draw(st.integers(2, 4))
+    m, n, k = draw(st.integers(1, 6)), draw(st.integers(1, 6)), draw(st.one_of(st.integers(1, 9), st.just(16)))
+    batch = [draw(st.integers(1, 3)) for _ in range(rank - 2)]
+    adj_x, adj_y = draw(st.booleans()), draw(st.booleans())
+    kind = draw(st.sampled_from(["input-constant", "constant-input", "gram"]))
+    if kind == "gram":
+        adj_x, n = False, m
+        lb = rb = batch
+    else:
+        lb = [d if draw(st.booleans()) else 1 for d in batch]
+        rb = [d if draw(st.booleans()) or lb[i] == 1 else 1 for i, d in enumerate(batch)]
+    lhs = tuple(lb) + ((k, m) if adj_x else (m, k))
+    rhs = tuple(rb) + ((n, k) if adj_y or kind == "gram" else (k, n))
+    out = tuple(max(a, b) for a, b in zip(lb, rb)) + (m, n)
+    rng = np.random.default_rng(draw(st.integers(0, 2**31)))
+
+    def quant() -> dict:
+        return {"scale": (draw(scales),), "zero_point": (draw(zero_points),)}
+
+    if kind == "gram":
+        tensors, operands = [TensorSpec(lhs, **quant())], [0, 0]
+        adj_y = True
+    else:
+        constant_shape = rhs if kind == "input-constant" else lhs
+        tensors = [TensorSpec(lhs if kind == "input-constant" else rhs, **quant()),
+                   TensorSpec(constant_shape, **quant(), data=rng.integers(-128, 128, constant_shape).astype(np.int8))]
+        operands = [0, 1] if kind == "input-constant" else [1, 0]
+    tensors.append(TensorSpec(out, scale=(draw(scales) * k,), zero_point=(draw(zero_points),)))
+    return build_graph(tensors, [OpSpec("BATCH_MATMUL", operands, [len(tensors) - 1],
+                                        batch_matmul_options(adj_x, adj_y))], 0, len(tensors) - 1)
+
+
+@settings(max_examples=30, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(batch_matmul_models())
+def test_batch_matmul_of_any_adjoint_and_batch_broadcast_matches_tflm(check_bit_exact, blob: bytes) -> None:
+    assert check_bit_exact(blob) == 6
+
+
+@pytest.mark.slow
+def test_converter_made_multi_head_attention_is_bit_exact(check_bit_exact) -> None:
+    """Keras' MultiHeadAttention converts to FULLY_CONNECTED projections, RESHAPE / TRANSPOSE into heads,
+    BATCH_MATMUL (Q K^T), MUL by 1 / sqrt(d), SOFTMAX, BATCH_MATMUL (weights V): all run bit-exact."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from tensorflow import keras
+
+    from .keras_nets import export_model_int8
+    inp = keras.Input((5, 8), batch_size=1)
+    model = keras.Model(inp, keras.layers.MultiHeadAttention(2, 4)(inp, inp))
+    blob = export_model_int8(model, seed=2)
+    opcodes = [op.opcode for op in read_tflite(blob).operators]
+    assert opcodes.count("BATCH_MATMUL") == 2 and "SOFTMAX" in opcodes
+    assert check_bit_exact(blob, n_random=6) == 8

@@ -702,6 +702,7 @@ _LOWERINGS: dict[str, Callable[[Graph, Operator], Layer]] = {
     "ELU": lower_lookup.elu,
     "RSQRT": lower_lookup.rsqrt,
     "SQUARED_DIFFERENCE": lower_binary.squared_difference,
+    "BATCH_MATMUL": lower_binary.batch_matmul,
     lower_lookup.FLOAT_UNARY: lower_lookup.float_unary,
     "MAXIMUM": lower_compare.maximum_minimum,
     "MINIMUM": lower_compare.maximum_minimum,

@@ -78,6 +78,7 @@ _OPTION_DECODERS: dict[str, tuple[type, Callable[[Any], dict[str, Any]]] | None]
     "NEG": None,  # in a float island only (rewrites.float_islands)
     "RSQRT": None,
     "SQUARED_DIFFERENCE": None,
+    "BATCH_MATMUL": (tflite.BatchMatMulOptions, lambda o: {"adj_x": bool(o.AdjX()), "adj_y": bool(o.AdjY())}),
     "MAXIMUM": None,
     "MINIMUM": None,
     "PRELU": None,

@@ -35,6 +35,7 @@ RESOLVER_METHODS = {
     "DEPTH_TO_SPACE": "AddDepthToSpace", "SPACE_TO_DEPTH": "AddSpaceToDepth", "RESIZE_BILINEAR": "AddResizeBilinear",
     "REDUCE_MAX": "AddReduceMax", "REDUCE_MIN": "AddReduceMin", "ELU": "AddElu", "RSQRT": "AddRsqrt",
     "DEQUANTIZE": "AddDequantize", "NEG": "AddNeg", "SQUARED_DIFFERENCE": "AddSquaredDifference",
+    "BATCH_MATMUL": "AddBatchMatMul",
 }
 # op -> its kernel files under tensorflow/lite/micro/kernels/ (kernels/cmsis_nn/ where the tree has them there:
 # create_tflm_tree.py with OPTIMIZED_KERNEL_DIR=cmsis_nn drops the reference file of the same name). The TFLM
@@ -59,7 +60,7 @@ KERNEL_FILES = {
     "RESIZE_BILINEAR": ("resize_bilinear",), "REDUCE_MAX": ("reduce", "reduce_common"),
     "REDUCE_MIN": ("reduce", "reduce_common"), "ELU": ("elu",), "RSQRT": ("elementwise",),
     "DEQUANTIZE": ("dequantize", "dequantize_common"), "NEG": ("neg",),
-    "SQUARED_DIFFERENCE": ("squared_difference",),
+    "SQUARED_DIFFERENCE": ("squared_difference",), "BATCH_MATMUL": ("batch_matmul", "batch_matmul_common"),
 }
 SHARED_KERNEL_FILES = ("kernel_util", "micro_tensor_utils", "activations", "activations_common")
 
