@@ -98,3 +98,10 @@ def test_a_model_without_tensor_names_reads_and_runs(check_bit_exact) -> None:
     graph = read_tflite(blob)
     assert graph.tensor(0).name == "tensor0" and graph.name == "model"
     assert check_bit_exact(blob) == 6
+
+
+def test_an_int8_neg_outside_a_float_island_is_named(tmp_path) -> None:
+    """NEG runs only as the converter writes it for LayerNormalization (in float, between DEQUANTIZE and QUANTIZE)."""
+    tensors = [TensorSpec((1, 4), scale=(0.1,), zero_point=(0,)), TensorSpec((1, 4), scale=(0.1,), zero_point=(0,))]
+    with pytest.raises(UnsupportedOpError, match=r"operator 0 is an int8 NEG.*between a DEQUANTIZE and a QUANTIZE"):
+        generate(build_model("NEG", tensors, [0], [1]), tmp_path / "out")

@@ -726,6 +726,10 @@ def lower(graph: Graph) -> list[Layer]:
     layers = []
     for op in graph.operators:
         lowering = _LOWERINGS.get(op.opcode)
+        if lowering is None and op.opcode in ISLAND_OPS:  # outside a float island (rewrites.float_islands)
+            raise UnsupportedOpError(f"operator {op.index} is an int8 {op.opcode}, which the tinyhil int8 runtime does "
+                                     "not implement; it runs NEG and ELU in float between a DEQUANTIZE and a QUANTIZE "
+                                     "(what the converter writes), and ELU in int8")
         if lowering is None:
             raise UnsupportedOpError(f"operator {op.index} is {op.opcode}, which the tinyhil int8 runtime does not "
                                      f"implement; supported ops: {', '.join(SUPPORTED_OPS)}")
