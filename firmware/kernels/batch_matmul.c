@@ -41,7 +41,8 @@ void th_batch_matmul_s8(const th_batch_matmul_args *a, const int8_t *lhs, const 
                                   + (size_t)b2 * a->rhs_batch_stride[2];
                 for (int32_t i = 0; i < a->rows; ++i) {
                     for (int32_t j = 0; j < a->cols; ++j) {
-                        const int32_t total = dot(a, x + (size_t)i * a->lhs_row_stride, w + (size_t)j * a->rhs_col_stride);
+                        const int32_t total = dot(a, x + (size_t)i * a->lhs_row_stride,
+                                                  w + (size_t)j * a->rhs_col_stride);
                         *y++ = th_clamp_s8(th_mbqm(total, a->output_multiplier, a->output_shift) + a->output_offset,
                                            -128, 127);
                     }

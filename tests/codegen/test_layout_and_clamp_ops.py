@@ -881,7 +881,8 @@ def chain_of_transformer_ops_model() -> bytes:
     ops.append(OpSpec("MUL", [mean, g], [mg := tensor(scale=0.02, zp=-5)], mul_options("NONE")))
     ops.append(OpSpec("ADD", [xg, mg], [total := tensor(scale=0.06, zp=1)], add_options("NONE")))
     ops.append(OpSpec("SUB", [total, mean], [normed := tensor(scale=0.06, zp=-1)], sub_options("NONE")))
-    ops.append(OpSpec("BATCH_MATMUL", [normed, normed], [tensor((1, h, w, w), 0.5, 3)], batch_matmul_options(False, True)))
+    ops.append(OpSpec("BATCH_MATMUL", [normed, normed], [tensor((1, h, w, w), 0.5, 3)],
+                      batch_matmul_options(False, True)))
     return build_graph(t, ops, 0, len(t) - 1)
 
 

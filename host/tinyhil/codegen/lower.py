@@ -13,7 +13,7 @@ from .ir import Graph, Operator
 from .layer import (ArgStruct, ConstArray, Layer, binary_broadcast, binary_operands, const_inputs_of, quant_params,
                     reduce_view, shape4, table_layer, unary_tensors)
 from . import lower_binary, lower_compare, lower_layout, lower_lookup, lower_requant, lower_transpose_conv, tables
-from .rewrites import ISLAND_OPS, REWRITTEN_OPS
+from .rewrites import FLOAT_UNARY, ISLAND_OPS, REWRITTEN_OPS
 from .quantize import (activation_range, conv_multipliers, f32, fast_requant, hard_swish_multipliers,
                        leaky_relu_multipliers, mean_multiplier, mul_multiplier, quantize_multiplier,
                        softmax_params)
@@ -703,7 +703,7 @@ _LOWERINGS: dict[str, Callable[[Graph, Operator], Layer]] = {
     "RSQRT": lower_lookup.rsqrt,
     "SQUARED_DIFFERENCE": lower_binary.squared_difference,
     "BATCH_MATMUL": lower_binary.batch_matmul,
-    lower_lookup.FLOAT_UNARY: lower_lookup.float_unary,
+    FLOAT_UNARY: lower_lookup.float_unary,
     "MAXIMUM": lower_compare.maximum_minimum,
     "MINIMUM": lower_compare.maximum_minimum,
     "PRELU": lower_compare.prelu,
@@ -717,7 +717,7 @@ _LOWERINGS: dict[str, Callable[[Graph, Operator], Layer]] = {
     "SWISH": _swish,
 }
 # the .tflite ops: those lowered, and those the planner's rewrites turn into them first
-SUPPORTED_OPS = tuple(sorted({*(k for k in _LOWERINGS if k not in ("FUSED_MBCONV", "SWISH", lower_lookup.FLOAT_UNARY)),
+SUPPORTED_OPS = tuple(sorted({*(k for k in _LOWERINGS if k not in ("FUSED_MBCONV", "SWISH", FLOAT_UNARY)),
                               *REWRITTEN_OPS, *ISLAND_OPS}))
 
 

@@ -58,7 +58,8 @@ def batch_matmul(graph: Graph, op: Operator) -> Layer:
         return [s if d != 1 else 0 for s, d in zip(dense, dims)]
 
     (s_l, z_l), (s_r, z_r), (s_y, z_y) = quant_params(lhs), quant_params(rhs), quant_params(y)
-    multiplier, shift = quantize_multiplier(float(np.float32(np.float32(s_l) * np.float32(s_r))) / float(np.float32(s_y)))
+    product = float(np.float32(np.float32(s_l) * np.float32(s_r)))
+    multiplier, shift = quantize_multiplier(product / float(np.float32(s_y)))
     fields = {"batch": batch, "lhs_batch_stride": batch_strides(lb, rows * depth),
               "rhs_batch_stride": batch_strides(rb, depth * cols), "rows": rows, "cols": cols, "depth": depth,
               "lhs_row_stride": 1 if adj_x else depth, "lhs_k_stride": rows if adj_x else 1,

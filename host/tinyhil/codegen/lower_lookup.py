@@ -14,8 +14,6 @@ from .ir import Graph, Operator
 from .layer import Layer, quant_params, table_layer, unary_tensors
 from .quantize import quantize_multiplier
 
-FLOAT_UNARY = "FLOAT_UNARY"  # tinyhil's own operator, never in a .tflite: rewrites.float_islands makes it
-
 
 def elu(graph: Graph, op: Operator) -> Layer:
     """ELU int8 (TFLM elu.cc): the table of expf(x) - 1 / x, filled as TFLM fills it (tables.float_lookup)."""

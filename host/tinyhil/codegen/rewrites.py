@@ -128,6 +128,7 @@ def split_as_slices(graph: Graph) -> Graph:
 
 # float elementwise ops a float island may hold (tables.FLOAT_FUNCTIONS computes them); the reader reads them
 ISLAND_OPS = ("DEQUANTIZE", "NEG", "ELU")
+FLOAT_UNARY = "FLOAT_UNARY"  # tinyhil's own operator, never in a .tflite: one float island
 
 
 def float_islands(graph: Graph) -> Graph:
@@ -135,8 +136,6 @@ def float_islands(graph: Graph) -> Graph:
     ISLAND_OPS (each the only reader of the one before, none a graph output) to a QUANTIZE float32 -> int8, is one
     FLOAT_UNARY at the QUANTIZE's place: options {"float_ops": the ops between, "source_ops": all of them (what the
     TFLM runtime registers)}."""
-    from .lower_lookup import FLOAT_UNARY
-
     readers: dict[int, list[Operator]] = {}
     for op in graph.operators:
         for t in op.inputs:

@@ -89,7 +89,8 @@ def generate_tflm(src: bytes | Path, out_dir: Path, arena_bytes: int | None = No
                "model_length": len(blob), "model_rows": _rows(np.frombuffer(blob, np.uint8), per_row=24),
                "resolver_ops": sorted({RESOLVER_METHODS[opcode] for op in graph.operators
                                       for opcode in op.options.get("source_ops", (op.opcode,))}),
-               "operator_count": sum(len(op.options.get("source_ops", (op.opcode,))) for op in graph.operators), "kernel_files": ";".join(tflm_kernel_files()),
+               "operator_count": sum(len(op.options.get("source_ops", (op.opcode,))) for op in graph.operators),
+               "kernel_files": ";".join(tflm_kernel_files()),
                "tflm_dir": TFLM_DIR.as_posix()}
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
