@@ -166,6 +166,10 @@ static inline __attribute__((always_inline)) void th_add_or_sub(const th_add_arg
         return;
     }
     const int32_t inner = a->input2_inner;
+    if (inner == 1 && a->size > 1) { /* a scalar operand (LayerNorm's epsilon): rescaled once, one row */
+        add_broadcast_row(a, a->size, input1, 1, input2, 0, output, subtract);
+        return;
+    }
     if (inner <= 0 || inner >= a->size) {
         add_same_shape(a, a->size, input1, input2, output, subtract);
         return;
