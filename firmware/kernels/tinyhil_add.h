@@ -9,6 +9,7 @@
 #ifndef TINYHIL_ADD_H
 #define TINYHIL_ADD_H
 
+#include "tinyhil_broadcast.h"
 #include "tinyhil_fixedpoint.h"
 #include "tinyhil_kernels.h"
 
@@ -73,15 +74,20 @@ static inline int fast_form_applies(const th_add_args *a) {
     return 1;
 }
 
+static inline add_fast add_fast_of(const th_add_args *a) {
+    const add_fast f = {(int32_t)((uint32_t)a->input1_multiplier << 1), -a->input1_shift,
+                        (int32_t)((uint32_t)a->input2_multiplier << 1), -a->input2_shift,
+                        (int32_t)((uint32_t)a->output_multiplier << 1), -a->output_shift,
+                        a->input1_offset, a->input2_offset, a->output_offset, a->left_shift, a->act_min, a->act_max};
+    return f;
+}
+
 /* not inlined: one copy per kernel file (the compiler specialises it for the file's constant `subtract`) */
 static void add_same_shape(const th_add_args *a, int32_t size, const int8_t *input1, const int8_t *input2,
                            int8_t *output, int subtract) {
     const int32_t left_shift = a->left_shift, lo = a->act_min, hi = a->act_max;
     if (fast_form_applies(a) && a->output_shift != 0) {
-        const add_fast f = {(int32_t)((uint32_t)a->input1_multiplier << 1), -a->input1_shift,
-                            (int32_t)((uint32_t)a->input2_multiplier << 1), -a->input2_shift,
-                            (int32_t)((uint32_t)a->output_multiplier << 1), -a->output_shift,
-                            a->input1_offset, a->input2_offset, a->output_offset, left_shift, lo, hi};
+        const add_fast f = add_fast_of(a);
         if (f.e1 == 0 && f.e2 == 0) {
             add_run(&f, size, input1, input2, output, 1, 1, subtract);
         } else if (f.e1 == 0) {
@@ -104,10 +110,66 @@ static void add_same_shape(const th_add_args *a, int32_t size, const int8_t *inp
     }
 }
 
-/* input2 of input1's shape, or (input2_inner) a row repeated over input1's leading dims */
+/* one row of a general broadcast: rows where both operands step 1 take add_same_shape's fast form */
+static inline __attribute__((always_inline)) void add_broadcast_row(const th_add_args *a, int32_t n, const int8_t *x1,
+                                                                     int32_t step1, const int8_t *x2, int32_t step2,
+                                                                     int8_t *y, int subtract) {
+    if (step1 == 1 && step2 == 1) {
+        add_same_shape(a, n, x1, x2, y, subtract);
+        return;
+    }
+    /* an operand that repeats along the row (step 0) is rescaled once */
+    int32_t s1 = 0, s2 = 0;
+    if (fast_form_applies(a) && a->output_shift != 0) {
+        const add_fast f = add_fast_of(a);
+        for (int32_t i = 0; i < n; ++i) {
+            if (i == 0 || step1 != 0) {
+                s1 = scale_down((int32_t)((uint32_t)(x1[i * step1] + f.off1) << f.left_shift), f.m1, f.e1, f.e1 == 0);
+            }
+            if (i == 0 || step2 != 0) {
+                s2 = scale_down((int32_t)((uint32_t)(x2[i * step2] + f.off2) << f.left_shift), f.m2, f.e2, f.e2 == 0);
+            }
+            y[i] = th_clamp_s8(scale_down(subtract ? s1 - s2 : s1 + s2, f.mo, f.eo, 0) + f.out_off, f.lo, f.hi);
+        }
+        return;
+    }
+    for (int32_t i = 0; i < n; ++i) {
+        if (i == 0 || step1 != 0) {
+            s1 = th_mbqm((int32_t)((uint32_t)(x1[i * step1] + a->input1_offset) << a->left_shift),
+                         a->input1_multiplier, a->input1_shift);
+        }
+        if (i == 0 || step2 != 0) {
+            s2 = th_mbqm((int32_t)((uint32_t)(x2[i * step2] + a->input2_offset) << a->left_shift),
+                         a->input2_multiplier, a->input2_shift);
+        }
+        const int32_t sum = th_mbqm(subtract ? s1 - s2 : s1 + s2, a->output_multiplier, a->output_shift)
+                            + a->output_offset;
+        y[i] = th_clamp_s8(sum, a->act_min, a->act_max);
+    }
+}
+
+static void add_row(const void *args, int32_t n, const int8_t *x1, int32_t step1, const int8_t *x2, int32_t step2,
+                    int8_t *y) {
+    add_broadcast_row((const th_add_args *)args, n, x1, step1, x2, step2, y, 0);
+}
+
+static void sub_row(const void *args, int32_t n, const int8_t *x1, int32_t step1, const int8_t *x2, int32_t step2,
+                    int8_t *y) {
+    add_broadcast_row((const th_add_args *)args, n, x1, step1, x2, step2, y, 1);
+}
+
+/* input2 of input1's shape, or (input2_inner) a row repeated over input1's leading dims, or any broadcast */
 static inline __attribute__((always_inline)) void th_add_or_sub(const th_add_args *a, const int8_t *input1,
                                                                  const int8_t *input2, int8_t *output, int subtract) {
+    if (a->broadcast != NULL) {
+        th_broadcast_rows(a->broadcast, a, input1, input2, output, subtract ? sub_row : add_row);
+        return;
+    }
     const int32_t inner = a->input2_inner;
+    if (inner == 1 && a->size > 1) { /* a scalar operand (LayerNorm's epsilon): rescaled once, one row */
+        add_broadcast_row(a, a->size, input1, 1, input2, 0, output, subtract);
+        return;
+    }
     if (inner <= 0 || inner >= a->size) {
         add_same_shape(a, a->size, input1, input2, output, subtract);
         return;

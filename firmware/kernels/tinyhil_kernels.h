@@ -33,6 +33,13 @@ typedef struct {
     const int32_t *requant;              /* _folded: NULL, or [out_features][2] {mult, shift - 1} (then no multipliers) */
 } th_fc_args;
 
+/* Any broadcast of two operands (TFLM's BroadcastBinaryFunction4DSlow): the output is dense over dims[4]; operand k
+ * steps strides_k[d] elements along dim d (0 where it repeats). tinyhil_broadcast.h walks it row by row. */
+typedef struct {
+    int32_t dims[4];
+    int32_t strides1[4], strides2[4];
+} th_broadcast;
+
 typedef struct {
     int32_t size;
     int32_t input1_offset, input2_offset, output_offset, left_shift;
@@ -41,7 +48,19 @@ typedef struct {
     int32_t act_min, act_max;
     int32_t input2_inner;                         /* 0: input2 has input1's shape; else input2 is [input2_inner],
                                                    * repeated over input1's size / input2_inner rows */
+    const th_broadcast *broadcast;                /* non-NULL: any other broadcast (then input2_inner is unused) */
 } th_add_args;
+
+/* SQUARED_DIFFERENCE (TFLM squared_difference.cc): each input + offset, << left_shift (7), rescaled to the larger
+ * input scale, subtracted, squared in int32, rescaled to the output's, + zp_out; two tensors of one shape
+ * (broadcast NULL) or any broadcast */
+typedef struct {
+    int32_t size;
+    int32_t input1_offset, input2_offset, output_offset, left_shift;
+    int32_t input1_multiplier, input1_shift, input2_multiplier, input2_shift;
+    int32_t output_multiplier, output_shift;
+    const th_broadcast *broadcast;
+} th_squared_difference_args;
 
 typedef struct {
     int32_t batches, in_h, in_w, channels, out_h, out_w;
@@ -94,6 +113,33 @@ typedef struct {
 
 /* TANH: the same parameters as LOGISTIC (4 integer bits); the output is read as scale 1/128, zero point 0 */
 typedef th_logistic_args th_tanh_args;
+
+/* BATCH_MATMUL: per batch (b0, b1, b2: the output's dense batch dims), output [rows][cols] of lhs [rows][depth] times
+ * rhs [depth][cols], each operand read through its strides (adj_x / adj_y; a batch stride 0 broadcasts) */
+typedef struct {
+    int32_t batch[3];
+    int32_t lhs_batch_stride[3], rhs_batch_stride[3];
+    int32_t rows, cols, depth;
+    int32_t lhs_row_stride, lhs_k_stride, rhs_col_stride, rhs_k_stride;
+    int32_t lhs_offset, rhs_offset, output_offset;
+    int32_t output_multiplier, output_shift;
+} th_batch_matmul_args;
+
+/* ELU and FLOAT_UNARY (the converter's DEQUANTIZE -> float ops -> QUANTIZE): TFLM's table of a float function,
+ * filled by the host as TFLM fills it; both paths index it */
+typedef struct {
+    int32_t size;
+    const int8_t *table;                          /* [256] */
+} th_lookup_args;
+
+/* RSQRT (TFLM RsqrtEvalQuantized): 1 / sqrt(x - zp_in) by integer Newton steps, rescaled by
+ * 1 / (sqrt(input scale) * output scale) */
+typedef struct {
+    int32_t size;
+    int32_t input_zero_point, output_zero_point;
+    int32_t output_multiplier, output_shift;
+    const int8_t *table;                          /* [256] */
+} th_rsqrt_args;
 
 /* RELU6: the input bytes clamped to [lower, upper], the input's zero point and quantised 6 (TFLM Relu6Quantized) */
 typedef struct {
@@ -175,6 +221,7 @@ typedef struct {
     int32_t output_multiplier, output_shift;
     int32_t act_min, act_max;
     const int32_t *requant;                       /* NULL, or {mult, shift - 1} for th_requantise_fast */
+    const th_broadcast *broadcast;                /* non-NULL: any other broadcast (outer and inner unused) */
 } th_mul_args;
 
 /* SWISH, tinyhil's own op for the converter's x * sigmoid(x) (LOGISTIC, then MUL by the same tensor;
@@ -355,6 +402,11 @@ void th_logistic_s8(const th_logistic_args *a, const int8_t *input, int8_t *outp
 void th_mul_s8(const th_mul_args *a, const int8_t *input1, const int8_t *input2, int8_t *output);
 void th_swish_s8(const th_swish_args *a, const int8_t *input, int8_t *output);
 void th_tanh_s8(const th_tanh_args *a, const int8_t *input, int8_t *output);
+void th_lookup_s8(const th_lookup_args *a, const int8_t *input, int8_t *output);
+void th_rsqrt_s8(const th_rsqrt_args *a, const int8_t *input, int8_t *output);
+void th_batch_matmul_s8(const th_batch_matmul_args *a, const int8_t *lhs, const int8_t *rhs, int8_t *output);
+void th_squared_difference_s8(const th_squared_difference_args *a, const int8_t *input1, const int8_t *input2,
+                              int8_t *output);
 void th_relu6_s8(const th_relu6_args *a, const int8_t *input, int8_t *output);
 void th_requantize_s8(const th_requantize_args *a, const int8_t *input, int8_t *output);
 void th_reduce_max_s8(const th_reduce_args *a, const int8_t *input, int8_t *output);

@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import partial
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -57,8 +58,60 @@ def logistic_models(draw: st.DrawFn, shape: tuple[int, ...] | None = None) -> by
     return build_model("LOGISTIC", tensors, [0], [1])
 
 
+@st.composite
+def elu_models(draw: st.DrawFn, shape: tuple[int, ...] | None = None) -> bytes:
+    """ELU int8 (TFLM's table of expf(x) - 1): any scales and zero points, the output's range near the input's."""
+    shape = shape or draw(shapes)
+    in_scale = draw(scales)
+    tensors = [TensorSpec(shape, scale=(in_scale,), zero_point=(draw(zero_points),)),
+               TensorSpec(shape, scale=(in_scale * draw(st.floats(0.2, 3.0)),), zero_point=(draw(zero_points),))]
+    return build_model("ELU", tensors, [0], [1])
+
+
+@st.composite
+def rsqrt_models(draw: st.DrawFn, shape: tuple[int, ...] | None = None) -> bytes:
+    """RSQRT int8 as LayerNormalization's 1 / sqrt(variance + epsilon) comes: input zero point -128 (TFLM refuses
+    a byte below the zero point, so every byte is valid only there; test_rsqrt_table_* covers other zero points),
+    input scales from a tiny variance to a large one, the output scale what calibration gives."""
+    shape = shape or draw(shapes)
+    in_scale = draw(st.floats(1e-4, 0.5))
+    out_scale = draw(st.floats(0.2, 4.0)) / (float(np.sqrt(in_scale)) * 127)
+    tensors = [TensorSpec(shape, scale=(in_scale,), zero_point=(-128,)),
+               TensorSpec(shape, scale=(out_scale,), zero_point=(draw(st.sampled_from([-128, -128, 0, 5])),))]
+    return build_model("RSQRT", tensors, [0], [1])
+
+
+FLOAT_ISLAND_OPS = ["NEG", "ELU"]
+
+
+def float_island_ops(draw: st.DrawFn, tensors: list[TensorSpec], source: int, shape: tuple[int, ...],
+                     out: TensorSpec) -> list[OpSpec]:
+    """DEQUANTIZE tensors[source], 0-2 float ops of FLOAT_ISLAND_OPS, QUANTIZE to `out` (appended last): what the
+    converter writes for an op it leaves in float (a Keras ELU, LayerNormalization's NEG of the mean)."""
+    ops, previous = [], source
+    for opcode in ["DEQUANTIZE", *draw(st.lists(st.sampled_from(FLOAT_ISLAND_OPS), max_size=2))]:
+        tensors.append(TensorSpec(shape, "float32"))
+        ops.append(OpSpec(opcode, [previous], [len(tensors) - 1]))
+        previous = len(tensors) - 1
+    tensors.append(out)
+    return ops + [OpSpec("QUANTIZE", [previous], [len(tensors) - 1])]
+
+
+@st.composite
+def float_island_models(draw: st.DrawFn, shape: tuple[int, ...] | None = None) -> bytes:
+    shape = shape or draw(shapes)
+    in_scale = draw(scales)
+    tensors = [TensorSpec(shape, scale=(in_scale,), zero_point=(draw(zero_points),))]
+    out = TensorSpec(shape, scale=(in_scale * draw(st.floats(0.2, 3.0)),), zero_point=(draw(zero_points),))
+    return build_graph(tensors, float_island_ops(draw, tensors, 0, shape, out), 0, len(tensors) - 1)
+
+
 UNARY = {"LEAKY_RELU": leaky_relu_models, "HARD_SWISH": hard_swish_models, "LOGISTIC": logistic_models,
+         "ELU": elu_models, "RSQRT": rsqrt_models, "FLOAT_UNARY": float_island_models,
          **{opcode: partial(clamp_models, opcode) for opcode in CLAMPS}}  # RELU, RELU6, TANH, QUANTIZE
+# the activations a conv's output feeds in the folding tests: RSQRT only takes bytes above its zero point, which a
+# conv's output with a drawn zero point is not (LayerNormalization's RSQRT reads a variance, not a conv)
+FOLDED = sorted(set(UNARY) - {"RSQRT"})
 
 
 @st.composite
@@ -102,8 +155,11 @@ def swish_muls(draw: st.DrawFn) -> bytes:
 def _activation_ops(draw: st.DrawFn, tensors: list[TensorSpec], source: int, shape: tuple[int, ...]) -> list[OpSpec]:
     """The activation of tensors[source] (its output tensor appended last): one op (RELU, RELU6 and an int8
     QUANTIZE too, which fold as tables), or swish as the converter writes it (LOGISTIC, then MUL by the source)."""
-    opcode = draw(st.sampled_from(sorted(UNARY) + ["SWISH"]))
+    opcode = draw(st.sampled_from(FOLDED + ["SWISH"]))
     in_scale = tensors[source].scale[0]
+    if opcode == "FLOAT_UNARY":
+        out = TensorSpec(shape, scale=(in_scale * draw(st.floats(0.3, 1.5)),), zero_point=(draw(zero_points),))
+        return float_island_ops(draw, tensors, source, shape, out)
     if opcode in ("LOGISTIC", "SWISH"):
         tensors.append(TensorSpec(shape, scale=(1.0 / 256,), zero_point=(-128,)))
     elif opcode == "TANH":
@@ -209,6 +265,19 @@ def test_logistic_matches_tflm(check_bit_exact, blob: bytes) -> None:
     assert check_bit_exact(blob) == 6
 
 
+@pytest.mark.parametrize("opcode", ["ELU", "RSQRT", "FLOAT_UNARY"])
+@settings(max_examples=3, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_elu_rsqrt_and_float_islands_match_tflm_in_place(check_bit_exact, opcode: str, data: st.DataObject) -> None:
+    """Both C paths (RSQRT's portable one is TFLM's integer Newton steps; ELU's and a float island's are TFLM's
+    own table) on every int8 value and random tensors; each op writes over its input."""
+    blob = data.draw(UNARY[opcode]())
+    _assert_in_place(blob)
+    shape = read_tflite(blob).tensor(0).shape
+    every_byte = np.resize(ALL_BYTES.ravel(), int(np.prod(shape)))
+    assert check_bit_exact(blob, extra_inputs=(every_byte,)) == 7
+
+
 @settings(max_examples=3, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.sampled_from(sorted(UNARY)), st.data())
 def test_activation_kernels_match_tflm_on_every_int8_input(check_bit_exact, opcode: str, data: st.DataObject) -> None:
@@ -226,6 +295,33 @@ def test_host_tables_equal_tflm_for_all_256_inputs(opcode: str, data: st.DataObj
     table = np.asarray(layer.arrays[0].values, dtype=np.int64)
     expected = ReferenceInterpreter(blob).invoke(ALL_BYTES).reshape(-1)
     ours = table[ALL_BYTES.reshape(-1).view(np.uint8)]
+    assert np.array_equal(ours, expected), np.argwhere(ours != expected)[:5].ravel()
+
+
+@settings(max_examples=120, deadline=None, derandomize=True)
+@given(st.sampled_from(["ELU", "FLOAT_UNARY"]), st.data())
+def test_float_function_tables_equal_tflm_bit_for_bit(opcode: str, data: st.DataObject) -> None:
+    """ELU and the float islands: tables TFLM fills in float32 with libm's expf / expm1f, where one last-bit
+    difference moves an entry; many scales and zero points, all 256 inputs each."""
+    blob = data.draw(UNARY[opcode](shape=(1, 16, 16, 1)))
+    (layer,) = lower(read_tflite(blob))
+    expected = ReferenceInterpreter(blob).invoke(ALL_BYTES).reshape(-1)
+    ours = np.asarray(layer.arrays[0].values)[ALL_BYTES.reshape(-1).view(np.uint8)]
+    assert np.array_equal(ours, expected), np.argwhere(ours != expected)[:5].ravel()
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(zero_points, st.floats(1e-4, 0.5), st.floats(1e-3, 0.5), zero_points)
+def test_rsqrt_table_equals_tflm_above_any_zero_point(in_zp: int, in_scale: float, out_scale: float,
+                                                      out_zp: int) -> None:
+    """RSQRT's table against TFLM on every byte TFLM takes (those at or above the input zero point)."""
+    shape = (1, 16, 16, 1)
+    blob = build_model("RSQRT", [TensorSpec(shape, scale=(in_scale,), zero_point=(in_zp,)),
+                                 TensorSpec(shape, scale=(out_scale,), zero_point=(out_zp,))], [0], [1])
+    (layer,) = lower(read_tflite(blob))
+    valid = np.maximum(ALL_BYTES, np.int8(in_zp))
+    expected = ReferenceInterpreter(blob).invoke(valid).reshape(-1)
+    ours = np.asarray(layer.arrays[0].values)[valid.reshape(-1).view(np.uint8)]
     assert np.array_equal(ours, expected), np.argwhere(ours != expected)[:5].ravel()
 
 
@@ -355,3 +451,25 @@ def residual_adds(draw: st.DrawFn) -> bytes:
 @given(residual_adds())
 def test_add_of_two_differently_quantised_tensors_matches_tflm(check_bit_exact, blob: bytes) -> None:
     assert check_bit_exact(blob) == 6
+
+
+@pytest.mark.slow
+def test_converter_made_keras_elu_folds_into_its_conv_and_is_bit_exact(check_bit_exact) -> None:
+    """The converter leaves Keras' ELU (layer or activation="elu") in float: DEQUANTIZE -> ELU -> QUANTIZE, one
+    FLOAT_UNARY table, which the conv before it applies in its epilogue."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from tensorflow import keras
+
+    from .keras_nets import export_model_int8
+    L = keras.layers
+    inp = keras.Input((8, 8, 3), batch_size=1)
+    x = L.ELU()(L.Conv2D(8, 3, padding="same")(inp))
+    x = L.DepthwiseConv2D(3, padding="same", activation="elu")(x)
+    blob = export_model_int8(keras.Model(inp, L.Dense(4, activation="elu")(L.Flatten()(x))), seed=4)
+    plan = plan_memory(read_tflite(blob))
+    folded = [op.options.get("fused_table", {}).get("opcode") for op in plan.graph.operators]
+    assert folded[:2] == ["FLOAT_UNARY", "FLOAT_UNARY"]
+    assert "FLOAT_UNARY" in [op.opcode for op in plan.graph.operators]  # after the FULLY_CONNECTED
+    assert check_bit_exact(blob, n_random=6) == 8

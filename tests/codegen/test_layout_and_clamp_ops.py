@@ -764,3 +764,244 @@ def test_reduce_max_and_min_over_contiguous_axes_match_tflm(check_bit_exact, opc
     tensors = [TensorSpec(tuple(shape), **q), TensorSpec((len(axes),), "int32", data=np.array(axes, np.int32)),
                TensorSpec(tuple(out), **q)]
     assert check_bit_exact(build_model(opcode, tensors, [0, 1], [2], mean_options(keep))) == 6
+
+
+@st.composite
+def general_broadcast_models(draw: st.DrawFn, opcode: str) -> bytes:
+    """ADD / SUB / MUL / SQUARED_DIFFERENCE with any broadcast of up to 4 dims, as LayerNormalization writes them:
+    x and its mean over trailing axes (keep dims; (1,T,C) - (1,T,1)), either order; or x against a constant
+    where each repeats along dims of its own ((1,T,1) * (1,1,C), the outer product of gamma and 1 / sigma)."""
+    from .tflite_builder import add_options, mean_options, mul_options, sub_options
+
+    out = draw(st.lists(st.integers(1, 6), min_size=1, max_size=4))
+    rank = len(out)
+
+    def quant() -> dict:
+        return {"scale": (draw(scales),), "zero_point": (draw(zero_points),)}
+
+    ops = []
+    if draw(st.booleans()):  # x and its mean
+        first = draw(st.integers(0, rank - 1))
+        reduced = [1 if k >= first else n for k, n in enumerate(out)]
+        tensors = [TensorSpec(tuple(out), **quant()),
+                   TensorSpec((rank - first,), "int32", data=np.arange(first, rank, dtype=np.int32)),
+                   TensorSpec(tuple(reduced), **quant())]
+        ops.append(OpSpec("MEAN", [0, 1], [2], mean_options(True)))
+        operands = [0, 2]
+    else:  # x and a constant, each repeating along dims of its own
+        owner = [draw(st.sampled_from(["both", "x", "constant"])) for _ in range(rank)]
+        x_shape = tuple(1 if o == "constant" else n for o, n in zip(owner, out))
+        c_shape = tuple(1 if o == "x" else n for o, n in zip(owner, out))
+        out = [max(a, b) for a, b in zip(x_shape, c_shape)]
+        if draw(st.booleans()):  # the converter drops the constant's leading 1s
+            c_shape = c_shape[next((k for k, n in enumerate(c_shape) if n != 1), rank - 1):]
+        rng = np.random.default_rng(draw(st.integers(0, 2**31)))
+        tensors = [TensorSpec(x_shape, **quant()),
+                   TensorSpec(c_shape, **quant(), data=rng.integers(-128, 128, c_shape).astype(np.int8))]
+        operands = [0, 1]
+    tensors.append(TensorSpec(tuple(out), **quant()))
+    options = {"ADD": add_options, "SUB": sub_options, "MUL": mul_options}.get(opcode)
+    ops.append(OpSpec(opcode, draw(st.permutations(operands)), [len(tensors) - 1],
+                      options(draw(st.sampled_from(["NONE", "RELU"]))) if options else None))
+    return build_graph(tensors, ops, 0, len(tensors) - 1)
+
+
+@pytest.mark.parametrize("opcode", ["ADD", "SUB", "MUL", "SQUARED_DIFFERENCE"])
+@settings(max_examples=15, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_add_sub_mul_and_squared_difference_with_any_broadcast_match_tflm(check_bit_exact, opcode: str,
+                                                                          data: st.DataObject) -> None:
+    blob = data.draw(general_broadcast_models(opcode))
+    assert check_bit_exact(blob) == 6
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["sequence", "image"])
+def test_converter_made_layer_normalization_is_bit_exact(check_bit_exact, kind: str) -> None:
+    """Keras' LayerNormalization converts to MEAN over the last axis, a float NEG of it (DEQUANTIZE -> NEG ->
+    QUANTIZE: one FLOAT_UNARY), SQUARED_DIFFERENCE (x - mean broadcast over C), MEAN, ADD of epsilon, RSQRT, and
+    MULs / ADDs whose operands broadcast either way ((1,T,1) * (1,1,C) gamma): the whole model runs bit-exact."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from tensorflow import keras
+
+    from .keras_nets import export_model_int8
+    L = keras.layers
+    if kind == "sequence":  # a transformer block's (1, T, C)
+        inp = keras.Input((5, 6), batch_size=1)
+        x = L.LayerNormalization()(L.Dense(8)(inp))
+        model = keras.Model(inp, L.Dense(4)(x))
+    else:  # after a conv, over the channels
+        inp = keras.Input((6, 6, 3), batch_size=1)
+        model = keras.Model(inp, L.LayerNormalization()(L.Conv2D(8, 3, padding="same")(inp)))
+    layer = model.layers[2] if kind == "sequence" else model.layers[-1]
+    rng = np.random.default_rng(1)
+    layer.set_weights([rng.uniform(0.5, 1.5, 8).astype(np.float32), rng.normal(0, 0.3, 8).astype(np.float32)])
+    blob = export_model_int8(model, seed=1)
+    opcodes = {op.opcode for op in read_tflite(blob).operators}
+    assert {"MEAN", "FLOAT_UNARY", "SQUARED_DIFFERENCE", "RSQRT", "MUL", "ADD"} <= opcodes
+    assert check_bit_exact(blob, n_random=6) == 8
+
+
+def chain_of_transformer_ops_model() -> bytes:
+    """One graph through the ops public models added here, each on the output of the one before: ELU, a float
+    island (DEQUANTIZE -> NEG -> QUANTIZE), MEAN over the channels, SQUARED_DIFFERENCE against it (a broadcast
+    walk), MEAN, ADD of epsilon, RSQRT, MUL by gamma ((1,H,W,1) * (C,): both operands repeat), MUL and SUB with
+    the (1,H,W,1) statistics, ADD, SUB of the mean (a layer normalisation written out as the converter writes
+    Keras', its last steps walking both broadcast directions), then BATCH_MATMUL of the result by itself (x x^T,
+    adj_y: attention's scores, K = 12 on the SMLAD path)."""
+    from .tflite_builder import add_options, batch_matmul_options, mean_options, mul_options, sub_options
+
+    rng = np.random.default_rng(12)
+    h, w, c = 4, 6, 12
+    full, stat = (1, h, w, c), (1, h, w, 1)
+    t = [TensorSpec(full, scale=(0.05,), zero_point=(-3,))]
+
+    def tensor(shape=full, scale=0.03, zp=3, data=None, dtype="int8") -> int:
+        t.append(TensorSpec(shape, dtype, scale=None if dtype == "float32" else (scale,),
+                            zero_point=None if dtype == "float32" else (zp,), data=data))
+        return len(t) - 1
+
+    ops = [OpSpec("ELU", [0], [elu := tensor(scale=0.04, zp=-40)])]
+    ops.append(OpSpec("DEQUANTIZE", [elu], [f := tensor(dtype="float32")]))
+    ops.append(OpSpec("NEG", [f], [neg := tensor(dtype="float32")]))
+    ops.append(OpSpec("QUANTIZE", [neg], [x := tensor(scale=0.04, zp=39)]))
+    axis = tensor((1,), data=np.array([3], np.int32), dtype="int32")
+    ops.append(OpSpec("MEAN", [x, axis], [mean := tensor(stat, 0.02, 10)], mean_options(True)))
+    ops.append(OpSpec("SQUARED_DIFFERENCE", [x, mean], [sq := tensor(scale=0.05, zp=-128)]))
+    ops.append(OpSpec("MEAN", [sq, axis], [var := tensor(stat, 0.015, -128)], mean_options(True)))
+    eps = tensor((), 4e-6, -128, np.array(-127, np.int8))
+    ops.append(OpSpec("ADD", [var, eps], [var_eps := tensor(stat, 0.015, -128)], add_options("NONE")))
+    ops.append(OpSpec("RSQRT", [var_eps], [inv := tensor(stat, 0.03, -128)]))
+    gamma = tensor((c,), 0.004, -128, rng.integers(-128, 128, c).astype(np.int8))
+    ops.append(OpSpec("MUL", [inv, gamma], [g := tensor(scale=0.03, zp=-128)], mul_options("NONE")))
+    ops.append(OpSpec("MUL", [x, g], [xg := tensor(scale=0.05, zp=2)], mul_options("NONE")))
+    ops.append(OpSpec("MUL", [mean, g], [mg := tensor(scale=0.02, zp=-5)], mul_options("NONE")))
+    ops.append(OpSpec("ADD", [xg, mg], [total := tensor(scale=0.06, zp=1)], add_options("NONE")))
+    ops.append(OpSpec("SUB", [total, mean], [normed := tensor(scale=0.06, zp=-1)], sub_options("NONE")))
+    ops.append(OpSpec("BATCH_MATMUL", [normed, normed], [tensor((1, h, w, w), 0.5, 3)],
+                      batch_matmul_options(False, True)))
+    return build_graph(t, ops, 0, len(t) - 1)
+
+
+TRANSFORMER_OPS = {"ELU", "FLOAT_UNARY", "MEAN", "SQUARED_DIFFERENCE", "ADD", "RSQRT", "MUL", "SUB", "BATCH_MATMUL"}
+
+
+def test_a_chain_of_the_transformer_ops_matches_tflm(check_bit_exact) -> None:
+    graph = plan_memory(read_tflite(chain_of_transformer_ops_model())).graph
+    assert TRANSFORMER_OPS <= {op.opcode for op in graph.operators}
+    walks = [layer.opcode for layer in lower(graph) if "broadcast" in layer.fields]
+    assert walks == ["SQUARED_DIFFERENCE", "MUL", "MUL", "SUB"]
+    assert check_bit_exact(chain_of_transformer_ops_model(), n_random=8) == 10
+
+
+@pytest.mark.qemu
+@pytest.mark.slow
+def test_the_transformer_ops_are_bit_exact_on_the_cortex_m7_emulator_in_both_kernel_builds(tmp_path) -> None:
+    """ELU's and the float island's tables, RSQRT's Newton steps (portable) and table (fast), the broadcast walks
+    of SQUARED_DIFFERENCE, MUL and SUB, BATCH_MATMUL's SMLAD dot products on QEMU; each layer's instructions are
+    printed (pytest -s)."""
+    from tinyhil.hil.bench import run_image, summarise
+    from tinyhil.hil.boards import load_profile
+    from tinyhil.codegen import generate
+    from tinyhil.hil.firmware import build_firmware
+
+    blob = chain_of_transformer_ops_model()
+    profile = load_profile("qemu-m7")
+    generated = generate(blob, tmp_path / "model")
+    inputs = np.random.default_rng(3).integers(-128, 128, size=(3, *generated.input_shape), dtype=np.int8)
+    inputs[0] = 127
+    reference = ReferenceInterpreter(blob)
+    expected = np.stack([reference.invoke(x) for x in inputs])
+    for portable in (False, True):
+        image = build_firmware(generated.out_dir, profile, tmp_path / f"build-{portable}", portable_kernels=portable,
+                               layer_timing=True)
+        outcome = run_image(image, profile, inputs, tmp_path / f"run-{portable}")
+        m = summarise(image, profile, outcome, expected, "native", generated.layers)
+        assert m.bit_exact, portable
+        print("portable" if portable else "fast", [(row["op"], row["latency"]) for row in m.layer_latency])
+
+
+@pytest.mark.qemu
+@pytest.mark.slow
+@pytest.mark.skipif(not __import__("os").environ.get("TFLM_SOURCE_DIR"),
+                    reason="TFLM_SOURCE_DIR is not set: the TFLM runtime needs TFLM's C++ sources")
+def test_the_tflm_runtime_runs_the_transformer_ops_on_qemu_and_stamps_each_tflite_operator(tmp_path) -> None:
+    """The TFLM glue registers ELU, DEQUANTIZE, NEG, SQUARED_DIFFERENCE, RSQRT and BATCH_MATMUL; its per-operator
+    table has one row per .tflite operator, a float island's three included."""
+    from tinyhil.hil.bench import measure
+    from tinyhil.hil.boards import load_profile
+
+    blob = chain_of_transformer_ops_model()
+    inputs = np.random.default_rng(4).integers(-128, 128, size=(2, 1, 4, 6, 12), dtype=np.int8)
+    m = measure(blob, load_profile("qemu-m7"), inputs, runtime="tflm", workdir=tmp_path)
+    assert m.bit_exact
+    ops = [row["op"] for row in m.layer_latency]
+    assert ops[:5] == ["ELU", "DEQUANTIZE", "NEG", "QUANTIZE", "MEAN"] and "RSQRT" in ops
+    assert len(ops) == 15 and ops[-1] == "BATCH_MATMUL"
+
+
+@st.composite
+def batch_matmul_models(draw: st.DrawFn) -> bytes:
+    """BATCH_MATMUL of 2-D to 4-D operands, either adjoint, batch dims broadcast either way: the input times a
+    constant, a constant times the input, or the input times itself (x x^T, adj_y: attention's Q K^T of one
+    tensor); K around the fast path's 4-term step."""
+    from .tflite_builder import batch_matmul_options
+
+    rank = draw(st.integers(2, 4))
+    m, n, k = draw(st.integers(1, 6)), draw(st.integers(1, 6)), draw(st.one_of(st.integers(1, 9), st.just(16)))
+    batch = [draw(st.integers(1, 3)) for _ in range(rank - 2)]
+    adj_x, adj_y = draw(st.booleans()), draw(st.booleans())
+    kind = draw(st.sampled_from(["input-constant", "constant-input", "gram"]))
+    if kind == "gram":
+        adj_x, n = False, m
+        lb = rb = batch
+    else:
+        lb = [d if draw(st.booleans()) else 1 for d in batch]
+        rb = [d if draw(st.booleans()) or lb[i] == 1 else 1 for i, d in enumerate(batch)]
+    lhs = tuple(lb) + ((k, m) if adj_x else (m, k))
+    rhs = tuple(rb) + ((n, k) if adj_y or kind == "gram" else (k, n))
+    out = tuple(max(a, b) for a, b in zip(lb, rb)) + (m, n)
+    rng = np.random.default_rng(draw(st.integers(0, 2**31)))
+
+    def quant() -> dict:
+        return {"scale": (draw(scales),), "zero_point": (draw(zero_points),)}
+
+    if kind == "gram":
+        tensors, operands = [TensorSpec(lhs, **quant())], [0, 0]
+        adj_y = True
+    else:
+        constant_shape = rhs if kind == "input-constant" else lhs
+        tensors = [TensorSpec(lhs if kind == "input-constant" else rhs, **quant()),
+                   TensorSpec(constant_shape, **quant(), data=rng.integers(-128, 128, constant_shape).astype(np.int8))]
+        operands = [0, 1] if kind == "input-constant" else [1, 0]
+    tensors.append(TensorSpec(out, scale=(draw(scales) * k,), zero_point=(draw(zero_points),)))
+    return build_graph(tensors, [OpSpec("BATCH_MATMUL", operands, [len(tensors) - 1],
+                                        batch_matmul_options(adj_x, adj_y))], 0, len(tensors) - 1)
+
+
+@settings(max_examples=30, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(batch_matmul_models())
+def test_batch_matmul_of_any_adjoint_and_batch_broadcast_matches_tflm(check_bit_exact, blob: bytes) -> None:
+    assert check_bit_exact(blob) == 6
+
+
+@pytest.mark.slow
+def test_converter_made_multi_head_attention_is_bit_exact(check_bit_exact) -> None:
+    """Keras' MultiHeadAttention converts to FULLY_CONNECTED projections, RESHAPE / TRANSPOSE into heads,
+    BATCH_MATMUL (Q K^T), MUL by 1 / sqrt(d), SOFTMAX, BATCH_MATMUL (weights V): all run bit-exact."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from tensorflow import keras
+
+    from .keras_nets import export_model_int8
+    inp = keras.Input((5, 8), batch_size=1)
+    model = keras.Model(inp, keras.layers.MultiHeadAttention(2, 4)(inp, inp))
+    blob = export_model_int8(model, seed=2)
+    opcodes = [op.opcode for op in read_tflite(blob).operators]
+    assert opcodes.count("BATCH_MATMUL") == 2 and "SOFTMAX" in opcodes
+    assert check_bit_exact(blob, n_random=6) == 8

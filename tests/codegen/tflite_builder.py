@@ -232,6 +232,15 @@ def leaky_relu_options(alpha: float) -> OptionsWriter:
     return write
 
 
+def batch_matmul_options(adj_x: bool, adj_y: bool) -> OptionsWriter:
+    def write(b: flatbuffers.Builder) -> tuple[int, int]:
+        tflite.BatchMatMulOptionsStart(b)
+        tflite.BatchMatMulOptionsAddAdjX(b, adj_x)
+        tflite.BatchMatMulOptionsAddAdjY(b, adj_y)
+        return tflite.BuiltinOptions.BatchMatMulOptions, tflite.BatchMatMulOptionsEnd(b)
+    return write
+
+
 def mul_options(activation: str) -> OptionsWriter:
     def write(b: flatbuffers.Builder) -> tuple[int, int]:
         tflite.MulOptionsStart(b)

@@ -19,6 +19,7 @@ import dataclasses
 import numpy as np
 
 from .ir import Graph, Operator
+from .rewrites import FLOAT_UNARY
 
 _CONVS = {"CONV_2D", "DEPTHWISE_CONV_2D"}
 
@@ -70,7 +71,8 @@ def fuse_pads(graph: Graph) -> Graph:
 
 SWISH = "SWISH"  # tinyhil's own operator, never in a .tflite: LOGISTIC then MUL by the same tensor
 # elementwise int8 -> int8: a 256-entry table
-TABLE_ACTIVATIONS = ("LEAKY_RELU", "HARD_SWISH", "LOGISTIC", SWISH, "RELU", "RELU6", "QUANTIZE", "TANH")
+TABLE_ACTIVATIONS = ("LEAKY_RELU", "HARD_SWISH", "LOGISTIC", SWISH, "RELU", "RELU6", "QUANTIZE", "TANH", "ELU",
+                     "RSQRT", FLOAT_UNARY)
 
 
 def fuse_swish(graph: Graph) -> Graph:

@@ -145,3 +145,72 @@ def reduce_view(graph, op: Operator) -> tuple[int, int, int]:
     outer = int(np.prod(x.shape[:axes[0]], dtype=np.int64))
     reduce = int(np.prod(x.shape[axes[0]:axes[-1] + 1], dtype=np.int64))
     return outer, reduce, int(np.prod(x.shape[axes[-1] + 1:], dtype=np.int64))
+
+
+def broadcast_walk(out_shape: tuple[int, ...], a_shape: tuple[int, ...], b_shape: tuple[int, ...]
+                   ) -> tuple[list[int], list[int], list[int]] | None:
+    """TFLM's general broadcast (BroadcastBinaryFunction4DSlow, NdArrayDesc) as th_broadcast: the output's dims
+    and each operand's element stride along them (0 where it repeats), runs of dims that both operands walk
+    alike merged, padded to 4 dims in front; None when the shapes do not broadcast or need more than 4 dims."""
+    rank = len(out_shape)
+    if len(a_shape) > rank or len(b_shape) > rank:
+        return None
+    dims, strides = [int(d) for d in out_shape], []
+    for shape in (a_shape, b_shape):
+        shape = (1,) * (rank - len(shape)) + tuple(int(d) for d in shape)
+        if any(n not in (1, d) for n, d in zip(shape, dims)):
+            return None
+        dense = [int(np.prod(shape[k + 1:], dtype=np.int64)) for k in range(rank)]
+        strides.append([s if n == d else 0 for s, n, d in zip(dense, shape, dims)])
+    kept = [k for k in range(rank) if dims[k] != 1] or [rank - 1]
+    merged: list[list[int]] = []  # [dim, stride a, stride b]
+    for k in kept:
+        d, sa, sb = dims[k], strides[0][k], strides[1][k]
+        if merged and merged[-1][1] == sa * d and merged[-1][2] == sb * d:
+            merged[-1] = [merged[-1][0] * d, sa, sb]
+        else:
+            merged.append([d, sa, sb])
+    if len(merged) > 4:
+        return None
+    merged = [[1, 0, 0]] * (4 - len(merged)) + merged
+    return [m[0] for m in merged], [m[1] for m in merged], [m[2] for m in merged]
+
+
+def binary_broadcast(graph, op: Operator, first: int, second: int, row_form: bool = True
+                     ) -> tuple[int | None, ArgStruct | None]:
+    """How an elementwise op's kernel walks its operands: (inner, None) where `first` is shaped as the output and
+    `second` is that shape or a row repeated over its leading dims (broadcast_split: the kernels' fast forms),
+    else (None, the th_broadcast struct of broadcast_walk) for any other broadcast of up to 4 dims (LayerNorm's
+    (1,T,C) - (1,T,1) and (1,T,1) * (1,1,C)); else the one-line error naming both shapes. row_form=False: a kernel
+    without the row form, which walks every broadcast (inner is then the output's size, for one shape)."""
+    y = tuple(graph.tensor(op.outputs[0]).shape)
+    a, b = tuple(graph.tensor(first).shape), tuple(graph.tensor(second).shape)
+    inner = broadcast_split(y, b) if a == y else None
+    if not row_form and inner is not None and b != y:
+        inner = None
+    if inner is not None:
+        return inner, None
+    walk = broadcast_walk(y, a, b)
+    if walk is None:
+        raise UnsupportedOpError(f"operator {op.index} ({op.opcode}) broadcasts {a} and {b} to {y}; supported: "
+                                 "shapes that broadcast (a dim of 1 repeats) in at most 4 dims once the dims "
+                                 "both operands walk alike are merged")
+    dims, strides1, strides2 = walk
+    return None, ArgStruct("th_broadcast", f"layer{op.index}_broadcast",
+                           {"dims": dims, "strides1": strides1, "strides2": strides2})
+
+
+def binary_operands(graph, op: Operator, commutative: bool) -> tuple[int, int]:
+    """(first, second) of ADD / SUB / MUL / SQUARED_DIFFERENCE: a commutative op's operand shaped as the output
+    first (then the other is the one broadcast), an activation before a constant of the same size; SUB keeps its
+    order. Two constants are a constant the converter would have folded."""
+    first, second = op.inputs[0], op.inputs[1]
+    a, b = graph.tensor(first), graph.tensor(second)
+    if a.is_constant and b.is_constant:
+        raise UnsupportedOpError(f"operator {op.index} ({op.opcode}) has two constant operands; supported: at "
+                                 "least one activation")
+    y = tuple(graph.tensor(op.outputs[0]).shape)
+    if commutative and ((tuple(a.shape) != y and tuple(b.shape) == y)
+                        or (a.num_elements == b.num_elements and a.is_constant)):
+        first, second = second, first
+    return first, second

@@ -10,10 +10,10 @@ import numpy as np
 
 from ..errors import UnsupportedOpError
 from .ir import Graph, Operator
-from .layer import (ArgStruct, ConstArray, Layer, broadcast_inner, commutative_operands, const_inputs_of, quant_params,
+from .layer import (ArgStruct, ConstArray, Layer, binary_broadcast, binary_operands, const_inputs_of, quant_params,
                     reduce_view, shape4, table_layer, unary_tensors)
-from . import lower_compare, lower_layout, lower_requant, lower_transpose_conv, tables
-from .rewrites import REWRITTEN_OPS
+from . import lower_binary, lower_compare, lower_layout, lower_lookup, lower_requant, lower_transpose_conv, tables
+from .rewrites import FLOAT_UNARY, ISLAND_OPS, REWRITTEN_OPS
 from .quantize import (activation_range, conv_multipliers, f32, fast_requant, hard_swish_multipliers,
                        leaky_relu_multipliers, mean_multiplier, mul_multiplier, quantize_multiplier,
                        softmax_params)
@@ -503,16 +503,9 @@ def _add(graph: Graph, op: Operator) -> Layer:
     """ADD, and SUB (the same parameters; th_sub_s8 subtracts the rescaled input2). ADD's operands may come in
     either order (each keeps its own rescaling: the sum is symmetric); SUB's minuend is its first operand, which
     must be shaped as the output."""
-    if op.opcode == "SUB":
-        first, second = op.inputs[0], op.inputs[1]
-        if graph.tensor(first).is_constant or graph.tensor(first).shape != graph.tensor(op.outputs[0]).shape:
-            raise UnsupportedOpError(f"operator {op.index} (SUB) subtracts from '{graph.tensor(first).name}' "
-                                     f"{graph.tensor(first).shape}, a constant or a broadcast operand; supported: "
-                                     "an activation shaped as the output minus an activation or a constant")
-    else:
-        first, second = commutative_operands(graph, op)
+    first, second = binary_operands(graph, op, commutative=op.opcode == "ADD")
     a, b, y = graph.tensor(first), graph.tensor(second), graph.tensor(op.outputs[0])
-    inner = broadcast_inner(graph, op, first, second)
+    inner, walk = binary_broadcast(graph, op, first, second)
     (as_, az), (bs, bz), (ys, yz) = _q(a), _q(b), _q(y)
     left_shift = 20
     twice_max = 2 * max(f32(as_), f32(bs))
@@ -523,11 +516,13 @@ def _add(graph: Graph, op: Operator) -> Layer:
     fields = {"size": y.num_elements, "input1_offset": -az, "input2_offset": -bz, "output_offset": yz,
               "left_shift": left_shift, "input1_multiplier": m1, "input1_shift": s1, "input2_multiplier": m2,
               "input2_shift": s2, "output_multiplier": mo, "output_shift": so, "act_min": act_min, "act_max": act_max,
-              "input2_inner": 0 if b.num_elements == y.num_elements else inner}
-    arrays, const_inputs = const_inputs_of(graph, op, (second,))
+              "input2_inner": 0 if inner is None or b.num_elements == y.num_elements else inner}
+    arrays, const_inputs = const_inputs_of(graph, op, (first, second))
+    if walk is not None:
+        fields["broadcast"] = f"&{walk.name}"
     function = "th_sub_s8" if op.opcode == "SUB" else "th_add_s8"
     return Layer(op.index, op.opcode, function, "th_add_args", fields, arrays, (first, second), op.outputs[0],
-                 const_inputs=const_inputs)
+                 const_inputs=const_inputs, structs=[walk] if walk is not None else [])
 
 
 def _pool(graph: Graph, op: Operator) -> Layer:
@@ -663,22 +658,25 @@ def _swish(graph: Graph, op: Operator) -> Layer:
 
 
 def _mul(graph: Graph, op: Operator) -> Layer:
-    first, second = commutative_operands(graph, op)  # (q1 + o1) * (q2 + o2) is symmetric
+    first, second = binary_operands(graph, op, commutative=True)  # (q1 + o1) * (q2 + o2) is symmetric
     a, b, y = graph.tensor(first), graph.tensor(second), graph.tensor(op.outputs[0])
-    inner = broadcast_inner(graph, op, first, second)
+    inner, walk = binary_broadcast(graph, op, first, second)
     (as_, az), (bs, bz), (ys, yz) = _q(a), _q(b), _q(y)
     multiplier, shift = mul_multiplier(as_, bs, ys)
     act_min, act_max = activation_range(op.options.get("fused_activation", "NONE"), ys, yz, op.index, op.opcode)
+    inner = inner or y.num_elements
     fields = {"outer": y.num_elements // inner, "inner": inner, "input1_offset": -az, "input2_offset": -bz,
               "output_offset": yz, "output_multiplier": multiplier, "output_shift": shift,
               "act_min": act_min, "act_max": act_max, "requant": "NULL"}
-    arrays, const_inputs = const_inputs_of(graph, op, (second,))
+    if walk is not None:
+        fields["broadcast"] = f"&{walk.name}"
+    arrays, const_inputs = const_inputs_of(graph, op, (first, second))
     requant = fast_requant([multiplier], [shift])
     if requant is not None:
         arrays.append(ConstArray(f"layer{op.index}_requant", "int32_t", requant))
         fields["requant"] = f"layer{op.index}_requant"
     return Layer(op.index, op.opcode, "th_mul_s8", "th_mul_args", fields, arrays, (first, second), op.outputs[0],
-                 const_inputs=const_inputs)
+                 const_inputs=const_inputs, structs=[walk] if walk is not None else [])
 
 
 _LOWERINGS: dict[str, Callable[[Graph, Operator], Layer]] = {
@@ -709,6 +707,11 @@ _LOWERINGS: dict[str, Callable[[Graph, Operator], Layer]] = {
     "RELU6": lower_requant.relu6,
     "QUANTIZE": lower_requant.quantize,
     "TANH": lower_requant.tanh,
+    "ELU": lower_lookup.elu,
+    "RSQRT": lower_lookup.rsqrt,
+    "SQUARED_DIFFERENCE": lower_binary.squared_difference,
+    "BATCH_MATMUL": lower_binary.batch_matmul,
+    FLOAT_UNARY: lower_lookup.float_unary,
     "MAXIMUM": lower_compare.maximum_minimum,
     "MINIMUM": lower_compare.maximum_minimum,
     "PRELU": lower_compare.prelu,
@@ -722,7 +725,8 @@ _LOWERINGS: dict[str, Callable[[Graph, Operator], Layer]] = {
     "SWISH": _swish,
 }
 # the .tflite ops: those lowered, and those the planner's rewrites turn into them first
-SUPPORTED_OPS = tuple(sorted({*(k for k in _LOWERINGS if k not in ("FUSED_MBCONV", "SWISH")), *REWRITTEN_OPS}))
+SUPPORTED_OPS = tuple(sorted({*(k for k in _LOWERINGS if k not in ("FUSED_MBCONV", "SWISH", FLOAT_UNARY)),
+                              *REWRITTEN_OPS, *ISLAND_OPS}))
 
 
 def lower(graph: Graph) -> list[Layer]:
@@ -730,6 +734,10 @@ def lower(graph: Graph) -> list[Layer]:
     layers = []
     for op in graph.operators:
         lowering = _LOWERINGS.get(op.opcode)
+        if lowering is None and op.opcode in ISLAND_OPS:  # outside a float island (rewrites.float_islands)
+            raise UnsupportedOpError(f"operator {op.index} is an int8 {op.opcode}, which the tinyhil int8 runtime does "
+                                     "not implement; it runs NEG and ELU in float between a DEQUANTIZE and a QUANTIZE "
+                                     "(what the converter writes), and ELU in int8")
         if lowering is None:
             raise UnsupportedOpError(f"operator {op.index} is {op.opcode}, which the tinyhil int8 runtime does not "
                                      f"implement; supported ops: {', '.join(SUPPORTED_OPS)}")

@@ -14,6 +14,7 @@ import tflite
 
 from ..errors import ModelError, UnsupportedOpError
 from .ir import Graph, Operator, Quantization, Tensor
+from .rewrites import float_islands
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,11 @@ _OPTION_DECODERS: dict[str, tuple[type, Callable[[Any], dict[str, Any]]] | None]
     "RELU6": None,
     "QUANTIZE": None,
     "TANH": None,
+    "ELU": None,
+    "NEG": None,  # in a float island only (rewrites.float_islands)
+    "RSQRT": None,
+    "SQUARED_DIFFERENCE": None,
+    "BATCH_MATMUL": (tflite.BatchMatMulOptions, lambda o: {"adj_x": bool(o.AdjX()), "adj_y": bool(o.AdjY())}),
     "MAXIMUM": None,
     "MINIMUM": None,
     "PRELU": None,
@@ -208,7 +214,7 @@ def read_tflite(src: bytes | Path) -> Graph:
                          or f"corrupt .tflite ({len(blob)} bytes): {type(exc).__name__}: {exc}; re-export the model") from exc
     graph = Graph(tensors=tensors, operators=operators, inputs=inputs, outputs=outputs, name=name)
     _check_structure(graph, len(blob))
-    graph = int8_core(graph)
+    graph = float_islands(int8_core(graph))
     _check_int8(graph)
     log.debug("read %d tensors, %d operators", len(tensors), len(operators))
     return graph

@@ -10,7 +10,11 @@ there) instead of the depthwise kernels' tap loops.
 SPLIT / SPLIT_V, an op with several outputs, is one SLICE per output (the layers tinyhil lowers have one output).
 
 A grouped CONV_2D (Keras Conv2D(groups=G)) is a DEPTHWISE_CONV_2D when its filter depth is 1, else one SLICE, one
-plain CONV_2D per group and a CONCATENATION."""
+plain CONV_2D per group and a CONCATENATION.
+
+DEQUANTIZE -> float elementwise ops -> QUANTIZE, what the converter writes for an op it does not quantise (a Keras
+ELU; LayerNormalization's negated mean, a float NEG), maps each int8 byte to one int8 byte through TFLM's float
+kernels: one FLOAT_UNARY, a 256-entry table of that float arithmetic (lower_lookup.float_unary)."""
 
 from __future__ import annotations
 
@@ -197,3 +201,45 @@ def grouped_conv_as_groups(graph: Graph) -> Graph:
         operators.append(Operator(-1, "CONCATENATION", tuple(parts), op.outputs[:1],
                                   {"axis": 3, "fused_activation": "NONE"}))
     return graph.with_operators(operators, tensors=tensors)
+
+
+# float elementwise ops a float island may hold (tables.FLOAT_FUNCTIONS computes them); the reader reads them
+ISLAND_OPS = ("DEQUANTIZE", "NEG", "ELU")
+FLOAT_UNARY = "FLOAT_UNARY"  # tinyhil's own operator, never in a .tflite: one float island
+
+
+def float_islands(graph: Graph) -> Graph:
+    """A new Graph where each DEQUANTIZE int8 -> float32, its float32 result passed through elementwise ops of
+    ISLAND_OPS (each the only reader of the one before, none a graph output) to a QUANTIZE float32 -> int8, is one
+    FLOAT_UNARY at the QUANTIZE's place: options {"float_ops": the ops between, "source_ops": all of them (what the
+    TFLM runtime registers)}."""
+    readers: dict[int, list[Operator]] = {}
+    for op in graph.operators:
+        for t in op.inputs:
+            readers.setdefault(t, []).append(op)
+
+    def only_reader(tensor: int) -> Operator | None:
+        users = readers.get(tensor, [])
+        return users[0] if len(users) == 1 and tensor not in graph.outputs else None
+
+    removed: set[int] = set()
+    rewired: dict[int, Operator] = {}
+    for dq in graph.operators:
+        if (dq.opcode != "DEQUANTIZE" or graph.tensor(dq.inputs[0]).dtype != "int8"
+                or graph.tensor(dq.outputs[0]).dtype != "float32"):
+            continue
+        chain, op = [], only_reader(dq.outputs[0])
+        while op is not None and op.opcode in ISLAND_OPS[1:] and len(op.inputs) == 1 \
+                and graph.tensor(op.outputs[0]).shape == graph.tensor(dq.inputs[0]).shape:
+            chain.append(op)
+            op = only_reader(op.outputs[0])
+        if (op is None or op.opcode != "QUANTIZE" or graph.tensor(op.outputs[0]).dtype != "int8"
+                or graph.tensor(op.outputs[0]).shape != graph.tensor(dq.inputs[0]).shape):
+            continue
+        float_ops = tuple(o.opcode for o in chain)
+        rewired[op.index] = Operator(op.index, FLOAT_UNARY, (dq.inputs[0],), op.outputs,
+                                     {"float_ops": float_ops, "source_ops": ("DEQUANTIZE", *float_ops, "QUANTIZE")})
+        removed |= {dq.index, *(o.index for o in chain)}
+    if not removed:
+        return graph
+    return graph.with_operators([rewired.get(op.index, op) for op in graph.operators if op.index not in removed])

@@ -1,4 +1,5 @@
-"""256-entry int8 lookup tables for the elementwise activations (LEAKY_RELU, HARD_SWISH, LOGISTIC).
+"""256-entry int8 lookup tables for the elementwise activations (LEAKY_RELU, HARD_SWISH, LOGISTIC, ELU, RSQRT, the
+converter's float islands).
 
 An int8 activation has 256 possible inputs, so the kernels' fast path (firmware/kernels/tinyhil_table.h)
 looks its output up in a table the host computes here, with the same integer arithmetic as the TFLite
@@ -8,6 +9,7 @@ tests/codegen check every table against the tflite-micro interpreter for all 256
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import numpy as np
@@ -211,3 +213,89 @@ def logistic(v: int, input_zero_point: int, input_range_radius: int, input_multi
         return 127
     q4 = mbqm(x, input_multiplier, input_left_shift)
     return _clamp8(rdbpot(logistic_q4(q4), 31 - 8) - 128)
+
+
+# ---- tables of float functions: TFLM computes these in float32 with the C library's libm ----
+
+@functools.lru_cache(maxsize=None)
+def _libm_f32(name: str) -> Callable[[float], float]:
+    """The C library's float32 `name` (expf, expm1f), the function TFLM's kernels call: numpy's own float32
+    exp need not round its last bit as libm does."""
+    import ctypes
+    import ctypes.util
+
+    function = getattr(ctypes.CDLL(ctypes.util.find_library("m")), name)
+    function.restype, function.argtypes = ctypes.c_float, [ctypes.c_float]
+    return lambda x: float(np.float32(function(float(x))))
+
+
+def roundf(x: np.float32) -> np.float32:
+    """roundf: halves away from zero (exact on a float32 value)."""
+    return np.float32(np.sign(x) * np.floor(np.abs(np.float64(x)) + 0.5))
+
+
+def float_lookup(function: Callable[[np.float32], np.float32], input_scale: float, input_zero_point: int,
+                 output_scale: float, output_zero_point: int) -> np.ndarray:
+    """TFLM's PopulateLookupTable (elu.cc) for one int8 op: each value dequantised as scale * (v - zp) in float32,
+    `function` in float32, times the output's float32 inverse scale, roundf, + zp, clamped; indexed by byte."""
+    f32 = np.float32
+    inverse_scale = f32(1.0) / f32(output_scale)
+
+    def one(v: int) -> int:
+        transformed = f32(function(f32(input_scale) * f32(v - input_zero_point)))
+        quantized = roundf(f32(transformed * inverse_scale)) + f32(output_zero_point)
+        return _clamp8(int(quantized))
+
+    return table(one)
+
+
+def elu_f32(x: np.float32) -> np.float32:
+    """The function TFLM's int8 ELU tabulates: expf(x) - 1 below zero (elu.cc; not expm1f), x above."""
+    return np.float32(np.float32(_libm_f32("expf")(x)) - np.float32(1.0)) if x < 0 else x
+
+
+def _expm1_f32(x: np.float32) -> np.float32:
+    """TFLM's float ELU (reference_ops::Elu): expm1f below zero."""
+    return np.float32(_libm_f32("expm1f")(x)) if x < 0 else x
+
+
+# the float elementwise ops of a converter's float island (rewrites.float_islands), as TFLM's float kernels
+# compute them
+FLOAT_FUNCTIONS: dict[str, Callable[[np.float32], np.float32]] = {
+    "NEG": lambda x: np.float32(-x),
+    "ELU": _expm1_f32,
+}
+
+
+def inv_sqrt_multiplier_exp(value: int) -> tuple[int, int]:
+    """TFLite GetInvSqrtQuantizedMultiplierExp(value, kReverseShift = -1): 1 / sqrt(value) as (multiplier, left
+    shift), five Newton steps in gemmlowp FixedPoint<int32, 3>."""
+    if value <= 1:
+        return INT32_MAX, 0
+    shift = 11
+    while value >= 1 << 29:
+        value //= 4
+        shift += 1
+    left_shift_bit_pairs = (32 - value.bit_length() - 1) // 2 - 1
+    shift -= left_shift_bit_pairs
+    value <<= 2 * left_shift_bit_pairs
+    half_input = rdbpot(value >> 1, 1)
+    half_three = (1 << 28) + (1 << 27)
+    x = 1 << 28
+    for _ in range(5):
+        x3 = sat_shift_left(srdhm(srdhm(x, x), x), 6)
+        x = sat_shift_left(wrap32(srdhm(half_three, x) - srdhm(half_input, x3)), 3)
+    x = srdhm(x, 1518500250)
+    if shift < 0:
+        x, shift = wrap32(x << -shift), 0
+    return x, -shift
+
+
+def rsqrt(v: int, input_zero_point: int, output_multiplier: int, output_shift: int, output_zero_point: int) -> int:
+    """TFLM RsqrtEvalQuantized for one int8 value (kShift = 20); v - zp < 0, which TFLM refuses, gives 127 as 0 does."""
+    value = v - input_zero_point
+    if value <= 0:
+        return 127
+    multiplier, shift = inv_sqrt_multiplier_exp(value)
+    data = mbqm(1, multiplier, shift + 20)
+    return _clamp8(mbqm(data, output_multiplier, output_shift - 20) + output_zero_point)

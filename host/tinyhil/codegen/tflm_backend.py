@@ -33,7 +33,9 @@ RESOLVER_METHODS = {
     "SLICE": "AddSlice", "STRIDED_SLICE": "AddStridedSlice", "SPLIT": "AddSplit", "SPLIT_V": "AddSplitV",
     "TRANSPOSE_CONV": "AddTransposeConv", "PADV2": "AddPadV2",
     "DEPTH_TO_SPACE": "AddDepthToSpace", "SPACE_TO_DEPTH": "AddSpaceToDepth", "RESIZE_BILINEAR": "AddResizeBilinear",
-    "REDUCE_MAX": "AddReduceMax", "REDUCE_MIN": "AddReduceMin",
+    "REDUCE_MAX": "AddReduceMax", "REDUCE_MIN": "AddReduceMin", "ELU": "AddElu", "RSQRT": "AddRsqrt",
+    "DEQUANTIZE": "AddDequantize", "NEG": "AddNeg", "SQUARED_DIFFERENCE": "AddSquaredDifference",
+    "BATCH_MATMUL": "AddBatchMatMul",
 }
 # op -> its kernel files under tensorflow/lite/micro/kernels/ (kernels/cmsis_nn/ where the tree has them there:
 # create_tflm_tree.py with OPTIMIZED_KERNEL_DIR=cmsis_nn drops the reference file of the same name). The TFLM
@@ -56,7 +58,9 @@ KERNEL_FILES = {
     "SPLIT_V": ("split_v",), "TRANSPOSE_CONV": ("transpose_conv",),
     "PADV2": ("pad", "pad_common"), "DEPTH_TO_SPACE": ("depth_to_space",), "SPACE_TO_DEPTH": ("space_to_depth",),
     "RESIZE_BILINEAR": ("resize_bilinear",), "REDUCE_MAX": ("reduce", "reduce_common"),
-    "REDUCE_MIN": ("reduce", "reduce_common"),
+    "REDUCE_MIN": ("reduce", "reduce_common"), "ELU": ("elu",), "RSQRT": ("elementwise",),
+    "DEQUANTIZE": ("dequantize", "dequantize_common"), "NEG": ("neg",),
+    "SQUARED_DIFFERENCE": ("squared_difference",), "BATCH_MATMUL": ("batch_matmul", "batch_matmul_common"),
 }
 SHARED_KERNEL_FILES = ("kernel_util", "micro_tensor_utils", "activations", "activations_common")
 
@@ -83,8 +87,10 @@ def generate_tflm(src: bytes | Path, out_dir: Path, arena_bytes: int | None = No
     context = {"generator_version": GENERATOR_VERSION, "model_hash": model_hash, "input_bytes": x.nbytes,
                "output_bytes": y.nbytes, "arena_bytes": arena_bytes, "arena_margin": ARENA_MARGIN_BYTES,
                "model_length": len(blob), "model_rows": _rows(np.frombuffer(blob, np.uint8), per_row=24),
-               "resolver_ops": sorted({RESOLVER_METHODS[op.opcode] for op in graph.operators}),
-               "operator_count": len(graph.operators), "kernel_files": ";".join(tflm_kernel_files()),
+               "resolver_ops": sorted({RESOLVER_METHODS[opcode] for op in graph.operators
+                                      for opcode in op.options.get("source_ops", (op.opcode,))}),
+               "operator_count": sum(len(op.options.get("source_ops", (op.opcode,))) for op in graph.operators),
+               "kernel_files": ";".join(tflm_kernel_files()),
                "tflm_dir": TFLM_DIR.as_posix()}
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -241,7 +241,8 @@ class _OperatorSummary:
 
 def _operator_layers(model_bytes: bytes) -> list[Any]:
     """The TFLM runtime stamps each .tflite operator: their op names and MACs (of the layer tinyhil lowers each to,
-    before the planner's rewrites; an op only the rewrites take, a SPLIT, has no MACs)."""
+    before the planner's rewrites; an op only the rewrites take, a SPLIT or a float island's DEQUANTIZE / NEG /
+    QUANTIZE, has no MACs)."""
     from ..codegen.ir import Graph
     from ..codegen.lower import lower
     from ..codegen.reader import read_tflite
@@ -252,6 +253,8 @@ def _operator_layers(model_bytes: bytes) -> list[Any]:
     for op in graph.operators:
         if op.opcode in REWRITTEN_OPS:
             summaries.append(_OperatorSummary(op.opcode, 0))
+        elif "source_ops" in op.options:  # a float island (rewrites.float_islands): TFLM runs each of its ops
+            summaries.extend(_OperatorSummary(opcode, 0) for opcode in op.options["source_ops"])
         else:
             summaries.extend(lower(Graph(graph.tensors, [op], graph.inputs, graph.outputs)))
     return summaries
