@@ -1,5 +1,6 @@
-"""A --run-id that would put the run outside --runs-dir (or nest it) and a --model that is not a GGUF file are
-refused with one line before anything is made: no folder, no server install, nothing recorded."""
+"""A --run-id that would put the run outside --runs-dir (or nest it), a --model that is not a GGUF file and a zero
+byte budget for bench are refused with one line before anything is made: no folder, no server install, nothing
+recorded."""
 
 from __future__ import annotations
 
@@ -39,3 +40,16 @@ def test_llm_setup_refuses_a_model_path_that_is_a_folder(tmp_path: Path, capsys:
     ran = tinyhil(["llm", "setup", "--cache-dir", str(tmp_path / "cache"), "--model", str(tmp_path)], capsys)
     assert ran.status != 0
     assert "is not a file; give a .gguf model file" in one_error_line(ran)
+
+
+@pytest.mark.parametrize("option", ["--sram-budget", "--flash-budget"])
+def test_bench_refuses_a_zero_budget_before_building(option: str, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from ..codegen.tflite_builder import small_conv_model
+
+    model = tmp_path / "conv.tflite"
+    model.write_bytes(small_conv_model())
+    ran = tinyhil(["bench", str(model), "--inputs", "1", "--workdir", str(tmp_path / "w"), option, "0"], capsys)
+    line = one_error_line(ran)
+    assert ran.status != 0 and f"{option} 0: a byte budget must be positive" in line
+    assert not (tmp_path / "w").exists()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..options import positive_bytes
 from ..paths import SOURCE_ROOT
 from ..units import parse_bytes
 
@@ -67,9 +68,9 @@ class BoardProfile:
         """A copy with the search budgets overridden (e.g. from --sram-budget 256KiB)."""
         changes: dict[str, int] = {}
         if sram_budget is not None:
-            changes["sram_budget_bytes"] = parse_bytes(sram_budget, "--sram-budget")
+            changes["sram_budget_bytes"] = positive_bytes(sram_budget, "--sram-budget")
         if flash_budget is not None:
-            changes["flash_budget_bytes"] = parse_bytes(flash_budget, "--flash-budget")
+            changes["flash_budget_bytes"] = positive_bytes(flash_budget, "--flash-budget")
         return dataclasses.replace(self, **changes)
 
 
