@@ -23,7 +23,7 @@ def test_a_folder_of_models_prints_the_runnable_ones_and_the_reason_for_the_othe
     models.mkdir()
     (models / "conv.tflite").write_bytes(small_conv_model())
     tensors = [TensorSpec((1, 4), scale=(0.1,), zero_point=(0,)), TensorSpec((1, 4), scale=(0.1,), zero_point=(0,))]
-    (models / "elu.tflite").write_bytes(build_model("ELU", tensors, [0], [1]))
+    (models / "gelu.tflite").write_bytes(build_model("GELU", tensors, [0], [1]))
     monkeypatch.delenv("TFLM_SOURCE_DIR", raising=False)
     monkeypatch.setattr(sys, "argv", ["public_models.py", str(models), "--runs", "1", "--runtime", "tflm",
                                       "--workdir", str(tmp_path / "work"), "--json", str(tmp_path / "out.json")])
@@ -31,7 +31,7 @@ def test_a_folder_of_models_prints_the_runnable_ones_and_the_reason_for_the_othe
     out = capsys.readouterr().out
     conv = next(line for line in out.splitlines() if line.startswith("conv "))
     assert conv.split()[7] == "True"  # bit-exact
-    assert "elu" in out and "not run: operator 0 is ELU" in out
+    assert "gelu" in out and "not run: operator 0 is GELU" in out
     assert "skipped: TFLM_SOURCE_DIR is not set" in out
 
 
