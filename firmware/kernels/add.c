@@ -6,3 +6,7 @@
 void th_add_s8(const th_add_args *a, const int8_t *input1, const int8_t *input2, int8_t *output) {
     th_add_or_sub(a, input1, input2, output, 0);
 }
+
+void th_add_broadcast_s8(const th_add_args *a, const int8_t *input1, const int8_t *input2, int8_t *output) {
+    th_add_or_sub_broadcast(a, input1, input2, output, 0);
+}

@@ -83,7 +83,7 @@ static inline add_fast add_fast_of(const th_add_args *a) {
 }
 
 /* not inlined: one copy per kernel file (the compiler specialises it for the file's constant `subtract`) */
-static void add_same_shape(const th_add_args *a, int32_t size, const int8_t *input1, const int8_t *input2,
+static __attribute__((noinline)) void add_same_shape(const th_add_args *a, int32_t size, const int8_t *input1, const int8_t *input2,
                            int8_t *output, int subtract) {
     const int32_t left_shift = a->left_shift, lo = a->act_min, hi = a->act_max;
     if (fast_form_applies(a) && a->output_shift != 0) {
@@ -158,18 +158,10 @@ static void sub_row(const void *args, int32_t n, const int8_t *x1, int32_t step1
     add_broadcast_row((const th_add_args *)args, n, x1, step1, x2, step2, y, 1);
 }
 
-/* input2 of input1's shape, or (input2_inner) a row repeated over input1's leading dims, or any broadcast */
+/* input2 of input1's shape, or (input2_inner) a row repeated over input1's leading dims: th_add_s8 / th_sub_s8 */
 static inline __attribute__((always_inline)) void th_add_or_sub(const th_add_args *a, const int8_t *input1,
                                                                  const int8_t *input2, int8_t *output, int subtract) {
-    if (a->broadcast != NULL) {
-        th_broadcast_rows(a->broadcast, a, input1, input2, output, subtract ? sub_row : add_row);
-        return;
-    }
     const int32_t inner = a->input2_inner;
-    if (inner == 1 && a->size > 1) { /* a scalar operand (LayerNorm's epsilon): rescaled once, one row */
-        add_broadcast_row(a, a->size, input1, 1, input2, 0, output, subtract);
-        return;
-    }
     if (inner <= 0 || inner >= a->size) {
         add_same_shape(a, a->size, input1, input2, output, subtract);
         return;
@@ -177,6 +169,19 @@ static inline __attribute__((always_inline)) void th_add_or_sub(const th_add_arg
     for (int32_t start = 0; start < a->size; start += inner) {
         add_same_shape(a, inner, input1 + start, input2, output + start, subtract);
     }
+}
+
+/* any broadcast (a->broadcast's walk), or a scalar operand (input2_inner 1: LayerNorm's epsilon, rescaled once,
+ * one row): th_add_broadcast_s8 / th_sub_broadcast_s8, their own functions (lower._add names them) so that a
+ * firmware whose ADDs have one shape does not link the walk */
+static inline __attribute__((always_inline)) void th_add_or_sub_broadcast(const th_add_args *a, const int8_t *input1,
+                                                                           const int8_t *input2, int8_t *output,
+                                                                           int subtract) {
+    if (a->broadcast != NULL) {
+        th_broadcast_rows(a->broadcast, a, input1, input2, output, subtract ? sub_row : add_row);
+        return;
+    }
+    add_broadcast_row(a, a->size, input1, 1, input2, 0, output, subtract);
 }
 
 #endif

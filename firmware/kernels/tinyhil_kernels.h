@@ -388,6 +388,9 @@ void th_fully_connected_s8(const th_fc_args *a, const int8_t *input, int8_t *out
 TH_FC_FOLDED_VARIANTS(TH_FC_FOLDED_DECLARE)
 void th_add_s8(const th_add_args *a, const int8_t *input1, const int8_t *input2, int8_t *output);
 void th_sub_s8(const th_add_args *a, const int8_t *input1, const int8_t *input2, int8_t *output);
+/* the same with `broadcast` (any broadcast) or input2_inner 1 (a scalar operand) */
+void th_add_broadcast_s8(const th_add_args *a, const int8_t *input1, const int8_t *input2, int8_t *output);
+void th_sub_broadcast_s8(const th_add_args *a, const int8_t *input1, const int8_t *input2, int8_t *output);
 void th_avg_pool_s8(const th_pool_args *a, const int8_t *input, int8_t *output);
 void th_max_pool_s8(const th_pool_args *a, const int8_t *input, int8_t *output);
 void th_mean_s8(const th_mean_args *a, const int8_t *input, int8_t *output);

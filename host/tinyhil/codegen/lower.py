@@ -520,7 +520,8 @@ def _add(graph: Graph, op: Operator) -> Layer:
     arrays, const_inputs = const_inputs_of(graph, op, (first, second))
     if walk is not None:
         fields["broadcast"] = f"&{walk.name}"
-    function = "th_sub_s8" if op.opcode == "SUB" else "th_add_s8"
+    broadcast = walk is not None or (fields["input2_inner"] == 1 and y.num_elements > 1)  # the walk, or a scalar
+    function = f"th_{'sub' if op.opcode == 'SUB' else 'add'}{'_broadcast' if broadcast else ''}_s8"
     return Layer(op.index, op.opcode, function, "th_add_args", fields, arrays, (first, second), op.outputs[0],
                  const_inputs=const_inputs, structs=[walk] if walk is not None else [])
 
