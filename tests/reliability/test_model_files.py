@@ -78,3 +78,36 @@ def test_a_bench_seed_out_of_the_32_bit_range_is_a_usage_error(seed: str, tmp_pa
     assert ran.status == 2 and "Traceback" not in ran.err
     assert "Invalid value for '--seed': must be between 0 and 4294967295" in ran.err
     assert not (tmp_path / "w").exists()
+
+
+def test_an_empty_inputs_file_of_the_right_shape_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import numpy as np
+
+    model = tmp_path / "conv.tflite"
+    model.write_bytes(small_conv_model())
+    from tinyhil.codegen.reference import ReferenceInterpreter
+
+    dims = tuple(int(d) for d in ReferenceInterpreter(model.read_bytes()).input_shape)[1:]
+    inputs = tmp_path / "none.npy"
+    np.save(inputs, np.zeros((0, *dims), np.int8))
+    ran = tinyhil(["bench", str(model), "--inputs-file", str(inputs), "--workdir", str(tmp_path / "w")], capsys)
+    line = one_error_line(ran)
+    assert ran.status == 2 and f"{inputs}: holds no inputs (shape (0, {', '.join(map(str, dims))}))" in line
+    assert not (tmp_path / "w").exists()
+
+
+def test_spec_import_names_a_weights_file_that_is_not_a_state_dict_in_one_line(tmp_path: Path,
+                                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from ..models.test_paper_import import _config
+
+    config = tmp_path / "paper.json"
+    config.write_text(json.dumps(_config("QwNet-Core")))
+    picture = tmp_path / "weights.pth"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200))
+    ran = tinyhil(["spec", "import", str(config), "--weights", str(picture), "--out", str(tmp_path / "spec.json"),
+                   "--checkpoint", str(tmp_path / "ckpt.pt")], capsys)
+    line = one_error_line(ran)
+    assert ran.status != 0 and f"{picture}: not a torch state_dict" in line and "give the paper's .pth" in line
+    assert not (tmp_path / "ckpt.pt").exists()

@@ -91,6 +91,9 @@ def check_int8_inputs(inputs: np.ndarray, dims: tuple[int, ...], source: str = "
         hint = ": give float NCHW images instead and tinyhil resizes and quantises them" if len(dims) == 3 else ""
         raise ModelInputError(f"{source}: inputs of shape {tuple(inputs.shape)} but the model takes "
                               f"(N, {', '.join(str(d) for d in dims)}) int8{hint}")
+    if len(inputs) == 0:
+        raise ModelInputError(f"{source}: holds no inputs (shape {tuple(inputs.shape)}); give at least one, "
+                              f"(N, {', '.join(str(d) for d in dims)}) int8 with N >= 1")
     return inputs
 
 _CHUNK = 512  # images resized at a time: a 160-px test split would otherwise be gigabytes of float32

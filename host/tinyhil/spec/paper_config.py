@@ -173,8 +173,10 @@ def load_paper_weights(model: Any, path: Path) -> None:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise PaperImportError(f"{path}: no such file") from None
-    except Exception as exc:  # torch raises many kinds on a corrupt or foreign file
-        raise PaperImportError(f"{path}: not a torch state_dict ({type(exc).__name__}: {exc})") from None
+    except Exception as exc:  # torch raises many kinds on a corrupt or foreign file, some with pages of advice
+        first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")[:160]
+        raise PaperImportError(f"{path}: not a torch state_dict ({type(exc).__name__}: {first}); give the paper's "
+                               f".pth of this candidate_config (its repository's models/ folder)") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     renamed = state_dict_from_paper(state, model.spec)
