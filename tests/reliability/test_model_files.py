@@ -111,3 +111,14 @@ def test_spec_import_names_a_weights_file_that_is_not_a_state_dict_in_one_line(t
     line = one_error_line(ran)
     assert ran.status != 0 and f"{picture}: not a torch state_dict" in line and "give the paper's .pth" in line
     assert not (tmp_path / "ckpt.pt").exists()
+
+
+def test_spec_import_refuses_a_resolution_a_tinyhil_spec_would_ignore(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "mine.json"
+    spec.write_text(Path(__file__).with_name("tiny_spec.json").read_text())
+    ran = tinyhil(["spec", "import", str(spec), "--resolution", "96", "--out", str(tmp_path / "out.json")], capsys)
+    line = one_error_line(ran)
+    assert ran.status != 0 and f"--resolution 96: {spec} is a tinyhil spec" in line
+    assert not (tmp_path / "out.json").exists()
+    assert tinyhil(["spec", "import", str(spec), "--out", str(tmp_path / "out.json")], capsys).status == 0

@@ -37,25 +37,30 @@ def schema(space_name: str) -> None:
 @click.argument("config_json", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Spec JSON to write [default: CONFIG.spec.json beside the input].")
-@click.option("--resolution", type=int, default=160, show_default=True, help="Input side in pixels (the paper: 160).")
+@click.option("--resolution", type=int, default=None,
+              help="Input side in pixels of a paper candidate_config [default: the paper's 160].")
 @click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The paper's trained .pth (state_dict of its LLMGenModel): also write a tinyhil checkpoint.")
 @click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Checkpoint to write with --weights [default: beside --out, .pt].")
 @click.option("--classes", type=click.IntRange(min=1), default=100, show_default=True,
               help="Classes of the classifier (the paper: CIFAR-100).")
-def import_(config_json: Path, out: Path | None, resolution: int, weights: Path | None, checkpoint: Path | None,
+def import_(config_json: Path, out: Path | None, resolution: int | None, weights: Path | None, checkpoint: Path | None,
             classes: int) -> None:
     """Turn the paper's candidate_config JSON into the equivalent tinyhil spec (and its weights into a checkpoint
     that `tinyhil export` takes)."""
     from .. import options
     from ..errors import ConfigError
-    from ..spec.paper_config import read_spec_file
+    from ..spec.paper_config import PAPER_RESOLUTION, is_paper_config, read_spec_file
     from ..spec.space import ArchSpec
+    from ..spec.specfile import read_spec_dict
 
     if checkpoint is not None and weights is None:
         raise ConfigError("--checkpoint needs --weights FILE.pth (the weights to write into it)")
-    specs = read_spec_file(config_json, resolution)
+    if resolution is not None and not is_paper_config(read_spec_dict(config_json)):
+        raise ConfigError(f"--resolution {resolution}: {config_json} is a tinyhil spec, which carries its own "
+                          "'resolution' field; edit that field, or leave --resolution out")
+    specs = read_spec_file(config_json, PAPER_RESOLUTION if resolution is None else resolution)
     if len(specs) != 1:
         raise ConfigError(f"{config_json}: holds {len(specs)} specs; import takes a file with one")
     spec = ArchSpec.from_dict(specs[0])
