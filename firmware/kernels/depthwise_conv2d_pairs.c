@@ -659,11 +659,11 @@ TH_DWP_ROW(th_dwp_row_1x3_s1, th_dwp_run_1x3_s1)
 TH_DWP_ROW(th_dwp_row_1x3_s1_clamp, th_dwp_run_1x3_s1_clamp)
 TH_DWP_ROW(th_dwp_row_3x1_s1, th_dwp_run_3x1_s1)
 TH_DWP_ROW(th_dwp_row_3x1_s1_clamp, th_dwp_run_3x1_s1_clamp)
-typedef void (*th_dwp_run5_fn)(const uint32_t *const *, const int32_t *, int8_t *, int32_t, int32_t);
+typedef void (*th_dwp_run_array_fn)(const uint32_t *const *, const int32_t *, int8_t *, int32_t, int32_t);
 /* th_dwp_row_runs for the loops that take their k_h row pointers as an array (5x1, 5x5, 7x7) */
-static __attribute__((noinline)) void th_dwp_row_runs5(const th_conv_args *a, int32_t width, const int16_t *const *rows,
-                                                       int8_t *out_row, int32_t first, int32_t count,
-                                                       th_dwp_run5_fn run) {
+static __attribute__((noinline)) void th_dwp_row_runs_array(const th_conv_args *a, int32_t width,
+                                                            const int16_t *const *rows, int8_t *out_row,
+                                                            int32_t first, int32_t count, th_dwp_run_array_fn run) {
     const uint32_t *p[TH_DEPTHWISE_MAX_KERNEL_H];
     const int32_t k_h = a->k_h;
     for (int32_t ky = 0; ky < k_h; ++ky) {
@@ -679,21 +679,21 @@ static __attribute__((noinline)) void th_dwp_row_runs5(const th_conv_args *a, in
         }
     }
 }
-#define TH_DWP_ROW5(NAME, RUN)                                                                                 \
+#define TH_DWP_ROW_ARRAY(NAME, RUN)                                                                            \
     static void NAME(const th_conv_args *a, int32_t width, const int16_t *const *rows, int8_t *out_row,        \
                      int32_t first, int32_t count) {                                                           \
-        th_dwp_row_runs5(a, width, rows, out_row, first, count, RUN);                                         \
+        th_dwp_row_runs_array(a, width, rows, out_row, first, count, RUN);                                    \
     }
-TH_DWP_ROW5(th_dwp_row_5x1_s1, th_dwp_run_5x1_s1)
-TH_DWP_ROW5(th_dwp_row_5x1_s1_clamp, th_dwp_run_5x1_s1_clamp)
-TH_DWP_ROW5(th_dwp_row_5x5_s1, th_dwp_run_5x5_s1)
-TH_DWP_ROW5(th_dwp_row_5x5_s1_clamp, th_dwp_run_5x5_s1_clamp)
-TH_DWP_ROW5(th_dwp_row_5x5_s2, th_dwp_run_5x5_s2)
-TH_DWP_ROW5(th_dwp_row_5x5_s2_clamp, th_dwp_run_5x5_s2_clamp)
-TH_DWP_ROW5(th_dwp_row_7x7_s1, th_dwp_run_7x7_s1)
-TH_DWP_ROW5(th_dwp_row_7x7_s1_clamp, th_dwp_run_7x7_s1_clamp)
-TH_DWP_ROW5(th_dwp_row_7x7_s2, th_dwp_run_7x7_s2)
-TH_DWP_ROW5(th_dwp_row_7x7_s2_clamp, th_dwp_run_7x7_s2_clamp)
+TH_DWP_ROW_ARRAY(th_dwp_row_5x1_s1, th_dwp_run_5x1_s1)
+TH_DWP_ROW_ARRAY(th_dwp_row_5x1_s1_clamp, th_dwp_run_5x1_s1_clamp)
+TH_DWP_ROW_ARRAY(th_dwp_row_5x5_s1, th_dwp_run_5x5_s1)
+TH_DWP_ROW_ARRAY(th_dwp_row_5x5_s1_clamp, th_dwp_run_5x5_s1_clamp)
+TH_DWP_ROW_ARRAY(th_dwp_row_5x5_s2, th_dwp_run_5x5_s2)
+TH_DWP_ROW_ARRAY(th_dwp_row_5x5_s2_clamp, th_dwp_run_5x5_s2_clamp)
+TH_DWP_ROW_ARRAY(th_dwp_row_7x7_s1, th_dwp_run_7x7_s1)
+TH_DWP_ROW_ARRAY(th_dwp_row_7x7_s1_clamp, th_dwp_run_7x7_s1_clamp)
+TH_DWP_ROW_ARRAY(th_dwp_row_7x7_s2, th_dwp_run_7x7_s2)
+TH_DWP_ROW_ARRAY(th_dwp_row_7x7_s2_clamp, th_dwp_run_7x7_s2_clamp)
 #elif TINYHIL_USE_DSP
 /* the C model of the hand-scheduled loops, for every variant (the host's DSP-emulated build) */
 #define th_dwp_row_model th_dwp_row_steps
@@ -829,9 +829,9 @@ void th_dwp_channels_3x3(const th_conv_args *a, int32_t width, const int16_t *co
             return;                                                                                               \
         }                                                                                                         \
         const int full = a->act_min == -128 && a->act_max == 127;                                                 \
-        th_dwp_row_runs5(a, width, rows, out_row, first, count,                                                   \
-                         a->stride_w == 1 ? (full ? th_dwp_run_##WINDOW##_s1 : th_dwp_run_##WINDOW##_s1_clamp)    \
-                                          : (full ? th_dwp_run_##WINDOW##_s2 : th_dwp_run_##WINDOW##_s2_clamp));  \
+        th_dwp_row_runs_array(a, width, rows, out_row, first, count,                                              \
+                              a->stride_w == 1 ? (full ? th_dwp_run_##WINDOW##_s1 : th_dwp_run_##WINDOW##_s1_clamp)    \
+                                               : (full ? th_dwp_run_##WINDOW##_s2 : th_dwp_run_##WINDOW##_s2_clamp));  \
     }
 TH_DWP_CHANNELS_ARRAY(5x5)
 TH_DWP_CHANNELS_ARRAY(7x7)

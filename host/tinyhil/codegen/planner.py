@@ -238,7 +238,9 @@ def _plan_kernels(graph: Graph, fusion: str) -> MemoryPlan:
     need = {j: _activation_bytes(graph, graph.operators[j]) + depthwise_pairs_ring_bytes(graph, graph.operators[j])
             for j in eligible}
     results = []
-    for order in (sorted(eligible, key=lambda j: (-need[j], -growth[j], j)), sorted(eligible, key=lambda j: (-growth[j], j))):
+    orders = (tuple(sorted(eligible, key=lambda j: (-need[j], -growth[j], j))),
+              tuple(sorted(eligible, key=lambda j: (-growth[j], j))))
+    for order in dict.fromkeys(orders):  # one pass where both orders agree
         dropped: set[int] = set()
         for j in order:
             dropped.add(j)
