@@ -19,9 +19,11 @@ resized to 160 px): CIFAR-100, the paper's data, is not available offline, so in
 inputs (it needs TFLM's sources, TFLM_SOURCE_DIR; without them the TFLM columns say why they are empty).
 
 Columns are data (COLUMNS): add one with its heading, how to read it from a row, and where it comes from.
-Each model is built and measured twice: with every block plain (fusion off, before) and with the planner's
+Each model is built and measured three times: with every block plain (fusion off, before), with the planner's
 fused execution (fusion auto, after: inverted-residual blocks a band of rows at a time, cascaded where that
-lowers the peak). About 3 minutes per model on 2 cores (export at 160 px, two firmware builds, QEMU runs)."""
+lowers the peak) and with fusion fit (the fastest plan within the QEMU profile's 320 KiB SRAM budget: plain
+where that fits, fused only as far as needed). About 4 minutes per model on 2 cores (export at 160 px, three
+firmware builds, QEMU runs)."""
 
 from __future__ import annotations
 
@@ -92,10 +94,21 @@ COLUMNS = [
     Column("vs TFLM", lambda r: "n/a" if not r["instructions"] or not r.get("tflm_instructions")
            else f"{r['instructions'] / r['tflm_instructions']:.2f}",
            "tinyhil's instructions (fusion auto) / TFLM + CMSIS-NN's, measured in the same run"),
+    Column("fit peak SRAM KiB", lambda r: _kib(r["fit"].get("peak_sram")),
+           "measured on QEMU, fusion fit (the fastest plan within the board's 320 KiB SRAM budget): .data + .bss + "
+           "stack high-water"),
+    Column("fit instructions M", lambda r: _m(r["fit"].get("instructions")),
+           "measured on QEMU (-icount shift=0), median per inference, fusion fit; instructions, not cycles"),
+    Column("fit vs auto", lambda r: "n/a" if not r["instructions"] or not r["fit"].get("instructions")
+           else f"{r['fit']['instructions'] / r['instructions']:.3f}",
+           "instructions with fusion fit / with fusion auto (measured on QEMU)"),
+    Column("fit vs TFLM", lambda r: "n/a" if not r["fit"].get("instructions") or not r.get("tflm_instructions")
+           else f"{r['fit']['instructions'] / r['tflm_instructions']:.2f}",
+           "tinyhil's instructions (fusion fit) / TFLM + CMSIS-NN's, measured in the same run"),
     Column("blocks fused", lambda r: r.get("fused_blocks", "n/a"),
            "planned ops run as th_mbconv_fused_s8 (a cascade of blocks counts once); peak at: see below"),
     Column("bit-exact", lambda r: r["bit_exact"],
-           "outputs vs the tflite-micro reference interpreter, with fusion off and with fusion auto"),
+           "outputs vs the tflite-micro reference interpreter, with fusion off, auto and fit"),
 ]
 
 
@@ -159,14 +172,14 @@ def measure_model(name: str, weights_dir: Path | None, workdir: Path, runs: int,
                            "macs": cost.macs, "params": cost.params, "planned_arena": cost.peak_activation_bytes,
                            "flash_estimate": cost.flash_bytes, "paper_formula_sram": paper_sram_bytes(spec, (160, 160, 3), 100),
                            "calibration": calibration, "peak_sram": None, "flash": None, "instructions": None,
-                           "bit_exact": "n/a", "tflm_arena": None, "not_measured": None, "plain": {}}
+                           "bit_exact": "n/a", "tflm_arena": None, "not_measured": None, "plain": {}, "fit": {}}
     try:
         row["tflm_arena"] = tflm_arena_bytes(blob, workdir)
     except TinyhilError as exc:
         row["tflm_arena_error"] = str(exc)
     images, _ = _images(runs, "test")
     row["plain"]["planned_arena"] = estimate_plain_arena(spec)
-    for fusion in ("off", "auto"):  # before / after fused execution
+    for fusion in ("off", "auto", "fit"):  # before / after fused execution; the fastest within the budget
         try:
             m = measure(blob, load_profile("qemu-m7"), model_inputs(images, blob), runtime="native",
                         workdir=workdir / f"{name}-{kind}-bench-{fusion}", fusion=fusion)
@@ -176,6 +189,12 @@ def measure_model(name: str, weights_dir: Path | None, workdir: Path, runs: int,
         if fusion == "off":
             row["plain"].update(peak_sram=m.peak_sram_bytes, instructions=m.latency_median, bit_exact=m.bit_exact,
                                 arena_measured=m.arena_bytes)
+            continue
+        if fusion == "fit":
+            row["fit"].update(peak_sram=m.peak_sram_bytes, instructions=m.latency_median, bit_exact=m.bit_exact,
+                              flash=m.flash_bytes,
+                              fused_blocks=sum(r["mode"].startswith("fused") for r in m.memory_plan))
+            row["bit_exact"] = row["bit_exact"] and m.bit_exact
             continue
         row.update(peak_sram=m.peak_sram_bytes, flash=m.flash_bytes, instructions=m.latency_median,
                    latency_unit=m.latency_unit, bit_exact=m.bit_exact and row["plain"].get("bit_exact", True),

@@ -14,8 +14,9 @@ if TYPE_CHECKING:
 
 
 def generate(src: bytes | Path, out_dir: Path, runtime: str = "native", golden_input: Any = None,
-             fusion: str = "auto") -> "GeneratedModel":
+             fusion: str = "auto", arena_limit_bytes: int | None = None) -> "GeneratedModel":
     """See tinyhil.codegen.emit.generate (imported on demand: it pulls in jinja2 and the reader)."""
     from .emit import generate as _generate
 
-    return _generate(src, out_dir, runtime=runtime, golden_input=golden_input, fusion=fusion)
+    return _generate(src, out_dir, runtime=runtime, golden_input=golden_input, fusion=fusion,
+                     arena_limit_bytes=arena_limit_bytes)

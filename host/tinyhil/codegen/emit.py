@@ -140,18 +140,20 @@ def _layer_context(graph: Graph, layer: Layer, plan: MemoryPlan) -> dict[str, An
 
 
 def generate(src: bytes | Path, out_dir: Path, runtime: str = "native",
-             golden_input: np.ndarray | None = None, fusion: str = "auto") -> GeneratedModel:
+             golden_input: np.ndarray | None = None, fusion: str = "auto",
+             arena_limit_bytes: int | None = None) -> GeneratedModel:
     """Write model.c, model.h and CMakeLists.txt (target `tinyhil_model`) for an int8 .tflite.
 
     golden_input: optional int8 input; then golden_test.c checks the output the TFLM reference gives.
-    fusion: planner.FUSION_MODES; "auto" runs inverted-residual blocks fused where that lowers the peak."""
+    fusion: planner.FUSION_MODES; "auto" runs inverted-residual blocks fused where that lowers the peak; "fit" the
+    fastest plan whose arena is at most arena_limit_bytes."""
     if runtime == "tflm":
         from .tflm_backend import generate_tflm  # the optional interpreter backend
         return generate_tflm(src, out_dir)
     if runtime != "native":
         raise ModelError(f"unknown runtime '{runtime}': use 'native' (generated C) or 'tflm'")
     blob = _load_bytes(src)
-    plan = plan_memory(read_tflite(blob), fusion=fusion)
+    plan = plan_memory(read_tflite(blob), fusion=fusion, arena_limit_bytes=arena_limit_bytes)
     graph = plan.graph  # the schedule the plan is for: PADs folded, the chosen blocks fused
     assert graph is not None
     layers = lower(graph)

@@ -32,8 +32,9 @@ _IN_PLACE_OPS = {"ADD", "SUB", "MUL", "MAXIMUM", "MINIMUM", "PRELU", *TABLE_ACTI
 EXECUTION_MODES = ("plain", "fused band", "fused band, in place", "fused band, SE in two passes",
                    "fused band, SE in two passes, in place", "fused band, cascade", "in place", "alias")
 # auto: fuse the blocks at the peak while that lowers it; off: every block plain; all: every fusable block
-# fused (to measure fusion's instruction overhead, and to test it)
-FUSION_MODES = ("auto", "off", "all")
+# fused (to measure fusion's instruction overhead, and to test it); fit: the fastest plan whose arena fits a
+# given limit (the board's SRAM budget less the firmware's other RAM): plain if it fits, fused only as far as needed
+FUSION_MODES = ("auto", "off", "all", "fit")
 
 
 @dataclass
@@ -190,7 +191,7 @@ def _cascade_candidates(graph: Graph, chosen: list[MbconvChain], cascades: list[
     return [pair for pair in pairs if pair not in cascades and _cascade_length(cascades + [pair]) <= MAX_CASCADE]
 
 
-def plan_memory(graph: Graph, fusion: str = "auto") -> MemoryPlan:
+def plan_memory(graph: Graph, fusion: str = "auto", arena_limit_bytes: int | None = None) -> MemoryPlan:
     """Plan the arena for `graph` after the bit-exact rewrites of fuse.py (the code generator plans with
     this function and lowers `plan.graph`, so the cost model, the search's screening and the generated C
     agree on the arena and on which blocks run fused).
@@ -203,26 +204,63 @@ def plan_memory(graph: Graph, fusion: str = "auto") -> MemoryPlan:
     first pass); stop when none does. Blocks away from the peak stay plain (no latency cost for nothing).
     Fusing anything costs the fused kernel's deeper stack (FUSED_KERNEL_EXTRA_STACK_BYTES), so "auto" stays
     plain where fusing saves less arena than that: the peak SRAM (arena + stack) would not go down.
-    "off": none fused; "all": every fusable block fused, every cascadable pair cascaded."""
+    "off": none fused; "all": every fusable block fused, every cascadable pair cascaded.
+    "fit" (needs arena_limit_bytes): the first plan, in this order, whose arena is at most the limit: every block
+    plain with every depthwise ring the pair kernel wants; plain with rings given up as few as needed; the fusion
+    search of "auto" stopped at its first step that fits (with FUSED_KERNEL_EXTRA_STACK_BYTES of the limit left for
+    the fused kernel's stack); else "auto"'s plan (the lowest arena; it does not fit, and
+    the caller's budget check says so). Plain layers and pair rings are the faster kernels (the paper's models: 0.69-
+    0.90x the instructions of their fused plans), so fusion costs instructions only where the budget needs it."""
     if fusion not in FUSION_MODES:
         raise ModelError(f"unknown fusion mode '{fusion}': use one of {', '.join(FUSION_MODES)}")
+    if (fusion == "fit") != (arena_limit_bytes is not None):
+        raise ModelError("fusion 'fit' needs the arena limit in bytes (the board's SRAM budget less the firmware's "
+                         "other RAM), and only 'fit' takes one: pass both or neither")
+    if arena_limit_bytes is not None and arena_limit_bytes < 1:
+        raise ModelError(f"arena limit {arena_limit_bytes} B: must be at least 1 byte")
     graph = split_as_slices(graph)
     graph = fuse_activations(fuse_swish(fuse_pads(depthwise_single_channel_as_conv(grouped_conv_as_groups(graph)))))
-    best = _plan_kernels(graph, fusion)
-    if fusion == "auto" and any(op.opcode == FUSED_MBCONV for op in best.graph.operators):
-        plain = _plan_kernels(graph, "off")
-        if plain.arena_bytes - best.arena_bytes < FUSED_KERNEL_EXTRA_STACK_BYTES:
-            best = plain  # the fused kernel's deeper stack would take back what its arena saves, and it is slower
+    if fusion == "fit":
+        assert arena_limit_bytes is not None
+        best = _plan_to_fit(graph, arena_limit_bytes)
+    else:
+        best = _plan_auto(graph) if fusion == "auto" else _plan_kernels(graph, fusion)
     if fusion != "off" and any(runs_depthwise_pairs(graph, op) for op in graph.operators):
         best.unfused_arena_bytes = _plan_kernels(graph, "off").arena_bytes  # what fusion "off" plans
     return best
 
 
-def _plan_kernels(graph: Graph, fusion: str) -> MemoryPlan:
-    """_plan_fused with each eligible depthwise on the pair kernel unless its ring raises the arena."""
-    best = _plan_fused(graph, fusion)
+def _plan_auto(graph: Graph) -> MemoryPlan:
+    """plan_memory's "auto" mode (see there)."""
+    best = _plan_kernels(graph, "auto")
+    if any(op.opcode == FUSED_MBCONV for op in best.graph.operators):
+        plain = _plan_kernels(graph, "off")
+        if plain.arena_bytes - best.arena_bytes < FUSED_KERNEL_EXTRA_STACK_BYTES:
+            best = plain  # the fused kernel's deeper stack would take back what its arena saves, and it is slower
+    return best
+
+
+def _plan_to_fit(graph: Graph, limit: int) -> MemoryPlan:
+    """plan_memory's "fit" mode (see there): plain, then the fusion search, each stopped where it fits. A plan with
+    fused blocks must leave FUSED_KERNEL_EXTRA_STACK_BYTES of the limit free: the fused kernel's deeper stack comes
+    out of the same SRAM budget (the limit's headroom is the plain firmware's other RAM)."""
+    plain = _plan_kernels(graph, "off", limit)
+    if plain.arena_bytes <= limit:
+        return plain
+    fused_limit = limit - FUSED_KERNEL_EXTRA_STACK_BYTES
+    if fused_limit >= 1:
+        fused = _plan_kernels(graph, "auto", fused_limit)
+        if fused.arena_bytes <= fused_limit:
+            return fused
+    return _plan_auto(graph)  # nothing fits: the lowest peak, as auto plans it
+
+
+def _plan_kernels(graph: Graph, fusion: str, arena_limit: int | None = None) -> MemoryPlan:
+    """_plan_fused with each eligible depthwise on the pair kernel unless its ring raises the arena (with
+    arena_limit: above the limit; rings are given up only until the plan fits it)."""
+    best = _plan_fused(graph, fusion, arena_limit)
     eligible = [op.index for op in graph.operators if runs_depthwise_pairs(graph, op)]
-    if not eligible:
+    if not eligible or (arena_limit is not None and best.arena_bytes <= arena_limit):
         return best
     # The pair kernel's q15 ring is twice the tap list's: where it would raise the arena, layers take the tap list,
     # one by one, until the arena is what the tap list gives. Two orders, the lower arena kept (then the plan with
@@ -230,8 +268,9 @@ def _plan_kernels(graph: Graph, fusion: str) -> MemoryPlan:
     # those at the peak), and the largest ring difference first. Neither is always better: by ring difference a
     # small late 5x5 went before the early layer at the peak, and every layer lost its ring (20x20x64 -> 10x10x64,
     # then four 5x5); by need, 32px-50M stopped at 42,240 B of arena where the other order reaches 37,120.
-    taps = _plan_fused(_with_tap_list(graph, set(eligible)), fusion)
-    if best.arena_bytes <= taps.arena_bytes:
+    taps = _plan_fused(_with_tap_list(graph, set(eligible)), fusion, arena_limit)
+    target = taps.arena_bytes if arena_limit is None else max(taps.arena_bytes, arena_limit)
+    if best.arena_bytes <= target:
         return best
     growth = {j: depthwise_pairs_ring_bytes(graph, graph.operators[j]) - depthwise_ring_bytes(graph, graph.operators[j])
               for j in eligible}
@@ -244,8 +283,8 @@ def _plan_kernels(graph: Graph, fusion: str) -> MemoryPlan:
         dropped: set[int] = set()
         for j in order:
             dropped.add(j)
-            plan = _plan_fused(_with_tap_list(graph, dropped), fusion)
-            if plan.arena_bytes <= taps.arena_bytes:
+            plan = _plan_fused(_with_tap_list(graph, dropped), fusion, arena_limit)
+            if plan.arena_bytes <= target:
                 break
         results.append((plan.arena_bytes, len(dropped), len(results), plan))
     return min(results, key=lambda r: r[:3])[3]
@@ -290,8 +329,9 @@ def _with_fused_q15_rings(graph: Graph, plan: MemoryPlan, chosen: list[MbconvCha
     return plan
 
 
-def _plan_fused(graph: Graph, fusion: str) -> MemoryPlan:
-    """plan_memory's fusion search on the rewritten graph (see there)."""
+def _plan_fused(graph: Graph, fusion: str, arena_limit: int | None = None) -> MemoryPlan:
+    """plan_memory's fusion search on the rewritten graph (see there); with arena_limit, the first of its steps
+    whose arena fits the limit (fewer fused blocks: faster) rather than the lowest."""
     plain = _place(graph)
     plain.graph, plain.origin = graph, [(op.index,) for op in graph.operators]
     best = plain
@@ -339,7 +379,8 @@ def _plan_fused(graph: Graph, fusion: str) -> MemoryPlan:
     # a step that lowered only the peak's live bytes leads on to one that lowers the arena, or to nothing: the plan
     # is the first state with the lowest arena, without the fused blocks after it (slower, no byte saved)
     lowest = min(state[2].arena_bytes for state in steps_taken)
-    chosen, cascades, best = next(state for state in steps_taken if state[2].arena_bytes == lowest)
+    enough = lowest if arena_limit is None else max(lowest, arena_limit)
+    chosen, cascades, best = next(state for state in steps_taken if state[2].arena_bytes <= enough)
     if chosen:
         best = _with_fused_q15_rings(graph, best, chosen, cascades)
     best.unfused_arena_bytes = plain.arena_bytes

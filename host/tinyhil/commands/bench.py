@@ -145,7 +145,8 @@ def layer_table(measurement: Measurement) -> "Table":
               help="Where generated C, builds and logs go (default: a temporary directory).")
 @click.option("--fusion", type=click.Choice(FUSION_MODES), default="auto", show_default=True,
               help="native runtime: auto runs inverted-residual blocks fused where that lowers the peak SRAM; "
-                   "off: every block plain; all: every fusable block fused.")
+                   "off: every block plain; all: every fusable block fused; fit: the fastest plan within the "
+                   "SRAM budget (plain where it fits, fused only as far as the budget needs).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the measurement here.")
 def command(model: Path, board: str, runtime: str, count: int, inputs_file: Path | None, seed: int, input_mode: str,
             sram_budget: str | None, flash_budget: str | None, workdir: Path | None, fusion: str,

@@ -19,15 +19,26 @@ from ..codegen.planner import FUSION_MODES
               help="Also write golden_test.c: one random input and the TFLM reference's output for it.")
 @click.option("--fusion", type=click.Choice(FUSION_MODES), default="auto", show_default=True,
               help="auto: run inverted-residual blocks fused (a band of rows at a time) where that lowers the peak "
-                   "SRAM; off: every block plain; all: every fusable block fused.")
+                   "SRAM; off: every block plain; all: every fusable block fused; fit: the fastest plan whose arena "
+                   "is at most --arena-limit.")
+@click.option("--arena-limit", help="With --fusion fit: the arena the plan may use, e.g. 300KiB (the board's SRAM "
+                                    "budget less its other RAM; `tinyhil bench --fusion fit` measures that itself).")
 @click.option("--check-host/--no-check-host", default=False, show_default=True,
               help="Build the generated C with the host gcc and compare it with the TFLM reference on 10 inputs.")
-def command(model: Path, out_dir: Path, runtime: str, golden: bool, fusion: str, check_host: bool) -> None:
+def command(model: Path, out_dir: Path, runtime: str, golden: bool, fusion: str, arena_limit: str | None,
+            check_host: bool) -> None:
     """Generate C for MODEL.tflite and print the static memory plan."""
     import numpy as np
 
     from ..codegen import generate
-    from ..units import format_bytes, format_count
+    from ..errors import ConfigError
+    from ..units import format_bytes, format_count, parse_bytes
+
+    if (fusion == "fit") != (arena_limit is not None):
+        raise ConfigError("--fusion fit needs --arena-limit (e.g. 300KiB), and --arena-limit needs --fusion fit")
+    limit = parse_bytes(arena_limit, "--arena-limit") if arena_limit is not None else None
+    if limit is not None and limit <= 0:
+        raise ConfigError(f"--arena-limit {arena_limit}: must be a positive size, e.g. 300KiB")
 
     golden_input = None
     if golden:
@@ -36,7 +47,8 @@ def command(model: Path, out_dir: Path, runtime: str, golden: bool, fusion: str,
         graph = read_tflite(model)
         shape = graph.tensor(graph.inputs[0]).shape
         golden_input = np.random.default_rng(0).integers(-128, 128, size=shape, dtype=np.int8)
-    generated = generate(model, out_dir, runtime=runtime, golden_input=golden_input, fusion=fusion)
+    generated = generate(model, out_dir, runtime=runtime, golden_input=golden_input, fusion=fusion,
+                         arena_limit_bytes=limit)
     click.echo(f"model {model} (sha256 {generated.model_hash[:16]}...), runtime {generated.runtime}")
     click.echo(f"wrote {', '.join(p.name for p in generated.c_sources)}, {generated.header.name}, CMakeLists.txt "
                f"to {generated.out_dir}")

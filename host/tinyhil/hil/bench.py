@@ -31,6 +31,12 @@ TFLM_LAYER_LATENCY_SOURCE = ("TFLM's profiler events (MicroProfilerInterface, on
                              "operator; median over the runs")
 
 
+# fusion "fit" plans the arena within the SRAM budget less the firmware's other RAM (its static buffers and stack),
+# which is known only once it has run: this first guess (QEMU mps2-an500: 100 B of static buffers and a 656 B plain
+# stack beside the arena, benchmarks/runtime.py's nets) is corrected by what the run measured, FIT_ATTEMPTS times at most
+FIT_FIRST_HEADROOM_BYTES = 1024
+FIT_ATTEMPTS = 3
+
 # How inputs reach the firmware; `tinyhil bench --input-mode` offers these keys.
 INPUT_MODES = {
     "stream": "every input tensor sent over serial, every output tensor sent back",
@@ -173,7 +179,8 @@ def summarise(image: FirmwareImage, profile: BoardProfile, outcome: RunOutcome, 
         layer_latency=layer_latency, cpu_hz=cpu_hz, output_crcs=list(outcome.output_crcs), **memory)
 
 
-def _generate(model_bytes: bytes, runtime: str, out_dir: Path, fusion: str = "auto") -> Any:
+def _generate(model_bytes: bytes, runtime: str, out_dir: Path, fusion: str = "auto",
+              arena_limit_bytes: int | None = None) -> Any:
     """The model's C directory: generated kernels calls ("native") or the TFLM interpreter glue ("tflm",
     whose build needs TFLM's sources: firmware/tflm/CMakeLists.txt says where they come from)."""
     if runtime not in RUNTIMES:
@@ -182,7 +189,7 @@ def _generate(model_bytes: bytes, runtime: str, out_dir: Path, fusion: str = "au
         from ..codegen import generate
     except ImportError as exc:
         raise BuildError(f"the code generator (tinyhil.codegen.generate) is not available: {exc}") from exc
-    return generate(model_bytes, out_dir, runtime=runtime, fusion=fusion)
+    return generate(model_bytes, out_dir, runtime=runtime, fusion=fusion, arena_limit_bytes=arena_limit_bytes)
 
 
 def _reference_outputs(model_bytes: bytes, inputs: np.ndarray) -> np.ndarray:
@@ -199,7 +206,8 @@ def measure(model: Path | bytes, profile: BoardProfile, inputs: np.ndarray | See
     every output with the tflite-micro reference. `inputs` is an int8 array (N, *input_shape) streamed over
     serial, or SeededInputs the firmware generates itself (only CRC-32s of the outputs come back).
     `on_stage(name, seconds)` hears how long generate / build / run / reference took. fusion: the planner's
-    mode (tinyhil.codegen.planner.FUSION_MODES; native runtime only)."""
+    mode (tinyhil.codegen.planner.FUSION_MODES; native runtime only); "fit" plans within the profile's SRAM budget
+    less the firmware's other RAM, and builds again with a lower limit when the run measured more than the budget."""
     model_bytes = Path(model).read_bytes() if isinstance(model, (str, Path)) else bytes(model)
     if isinstance(inputs, SeededInputs):
         if inputs.count < 1:
@@ -222,10 +230,23 @@ def measure(model: Path | bytes, profile: BoardProfile, inputs: np.ndarray | See
 
     model_out = workdir / "model" / f"{runtime}-{model_hash[:16]}" if fusion == "auto" else \
         workdir / "model" / f"{runtime}-fusion-{fusion}-{model_hash[:16]}"
-    generated = stage("generate", lambda: _generate(model_bytes, runtime, model_out, fusion))
-    image = stage("build", lambda: build_firmware(Path(generated.out_dir), profile, workdir / "build"))
-    outcome = stage("run", lambda: run_image(image, profile, inputs, workdir, warmup, model_hash=model_hash,
-                                             runtime=runtime))
+    if fusion == "fit" and runtime != "native":
+        raise ModelError("--fusion fit plans tinyhil's own arena: it needs --runtime native")
+    headroom = FIT_FIRST_HEADROOM_BYTES
+    for attempt in range(FIT_ATTEMPTS if fusion == "fit" else 1):
+        limit = max(1, profile.sram_budget_bytes - headroom) if fusion == "fit" else None
+        generated = stage("generate", lambda: _generate(model_bytes, runtime, model_out, fusion, limit))
+        image = stage("build", lambda: build_firmware(Path(generated.out_dir), profile, workdir / "build"))
+        outcome = stage("run", lambda: run_image(image, profile, inputs, workdir, warmup, model_hash=model_hash,
+                                                 runtime=runtime))
+        if fusion != "fit":
+            break
+        other_ram = image.static_ram_bytes + outcome.stack_high_water_bytes - generated.plan.arena_bytes
+        fits = generated.plan.arena_bytes + other_ram <= profile.sram_budget_bytes
+        if fits or generated.plan.arena_bytes > limit or other_ram <= headroom:
+            break  # it fits, or no plan fits (the lowest arena was planned), or a lower limit would plan the same
+        log.info("fusion fit: the firmware needs %d B beside the arena, not %d: planning again", other_ram, headroom)
+        headroom = other_ram
     arrays = inputs.arrays(_input_shape(model_bytes)) if isinstance(inputs, SeededInputs) else inputs
     expected = stage("reference", lambda: _reference_outputs(model_bytes, arrays))
     log.info("timings (s): %s", {k: round(v, 2) for k, v in timings.items()})
