@@ -15,8 +15,9 @@ CMSIS-NN column; it needs TFLM's sources (TFLM_SOURCE_DIR, see firmware/tflm/CMa
 so when they are missing.
 
 Peak SRAM, before / after fused execution (--fusion-modes, default on): each MobileNetV2-like net is also
-built with the planner's fusion off (every block plain) and all (every fusable block fused, every pair
-cascaded) beside the default auto, and measured on QEMU: the arena high-water the firmware reads back from
+built with the planner's fusion off (every block plain), all (every fusable block fused, every pair
+cascaded) and fit (the fastest plan within the QEMU profile's 320 KiB budget) beside the default auto, and
+measured on QEMU: the arena high-water the firmware reads back from
 its painted arena, static RAM, stack high-water, peak SRAM and instructions, whose ratio to fusion off is
 each mode's overhead. Then, analytic (--paper-specs N, default 200): of N random `paper`-preset specs at
 160x160x3, how many have a planned arena within 320 KiB with plain vs with fused planning (the planner's
@@ -24,7 +25,7 @@ arena, the same call the search screens with).
 
     .venv/bin/python benchmarks/runtime.py [--workdir DIR] [--runs N] [--json OUT.json] [--only NAME]
                                            [--baseline REV] [--runtime tflm] [--no-fusion-modes]
-                                           [--paper-specs N]
+                                           [--paper-specs N] [--fusion auto|fit|off]
 
 Takes several minutes on 2 cores (a Keras export and a QEMU run per net, twice with --baseline)."""
 
@@ -145,25 +146,29 @@ def class_totals(stamped: list[tuple[str, int]], stamps: list[dict]) -> dict[str
     return dict(classes)
 
 
-def measure_net(name: str, workdir: Path, runs: int, runtime: str = "native") -> dict:
+def measure_net(name: str, workdir: Path, runs: int, runtime: str = "native", fusion: str = "auto") -> dict:
     from tinyhil.hil.bench import measure
     from tinyhil.hil.boards import load_profile
     from tinyhil.codegen import generate
     from tinyhil.codegen.lower import lower
-    from tinyhil.codegen.reference import tflm_arena_bytes
+    from tinyhil.codegen.reference import ReferenceInterpreter, tflm_arena_bytes
 
     model_path = workdir / f"{name}.tflite"
     if not model_path.exists():
         model_path.write_bytes(NETS[name]())
     blob = model_path.read_bytes()
-    generated = generate(blob, workdir / f"{name}-generated")
-    layers = lower(generated.plan.graph)  # the schedule the firmware runs (fused blocks included)
-    macs = sum(layer.macs for layer in layers)
     profile = load_profile("qemu-m7")
+    fusion = fusion if runtime == "native" else "auto"
+    shape = tuple(ReferenceInterpreter(blob).input_shape)
     rng = np.random.default_rng(0)
-    inputs = rng.integers(-128, 128, size=(runs, *generated.input_shape), dtype=np.int8)
+    inputs = rng.integers(-128, 128, size=(runs, *shape), dtype=np.int8)
     start = time.perf_counter()
-    m = measure(blob, profile, inputs, runtime=runtime, workdir=workdir / f"{name}-bench-{runtime}")
+    m = measure(blob, profile, inputs, runtime=runtime, workdir=workdir / f"{name}-bench-{runtime}", fusion=fusion)
+    # the schedule the firmware ran (fused blocks included): fit's plan is the one within the limit it used
+    generated = generate(blob, workdir / f"{name}-generated", fusion=fusion,
+                         arena_limit_bytes=m.provenance.get("arena_limit_bytes"))
+    layers = lower(generated.plan.graph)
+    macs = sum(layer.macs for layer in layers)
     # the stamps follow what the firmware runs: our lowered schedule, or TFLM's operators one by one
     stamped = ([(op_class(layer), layer.macs) for layer in layers] if runtime == "native" else
                tflm_operator_classes(blob, generated.plan.graph, layers))
@@ -176,7 +181,7 @@ def measure_net(name: str, workdir: Path, runs: int, runtime: str = "native") ->
             "provenance": m.provenance, "bench_seconds": round(time.perf_counter() - start, 1)}
 
 
-FUSION_COLUMNS = ("off", "auto", "all")
+FUSION_COLUMNS = ("off", "auto", "all", "fit")  # fit: within the QEMU profile's 320 KiB budget
 FUSION_NETS = ("32px-6M", "32px-50M", "96px-8M")  # the MobileNetV2-like nets, whose blocks fuse
 
 
@@ -401,14 +406,19 @@ def main() -> None:
     parser.add_argument("--baseline", metavar="REV", default=None, help="also measure commit REV's kernels")
     parser.add_argument("--runtime", choices=["tflm"], action="append", default=[],
                         help="also run the TFLM interpreter with CMSIS-NN (needs TFLM_SOURCE_DIR)")
+    parser.add_argument("--fusion", choices=["auto", "fit", "off"], default="auto",
+                        help="the planner's fusion mode of the main table (fit: the fastest plan within the QEMU "
+                             "profile's 320 KiB SRAM budget)")
     parser.add_argument("--fusion-modes", action=argparse.BooleanOptionalAction, default=True,
                         help="measure the MobileNetV2-like nets with fusion off / auto / all")
     parser.add_argument("--paper-specs", type=int, default=200, help="random paper-preset specs to plan (0: skip)")
     args = parser.parse_args()
+    if args.baseline and args.fusion != "auto":
+        parser.error("--baseline runs the other commit's script, whose builds use fusion auto: drop --fusion")
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="tinyhil-runtime-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     names = args.only or list(NETS)
-    rows = [measure_net(name, workdir, args.runs) for name in names]
+    rows = [measure_net(name, workdir, args.runs, fusion=args.fusion) for name in names]
     baseline = measure_baseline(args.baseline, names, workdir, args.runs) if args.baseline else None
     tflm: dict[str, dict] = {}
     skipped = None
@@ -428,6 +438,8 @@ def main() -> None:
         for row in rows:
             if row["net"] in FUSION_NETS:
                 row["fusion"] = measure_fusion_modes(row["net"], workdir, args.runs)
+    print(f"tinyhil's builds: fusion {args.fusion}" + (" (the fastest plan within the QEMU profile's "
+                                                         "320 KiB SRAM budget)" if args.fusion == "fit" else ""))
     print_table(rows, baseline, tflm, skipped)
     print_fusion_table(rows)
     paper = paper_specs_fit(args.paper_specs) if args.paper_specs else None

@@ -74,3 +74,18 @@ def test_deploy_folder_holds_library_elf_and_measured_metrics_and_the_report_sho
     assert winner.metrics["latency_median"] == measured["latency_median"] and winner.layers
     html = render_report(data, run_dir / "report.html").read_text()
     assert "synthetic squares" in html and "bit-exact" in html and html.count("data:image/png;base64,") >= 3
+
+
+def test_deploy_with_fusion_fit_ships_the_c_library_of_the_plan_it_measured_and_a_rerun_skips_every_stage(
+        exported_candidate):
+    run_dir, candidate = exported_candidate
+    config = DeployConfig(board="qemu-m7", per_class=1, measure_inputs=2, explain=False, fusion="fit")
+    record = Deployment(run_dir, candidate, config).run()
+    measured = record.stages["measure"]["measurement"]
+    assert measured["bit_exact"] is True
+    assert measured["provenance"]["fusion"] == "fit" and measured["provenance"]["arena_limit_bytes"] > 0
+    assert measured["peak_sram_bytes"] <= 320 * 1024  # the QEMU profile's budget
+    assert record.stages["codegen"]["arena_bytes"] == measured["planned_arena_bytes"]
+    assert any("fusion fit" in line for line in summary_lines(record))
+    again = Deployment(run_dir, candidate, config).run()
+    assert {"measure", "codegen"} <= set(again.skipped)

@@ -51,6 +51,7 @@ class DeployConfig:
     design_explanation: str = "auto"  # auto | llm | off (tinyhil.explain.design)
     per_class: int = 2  # explained test images per class
     measure_inputs: int = 8  # test images streamed to the board
+    fusion: str = "auto"  # the planner's mode (codegen.planner.FUSION_MODES); fit: the fastest within the board's budget
     seed: int = 0
     restart: bool = False  # run every stage again, ignoring what an earlier run of this deploy left
 
@@ -200,10 +201,11 @@ class Deployment:
                        lambda: stages.train_inputs(self, False), lambda done: stages.restore_training(self, done, False))
         self.stage("export", lambda: stages.export(self), lambda: stages.export_inputs(self),
                    lambda done: stages.restore_files(done, tflite="tflite_sha256"))
-        self.stage("codegen", lambda: stages.c_library(self), lambda: stages.codegen_inputs(self),
-                   lambda done: stages.restore_files(done, c_library="c_library_sha256"))
+        # measured first: the C library is the plan the board ran (fusion fit's arena limit comes from the run)
         self.stage("measure", lambda: stages.measure(self), lambda: stages.measure_inputs(self),
                    lambda done: stages.restore_files(done, elf="elf_sha256"))
+        self.stage("codegen", lambda: stages.c_library(self), lambda: stages.codegen_inputs(self),
+                   lambda done: stages.restore_files(done, c_library="c_library_sha256"))
         if self.config.explain:
             self.stage("explain", lambda: stages.explain(self), lambda: stages.explain_inputs(self),
                        lambda done: stages.restore_files(done, overview="overview_sha256"))
@@ -272,7 +274,9 @@ def summary_lines(record: DeployRecord) -> list[str]:
     measured = stages.get("measure", {}).get("measurement", {})
     if measured:
         where = f"{measured.get('provenance', {}).get('kind', '?')} {measured.get('provenance', {}).get('board', '?')}"
-        lines += [f"  latency: {measured['latency_median']:,} {measured['latency_unit']} (median, {where})",
+        fusion = measured.get("provenance", {}).get("fusion")
+        plan = f", fusion {fusion}" if fusion else ""
+        lines += [f"  latency: {measured['latency_median']:,} {measured['latency_unit']} (median, {where}{plan})",
                   f"  peak SRAM: {measured['peak_sram_bytes']:,} bytes (static RAM + stack high-water, {where})",
                   f"  flash: {measured['flash_bytes']:,} bytes (.text + .rodata + .data of the ELF)",
                   f"  outputs bit-exact with the host int8 reference: {measured['bit_exact']}"]

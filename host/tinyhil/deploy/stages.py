@@ -255,11 +255,20 @@ def _generator_sources() -> dict[str, str | None]:
 
 
 def codegen_inputs(dep: "Deployment") -> dict[str, Any]:
-    return {"tflite": _stage(dep, "export").get("tflite_sha256"), "sources": _generator_sources()}
+    plan = {} if dep.config.fusion == "auto" else {"fusion": dep.config.fusion,
+                                                   "arena_limit_bytes": _measured_arena_limit(dep)}
+    return {"tflite": _stage(dep, "export").get("tflite_sha256"), "sources": _generator_sources(), **plan}
+
+
+def _measured_arena_limit(dep: "Deployment") -> int | None:
+    """The arena limit the measured firmware was planned within (fusion fit), None for the other modes."""
+    provenance = _stage(dep, "measure").get("measurement", {}).get("provenance", {})
+    return provenance.get("arena_limit_bytes") if dep.config.fusion == "fit" else None
 
 
 def c_library(dep: "Deployment") -> dict[str, Any]:
-    generated = write_c_library(dep.out / "model.tflite", dep.out / "c_library", f"candidate {dep.candidate_id}")
+    generated = write_c_library(dep.out / "model.tflite", dep.out / "c_library", f"candidate {dep.candidate_id}",
+                                dep.config.fusion, _measured_arena_limit(dep))
     dep.state["generated"] = generated
     return {"c_library": str(dep.out / "c_library"), "c_library_sha256": _tree_sha256(dep.out / "c_library"),
             "model_hash": generated.model_hash,
@@ -268,13 +277,14 @@ def c_library(dep: "Deployment") -> dict[str, Any]:
             "live_bytes_per_op": [int(b) for b in generated.plan.live_bytes_per_op]}
 
 
-def write_c_library(tflite: Path, lib: Path, label: str) -> Any:
+def write_c_library(tflite: Path, lib: Path, label: str, fusion: str = "auto",
+                    arena_limit_bytes: int | None = None) -> Any:
     """Generated model + a copy of the kernels + a CMakeLists.txt to add_subdirectory(): a folder that builds
-    on its own, away from this repository."""
+    on its own, away from this repository. fusion / arena_limit_bytes: the planner's (codegen.planner.plan_memory)."""
     from ..codegen import generate
     from .pipeline import copy_tree, repo_firmware_dir
 
-    generated = generate(Path(tflite), lib / "model")
+    generated = generate(Path(tflite), lib / "model", fusion=fusion, arena_limit_bytes=arena_limit_bytes)
     copy_tree(repo_firmware_dir() / "kernels", lib / "kernels")
     (lib / "CMakeLists.txt").write_text(C_LIBRARY_CMAKE.format(candidate=label, model_hash=generated.model_hash))
     return generated
@@ -289,6 +299,7 @@ def measure_inputs(dep: "Deployment") -> dict[str, Any]:
     return {**_data_inputs(dep), "tflite": _stage(dep, "export").get("tflite_sha256"),
             "board": dataclasses.asdict(profile) if dataclasses.is_dataclass(profile) else repr(profile),
             "measure_inputs": dep.config.measure_inputs,
+            **({} if dep.config.fusion == "auto" else {"fusion": dep.config.fusion}),
             "sources": {**_generator_sources(), **_sources(repo_firmware_dir(), *host)}}
 
 
@@ -300,7 +311,8 @@ def measure(dep: "Deployment") -> dict[str, Any]:
     profile = load_profile(dep.config.board)
     inputs = model_inputs(dep.state["dataset"].test_x[:dep.config.measure_inputs], dep.out / "model.tflite")
     workdir = dep.out / "firmware"
-    measurement = bench_measure(dep.out / "model.tflite", profile, inputs, runtime="native", workdir=workdir)
+    measurement = bench_measure(dep.out / "model.tflite", profile, inputs, runtime="native", workdir=workdir,
+                                fusion=dep.config.fusion)
     elves = sorted(workdir.rglob("*.elf"), key=lambda p: p.stat().st_mtime)
     if elves:
         shutil.copy2(elves[-1], workdir / "firmware.elf")

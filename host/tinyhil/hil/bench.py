@@ -251,7 +251,10 @@ def measure(model: Path | bytes, profile: BoardProfile, inputs: np.ndarray | See
     expected = stage("reference", lambda: _reference_outputs(model_bytes, arrays))
     log.info("timings (s): %s", {k: round(v, 2) for k, v in timings.items()})
     layers = generated.layers or (_operator_layers(model_bytes) if runtime == "tflm" else None)
-    return summarise(image, profile, outcome, expected, runtime, layers, generated)
+    measurement = summarise(image, profile, outcome, expected, runtime, layers, generated)
+    if runtime == "native":  # which plan the firmware ran: fit's limit is what its last build planned within
+        measurement.provenance.update(fusion=fusion, **({"arena_limit_bytes": limit} if fusion == "fit" else {}))
+    return measurement
 
 
 @dataclass(frozen=True)
