@@ -80,3 +80,23 @@ def test_the_nucleo_bin_starts_at_flash_bank_1_and_says_so(model: Path, tmp_path
     regions = {r["name"]: r for r in json.loads((tmp_path / "out" / "memory.json").read_text())["regions"]}
     assert regions["AXI_SRAM"]["used"] > 0 and regions["DTCM"]["used"] == 32 * 1024  # arena in AXI, stack in DTCM
     assert regions["SRAM1"]["used"] == 0 and regions["ITCM"]["sections"] == []
+
+
+def test_build_with_fusion_fit_plans_within_the_boards_budget_less_the_first_guess_of_other_ram(tmp_path: Path) -> None:
+    from tinyhil.codegen.planner import plan_memory
+    from tinyhil.codegen.reader import read_tflite
+    from tinyhil.hil.bench import FIT_FIRST_HEADROOM_BYTES
+    from tinyhil.hil.boards import load_profile
+
+    from ..codegen.depthwise_chains import Depthwise, depthwise_chain
+
+    model = tmp_path / "chain.tflite"
+    model.write_bytes(depthwise_chain((Depthwise(3, 3, 2), Depthwise(3, 3)), 24, 24, 8, seed=0))
+    budget = load_profile("stm32h7").sram_budget_bytes
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["build", str(model), "--board", "stm32h7", "-o", str(out), "--fusion", "fit"])
+    assert result.exit_code == 0, result.output
+    fit = plan_memory(read_tflite(model.read_bytes()), fusion="fit",
+                      arena_limit_bytes=budget - FIT_FIRST_HEADROOM_BYTES)
+    assert f"#define TINYHIL_MODEL_ARENA_BYTES {fit.arena_bytes}\n" in (out / "model" / "model.h").read_text()
+    assert fit.arena_bytes > plan_memory(read_tflite(model.read_bytes())).arena_bytes  # the first layer's pair ring

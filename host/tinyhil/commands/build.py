@@ -15,15 +15,24 @@ import click
               help="Directory for firmware.elf/.bin/.hex/.map, memory.txt/.json and the generated C (model/).")
 @click.option("--runtime", type=click.Choice(["native", "tflm"]), default="native", show_default=True,
               help="native: generated C kernels; tflm: the TFLM interpreter (needs TFLM sources to build).")
-def command(model: Path, board: str, out_dir: Path, runtime: str) -> None:
+@click.option("--fusion", type=click.Choice(["auto", "fit", "off"]), default="auto", show_default=True,
+              help="native runtime: auto fuses inverted-residual blocks where that lowers the peak SRAM; fit: the "
+                   "fastest plan within the board's SRAM budget less 1 KiB for the firmware's other RAM (nothing "
+                   "runs here to measure it: `tinyhil bench --fusion fit` does); off: every block plain.")
+def command(model: Path, board: str, out_dir: Path, runtime: str, fusion: str) -> None:
     """Build the firmware for MODEL.tflite on BOARD: no probe or emulator needed."""
+    from ..errors import ConfigError
     from ..hil.artifacts import write_artifacts
+    from ..hil.bench import FIT_FIRST_HEADROOM_BYTES
     from ..hil.boards import load_profile
     from ..codegen import generate
     from ..hil.firmware import build_firmware
 
     profile = load_profile(board)
-    generated = generate(model, out_dir / "model", runtime=runtime)
+    if fusion != "auto" and runtime != "native":
+        raise ConfigError(f"--fusion {fusion} plans tinyhil's own arena: it needs --runtime native")
+    limit = max(1, profile.sram_budget_bytes - FIT_FIRST_HEADROOM_BYTES) if fusion == "fit" else None
+    generated = generate(model, out_dir / "model", runtime=runtime, fusion=fusion, arena_limit_bytes=limit)
     image = build_firmware(Path(generated.out_dir), profile, out_dir / "build")
     artifacts = write_artifacts(image, profile, out_dir)
     click.echo(f"{model.name} for {profile.name} ({profile.cpu}, runtime {generated.runtime}, {image.toolchain})")
