@@ -70,8 +70,12 @@ def render(measurement: Measurement, sram_budget: int, flash_budget: int) -> Non
     if measurement.planned_arena_bytes is not None:
         table.add_row("arena high-water (inside static RAM)", f"{measurement.arena_bytes:,} B",
                       f"{source}: arena painted before each inference, last byte changed (max over runs)")
+        fusion = measurement.provenance.get("fusion", "auto")
+        limit = measurement.provenance.get("arena_limit_bytes")
+        within = f", within {limit:,} B" if limit else ""
         table.add_row("  arena planned", f"{measurement.planned_arena_bytes:,} B "
-                      f"(all blocks plain: {measurement.unfused_arena_bytes:,} B)", "analytic: tinyhil memory planner")
+                      f"(all blocks plain: {measurement.unfused_arena_bytes:,} B)",
+                      f"analytic: tinyhil memory planner, fusion {fusion}{within}")
     else:
         table.add_row("arena (inside static RAM)", f"{measurement.arena_bytes:,} B", "arena size the runtime was given")
     table.add_row("flash (.text + .rodata + .data)", f"{measurement.flash_bytes:,} B "

@@ -36,7 +36,7 @@ def command(checkpoint: Path, out: Path | None, dataset: str | None, data_dir: P
     data = load_dataset(dataset or payload.get("dataset", "fashion-mnist"), data_dir)
     result = export_int8(model, model.spec, data, out, test_count=test_count, qat_threshold=threshold,
                          qat_epochs=qat_epochs, train_config=_train_config(payload))
-    click.echo(f"dataset: {data.provenance}")
+    click.echo(f"dataset: {result.dataset_provenance}")
     click.echo(result.summary())
     click.echo(f"input quantisation: scale {result.input_quant[0]:.6g}, zero point {result.input_quant[1]}")
     click.echo(f"wrote {result.tflite_path} ({result.tflite_path.stat().st_size} bytes) in {result.seconds:.1f} s")

@@ -79,6 +79,19 @@ class Dataset:
                        provenance=self.provenance + f", validation: {len(held)} training images held out "
                                                     f"(stratified, seed {seed}); test split unused")
 
+    def with_channels(self, channels: int) -> "Dataset":
+        """The same images with `channels` channels: grey replicated to 3 (calibrating a colour model, e.g. the
+        LLM-NAS paper's CIFAR-100 nets, on Fashion-MNIST, the offline set), or unchanged; anything else is a
+        DataError naming both counts."""
+        have = int(self.train_x.shape[1])
+        if have == channels:
+            return self
+        if have == 1 and channels == 3:
+            return replace(self, train_x=self.train_x.expand(-1, 3, -1, -1), test_x=self.test_x.expand(-1, 3, -1, -1),
+                           provenance=self.provenance + ", grey replicated to 3 channels")
+        raise DataError(f"the model takes {channels}-channel images and {self.name} has {have}-channel ones: pick "
+                        f"a dataset with {channels} channel{'s' if channels != 1 else ''} (--dataset, --data-dir)")
+
     def batches(self, batch_size: int, generator: torch.Generator, augment: bool = True,
                 resolution: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         """Shuffled training batches (x, y, index); index lets a distiller look up cached teacher logits."""

@@ -31,8 +31,8 @@ class ExportError(TinyhilError):
 @dataclass
 class ExportResult:
     tflite_path: Path
-    float_accuracy: float  # torch float model, test split
-    int8_accuracy: float  # TFLM reference interpreter on the written int8 .tflite, same test images
+    float_accuracy: float | None  # torch float model, test split (None: the labels are not the model's classes)
+    int8_accuracy: float | None  # TFLM reference interpreter on the written int8 .tflite, same test images
     agreement: float  # fraction of test images where that int8 model and the float model agree on top-1
     input_quant: tuple[float, int]  # (scale, zero_point) the host uses to quantise images
     output_quant: tuple[float, int]
@@ -55,6 +55,10 @@ class ExportResult:
 
     def summary(self) -> str:
         """One line per fact, for the CLI."""
+        if self.float_accuracy is None or self.int8_accuracy is None:
+            return (f"top-1 accuracy not measured: {self.qat_note.removeprefix('off: ')}; int8 (TFLM reference "
+                    f"interpreter, host) and float agree on top-1 for {self.agreement:.4f} of {self.test_images} test "
+                    "images\nQAT: off")
         lines = [f"float top-1 {self.float_accuracy:.4f}, int8 top-1 {self.int8_accuracy:.4f} (TFLM reference "
                  f"interpreter, host), agreement {self.agreement:.4f} on {self.test_images} test images"]
         if self.qat_ran:
@@ -182,8 +186,12 @@ def export_int8(model: torch.nn.Module, spec: ArchSpec, dataset: Dataset, out_pa
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     model = model.cpu().eval()
+    dataset = dataset.with_channels(int(getattr(model, "in_channels", dataset.input_shape[2])))
+    classes = int(getattr(model, "num_classes", dataset.num_classes))
     representative = to_resolution(dataset.train_x[:representative_count], spec.resolution)
     test = dataset.subset(test=test_count)
+    if classes != dataset.num_classes:  # another task's images: they calibrate, their labels measure nothing
+        return _export_calibrated_only(model, spec, dataset, out_path, representative, test, classes, started)
     float_top1 = _float_top1(model, test, spec.resolution)
     float_accuracy = float(evaluate(model, test, spec.resolution))
     ptq = _check_int8(convert_int8(model, spec, representative), test, float_top1)
@@ -224,6 +232,22 @@ def export_int8(model: torch.nn.Module, spec: ArchSpec, dataset: Dataset, out_pa
              "QAT: %s", out_path, result.float_accuracy, result.int8_accuracy, result.agreement, len(test.test_y),
              dataset.provenance, note)
     return result
+
+
+def _export_calibrated_only(model: torch.nn.Module, spec: ArchSpec, dataset: Dataset, out_path: Path,
+                            representative: torch.Tensor, test: Dataset, classes: int, started: float) -> ExportResult:
+    """export_int8 for a model of another task than the dataset's (its classes differ): the images calibrate the
+    quantisation and show how often int8 and float agree on top-1; no accuracy, no QAT (it would train on labels
+    that are not the model's)."""
+    float_top1 = _float_top1(model, test, spec.resolution)
+    checked = _check_int8(convert_int8(model, spec, representative), test, float_top1)
+    _write(checked.blob, out_path)
+    note = (f"off: the model has {classes} classes and {dataset.name} {dataset.num_classes}, so its labels do not "
+            "apply: accuracy and QAT need the model's own dataset")
+    log.info("exported %s calibrated on %s only (%s)", out_path, dataset.provenance, note)
+    return ExportResult(out_path, None, None, checked.agreement, checked.input_quant, checked.output_quant,
+                        f"first {len(representative)} training images of {dataset.name}", len(test.test_y),
+                        time.perf_counter() - started, dataset.provenance, qat_note=note)
 
 
 def _qat_export(model: torch.nn.Module, spec: ArchSpec, dataset: Dataset, representative: torch.Tensor,

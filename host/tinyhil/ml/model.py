@@ -98,6 +98,7 @@ class TinyNet(nn.Module):
     def __init__(self, spec: ArchSpec, in_channels: int, num_classes: int):
         super().__init__()
         self.spec = spec
+        self.in_channels, self.num_classes = in_channels, num_classes
         blocks, c = [], in_channels
         if spec.has_stem:
             blocks.append(Block([ConvBN(in_channels, spec.stem_channels, spec.stem_kernel, spec.stem_stride)], False))
