@@ -74,9 +74,11 @@ def export_model_int8(model, seed: int = 0) -> bytes:
     rng = np.random.default_rng(seed)
     for layer in model.layers:
         if isinstance(layer, tf.keras.layers.BatchNormalization):
-            n = layer.gamma.shape[0]
-            layer.set_weights([rng.uniform(0.5, 1.5, n), rng.normal(0, 0.2, n), rng.normal(0, 0.2, n),
-                               rng.uniform(0.5, 2.0, n)])
+            n = layer.moving_mean.shape[0]
+            gamma, beta = rng.uniform(0.5, 1.5, n), rng.normal(0, 0.2, n)
+            # scale=False (InceptionV3) / center=False layers have no gamma / beta weight (drawn anyway: same draws)
+            layer.set_weights([*([gamma] if layer.scale else []), *([beta] if layer.center else []),
+                               rng.normal(0, 0.2, n), rng.uniform(0.5, 2.0, n)])
     shape = tuple(int(d) for d in model.input_shape[1:])
     samples = [rng.standard_normal((1, *shape)).astype(np.float32) for _ in range(8)]
     return keras_to_int8_tflite(model, samples)

@@ -52,6 +52,30 @@ def test_an_unsupported_op_names_the_op_its_index_and_the_supported_set() -> Non
     assert all(op in message for op in ("LEAKY_RELU", "HARD_SWISH", "LOGISTIC", "MUL", "ELU", "RSQRT"))
 
 
+def test_gelu_is_refused_in_one_line_that_says_tflm_lacks_it_too_and_what_to_do(tmp_path) -> None:
+    """ConvNeXt's and transformers' GELU: the reader's line says what to do; the TFLM reference, which has no GELU
+    kernel, says so instead of only "failed to allocate tensors"; `tinyhil bench` gives the reader's line before
+    loading the reference for the inputs."""
+    from click.testing import CliRunner
+
+    from tinyhil.cli import cli
+    from tinyhil.codegen.reference import ReferenceInterpreter
+
+    tensors = [TensorSpec((1, 4), scale=(0.1,), zero_point=(0,)), TensorSpec((1, 4), scale=(0.1,), zero_point=(0,))]
+    blob = build_model("GELU", tensors, [0], [1])
+    with pytest.raises(UnsupportedOpError, match=r"^operator 0 is GELU, which the tinyhil int8 runtime does not "
+                                                 r"implement \(nor does the tflite-micro interpreter, .* Keras 'swish' "
+                                                 r"or 'relu' in place of 'gelu', and re-export\); supported ops: ADD, "):
+        read_tflite(blob)
+    with pytest.raises(ModelError, match=r"^the TFLM reference interpreter cannot load the model: .*\(it has no "
+                                         r"kernel for GELU: TFLM cannot run this model"):
+        ReferenceInterpreter(blob)
+    model = tmp_path / "gelu.tflite"
+    model.write_bytes(blob)
+    result = CliRunner().invoke(cli, ["bench", str(model), "--board", "qemu-m7"])
+    assert isinstance(result.exception, UnsupportedOpError) and "operator 0 is GELU" in str(result.exception)
+
+
 def test_a_broadcast_of_more_than_four_dims_is_named(tmp_path) -> None:
     # (2,1,2,1,2) + (1,2,1,2,1): every dim alternates which operand repeats, so none merge: five dims to walk
     from .tflite_builder import add_options

@@ -358,9 +358,12 @@ def _plan_fused(graph: Graph, fusion: str, arena_limit: int | None = None) -> Me
         steps += [(chosen, cascades + [pair]) for pair in _cascade_candidates(graph, chosen, cascades)
                   if (set(pair[0].ops) | set(pair[1].ops)) & at_peak]
         # a plain block feeding a fused one at the peak: fuse it and cascade it in, as one step
+        fused_inputs_at_peak = {graph.operators[c.ops[0]].inputs[0] for c in chosen if set(c.ops) & at_peak}
         for chain in chains:
             if chain in chosen or set(chain.ops) & taken:
                 continue
+            if graph.operators[chain.ops[-1]].outputs[0] not in fused_inputs_at_peak:
+                continue  # it feeds no fused block at the peak: no such pair (and no whole-graph fusion to find that)
             feeds = [pair for pair in _cascade_candidates(graph, chosen + [chain], cascades)
                      if pair[0] == chain and set(pair[1].ops) & at_peak]
             steps += [(chosen + [chain], cascades + [pair]) for pair in feeds]
@@ -399,10 +402,24 @@ def _place(graph: Graph) -> MemoryPlan:
     in_place: set[int] = set()
     scratch: dict[int, int] = {}
     fused_in_place: set[int] = set()
+    # the lifetimes kept up to date as buffers merge (a merged buffer lives from the first of its tensors' first
+    # ops to the last of their last ops), not recomputed for each op: that was quadratic in the ops (NASNetMobile
+    # at 32 px, ~600 ops planned ~300 times by the fusion search: 2 minutes)
+    spans = _lifetimes(graph, groups, ids)
+
+    def share(keep: int, other: int) -> None:
+        if groups.find(keep) == groups.find(other):
+            return
+        kept, merged = spans.get(groups.find(keep)), spans.pop(groups.find(other), None)
+        groups.union(keep, other)
+        if kept is not None and merged is not None:
+            kept[0], kept[1] = min(kept[0], merged[0]), max(kept[1], merged[1])
+        elif merged is not None:
+            spans[groups.find(keep)] = merged
+
     for op in graph.operators:
         if op.opcode not in _IN_PLACE_OPS and op.opcode not in ("DEPTHWISE_CONV_2D", FUSED_MBCONV):
             continue
-        spans = _lifetimes(graph, groups, ids)
         out = op.outputs[0]
         if op.opcode in (FUSED_MBCONV, "DEPTHWISE_CONV_2D"):
             # a row-ring kernel writes over an input that dies here, when its shapes allow it
@@ -410,7 +427,7 @@ def _place(graph: Graph) -> MemoryPlan:
                              else (_can_run_depthwise_in_place, in_place))
             root = groups.find(op.inputs[0])
             if can_run(graph, op) and spans[root][1] == op.index and op.inputs[0] not in graph.outputs:
-                groups.union(op.inputs[0], out)
+                share(op.inputs[0], out)
                 done.add(op.index)
             continue
         out_bytes = graph.tensors[out].nbytes
@@ -420,7 +437,7 @@ def _place(graph: Graph) -> MemoryPlan:
             root = groups.find(candidate)
             same_size = graph.tensors[candidate].nbytes == out_bytes
             if same_size and spans[root][1] == op.index and root != groups.find(out):
-                groups.union(candidate, out)
+                share(candidate, out)
                 break
     for op in graph.operators:
         need = kernel_scratch_bytes(graph, op)
@@ -449,8 +466,16 @@ def _place(graph: Graph) -> MemoryPlan:
         placed.append((offset, size, first, last))
         offsets[key] = offset
     arena = max((o + s for o, s, _, _ in placed), default=0)
-    live = [sum(size for size, first, last in items.values() if first <= i <= last)
-            for i in range(len(graph.operators))]
+    change = [0] * (len(graph.operators) + 2)  # live bytes per op as a running sum of starts and ends
+    for size, first, last in items.values():
+        first, last = max(first, 0), min(last, len(graph.operators) - 1)
+        if first <= last:
+            change[first] += size
+            change[last + 1] -= size
+    live, running = [], 0
+    for i in range(len(graph.operators)):
+        running += change[i]
+        live.append(running)
     modes = {}
     for op in graph.operators:
         shares = op.outputs and op.inputs and groups.find(op.outputs[0]) in {groups.find(t) for t in op.inputs if t >= 0}

@@ -115,6 +115,9 @@ _HINTS = {
     "SHAPE": " (the converter emits SHAPE/STRIDED_SLICE/PACK for a Flatten with a dynamic batch: export with "
              "a fixed batch size, e.g. keras.Input(shape, batch_size=1), so it becomes one RESHAPE)",
     "DEQUANTIZE": " (float or uint8 model edges: export with inference_input_type/output_type = int8)",
+    # TFLiteConverter writes Keras' gelu (ConvNeXt's MLP, transformers) as one GELU op
+    "GELU": " (nor does the tflite-micro interpreter, so there is no int8 GELU to be bit-exact with: build the "
+            "model with another activation, e.g. Keras 'swish' or 'relu' in place of 'gelu', and re-export)",
 }
 
 
@@ -160,8 +163,8 @@ def _opcode_name(model: Any, op: Any) -> str:
 
 def _read_options(name: str, index: int, op: Any) -> dict[str, Any]:
     if name not in _OPTION_DECODERS:
-        raise UnsupportedOpError(f"operator {index} is {name}, which the tinyhil int8 runtime does not implement; "
-                                 f"supported ops: {', '.join(SUPPORTED_OPS)}{_HINTS.get(name, '')}")
+        raise UnsupportedOpError(f"operator {index} is {name}, which the tinyhil int8 runtime does not implement"
+                                 f"{_HINTS.get(name, '')}; supported ops: {', '.join(SUPPORTED_OPS)}")
     decoder = _OPTION_DECODERS[name]
     table = op.BuiltinOptions()
     if decoder is None or table is None:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
+import os
 import re
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -30,13 +35,18 @@ class ReferenceInterpreter:
             raise ModelError(f"not a .tflite flatbuffer ({len(self._blob)} bytes, no 'TFL3' identifier): re-export it")
         _refuse_what_tflm_crashes_on(self._blob)
         # the interpreter runs any model TFLM supports, not only the ops of tinyhil's own runtime
+        native = io.StringIO()
         try:
-            self._interpreter = runtime.Interpreter.from_bytes(self._blob, arena_size=arena_bytes)
+            with _native_stderr(native):
+                self._interpreter = runtime.Interpreter.from_bytes(self._blob, arena_size=arena_bytes)
         except Exception as exc:  # the pybind layer raises RuntimeError with TFLM's own message
             from .reader import truncation_message
 
             raise ModelError(truncation_message(len(self._blob), exc)
-                             or f"the TFLM reference interpreter cannot load the model: {exc}") from exc
+                             or f"the TFLM reference interpreter cannot load the model: {exc}"
+                             f"{_tflm_reason(native.getvalue())}") from exc
+        if native.getvalue():
+            sys.stderr.write(native.getvalue())  # a model that loads: whatever TFLM printed, where it would have gone
         inp, out = self._interpreter.get_input_details(0), self._interpreter.get_output_details(0)
         self.input_shape: tuple[int, ...] = tuple(int(d) for d in inp["shape"])
         self.output_shape: tuple[int, ...] = tuple(int(d) for d in out["shape"])
@@ -82,6 +92,37 @@ class ReferenceInterpreter:
             scale, zero_point = self.output_quant
             y = np.clip(np.round(y.astype(np.float32) / np.float32(scale)) + zero_point, -128, 127)
         return np.array(y, dtype=np.int8).reshape(self.output_shape)
+
+
+@contextlib.contextmanager
+def _native_stderr(sink: io.StringIO) -> Iterator[None]:
+    """File descriptor 2 (where TFLM's C++ prints why a model does not load: "Didn't find op for builtin opcode
+    'GELU'", before the pybind layer raises only "TFLM failed to allocate tensors") into `sink` for the block."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            sink.write(captured.read().decode("utf-8", "replace"))
+
+
+_MISSING_OP = re.compile(r"Didn't find op for builtin opcode '([A-Z0-9_]+)'")
+
+
+def _tflm_reason(printed: str) -> str:
+    """What TFLM printed while failing to load a model, as the end of one line: the op it has no kernel for (GELU:
+    then there is nothing to be bit-exact with), else its last line."""
+    missing = _MISSING_OP.search(printed)
+    if missing:
+        return (f" (it has no kernel for {missing.group(1)}: TFLM cannot run this model, so there is nothing to check "
+                f"it against; build the model without {missing.group(1)} and re-export)")
+    lines = [line.strip() for line in printed.splitlines() if line.strip()]
+    return f" (TFLM printed: {lines[-1]})" if lines else ""
 
 
 def _refuse_what_tflm_crashes_on(blob: bytes) -> None:

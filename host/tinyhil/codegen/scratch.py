@@ -3,6 +3,7 @@ memory planner (which also plans shape-only graphs for the cost model) and the l
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from .ir import Graph, Operator
@@ -150,15 +151,21 @@ def folded_requant_of(graph: Graph, op: Operator) -> bool:
     """pairs_folded_requant for a depthwise's scales (its output's, or a folded activation's input's): without it
     the pair kernel runs its portable row, ~10x slower than the tap list. True for a shape-only graph (the cost
     model's), where the kernel choice does not change the memory either way."""
-    from .quantize import conv_multipliers
-
     x, w = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]]
     table = op.options.get("fused_table")
     y = graph.tensors[table["input"]] if table else graph.tensors[op.outputs[0]]
     if x.quant is None or y.quant is None or w.quant is None:
         return True
-    mults, shifts = conv_multipliers(x.quant.scale[0], w.quant.scale, y.quant.scale[0], int(w.shape[3]))
-    return pairs_folded_requant(mults, shifts)
+    return _folds_requant(x.quant.scale[0], tuple(w.quant.scale), y.quant.scale[0], int(w.shape[3]))
+
+
+@functools.lru_cache(maxsize=4096)
+def _folds_requant(input_scale: float, filter_scales: tuple[float, ...], output_scale: float, channels: int) -> bool:
+    """folded_requant_of's answer for these scales, computed once: the planner asks it of each depthwise in every
+    plan it tries (NASNetMobile: ~45,000 times)."""
+    from .quantize import conv_multipliers
+
+    return pairs_folded_requant(*conv_multipliers(input_scale, filter_scales, output_scale, channels))
 
 
 TAP_LIST_OPTION = "tap_list_kernel"  # set by the planner on a depthwise whose pair-kernel ring would raise the arena
