@@ -27,10 +27,19 @@ def test_a_model_over_the_sram_budget_exits_non_zero_and_keeps_its_measurement(
     line = one_error_line(ran)
     assert ran.status == 2
     assert re.search(r"conv.tflite does not fit qemu-m7: peak SRAM \d+ B > budget 100 B \(measured\)", line)
-    assert "raise --sram-budget" in line
+    assert line.endswith("raise --sram-budget")  # the budget it exceeds, not the flash one too
     measured = json.loads((tmp_path / "m.json").read_text())
     assert measured["budgets"]["fits"] is False and measured["bit_exact"] is True
     assert "peak SRAM" in ran.out  # the table was printed before the verdict
+
+
+def test_a_model_over_the_flash_budget_only_names_the_flash_option(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    model = tmp_path / "conv.tflite"
+    model.write_bytes(small_conv_model())
+    ran = tinyhil(["bench", str(model), "--inputs", "1", "--flash-budget", "1KiB"], capsys)
+    line = one_error_line(ran)
+    assert ran.status == 2 and "flash" in line and line.endswith("raise --flash-budget")
 
 
 def test_an_emulator_that_fails_points_at_a_runner_log_that_still_exists(tmp_path: Path,

@@ -187,8 +187,8 @@ def command(model: Path, board: str, runtime: str, count: int, inputs_file: Path
     if not measurement.bit_exact:
         raise click.ClickException("outputs differ from the tflite-micro reference (see --json for the runs)")
     if over:
-        raise BudgetError(f"{model.name} does not fit {profile.name}: {'; '.join(over)} (measured); shrink the model "
-                          "or raise --sram-budget / --flash-budget")
+        raise BudgetError(f"{model.name} does not fit {profile.name}: {'; '.join(over.values())} (measured); shrink "
+                          f"the model or raise {' / '.join(over)}")
 
 
 def _note_float_edges(model: Path) -> None:
@@ -216,10 +216,12 @@ def _measure_in_temporary_dir(model: Path, profile: object, inputs: np.ndarray, 
     return measurement
 
 
-def _over_budget(measurement: Measurement, sram_budget: int, flash_budget: int) -> list[str]:
-    problems = []
+def _over_budget(measurement: Measurement, sram_budget: int, flash_budget: int) -> dict[str, str]:
+    """The budgets the measurement exceeds: the option that raises each -> what exceeds it."""
+    problems = {}
     if measurement.peak_sram_bytes > sram_budget:
-        problems.append(f"peak SRAM {format_bytes(measurement.peak_sram_bytes)} > budget {format_bytes(sram_budget)}")
+        problems["--sram-budget"] = (f"peak SRAM {format_bytes(measurement.peak_sram_bytes)} > budget "
+                                     f"{format_bytes(sram_budget)}")
     if measurement.flash_bytes > flash_budget:
-        problems.append(f"flash {format_bytes(measurement.flash_bytes)} > budget {format_bytes(flash_budget)}")
+        problems["--flash-budget"] = f"flash {format_bytes(measurement.flash_bytes)} > budget {format_bytes(flash_budget)}"
     return problems
