@@ -10,7 +10,6 @@ squeeze-excitation, 1x1, residual; global pool and a softmax Dense)."""
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pytest
@@ -98,17 +97,9 @@ def _opcodes(blob: bytes) -> set[str]:
 
 
 # ResNet50 has no width option: at any input its 23.6 M int8 weights are 116 MB of C initialisers, which gcc parses
-# for ~50 s (the rest of this file takes ~2.5 min on 2 cores); opt in to it
-BIG = {"ResNet50"}
-BIG_MODELS_ENV = "TINYHIL_TEST_BIG_MODELS"
-
-
+# for ~50 s of this file's ~3.5 min on 2 cores; it is the best-known public model of them all, so it runs too
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.skipif(
-        name in BIG and not os.environ.get(BIG_MODELS_ENV),
-        reason=f"{name}'s weights take ~1 min to compile for the host: set {BIG_MODELS_ENV}=1 to run it"))
-    for name in ARCHITECTURES])
+@pytest.mark.parametrize("name", list(ARCHITECTURES))
 def test_keras_application_is_bit_exact_with_tflm_in_both_kernel_builds(check_bit_exact, name: str) -> None:
     blob = _export(name)
     assert ARCHITECTURES[name][1] <= _opcodes(blob)  # the architecture's ops, as the converter wrote them
