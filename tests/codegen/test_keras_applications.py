@@ -96,8 +96,8 @@ def _opcodes(blob: bytes) -> set[str]:
     return {_opcode_name(model, subgraph.Operators(i)) for i in range(subgraph.OperatorsLength())}
 
 
-# ResNet50 has no width option: at any input its 23.6 M int8 weights are 116 MB of C initialisers, which gcc parses
-# for ~50 s of this file's ~3.5 min on 2 cores; it is the best-known public model of them all, so it runs too
+# ResNet50 has no width option: at any input its 23.6 M int8 weights are 23.6 MB of flash, which the generated C
+# writes as string literals (gcc parsed them as number lists for ~50 s, as literals in ~20 s for the whole test)
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(ARCHITECTURES))
 def test_keras_application_is_bit_exact_with_tflm_in_both_kernel_builds(check_bit_exact, name: str) -> None:
