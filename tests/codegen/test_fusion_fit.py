@@ -140,3 +140,11 @@ def test_fit_on_the_emulator_is_bit_exact_within_the_budget_and_faster_than_auto
     tight = profile.with_budgets(str(auto.peak_sram_bytes + 16), None)
     squeezed = measure(blob, tight, inputs, workdir=tmp_path / "tight", fusion="fit")
     assert squeezed.bit_exact and squeezed.peak_sram_bytes <= tight.sram_budget_bytes
+
+
+def test_fit_with_the_tflm_runtime_is_refused_before_anything_is_written(tmp_path) -> None:
+    from tinyhil.codegen import generate
+
+    with pytest.raises(ModelError, match="--fusion fit plans tinyhil's own arena: it needs --runtime native"):
+        generate(_chain_blob(), tmp_path / "out", runtime="tflm", fusion="fit")
+    assert not (tmp_path / "out").exists()

@@ -160,6 +160,8 @@ def generate(src: bytes | Path, out_dir: Path, runtime: str = "native",
     fusion: planner.FUSION_MODES; "auto" runs inverted-residual blocks fused where that lowers the peak; "fit" the
     fastest plan whose arena is at most arena_limit_bytes."""
     if runtime == "tflm":
+        if fusion == "fit":
+            raise ModelError("--fusion fit plans tinyhil's own arena: it needs --runtime native")
         from .tflm_backend import generate_tflm  # the optional interpreter backend
         return generate_tflm(src, out_dir)
     if runtime != "native":

@@ -13,6 +13,7 @@ Works on any Graph, including shape-only graphs built by the cost model before t
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Callable
 
 from ..errors import ModelError
 from .fuse import (FUSED_MBCONV, MAX_CASCADE, TABLE_ACTIVATIONS, MbconvChain, cascade, cascade_pairs, fuse_activations,
@@ -220,39 +221,45 @@ def plan_memory(graph: Graph, fusion: str = "auto", arena_limit_bytes: int | Non
         raise ModelError(f"arena limit {arena_limit_bytes} B: must be at least 1 byte")
     graph = split_as_slices(graph)
     graph = fuse_activations(fuse_swish(fuse_pads(depthwise_single_channel_as_conv(grouped_conv_as_groups(graph)))))
+    off: list[MemoryPlan] = []
+
+    def plain() -> MemoryPlan:  # fusion "off"'s plan, made at most once (auto and unfused_arena_bytes both ask)
+        if not off:
+            off.append(_plan_kernels(graph, "off"))
+        return off[0]
+
     if fusion == "fit":
         assert arena_limit_bytes is not None
-        best = _plan_to_fit(graph, arena_limit_bytes)
+        best = _plan_to_fit(graph, arena_limit_bytes, plain)
     else:
-        best = _plan_auto(graph) if fusion == "auto" else _plan_kernels(graph, fusion)
+        best = _plan_auto(graph, plain) if fusion == "auto" else _plan_kernels(graph, fusion)
     if fusion != "off" and any(runs_depthwise_pairs(graph, op) for op in graph.operators):
-        best.unfused_arena_bytes = _plan_kernels(graph, "off").arena_bytes  # what fusion "off" plans
+        best.unfused_arena_bytes = plain().arena_bytes  # what fusion "off" plans
     return best
 
 
-def _plan_auto(graph: Graph) -> MemoryPlan:
-    """plan_memory's "auto" mode (see there)."""
+def _plan_auto(graph: Graph, plain: Callable[[], MemoryPlan]) -> MemoryPlan:
+    """plan_memory's "auto" mode (see there); plain() gives fusion "off"'s plan."""
     best = _plan_kernels(graph, "auto")
     if any(op.opcode == FUSED_MBCONV for op in best.graph.operators):
-        plain = _plan_kernels(graph, "off")
-        if plain.arena_bytes - best.arena_bytes < FUSED_KERNEL_EXTRA_STACK_BYTES:
-            best = plain  # the fused kernel's deeper stack would take back what its arena saves, and it is slower
+        if plain().arena_bytes - best.arena_bytes < FUSED_KERNEL_EXTRA_STACK_BYTES:
+            best = plain()  # the fused kernel's deeper stack would take back what its arena saves, and it is slower
     return best
 
 
-def _plan_to_fit(graph: Graph, limit: int) -> MemoryPlan:
+def _plan_to_fit(graph: Graph, limit: int, plain: Callable[[], MemoryPlan]) -> MemoryPlan:
     """plan_memory's "fit" mode (see there): plain, then the fusion search, each stopped where it fits. A plan with
     fused blocks must leave FUSED_KERNEL_EXTRA_STACK_BYTES of the limit free: the fused kernel's deeper stack comes
     out of the same SRAM budget (the limit's headroom is the plain firmware's other RAM)."""
-    plain = _plan_kernels(graph, "off", limit)
-    if plain.arena_bytes <= limit:
-        return plain
+    roomy = _plan_kernels(graph, "off", limit)
+    if roomy.arena_bytes <= limit:
+        return roomy
     fused_limit = limit - FUSED_KERNEL_EXTRA_STACK_BYTES
     if fused_limit >= 1:
         fused = _plan_kernels(graph, "auto", fused_limit)
         if fused.arena_bytes <= fused_limit:
             return fused
-    return _plan_auto(graph)  # nothing fits: the lowest peak, as auto plans it
+    return _plan_auto(graph, plain)  # nothing fits: the lowest peak, as auto plans it
 
 
 def _plan_kernels(graph: Graph, fusion: str, arena_limit: int | None = None) -> MemoryPlan:

@@ -23,7 +23,7 @@ def command(model: Path, board: str, out_dir: Path, runtime: str, fusion: str) -
     """Build the firmware for MODEL.tflite on BOARD: no probe or emulator needed."""
     from ..errors import ConfigError
     from ..hil.artifacts import write_artifacts
-    from ..hil.bench import FIT_FIRST_HEADROOM_BYTES
+    from ..hil.bench import fit_arena_limit
     from ..hil.boards import load_profile
     from ..codegen import generate
     from ..hil.firmware import build_firmware
@@ -31,7 +31,7 @@ def command(model: Path, board: str, out_dir: Path, runtime: str, fusion: str) -
     profile = load_profile(board)
     if fusion != "auto" and runtime != "native":
         raise ConfigError(f"--fusion {fusion} plans tinyhil's own arena: it needs --runtime native")
-    limit = max(1, profile.sram_budget_bytes - FIT_FIRST_HEADROOM_BYTES) if fusion == "fit" else None
+    limit = fit_arena_limit(profile) if fusion == "fit" else None
     generated = generate(model, out_dir / "model", runtime=runtime, fusion=fusion, arena_limit_bytes=limit)
     image = build_firmware(Path(generated.out_dir), profile, out_dir / "build")
     artifacts = write_artifacts(image, profile, out_dir)

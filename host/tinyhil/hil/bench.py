@@ -37,6 +37,11 @@ TFLM_LAYER_LATENCY_SOURCE = ("TFLM's profiler events (MicroProfilerInterface, on
 FIT_FIRST_HEADROOM_BYTES = 1024
 FIT_ATTEMPTS = 3
 
+
+def fit_arena_limit(profile: BoardProfile, headroom: int = FIT_FIRST_HEADROOM_BYTES) -> int:
+    """The arena fusion "fit" may plan on `profile`: its SRAM budget less `headroom` for the firmware's other RAM."""
+    return max(1, profile.sram_budget_bytes - headroom)
+
 # How inputs reach the firmware; `tinyhil bench --input-mode` offers these keys.
 INPUT_MODES = {
     "stream": "every input tensor sent over serial, every output tensor sent back",
@@ -230,11 +235,9 @@ def measure(model: Path | bytes, profile: BoardProfile, inputs: np.ndarray | See
 
     model_out = workdir / "model" / f"{runtime}-{model_hash[:16]}" if fusion == "auto" else \
         workdir / "model" / f"{runtime}-fusion-{fusion}-{model_hash[:16]}"
-    if fusion == "fit" and runtime != "native":
-        raise ModelError("--fusion fit plans tinyhil's own arena: it needs --runtime native")
     headroom = FIT_FIRST_HEADROOM_BYTES
-    for attempt in range(FIT_ATTEMPTS if fusion == "fit" else 1):
-        limit = max(1, profile.sram_budget_bytes - headroom) if fusion == "fit" else None
+    for _ in range(FIT_ATTEMPTS if fusion == "fit" else 1):
+        limit = fit_arena_limit(profile, headroom) if fusion == "fit" else None
         generated = stage("generate", lambda: _generate(model_bytes, runtime, model_out, fusion, limit))
         image = stage("build", lambda: build_firmware(Path(generated.out_dir), profile, workdir / "build"))
         outcome = stage("run", lambda: run_image(image, profile, inputs, workdir, warmup, model_hash=model_hash,
