@@ -81,6 +81,9 @@ EPOCHS = Bound("--epochs", "training epochs", 1, 10_000)
 SUBSET = Bound("--subset", "training images", 1)
 TRAIN_BATCH = Bound("--batch-size", "images per training step", 1, 65_536)
 DEVICES = ("auto", "cpu", "cuda")
+# what writes an int8 .tflite (ml/export.py): tinyhil's own quantiser, or TensorFlow's converter via the Keras twin
+INT8_WRITERS = ("tinyhil", "tensorflow")
+DEFAULT_INT8_WRITER = "tinyhil"
 # --- bench -----------------------------------------------------------------------------------------------
 BENCH_INPUTS = Bound("--inputs", "random int8 inputs streamed to the board", 1, 100_000)
 BENCH_SEED = Bound("--seed", "seed of the random inputs, a 32-bit unsigned number", 0, 2**32 - 1)

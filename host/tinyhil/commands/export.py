@@ -21,8 +21,11 @@ from .. import options
                    "below float top-1; 'off' never runs it")
 @click.option("--qat-epochs", type=click.IntRange(min=1), default=3, show_default=True,
               help="QAT fine-tuning epochs (at a tenth of the checkpoint's training learning rate)")
+@click.option("--int8-writer", type=click.Choice(options.INT8_WRITERS), default=options.DEFAULT_INT8_WRITER, show_default=True,
+              help="what writes the int8 .tflite: tinyhil's own quantiser (TFLite's rules, fast) or TensorFlow's "
+                   "TFLiteConverter through the Keras twin")
 def command(checkpoint: Path, out: Path | None, dataset: str | None, data_dir: Path | None, test_count: int,
-            qat_threshold: str, qat_epochs: int) -> None:
+            qat_threshold: str, qat_epochs: int, int8_writer: str) -> None:
     """Export CHECKPOINT to an int8 TFLite model (int8 input and output, logits)."""
     from ..ml.data import load_dataset
     from ..ml.export import export_int8
@@ -35,7 +38,7 @@ def command(checkpoint: Path, out: Path | None, dataset: str | None, data_dir: P
     out = options.output_path(out or checkpoint.with_name("model.tflite"), "--out")
     data = load_dataset(dataset or payload.get("dataset", "fashion-mnist"), data_dir)
     result = export_int8(model, model.spec, data, out, test_count=test_count, qat_threshold=threshold,
-                         qat_epochs=qat_epochs, train_config=_train_config(payload))
+                         qat_epochs=qat_epochs, train_config=_train_config(payload), writer=int8_writer)
     click.echo(f"dataset: {result.dataset_provenance}")
     click.echo(result.summary())
     click.echo(f"input quantisation: scale {result.input_quant[0]:.6g}, zero point {result.input_quant[1]}")

@@ -1,5 +1,9 @@
-"""torch -> int8 TFLite through the Keras twin and TFLiteConverter (representative dataset, int8 input and
-output), with float and int8 test accuracy measured on the host (int8 with the TFLM reference interpreter)."""
+"""torch -> int8 TFLite, with float and int8 test accuracy measured on the host (int8 with the TFLM reference
+interpreter). Two writers make the file, both calibrated on a representative set, int8 input and output:
+- "tinyhil" (the default): int8_graph.py quantises the TinyNet itself by TFLite's rules and tflite_flatbuffer.py
+  writes it, in milliseconds and without TensorFlow;
+- "tensorflow": the Keras twin (keras_model.py) through TFLiteConverter, the reference the first is tested
+  against (tests/models/test_int8_writer.py: same operators, shapes and weights, outputs within a step or two)."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import torch
 
 from . import tf_quiet
 from ..errors import TinyhilError
+from ..options import DEFAULT_INT8_WRITER, INT8_WRITERS
 from ..spec.space import ArchSpec
 from .data import Dataset, to_resolution
 from .model_inputs import model_inputs
@@ -26,6 +31,10 @@ log = logging.getLogger(__name__)
 
 class ExportError(TinyhilError):
     """The TFLite converter or the int8 check failed."""
+
+
+WRITER_WORDS = {"tinyhil": "tinyhil's int8 writer (TFLite's quantisation rules, no TensorFlow)",
+                "tensorflow": "TensorFlow's TFLiteConverter (Keras twin)"}
 
 
 @dataclass
@@ -46,6 +55,7 @@ class ExportResult:
     qat_kept: bool = False  # the written .tflite is the QAT one
     qat_note: str = ""  # why QAT ran or not, and what came of it (the reason, if it failed)
     qat_checkpoint: Path | None = None  # the QAT float weights the written .tflite came from (when kept)
+    writer: str = DEFAULT_INT8_WRITER  # what wrote the .tflite (INT8_WRITERS)
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
@@ -58,7 +68,7 @@ class ExportResult:
         if self.float_accuracy is None or self.int8_accuracy is None:
             return (f"top-1 accuracy not measured: {self.qat_note.removeprefix('off: ')}; int8 (TFLM reference "
                     f"interpreter, host) and float agree on top-1 for {self.agreement:.4f} of {self.test_images} test "
-                    "images\nQAT: off")
+                    f"images\nQAT: off\nint8 file written by: {WRITER_WORDS[self.writer]}")
         lines = [f"float top-1 {self.float_accuracy:.4f}, int8 top-1 {self.int8_accuracy:.4f} (TFLM reference "
                  f"interpreter, host), agreement {self.agreement:.4f} on {self.test_images} test images"]
         if self.qat_ran:
@@ -66,6 +76,7 @@ class ExportResult:
             lines.append(f"QAT (nncf): int8 top-1 {self.ptq_int8_accuracy:.4f} before, {after} after; kept the "
                          f"{'QAT' if self.qat_kept else 'post-training'} model")
         lines.append(f"QAT: {self.qat_note}")
+        lines.append(f"int8 file written by: {WRITER_WORDS[self.writer]}")
         return "\n".join(lines)
 
 
@@ -110,10 +121,27 @@ def _frozen_graph_converter(tf: Any, keras_model: Any, sample_shape: Sequence[in
     return tf.lite.TFLiteConverter.from_concrete_functions([traced])
 
 
+def check_writer(writer: str) -> str:
+    if writer not in INT8_WRITERS:
+        raise ExportError(f"int8 writer {writer!r} is unknown: choose one of {', '.join(INT8_WRITERS)}")
+    return writer
+
+
 def convert_int8(model: torch.nn.Module, spec: ArchSpec, representative: torch.Tensor,
-                 via_saved_model: bool = False) -> bytes:
-    """The int8 .tflite bytes for `model`, calibrated on `representative` (float NCHW at spec.resolution);
-    via_saved_model as in keras_to_int8_tflite."""
+                 via_saved_model: bool = False, writer: str = DEFAULT_INT8_WRITER) -> bytes:
+    """The int8 .tflite bytes for `model`, calibrated on `representative` (float NCHW at spec.resolution), made by
+    `writer` (INT8_WRITERS); via_saved_model (tensorflow only) as in keras_to_int8_tflite."""
+    if check_writer(writer) == "tinyhil":
+        if via_saved_model:
+            raise ExportError("via_saved_model is a TFLiteConverter path: give writer='tensorflow' with it")
+        from .int8_graph import int8_graph
+        from .tflite_flatbuffer import write_tflite
+
+        try:
+            return write_tflite(int8_graph(model, representative))
+        except ValueError as exc:
+            raise ExportError(f"the int8 writer cannot export spec {spec.canonical_hash()}: {exc}; "
+                              "try --int8-writer tensorflow") from exc
     from .keras_model import build_keras
 
     keras_model = build_keras(model.cpu().eval(), int(representative.shape[1]))
@@ -160,7 +188,7 @@ def _write(blob: bytes, out_path: Path) -> None:
 
 
 def export_for_board(model: torch.nn.Module, spec: ArchSpec, dataset: Dataset, out_path: Path,
-                     representative_count: int = 50) -> Path:
+                     representative_count: int = 50, writer: str = DEFAULT_INT8_WRITER) -> Path:
     """The int8 .tflite only, without evaluating it: for a multi-fidelity search's first rung, whose file is built
     and measured on the board (the measurement depends on the graph and the tensor sizes, not on the accuracy),
     while the rung is ranked by its float validation accuracy. Fewer calibration images than export_int8's: the
@@ -168,20 +196,22 @@ def export_for_board(model: torch.nn.Module, spec: ArchSpec, dataset: Dataset, o
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     representative = to_resolution(dataset.train_x[:representative_count], spec.resolution)
-    _write(convert_int8(model.cpu().eval(), spec, representative), out_path)
+    _write(convert_int8(model.cpu().eval(), spec, representative, writer=writer), out_path)
     return out_path
 
 
 def export_int8(model: torch.nn.Module, spec: ArchSpec, dataset: Dataset, out_path: Path,
                 representative_count: int = 200, test_count: int | None = 1000,
                 qat_threshold: float | None = 1.0, qat_epochs: int = 3,
-                train_config: TrainConfig | None = None) -> ExportResult:
+                train_config: TrainConfig | None = None, writer: str = DEFAULT_INT8_WRITER) -> ExportResult:
     """Export, then measure float and int8 top-1 on the first `test_count` test images (None = all).
 
     When int8 top-1 is more than `qat_threshold` percentage points below float top-1 (None: never), the model is
     fine-tuned `qat_epochs` epochs with nncf fake-quantisers (qat.py; `train_config` gives batch size, learning
     rate, subset and seed, default TrainConfig()), exported again the same way and measured again; the better of
-    the two int8 models is written. A QAT failure is logged and reported; the post-training export is kept."""
+    the two int8 models is written. A QAT failure is logged and reported; the post-training export is kept.
+    `writer` (INT8_WRITERS) makes every .tflite of the export."""
+    check_writer(writer)
     started = time.perf_counter()
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -191,10 +221,10 @@ def export_int8(model: torch.nn.Module, spec: ArchSpec, dataset: Dataset, out_pa
     representative = to_resolution(dataset.train_x[:representative_count], spec.resolution)
     test = dataset.subset(test=test_count)
     if classes != dataset.num_classes:  # another task's images: they calibrate, their labels measure nothing
-        return _export_calibrated_only(model, spec, dataset, out_path, representative, test, classes, started)
+        return _export_calibrated_only(model, spec, dataset, out_path, representative, test, classes, started, writer)
     float_top1 = _float_top1(model, test, spec.resolution)
     float_accuracy = float(evaluate(model, test, spec.resolution))
-    ptq = _check_int8(convert_int8(model, spec, representative), test, float_top1)
+    ptq = _check_int8(convert_int8(model, spec, representative, writer=writer), test, float_top1)
     _write(ptq.blob, out_path)  # the post-training export is on disk before QAT is tried
     drop = 100.0 * (float_accuracy - ptq.int8_accuracy)  # percentage points
     log.info("post-training int8: float %.4f, int8 %.4f (drop %.2f pp) on %d test images", float_accuracy,
@@ -209,7 +239,7 @@ def export_int8(model: torch.nn.Module, spec: ArchSpec, dataset: Dataset, out_pa
         note = f"int8 drop {drop:.2f} pp > threshold {qat_threshold:g} pp"
         try:
             qat_checked, qat_model = _qat_export(model, spec, dataset, representative, test, float_top1,
-                                                 qat_epochs, train_config)
+                                                 qat_epochs, train_config, writer)
             qat_accuracy = qat_checked.int8_accuracy
             if qat_accuracy > ptq.int8_accuracy:
                 kept = qat_checked
@@ -227,7 +257,7 @@ def export_int8(model: torch.nn.Module, spec: ArchSpec, dataset: Dataset, out_pa
                           kept.output_quant, f"first {len(representative)} training images of {dataset.name}",
                           len(test.test_y), time.perf_counter() - started, dataset.provenance,
                           ptq_int8_accuracy=ptq.int8_accuracy, qat_int8_accuracy=qat_accuracy, qat_ran=ran,
-                          qat_kept=kept is not ptq, qat_note=note, qat_checkpoint=qat_checkpoint)
+                          qat_kept=kept is not ptq, qat_note=note, qat_checkpoint=qat_checkpoint, writer=writer)
     log.info("exported %s: float %.4f, int8 %.4f (TFLM reference), top-1 agreement %.4f on %d test images (%s); "
              "QAT: %s", out_path, result.float_accuracy, result.int8_accuracy, result.agreement, len(test.test_y),
              dataset.provenance, note)
@@ -235,26 +265,27 @@ def export_int8(model: torch.nn.Module, spec: ArchSpec, dataset: Dataset, out_pa
 
 
 def _export_calibrated_only(model: torch.nn.Module, spec: ArchSpec, dataset: Dataset, out_path: Path,
-                            representative: torch.Tensor, test: Dataset, classes: int, started: float) -> ExportResult:
+                            representative: torch.Tensor, test: Dataset, classes: int, started: float,
+                            writer: str) -> ExportResult:
     """export_int8 for a model of another task than the dataset's (its classes differ): the images calibrate the
     quantisation and show how often int8 and float agree on top-1; no accuracy, no QAT (it would train on labels
     that are not the model's)."""
     float_top1 = _float_top1(model, test, spec.resolution)
-    checked = _check_int8(convert_int8(model, spec, representative), test, float_top1)
+    checked = _check_int8(convert_int8(model, spec, representative, writer=writer), test, float_top1)
     _write(checked.blob, out_path)
     note = (f"off: the model has {classes} classes and {dataset.name} {dataset.num_classes}, so its labels do not "
             "apply: accuracy and QAT need the model's own dataset")
     log.info("exported %s calibrated on %s only (%s)", out_path, dataset.provenance, note)
     return ExportResult(out_path, None, None, checked.agreement, checked.input_quant, checked.output_quant,
                         f"first {len(representative)} training images of {dataset.name}", len(test.test_y),
-                        time.perf_counter() - started, dataset.provenance, qat_note=note)
+                        time.perf_counter() - started, dataset.provenance, qat_note=note, writer=writer)
 
 
 def _qat_export(model: torch.nn.Module, spec: ArchSpec, dataset: Dataset, representative: torch.Tensor,
-                test: Dataset, float_top1: np.ndarray, epochs: int,
-                train_config: TrainConfig | None) -> tuple[_Checked, torch.nn.Module]:
+                test: Dataset, float_top1: np.ndarray, epochs: int, train_config: TrainConfig | None,
+                writer: str) -> tuple[_Checked, torch.nn.Module]:
     from .qat import QATConfig, finetune
 
     config = train_config or TrainConfig(device="cpu")  # nncf's CUDA extension needs nvcc: QAT on CPU by default
     tuned = finetune(model, dataset, config, QATConfig(epochs=epochs)).model
-    return _check_int8(convert_int8(tuned, spec, representative), test, float_top1), tuned
+    return _check_int8(convert_int8(tuned, spec, representative, writer=writer), test, float_top1), tuned

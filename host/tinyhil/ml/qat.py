@@ -4,7 +4,7 @@ nncf inserts fake-quantisers in the torch graph (per-channel symmetric int8 weig
 asymmetric per-tensor int8 activations, as TFLite quantises them), the model is fine-tuned a few epochs at a low
 learning rate with them in place, and the fake-quantisers are then stripped: the weights are left on their int8
 grid, and a plain float `TinyNet` comes back. nncf's activation scales do not carry into TFLite, so the caller
-exports that float model again through the normal Keras + TFLiteConverter path and measures it again.
+exports that float model again through the export's int8 writer and measures it again.
 """
 
 from __future__ import annotations

@@ -1,0 +1,108 @@
+"""Time of the int8 export of search-space nets: tinyhil's own writer against TensorFlow's TFLiteConverter, side by
+side in one process, on the same weights and calibration images, with how far the two files' outputs differ.
+
+    .venv/bin/python benchmarks/int8_writer.py [--specs 8] [--seed 0] [--repeats 3] [--calibration 50]
+
+Nets: random specs of the default search space (SearchSpace.random_spec), random weights with non-identity
+BatchNorm, 1 input channel, 10 classes; calibration: the first images of Fashion-MNIST (digits if it is missing),
+as a search's first rung (export_for_board: 50 images). Times are wall seconds, min of --repeats, after one
+conversion of each writer that is reported separately (TensorFlow's first conversion includes its start-up). The
+outputs are compared on 32 seeded int8 inputs with the TFLM reference interpreter (host)."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import random
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from tinyhil.codegen.reader import read_tflite
+from tinyhil.codegen.reference import ReferenceInterpreter
+from tinyhil.ml.data import load_dataset, to_resolution
+from tinyhil.ml.export import convert_int8
+from tinyhil.ml.model import build_torch
+from tinyhil.spec.cost import estimate
+from tinyhil.spec.space import SearchSpace
+
+
+def _dataset():
+    try:
+        return load_dataset("fashion-mnist")
+    except Exception:  # noqa: BLE001 - the benchmark runs where the Debian package is absent too
+        return load_dataset("digits")
+
+
+def _net(spec, seed: int) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    model = build_torch(spec, 1, 10).eval()
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.2, 0.2)
+            module.running_var.uniform_(0.5, 2.0)
+            module.weight.data.uniform_(0.5, 1.5)
+            module.bias.data.uniform_(-0.2, 0.2)
+    return model
+
+
+def _timed(convert, repeats: int) -> tuple[bytes, float]:
+    times, blob = [], b""
+    for _ in range(repeats):
+        started = time.perf_counter()
+        blob = convert()
+        times.append(time.perf_counter() - started)
+    return blob, min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--specs", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--calibration", type=int, default=50)
+    args = parser.parse_args()
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    dataset = _dataset()
+    space, rng = SearchSpace(), random.Random(args.seed)
+    specs = [space.random_spec(rng) for _ in range(args.specs)]
+    first = {}
+    for writer in ("tinyhil", "tensorflow"):  # start-up: imports, TensorFlow's graph machinery
+        spec = specs[0]
+        images = to_resolution(dataset.train_x[:args.calibration], spec.resolution)
+        started = time.perf_counter()
+        convert_int8(_net(spec, 0), spec, images, writer=writer)
+        first[writer] = time.perf_counter() - started
+    print(f"# int8 export, {args.specs} random specs (seed {args.seed}), {args.calibration} calibration images of "
+          f"{dataset.name}, min of {args.repeats}; {platform.processor() or platform.machine()}, "
+          f"torch threads {torch.get_num_threads()}")
+    print(f"first conversion in this process (start-up included): tinyhil {first['tinyhil']:.2f} s, "
+          f"tensorflow {first['tensorflow']:.2f} s")
+    print("| spec | px | ops | MACs | tensorflow s | tinyhil s | tinyhil / tensorflow | max output diff (steps) | "
+          "same top-1 |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    ratios, tf_total, ours_total = [], 0.0, 0.0
+    for index, spec in enumerate(specs):
+        model = _net(spec, index)
+        images = to_resolution(dataset.train_x[:args.calibration], spec.resolution)
+        theirs, tf_s = _timed(lambda: convert_int8(model, spec, images, writer="tensorflow"), args.repeats)
+        ours, ours_s = _timed(lambda: convert_int8(model, spec, images, writer="tinyhil"), args.repeats)
+        a, b = ReferenceInterpreter(ours), ReferenceInterpreter(theirs)
+        inputs = np.random.default_rng(index).integers(-128, 128, size=(32, 1, spec.resolution, spec.resolution, 1),
+                                                       dtype=np.int8)
+        outs = [(a.invoke(x).astype(int), b.invoke(x).astype(int)) for x in inputs]
+        diff = max(int(np.abs(x - y).max()) for x, y in outs)
+        same = sum(int(np.argmax(x) == np.argmax(y)) for x, y in outs)
+        ratios.append(ours_s / tf_s)
+        tf_total, ours_total = tf_total + tf_s, ours_total + ours_s
+        macs = estimate(spec, (spec.resolution, spec.resolution, 1), 10).macs
+        print(f"| {index} | {spec.resolution} | {len(read_tflite(ours).operators)} | {macs / 1e6:.1f} M | {tf_s:.3f} | "
+              f"{ours_s:.3f} | {ours_s / tf_s:.2f} | {diff} | {same}/32 |")
+    print(f"total: tensorflow {tf_total:.2f} s, tinyhil {ours_total:.2f} s ({ours_total / tf_total:.2f}x); "
+          f"median ratio {statistics.median(ratios):.2f}")
+
+
+if __name__ == "__main__":
+    main()
