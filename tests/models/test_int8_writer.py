@@ -149,3 +149,9 @@ def test_an_unknown_writer_or_a_converter_only_option_is_refused():
         convert_int8(model, spec, images, writer="tflm")
     with pytest.raises(TinyhilError, match="via_saved_model is a TFLiteConverter path"):
         convert_int8(model, spec, images, via_saved_model=True)
+
+
+def test_a_model_that_is_not_a_spec_network_gets_one_line():
+    spec = _specs(1, 5)[0]
+    with pytest.raises(TinyhilError, match="the int8 writer exports tinyhil's spec networks \\(TinyNet\\), not Sequential"):
+        convert_int8(torch.nn.Sequential(torch.nn.Flatten()), spec, torch.rand(2, 1, 8, 8))

@@ -103,8 +103,17 @@ def test_tinyhil_export_takes_the_imported_checkpoint(tmp_path: Path):
     exported = CliRunner().invoke(cli, ["export", str(tmp_path / "elite.pt"), "--dataset", f"folder:{tmp_path / 'images'}",
                                         "--test-count", "2", "--qat-threshold", "off", "--out", str(tmp_path / "elite.tflite")])
     assert exported.exit_code == 0, exported.output
+    assert "int8 file written by: tinyhil's int8 writer" in exported.output
     interpreter = ReferenceInterpreter((tmp_path / "elite.tflite").read_bytes())
     assert interpreter.invoke(np.zeros((1, 32, 32, 3), np.int8)).shape[-1] == 2
+    export = ["export", str(tmp_path / "elite.pt"), "--dataset", f"folder:{tmp_path / 'images'}", "--test-count", "2",
+              "--qat-threshold", "off", "--out", str(tmp_path / "elite_tf.tflite")]
+    by_tensorflow = CliRunner().invoke(cli, [*export, "--int8-writer", "tensorflow"])
+    assert by_tensorflow.exit_code == 0, by_tensorflow.output
+    assert "int8 file written by: TensorFlow's TFLiteConverter" in by_tensorflow.output
+    assert json.loads((tmp_path / "elite_tf.json").read_text())["writer"] == "tensorflow"
+    unknown = CliRunner().invoke(cli, [*export, "--int8-writer", "tflm"])
+    assert unknown.exit_code == 2 and "'tflm' is not one of 'tinyhil', 'tensorflow'" in unknown.output
 
 
 def test_train_reads_the_papers_json_as_its_equivalent_spec(tmp_path: Path):

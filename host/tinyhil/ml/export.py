@@ -140,8 +140,7 @@ def convert_int8(model: torch.nn.Module, spec: ArchSpec, representative: torch.T
         try:
             return write_tflite(int8_graph(model, representative))
         except ValueError as exc:
-            raise ExportError(f"the int8 writer cannot export spec {spec.canonical_hash()}: {exc}; "
-                              "try --int8-writer tensorflow") from exc
+            raise ExportError(f"the int8 writer cannot export spec {spec.canonical_hash()}: {exc}") from exc
     from .keras_model import build_keras
 
     keras_model = build_keras(model.cpu().eval(), int(representative.shape[1]))

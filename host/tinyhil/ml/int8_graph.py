@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from .keras_model import fold_bn
-from .model import LEAKY_SLOPE, ConvBN, SqueezeExcite
+from .model import LEAKY_SLOPE, ConvBN, SqueezeExcite, TinyNet
 
 INT8_MIN, INT8_MAX = -128, 127
 WEIGHT_MAX = 127  # narrow range: -127..127, so a weight's negation is representable
@@ -308,6 +308,8 @@ def quantize(nodes: list[FloatNode], input_range: tuple[float, float], ranges: l
 
 def int8_graph(model: torch.nn.Module, representative: torch.Tensor) -> Int8Graph:
     """The int8 graph of a TinyNet, calibrated on `representative` (float NCHW at the spec's resolution)."""
+    if not isinstance(model, TinyNet):
+        raise ValueError(f"the int8 writer exports tinyhil's spec networks (TinyNet), not {type(model).__name__}")
     model = model.cpu().eval()
     in_channels = int(representative.shape[1])
     nodes = float_graph(model, in_channels)
