@@ -19,18 +19,22 @@ import argparse
 import platform
 import random
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from tinyhil.codegen.reader import read_tflite
-from tinyhil.codegen.reference import ReferenceInterpreter
-from tinyhil.ml.data import load_dataset, to_resolution
-from tinyhil.ml.export import convert_int8
-from tinyhil.ml.model import build_torch
-from tinyhil.spec.cost import estimate
-from tinyhil.spec.space import SearchSpace
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.models.random_nets
+
+from tests.models.random_nets import perturbed_net  # noqa: E402
+from tinyhil.codegen.reader import read_tflite  # noqa: E402
+from tinyhil.codegen.reference import ReferenceInterpreter  # noqa: E402
+from tinyhil.ml.data import load_dataset, to_resolution  # noqa: E402
+from tinyhil.ml.export import convert_int8  # noqa: E402
+from tinyhil.spec.cost import estimate  # noqa: E402
+from tinyhil.spec.space import SearchSpace  # noqa: E402
 
 
 TRAINED_SPEC = {"resolution": 32, "stem_channels": 16, "stem_kernel": 3, "stem_stride": 2, "head_channels": 128,
@@ -40,7 +44,6 @@ TRAINED_SPEC = {"resolution": 32, "stem_channels": 16, "stem_kernel": 3, "stem_s
 
 def _trained_table() -> None:
     import tempfile
-    from pathlib import Path
 
     from tinyhil.ml.export import export_int8
     from tinyhil.ml.train import TrainConfig, train
@@ -70,18 +73,6 @@ def _dataset():
         return load_dataset("digits")
 
 
-def _net(spec, seed: int) -> torch.nn.Module:
-    torch.manual_seed(seed)
-    model = build_torch(spec, 1, 10).eval()
-    for module in model.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.running_mean.uniform_(-0.2, 0.2)
-            module.running_var.uniform_(0.5, 2.0)
-            module.weight.data.uniform_(0.5, 1.5)
-            module.bias.data.uniform_(-0.2, 0.2)
-    return model
-
-
 def _timed(convert, repeats: int) -> tuple[bytes, float]:
     times, blob = [], b""
     for _ in range(repeats):
@@ -108,7 +99,7 @@ def main() -> None:
         spec = specs[0]
         images = to_resolution(dataset.train_x[:args.calibration], spec.resolution)
         started = time.perf_counter()
-        convert_int8(_net(spec, 0), spec, images, writer=writer)
+        convert_int8(perturbed_net(spec, seed=0), spec, images, writer=writer)
         first[writer] = time.perf_counter() - started
     print(f"# int8 export, {args.specs} random specs (seed {args.seed}), {args.calibration} calibration images of "
           f"{dataset.name}, min of {args.repeats}; {platform.processor() or platform.machine()}, "
@@ -120,7 +111,7 @@ def main() -> None:
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     ratios, tf_total, ours_total = [], 0.0, 0.0
     for index, spec in enumerate(specs):
-        model = _net(spec, index)
+        model = perturbed_net(spec, seed=index)
         images = to_resolution(dataset.train_x[:args.calibration], spec.resolution)
         theirs, tf_s = _timed(lambda: convert_int8(model, spec, images, writer="tensorflow"), args.repeats)
         ours, ours_s = _timed(lambda: convert_int8(model, spec, images, writer="tinyhil"), args.repeats)

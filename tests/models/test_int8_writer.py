@@ -16,6 +16,8 @@ from tinyhil.ml.model import build_torch
 from tinyhil.spec.cost import spec_graph
 from tinyhil.spec.space import ArchSpec, SearchSpace
 
+from .random_nets import perturbed_net
+
 
 def test_activation_parameters_follow_tflites_calibration_rule():
     q = activation_quant(0.0, 1.0)  # images in [0, 1]
@@ -59,18 +61,6 @@ def _specs(count: int, seed: int) -> list[ArchSpec]:
     return [space.random_spec(rng) for _ in range(count)]
 
 
-def _perturbed(spec: ArchSpec, channels: int, classes: int) -> torch.nn.Module:
-    """A random-init net whose BatchNorms are not the identity (so folding them matters)."""
-    model = build_torch(spec, channels, classes).eval()
-    for module in model.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.running_mean.uniform_(-0.2, 0.2)
-            module.running_var.uniform_(0.5, 2.0)
-            module.weight.data.uniform_(0.5, 1.5)
-            module.bias.data.uniform_(-0.2, 0.2)
-    return model
-
-
 # (seed of the specs, input channels, classes): grey and colour inputs, 10 and 100 classes
 CASES = [(3, 1, 10), (12, 3, 100), (14, 1, 10)]
 
@@ -83,7 +73,7 @@ def test_the_writer_makes_the_converters_graph_and_nearly_its_outputs(seed, chan
     and int8 outputs within a few steps of the converter's model on the same inputs."""
     torch.manual_seed(seed)
     for spec in _specs(3, seed):
-        model = _perturbed(spec, channels, classes)
+        model = perturbed_net(spec, channels, classes)
         r = spec.resolution
         representative = torch.rand(50, channels, r, r)
         ours_blob = convert_int8(model, spec, representative)
@@ -129,7 +119,7 @@ def test_constant_buffers_start_on_16_byte_boundaries():
     import tflite
 
     spec = _specs(1, 5)[0]
-    blob = convert_int8(_perturbed(spec, 1, 10), spec, torch.rand(8, 1, spec.resolution, spec.resolution))
+    blob = convert_int8(perturbed_net(spec, 1, 10), spec, torch.rand(8, 1, spec.resolution, spec.resolution))
     model = tflite.Model.GetRootAsModel(blob, 0)
     base = np.frombuffer(blob, np.uint8).ctypes.data
     offsets = []
