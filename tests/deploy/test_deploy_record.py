@@ -79,11 +79,11 @@ def test_deploy_measures_int8_accuracy_on_the_whole_test_split(monkeypatch, tmp_
     def export_int8(model, spec, dataset, out_path, **kwargs):
         seen.update(kwargs)
         return types.SimpleNamespace(tflite_path=out_path, float_accuracy=0.9, int8_accuracy=0.89, test_images=10_000,
-                                     qat_note="not needed")
+                                     qat_note="not needed", writer="tinyhil")
 
     monkeypatch.setattr(tinyhil.ml.export, "export_int8", export_int8)
     dep = Deployment(tmp_path / "run", "3", DeployConfig(), out_dir=tmp_path / "out")
     dep.state.update(model=object(), spec=object(), dataset=object(), train_config="the student's")
     result = deploy_stages.export(dep)
     assert seen["test_count"] is None and seen["train_config"] == "the student's"
-    assert result["test_images"] == 10_000 and result["int8_accuracy"] == 0.89
+    assert result["test_images"] == 10_000 and result["int8_accuracy"] == 0.89 and result["int8_writer"] == "tinyhil"

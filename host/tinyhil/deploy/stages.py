@@ -245,7 +245,8 @@ def export(dep: "Deployment") -> dict[str, Any]:
     dep.state["export"] = result
     return {"tflite": str(result.tflite_path), "tflite_sha256": file_sha256(result.tflite_path),
             "float_accuracy": float(result.float_accuracy),
-            "int8_accuracy": float(result.int8_accuracy), "test_images": int(result.test_images), "qat": result.qat_note}
+            "int8_accuracy": float(result.int8_accuracy), "test_images": int(result.test_images), "qat": result.qat_note,
+            "int8_writer": result.writer}
 
 
 def _generator_sources() -> dict[str, str | None]:
