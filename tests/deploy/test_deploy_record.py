@@ -85,5 +85,30 @@ def test_deploy_measures_int8_accuracy_on_the_whole_test_split(monkeypatch, tmp_
     dep = Deployment(tmp_path / "run", "3", DeployConfig(), out_dir=tmp_path / "out")
     dep.state.update(model=object(), spec=object(), dataset=object(), train_config="the student's")
     result = deploy_stages.export(dep)
-    assert seen["test_count"] is None and seen["train_config"] == "the student's"
+    assert seen["test_count"] is None and seen["train_config"] == "the student's" and seen["writer"] == "tinyhil"
     assert result["test_images"] == 10_000 and result["int8_accuracy"] == 0.89 and result["int8_writer"] == "tinyhil"
+
+
+def test_the_export_stage_is_keyed_by_a_writer_other_than_the_default(tmp_path, monkeypatch):
+    """A deploy folder written before the writer was an option resumes with the default writer without exporting
+    again (its export inputs have no writer key); --int8-writer tensorflow exports again, with that writer."""
+    import types
+
+    import tinyhil.ml.export
+
+    seen = {}
+
+    def export_int8(model, spec, dataset, out_path, **kwargs):
+        seen.update(kwargs)
+        return types.SimpleNamespace(tflite_path=out_path, float_accuracy=0.9, int8_accuracy=0.89, test_images=10,
+                                     qat_note="off", writer=kwargs["writer"])
+
+    monkeypatch.setattr(tinyhil.ml.export, "export_int8", export_int8)
+    monkeypatch.setattr(deploy_stages, "_data_inputs", lambda dep: {"dataset": "digits"})
+    monkeypatch.setattr(deploy_stages, "_train_config_inputs", lambda dep: {"epochs": 1})
+    default = Deployment(tmp_path / "run", "3", DeployConfig(), out_dir=tmp_path / "a")
+    tensorflow = Deployment(tmp_path / "run", "3", DeployConfig(int8_writer="tensorflow"), out_dir=tmp_path / "b")
+    assert "int8_writer" not in deploy_stages.export_inputs(default)
+    assert deploy_stages.export_inputs(tensorflow)["int8_writer"] == "tensorflow"
+    tensorflow.state.update(model=object(), spec=object(), dataset=object())
+    assert deploy_stages.export(tensorflow)["int8_writer"] == "tensorflow" and seen["writer"] == "tensorflow"

@@ -53,13 +53,17 @@ def same_command(ctx: click.Context, leave_out: Sequence[str] = ()) -> str:
               help="auto: inverted-residual blocks fused where that lowers the peak SRAM (the plan the search "
                    "measured); fit: the fastest plan within the board's SRAM budget (plain where it fits); off: "
                    "every block plain.")
+@click.option("--int8-writer", type=click.Choice(options.INT8_WRITERS), default=options.DEFAULT_INT8_WRITER,
+              show_default=True, help="What writes the int8 .tflite: tinyhil's own quantiser (TFLite's rules) or "
+                                      "TensorFlow's TFLiteConverter through the Keras twin.")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Deploy folder (default RUN/deploy/ID).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--restart", is_flag=True, help="Run every stage again (default: a rerun reuses the stages an earlier "
               "run of this deploy finished with the same inputs, and resumes training from its last epoch).")
 def command(run: Path, candidate_id: str, board: str | None, dataset: str | None, data_dir: Path | None, teacher: Path | None,
             kd_preset: str, temperature: float | None, alpha: float | None, epochs: int | None, train_subset: int | None, baseline: bool,
-            explain: bool, design_explanation: str, fusion: str, out: Path | None, seed: int, restart: bool) -> None:
+            explain: bool, design_explanation: str, fusion: str, int8_writer: str, out: Path | None, seed: int,
+            restart: bool) -> None:
     """Full training (+ distillation), int8 export, C library, firmware measured on BOARD, explanations.
     Rerun the same command after a failure or a kill: finished stages are skipped, training resumes."""
     from ..deploy.pipeline import DeployConfig, deploy, summary_lines
@@ -68,7 +72,8 @@ def command(run: Path, candidate_id: str, board: str | None, dataset: str | None
     temperature, alpha, epochs = resolve_kd(kd_preset, temperature, alpha, epochs)
     config = DeployConfig(kd_preset=kd_preset, board=board, dataset=dataset, data_dir=data_dir, teacher=teacher, temperature=temperature,
                           alpha=alpha, epochs=epochs, train_subset=train_subset, baseline=baseline, explain=explain,
-                          design_explanation=design_explanation, fusion=fusion, seed=seed, restart=restart)
+                          design_explanation=design_explanation, fusion=fusion, int8_writer=int8_writer, seed=seed,
+                          restart=restart)
     record = deploy(run, candidate_id, config, out, progress=lambda message: click.echo(message, err=True),
                     progress_bars=True, command=same_command(click.get_current_context(), leave_out=("restart",)))
     for line in summary_lines(record):

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import TinyhilError
+from ..options import DEFAULT_INT8_WRITER
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ class DeployConfig:
     per_class: int = 2  # explained test images per class
     measure_inputs: int = 8  # test images streamed to the board
     fusion: str = "auto"  # the planner's mode (codegen.planner.FUSION_MODES); fit: the fastest within the board's budget
+    int8_writer: str = DEFAULT_INT8_WRITER  # what writes the int8 .tflite (options.INT8_WRITERS)
     seed: int = 0
     restart: bool = False  # run every stage again, ignoring what an earlier run of this deploy left
 

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from ..errors import TinyhilError
+from ..options import DEFAULT_INT8_WRITER
 from ..paths import PACKAGE_DIR
 from .pipeline import StaleStage, digest, file_sha256
 
@@ -231,8 +232,10 @@ def model_from_checkpoint(dep: "Deployment", checkpoint: Path | str) -> torch.nn
 
 
 def export_inputs(dep: "Deployment") -> dict[str, Any]:
+    # the writer only when it is not the default, so a deploy folder of an earlier version resumes without exporting again
+    writer = {} if dep.config.int8_writer == DEFAULT_INT8_WRITER else {"int8_writer": dep.config.int8_writer}
     return {**_data_inputs(dep), "checkpoint": _stage(dep, "train").get("checkpoint_sha256"),
-            "train_config": _train_config_inputs(dep)}
+            "train_config": _train_config_inputs(dep), **writer}
 
 
 def export(dep: "Deployment") -> dict[str, Any]:
@@ -241,7 +244,7 @@ def export(dep: "Deployment") -> dict[str, Any]:
     # the whole test split (the proxy's 1,000 images are for ranking): the deployed int8 accuracy is the number
     # users quote, and training's float accuracy is measured on the same images
     result = export_int8(dep.state["model"], dep.state["spec"], dep.state["dataset"], dep.out / "model.tflite",
-                         test_count=None, train_config=dep.state.get("train_config"))
+                         test_count=None, train_config=dep.state.get("train_config"), writer=dep.config.int8_writer)
     dep.state["export"] = result
     return {"tflite": str(result.tflite_path), "tflite_sha256": file_sha256(result.tflite_path),
             "float_accuracy": float(result.float_accuracy),
