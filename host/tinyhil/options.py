@@ -75,7 +75,11 @@ ITERATIONS = Bound("--iterations", "candidates to evaluate (train + measure)", 1
 BATCH_SIZE = Bound("--batch-size", "candidates in flight at once", 1, 1024)
 PROXY_EPOCHS = Bound("--proxy-epochs", "epochs of proxy training per candidate", 1, 1000)
 TRAIN_SUBSET = Bound("--train-subset", "training images per candidate", 1)
-MEASURE_INPUTS = Bound("--measure-inputs", "test images streamed to the board per candidate", 1, 10_000)
+MEASURE_INPUTS = Bound("--measure-inputs", "inputs each candidate runs on the board", 1, 10_000)
+# what a search's measurement runs on (search/evaluation.py): inputs the firmware generates from a seed (only their
+# outputs' CRC-32s cross the serial line), or images from the dataset streamed to it byte by byte
+MEASURE_WITH = ("seeded", "images")
+DEFAULT_MEASURE_WITH = "seeded"
 # --- train -----------------------------------------------------------------------------------------------
 EPOCHS = Bound("--epochs", "training epochs", 1, 10_000)
 SUBSET = Bound("--subset", "training images", 1)

@@ -107,6 +107,27 @@ def test_a_step_budget_ends_training_inside_an_epoch_and_a_checkpoint_trains_on(
     assert any(not torch.equal(b, a) for b, a in zip(before, second.model.parameters()))
 
 
+def test_a_proxy_evaluates_only_after_its_last_epoch_to_the_same_accuracy(tmp_path, monkeypatch):
+    """evaluate_every_epoch=False (a search's proxy): one float pass, after the last epoch, giving the accuracy an
+    every-epoch run reports for the same seed; the earlier epochs keep their loss."""
+    import tinyhil.ml.train as training
+
+    dataset = load_dataset("digits").subset(train=256, test=64)
+    config = TrainConfig(epochs=3, batch_size=32, train_subset=None, seed=0)
+    passes: list[int] = []
+    evaluate = training.evaluate
+    monkeypatch.setattr(training, "evaluate", lambda *a, **k: passes.append(1) or evaluate(*a, **k))
+    every = train(ArchSpec.from_dict(SPEC), dataset, config, checkpoint_dir=tmp_path / "every")
+    assert len(passes) == 3
+    passes.clear()
+    last = train(ArchSpec.from_dict(SPEC), dataset, dataclasses.replace(config, evaluate_every_epoch=False),
+                 checkpoint_dir=tmp_path / "last")
+    assert len(passes) == 1
+    assert last.float_accuracy == every.float_accuracy == every.history[-1]["test_accuracy"]
+    assert [sorted(h) for h in last.history] == [["epoch", "loss"], ["epoch", "loss"], ["epoch", "loss", "test_accuracy"]]
+    assert [h["loss"] for h in last.history] == [h["loss"] for h in every.history]
+
+
 def test_batchnorm_recalibration_takes_the_exact_statistics_of_the_first_training_images():
     """recalibrate_batchnorm: running mean and (unbiased) variance become those of the first N training images
     (the average of equal batches' statistics); the momentum and the weights are left as they were."""

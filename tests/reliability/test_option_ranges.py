@@ -31,7 +31,7 @@ def usage_error(ran) -> str:  # type: ignore[no-untyped-def]
     ("--batch-size", "-3", "between 1 and 1024"),
     ("--iterations", "0", "between 1 and 100000 (candidates to evaluate"),
     ("--iterations", "-1", "between 1 and 100000"),
-    ("--measure-inputs", "0", "between 1 and 10000 (test images streamed to the board"),
+    ("--measure-inputs", "0", "between 1 and 10000 (inputs each candidate runs on the board"),
     ("--proxy-epochs", "0", "between 1 and 1000 (epochs of proxy training"),
     ("--train-subset", "0", "at least 1 (training images"),
     ("--budget-macs", "0", "a MAC budget must be positive"),
@@ -84,6 +84,8 @@ def test_a_batch_of_zero_from_python_is_an_error_not_a_search_that_never_ends() 
 def test_a_stored_run_config_meets_the_same_ranges_as_the_options() -> None:
     with pytest.raises(ConfigError, match=r"search configuration: --measure-inputs 0: must be between 1 and 10000"):
         SearchConfig(measure_inputs=0).validate()
+    with pytest.raises(ConfigError, match=r"search configuration: --measure-with 'pixels': must be one of seeded, images"):
+        SearchConfig(measure_with="pixels").validate()
     with pytest.raises(ConfigError, match=r"--proxy-epochs 0"):
         SearchConfig(train_overrides={"epochs": 0}).validate()
     with pytest.raises(ConfigError, match=r"training configuration: --epochs 0: must be between 1 and 10000"):

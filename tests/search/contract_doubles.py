@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tinyhil.hil.bench import SeededInputs
+
 from .search_doubles import ToySpace, ToySpec, toy_accuracy, toy_estimate
 
 CALLS: dict[str, list[Any]] = {}
@@ -127,7 +129,7 @@ def _model_inputs(images: np.ndarray, model: Any) -> np.ndarray:
     return np.clip(np.round(nhwc / scale) + zero_point, -128, 127).astype(np.int8)
 
 
-def _measure(model: Path, profile: FakeProfile, inputs: np.ndarray, *, runtime: str = "native",
+def _measure(model: Path, profile: FakeProfile, inputs: np.ndarray | SeededInputs, *, runtime: str = "native",
              workdir: Path, warmup: int = 1, on_stage: Any = None) -> FakeMeasurement:
     CALLS.setdefault("measure", []).append(inputs)
     time.sleep(STAGE_DELAY_S["value"])
@@ -150,7 +152,7 @@ def install(monkeypatch: pytest.MonkeyPatch) -> None:
         "tinyhil.ml.export": {"export_int8": _export, "export_for_board": _export_for_board},
         "tinyhil.ml.model_inputs": {"model_inputs": _model_inputs},
         "tinyhil.codegen.reference": {"ReferenceInterpreter": _Reference},
-        "tinyhil.hil.bench": {"measure": _measure},
+        "tinyhil.hil.bench": {"measure": _measure, "SeededInputs": SeededInputs},
     }
     for name, attributes in modules.items():
         module = types.ModuleType(name)

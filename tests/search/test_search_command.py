@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from tinyhil.cli import cli
+from tinyhil.hil.bench import SeededInputs
 from tinyhil.search.evaluation import SEARCH_EVAL_IMAGES
 
 from . import contract_doubles
@@ -19,6 +20,17 @@ from . import contract_doubles
 def run(args: list[str]) -> tuple[int, str]:
     result = CliRunner().invoke(cli, ["search", "--no-live", *args], catch_exceptions=False)
     return result.exit_code, result.output
+
+
+def test_measure_with_images_streams_nhwc_int8_validation_images(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    contract_doubles.install(monkeypatch)
+    code, output = run(["--board", "qemu-m7", "--iterations", "2", "--dataset", "digits", "--runs-dir", str(tmp_path),
+                        "--budget-macs", "2M", "--proxy-epochs", "1", "--measure-inputs", "3", "--measure-with", "images"])
+    assert code == 0, output
+    for inputs in contract_doubles.CALLS["measure"]:
+        assert inputs.dtype.name == "int8" and inputs.shape == (3, 8, 8, 1)
+    code, output = run(["--board", "qemu-m7", "--iterations", "2", "--runs-dir", str(tmp_path), "--measure-with", "pixels"])
+    assert code == 2 and "'pixels' is not one of 'seeded', 'images'" in output
 
 
 def test_search_prints_a_measured_front_with_units_and_writes_json_and_csv(tmp_path: Path,
@@ -49,8 +61,10 @@ def test_search_prints_a_measured_front_with_units_and_writes_json_and_csv(tmp_p
     assert 1 <= len(contract_doubles.CALLS["export_qat_threshold"]) < 5
     # 5 evaluations fill 2 rungs of eta 3 (1/3 and all of the proxy budget), not 3
     assert "multi-fidelity (ASHA, eta 3)" in output and "rung 0/1: " in output
-    inputs = contract_doubles.CALLS["measure"][0]
-    assert inputs.dtype.name == "int8" and inputs.shape == (3, 8, 8, 1)
+    # by default the firmware generates the inputs (seeded by the candidate's training seed): no image crosses the line
+    seeded = contract_doubles.CALLS["measure"]
+    assert all(isinstance(inputs, SeededInputs) and inputs.count == 3 for inputs in seeded)
+    assert len({inputs.seed for inputs in seeded}) == 5
 
     code, output = run(["--resume", str(tmp_path / "r1"), "--iterations", "7"])
     assert code == 0, output

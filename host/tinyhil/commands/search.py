@@ -63,7 +63,10 @@ def _seed_specs(paths: tuple[Path, ...], space_name: str) -> list[dict]:
 @click.option("--finish-front/--no-finish-front", default=None,
               help="With --time-budget and multi-fidelity: near the end, train the front's members on to the whole "
                    "proxy budget before starting new candidates [default off].")
-@click.option("--measure-inputs", type=options.MEASURE_INPUTS.click_type(), default=None, help="Test images streamed to the board per candidate [default 4].")
+@click.option("--measure-inputs", type=options.MEASURE_INPUTS.click_type(), default=None, help="Inputs each candidate runs on the board [default 4].")
+@click.option("--measure-with", type=click.Choice(options.MEASURE_WITH), default=None,
+              help="seeded [default]: the firmware generates the inputs and sends back CRC-32s of its outputs (checked "
+                   "against the reference); images: validation images streamed over serial (slower: a byte at a time).")
 @click.option("--seed", type=int, default=None, help="Run seed [default 0].")
 @click.option("--llm-specs", type=click.IntRange(1, 8), default=None,
               help="Specs the LLM writes per call; the extra ones are proposed in the next steps [default 1].")
@@ -83,7 +86,7 @@ def command(board: str, iterations: int | None, proposer: str | None, dataset: s
             run_id: str | None, runs_dir: Path, executor: str | None, address: str | None, batch_size: int | None,
             proxy_epochs: int | None, train_subset: int | None, validation_fraction: float | None,
             fidelity: str | None, rungs: int | None, eta: int | None, time_budget: float | None,
-            finish_front: bool | None, measure_inputs: int | None, seed: int | None,
+            finish_front: bool | None, measure_inputs: int | None, measure_with: str | None, seed: int | None,
             llm_specs: int | None, llm_mode: str | None, llm_config: str | None, space_name: str | None,
             seed_specs: tuple[Path, ...], no_live: bool) -> None:
     """Propose -> cost-filter -> proxy-train -> int8 export -> measure on the board -> select, N times.
@@ -119,7 +122,8 @@ def command(board: str, iterations: int | None, proposer: str | None, dataset: s
                  "budget_sram": budget_sram, "budget_flash": budget_flash, "budget_macs": budget_macs,
                  "executor": executor, "address": address, "batch_size": batch_size, "train_subset": train_subset,
                  "validation_fraction": validation_fraction, "eta": eta, "time_budget_s": time_budget,
-                 "finish_front": finish_front, "measure_inputs": measure_inputs, "seed": seed,
+                 "finish_front": finish_front, "measure_inputs": measure_inputs, "measure_with": measure_with,
+                 "seed": seed,
                  "llm_config": llm_config, "llm_specs_per_call": llm_specs, "llm_mode": llm_mode}
     for key, value in overrides.items():
         if value is not None:

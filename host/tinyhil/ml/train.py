@@ -46,6 +46,9 @@ class TrainConfig:
     # rung: after a few dozen steps the running averages still hold mostly their initial 0/1, and eval-mode
     # accuracy is at chance level whatever the weights learnt)
     recalibrate_bn_images: int = 0
+    # False: float accuracy only after the last epoch (a search's proxy, which ranks by that one alone: the passes
+    # after the other epochs were 2 of a 3-epoch proxy's 3 evaluations); the epochs before it record their loss
+    evaluate_every_epoch: bool = True
 
     def check(self) -> None:
         """The ranges the CLI's options declare (tinyhil.options): 0 epochs would write an untrained checkpoint."""
@@ -94,7 +97,10 @@ def pick_device(name: str) -> torch.device:
 
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, dataset: Dataset, resolution: int, device: torch.device | str = "cpu",
-             batch_size: int = 512) -> float:
+             batch_size: int = 128) -> float:
+    """Top-1 of the float model on the dataset's evaluation images. Batches of 128 (the training batch): on five
+    random search candidates on 2 CPU threads, 1,000 images took 0.96 s in all at 128, 1.02 s at 256, 1.15 s
+    at 512 (min of 3)."""
     model.eval()
     correct = 0
     for start in range(0, len(dataset.test_y), batch_size):
@@ -230,16 +236,20 @@ def train(spec_or_model: ArchSpec | torch.nn.Module, dataset: Dataset, config: T
             busy += time.perf_counter() - started
             if config.recalibrate_bn_images and epoch == epochs - 1:
                 recalibrate_batchnorm(model, data, spec.resolution, config.recalibrate_bn_images, device)
-            accuracy = evaluate(model, data, spec.resolution, device)
-            history.append({"epoch": epoch + 1, "loss": total_loss / max(1, seen), "test_accuracy": accuracy})
-            log.info("epoch %d: loss %.4f, float test accuracy %.4f (%s)", epoch + 1, history[-1]["loss"], accuracy,
-                     dataset.provenance)
+            history.append({"epoch": epoch + 1, "loss": total_loss / max(1, seen)})
+            if config.evaluate_every_epoch or epoch == epochs - 1:
+                history[-1]["test_accuracy"] = evaluate(model, data, spec.resolution, device)
+                log.info("epoch %d: loss %.4f, float test accuracy %.4f (%s)", epoch + 1, history[-1]["loss"],
+                         history[-1]["test_accuracy"], dataset.provenance)
+            else:
+                log.info("epoch %d: loss %.4f (%s)", epoch + 1, history[-1]["loss"], dataset.provenance)
             resume = {"key": resume_key, "optimiser": optimiser.state_dict(), "schedule": schedule.state_dict(),
                       "generator": generator.get_state(), "torch_rng": torch.get_rng_state()}
             save_checkpoint(checkpoint, model, spec, dataset, {"epoch": epoch + 1, "history": history,
                                                               "config": asdict(config), "resume": resume})
     model = model.cpu().eval()
-    return TrainResult(checkpoint, history[-1]["test_accuracy"] if history else evaluate(model, data, spec.resolution),
+    final = history[-1].get("test_accuracy") if history else None
+    return TrainResult(checkpoint, final if final is not None else evaluate(model, data, spec.resolution),
                        history, len(data.test_y), images / busy if busy else 0.0, model)
 
 

@@ -48,6 +48,7 @@ class SearchConfig:
     train_overrides: dict[str, Any] = field(default_factory=dict)
     train_subset: int | None = None
     measure_inputs: int = 4
+    measure_with: str = options.DEFAULT_MEASURE_WITH  # seeded | images (options.MEASURE_WITH)
     runtime: str = "native"
     llm_config: str | None = None
     torch_threads: int | None = None
@@ -80,6 +81,9 @@ class SearchConfig:
         options.ITERATIONS.check(self.iterations, where)
         options.BATCH_SIZE.check(self.batch_size, where)
         options.MEASURE_INPUTS.check(self.measure_inputs, where)
+        if self.measure_with not in options.MEASURE_WITH:
+            raise ConfigError(f"{where}: --measure-with {self.measure_with!r}: must be one of "
+                              f"{', '.join(options.MEASURE_WITH)}")
         if self.train_subset is not None:
             options.TRAIN_SUBSET.check(self.train_subset, where)
         if "epochs" in self.train_overrides:
@@ -206,7 +210,8 @@ def _open_search(config: SearchConfig, run_dir: Path, resume: bool, on_change: C
     pipeline = stages or PipelineStages(dataset=config.dataset, board=config.board, data_dir=config.data_dir,
                                         validation_fraction=config.validation_fraction, split_seed=config.seed,
                                         train_subset=config.train_subset, train_overrides=config.train_overrides,
-                                        measure_inputs=config.measure_inputs, runtime=config.runtime,
+                                        measure_inputs=config.measure_inputs, measure_with=config.measure_with,
+                                        runtime=config.runtime,
                                         torch_threads=config.torch_threads)
     dataset = pipeline.load_data()
     input_shape = tuple(int(d) for d in dataset.input_shape)
